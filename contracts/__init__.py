@@ -1,0 +1,1 @@
+"""Solidity sources, committed compiled artifacts, and the offline compile step."""

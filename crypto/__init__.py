@@ -1,0 +1,1 @@
+"""CP-ABE, policies, hybrid and streaming encryption, key formats and keystores."""

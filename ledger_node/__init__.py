@@ -1,0 +1,1 @@
+"""The permissioned EVM ledger node."""

@@ -1,0 +1,1 @@
+"""Sharing API, chain client, storage backends and the hospital SDK/CLI."""

@@ -1,0 +1,1 @@
+"""The `alliance` command line: one entry point, subcommands from every component."""

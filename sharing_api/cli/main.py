@@ -1,0 +1,74 @@
+"""`alliance`: the single command-line entry point.
+
+Subcommands live next to the code they drive (``crypto/cli.py``, ``ledger_node/cli.py``, ...)
+and are imported only when invoked, so ``alliance --help`` stays fast even though some
+components pull in heavy libraries (web3, pyrevm).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+# name -> ("module:attribute", one-line help). Add a line when a capability lands.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = SUBCOMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target[0].split(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{target[0]} is not a click command")
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Help text comes from the table so `alliance --help` imports nothing heavy.
+        rows = [(name, SUBCOMMANDS[name][1]) for name in self.list_commands(ctx)]
+        if not rows:
+            return
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="allianceledger")
+def cli() -> None:
+    """AllianceLedger: share encrypted health records across a medical alliance.
+
+    Records are encrypted locally under CP-ABE policies, stored content-addressed, and every
+    consent, registration, access and referral is logged on a permissioned EVM ledger.
+    """
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console-script entry point: errors become one clear line and a non-zero exit.
+
+    Every documented error in the project subclasses ``ValueError`` (bad input, wrong key,
+    tampered data) or is an ``OSError`` (missing file, server down); anything else is a bug
+    and keeps its traceback.
+    """
+    try:
+        return cli.main(args=argv, prog_name="alliance", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except (ValueError, OSError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
