@@ -1,5 +1,5 @@
 """``python -m sharing_api.cli`` runs the `alliance` command."""
 
-from sharing_api.cli.main import main
+from sharing_api.cli.main import run
 
-main()
+run()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Any
 
 import click
 
@@ -52,23 +51,29 @@ def cli() -> None:
     """
 
 
-def main(argv: list[str] | None = None) -> Any:
-    """Console-script entry point: errors become one clear line and a non-zero exit.
+def main(argv: list[str] | None = None) -> int:
+    """Run `alliance` and return its exit status.
 
-    Every documented error in the project subclasses ``ValueError`` (bad input, wrong key,
-    tampered data) or is an ``OSError`` (missing file, server down); anything else is a bug
-    and keeps its traceback.
+    Errors become one clear line on stderr and a non-zero status. Every documented error in
+    the project subclasses ``ValueError`` (bad input, wrong key, tampered data) or is an
+    ``OSError`` (missing file, server down); anything else is a bug and keeps its traceback.
     """
     try:
-        return cli.main(args=argv, prog_name="alliance", standalone_mode=False)
+        cli.main(args=argv, prog_name="alliance", standalone_mode=False)
     except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except click.Abort:
         click.echo("aborted", err=True)
-        sys.exit(130)
+        return 130
     except (ValueError, OSError) as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        return 1
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -11,9 +11,7 @@ from sharing_api.cli.main import SUBCOMMANDS, main
 
 
 def test_help_lists_every_registered_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exited:
-        main(["--help"])
-    assert exited.value.code == 0
+    assert main(["--help"]) == 0
     out = capsys.readouterr().out
     for name in SUBCOMMANDS:
         assert name in out
@@ -32,7 +30,5 @@ def test_every_registered_subcommand_imports_and_has_help() -> None:
 
 
 def test_unknown_subcommand_is_one_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exited:
-        main(["no-such-command"])
-    assert exited.value.code == 2
+    assert main(["no-such-command"]) == 2
     assert "No such command" in capsys.readouterr().err
