@@ -13,7 +13,9 @@ import sys
 import click
 
 # name -> ("module:attribute", one-line help). Add a line when a capability lands.
-SUBCOMMANDS: dict[str, tuple[str, str]] = {}
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "abe": ("crypto.cli:abe", "CP-ABE attribute authorities, keys, encryption and re-wrapping."),
+}
 
 
 class LazyGroup(click.Group):

@@ -1,0 +1,373 @@
+"""`alliance abe`: attribute authorities, keys, record encryption, decryption and re-wrapping.
+
+An authority directory holds ``params.bin`` (public: hand it to anyone who encrypts),
+``master.key`` (the master key, sealed under a passphrase) and ``issued.json`` (which keys it
+issued: id, subject, attributes, expiry, generation; never key material).
+Passphrases come from ``ALLIANCE_PASSPHRASE`` or a prompt, never from the command line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import date
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import click
+
+from crypto.authority import AttributeAuthority, AuthorityParams, UserKey
+from crypto.errors import FormatError
+from crypto.expiry import current_epoch, date_of, epoch_of
+from crypto.header import RecordHeader, rewrap
+from crypto.keystore import read_key_file, write_key_file
+from crypto.records import (
+    atomic_output,
+    commit_output,
+    decrypt_record,
+    discard_output,
+    encrypt_body,
+    new_record,
+    read_container_header,
+    write_container,
+)
+
+PARAMS_FILE, MASTER_FILE, REGISTRY_FILE = "params.bin", "master.key", "issued.json"
+
+
+def _passphrase(confirm: bool) -> str:
+    value = os.environ.get("ALLIANCE_PASSPHRASE")
+    if value:
+        return value
+    return str(click.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm))
+
+
+def _parse_day(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"expected a date YYYY-MM-DD, got {value!r}", param_hint=option
+        ) from None
+
+
+def _load_params(path: Path) -> AuthorityParams:
+    file = path / PARAMS_FILE if path.is_dir() else path
+    return AuthorityParams.from_bytes(file.read_bytes())
+
+
+def _load_authority(directory: Path) -> AttributeAuthority:
+    raw = read_key_file(directory / MASTER_FILE, "authority", _passphrase(confirm=False))
+    return AttributeAuthority.from_bytes(raw)
+
+
+def _save_authority(directory: Path, authority: AttributeAuthority, passphrase: str) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    write_key_file(directory / MASTER_FILE, "authority", authority.to_bytes(), passphrase)
+    (directory / PARAMS_FILE).write_bytes(authority.params().to_bytes())
+
+
+def _registry(directory: Path) -> list[dict[str, Any]]:
+    path = directory / REGISTRY_FILE
+    return list(json.loads(path.read_text())) if path.exists() else []
+
+
+def _save_registry(directory: Path, entries: list[dict[str, Any]]) -> None:
+    tmp = directory / (REGISTRY_FILE + ".tmp")
+    tmp.write_text(json.dumps(entries, indent=1) + "\n")
+    os.replace(tmp, directory / REGISTRY_FILE)
+
+
+def _load_user_key(path: Path) -> UserKey:
+    return UserKey.from_bytes(read_key_file(path, "user", _passphrase(confirm=False)))
+
+
+@click.group()
+def abe() -> None:
+    """CP-ABE (FAME on BLS12-381): authorities, keys, encrypt, decrypt, rewrap."""
+
+
+@abe.command()
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Directory for params.bin (public) and master.key (sealed).",
+)
+@click.option(
+    "--id",
+    "authority_id",
+    default="aa",
+    show_default=True,
+    help="Authority id: the prefix of the attributes it issues (h1 -> h1.role:...).",
+)
+def setup(out_dir: Path, authority_id: str) -> None:
+    """Create an attribute authority."""
+    if (out_dir / MASTER_FILE).exists():
+        raise click.ClickException(f"{out_dir} already holds an authority; refusing to overwrite")
+    authority = AttributeAuthority.setup(authority_id)
+    _save_authority(out_dir, authority, _passphrase(confirm=True))
+    _save_registry(out_dir, [])
+    click.echo(f"authority {authority_id!r} generation 1 created in {out_dir}")
+    click.echo(
+        f"public parameters: {out_dir / PARAMS_FILE} "
+        f"(fingerprint {authority.params().fingerprint.hex()})"
+    )
+
+
+@abe.command()
+@click.option(
+    "--authority",
+    "authority_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+)
+@click.option(
+    "--attrs", required=True, help='Comma-separated attributes, e.g. "role:doctor,dept:cardiology".'
+)
+@click.option(
+    "--expires",
+    required=True,
+    help="YYYY-MM-DD: the key opens nothing sealed on or after this day.",
+)
+@click.option("--subject", default="", help="Who the key is for (kept in issued.json).")
+@click.option("--out", "out_file", required=True, type=click.Path(path_type=Path))
+def keygen(authority_dir: Path, attrs: str, expires: str, subject: str, out_file: Path) -> None:
+    """Issue a user key for a set of attributes, sealed under a passphrase."""
+    expiry_epoch = epoch_of(_parse_day(expires, "--expires")) - 1
+    if expiry_epoch < current_epoch():
+        raise click.BadParameter("the expiry date is not in the future", param_hint="--expires")
+    authority = _load_authority(authority_dir)
+    key = authority.issue_key([a for a in attrs.split(",") if a.strip()], expiry_epoch, subject)
+    write_key_file(out_file, "user", key.to_bytes(), _passphrase(confirm=False))
+    entries = _registry(authority_dir)
+    entries.append(
+        {
+            "key_id": key.key_id.hex(),
+            "subject": subject,
+            "attributes": list(key.attributes),
+            "expiry_epoch": expiry_epoch,
+            "generation": key.generation,
+            "revoked": False,
+        }
+    )
+    _save_registry(authority_dir, entries)
+    click.echo(
+        f"key {key.key_id.hex()} for {', '.join(key.attributes)} "
+        f"valid through {date_of(expiry_epoch).isoformat()} -> {out_file}"
+    )
+
+
+@abe.command()
+@click.option(
+    "--params",
+    "params_paths",
+    required=True,
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="An authority directory or params.bin; repeat for several authorities.",
+)
+@click.option(
+    "--policy",
+    required=True,
+    help='e.g. "(role:doctor and dept:cardiology) or role:records-officer".',
+)
+@click.option("--epoch", "epoch_day", default=None, help="Seal as of this day (default: today).")
+@click.option(
+    "--header-out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write the header here and only the body to OUT (detached record).",
+)
+@click.argument("src", type=click.File("rb"))
+@click.argument("out", type=click.Path(path_type=Path))
+def encrypt(
+    params_paths: tuple[Path, ...],
+    policy: str,
+    epoch_day: str | None,
+    header_out: Path | None,
+    src: BinaryIO,
+    out: Path,
+) -> None:
+    """Encrypt SRC to OUT under a policy (streams; any size)."""
+    params = [_load_params(p) for p in params_paths]
+    epoch = epoch_of(_parse_day(epoch_day, "--epoch")) if epoch_day else None
+    header, data_key = new_record(policy, params, epoch)
+    tmp, handle = atomic_output(out)
+    try:
+        if header_out is None:
+            write_container(header, handle)
+        encrypt_body(header, data_key, src, handle)
+        if header_out is not None:
+            header_out.write_bytes(header.to_bytes())
+    except BaseException:
+        discard_output(tmp, handle)
+        raise
+    commit_output(tmp, handle, out)
+    click.echo(f"sealed under: {header.policy}", err=True)
+
+
+def _read_header(path: Path) -> RecordHeader:
+    data = path.read_bytes()
+    return RecordHeader.from_bytes(data)
+
+
+@abe.command()
+@click.option("--key", "key_file", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--header",
+    "header_file",
+    default=None,
+    type=click.Path(exists=True, path_type=Path),
+    help="The header of a detached record (IN is then the body alone).",
+)
+@click.argument("src", type=click.File("rb"))
+@click.argument("out", type=click.Path(path_type=Path))
+def decrypt(key_file: Path, header_file: Path | None, src: BinaryIO, out: Path) -> None:
+    """Decrypt IN to OUT; nothing is written unless the whole record verifies."""
+    key = _load_user_key(key_file)
+    header = _read_header(header_file) if header_file else read_container_header(src)
+    tmp, handle = atomic_output(out)
+    try:
+        size = decrypt_record(header, src, handle, key)
+    except BaseException:
+        discard_output(tmp, handle)
+        raise
+    commit_output(tmp, handle, out)
+    click.echo(f"decrypted {size} bytes -> {out}", err=True)
+
+
+@abe.command("rewrap")
+@click.option(
+    "--key",
+    "key_file",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="A key that opens the record now.",
+)
+@click.option(
+    "--params",
+    "params_paths",
+    required=True,
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+)
+@click.option("--policy", default=None, help="The new policy (default: keep the old one).")
+@click.option("--epoch", "epoch_day", default=None, help="Seal as of this day (default: today).")
+@click.argument("src", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("out", type=click.Path(path_type=Path))
+def rewrap_command(
+    key_file: Path,
+    params_paths: tuple[Path, ...],
+    policy: str | None,
+    epoch_day: str | None,
+    src: Path,
+    out: Path,
+) -> None:
+    """Re-wrap a record's header under a new policy or epoch; the body is not touched.
+
+    SRC is a detached header (cost independent of the record's size) or a container
+    (then the body is copied unchanged into OUT).
+    """
+    key = _load_user_key(key_file)
+    params = [_load_params(p) for p in params_paths]
+    epoch = epoch_of(_parse_day(epoch_day, "--epoch")) if epoch_day else None
+    with open(src, "rb") as handle:
+        is_container = handle.read(4) == b"ALRC"
+        handle.seek(0)
+        header = read_container_header(handle) if is_container else _read_header(src)
+        new_header = rewrap(header, key, params, policy, epoch)
+        tmp, out_handle = atomic_output(out)
+        try:
+            if is_container:
+                write_container(new_header, out_handle)
+                while block := handle.read(1 << 20):
+                    out_handle.write(block)
+            else:
+                out_handle.write(new_header.to_bytes())
+        except BaseException:
+            discard_output(tmp, out_handle)
+            raise
+    commit_output(tmp, out_handle, out)
+    click.echo(f"re-wrapped under: {new_header.policy}", err=True)
+
+
+@abe.command()
+@click.option(
+    "--authority",
+    "authority_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+)
+@click.option("--key-id", required=True, help="The id printed by keygen (see issued.json).")
+@click.option(
+    "--reissue-dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Where to write fresh keys for every live, unrevoked key.",
+)
+def revoke(authority_dir: Path, key_id: str, reissue_dir: Path) -> None:
+    """Revoke a key at once: rotate the authority and re-issue every other live key.
+
+    Records sealed from now on use the new generation, which the revoked key cannot open.
+    """
+    entries = _registry(authority_dir)
+    target = next((e for e in entries if e["key_id"] == key_id), None)
+    if target is None:
+        raise click.ClickException(f"no key {key_id} in {authority_dir / REGISTRY_FILE}")
+    passphrase = _passphrase(confirm=False)
+    authority = _load_authority(authority_dir).rotate()
+    target["revoked"] = True
+    today = current_epoch()
+    reissue_dir.mkdir(parents=True, exist_ok=True)
+    fresh = []
+    for entry in entries:
+        if entry["revoked"] or entry.get("superseded_by") or entry["expiry_epoch"] < today:
+            continue
+        key = authority.issue_key(entry["attributes"], entry["expiry_epoch"], entry["subject"])
+        write_key_file(reissue_dir / f"{key.key_id.hex()}.key", "user", key.to_bytes(), passphrase)
+        fresh.append(
+            {
+                **entry,
+                "key_id": key.key_id.hex(),
+                "generation": authority.generation,
+                "replaces": entry["key_id"],
+            }
+        )
+        entry["revoked"] = True
+    _save_authority(authority_dir, authority, passphrase)
+    _save_registry(authority_dir, entries + fresh)
+    click.echo(
+        f"revoked {key_id}; authority now at generation {authority.generation}; "
+        f"re-issued {len(fresh)} key(s) into {reissue_dir}"
+    )
+
+
+@abe.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def inspect(path: Path) -> None:
+    """Describe a params file, record container or detached header (no secrets needed)."""
+    data = path.read_bytes()[: 1 << 24]
+    magic = data[:4]
+    if magic == b"ALAP":
+        p = AuthorityParams.from_bytes(path.read_bytes())
+        click.echo(
+            f"authority parameters: {p.authority} generation {p.generation} "
+            f"fingerprint {p.fingerprint.hex()}"
+        )
+        return
+    if magic == b"ALRC":
+        with open(path, "rb") as handle:
+            header = read_container_header(handle)
+    elif magic == b"ALRH":
+        header = RecordHeader.from_bytes(path.read_bytes())
+    else:
+        raise FormatError(f"{path}: not an AllianceLedger params file, record or header")
+    click.echo(f"policy: {header.policy}")
+    click.echo(f"sealed on: {date_of(header.epoch).isoformat()} (epoch {header.epoch})")
+    for wrap in header.wraps:
+        click.echo(
+            f"wrapped for {wrap.authority} generation {wrap.generation} "
+            f"({len(wrap.ciphertext.c)} LSSS rows)"
+        )

@@ -1,0 +1,110 @@
+"""The safe recipe layer: encrypt and decrypt whole records (Fernet-style, above the hazmat).
+
+A record is a header (``crypto.header``: the data key wrapped under a CP-ABE policy) and a
+body (``crypto.stream``: chunked AES-256-GCM). They can travel apart (the header is small and
+can be re-wrapped without touching the body) or together in a container file::
+
+    "ALRC" | version u8 | header length u32 | header | body
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Iterable
+from pathlib import Path
+from typing import BinaryIO
+
+from crypto.authority import AuthorityParams, UserKey
+from crypto.errors import FormatError
+from crypto.header import RecordHeader, open_header, seal_header
+from crypto.stream import DEFAULT_CHUNK, decrypt_chunks, encrypt_stream, new_stream_id
+
+CONTAINER_MAGIC = b"ALRC"
+CONTAINER_VERSION = 1
+MAX_HEADER_BYTES = 1 << 24
+
+
+def new_record(
+    policy: str, params: Iterable[AuthorityParams], epoch: int | None = None
+) -> tuple[RecordHeader, bytes]:
+    """A fresh data key sealed under ``policy``: (header, data key). The header exists before
+    the body, so a container can be written in one pass."""
+    data_key = os.urandom(32)
+    return seal_header(data_key, new_stream_id(), policy, params, epoch), data_key
+
+
+def encrypt_body(
+    header: RecordHeader,
+    data_key: bytes,
+    src: BinaryIO,
+    body_dst: BinaryIO,
+    chunk_size: int = DEFAULT_CHUNK,
+) -> int:
+    """Stream ``src`` into ``body_dst``; returns the plaintext size."""
+    return encrypt_stream(data_key, src, body_dst, header.stream_id, chunk_size)
+
+
+def encrypt_record(
+    src: BinaryIO,
+    body_dst: BinaryIO,
+    policy: str,
+    params: Iterable[AuthorityParams],
+    epoch: int | None = None,
+    chunk_size: int = DEFAULT_CHUNK,
+) -> RecordHeader:
+    """Stream ``src`` into ``body_dst`` encrypted; return the header that opens it."""
+    header, data_key = new_record(policy, params, epoch)
+    encrypt_body(header, data_key, src, body_dst, chunk_size)
+    return header
+
+
+def decrypt_record(header: RecordHeader, body_src: BinaryIO, dst: BinaryIO, key: UserKey) -> int:
+    """Decrypt a body with its header; returns the plaintext size. Each chunk written is
+    authentic; a truncated body raises after the last good chunk (write to a temporary)."""
+    data_key = open_header(header, key)
+    total = 0
+    for chunk in decrypt_chunks(data_key, body_src, expected_stream_id=header.stream_id):
+        dst.write(chunk)
+        total += len(chunk)
+    return total
+
+
+def write_container(header: RecordHeader, dst: BinaryIO) -> None:
+    """Write the container prefix; the caller then writes the body."""
+    raw = header.to_bytes()
+    dst.write(CONTAINER_MAGIC + struct.pack(">BI", CONTAINER_VERSION, len(raw)) + raw)
+
+
+def read_container_header(src: BinaryIO) -> RecordHeader:
+    """Read the container prefix; ``src`` is left at the start of the body."""
+    prefix = src.read(9)
+    if len(prefix) != 9 or prefix[:4] != CONTAINER_MAGIC:
+        raise FormatError("not an AllianceLedger record container")
+    version, length = struct.unpack(">BI", prefix[4:])
+    if version != CONTAINER_VERSION:
+        raise FormatError(f"record container: unsupported version {version}")
+    if length > MAX_HEADER_BYTES:
+        raise FormatError("record container: header too large")
+    raw = src.read(length)
+    if len(raw) != length:
+        raise FormatError("record container: truncated header")
+    return RecordHeader.from_bytes(raw)
+
+
+def atomic_output(path: Path) -> tuple[Path, BinaryIO]:
+    """A temporary file beside ``path``: write, then :func:`commit_output` or delete it."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    return tmp, open(tmp, "wb")
+
+
+def commit_output(tmp: Path, handle: BinaryIO, path: Path) -> None:
+    handle.flush()
+    os.fsync(handle.fileno())
+    handle.close()
+    os.replace(tmp, path)
+
+
+def discard_output(tmp: Path, handle: BinaryIO) -> None:
+    handle.close()
+    tmp.unlink(missing_ok=True)

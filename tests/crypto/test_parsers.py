@@ -1,0 +1,136 @@
+"""Hostile bytes to every parser: the documented FormatError, nothing else."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from crypto.authority import AttributeAuthority, AuthorityParams, UserKey
+from crypto.errors import FormatError
+from crypto.fame import Fame
+from crypto.formats import (
+    dump_ciphertext,
+    dump_master_key,
+    dump_public_key,
+    dump_user_key,
+    load_ciphertext,
+    load_master_key,
+    load_public_key,
+    load_user_key,
+)
+from crypto.header import RecordHeader, seal_header
+from crypto.pairing import DEFAULT_GROUP
+from crypto.policy import parse_policy
+from crypto.records import read_container_header
+from crypto.stream import StreamHeader
+from tests.crypto.conftest import Alliance
+
+
+def _container(data: bytes) -> Any:
+    return read_container_header(io.BytesIO(data))
+
+
+PARSERS: dict[str, Callable[[bytes], Any]] = {
+    "public key": load_public_key,
+    "master key": load_master_key,
+    "fame user key": load_user_key,
+    "fame ciphertext": load_ciphertext,
+    "authority params": AuthorityParams.from_bytes,
+    "authority master": AttributeAuthority.from_bytes,
+    "user key": UserKey.from_bytes,
+    "record header": RecordHeader.from_bytes,
+    "stream header": StreamHeader.from_bytes,
+    "container": _container,
+    "g1": DEFAULT_GROUP.load_g1,
+    "g2": DEFAULT_GROUP.load_g2,
+    "gt": DEFAULT_GROUP.load_gt,
+    "scalar": DEFAULT_GROUP.load_scalar,
+}
+
+
+@pytest.fixture(scope="module")
+def valid(alliance: Alliance) -> dict[str, bytes]:
+    fame = Fame()
+    pk, msk = fame.setup("x1")
+    _, ct = fame.encapsulate(pk, parse_policy("a:1 and (b:1 or 2 of (c:1, d:1, e:1))"))
+    header = seal_header(os.urandom(32), os.urandom(16), "role:nurse", [alliance.h1.params()])
+    container = io.BytesIO()
+    from crypto.records import write_container
+
+    write_container(header, container)
+    grp = DEFAULT_GROUP
+    return {
+        "public key": dump_public_key(pk),
+        "master key": dump_master_key(msk),
+        "fame user key": dump_user_key(fame.keygen(pk, msk, ["a:1", "b:1"])),
+        "fame ciphertext": dump_ciphertext(ct),
+        "authority params": alliance.h1.params().to_bytes(),
+        "authority master": alliance.h1.to_bytes(),
+        "user key": alliance.h1_nurse.to_bytes(),
+        "record header": header.to_bytes(),
+        "stream header": StreamHeader(1 << 20, os.urandom(16)).to_bytes(),
+        "container": container.getvalue(),
+        "g1": grp.dump_g1(grp.g1() * grp.random_scalar()),
+        "g2": grp.dump_g2(grp.g2() * grp.random_scalar()),
+        "gt": grp.dump_gt(grp.pair(grp.g1(), grp.g2())),
+        "scalar": grp.dump_scalar(grp.random_scalar()),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(PARSERS))
+def test_valid_objects_parse(valid: dict[str, bytes], name: str) -> None:
+    PARSERS[name](valid[name])
+
+
+@pytest.mark.parametrize("name", sorted(PARSERS))
+def test_truncations_and_extensions_are_format_errors(valid: dict[str, bytes], name: str) -> None:
+    raw = valid[name]
+    cuts = sorted({0, 1, 4, 5, len(raw) // 2, len(raw) - 1})
+    for cut in cuts:
+        with pytest.raises(FormatError):
+            PARSERS[name](raw[:cut])
+    if name != "container":  # a container's body follows its header by design
+        with pytest.raises(FormatError):
+            PARSERS[name](raw + b"\x00")
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(name=st.sampled_from(sorted(PARSERS)), data=st.data())
+def test_mutations_raise_only_format_errors(valid: dict[str, bytes], name: str, data: Any) -> None:
+    raw = bytearray(valid[name])
+    for _ in range(data.draw(st.integers(1, 4))):
+        position = data.draw(st.integers(0, len(raw) - 1))
+        raw[position] = data.draw(st.integers(0, 255))
+    with contextlib.suppress(FormatError):
+        PARSERS[name](bytes(raw))
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.sampled_from(sorted(PARSERS)), blob=st.binary(max_size=700))
+def test_random_bytes_raise_only_format_errors(name: str, blob: bytes) -> None:
+    # Short random strings can be valid scalars; anything but success or FormatError fails.
+    with contextlib.suppress(FormatError):
+        PARSERS[name](blob)
+
+
+def test_points_off_the_subgroup_and_identity_are_refused() -> None:
+    grp = DEFAULT_GROUP
+    with pytest.raises(FormatError, match="identity"):
+        grp.load_g1(bytes(48))
+    with pytest.raises(FormatError):
+        grp.load_g1(b"\xff" * 48)
+    with pytest.raises(FormatError):
+        grp.load_gt(os.urandom(576))
+    with pytest.raises(FormatError, match="zero"):
+        grp.load_scalar(bytes(32))
+    with pytest.raises(FormatError):
+        grp.load_scalar((grp.order).to_bytes(32, "little"))
