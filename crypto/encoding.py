@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Iterable
+from functools import lru_cache
 
 from crypto.errors import FormatError
 
@@ -35,10 +36,15 @@ def encode_parts(parts: Iterable[bytes | str | int]) -> bytes:
     return bytes(out)
 
 
+@lru_cache(maxsize=256)
+def _tag_prefix(tag: str) -> bytes:
+    digest = hashlib.sha256(DOMAIN + tag.encode("ascii")).digest()
+    return digest + digest
+
+
 def tagged_hash(tag: str, *parts: bytes | str | int) -> bytes:
     """SHA-256(SHA-256(T) || SHA-256(T) || encode_parts(parts)), T = DOMAIN + tag."""
-    tag_digest = hashlib.sha256(DOMAIN + tag.encode("ascii")).digest()
-    return hashlib.sha256(tag_digest + tag_digest + encode_parts(parts)).digest()
+    return hashlib.sha256(_tag_prefix(tag) + encode_parts(parts)).digest()
 
 
 class Writer:

@@ -59,9 +59,10 @@ class PairingGroup(Protocol):
 
 
 @lru_cache(maxsize=65536)
-def _mcl_hash_g1(message: bytes) -> Any:
+def _mcl_hash_g1(tag: str, parts: tuple[bytes | str | int, ...]) -> Any:
     # Two independent map-to-curve encodings summed: the random-oracle construction
     # (as in RFC 9380 hash_to_curve); mcl's single map alone is only an encoding.
+    message = tagged_hash("h2g1/" + tag) + encode_parts(parts)
     return pymcl.G1.hash(b"\x00" + message) + pymcl.G1.hash(b"\x01" + message)
 
 
@@ -93,7 +94,7 @@ class MclBls12381:
         return pymcl.Fr(str(value % self.order))
 
     def hash_to_g1(self, tag: str, *parts: bytes | str | int) -> G1Element:
-        return _mcl_hash_g1(tagged_hash("h2g1/" + tag) + encode_parts(parts))
+        return _mcl_hash_g1(tag, parts)
 
     def hash_to_scalar(self, tag: str, *parts: bytes | str | int) -> Scalar:
         # 512 bits reduced mod r: statistically uniform.

@@ -15,6 +15,7 @@ import click
 # name -> ("module:attribute", one-line help). Add a line when a capability lands.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "abe": ("crypto.cli:abe", "CP-ABE attribute authorities, keys, encryption and re-wrapping."),
+    "demo": ("sharing_api.cli.demo:demo", "Run the alliance demo scenario end to end."),
 }
 
 
