@@ -13,7 +13,9 @@ import sys
 import click
 
 # name -> ("module:attribute", one-line help). Add a line when a capability lands.
-SUBCOMMANDS: dict[str, tuple[str, str]] = {}
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "contracts": ("contracts.cli:contracts_group", "Compile the Solidity contracts into artifacts"),
+}
 
 
 class LazyGroup(click.Group):
