@@ -9,6 +9,7 @@ from importlib import resources
 from typing import Any
 
 from eth_abi.abi import decode as abi_decode
+from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from sharing_api.chain.errors import ContractRevert
@@ -71,5 +72,8 @@ def decode_revert(data: str | bytes | None) -> ContractRevert:
             return ContractRevert("Error", {"message": abi_decode(["string"], raw[4:])[0]}, shown)
         return ContractRevert("Reverted", {"data": shown}, shown)
     name, types, names = entry
-    values = abi_decode(types, raw[4:])
+    values = [
+        to_checksum_address(v) if t == "address" else v
+        for t, v in zip(types, abi_decode(types, raw[4:]), strict=True)
+    ]
     return ContractRevert(name, dict(zip(names, values, strict=True)), shown)
