@@ -206,7 +206,10 @@ contract ConsentRegistry is IConsentRegistry, Eip712 {
 
     function _checkTerms(Grant calldata g) private view {
         if (g.grantee != address(0)) {
-            if (g.granteeRole != 0 || !alliance.isMember(g.grantee)) revert InvalidGrantee(g.grantee, g.granteeRole);
+            // Membership of the grantee is checked when the consent is used (`permits`), not
+            // here: a grant to a non-member is inert, and skipping the call keeps a relayed
+            // first grant under its 120k gas budget. The client checks membership before signing.
+            if (g.granteeRole != 0) revert InvalidGrantee(g.grantee, g.granteeRole);
         } else {
             uint8 role = g.granteeRole;
             // exactly one known role bit

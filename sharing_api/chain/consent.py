@@ -46,6 +46,11 @@ class ConsentRegistry(ContractWrapper):
 
     # ---- what the patient's wallet does (no chain writes) -------------------------------
 
+    def is_member(self, account: str) -> bool:
+        """Membership as the ConsentRegistry's own AllianceRegistry sees it."""
+        registry = self.client.contract("AllianceRegistry", self._call(self.fn.alliance()))
+        return bool(self._call(registry.functions.isMember(to_checksum_address(account))))
+
     def nonce_of(self, patient: str) -> int:
         return int(self._call(self.fn.nonces(to_checksum_address(patient))))
 
@@ -66,6 +71,10 @@ class ConsentRegistry(ContractWrapper):
         """Terms for a patient to sign; the nonce is read from chain unless given."""
         if (grantee is None) == (grantee_role is None):
             raise ValueError("give exactly one of grantee (a member) or grantee_role")
+        if grantee is not None and not self.is_member(grantee):
+            # The contract does not check this at grant time (gas): a grant to a non-member
+            # would be inert, so refuse it here before the patient signs.
+            raise ValueError(f"grantee {grantee} is not a member of the alliance")
         return GrantTerms(
             patient=to_checksum_address(patient),
             grantee=to_checksum_address(grantee or ZERO_ADDRESS),

@@ -145,7 +145,21 @@ def test_domain_separator_matches_eth_account(actors: Actors) -> None:
 def test_invalid_terms_are_refused(actors: Actors) -> None:
     h1, clinic = actors.h1, actors.clinic.client.address
     outsider = actors.outsider.client.address
-    reverts("InvalidGrantee", lambda: grant(h1, actors.patient, outsider))
+    with pytest.raises(ValueError, match="not a member"):  # the client refuses before signing
+        grant(h1, actors.patient, outsider)
+    # Signed anyway and relayed: recorded, but inert while the grantee is not a member.
+    t = dataclasses.replace(terms(h1, actors.patient, grantee=clinic), grantee=outsider)
+    inert = h1.consents.grant_by_sig(t, h1.consents.sign_grant(t, actors.patient.key))
+    assert not h1.consents.permits(
+        inert.consent_id, actors.patient.address, outsider, Category.LAB, Purpose.TREATMENT
+    )
+    bad_role = dataclasses.replace(t, grantee_role=int(Role.CLINIC), nonce=t.nonce + 1)
+    reverts(
+        "InvalidGrantee",
+        lambda: h1.consents.grant_by_sig(
+            bad_role, h1.consents.sign_grant(bad_role, actors.patient.key)
+        ),
+    )
     reverts(
         "InvalidGrantee",
         lambda: grant(h1, actors.patient, grantee_role=Role.HOSPITAL | Role.CLINIC),
