@@ -2,8 +2,8 @@
 
 Endpoint-agnostic on purpose: the same code talks to anvil in tests, to the project's own
 ledger node, or to any Ethereum JSON-RPC node. Fees follow what the node reports: EIP-1559
-when blocks carry a base fee, legacy ``gasPrice`` otherwise (which may be zero on a
-permissioned node).
+when blocks carry a base fee (tip = eth_gasPrice - base fee), legacy ``gasPrice`` otherwise;
+either may be zero on a permissioned node.
 """
 
 from __future__ import annotations
@@ -161,14 +161,14 @@ class ChainClient:
         return ValueError(f"transaction 0x{bytes(receipt['transactionHash']).hex()} reverted")
 
     def _fees(self) -> dict[str, int]:
+        # eth_gasPrice is the node's suggested total price per gas; on a permissioned node it
+        # may be 0, and then we pay nothing (a zero-balance member can still send).
+        price = int(self._rpc(lambda: self.w3.eth.gas_price))
         block = self._rpc(lambda: self.w3.eth.get_block("latest"))
         base_fee = block.get("baseFeePerGas")
         if base_fee is None:
-            return {"gasPrice": int(self._rpc(lambda: self.w3.eth.gas_price))}
-        try:
-            tip = int(self._rpc(lambda: self.w3.eth.max_priority_fee))
-        except (ValueError, ChainUnavailable):
-            tip = 0
+            return {"gasPrice": price}
+        tip = max(price - int(base_fee), 0)
         return {"maxFeePerGas": 2 * int(base_fee) + tip, "maxPriorityFeePerGas": tip}
 
     def _rpc(self, request: Any) -> Any:

@@ -35,8 +35,23 @@ def _anvil() -> Iterator[ChainEndpoint]:
         yield ChainEndpoint("anvil", node.url, node.keys)
 
 
-BACKENDS: dict[str, Callable[[], AbstractContextManager[ChainEndpoint]]] = {"anvil": _anvil}
-CHAIN_BACKENDS = ["anvil"]
+@contextmanager
+def _anvil_zero_gas() -> Iterator[ChainEndpoint]:
+    """anvil with gas price and base fee 0, driven by fresh accounts that hold no balance:
+    the fee regime of the project's permissioned node."""
+    if anvil_binary() is None:
+        pytest.skip("anvil not installed (npm @foundry-rs/anvil; run `make setup`)")
+    args = ("--gas-price", "0", "--block-base-fee-per-gas", "0", "--no-priority-fee")
+    with anvil_node(accounts=1, extra_args=args) as node:
+        keys = tuple("0x" + bytes(Account.create().key).hex() for _ in range(8))
+        yield ChainEndpoint("anvil-zero-gas", node.url, keys)
+
+
+BACKENDS: dict[str, Callable[[], AbstractContextManager[ChainEndpoint]]] = {
+    "anvil": _anvil,
+    "anvil-zero-gas": _anvil_zero_gas,
+}
+CHAIN_BACKENDS = ["anvil", "anvil-zero-gas"]
 
 
 @pytest.fixture(scope="session", params=CHAIN_BACKENDS)
