@@ -25,6 +25,11 @@ def test_rebuild_is_byte_identical_to_committed_artifacts(tmp_path: Path) -> Non
         committed = build.ARTIFACTS / path.name
         assert path.read_bytes() == committed.read_bytes(), f"{path.name} differs: rebuild it"
     assert sorted(p.name for p in build.ARTIFACTS.glob("*.json")) == sorted(p.name for p in written)
+    # `alliance contracts build --check` notices a hand-edited or stale artifact.
+    edited = tmp_path / "AccessLog.json"
+    edited.write_bytes(edited.read_bytes().replace(b'"cancun"', b'"osaka"'))
+    (tmp_path / "Removed.json").write_text("{}")
+    assert build.check(out_dir=tmp_path) == ["AccessLog.json", "Removed.json"]
 
 
 @needs_solc
