@@ -13,7 +13,9 @@ import sys
 import click
 
 # name -> ("module:attribute", one-line help). Add a line when a capability lands.
-SUBCOMMANDS: dict[str, tuple[str, str]] = {}
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "node": ("ledger_node.cli:node", "run the permissioned EVM ledger node"),
+}
 
 
 class LazyGroup(click.Group):
