@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from coincurve import PrivateKey
-from eth_abi import encode
+from eth_abi.abi import encode
 from eth_account import Account
-from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+from eth_utils.abi import function_signature_to_4byte_selector
+from eth_utils.address import to_checksum_address
 
 from ledger_node.chain import Chain, init_data_dir
 from tests.support.ledger import DEV_CHAIN_ID, DEV_KEYS
