@@ -41,7 +41,10 @@ GRANT_TYPEHASH = keccak(
 DOMAIN_TYPEHASH = keccak(
     b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 )
-GRANT_SIG = "grantBySig((address,address,uint8,uint16,uint8,uint40,uint40,bytes32,uint256,uint256),uint8,bytes32,bytes32)"
+GRANT_SIG = (
+    "grantBySig((address,address,uint8,uint16,uint8,uint40,uint40,bytes32,uint256,uint256),"
+    "uint8,bytes32,bytes32)"
+)
 BATCH = 500
 NODE_CHAIN_ID = 7171
 
@@ -59,14 +62,16 @@ def address_of(key: PrivateKey) -> bytes:
     return keccak(key.public_key.format(compressed=False)[1:])[12:]
 
 
-def sign_tx(key: PrivateKey, chain_id: int, nonce: int, to: bytes | None, data: bytes,
-            gas: int) -> bytes:  # fmt: skip
+def sign_tx(
+    key: PrivateKey, chain_id: int, nonce: int, to: bytes | None, data: bytes, gas: int
+) -> bytes:
     """A zero-fee EIP-1559 transaction, signed with coincurve (fast, no eth_account)."""
     fields = [chain_id, nonce, 0, 0, gas, to or b"", 0, data, []]
     payload = b"\x02" + rlp.encode(fields)
     sig = key.sign_recoverable(keccak(payload), hasher=None)
     r, s, y = int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:64], "big"), sig[64]
-    return b"\x02" + rlp.encode([*fields, y, r, s])
+    signed: bytes = rlp.encode([*fields, y, r, s])
+    return b"\x02" + signed
 
 
 class Rpc:
@@ -75,15 +80,17 @@ class Rpc:
         self.client = httpx.Client(timeout=120)
 
     def call(self, method: str, *params: Any) -> Any:
-        reply = self.client.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": method,
-                                                 "params": list(params)}).json()  # fmt: skip
+        reply = self.client.post(
+            self.url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}
+        ).json()
         if "error" in reply:
             raise RuntimeError(f"{method}: {reply['error']}")
         return reply["result"]
 
     def batch(self, method: str, params: list[list[Any]]) -> list[Any]:
-        body = [{"jsonrpc": "2.0", "id": i, "method": method, "params": p}
-                for i, p in enumerate(params)]  # fmt: skip
+        body = [
+            {"jsonrpc": "2.0", "id": i, "method": method, "params": p} for i, p in enumerate(params)
+        ]
         replies = sorted(self.client.post(self.url, json=body).json(), key=lambda r: r["id"])
         for r in replies:
             if "error" in r:
@@ -113,21 +120,32 @@ class Deployment:
 
     def __init__(self, rpc: Rpc, chain_id: int, members: list[PrivateKey]) -> None:
         self.rpc, self.chain_id, self.members = rpc, chain_id, members
-        self.nonces = [int(rpc.call("eth_getTransactionCount", "0x" + address_of(k).hex(),
-                                    "pending"), 16) for k in members]  # fmt: skip
+        self.nonces = [
+            int(rpc.call("eth_getTransactionCount", "0x" + address_of(k).hex(), "pending"), 16)
+            for k in members
+        ]
         addrs = [address_of(k) for k in members]
         n = len(members)
-        args = encode(["address[]", "uint8[]", "string[]", "bytes32[]", "uint256"],
-                      [addrs, [1] * n, [f"h{i}" for i in range(n)], [bytes(32)] * n, 1])  # fmt: skip
+        args = encode(
+            ["address[]", "uint8[]", "string[]", "bytes32[]", "uint256"],
+            [addrs, [1] * n, [f"h{i}" for i in range(n)], [bytes(32)] * n, 1],
+        )
         self.alliance = self._deploy(artifact("AllianceRegistry")["bytecode"], args)
-        self.consent = self._deploy(artifact("ConsentRegistry")["bytecode"],
-                                    encode(["address"], [self.alliance]))  # fmt: skip
+        self.consent = self._deploy(
+            artifact("ConsentRegistry")["bytecode"], encode(["address"], [self.alliance])
+        )
         self.selector = keccak(GRANT_SIG.encode())[:4]
 
     def _deploy(self, bytecode: str, args: bytes) -> bytes:
         key = self.members[0]
-        raw = sign_tx(key, self.chain_id, self.nonces[0], None,
-                      bytes.fromhex(bytecode.removeprefix("0x")) + args, 8_000_000)  # fmt: skip
+        raw = sign_tx(
+            key,
+            self.chain_id,
+            self.nonces[0],
+            None,
+            bytes.fromhex(bytecode.removeprefix("0x")) + args,
+            8_000_000,
+        )
         addr = create_address(address_of(key), self.nonces[0])
         self.nonces[0] += 1
         h = self.rpc.call("eth_sendRawTransaction", "0x" + raw.hex())
@@ -137,8 +155,12 @@ class Deployment:
         return addr
 
     def domain(self) -> bytes:
-        return keccak(DOMAIN_TYPEHASH + keccak(b"AllianceConsent") + keccak(b"1")
-                      + encode(["uint256", "address"], [self.chain_id, self.consent]))  # fmt: skip
+        return keccak(
+            DOMAIN_TYPEHASH
+            + keccak(b"AllianceConsent")
+            + keccak(b"1")
+            + encode(["uint256", "address"], [self.chain_id, self.consent])
+        )
 
     def signed_grants(self, patients: list[PrivateKey], deadline: int) -> list[bytes]:
         """Calldata for each patient's grant (EIP-712 signed by the patient)."""
@@ -147,8 +169,21 @@ class Deployment:
         out = []
         for p in patients:
             fields = [address_of(p), grantee, 0, 1, 1, 0, deadline, bytes(32), 0, deadline]
-            words = encode(["address", "address", "uint8", "uint16", "uint8", "uint40",
-                            "uint40", "bytes32", "uint256", "uint256"], fields)  # fmt: skip
+            words = encode(
+                [
+                    "address",
+                    "address",
+                    "uint8",
+                    "uint16",
+                    "uint8",
+                    "uint40",
+                    "uint40",
+                    "bytes32",
+                    "uint256",
+                    "uint256",
+                ],
+                fields,
+            )
             digest = keccak(b"\x19\x01" + domain + keccak(GRANT_TYPEHASH + words))
             sig = p.sign_recoverable(digest, hasher=None)
             v, r, s = sig[64] + 27, sig[:32], sig[32:64]
@@ -159,8 +194,9 @@ class Deployment:
         raws = []
         for i, data in enumerate(calldata):
             m = i % len(self.members)
-            raws.append(sign_tx(self.members[m], self.chain_id, self.nonces[m], self.consent,
-                                data, 400_000))  # fmt: skip
+            raws.append(
+                sign_tx(self.members[m], self.chain_id, self.nonces[m], self.consent, data, 400_000)
+            )
             self.nonces[m] += 1
         return raws
 
@@ -183,8 +219,12 @@ def send_all(rpc: Rpc, raws: list[bytes]) -> float:
 
 def getlogs_ms(rpc: Rpc, consent: bytes, patient: PrivateKey, repeat: int) -> tuple[float, int]:
     topic = "0x" + (bytes(12) + address_of(patient)).hex()
-    flt = {"fromBlock": "0x0", "toBlock": "latest", "address": "0x" + consent.hex(),
-           "topics": [None, None, topic]}  # fmt: skip
+    flt = {
+        "fromBlock": "0x0",
+        "toBlock": "latest",
+        "address": "0x" + consent.hex(),
+        "topics": [None, None, topic],
+    }
     samples, n = [], 0
     for _ in range(repeat + 1):
         t = time.perf_counter()
@@ -195,9 +235,13 @@ def getlogs_ms(rpc: Rpc, consent: bytes, patient: PrivateKey, repeat: int) -> tu
 
 def start_node(tmp: Path, members: list[PrivateKey]) -> NodeProcess:
     data = tmp / "node"
-    genesis = {"chainId": NODE_CHAIN_ID, "members": ["0x" + address_of(k).hex() for k in members],
-               "allianceRegistry": "0x" + create_address(address_of(members[0]), 0).hex(),
-               "blockTimeMs": 250, "maxBlockTxs": 5000}  # fmt: skip
+    genesis = {
+        "chainId": NODE_CHAIN_ID,
+        "members": ["0x" + address_of(k).hex() for k in members],
+        "allianceRegistry": "0x" + create_address(address_of(members[0]), 0).hex(),
+        "blockTimeMs": 250,
+        "maxBlockTxs": 5000,
+    }
     init_node(data, genesis)
     node = NodeProcess(data, member_keys=[], block_time_ms=250)
     node.start()

@@ -23,8 +23,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def anvil_path() -> str | None:
-    for c in (os.environ.get("ANVIL", ""), str(REPO / "node_modules/.bin/anvil"),
-              shutil.which("anvil") or ""):  # fmt: skip
+    for c in (
+        os.environ.get("ANVIL", ""),
+        str(REPO / "node_modules/.bin/anvil"),
+        shutil.which("anvil") or "",
+    ):
         if c and os.access(c, os.X_OK):
             return c
     return None
@@ -39,10 +42,25 @@ def anvil(chain_id: int = 31337) -> Iterator[str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen(
-        [binary, "--host", "127.0.0.1", "--port", str(port), "--prune-history", "--silent",
-         "--chain-id", str(chain_id), "--block-base-fee-per-gas", "0", "--gas-price", "0"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+        [
+            binary,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--prune-history",
+            "--silent",
+            "--chain-id",
+            str(chain_id),
+            "--block-base-fee-per-gas",
+            "0",
+            "--gas-price",
+            "0",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
