@@ -63,10 +63,16 @@ def address_of(key: PrivateKey) -> bytes:
 
 
 def sign_tx(
-    key: PrivateKey, chain_id: int, nonce: int, to: bytes | None, data: bytes, gas: int
+    key: PrivateKey,
+    chain_id: int,
+    nonce: int,
+    to: bytes | None,
+    data: bytes,
+    gas: int,
+    fee: int = 0,
 ) -> bytes:
-    """A zero-fee EIP-1559 transaction, signed with coincurve (fast, no eth_account)."""
-    fields = [chain_id, nonce, 0, 0, gas, to or b"", 0, data, []]
+    """An EIP-1559 transaction, signed with coincurve (fast, no eth_account)."""
+    fields = [chain_id, nonce, fee, fee, gas, to or b"", 0, data, []]
     payload = b"\x02" + rlp.encode(fields)
     sig = key.sign_recoverable(keccak(payload), hasher=None)
     r, s, y = int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:64], "big"), sig[64]
@@ -118,8 +124,13 @@ class Rpc:
 class Deployment:
     """AllianceRegistry + ConsentRegistry deployed by member 0; relayers = all members."""
 
-    def __init__(self, rpc: Rpc, chain_id: int, members: list[PrivateKey]) -> None:
-        self.rpc, self.chain_id, self.members = rpc, chain_id, members
+    def __init__(self, rpc: Rpc, chain_id: int, members: list[PrivateKey], fee: int = 0) -> None:
+        # anvil raises its base fee when blocks fill up, so zero-fee txs would stall there:
+        # on anvil the relayers are funded and pay a fee well above any base fee.
+        self.rpc, self.chain_id, self.members, self.fee = rpc, chain_id, members, fee
+        if fee:
+            for k in members:
+                rpc.call("anvil_setBalance", "0x" + address_of(k).hex(), hex(10**24))
         self.nonces = [
             int(rpc.call("eth_getTransactionCount", "0x" + address_of(k).hex(), "pending"), 16)
             for k in members
@@ -145,6 +156,7 @@ class Deployment:
             None,
             bytes.fromhex(bytecode.removeprefix("0x")) + args,
             8_000_000,
+            self.fee,
         )
         addr = create_address(address_of(key), self.nonces[0])
         self.nonces[0] += 1
@@ -195,7 +207,15 @@ class Deployment:
         for i, data in enumerate(calldata):
             m = i % len(self.members)
             raws.append(
-                sign_tx(self.members[m], self.chain_id, self.nonces[m], self.consent, data, 400_000)
+                sign_tx(
+                    self.members[m],
+                    self.chain_id,
+                    self.nonces[m],
+                    self.consent,
+                    data,
+                    400_000,
+                    self.fee,
+                )
             )
             self.nonces[m] += 1
         return raws
@@ -262,7 +282,7 @@ def run(reporter: Reporter, args: argparse.Namespace) -> None:
             dep_n = Deployment(rpc_n, NODE_CHAIN_ID, members)
             with anvil() as anvil_url:
                 rpc_a = Rpc(anvil_url)
-                dep_a = Deployment(rpc_a, 31337, members)
+                dep_a = Deployment(rpc_a, 31337, members, fee=10**11)
                 progress(f"signing {n} grants and relay txs for each chain")
                 raws_n = dep_n.relay_txs(dep_n.signed_grants(patients[:n], deadline))
                 raws_a = dep_a.relay_txs(dep_a.signed_grants(patients[:n], deadline))
