@@ -130,7 +130,7 @@ class Deployment:
         self.rpc, self.chain_id, self.members, self.fee = rpc, chain_id, members, fee
         if fee:
             for k in members:
-                rpc.call("anvil_setBalance", "0x" + address_of(k).hex(), hex(10**24))
+                rpc.call("anvil_setBalance", "0x" + address_of(k).hex(), hex(10**28))
         self.nonces = [
             int(rpc.call("eth_getTransactionCount", "0x" + address_of(k).hex(), "pending"), 16)
             for k in members
@@ -282,7 +282,7 @@ def run(reporter: Reporter, args: argparse.Namespace) -> None:
             dep_n = Deployment(rpc_n, NODE_CHAIN_ID, members)
             with anvil() as anvil_url:
                 rpc_a = Rpc(anvil_url)
-                dep_a = Deployment(rpc_a, 31337, members, fee=10**11)
+                dep_a = Deployment(rpc_a, 31337, members, fee=10**16)
                 progress(f"signing {n} grants and relay txs for each chain")
                 raws_n = dep_n.relay_txs(dep_n.signed_grants(patients[:n], deadline))
                 raws_a = dep_a.relay_txs(dep_a.signed_grants(patients[:n], deadline))
