@@ -34,7 +34,9 @@ def anvil_path() -> str | None:
 
 
 @contextmanager
-def anvil(chain_id: int = 31337) -> Iterator[str]:
+def anvil(chain_id: int = 31337, gas_limit: int = 1_000_000_000) -> Iterator[str]:
+    """anvil's automine puts at most one block's gas per wake-up: with mainnet's 30M limit a
+    big batch leaves transactions stranded in its pool, so the limit matches the node's."""
     binary = anvil_path()
     if binary is None:
         raise FileNotFoundError("anvil not found (npm install puts it in node_modules/.bin)")
@@ -56,6 +58,8 @@ def anvil(chain_id: int = 31337) -> Iterator[str]:
             "0",
             "--gas-price",
             "0",
+            "--gas-limit",
+            str(gas_limit),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
