@@ -9,10 +9,11 @@ The block hash is keccak of the RLP of all fields including the seal.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 
-import rlp
 from coincurve import PrivateKey
 
+from ledger_node import rlpfast
 from ledger_node.abc import LogEntry
 from ledger_node.txcodec import keccak, recover_address
 
@@ -54,21 +55,26 @@ class Header:
         ]
 
     def seal_hash(self) -> bytes:
-        return keccak(rlp.encode(self.unsealed_fields()))
+        return keccak(rlpfast.encode(self.unsealed_fields()))
 
     def encode(self) -> bytes:
-        blob: bytes = rlp.encode([*self.unsealed_fields(), self.seal_r, self.seal_s, self.seal_v])
+        blob: bytes = rlpfast.encode(
+            [*self.unsealed_fields(), self.seal_r, self.seal_s, self.seal_v]
+        )
         return blob
 
-    @property
+    @cached_property
     def hash(self) -> bytes:
+        # Headers are immutable: hash once (receipts and logs ask for it per item).
         return keccak(self.encode())
 
     @classmethod
     def decode(cls, blob: bytes) -> Header:
-        f = rlp.decode(blob)
-        i = [int.from_bytes(x, "big") for x in f]
-        return cls(f[0], i[1], i[2], f[3], f[4], f[5], f[6], f[7], i[8], i[9], i[10], i[11], i[12])
+        f = rlpfast.decode(blob)
+        assert isinstance(f, list) and len(f) == 13
+        i = [int.from_bytes(x, "big") if isinstance(x, bytes) else 0 for x in f]
+        b = [x if isinstance(x, bytes) else b"" for x in f]
+        return cls(b[0], i[1], i[2], b[3], b[4], b[5], b[6], b[7], i[8], i[9], i[10], i[11], i[12])
 
     def sealed(self, key: PrivateKey) -> Header:
         sig = key.sign_recoverable(self.seal_hash(), hasher=None)
@@ -86,11 +92,24 @@ def address_of(key: PrivateKey) -> bytes:
     return keccak(key.public_key.format(compressed=False)[1:])[12:]
 
 
+_BLOOM_BITS: dict[bytes, tuple[tuple[int, int], ...]] = {}
+
+
 def bloom_add(bloom: bytearray, item: bytes) -> None:
-    h = keccak(item)
-    for i in (0, 2, 4):
-        bit = ((h[i] << 8) | h[i + 1]) & 2047
-        bloom[255 - bit // 8] |= 1 << (bit % 8)
+    # Contract addresses and event signatures recur in nearly every log: cache their bits.
+    bits = _BLOOM_BITS.get(item)
+    if bits is None:
+        h = keccak(item)
+        pairs = []
+        for i in (0, 2, 4):
+            bit = ((h[i] << 8) | h[i + 1]) & 2047
+            pairs.append((255 - bit // 8, 1 << (bit % 8)))
+        bits = tuple(pairs)
+        if len(_BLOOM_BITS) > 8192:
+            _BLOOM_BITS.clear()
+        _BLOOM_BITS[item] = bits
+    for pos, mask in bits:
+        bloom[pos] |= mask
 
 
 def logs_bloom(logs: list[LogEntry]) -> bytes:
@@ -102,8 +121,15 @@ def logs_bloom(logs: list[LogEntry]) -> bytes:
     return bytes(bloom)
 
 
+def merge_blooms(blooms: list[bytes]) -> bytes:
+    acc = 0
+    for b in blooms:
+        acc |= int.from_bytes(b, "big")
+    return acc.to_bytes(256, "big")
+
+
 def transactions_root(tx_hashes: list[bytes]) -> bytes:
-    return keccak(rlp.encode(tx_hashes))
+    return keccak(rlpfast.encode(tx_hashes))
 
 
 def receipt_item(status: int, gas_used: int, logs: list[LogEntry]) -> list[object]:
@@ -111,7 +137,7 @@ def receipt_item(status: int, gas_used: int, logs: list[LogEntry]) -> list[objec
 
 
 def receipts_root(items: list[list[object]]) -> bytes:
-    return keccak(rlp.encode(items))
+    return keccak(rlpfast.encode(items))
 
 
 def running_state_root(parent_state_root: bytes, receipts_root_: bytes) -> bytes:

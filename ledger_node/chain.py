@@ -16,12 +16,14 @@ from pathlib import Path
 
 from coincurve import PrivateKey
 
-from ledger_node.abc import BlockContext, LogEntry, Message, Outcome
+from ledger_node.abc import BlockContext, Message, Outcome
 from ledger_node.block import (
+    EMPTY_BLOOM,
     Header,
     SealError,
     address_of,
     logs_bloom,
+    merge_blooms,
     receipt_item,
     receipts_root,
     running_state_root,
@@ -128,6 +130,7 @@ class Chain:
         self.known: set[bytes] = set()
         self.pending_nonce: dict[bytes, int] = {}
         self.tx_count = 0
+        self._headers: dict[int, Header] = {}
         self._restore()
 
     # -- start-up --------------------------------------------------------------------------
@@ -144,7 +147,7 @@ class Chain:
             by_block.setdefault(row.block, []).append(row)
         for n in range(ckpt + 1, head_number + 1):
             header = Header.decode(self.store.header(n) or b"")
-            txs = [decode_raw(r.raw, r.sender) for r in by_block.get(n, [])]
+            txs = [decode_raw(r.raw, r.sender, r.hash) for r in by_block.get(n, [])]
             executed = self._execute(header.number, header.timestamp, header.coinbase, txs)
             rroot = receipts_root(self._receipt_items(executed))
             if rroot != header.receipts_root:
@@ -174,8 +177,8 @@ class Chain:
             raise AdmissionError(
                 f"wrong chain id {tx.chain_id} (this chain is {self.genesis.chain_id})"
             )
-        if tx.hash in self.known or self.store.tx(tx.hash) is not None:
-            raise AdmissionError("already known")
+        if tx.hash in self.known:
+            raise AdmissionError("already known")  # a mined duplicate fails the nonce check
         if not self.permissions.admits(self.engine, tx.sender):
             raise NotAMember(f"sender 0x{tx.sender.hex()} is not an alliance member")
         want = self.next_nonce(tx.sender)
@@ -286,7 +289,7 @@ class Chain:
         next_log = self.store.next_log_id()
         txrows: list[TxRow] = []
         logrows: list[LogRow] = []
-        all_logs: list[LogEntry] = []
+        blooms: list[bytes] = []
         cumulative = 0
         for i, e in enumerate(executed):
             o = e.outcome
@@ -296,7 +299,8 @@ class Chain:
                 logrows.append(
                     LogRow(next_log + len(logrows), number, i, lg.address, lg.topics, lg.data)
                 )
-            all_logs.extend(o.logs)
+            bloom = logs_bloom(o.logs) if o.logs else EMPTY_BLOOM
+            blooms.append(bloom)
             txrows.append(
                 TxRow(
                     e.tx.hash,
@@ -311,6 +315,7 @@ class Chain:
                     first,
                     len(o.logs),
                     o.output if not o.success else b"",
+                    bloom,
                 )
             )
         rroot = receipts_root(self._receipt_items(executed))
@@ -322,7 +327,7 @@ class Chain:
             running_state_root(self.head.state_root, rroot),
             transactions_root([e.tx.hash for e in executed]),
             rroot,
-            logs_bloom(all_logs),
+            merge_blooms(blooms),
             self.genesis.block_gas_limit,
             cumulative,
         )
@@ -332,8 +337,16 @@ class Chain:
     def header_at(self, number: int) -> Header | None:
         if number == self.head.number:
             return self.head
+        hit = self._headers.get(number)
+        if hit is not None:
+            return hit
         blob = self.store.header(number)
-        return None if blob is None else Header.decode(blob)
+        if blob is None:
+            return None
+        if len(self._headers) > 1024:
+            self._headers.clear()
+        header = self._headers[number] = Header.decode(blob)
+        return header
 
 
 def _with_state(h: Header, root: bytes) -> Header:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ledger_node.abc import LogEntry, Message
-from ledger_node.block import EMPTY_BLOOM, Header, logs_bloom
+from ledger_node.abc import Message
+from ledger_node.block import Header
 from ledger_node.chain import AdmissionError, Chain
 from ledger_node.permission import NotAMember
 from ledger_node.store import LogRow, TxRow
@@ -272,12 +272,15 @@ class Methods:
                 if p.tx.hash == th:
                     return self._tx_json(p.tx, None, None)
             return None
-        return self._tx_json(decode_raw(row.raw, row.sender), row, self.chain.header_at(row.block))
+        return self._tx_json(
+            decode_raw(row.raw, row.sender, row.hash), row, self.chain.header_at(row.block)
+        )
 
     def _logs_json(
         self, rows: list[LogRow], headers: dict[int, Header], hashes: dict[tuple[int, int], bytes]
     ) -> list[dict[str, Any]]:
         out = []
+        firsts: dict[int, int] = {}
         for r in rows:
             hd = headers.get(r.block) or self.chain.header_at(r.block)
             if hd is None:
@@ -289,7 +292,9 @@ class Methods:
                 for t in txs:
                     hashes[(r.block, t.idx)] = t.hash
                 txh = hashes[(r.block, r.tx_idx)]
-            first = self.chain.store.block_first_log(r.block) if hd else 0
+            first = firsts.get(r.block)
+            if first is None:
+                first = firsts[r.block] = self.chain.store.block_first_log(r.block)
             out.append(
                 {
                     "address": h(r.address),
@@ -309,12 +314,7 @@ class Methods:
     def _receipt_json(self, row: TxRow, tx: Tx, header: Header) -> dict[str, Any]:
         logs = self.chain.store.logs_range(row.first_log, row.log_count)
         logs_json = self._logs_json(logs, {header.number: header}, {(row.block, row.idx): row.hash})
-
-        bloom = (
-            logs_bloom([LogEntry(lg.address, lg.topics, lg.data) for lg in logs])
-            if logs
-            else EMPTY_BLOOM
-        )
+        bloom = row.bloom
         return {
             "type": q(tx.type),
             "status": q(row.status),
@@ -340,13 +340,15 @@ class Methods:
             return None
         header = self.chain.header_at(row.block)
         assert header is not None
-        return self._receipt_json(row, decode_raw(row.raw, row.sender), header)
+        return self._receipt_json(row, decode_raw(row.raw, row.sender, row.hash), header)
 
     # -- blocks ------------------------------------------------------------------------
     def _block_json(self, header: Header, full: bool) -> dict[str, Any]:
         rows = self.chain.store.block_txs(header.number)
         if full:
-            txs: list[Any] = [self._tx_json(decode_raw(r.raw, r.sender), r, header) for r in rows]
+            txs: list[Any] = [
+                self._tx_json(decode_raw(r.raw, r.sender, r.hash), r, header) for r in rows
+            ]
         else:
             txs = [h(r.hash) for r in rows]
         return {

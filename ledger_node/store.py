@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS txs (
     hash BLOB PRIMARY KEY, block INTEGER NOT NULL, idx INTEGER NOT NULL, sender BLOB NOT NULL,
     raw BLOB NOT NULL, status INTEGER NOT NULL, gas_used INTEGER NOT NULL,
     cumulative_gas INTEGER NOT NULL, contract BLOB, first_log INTEGER NOT NULL,
-    log_count INTEGER NOT NULL, output BLOB NOT NULL);
+    log_count INTEGER NOT NULL, output BLOB NOT NULL, bloom BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS txs_block ON txs(block, idx);
 CREATE TABLE IF NOT EXISTS logs (
     id INTEGER PRIMARY KEY, block INTEGER NOT NULL, tx_idx INTEGER NOT NULL,
@@ -54,6 +54,7 @@ class TxRow:
     first_log: int
     log_count: int
     output: bytes
+    bloom: bytes
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ class Store:
 
     def put_txs(self, rows: Iterable[TxRow]) -> None:
         self.db.executemany(
-            "INSERT INTO txs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO txs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 (
                     r.hash,
@@ -140,6 +141,7 @@ class Store:
                     r.first_log,
                     r.log_count,
                     r.output,
+                    r.bloom,
                 )
                 for r in rows
             ),
@@ -260,6 +262,7 @@ def _txrow(r: Any) -> TxRow:
         int(r[9]),
         int(r[10]),
         bytes(r[11]),
+        bytes(r[12]),
     )
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import rlp
 from coincurve import PublicKey
 from Crypto.Hash import keccak as _keccak
+
+from ledger_node import rlpfast
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 MAX_TX_BYTES = 128 * 1024
@@ -101,25 +102,25 @@ def recover_address(msg_hash: bytes, recid: int, r: int, s: int) -> bytes:
     return keccak(pub.format(compressed=False)[1:])[12:]
 
 
-def decode_raw(raw: bytes, sender: bytes | None = None) -> Tx:
+def decode_raw(raw: bytes, sender: bytes | None = None, tx_hash: bytes | None = None) -> Tx:
     """Decode a signed transaction and recover its sender; ``TxError`` if anything is off.
 
-    A ``sender`` already recovered (from the store) skips the costly recovery on replay.
+    A ``sender`` (and ``tx_hash``) already known from the store skip recovery and hashing.
     """
     if not raw or len(raw) > MAX_TX_BYTES:
         raise TxError("transaction empty or too large")
     try:
         if raw[0] >= 0xC0:
-            return _decode_legacy(raw, sender)
+            return _decode_legacy(raw, sender, tx_hash)
         if raw[0] in (1, 2):
-            return _decode_typed(raw, sender)
-    except rlp.exceptions.DecodingError as exc:
+            return _decode_typed(raw, sender, tx_hash)
+    except rlpfast.RlpError as exc:
         raise TxError("malformed transaction RLP") from exc
     raise TxError(f"unsupported transaction type {raw[0]}")
 
 
-def _decode_legacy(raw: bytes, known: bytes | None) -> Tx:
-    items = rlp.decode(raw)
+def _decode_legacy(raw: bytes, known: bytes | None, tx_hash: bytes | None) -> Tx:
+    items = rlpfast.decode(raw)
     if not isinstance(items, list) or len(items) != 9:
         raise TxError("malformed legacy transaction")
     nonce, price, gas = _int(items[0], "nonce"), _int(items[1], "gasPrice"), _int(items[2], "gas")
@@ -131,8 +132,13 @@ def _decode_legacy(raw: bytes, known: bytes | None) -> Tx:
     if chain_id < 0:
         raise TxError("invalid signature v")
     recid = v - 35 - 2 * chain_id
-    unsigned = rlp.encode([*items[:6], chain_id, 0, 0])
-    sender = known or recover_address(keccak(unsigned), recid, r, s)
+    if known is None:
+        # The signed payload re-uses the raw bytes of the first six fields.
+        _, offs = rlpfast.list_offsets(raw)
+        body = raw[offs[0] : offs[6]] + rlpfast.encode(chain_id) + b"\x80\x80"
+        unsigned = rlpfast.list_header(len(body)) + body
+        known = recover_address(keccak(unsigned), recid, r, s)
+    sender = known
     return Tx(
         0,
         chain_id,
@@ -148,14 +154,14 @@ def _decode_legacy(raw: bytes, known: bytes | None) -> Tx:
         r,
         s,
         sender,
-        keccak(raw),
+        tx_hash or keccak(raw),
         raw,
     )
 
 
-def _decode_typed(raw: bytes, known: bytes | None) -> Tx:
+def _decode_typed(raw: bytes, known: bytes | None, tx_hash: bytes | None) -> Tx:
     kind = raw[0]
-    items = rlp.decode(raw[1:])
+    items = rlpfast.decode(raw[1:])
     want = 11 if kind == 1 else 12
     if not isinstance(items, list) or len(items) != want:
         raise TxError(f"malformed type-{kind} transaction")
@@ -171,8 +177,13 @@ def _decode_typed(raw: bytes, known: bytes | None) -> Tx:
     gas, to, value = _int(rest[0], "gas"), _to(rest[1]), _int(rest[2], "value")
     data, access = _bytes(rest[3], "data"), _access_list(rest[4])
     y, r, s = _int(rest[5], "yParity"), _int(rest[6], "r"), _int(rest[7], "s")
-    unsigned = bytes([kind]) + rlp.encode(items[: want - 3])
-    sender = known or recover_address(keccak(unsigned), y, r, s)
+    if known is None:
+        payload = raw[1:]
+        _, offs = rlpfast.list_offsets(payload)
+        body = payload[offs[0] : offs[want - 3]]
+        unsigned = bytes([kind]) + rlpfast.list_header(len(body)) + body
+        known = recover_address(keccak(unsigned), y, r, s)
+    sender = known
     return Tx(
         kind,
         chain_id,
@@ -188,7 +199,7 @@ def _decode_typed(raw: bytes, known: bytes | None) -> Tx:
         r,
         s,
         sender,
-        keccak(raw),
+        tx_hash or keccak(raw),
         raw,
     )
 
@@ -204,4 +215,4 @@ def intrinsic_gas(tx: Tx) -> int:
 
 
 def create_address(sender: bytes, nonce: int) -> bytes:
-    return keccak(rlp.encode([sender, nonce]))[12:]
+    return keccak(rlpfast.encode([sender, nonce]))[12:]

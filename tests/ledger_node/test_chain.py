@@ -74,6 +74,9 @@ def test_admission_refuses_bad_transactions(tmp_path: Path) -> None:
     with pytest.raises(AdmissionError, match="nonce too low"):
         chain.submit(sign(K0, 0, "0x" + "22" * 20, b""))
     assert len(chain.pool) == 1
+    chain.produce_block(now=1_700_000_003)
+    with pytest.raises(AdmissionError, match="nonce too low"):
+        chain.submit(good)  # replaying a mined transaction
 
 
 def test_restart_gives_identical_blocks(tmp_path: Path) -> None:
