@@ -331,7 +331,7 @@ class Methods:
             "from": h(row.sender),
             "to": h(tx.to) if tx.to else None,
             "contractAddress": h(row.contract) if row.contract else None,
-            "blockTimestamp": q(header.timestamp),
+            "blockTimestamp": header.timestamp,  # anvil answers a JSON number here
         }
 
     def eth_getTransactionReceipt(self, tx_hash: Any) -> dict[str, Any] | None:
