@@ -16,7 +16,8 @@ import click
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "abe": ("crypto.cli:abe", "CP-ABE attribute authorities, keys, encryption and re-wrapping."),
     "demo": ("sharing_api.cli.demo:demo", "Run the alliance demo scenario end to end."),
-    "contracts": ("contracts.cli:contracts_group", "Compile the Solidity contracts into artifacts"),
+    "contracts": ("contracts.cli:contracts_group", "Compile and deploy the Solidity contracts."),
+    "node": ("ledger_node.cli:node", "Run the permissioned EVM ledger node."),
 }
 
 

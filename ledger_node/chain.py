@@ -1,0 +1,353 @@
+"""The chain: admission into the pool, block production, checkpoints, restart and verification.
+
+Protocol rules that make every node (and every restart) compute identical receipts and gas:
+* the engine starts cold from the genesis state, and again from the full state after every
+  block whose number is a multiple of ``checkpointInterval``;
+* between checkpoints, blocks are executed in order on the same engine.
+Restart = load the latest checkpoint state + replay the blocks after it (senders stored).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from coincurve import PrivateKey
+
+from ledger_node.abc import BlockContext, Message, Outcome
+from ledger_node.block import (
+    EMPTY_BLOOM,
+    Header,
+    SealError,
+    address_of,
+    logs_bloom,
+    merge_blooms,
+    receipt_item,
+    receipts_root,
+    running_state_root,
+    transactions_root,
+)
+from ledger_node.engine_revm import RevmEngine
+from ledger_node.genesis import Genesis
+from ledger_node.permission import NotAMember, Permissions
+from ledger_node.state import StateDelta, WorldState
+from ledger_node.store import LogRow, Store, TxRow
+from ledger_node.txcodec import Tx, TxError, decode_raw, intrinsic_gas
+
+DB_FILE = "chain.sqlite3"
+
+
+class AdmissionError(ValueError):
+    """A transaction refused at admission (bad nonce, wrong chain, not a member, ...)."""
+
+
+@dataclass
+class Pending:
+    seq: int
+    tx: Tx
+
+
+@dataclass
+class Executed:
+    tx: Tx
+    outcome: Outcome
+
+
+def message_of(tx: Tx) -> Message:
+    return Message(
+        tx.sender,
+        tx.to,
+        tx.data,
+        tx.value,
+        tx.gas,
+        tx.effective_gas_price(0),
+        tx.nonce,
+        intrinsic_gas(tx),
+    )
+
+
+def init_data_dir(data_dir: Path, genesis_text: str) -> Header:
+    """Create a data directory holding the genesis block; refuse to overwrite one."""
+    genesis = Genesis.from_json(genesis_text)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / DB_FILE
+    if path.exists():
+        raise ValueError(f"{data_dir} already holds a chain")
+    store = Store(path)
+    try:
+        state = genesis.initial_state()
+        header = genesis_header(genesis, state)
+        store.begin()
+        store.set_meta("genesis", genesis_text.encode())
+        store.set_meta("checkpoint", b"0")
+        store.put_block(0, header.hash, header.encode(), 0)
+        store.save_state(_as_delta(state))
+        store.commit()
+        return header
+    finally:
+        store.close()
+
+
+def genesis_header(genesis: Genesis, state: WorldState) -> Header:
+    return Header(
+        bytes(32),
+        0,
+        genesis.timestamp,
+        bytes(20),
+        state.commitment(),
+        transactions_root([]),
+        receipts_root([]),
+        bytes(256),
+        genesis.block_gas_limit,
+        0,
+    )
+
+
+def _as_delta(state: WorldState) -> StateDelta:
+    return StateDelta(dict(state.accounts), {a: dict(s) for a, s in state.storage.items()})
+
+
+class Chain:
+    def __init__(
+        self, data_dir: Path, sealer_key: PrivateKey | None = None, synchronous: str = "FULL"
+    ) -> None:
+        path = data_dir / DB_FILE
+        if not path.exists():
+            raise FileNotFoundError(f"no chain in {data_dir}: run `alliance node init` first")
+        self.store = Store(path, synchronous)
+        raw = self.store.get_meta("genesis")
+        if raw is None:
+            raise ValueError(f"{path}: no genesis")
+        self.genesis = Genesis.from_json(raw)
+        self.key = sealer_key
+        self.sealer = address_of(sealer_key) if sealer_key else None
+        if self.sealer is not None and self.sealer not in self.genesis.sealers:
+            raise ValueError("the node key is not one of the genesis sealers")
+        self.permissions = Permissions(self.genesis.members, self.genesis.registry)
+        self.pool: deque[Pending] = deque()
+        self.known: set[bytes] = set()
+        self.pending_nonce: dict[bytes, int] = {}
+        self.tx_count = 0
+        self._headers: dict[int, Header] = {}
+        self._restore()
+
+    # -- start-up --------------------------------------------------------------------------
+    def _restore(self) -> None:
+        ckpt = int(self.store.get_meta("checkpoint") or b"0")
+        self.state = self.store.load_state()
+        self.engine = RevmEngine(self.genesis.chain_id, self.genesis.block_gas_limit, self.state)
+        self.head = Header.decode(self.store.header(ckpt) or b"")
+        if ckpt and self.head.state_root != self.state.commitment():
+            raise SealError(f"checkpoint {ckpt}: stored state does not match its commitment")
+        head_number = self.store.head_number()
+        by_block: dict[int, list[TxRow]] = {}
+        for row in self.store.txs_from(ckpt + 1):
+            by_block.setdefault(row.block, []).append(row)
+        for n in range(ckpt + 1, head_number + 1):
+            header = Header.decode(self.store.header(n) or b"")
+            txs = [decode_raw(r.raw, r.sender, r.hash) for r in by_block.get(n, [])]
+            executed = self._execute(header.number, header.timestamp, header.coinbase, txs)
+            rroot = receipts_root(self._receipt_items(executed))
+            if rroot != header.receipts_root:
+                raise SealError(f"block {n}: replay gives different receipts")
+            self.head = header
+        for seq, raw_tx in self.store.pool_all():
+            try:
+                tx = decode_raw(raw_tx)
+                self._check(tx)
+            except ValueError:
+                continue  # cannot happen unless the pool was tampered with; drop it
+            self._enqueue(seq, tx)
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- admission ---------------------------------------------------------------------------
+    def nonce_of(self, sender: bytes) -> int:
+        return self.engine.account(sender).nonce
+
+    def next_nonce(self, sender: bytes) -> int:
+        n = self.pending_nonce.get(sender)
+        return self.nonce_of(sender) if n is None else n
+
+    def _check(self, tx: Tx) -> None:
+        if tx.chain_id != self.genesis.chain_id:
+            raise AdmissionError(
+                f"wrong chain id {tx.chain_id} (this chain is {self.genesis.chain_id})"
+            )
+        if tx.hash in self.known:
+            raise AdmissionError("already known")  # a mined duplicate fails the nonce check
+        if not self.permissions.admits(self.engine, tx.sender):
+            raise NotAMember(f"sender 0x{tx.sender.hex()} is not an alliance member")
+        want = self.next_nonce(tx.sender)
+        if tx.nonce < want:
+            raise AdmissionError(f"nonce too low: next nonce {want}, tx nonce {tx.nonce}")
+        if tx.nonce > want:
+            raise AdmissionError(f"nonce too high: next nonce {want}, tx nonce {tx.nonce} (gap)")
+        if tx.gas < intrinsic_gas(tx):
+            raise AdmissionError("intrinsic gas too low")
+        if tx.gas > self.genesis.block_gas_limit:
+            raise AdmissionError("exceeds block gas limit")
+        cost = tx.gas * tx.gas_price + tx.value
+        if cost and self.engine.account(tx.sender).balance < cost:
+            raise AdmissionError("insufficient funds for gas * price + value")
+
+    def _enqueue(self, seq: int, tx: Tx) -> None:
+        self.pool.append(Pending(seq, tx))
+        self.known.add(tx.hash)
+        self.pending_nonce[tx.sender] = tx.nonce + 1
+
+    def submit(self, raw: bytes) -> bytes:
+        """Admit a signed transaction; durable once ``flush()`` returns."""
+        try:
+            tx = decode_raw(raw)
+        except TxError as exc:
+            raise AdmissionError(str(exc)) from exc
+        self._check(tx)
+        self.store.begin()
+        seq = self.store.pool_add(tx.hash, raw)
+        self._enqueue(seq, tx)
+        return tx.hash
+
+    def flush(self) -> None:
+        """Commit admitted transactions before their hashes go back to the senders."""
+        self.store.commit()
+
+    # -- execution ---------------------------------------------------------------------------
+    def _execute(
+        self, number: int, timestamp: int, coinbase: bytes, txs: list[Tx]
+    ) -> list[Executed]:
+        self.engine.begin_block(
+            BlockContext(number, timestamp, coinbase, self.genesis.block_gas_limit)
+        )
+        return [Executed(tx, self.engine.execute(message_of(tx))) for tx in txs]
+
+    @staticmethod
+    def _receipt_items(executed: list[Executed]) -> list[list[object]]:
+        return [
+            receipt_item(int(e.outcome.success), e.outcome.gas_used, e.outcome.logs)
+            for e in executed
+        ]
+
+    def produce_block(self, now: float | None = None) -> Header | None:
+        if not self.pool:
+            return None
+        if self.key is None or self.sealer is None:
+            raise ValueError("this node has no sealer key: it cannot produce blocks")
+        self.flush()
+        take: list[Pending] = []
+        gas = 0
+        while self.pool and len(take) < self.genesis.max_block_txs:
+            nxt = self.pool[0]
+            if take and gas + nxt.tx.gas > self.genesis.block_gas_limit:
+                break
+            gas += nxt.tx.gas
+            take.append(self.pool.popleft())
+        number = self.head.number + 1
+        timestamp = max(int(now if now is not None else time.time()), self.head.timestamp)
+        executed = self._execute(number, timestamp, self.sealer, [p.tx for p in take])
+        header, txrows, logrows = self._assemble(number, timestamp, executed)
+        changed = None
+        if number % self.genesis.checkpoint_interval == 0:
+            changed = self.state.apply(self.engine.touched())
+            header = _with_state(header, self.state.commitment())
+        header = header.sealed(self.key)
+        self.store.begin()
+        try:
+            self.store.put_block(
+                number,
+                header.hash,
+                header.encode(),
+                logrows[0].id if logrows else self.store.next_log_id(),
+            )
+            self.store.put_txs(txrows)
+            self.store.put_logs(logrows)
+            self.store.pool_remove_upto(take[-1].seq)
+            if changed is not None:
+                self.store.save_state(changed)
+                self.store.set_meta("checkpoint", str(number).encode())
+            self.store.commit()
+        except BaseException:
+            self.store.rollback()
+            raise
+        for p in take:
+            self.known.discard(p.tx.hash)
+        if changed is not None:
+            self.engine = RevmEngine(
+                self.genesis.chain_id, self.genesis.block_gas_limit, self.state
+            )
+        self.permissions.new_block()
+        self.head = header
+        self.tx_count += len(take)
+        return header
+
+    def _assemble(
+        self, number: int, timestamp: int, executed: list[Executed]
+    ) -> tuple[Header, list[TxRow], list[LogRow]]:
+        next_log = self.store.next_log_id()
+        txrows: list[TxRow] = []
+        logrows: list[LogRow] = []
+        blooms: list[bytes] = []
+        cumulative = 0
+        for i, e in enumerate(executed):
+            o = e.outcome
+            cumulative += o.gas_used
+            first = next_log + len(logrows)
+            for lg in o.logs:
+                logrows.append(
+                    LogRow(next_log + len(logrows), number, i, lg.address, lg.topics, lg.data)
+                )
+            bloom = logs_bloom(o.logs) if o.logs else EMPTY_BLOOM
+            blooms.append(bloom)
+            txrows.append(
+                TxRow(
+                    e.tx.hash,
+                    number,
+                    i,
+                    e.tx.sender,
+                    e.tx.raw,
+                    int(o.success),
+                    o.gas_used,
+                    cumulative,
+                    o.contract_address,
+                    first,
+                    len(o.logs),
+                    o.output if not o.success else b"",
+                    bloom,
+                )
+            )
+        rroot = receipts_root(self._receipt_items(executed))
+        header = Header(
+            self.head.hash,
+            number,
+            timestamp,
+            self.sealer or bytes(20),
+            running_state_root(self.head.state_root, rroot),
+            transactions_root([e.tx.hash for e in executed]),
+            rroot,
+            merge_blooms(blooms),
+            self.genesis.block_gas_limit,
+            cumulative,
+        )
+        return header, txrows, logrows
+
+    # -- reads -----------------------------------------------------------------------------
+    def header_at(self, number: int) -> Header | None:
+        if number == self.head.number:
+            return self.head
+        hit = self._headers.get(number)
+        if hit is not None:
+            return hit
+        blob = self.store.header(number)
+        if blob is None:
+            return None
+        if len(self._headers) > 1024:
+            self._headers.clear()
+        header = self._headers[number] = Header.decode(blob)
+        return header
+
+
+def _with_state(h: Header, root: bytes) -> Header:
+    return replace(h, state_root=root)

@@ -1,0 +1,142 @@
+"""`alliance node`: initialise, run and verify a ledger node."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from pathlib import Path
+
+import click
+from coincurve import PrivateKey
+
+from ledger_node.block import address_of
+
+KEY_FILE = "node.key"
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("ALLIANCE_HOME", Path.home() / ".alliance")) / "node"
+
+
+def load_key(path: Path) -> PrivateKey:
+    try:
+        text = path.read_text().strip()
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"no node key at {path}") from exc
+    try:
+        return PrivateKey(bytes.fromhex(text.removeprefix("0x")))
+    except ValueError as exc:
+        raise ValueError(f"{path}: not a secp256k1 private key in hex") from exc
+
+
+def parse_hostport(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise click.BadParameter("expected HOST:PORT, e.g. 127.0.0.1:8545")
+    return host, int(port)
+
+
+@click.group("node")
+def node() -> None:
+    """The permissioned EVM ledger node (Ethereum JSON-RPC, sealed blocks, SQLite)."""
+
+
+@node.command("init")
+@click.option(
+    "--genesis",
+    "genesis_file",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="genesis JSON: chainId, members, sealers, allianceRegistry, alloc, ...",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="where the chain lives (default $ALLIANCE_HOME/node)",
+)
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="sealer key (hex); a new one is generated into DATA_DIR/node.key if absent",
+)
+def init_cmd(genesis_file: Path, data_dir: Path | None, key_file: Path | None) -> None:
+    """Create a data directory with the genesis block.
+
+    If the genesis file names no ``sealers``, this node's key becomes the only sealer.
+    """
+    from ledger_node.chain import init_data_dir
+
+    data_dir = data_dir or default_data_dir()
+    doc = json.loads(genesis_file.read_text())
+    data_dir.mkdir(parents=True, exist_ok=True)
+    target = data_dir / KEY_FILE
+    key = load_key(key_file) if key_file is not None else PrivateKey()
+    if not target.exists() or key_file is not None:
+        target.write_text(key.secret.hex() + "\n")
+        target.chmod(0o600)
+    if isinstance(doc, dict) and "sealers" not in doc:
+        doc["sealers"] = ["0x" + address_of(key).hex()]
+    header = init_data_dir(data_dir, json.dumps(doc))
+    click.echo(
+        f"initialised {data_dir}: genesis 0x{header.hash.hex()}, sealer 0x{address_of(key).hex()}"
+    )
+
+
+@node.command("start")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None)
+@click.option(
+    "--rpc", default="127.0.0.1:8545", show_default=True, help="HOST:PORT (port 0 = any free)"
+)
+@click.option("--block-time-ms", type=int, default=None, help="override the genesis block time")
+@click.option(
+    "--synchronous",
+    type=click.Choice(["full", "normal"]),
+    default="full",
+    show_default=True,
+    help="SQLite fsync policy: full survives power loss, normal survives process crashes",
+)
+def start_cmd(data_dir: Path | None, rpc: str, block_time_ms: int | None, synchronous: str) -> None:
+    """Run the node: JSON-RPC on POST /, Prometheus metrics on GET /metrics."""
+    from ledger_node.chain import Chain
+    from ledger_node.server import Node, serve
+
+    data_dir = data_dir or default_data_dir()
+    host, port = parse_hostport(rpc)
+    key_path = data_dir / KEY_FILE
+    key = load_key(key_path) if key_path.exists() else None
+    chain = Chain(data_dir, key, synchronous.upper())
+    node_ = Node(chain, block_time_ms)
+
+    def ready(bound: int) -> None:
+        click.echo(f"listening on http://{host}:{bound} head={chain.head.number}", err=False)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(node_, host, port, ready))
+
+
+@node.command("verify")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None)
+def verify_cmd(data_dir: Path | None) -> None:
+    """Re-execute the chain from genesis and check every seal, hash link and commitment."""
+    from ledger_node.chain import DB_FILE
+    from ledger_node.store import Store
+    from ledger_node.verify import verify_store
+
+    data_dir = data_dir or default_data_dir()
+    path = data_dir / DB_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"no chain in {data_dir}")
+    store = Store(path)
+    try:
+        report = verify_store(store)
+    finally:
+        store.close()
+    click.echo(
+        f"ok: {report.blocks} blocks, {report.transactions} transactions, "
+        f"{report.checkpoints} checkpoints, head 0x{report.head_hash.hex()}"
+    )

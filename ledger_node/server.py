@@ -1,0 +1,195 @@
+"""HTTP JSON-RPC server (aiohttp), the block producer loop and the Prometheus endpoint.
+
+Everything runs on one asyncio thread: requests and block production never interleave, so
+the chain needs no locks. Admitted transactions are committed to SQLite before the HTTP
+response carrying their hashes is sent (``Chain.flush``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from ledger_node.chain import Chain
+from ledger_node.rpc import Methods, RpcError
+
+MAX_BODY = 64 * 1024 * 1024
+MAX_BATCH = 10_000
+log = logging.getLogger("ledger_node")
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.head = Gauge("alliance_head_height", "Number of the latest block", registry=r)
+        self.txs = Counter("alliance_transactions", "Transactions included in blocks", registry=r)
+        self.tps = Gauge(
+            "alliance_tx_per_second", "Transactions per second over the last 10 s", registry=r
+        )
+        self.pool = Gauge(
+            "alliance_pending_pool_size", "Admitted transactions not yet in a block", registry=r
+        )
+        self.block_time = Histogram(
+            "alliance_block_production_seconds",
+            "Time to execute, seal and store a block",
+            registry=r,
+            buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5),
+        )
+        self.requests = Counter("alliance_rpc_requests", "JSON-RPC calls served", registry=r)
+        self._recent: list[tuple[float, int]] = []
+
+    def block(self, height: int, ntx: int, seconds: float) -> None:
+        now = time.monotonic()
+        self.head.set(height)
+        self.txs.inc(ntx)
+        self.block_time.observe(seconds)
+        self._recent = [(t, n) for t, n in self._recent if now - t < 10] + [(now, ntx)]
+        self.tps.set(sum(n for _, n in self._recent) / 10.0)
+
+
+def _error(id_: Any, code: int, message: str, data: str | None = None) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": id_, "error": RpcError(code, message, data).to_json()}
+
+
+class Node:
+    def __init__(self, chain: Chain, block_time_ms: int | None = None) -> None:
+        self.chain = chain
+        self.methods = Methods(chain)
+        self.metrics = Metrics()
+        self.block_time = (
+            block_time_ms if block_time_ms is not None else chain.genesis.block_time_ms
+        ) / 1000
+        self._wake = asyncio.Event()
+        self._last_block = 0.0
+        self._producer: asyncio.Task[None] | None = None
+        self._counted = chain.tx_count
+        self.metrics.head.set(chain.head.number)
+
+    # -- JSON-RPC ----------------------------------------------------------------------
+    def dispatch(self, req: Any) -> dict[str, Any]:
+        if not isinstance(req, dict):
+            return _error(None, -32600, "Invalid request")
+        id_ = req.get("id")
+        if isinstance(id_, (dict, list)):
+            id_ = None
+        method, params = req.get("method"), req.get("params", [])
+        if not isinstance(method, str) or req.get("jsonrpc", "2.0") != "2.0":
+            return _error(id_, -32600, "Invalid request")
+        if params is None:
+            params = []
+        if not isinstance(params, list):
+            return _error(id_, -32602, "params must be an array")
+        fn = self.methods.table.get(method)
+        if fn is None:
+            return _error(id_, -32601, "Method not found")
+        self.metrics.requests.inc()
+        try:
+            return {"jsonrpc": "2.0", "id": id_, "result": fn(*params)}
+        except RpcError as exc:
+            return {"jsonrpc": "2.0", "id": id_, "error": exc.to_json()}
+        except TypeError as exc:
+            return _error(id_, -32602, f"invalid params: {exc}")
+        except (ValueError, KeyError) as exc:
+            return _error(id_, -32602, f"invalid params: {exc}")
+        except Exception:
+            log.exception("internal error in %s", method)
+            return _error(id_, -32603, "Internal error")
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        try:
+            doc = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return web.json_response(_error(None, -32700, "Parse error"))
+        out: Any
+        if isinstance(doc, list):
+            if not doc:
+                out = _error(None, -32600, "Invalid request: empty batch")
+            elif len(doc) > MAX_BATCH:
+                out = _error(None, -32600, f"Invalid request: batch above {MAX_BATCH} calls")
+            else:
+                out = [self.dispatch(r) for r in doc]
+        else:
+            out = self.dispatch(doc)
+        try:
+            self.chain.flush()  # durable before the hashes leave this process
+        except Exception:
+            log.exception("could not commit admitted transactions")
+            self.chain.store.rollback()
+            raise
+        if self.chain.pool:
+            self._wake.set()
+        self.metrics.pool.set(len(self.chain.pool))
+        return web.Response(text=json.dumps(out), content_type="application/json")
+
+    async def handle_metrics(self, request: web.Request) -> web.Response:
+        self.metrics.pool.set(len(self.chain.pool))
+        return web.Response(
+            body=generate_latest(self.metrics.registry),
+            headers={"Content-Type": "text/plain; version=0.0.4"},
+        )
+
+    # -- block production ------------------------------------------------------------------
+    async def produce_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            wait = self._last_block + self.block_time - time.monotonic()
+            if wait > 0 and len(self.chain.pool) < self.chain.genesis.max_block_txs:
+                await asyncio.sleep(wait)
+            started = time.perf_counter()
+            try:
+                header = self.chain.produce_block()
+            except Exception:
+                log.exception("block production failed")
+                await asyncio.sleep(1)
+                continue
+            self._last_block = time.monotonic()
+            if header is not None:
+                ntx, self._counted = self.chain.tx_count - self._counted, self.chain.tx_count
+                self.metrics.block(header.number, ntx, time.perf_counter() - started)
+            if not self.chain.pool:
+                self._wake.clear()
+            self.metrics.pool.set(len(self.chain.pool))
+            await asyncio.sleep(0)
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_BODY)
+        app.router.add_post("/", self.handle)
+        app.router.add_get("/metrics", self.handle_metrics)
+
+        async def start_producer(_: web.Application) -> None:
+            self._producer = asyncio.create_task(self.produce_forever())
+            if self.chain.pool:
+                self._wake.set()
+
+        async def stop_producer(_: web.Application) -> None:
+            if self._producer is not None:
+                self._producer.cancel()
+            self.chain.close()
+
+        app.on_startup.append(start_producer)
+        app.on_cleanup.append(stop_producer)
+        return app
+
+
+async def serve(node: Node, host: str, port: int, ready: Any = None) -> None:
+    runner = web.AppRunner(node.app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    server = site._server
+    sockets = getattr(server, "sockets", None) or []
+    bound = sockets[0].getsockname()[1] if sockets else port
+    if ready is not None:
+        ready(bound)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,141 @@
+"""The chain in-process: execution, admission, checkpoints, restart determinism, verify."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+
+from ledger_node.block import SealError
+from ledger_node.chain import AdmissionError, Chain
+from ledger_node.permission import NotAMember
+from ledger_node.store import Store
+from ledger_node.verify import verify_store
+from tests.support.ledger import DEV_KEYS
+
+from .helpers import bump_data, deploy_probe, make_chain, make_data, sign
+
+K0, K1 = DEV_KEYS[0], DEV_KEYS[1]
+A0 = bytes.fromhex(Account.from_key(K0).address[2:])
+
+
+def _workload(chain: Chain, probe: bytes, blocks: int, start_ts: int) -> list[bytes]:
+    """Mixed txs over several blocks: successes, both revert kinds, CREATE2 children."""
+    hashes = []
+    to = "0x" + probe.hex()
+    for b in range(blocks):
+        for i, n in enumerate([1, 2000, 13, 5, 7]):
+            key = K0 if i % 2 == 0 else K1
+            sender = bytes.fromhex(Account.from_key(key).address[2:])
+            data = bump_data(n) if i != 4 else make_data(chain.head.number)
+            kind = (chain.head.number + i) % 3
+            hashes.append(chain.submit(sign(key, chain.next_nonce(sender), to, data, kind=kind)))
+        chain.produce_block(now=start_ts + b)
+    return hashes
+
+
+def test_receipts_reverts_and_logs(tmp_path: Path) -> None:
+    chain = make_chain(tmp_path, interval=100)
+    probe = deploy_probe(chain, K0)
+    hashes = _workload(chain, probe, 1, 1_700_000_010)
+    rows = [chain.store.tx(h) for h in hashes]
+    assert [r.status for r in rows if r] == [1, 0, 0, 1, 1]
+    too_big, unlucky = rows[1], rows[2]
+    assert too_big is not None and too_big.output[:4].hex() != "08c379a0"
+    assert unlucky is not None and unlucky.output[:4].hex() == "08c379a0"
+    assert b"unlucky" in unlucky.output
+    logs = chain.store.query_logs(0, 10, [probe], [], 100)
+    assert len(logs) == 2 and logs[0].topics[1] == bytes(12) + A0
+    assert chain.engine.storage_at(probe, 1) == 6  # total: 1 + 5, transient reset per tx
+
+
+def test_admission_refuses_bad_transactions(tmp_path: Path) -> None:
+    chain = make_chain(tmp_path)
+    outsider = "0x" + "77" * 32
+    good = sign(K0, 0, "0x" + "11" * 20, b"")
+    with pytest.raises(NotAMember):
+        chain.submit(sign(outsider, 0, "0x" + "11" * 20, b""))
+    with pytest.raises(AdmissionError, match="chain id"):
+        chain.submit(sign(K0, 0, "0x" + "11" * 20, b"", chain_id=1))
+    with pytest.raises(AdmissionError, match="nonce too high"):
+        chain.submit(sign(K0, 5, "0x" + "11" * 20, b""))
+    with pytest.raises(AdmissionError, match="intrinsic gas"):
+        chain.submit(sign(K0, 0, "0x" + "11" * 20, b"", gas=20_000))
+    with pytest.raises(ValueError):  # another signer is recovered: not a member
+        chain.submit(good[:-3] + b"\x00\x00\x00")
+    with pytest.raises(AdmissionError):
+        chain.submit(b"\x02\xc0")
+    assert not chain.pool
+    chain.submit(good)
+    with pytest.raises(AdmissionError, match="already known"):
+        chain.submit(good)
+    with pytest.raises(AdmissionError, match="nonce too low"):
+        chain.submit(sign(K0, 0, "0x" + "22" * 20, b""))
+    assert len(chain.pool) == 1
+    chain.produce_block(now=1_700_000_003)
+    with pytest.raises(AdmissionError, match="nonce too low"):
+        chain.submit(good)  # replaying a mined transaction
+
+
+def test_restart_gives_identical_blocks(tmp_path: Path) -> None:
+    """Run A straight through; run B with restarts (mid-interval and at a checkpoint)."""
+    a = make_chain(tmp_path / "a", interval=3)
+    probe_a = deploy_probe(a, K0)
+    _workload(a, probe_a, 8, 1_700_000_100)
+
+    b = make_chain(tmp_path / "b", interval=3)
+    probe_b = deploy_probe(b, K0)
+    assert probe_a == probe_b
+    _workload(b, probe_b, 1, 1_700_000_100)
+    b.close()
+    b = make_chain(tmp_path / "b", interval=3)  # restart at height 2 (checkpoint at 3)
+    _workload(b, probe_b, 1, 1_700_000_101)
+    b.close()
+    b = make_chain(tmp_path / "b", interval=3)  # restart right at checkpoint height 3
+    _workload(b, probe_b, 6, 1_700_000_102)
+
+    assert a.head.number == b.head.number == 9
+    for n in range(10):
+        ha, hb = a.header_at(n), b.header_at(n)
+        assert ha is not None and hb is not None
+        assert ha.hash == hb.hash, f"block {n} differs after restart"
+    assert a.engine.storage_at(probe_a, 1) == b.engine.storage_at(probe_b, 1) > 0
+    report = verify_store(b.store)
+    assert report.blocks == 10 and report.checkpoints == 3
+
+
+def test_pool_survives_restart(tmp_path: Path) -> None:
+    chain = make_chain(tmp_path)
+    h = chain.submit(sign(K0, 0, "0x" + "11" * 20, b""))
+    chain.flush()
+    chain.close()
+    again = make_chain(tmp_path)
+    assert [p.tx.hash for p in again.pool] == [h]
+    again.produce_block(now=1_700_000_005)
+    assert again.store.tx(h) is not None and again.nonce_of(A0) == 1
+
+
+def test_verify_detects_tampering(tmp_path: Path) -> None:
+    chain = make_chain(tmp_path, interval=2)
+    probe = deploy_probe(chain, K0)
+    _workload(chain, probe, 3, 1_700_000_020)
+    chain.close()
+    db = sqlite3.connect(tmp_path / "chain.sqlite3")
+    db.execute("UPDATE txs SET status = 1 - status WHERE block = 2 AND idx = 1")
+    db.commit()
+    db.close()
+    store = Store(tmp_path / "chain.sqlite3")
+    try:
+        verify_store(store)  # receipts are recomputed, so a flipped status row alone passes
+        db = sqlite3.connect(tmp_path / "chain.sqlite3")
+        raw = db.execute("SELECT raw FROM txs WHERE block = 3 AND idx = 0").fetchone()[0]
+        other = sign(K1, 0, "0x" + probe.hex(), bump_data(999))
+        db.execute("UPDATE txs SET raw = ? WHERE raw = ?", (other, raw))
+        db.commit()
+        db.close()
+        with pytest.raises(SealError):
+            verify_store(store)
+    finally:
+        store.close()
