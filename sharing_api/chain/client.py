@@ -20,6 +20,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError, TimeExhausted
+from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import Nonce, TxParams, TxReceipt
 
 from sharing_api.chain.artifacts import decode_revert, load_artifact
@@ -59,7 +60,12 @@ class ChainClient:
     ) -> None:
         self.url = url
         self.timeout = timeout
-        self.w3 = w3 or Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
+        if w3 is None:
+            w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
+            # Sealed blocks (a PoA node, ours) carry more than 32 bytes of extraData, which
+            # web3 otherwise refuses; harmless on other nodes.
+            w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+        self.w3 = w3
         self.account: LocalAccount = (
             private_key if isinstance(private_key, LocalAccount) else Account.from_key(private_key)
         )
