@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, ClassVar
 
 import requests
 from eth_account import Account
@@ -19,7 +20,7 @@ from eth_typing import ChecksumAddress
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import ContractLogicError, TimeExhausted
+from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
 from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import Nonce, TxParams, TxReceipt
 
@@ -69,8 +70,7 @@ class ChainClient:
         self.account: LocalAccount = (
             private_key if isinstance(private_key, LocalAccount) else Account.from_key(private_key)
         )
-        self._nonce: int | None = None
-        self._lock = threading.Lock()
+        self._nonces = _NonceSlot.of(url, self.account.address)
         self._chain_id: int | None = None
 
     @property
@@ -130,21 +130,7 @@ class ChainClient:
         params["gas"] = gas
         params["chainId"] = self.chain_id
         params.update(self._fees())  # type: ignore[typeddict-item]
-        with self._lock:
-            if self._nonce is None:
-                self._nonce = int(
-                    self._rpc(lambda: self.w3.eth.get_transaction_count(self.address, "pending"))
-                )
-            params["nonce"] = Nonce(self._nonce)
-            signed = self.account.sign_transaction(params)  # type: ignore[arg-type]
-            try:
-                tx_hash = self._rpc(
-                    lambda: self.w3.eth.send_raw_transaction(signed.raw_transaction)
-                )
-            except Exception:
-                self._nonce = None  # unknown whether it was taken: ask the node next time
-                raise
-            self._nonce += 1
+        tx_hash = self._send_signed(params)
         try:
             receipt = self.w3.eth.wait_for_transaction_receipt(
                 tx_hash, timeout=self.timeout, poll_latency=0.02
@@ -154,6 +140,35 @@ class ChainClient:
         if receipt["status"] != 1:
             raise self._failure(params, receipt)
         return receipt
+
+    def _send_signed(self, params: TxParams) -> Any:
+        slot = self._nonces
+        for attempt in range(2):
+            with slot.lock:
+                if slot.next is None:
+                    slot.next = int(
+                        self._rpc(
+                            lambda: self.w3.eth.get_transaction_count(self.address, "pending")
+                        )
+                    )
+                params["nonce"] = Nonce(slot.next)
+                signed = self.account.sign_transaction(params)  # type: ignore[arg-type]
+                try:
+                    tx_hash = self._rpc(
+                        partial(self.w3.eth.send_raw_transaction, signed.raw_transaction)
+                    )
+                except Web3RPCError as exc:
+                    slot.next = None  # unknown whether it was taken: ask the node again
+                    # Another client (or process) used this account's nonce: retry once.
+                    if attempt == 0 and "nonce" in str(exc).lower():
+                        continue
+                    raise
+                except Exception:
+                    slot.next = None
+                    raise
+                slot.next += 1
+                return tx_hash
+        raise AssertionError("unreachable")
 
     def _failure(self, params: TxParams, receipt: TxReceipt) -> Exception:
         # Replay the call at the failing block to learn which named error it hit.
@@ -182,6 +197,23 @@ class ChainClient:
             return request()
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise ChainUnavailable(f"chain endpoint {self.url} unreachable: {exc}") from exc
+
+
+class _NonceSlot:
+    """The next nonce of one account on one endpoint, shared by every client in the process
+    that signs as that account (so two wrappers for one hospital key never collide)."""
+
+    _slots: ClassVar[dict[tuple[str, str], _NonceSlot]] = {}
+    _guard: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.next: int | None = None
+
+    @classmethod
+    def of(cls, url: str, address: str) -> _NonceSlot:
+        with cls._guard:
+            return cls._slots.setdefault((url, address), cls())
 
 
 def _revert_data(exc: ContractLogicError) -> str | None:

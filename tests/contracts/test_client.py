@@ -1,0 +1,58 @@
+"""ChainClient behaviour that other components rely on: nonces, reverts, receipts."""
+
+from __future__ import annotations
+
+import pytest
+from eth_typing import HexStr
+
+from sharing_api.chain import Alliance, Category, ChainClient, ContractRevert
+from tests.contracts.conftest import Actors, ChainEndpoint
+from tests.contracts.helpers import CID, POLICY, sha
+
+pytestmark = pytest.mark.integration
+
+
+def test_two_wrappers_for_one_key_share_nonces(actors: Actors, chain: ChainEndpoint) -> None:
+    twin = actors.h1.as_account(chain.keys[1])
+    patient = actors.patient.address
+    ids = []
+    for i in range(3):
+        for who in (actors.h1, twin):
+            ids.append(
+                who.records.register(
+                    patient, Category.LAB, CID, sha(f"{i}{id(who)}"), POLICY
+                ).record_id
+            )
+    assert ids == list(range(ids[0], ids[0] + 6))
+
+
+def test_nonce_taken_elsewhere_is_recovered(actors: Actors, chain: ChainEndpoint) -> None:
+    # Another process signing as the same hospital (here: a client on a differently spelled
+    # URL, so it keeps its own nonce counter) takes the next nonce behind our back.
+    patient = actors.patient.address
+    actors.h1.records.register(patient, Category.LAB, CID, sha("a"), POLICY)
+    other = Alliance(ChainClient(chain.url + "/", chain.keys[1]), actors.h1.deployment)
+    other.records.register(patient, Category.LAB, CID, sha("b"), POLICY)
+    third = actors.h1.records.register(patient, Category.LAB, CID, sha("c"), POLICY)
+    assert actors.h1.records.get(third.record_id).content_hash == sha("c")
+
+
+def test_revert_is_raised_before_spending_a_nonce(actors: Actors) -> None:
+    client = actors.outsider.client
+    before = client.w3.eth.get_transaction_count(client.address)
+    with pytest.raises(ContractRevert) as info:
+        actors.outsider.records.register(
+            actors.patient.address, Category.LAB, CID, sha("x"), POLICY
+        )
+    assert info.value.name == "NotMember"
+    assert isinstance(info.value, ValueError)
+    assert client.w3.eth.get_transaction_count(client.address) == before
+
+
+def test_sent_reports_gas_and_block(actors: Actors) -> None:
+    registered = actors.h1.records.register(
+        actors.patient.address, Category.LAB, CID, sha("g"), POLICY
+    )
+    receipt = actors.h1.client.w3.eth.get_transaction_receipt(HexStr(registered.sent.tx_hash))
+    assert receipt["gasUsed"] == registered.sent.gas_used
+    assert receipt["blockNumber"] == registered.sent.block_number
