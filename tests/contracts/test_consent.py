@@ -12,7 +12,7 @@ from eth_utils.crypto import keccak
 
 from sharing_api.chain import Basis, Category, Purpose, Role
 from sharing_api.chain.typed_data import Signature, grant_typed_data
-from tests.contracts.conftest import Actors
+from tests.contracts.conftest import Actors, ChainEndpoint
 from tests.contracts.helpers import grant, register, reverts, sha, terms
 
 pytestmark = pytest.mark.integration
@@ -231,7 +231,7 @@ def test_expired_revoke_signature_reverts(actors: Actors) -> None:
     )
 
 
-def test_patient_revokes_by_own_transaction(actors: Actors) -> None:
+def test_patient_revokes_by_own_transaction(actors: Actors, open_chain: ChainEndpoint) -> None:
     clinic = actors.clinic.client.address
     g = grant(actors.h1, actors.paying_patient, clinic)
     reverts("NotPatient", lambda: actors.h1.consents.revoke(g.consent_id))
@@ -246,7 +246,7 @@ def test_patient_revokes_by_own_transaction(actors: Actors) -> None:
     )
 
 
-def test_patient_voids_an_unrelayed_signature(actors: Actors) -> None:
+def test_patient_voids_an_unrelayed_signature(actors: Actors, open_chain: ChainEndpoint) -> None:
     t = terms(actors.h1, actors.paying_patient, grantee=actors.clinic.client.address)
     sig = actors.h1.consents.sign_grant(t, actors.paying_patient.key)
     actors.paying_patient_chain.consents.use_nonce()
