@@ -58,9 +58,13 @@ class ChainClient:
         *,
         timeout: float = 30.0,
         w3: Web3 | None = None,
+        legacy_fees: bool = False,
     ) -> None:
+        """``legacy_fees``: always send type-0 transactions priced at eth_gasPrice (for nodes
+        that take no EIP-1559 transactions); otherwise the latest block decides."""
         self.url = url
         self.timeout = timeout
+        self.legacy_fees = legacy_fees
         if w3 is None:
             w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
             # Sealed blocks (a PoA node, ours) carry more than 32 bytes of extraData, which
@@ -79,7 +83,9 @@ class ChainClient:
 
     def as_account(self, private_key: str | bytes | LocalAccount) -> ChainClient:
         """Another signer on the same endpoint (shares the HTTP connection pool)."""
-        return ChainClient(self.url, private_key, timeout=self.timeout, w3=self.w3)
+        return ChainClient(
+            self.url, private_key, timeout=self.timeout, w3=self.w3, legacy_fees=self.legacy_fees
+        )
 
     @property
     def chain_id(self) -> int:
@@ -185,6 +191,8 @@ class ChainClient:
         # eth_gasPrice is the node's suggested total price per gas; on a permissioned node it
         # may be 0, and then we pay nothing (a zero-balance member can still send).
         price = int(self._rpc(lambda: self.w3.eth.gas_price))
+        if self.legacy_fees:
+            return {"gasPrice": price}
         block = self._rpc(lambda: self.w3.eth.get_block("latest"))
         base_fee = block.get("baseFeePerGas")
         if base_fee is None:

@@ -56,3 +56,17 @@ def test_sent_reports_gas_and_block(actors: Actors) -> None:
     receipt = actors.h1.client.w3.eth.get_transaction_receipt(HexStr(registered.sent.tx_hash))
     assert receipt["gasUsed"] == registered.sent.gas_used
     assert receipt["blockNumber"] == registered.sent.block_number
+
+
+def test_legacy_fee_transactions(actors: Actors, chain: ChainEndpoint) -> None:
+    legacy = Alliance(ChainClient(chain.url, chain.keys[1], legacy_fees=True), actors.h1.deployment)
+    registered = legacy.records.register(
+        actors.patient.address, Category.LAB, CID, sha("l"), POLICY
+    )
+    tx = legacy.client.w3.eth.get_transaction(HexStr(registered.sent.tx_hash))
+    assert tx["type"] == 0
+    if chain.name == "anvil-zero-gas":  # free gas: a member with no balance pays nothing
+        assert tx["gasPrice"] == 0
+    else:
+        assert tx["gasPrice"] > 0
+    assert legacy.as_account(chain.keys[2]).client.legacy_fees
