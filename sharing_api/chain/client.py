@@ -25,7 +25,7 @@ from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import Nonce, TxParams, TxReceipt
 
 from sharing_api.chain.artifacts import decode_revert, load_artifact
-from sharing_api.chain.errors import ChainUnavailable
+from sharing_api.chain.errors import ChainUnavailable, TransactionRejected
 
 # Headroom over eth_estimateGas: warm/cold slot costs can differ between estimate and block.
 GAS_MARGIN_NUM, GAS_MARGIN_DEN = 6, 5
@@ -163,7 +163,7 @@ class ChainClient:
                     tx_hash = self._rpc(
                         partial(self.w3.eth.send_raw_transaction, signed.raw_transaction)
                     )
-                except Web3RPCError as exc:
+                except TransactionRejected as exc:
                     slot.next = None  # unknown whether it was taken: ask the node again
                     # Another client (or process) used this account's nonce: retry once.
                     if attempt == 0 and "nonce" in str(exc).lower():
@@ -205,6 +205,11 @@ class ChainClient:
             return request()
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise ChainUnavailable(f"chain endpoint {self.url} unreachable: {exc}") from exc
+        except Web3RPCError as exc:
+            response = exc.rpc_response or {}
+            error = response.get("error")
+            message = error.get("message") if isinstance(error, dict) else None
+            raise TransactionRejected(f"node refused: {message or exc}") from exc
 
 
 class _NonceSlot:

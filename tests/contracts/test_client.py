@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from eth_account import Account
 from eth_typing import HexStr
 
-from sharing_api.chain import Alliance, Category, ChainClient, ContractRevert
+from sharing_api.chain import (
+    Alliance,
+    Category,
+    ChainClient,
+    ContractRevert,
+    TransactionRejected,
+)
 from tests.contracts.conftest import Actors, ChainEndpoint
 from tests.contracts.helpers import CID, POLICY, sha
 
@@ -70,3 +77,14 @@ def test_legacy_fee_transactions(actors: Actors, chain: ChainEndpoint) -> None:
     else:
         assert tx["gasPrice"] > 0
     assert legacy.as_account(chain.keys[2]).client.legacy_fees
+
+
+def test_node_refusal_is_a_value_error(actors: Actors, chain: ChainEndpoint) -> None:
+    pauper = ChainClient(chain.url, Account.create().key)  # no balance at all
+    registry = actors.h1.registry.address
+    if chain.name == "anvil-zero-gas":  # free gas: even a pauper's transaction goes through
+        address, _ = pauper.deploy("RecordRegistry", registry)
+        assert address
+        return
+    with pytest.raises(TransactionRejected, match=r"(?i)insufficient funds"):
+        pauper.deploy("RecordRegistry", registry)
