@@ -9,6 +9,7 @@ either may be zero on a permissioned node.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, ClassVar
@@ -29,6 +30,7 @@ from sharing_api.chain.errors import ChainUnavailable, TransactionRejected
 
 # Headroom over eth_estimateGas: warm/cold slot costs can differ between estimate and block.
 GAS_MARGIN_NUM, GAS_MARGIN_DEN = 6, 5
+FEE_CACHE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -70,11 +72,17 @@ class ChainClient:
             # Sealed blocks (a PoA node, ours) carry more than 32 bytes of extraData, which
             # web3 otherwise refuses; harmless on other nodes.
             w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+            # web3's "validation" middleware asks eth_chainId before every eth_call and
+            # eth_estimateGas (doubling the round trips); we set chainId on every transaction
+            # ourselves. ENS and gas-price strategies do not apply to a private chain.
+            for name in ("validation", "ens_name_to_address", "gas_price_strategy"):
+                w3.middleware_onion.remove(name)
         self.w3 = w3
         self.account: LocalAccount = (
             private_key if isinstance(private_key, LocalAccount) else Account.from_key(private_key)
         )
         self._nonces = _NonceSlot.of(url, self.account.address)
+        self._fee_cache: tuple[float, dict[str, int]] | None = None
         self._chain_id: int | None = None
 
     @property
@@ -165,6 +173,7 @@ class ChainClient:
                     )
                 except TransactionRejected as exc:
                     slot.next = None  # unknown whether it was taken: ask the node again
+                    self._fee_cache = None  # the refusal may be about the price
                     # Another client (or process) used this account's nonce: retry once.
                     if attempt == 0 and "nonce" in str(exc).lower():
                         continue
@@ -188,6 +197,16 @@ class ChainClient:
         return ValueError(f"transaction 0x{bytes(receipt['transactionHash']).hex()} reverted")
 
     def _fees(self) -> dict[str, int]:
+        # Two RPCs per transaction otherwise; a base fee moves at most 12.5% a block and we
+        # offer twice it, so a price a second old is still good.
+        now = time.monotonic()
+        if self._fee_cache is not None and now - self._fee_cache[0] < FEE_CACHE_SECONDS:
+            return self._fee_cache[1]
+        fees = self._fresh_fees()
+        self._fee_cache = (now, fees)
+        return fees
+
+    def _fresh_fees(self) -> dict[str, int]:
         # eth_gasPrice is the node's suggested total price per gas; on a permissioned node it
         # may be 0, and then we pay nothing (a zero-balance member can still send).
         price = int(self._rpc(lambda: self.w3.eth.gas_price))
