@@ -13,7 +13,12 @@ import sys
 import click
 
 # name -> ("module:attribute", one-line help). Add a line when a capability lands.
-SUBCOMMANDS: dict[str, tuple[str, str]] = {}
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "storage": (
+        "sharing_api.storage.cli:storage",
+        "Put, get and inspect blobs in the record store",
+    ),
+}
 
 
 class LazyGroup(click.Group):
