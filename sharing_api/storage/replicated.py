@@ -33,6 +33,7 @@ class ReplicatedStorage(Storage):
         self.replicas = list(replicas)
         self.max_size = max_size
         self.cid_version = cid_version
+        self.failovers = 0  # reads that had to move to another replica (for monitoring)
 
     def put(self, source: Source) -> BlobInfo:
         # Hash once up front (refusing an over-size blob before any replica sees it), then
@@ -83,6 +84,7 @@ class ReplicatedStorage(Storage):
                 first = replica.get(cid, expected_sha256)
             except (NotFoundError, BackendUnavailableError, IntegrityError) as exc:
                 errors.append(exc)
+                self.failovers += 1
                 continue
             return self._stream(cid, expected_sha256, index, first, errors)
         raise self._all_failed(cid, errors)
@@ -110,6 +112,7 @@ class ReplicatedStorage(Storage):
                 return
             except (BackendUnavailableError, IntegrityError) as exc:
                 errors.append(exc)
+                self.failovers += 1
             # Fail over to the next replica that can open the blob.
             while True:
                 index += 1

@@ -76,6 +76,9 @@ class S3Storage(Storage):
         self._transfer = TransferConfig(
             multipart_threshold=_PART, multipart_chunksize=_PART, max_concurrency=2
         )
+        # s3transfer reads up to this many parts of a file object ahead into memory
+        # (default 10 x 8 MiB): keep it to what the two upload threads need.
+        self._transfer.max_in_memory_upload_chunks = 3
         self._bucket_ready = False
 
     def _key(self, cid: str) -> str:

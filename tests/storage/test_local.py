@@ -1,0 +1,44 @@
+"""Local store specifics: layout, atomic writes, concurrent writers and readers."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from sharing_api.storage.local import LocalStorage
+from sharing_api.storage.unixfs import CHUNK_SIZE
+
+
+def test_layout_is_sharded_and_leaves_no_temp_files(local_store: LocalStorage) -> None:
+    info = local_store.put(os.urandom(2 * CHUNK_SIZE))
+    shard = local_store.root / "blobs" / info.cid[-3:-1]
+    assert sorted(p.name for p in shard.iterdir()) == [info.cid, f"{info.cid}.dag"]
+    assert list((local_store.root / "tmp").iterdir()) == []
+
+
+def test_concurrent_writers_and_readers(tmp_path: Path) -> None:
+    store = LocalStorage(tmp_path / "cas")
+    blobs = [os.urandom(CHUNK_SIZE * (i % 3) + i) for i in range(6)]
+    # Every blob written by three writers at once, read back while others still write.
+    jobs = [blob for blob in blobs for _ in range(3)]
+
+    def write_then_read(data: bytes) -> bool:
+        # A second store object on the same directory, as another process would have.
+        other = LocalStorage(store.root)
+        info = other.put(data)
+        return other.get_bytes(info.cid) == data and store.get_bytes(info.cid) == data
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        assert all(pool.map(write_then_read, jobs))
+    assert list((store.root / "tmp").iterdir()) == []
+
+
+def test_reader_keeps_a_blob_deleted_under_it(local_store: LocalStorage) -> None:
+    data = os.urandom(3 * CHUNK_SIZE)
+    info = local_store.put(data)
+    stream = local_store.get(info.cid)
+    first = next(stream)
+    assert local_store.delete(info.cid)
+    assert first + b"".join(stream) == data
+    assert not local_store.has(info.cid)
