@@ -12,7 +12,9 @@ import hashlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 
-_THREAD_MIN = 64 * 1024  # below this a thread hop costs more than it saves
+# The first bytes are hashed inline: for small blobs starting a thread costs more than it
+# saves. Inline updates finish before any queued one, so the order is kept.
+_INLINE_BYTES = 2 * 1024 * 1024
 _IN_FLIGHT = 4  # chunks queued at most: bounds memory to a few chunks
 
 
@@ -21,13 +23,15 @@ class BackgroundSha256:
         self._sha = hashlib.sha256()
         self._pool: ThreadPoolExecutor | None = None
         self._pending: deque[Future[None]] = deque()
+        self._seen = 0
 
     def update(self, chunk: bytes) -> None:
-        if self._pool is None and len(chunk) >= _THREAD_MIN:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")
-        if self._pool is None:
+        self._seen += len(chunk)
+        if self._pool is None and self._seen <= _INLINE_BYTES:
             self._sha.update(chunk)
             return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")
         # One worker runs the updates in submission order.
         self._pending.append(self._pool.submit(self._sha.update, chunk))
         while len(self._pending) > _IN_FLIGHT:

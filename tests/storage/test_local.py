@@ -11,9 +11,12 @@ from sharing_api.storage.unixfs import CHUNK_SIZE
 
 
 def test_layout_is_sharded_and_leaves_no_temp_files(local_store: LocalStorage) -> None:
-    info = local_store.put(os.urandom(2 * CHUNK_SIZE))
+    data = os.urandom(2 * CHUNK_SIZE)
+    info = local_store.put(data)
     shard = local_store.root / "blobs" / info.cid[-3:-1]
-    assert sorted(p.name for p in shard.iterdir()) == [info.cid, f"{info.cid}.dag"]
+    assert [p.name for p in shard.iterdir()] == [info.cid]
+    # The bytes as they are come first; the manifest and trailer follow them.
+    assert (shard / info.cid).read_bytes()[: 2 * CHUNK_SIZE] == data
     assert list((local_store.root / "tmp").iterdir()) == []
 
 
