@@ -102,12 +102,14 @@ class Spooled:
 def spooled(
     source: Source, cid_version: int, max_size: int | None, tmp_dir: Path | None = None
 ) -> Iterator[Spooled]:
-    """Hash ``source`` (copying it to a temp file unless it is a seekable regular file)."""
+    """Hash ``source``, copying it to a temp file unless it is a regular file at offset 0."""
     stream = as_stream(source)
     check_limit(stream, max_size)
     hasher = Hasher(cid_version, max_size)
-    if known_size(stream) is not None and stream.seekable():
-        start = stream.tell()
+    # In place only from the start of a regular file: upload clients size the body by the
+    # whole file (httpx, s3transfer), so a file positioned elsewhere is copied instead.
+    if known_size(stream) is not None and stream.seekable() and stream.tell() == 0:
+        start = 0
         try:
             for chunk in iter_chunks(stream):
                 hasher.update(chunk)

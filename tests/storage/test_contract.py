@@ -131,3 +131,14 @@ def test_get_to_file_appears_only_when_verified(store: Storage, tmp_path: Path) 
         store.get_to_file(info.cid, bad, expected_sha256="11" * 32)
     assert not bad.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
+
+
+def test_put_from_the_middle_of_a_file(store: Storage, tmp_path: Path) -> None:
+    data = os.urandom(CHUNK_SIZE + 100)
+    path = tmp_path / "with-header.bin"
+    path.write_bytes(b"HEADER" + data)
+    with path.open("rb") as handle:
+        handle.seek(6)
+        info = store.put(handle)
+    assert info.cid == str(compute_cid(data))
+    assert store.get_bytes(info.cid) == data
