@@ -74,7 +74,11 @@ def put(ctx: click.Context, file: str, as_json: bool) -> None:
 @click.option("--sha256", "expected_sha256", help="Also require this SHA-256 (hex).")
 @click.pass_context
 def get(ctx: click.Context, cid: str, out: Path, expected_sha256: str | None) -> None:
-    """Fetch CID into OUT (- for stdout), verified; OUT appears only if every byte matched."""
+    """Fetch CID into OUT, verified; OUT appears only if every byte matched.
+
+    With OUT as -, verified blocks go to stdout as they arrive; on an error the output
+    stops short and the exit status is 1.
+    """
     store = _store(ctx)
     if str(out) == "-":
         for chunk in store.get(cid, expected_sha256):
