@@ -24,6 +24,7 @@ from sharing_api.storage.verify import verified_chunks
 
 T = TypeVar("T")
 _NOT_PINNED = "is not pinned"
+_MAX_BLOCK = 2 * 1024 * 1024  # ours are <= 256 KiB + framing; refuse to trust a bigger one
 
 
 class IPFSStorage(Storage):
@@ -125,6 +126,8 @@ class IPFSStorage(Storage):
         response = self._post("block/get", arg=str(cid), timeout=self._node_timeout)
         if response.status_code != 200:
             raise IntegrityError(str(cid), f"block missing on the node: {self._message(response)}")
+        if len(response.content) > _MAX_BLOCK:
+            raise IntegrityError(str(cid), "the node served an oversized block")
         return response.content
 
     def stat(self, cid: str) -> BlobInfo:
