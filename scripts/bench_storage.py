@@ -4,7 +4,8 @@ Cases ``<backend>/<put|get>/<size>`` (metric ``MB_per_s``) for local, ipfs (js-i
 (SeaweedFS), the raw baseline measured in the same run (``raw/put``: sha256 + write +
 fsync; ``raw/get``: read + sha256) and ``local/put/ratio``, ``local/get/ratio`` (target
 >= 0.7). Raw and local runs are interleaved so machine noise hits both alike. Sources and
-blobs live in one temp directory (page cache warm for reads, as in normal serving).
+blobs live in one temp directory (page cache warm for reads, as in normal serving); each
+put writes a new file. The machine is shared: quote the ratios, which pair runs in time.
 """
 
 from __future__ import annotations
@@ -83,7 +84,10 @@ def bench_local_and_raw(reporter: Reporter, work: Path, src: Path, repeat: int) 
     put_raw, put_local, get_raw, get_local = [], [], [], []
     for i in range(repeat):
         progress(f"storage: raw vs local {label(size)} round {i + 1}/{repeat}")
+        # Both write a new file each round (nothing to overwrite or deduplicate).
+        raw_file.unlink()
         put_raw.append(timed(lambda: raw_put(src, raw_file)))
+        store.delete(cid)
         put_local.append(timed(lambda: store_put(store, src)))
         get_raw.append(timed(lambda: raw_get(raw_file)))
         get_local.append(timed(lambda: store_get(store, cid)))
