@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -90,6 +91,9 @@ def seaweedfs(startup_timeout: float = 60.0) -> Iterator[SeaweedFS]:
             "-webdav=false",
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
+            # Unix sockets default to /tmp and outlive the server: keep them in our dir.
+            f"-filer.localSocket={tmp}/filer.sock",
+            f"-s3.localSocket={tmp}/s3.sock",
             *(f"-{name}={port}" for name, port in zip(names, ports, strict=True)),
         ]
         log = Path(tmp) / "weed.log"
@@ -97,6 +101,7 @@ def seaweedfs(startup_timeout: float = 60.0) -> Iterator[SeaweedFS]:
             proc = subprocess.Popen(
                 args,
                 cwd=tmp,
+                env=dict(os.environ, TMPDIR=tmp),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -115,3 +120,7 @@ def seaweedfs(startup_timeout: float = 60.0) -> Iterator[SeaweedFS]:
             yield server
         finally:
             server.stop()
+            # A few gRPC sockets ignore TMPDIR: remove the ones named after our ports.
+            for component in ("admin", "s3", "master", "volume", "filer"):
+                port = ports[names.index(f"{component}.port.grpc")]
+                Path(f"/tmp/seaweedfs-{component}-grpc-{port}.sock").unlink(missing_ok=True)
