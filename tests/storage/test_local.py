@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -45,3 +47,39 @@ def test_reader_keeps_a_blob_deleted_under_it(local_store: LocalStorage) -> None
     assert local_store.delete(info.cid)
     assert first + b"".join(stream) == data
     assert not local_store.has(info.cid)
+
+
+def test_concurrent_processes_writing_the_same_and_other_blobs(tmp_path: Path) -> None:
+    root = tmp_path / "cas"
+    shared = tmp_path / "shared.bin"
+    shared.write_bytes(os.urandom(3 * CHUNK_SIZE + 1))
+    files = [shared, shared, shared]
+    for i in range(3):
+        own = tmp_path / f"own{i}.bin"
+        own.write_bytes(os.urandom(CHUNK_SIZE + i))
+        files.append(own)
+    env = dict(os.environ, ALLIANCE_HOME=str(tmp_path / "home"))
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "sharing_api.cli",
+                "storage",
+                "--local-root",
+                str(root),
+                "put",
+                str(path),
+            ],
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        for path in files
+    ]
+    cids = [p.communicate(timeout=120)[0].decode().strip() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert len(set(cids[:3])) == 1
+    store = LocalStorage(root)
+    for path, cid in zip(files, cids, strict=True):
+        assert store.get_bytes(cid) == path.read_bytes()
+    assert list((root / "tmp").iterdir()) == []
