@@ -77,22 +77,28 @@ def exercise(c: Client, key: str) -> dict[str, Any]:
     out["block_full"] = c("eth_getBlockByNumber", n, True)
     out["block_by_hash"] = c("eth_getBlockByHash", out["block"]["hash"], False)
     sender = out["tx_1559"]["from"]
-    for m, p in [("eth_chainId", []), ("net_version", []), ("eth_blockNumber", []),
-                 ("eth_gasPrice", []), ("eth_maxPriorityFeePerGas", []),
-                 ("eth_getTransactionCount", [sender, "latest"]),
-                 ("eth_getTransactionCount", [sender, "pending"]),
-                 ("eth_getBalance", [sender, "latest"]), ("eth_getCode", [probe, "latest"]),
-                 ("eth_getStorageAt", [probe, "0x1", "latest"]),
-                 ("eth_call", [{"to": probe, "data": "0x2ddbd13a"}, "latest"]),
-                 ("eth_estimateGas", [{"from": sender, "to": probe,
-                                       "data": "0x" + bump_data(1).hex()}]),
-                 ("eth_feeHistory", ["0x2", "latest", [50]]),
-                 ("eth_getLogs", [{"fromBlock": "0x0", "address": probe}]),
-                 ("eth_getTransactionByHash", ["0x" + "00" * 32]),
-                 ("eth_getBlockByNumber", ["0xffffff", False])]:
+    for m, p in [
+        ("eth_chainId", []),
+        ("net_version", []),
+        ("eth_blockNumber", []),
+        ("eth_gasPrice", []),
+        ("eth_maxPriorityFeePerGas", []),
+        ("eth_getTransactionCount", [sender, "latest"]),
+        ("eth_getTransactionCount", [sender, "pending"]),
+        ("eth_getBalance", [sender, "latest"]),
+        ("eth_getCode", [probe, "latest"]),
+        ("eth_getStorageAt", [probe, "0x1", "latest"]),
+        ("eth_call", [{"to": probe, "data": "0x2ddbd13a"}, "latest"]),
+        ("eth_estimateGas", [{"from": sender, "to": probe, "data": "0x" + bump_data(1).hex()}]),
+        ("eth_feeHistory", ["0x2", "latest", [50]]),
+        ("eth_getLogs", [{"fromBlock": "0x0", "address": probe}]),
+        ("eth_getTransactionByHash", ["0x" + "00" * 32]),
+        ("eth_getBlockByNumber", ["0xffffff", False]),
+    ]:
         out[f"{m}{p[1:2]}"] = c(m, *p)
-    out["err_revert"] = c.raw("eth_call", [{"to": probe, "data": "0x" + bump_data(5000).hex()},
-                                           "latest"])
+    out["err_revert"] = c.raw(
+        "eth_call", [{"to": probe, "data": "0x" + bump_data(5000).hex()}, "latest"]
+    )
     out["err_unknown"] = c.raw("eth_noSuchMethod", [])
     out["err_badtx"] = c.raw("eth_sendRawTransaction", ["0x1234"])
     return out
@@ -109,9 +115,12 @@ def test_same_requests_same_shapes() -> None:
     for key in ("err_revert", "err_unknown", "err_badtx"):
         assert ours[key]["error"]["code"] == theirs[key]["error"]["code"], key
     assert ours["err_revert"]["error"]["data"] == theirs["err_revert"]["error"]["data"]
-    mismatches = [f"{k}: {diff(shape(ours[k]), shape(theirs[k]))}" for k in ours
-                  if k not in ("err_revert", "err_unknown", "err_badtx")
-                  and shape(ours[k]) != shape(theirs[k])]
+    mismatches = [
+        f"{k}: {diff(shape(ours[k]), shape(theirs[k]))}"
+        for k in ours
+        if k not in ("err_revert", "err_unknown", "err_badtx")
+        and shape(ours[k]) != shape(theirs[k])
+    ]
     assert not mismatches, "\n".join(mismatches)
 
 
