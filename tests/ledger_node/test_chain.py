@@ -139,3 +139,37 @@ def test_verify_detects_tampering(tmp_path: Path) -> None:
             verify_store(store)
     finally:
         store.close()
+
+
+def test_registry_takes_over_permissioning(tmp_path: Path) -> None:
+    """Genesis members until code exists at allianceRegistry; then isMember() alone decides."""
+    from eth_abi.abi import encode
+    from eth_utils.abi import function_signature_to_4byte_selector
+
+    from ledger_node.txcodec import create_address
+
+    from .helpers import MINI_REGISTRY
+
+    k2 = DEV_KEYS[2]  # not a genesis member
+    a1 = Account.from_key(K1).address
+    a2 = Account.from_key(k2).address
+    registry = create_address(A0, 0)
+    chain = make_chain(tmp_path, allianceRegistry="0x" + registry.hex())
+    with pytest.raises(NotAMember):
+        chain.submit(sign(k2, 0, "0x" + "11" * 20, b""))
+    # Founders: K0 only (K1 is a genesis member but not in the registry).
+    init = bytes.fromhex(MINI_REGISTRY["bytecode"][2:]) + encode(["address[]"], [[A0]])
+    chain.submit(sign(K0, 0, None, init))
+    chain.produce_block(now=1_700_000_001)
+    assert chain.engine.account(registry).code
+    with pytest.raises(NotAMember):
+        chain.submit(sign(K1, 0, "0x" + "11" * 20, b""))
+    add = function_signature_to_4byte_selector("setMember(address,bool)") + encode(
+        ["address", "bool"], [a2, True]
+    )
+    h = chain.submit(sign(K0, 1, "0x" + registry.hex(), add))
+    chain.produce_block(now=1_700_000_002)
+    row = chain.store.tx(h)
+    assert row is not None and row.status == 1
+    chain.submit(sign(k2, 0, "0x" + "11" * 20, b""))  # admitted now
+    assert a1 != a2
