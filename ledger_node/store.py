@@ -203,16 +203,31 @@ class Store:
         topics: list[list[bytes] | None],
         limit: int,
     ) -> list[LogRow]:
-        """Indexed filter: each clause hits an index (address or topic), never a chain scan."""
-        where = ["block BETWEEN ? AND ?"]
-        args: list[object] = [from_block, to_block]
+        """Indexed filter, never a chain scan.
+
+        One clause drives the lookup through its index: the most selective kind first
+        (topics 1-3 usually hold ids and addresses, then the emitting address, then topic 0,
+        the event signature). The others are written ``+col`` so SQLite only checks them on
+        the rows found; the block range becomes a rowid range (log ids grow with blocks).
+        """
+        clauses: list[tuple[str, list[bytes]]] = []
+        for i in (1, 2, 3):
+            if i < len(topics) and topics[i]:
+                clauses.append((f"t{i}", topics[i] or []))
         if addresses:
-            where.append(f"address IN ({','.join('?' * len(addresses))})")
-            args.extend(addresses)
-        for i, alts in enumerate(topics[:4]):
-            if alts:
-                where.append(f"t{i} IN ({','.join('?' * len(alts))})")
-                args.extend(alts)
+            clauses.append(("address", addresses))
+        if topics and topics[0]:
+            clauses.append(("t0", topics[0] or []))
+        lo = self.block_first_log(from_block) if from_block > 0 else 0
+        hi_row = self.db.execute(
+            "SELECT first_log FROM blocks WHERE number > ? ORDER BY number LIMIT 1", (to_block,)
+        ).fetchone()
+        hi = int(hi_row[0]) if hi_row is not None else self.next_log_id()
+        where = ["id >= ? AND id < ?"]
+        args: list[object] = [lo, hi]
+        for n, (col, alts) in enumerate(clauses):
+            where.append(f"{'' if n == 0 else '+'}{col} IN ({','.join('?' * len(alts))})")
+            args.extend(alts)
         sql = f"SELECT * FROM logs WHERE {' AND '.join(where)} ORDER BY id LIMIT ?"
         args.append(limit + 1)
         return [_logrow(r) for r in self.db.execute(sql, args)]
