@@ -14,6 +14,7 @@ import click
 
 # name -> ("module:attribute", one-line help). Add a line when a capability lands.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "contracts": ("contracts.cli:contracts_group", "Compile the Solidity contracts into artifacts"),
     "node": ("ledger_node.cli:node", "run the permissioned EVM ledger node"),
 }
 

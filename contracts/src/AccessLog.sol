@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+import {NotMember} from "./Errors.sol";
+import {IAllianceRegistry, IConsentRegistry, IRecordRegistry, IReferralRegistry, Roles, Scopes} from "./Interfaces.sol";
+
+/// The audit trail of record accesses. A member (the reader, or the record's custodian
+/// serving it) logs each access with its basis; a consent or referral basis must cover the
+/// access at that moment or the call reverts. Break-glass (emergency, no consent) is
+/// accepted for care providers but flagged, and stays open until the reader justifies it.
+contract AccessLog {
+    enum Basis {
+        Consent,
+        Referral,
+        BreakGlass
+    }
+
+    struct BreakGlassEntry {
+        address reader;
+        address logger;
+        bool justified;
+    }
+
+    error NotReaderOrCustodian(address caller);
+    error BasisDoesNotCover(Basis basis, uint256 basisId);
+    error InvalidPurpose(uint8 purpose);
+    error MissingReason();
+    error NotCareProvider(address reader);
+    error NotBreakGlass(uint256 accessId);
+    error AlreadyJustified(uint256 accessId);
+    error NotReader(uint256 accessId, address caller);
+
+    event AccessLogged(
+        uint256 accessId,
+        uint256 indexed recordId,
+        address indexed patient,
+        address indexed reader,
+        address logger,
+        uint8 purpose,
+        Basis basis,
+        uint256 basisId,
+        bytes32 reasonHash
+    );
+    event BreakGlassJustified(uint256 indexed accessId, address indexed by, bytes32 justificationHash);
+
+    IAllianceRegistry public immutable alliance;
+    IConsentRegistry public immutable consents;
+    IRecordRegistry public immutable records;
+    IReferralRegistry public immutable referrals;
+    uint64 private _nextId = 1;
+    mapping(uint256 => BreakGlassEntry) private _breakGlass;
+
+    constructor(
+        IAllianceRegistry alliance_,
+        IConsentRegistry consents_,
+        IRecordRegistry records_,
+        IReferralRegistry referrals_
+    ) {
+        alliance = alliance_;
+        consents = consents_;
+        records = records_;
+        referrals = referrals_;
+    }
+
+    /// Logs that `reader` accessed `recordId` for `purpose` on `basis` (`basisId` is the
+    /// consent or referral id; ignored for break-glass, which needs `reasonHash`).
+    function logAccess(uint256 recordId, address reader, uint8 purpose, Basis basis, uint256 basisId, bytes32 reasonHash)
+        external
+        returns (uint256 accessId)
+    {
+        if (!alliance.isMember(msg.sender)) revert NotMember(msg.sender);
+        if (purpose >= Scopes.PURPOSE_COUNT) revert InvalidPurpose(purpose);
+        IRecordRegistry.Record memory rec = records.getRecord(recordId);
+        if (msg.sender != reader && msg.sender != rec.custodian) revert NotReaderOrCustodian(msg.sender);
+
+        accessId = _nextId++;
+        if (basis == Basis.Consent) {
+            if (!consents.permits(basisId, rec.patient, reader, rec.category, purpose)) {
+                revert BasisDoesNotCover(basis, basisId);
+            }
+        } else if (basis == Basis.Referral) {
+            // A referral carries care for the referred patient, not research.
+            if (purpose != Scopes.PURPOSE_TREATMENT && purpose != Scopes.PURPOSE_REFERRAL) {
+                revert InvalidPurpose(purpose);
+            }
+            if (!referrals.coversAccess(basisId, rec.patient, reader, recordId)) revert BasisDoesNotCover(basis, basisId);
+        } else {
+            if (purpose != Scopes.PURPOSE_EMERGENCY) revert InvalidPurpose(purpose);
+            if (reasonHash == bytes32(0)) revert MissingReason();
+            if (!alliance.hasRole(reader, Roles.HOSPITAL | Roles.CLINIC)) revert NotCareProvider(reader);
+            basisId = 0;
+            _breakGlass[accessId] = BreakGlassEntry({reader: reader, logger: msg.sender, justified: false});
+        }
+        emit AccessLogged(accessId, recordId, rec.patient, reader, msg.sender, purpose, basis, basisId, reasonHash);
+    }
+
+    /// Closes a break-glass access with the hash of its justification (reader or logger).
+    function justify(uint256 accessId, bytes32 justificationHash) external {
+        BreakGlassEntry storage e = _breakGlass[accessId];
+        if (e.reader == address(0)) revert NotBreakGlass(accessId);
+        if (msg.sender != e.reader && msg.sender != e.logger) revert NotReader(accessId, msg.sender);
+        if (e.justified) revert AlreadyJustified(accessId);
+        if (justificationHash == bytes32(0)) revert MissingReason();
+        e.justified = true;
+        emit BreakGlassJustified(accessId, msg.sender, justificationHash);
+    }
+
+    function getBreakGlass(uint256 accessId) external view returns (BreakGlassEntry memory) {
+        return _breakGlass[accessId];
+    }
+
+    function accessCount() external view returns (uint256) {
+        return _nextId - 1;
+    }
+}

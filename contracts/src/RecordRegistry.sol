@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+import {NotMember, ZeroAddress} from "./Errors.sol";
+import {IAllianceRegistry, IRecordRegistry, Scopes} from "./Interfaces.sol";
+
+/// Encrypted records registered by their custodian (the registering member). Nothing personal
+/// on chain: the patient's wallet address, the ciphertext's CID and SHA-256, the ABE policy
+/// string and a category. CID and policy live in the RecordRegistered event only (storing
+/// the strings would roughly double the gas); storage keeps what other contracts check.
+contract RecordRegistry is IRecordRegistry {
+    error UnknownRecord(uint256 recordId);
+    error NotCustodian(uint256 recordId, address caller);
+    error AlreadySuperseded(uint256 recordId, uint256 supersededBy);
+    error InvalidCategory(uint8 category);
+    error InvalidRecord();
+
+    event RecordRegistered(
+        uint256 indexed recordId,
+        address indexed patient,
+        address indexed custodian,
+        uint8 category,
+        bytes32 contentHash,
+        string cid,
+        string policy,
+        uint256 supersedes
+    );
+    event RecordSuperseded(uint256 indexed oldRecordId, uint256 indexed newRecordId, address indexed custodian);
+
+    IAllianceRegistry public immutable alliance;
+    uint64 private _nextId = 1; // nonzero from the start: later increments cost less
+    mapping(uint256 => Record) private _records;
+
+    constructor(IAllianceRegistry alliance_) {
+        alliance = alliance_;
+    }
+
+    function register(address patient, uint8 category, string calldata cid, bytes32 contentHash, string calldata policy)
+        external
+        returns (uint256 recordId)
+    {
+        if (!alliance.isMember(msg.sender)) revert NotMember(msg.sender);
+        if (patient == address(0)) revert ZeroAddress();
+        if (category >= Scopes.CATEGORY_COUNT) revert InvalidCategory(category);
+        recordId = _store(patient, category, cid, contentHash, policy, 0);
+    }
+
+    /// A new version of a record, by its custodian: same patient and category.
+    function supersede(uint256 oldRecordId, string calldata cid, bytes32 contentHash, string calldata policy)
+        external
+        returns (uint256 recordId)
+    {
+        if (!alliance.isMember(msg.sender)) revert NotMember(msg.sender);
+        Record storage old = _records[oldRecordId];
+        if (old.patient == address(0)) revert UnknownRecord(oldRecordId);
+        if (old.custodian != msg.sender) revert NotCustodian(oldRecordId, msg.sender);
+        if (old.supersededBy != 0) revert AlreadySuperseded(oldRecordId, old.supersededBy);
+        recordId = _store(old.patient, old.category, cid, contentHash, policy, uint64(oldRecordId));
+        old.supersededBy = uint64(recordId);
+        emit RecordSuperseded(oldRecordId, recordId, msg.sender);
+    }
+
+    function getRecord(uint256 recordId) external view returns (Record memory) {
+        Record memory r = _records[recordId];
+        if (r.patient == address(0)) revert UnknownRecord(recordId);
+        return r;
+    }
+
+    function recordCount() external view returns (uint256) {
+        return _nextId - 1;
+    }
+
+    function _store(
+        address patient,
+        uint8 category,
+        string calldata cid,
+        bytes32 contentHash,
+        string calldata policy,
+        uint64 supersedes
+    ) private returns (uint256 recordId) {
+        if (contentHash == bytes32(0) || bytes(cid).length == 0 || bytes(policy).length == 0) revert InvalidRecord();
+        recordId = _nextId++;
+        _records[recordId] = Record({
+            patient: patient,
+            category: category,
+            supersedes: supersedes,
+            custodian: msg.sender,
+            supersededBy: 0,
+            contentHash: contentHash
+        });
+        emit RecordRegistered(recordId, patient, msg.sender, category, contentHash, cid, policy, supersedes);
+    }
+}

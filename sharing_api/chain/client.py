@@ -1,0 +1,191 @@
+"""A signer bound to one Ethereum JSON-RPC endpoint: sends contract transactions, decodes reverts.
+
+Endpoint-agnostic on purpose: the same code talks to anvil in tests, to the project's own
+ledger node, or to any Ethereum JSON-RPC node. Fees follow what the node reports: EIP-1559
+when blocks carry a base fee (tip = eth_gasPrice - base fee), legacy ``gasPrice`` otherwise;
+either may be zero on a permissioned node.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
+from web3 import Web3
+from web3.contract import Contract
+from web3.contract.contract import ContractFunction
+from web3.exceptions import ContractLogicError, TimeExhausted
+from web3.middleware import ExtraDataToPOAMiddleware
+from web3.types import Nonce, TxParams, TxReceipt
+
+from sharing_api.chain.artifacts import decode_revert, load_artifact
+from sharing_api.chain.errors import ChainUnavailable
+
+# Headroom over eth_estimateGas: warm/cold slot costs can differ between estimate and block.
+GAS_MARGIN_NUM, GAS_MARGIN_DEN = 6, 5
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What a mined transaction cost and where it landed."""
+
+    tx_hash: str
+    block_number: int
+    gas_used: int
+
+
+def sent_of(receipt: TxReceipt) -> Sent:
+    return Sent(
+        tx_hash="0x" + bytes(receipt["transactionHash"]).hex(),
+        block_number=int(receipt["blockNumber"]),
+        gas_used=int(receipt["gasUsed"]),
+    )
+
+
+class ChainClient:
+    """Sends transactions as one account to one endpoint. Thread-safe nonce allocation."""
+
+    def __init__(
+        self,
+        url: str,
+        private_key: str | bytes | LocalAccount,
+        *,
+        timeout: float = 30.0,
+        w3: Web3 | None = None,
+    ) -> None:
+        self.url = url
+        self.timeout = timeout
+        if w3 is None:
+            w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
+            # Sealed blocks (a PoA node, ours) carry more than 32 bytes of extraData, which
+            # web3 otherwise refuses; harmless on other nodes.
+            w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+        self.w3 = w3
+        self.account: LocalAccount = (
+            private_key if isinstance(private_key, LocalAccount) else Account.from_key(private_key)
+        )
+        self._nonce: int | None = None
+        self._lock = threading.Lock()
+        self._chain_id: int | None = None
+
+    @property
+    def address(self) -> ChecksumAddress:
+        return self.account.address
+
+    def as_account(self, private_key: str | bytes | LocalAccount) -> ChainClient:
+        """Another signer on the same endpoint (shares the HTTP connection pool)."""
+        return ChainClient(self.url, private_key, timeout=self.timeout, w3=self.w3)
+
+    @property
+    def chain_id(self) -> int:
+        if self._chain_id is None:
+            self._chain_id = int(self._rpc(lambda: self.w3.eth.chain_id))
+        return self._chain_id
+
+    def contract(self, name: str, address: str) -> Contract:
+        return self.w3.eth.contract(
+            address=Web3.to_checksum_address(address), abi=load_artifact(name).abi
+        )
+
+    def block_timestamp(self) -> int:
+        """The latest block's timestamp: the clock the contracts judge validity by."""
+        return int(self._rpc(lambda: self.w3.eth.get_block("latest"))["timestamp"])
+
+    # ---- calls and transactions ---------------------------------------------------------
+
+    def call(self, fn: ContractFunction) -> Any:
+        """eth_call from this account; a revert becomes ContractRevert."""
+        try:
+            return self._rpc(lambda: fn.call({"from": self.address}))
+        except ContractLogicError as exc:
+            raise decode_revert(_revert_data(exc)) from None
+
+    def send(self, fn: ContractFunction, *, gas: int | None = None) -> TxReceipt:
+        """Sign and send a contract call, wait for it, and return the successful receipt."""
+        return self._transact({"to": fn.address, "data": fn._encode_transaction_data()}, gas)
+
+    def deploy(self, name: str, *args: Any) -> tuple[ChecksumAddress, TxReceipt]:
+        artifact = load_artifact(name)
+        factory = self.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+        data = factory.constructor(*args).data_in_transaction
+        receipt = self._transact({"data": data}, None)
+        address = receipt["contractAddress"]
+        if address is None:
+            raise ValueError(f"deploying {name} created no contract")
+        return Web3.to_checksum_address(address), receipt
+
+    def _transact(self, tx: dict[str, Any], gas: int | None) -> TxReceipt:
+        params: TxParams = {"from": self.address, "value": 0, **tx}  # type: ignore[typeddict-item]
+        if gas is None:
+            try:
+                estimate = self._rpc(lambda: self.w3.eth.estimate_gas(params))
+            except ContractLogicError as exc:
+                raise decode_revert(_revert_data(exc)) from None
+            gas = estimate * GAS_MARGIN_NUM // GAS_MARGIN_DEN
+        params["gas"] = gas
+        params["chainId"] = self.chain_id
+        params.update(self._fees())  # type: ignore[typeddict-item]
+        with self._lock:
+            if self._nonce is None:
+                self._nonce = int(
+                    self._rpc(lambda: self.w3.eth.get_transaction_count(self.address, "pending"))
+                )
+            params["nonce"] = Nonce(self._nonce)
+            signed = self.account.sign_transaction(params)  # type: ignore[arg-type]
+            try:
+                tx_hash = self._rpc(
+                    lambda: self.w3.eth.send_raw_transaction(signed.raw_transaction)
+                )
+            except Exception:
+                self._nonce = None  # unknown whether it was taken: ask the node next time
+                raise
+            self._nonce += 1
+        try:
+            receipt = self.w3.eth.wait_for_transaction_receipt(
+                tx_hash, timeout=self.timeout, poll_latency=0.02
+            )
+        except TimeExhausted as exc:
+            raise ChainUnavailable(f"transaction {tx_hash.hex()} not mined in time") from exc
+        if receipt["status"] != 1:
+            raise self._failure(params, receipt)
+        return receipt
+
+    def _failure(self, params: TxParams, receipt: TxReceipt) -> Exception:
+        # Replay the call at the failing block to learn which named error it hit.
+        replay = {k: v for k, v in params.items() if k in ("from", "to", "data", "value", "gas")}
+        try:
+            self.w3.eth.call(replay, receipt["blockNumber"] - 1)  # type: ignore[arg-type]
+        except ContractLogicError as exc:
+            return decode_revert(_revert_data(exc))
+        except Exception:  # the node may not serve old state: report what we know
+            pass
+        return ValueError(f"transaction 0x{bytes(receipt['transactionHash']).hex()} reverted")
+
+    def _fees(self) -> dict[str, int]:
+        # eth_gasPrice is the node's suggested total price per gas; on a permissioned node it
+        # may be 0, and then we pay nothing (a zero-balance member can still send).
+        price = int(self._rpc(lambda: self.w3.eth.gas_price))
+        block = self._rpc(lambda: self.w3.eth.get_block("latest"))
+        base_fee = block.get("baseFeePerGas")
+        if base_fee is None:
+            return {"gasPrice": price}
+        tip = max(price - int(base_fee), 0)
+        return {"maxFeePerGas": 2 * int(base_fee) + tip, "maxPriorityFeePerGas": tip}
+
+    def _rpc(self, request: Any) -> Any:
+        try:
+            return request()
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise ChainUnavailable(f"chain endpoint {self.url} unreachable: {exc}") from exc
+
+
+def _revert_data(exc: ContractLogicError) -> str | None:
+    data = exc.data
+    if isinstance(data, dict):  # some nodes nest it: {"data": "0x..."}
+        data = data.get("data")
+    return data if isinstance(data, str) else None

@@ -1,0 +1,115 @@
+"""RecordRegistry (register, supersede) and AccessLog (log, break-glass, justify)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eth_utils.address import to_checksum_address
+
+from sharing_api.chain.base import ContractWrapper
+from sharing_api.chain.client import Sent
+from sharing_api.chain.scopes import Basis, Category, Purpose
+
+ZERO32 = b"\x00" * 32
+
+
+@dataclass(frozen=True)
+class RecordInfo:
+    record_id: int
+    patient: str
+    category: Category
+    supersedes: int
+    custodian: str
+    superseded_by: int
+    content_hash: bytes
+
+
+@dataclass(frozen=True)
+class Registered:
+    record_id: int
+    sent: Sent
+
+
+@dataclass(frozen=True)
+class Logged:
+    access_id: int
+    sent: Sent
+
+
+def _check_sha256(content_hash: bytes) -> bytes:
+    if len(content_hash) != 32:
+        raise ValueError("content_hash must be the 32-byte SHA-256 of the ciphertext")
+    return content_hash
+
+
+class RecordRegistry(ContractWrapper):
+    NAME = "RecordRegistry"
+
+    def register(
+        self, patient: str, category: Category, cid: str, content_hash: bytes, policy: str
+    ) -> Registered:
+        fn = self.fn.register(
+            to_checksum_address(patient), int(category), cid, _check_sha256(content_hash), policy
+        )
+        event, sent = self._send_for_event(fn, "RecordRegistered")
+        return Registered(int(event.args["recordId"]), sent)
+
+    def supersede(
+        self, old_record_id: int, cid: str, content_hash: bytes, policy: str
+    ) -> Registered:
+        fn = self.fn.supersede(old_record_id, cid, _check_sha256(content_hash), policy)
+        event, sent = self._send_for_event(fn, "RecordRegistered")
+        return Registered(int(event.args["recordId"]), sent)
+
+    def get(self, record_id: int) -> RecordInfo:
+        r = self._call(self.fn.getRecord(record_id))
+        return RecordInfo(record_id, r[0], Category(r[1]), r[2], r[3], r[4], bytes(r[5]))
+
+    def locator(self, record_id: int) -> tuple[str, str]:
+        """(CID, ABE policy) of a record: kept in its RecordRegistered event, not in storage."""
+        found = self.events("RecordRegistered", recordId=record_id)
+        if not found:
+            raise ValueError(f"no record {record_id}")
+        return str(found[-1].args["cid"]), str(found[-1].args["policy"])
+
+
+class AccessLog(ContractWrapper):
+    NAME = "AccessLog"
+
+    def log_access(
+        self,
+        record_id: int,
+        reader: str,
+        purpose: Purpose,
+        basis: Basis,
+        basis_id: int = 0,
+        reason_hash: bytes = ZERO32,
+    ) -> Logged:
+        fn = self.fn.logAccess(
+            record_id, to_checksum_address(reader), int(purpose), int(basis), basis_id, reason_hash
+        )
+        event, sent = self._send_for_event(fn, "AccessLogged")
+        return Logged(int(event.args["accessId"]), sent)
+
+    def log_break_glass(self, record_id: int, reader: str, reason_hash: bytes) -> Logged:
+        return self.log_access(
+            record_id, reader, Purpose.EMERGENCY, Basis.BREAK_GLASS, 0, reason_hash
+        )
+
+    def justify(self, access_id: int, justification_hash: bytes) -> Sent:
+        return self._send(self.fn.justify(access_id, justification_hash))
+
+    def break_glass_entry(self, access_id: int) -> tuple[str, str, bool]:
+        """(reader, logger, justified) of a break-glass access."""
+        reader, logger, justified = self._call(self.fn.getBreakGlass(access_id))
+        return reader, logger, bool(justified)
+
+    def unjustified_break_glass(self) -> list[int]:
+        """Access ids of break-glass reads still waiting for a justification (review queue)."""
+        opened = [
+            int(e.args["accessId"])
+            for e in self.events("AccessLogged")
+            if e.args["basis"] == Basis.BREAK_GLASS
+        ]
+        closed = {int(e.args["accessId"]) for e in self.events("BreakGlassJustified")}
+        return [a for a in opened if a not in closed]

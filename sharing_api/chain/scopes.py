@@ -1,0 +1,132 @@
+"""The numbers the contracts use for roles, record categories, purposes and states.
+
+They mirror ``contracts/src/Interfaces.sol`` (Roles, Scopes) and the contracts' enums; a test
+checks the two agree by calling the deployed contracts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import Enum, IntEnum, IntFlag
+from typing import TypeVar
+
+E = TypeVar("E", bound=IntEnum)
+F = TypeVar("F", bound=Enum)
+
+
+def _label(name: str) -> str:
+    return name.lower().replace("_", "-")
+
+
+def _parse(cls: type[F], text: str) -> F:
+    key = text.strip().upper().replace("-", "_")
+    try:
+        return cls[key]
+    except KeyError:
+        choices = ", ".join(_label(m.name or "") for m in cls)
+        raise ValueError(
+            f"unknown {cls.__name__.lower()} {text!r} (choose from {choices})"
+        ) from None
+
+
+class Role(IntFlag):
+    """Role bits of an alliance member (a member may hold several)."""
+
+    HOSPITAL = 1
+    CLINIC = 2
+    REGULATOR = 4
+    ATTRIBUTE_AUTHORITY = 8
+
+    @classmethod
+    def parse(cls, text: str) -> Role:
+        return _parse(cls, text)
+
+    @classmethod
+    def of(cls, names: Iterable[str | Role]) -> Role:
+        mask = cls(0)
+        for name in names:
+            mask |= name if isinstance(name, Role) else cls.parse(name)
+        return mask
+
+    def labels(self) -> list[str]:
+        return [_label(r.name or "") for r in Role if r in self]
+
+
+class Category(IntEnum):
+    """Record categories (bit index in a consent's category mask)."""
+
+    SUMMARY = 0
+    LAB = 1
+    IMAGING = 2
+    PRESCRIPTION = 3
+    DISCHARGE = 4
+    CHRONIC_CARE = 5
+
+    @property
+    def label(self) -> str:
+        return _label(self.name)
+
+    @classmethod
+    def parse(cls, text: str) -> Category:
+        return _parse(cls, text)
+
+
+class Purpose(IntEnum):
+    """Purposes of use (bit index in a consent's purpose mask)."""
+
+    TREATMENT = 0
+    REFERRAL = 1
+    CONSULTATION = 2
+    RESEARCH = 3
+    EMERGENCY = 4
+
+    @property
+    def label(self) -> str:
+        return _label(self.name)
+
+    @classmethod
+    def parse(cls, text: str) -> Purpose:
+        return _parse(cls, text)
+
+
+class Basis(IntEnum):
+    """What an access in the AccessLog rests on."""
+
+    CONSENT = 0
+    REFERRAL = 1
+    BREAK_GLASS = 2
+
+
+class ReferralStatus(IntEnum):
+    NONE = 0
+    CREATED = 1
+    ACCEPTED = 2
+    REJECTED = 3
+    COMPLETED = 4
+    CANCELLED = 5
+
+
+class Direction(IntEnum):
+    """UP: towards a tertiary hospital; DOWN: back to a county hospital or community clinic."""
+
+    UP = 0
+    DOWN = 1
+
+
+class ProposalKind(IntEnum):
+    ADD_MEMBER = 0
+    REMOVE_MEMBER = 1
+    SET_ROLES = 2
+    SET_THRESHOLD = 3
+
+
+def mask(items: Iterable[E]) -> int:
+    """Bit mask of categories or purposes."""
+    value = 0
+    for item in items:
+        value |= 1 << int(item)
+    return value
+
+
+def unmask(cls: type[E], value: int) -> list[E]:
+    return [item for item in cls if value >> int(item) & 1]
