@@ -47,11 +47,23 @@ def _anvil_zero_gas() -> Iterator[ChainEndpoint]:
         yield ChainEndpoint("anvil-zero-gas", node.url, keys)
 
 
+@contextmanager
+def _ledger() -> Iterator[ChainEndpoint]:
+    """The project's ledger node; its genesis admits the eight test accounts (the contracts'
+    own AllianceRegistry then decides who is a member inside the contracts)."""
+    from tests.support.ledger import running_node
+
+    keys = tuple("0x" + bytes(Account.create().key).hex() for _ in range(8))
+    with running_node(member_keys=list(keys), block_time_ms=20) as node:
+        yield ChainEndpoint("ledger", node.url, keys)
+
+
 BACKENDS: dict[str, Callable[[], AbstractContextManager[ChainEndpoint]]] = {
+    "ledger": _ledger,
     "anvil": _anvil,
     "anvil-zero-gas": _anvil_zero_gas,
 }
-CHAIN_BACKENDS = ["anvil", "anvil-zero-gas"]
+CHAIN_BACKENDS = ["anvil", "anvil-zero-gas", "ledger"]
 
 
 @pytest.fixture(scope="session", params=CHAIN_BACKENDS)
