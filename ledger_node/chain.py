@@ -84,6 +84,7 @@ def init_data_dir(data_dir: Path, genesis_text: str) -> Header:
         store.set_meta("checkpoint", b"0")
         store.put_block(0, header.hash, header.encode(), 0)
         store.save_state(_as_delta(state))
+        store.set_meta("state_digest", state.digest.to_bytes(32, "big"))
         store.commit()
         return header
     finally:
@@ -136,7 +137,10 @@ class Chain:
     # -- start-up --------------------------------------------------------------------------
     def _restore(self) -> None:
         ckpt = int(self.store.get_meta("checkpoint") or b"0")
-        self.state = self.store.load_state()
+        digest = self.store.get_meta("state_digest")
+        self.state = self.store.load_state(
+            None if digest is None else int.from_bytes(digest, "big")
+        )
         self.engine = RevmEngine(self.genesis.chain_id, self.genesis.block_gas_limit, self.state)
         self.head = Header.decode(self.store.header(ckpt) or b"")
         if ckpt and self.head.state_root != self.state.commitment():
@@ -268,6 +272,7 @@ class Chain:
             if changed is not None:
                 self.store.save_state(changed)
                 self.store.set_meta("checkpoint", str(number).encode())
+                self.store.set_meta("state_digest", self.state.digest.to_bytes(32, "big"))
             self.store.commit()
         except BaseException:
             self.store.rollback()
@@ -275,9 +280,7 @@ class Chain:
         for p in take:
             self.known.discard(p.tx.hash)
         if changed is not None:
-            self.engine = RevmEngine(
-                self.genesis.chain_id, self.genesis.block_gas_limit, self.state
-            )
+            self.engine.rebase(changed)
         self.permissions.new_block()
         self.head = header
         self.tx_count += len(take)

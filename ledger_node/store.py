@@ -253,13 +253,31 @@ class Store:
         self.db.executemany("INSERT OR REPLACE INTO state_storage VALUES (?,?,?)", ups)
         self.db.executemany("DELETE FROM state_storage WHERE addr=? AND slot=?", dels)
 
-    def load_state(self) -> WorldState:
-        ws = WorldState()
-        for addr, bal, nonce, code in self.db.execute("SELECT * FROM state_account"):
-            ws.set_account(bytes(addr), Account(int(bal), int(nonce), bytes(code)))
-        for addr, slot, value in self.db.execute("SELECT * FROM state_storage"):
-            ws.set_slot(bytes(addr), int.from_bytes(slot, "big"), int.from_bytes(value, "big"))
-        return ws
+    def load_state(self, digest: int | None = None) -> WorldState:
+        """The checkpoint state. With the stored ``digest`` nothing is re-hashed (fast
+        restart; the caller checks it against the checkpoint header, and ``node verify``
+        recomputes everything)."""
+        if digest is None:
+            ws = WorldState()
+            for addr, bal, nonce, code in self.db.execute("SELECT * FROM state_account"):
+                ws.set_account(bytes(addr), Account(int(bal), int(nonce), bytes(code)))
+            for addr, slot, value in self.db.execute("SELECT * FROM state_storage"):
+                ws.set_slot(bytes(addr), int.from_bytes(slot, "big"), int.from_bytes(value, "big"))
+            return ws
+        accounts = {
+            bytes(a): Account(int(b), int(n), bytes(c))
+            for a, b, n, c in self.db.execute("SELECT * FROM state_account")
+        }
+        storage: dict[bytes, dict[int, int]] = {}
+        current: dict[int, int] = {}
+        last = b""
+        frm = int.from_bytes
+        for addr, slot, value in self.db.execute("SELECT * FROM state_storage ORDER BY addr"):
+            if addr != last:
+                last = bytes(addr)
+                current = storage.setdefault(last, {})
+            current[frm(slot, "big")] = frm(value, "big")
+        return WorldState(accounts, storage, digest)
 
 
 def _txrow(r: Any) -> TxRow:

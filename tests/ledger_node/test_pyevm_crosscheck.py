@@ -104,7 +104,8 @@ def test_same_transactions_same_effects(ops: list[tuple[int, str, int, int]]) ->
     assert engine.account(probe).code == state.get_code(probe)
     # Every slot the engine's journal says it wrote (incl. CREATE2 children) matches py-evm.
     touched = engine.touched()
-    assert len(touched.storage) >= 1 + len(salts)
+    bumped = any(o.success and o.logs for o in ours[1:])
+    assert len(touched.storage) >= int(bumped) + len(salts)
     for addr, slots_ in touched.storage.items():
         for slot, value in slots_.items():
             assert state.get_storage(addr, slot) == value, (addr.hex(), slot)
