@@ -132,6 +132,7 @@ class Chain:
         self.pending_nonce: dict[bytes, int] = {}
         self.tx_count = 0
         self._headers: dict[int, Header] = {}
+        self.txs_since_checkpoint = 0
         self._restore()
 
     # -- start-up --------------------------------------------------------------------------
@@ -152,6 +153,7 @@ class Chain:
         for n in range(ckpt + 1, head_number + 1):
             header = Header.decode(self.store.header(n) or b"")
             txs = [decode_raw(r.raw, r.sender, r.hash) for r in by_block.get(n, [])]
+            self.txs_since_checkpoint += len(txs)
             executed = self._execute(header.number, header.timestamp, header.coinbase, txs)
             rroot = receipts_root(self._receipt_items(executed))
             if rroot != header.receipts_root:
@@ -254,7 +256,8 @@ class Chain:
         executed = self._execute(number, timestamp, self.sealer, [p.tx for p in take])
         header, txrows, logrows = self._assemble(number, timestamp, executed)
         changed = None
-        if number % self.genesis.checkpoint_interval == 0:
+        since = self.txs_since_checkpoint + len(take)
+        if self.genesis.is_checkpoint(number, since):
             changed = self.state.apply(self.engine.touched())
             header = _with_state(header, self.state.commitment())
         header = header.sealed(self.key)
@@ -279,8 +282,10 @@ class Chain:
             raise
         for p in take:
             self.known.discard(p.tx.hash)
+        self.txs_since_checkpoint = since
         if changed is not None:
             self.engine.rebase(changed)
+            self.txs_since_checkpoint = 0
         self.permissions.new_block()
         self.head = header
         self.tx_count += len(take)
