@@ -266,3 +266,57 @@ def test_sigkill_under_load_loses_no_acknowledged_tx() -> None:
         total = int(node.rpc("eth_call", [{"to": probe, "data": "0x2ddbd13a"}]), 16)
         logs = node.rpc("eth_getLogs", [{"fromBlock": "0x0", "address": probe}])
         assert total == len(logs) >= len(acked)
+
+
+def test_websocket_subscriptions(node: NodeProcess) -> None:
+    import asyncio
+
+    import aiohttp
+
+    key = node.member_keys[2]
+    addr = Account.from_key(key).address
+    w3 = Web3(Web3.HTTPProvider(node.url))
+    probe = _deploy(w3, key).address
+
+    async def run() -> tuple[list[Any], list[Any]]:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(node.url.replace("http", "ws", 1)) as ws,
+        ):
+            await ws.send_json({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"})
+            assert (await ws.receive_json())["result"] == hex(DEV_CHAIN_ID)
+            await ws.send_json(
+                {"jsonrpc": "2.0", "id": 2, "method": "eth_subscribe", "params": ["newHeads"]}
+            )
+            heads_id = (await ws.receive_json())["result"]
+            await ws.send_json(
+                {
+                    "jsonrpc": "2.0",
+                    "id": 3,
+                    "method": "eth_subscribe",
+                    "params": ["logs", {"address": probe}],
+                }
+            )
+            logs_id = (await ws.receive_json())["result"]
+            nonce = int(node.rpc("eth_getTransactionCount", [addr, "pending"]), 16)
+            raw = sign(key, nonce, probe, bump_data(3))
+            node.rpc("eth_sendRawTransaction", ["0x" + raw.hex()])
+            heads: list[Any] = []
+            logs: list[Any] = []
+            while not (heads and logs):
+                note = await asyncio.wait_for(ws.receive_json(), 10)
+                sub = note["params"]["subscription"]
+                assert sub in (heads_id, logs_id)
+                (heads if sub == heads_id else logs).append(note["params"]["result"])
+            await ws.send_json(
+                {"jsonrpc": "2.0", "id": 4, "method": "eth_unsubscribe", "params": [heads_id]}
+            )
+            reply = await ws.receive_json()
+            while "id" not in reply:
+                reply = await ws.receive_json()
+            assert reply["result"] is True
+            return heads, logs
+
+    heads, logs = asyncio.run(run())
+    assert "transactions" not in heads[0] and heads[0]["number"].startswith("0x")
+    assert logs[0]["address"].lower() == probe.lower() and len(logs[0]["topics"]) == 3
