@@ -320,3 +320,38 @@ def test_websocket_subscriptions(node: NodeProcess) -> None:
     heads, logs = asyncio.run(run())
     assert "transactions" not in heads[0] and heads[0]["number"].startswith("0x")
     assert logs[0]["address"].lower() == probe.lower() and len(logs[0]["topics"]) == 3
+
+
+def test_ethers_v6_client(node: NodeProcess) -> None:
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    nodejs = shutil.which("node")
+    if nodejs is None:
+        pytest.skip("node (Node.js) not installed")
+    here = Path(__file__).parent
+    result = subprocess.run(
+        [
+            nodejs,
+            str(here / "ethers_smoke.js"),
+            node.url,
+            node.member_keys[3],
+            str(here / "contracts" / "Probe.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out == {
+        "status": 1,
+        "total": "9",
+        "logs": 1,
+        "revert": "TooBig",
+        "blockTxs": 1,
+        "chainId": str(DEV_CHAIN_ID),
+    }
