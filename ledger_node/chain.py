@@ -179,6 +179,8 @@ class Chain:
         return self.nonce_of(sender) if n is None else n
 
     def _check(self, tx: Tx) -> None:
+        if self.key is None:
+            raise AdmissionError("this node has no sealer key: it serves reads only")
         if tx.chain_id != self.genesis.chain_id:
             raise AdmissionError(
                 f"wrong chain id {tx.chain_id} (this chain is {self.genesis.chain_id})"
