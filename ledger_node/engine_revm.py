@@ -74,14 +74,15 @@ class RevmEngine(ExecutionEngine):
                 _hex(addr),
                 AccountInfo(balance=acct.balance, nonce=acct.nonce, code=acct.code or None),
             )
+        snapshot, insert, revert = evm.snapshot, evm.insert_account_storage, evm.revert
         for addr, slots in storage.items():
             a = _hex(addr)
             for slot, value in slots.items():
                 # insert_account_storage loads (warms) the account; the snapshot/revert
                 # around it unloads it again so the engine really starts cold.
-                snap = evm.snapshot()
-                evm.insert_account_storage(a, slot, value)
-                evm.revert(snap)
+                snap = snapshot()
+                insert(a, slot, value)
+                revert(snap)
 
     def rebase(self, changed: StateDelta) -> None:
         """Start cold again at a checkpoint, in O(changes) instead of reloading the state.

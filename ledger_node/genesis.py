@@ -5,7 +5,7 @@ Example::
     {"chainId": 7171, "members": ["0xabc..."], "sealers": ["0xabc..."],
      "allianceRegistry": "0x...", "alloc": {"0x...": {"balance": "0x0"}},
      "blockGasLimit": 1000000000, "blockTimeMs": 250, "checkpointInterval": 64,
-     "checkpointMaxTxs": 8000,
+     "checkpointMaxTxs": 4000,
      "maxBlockTxs": 4000, "timestamp": 1700000000}
 
 Permissioning: until code exists at ``allianceRegistry`` the genesis ``members`` may send
@@ -54,7 +54,7 @@ class Genesis:
     block_gas_limit: int = 1_000_000_000
     block_time_ms: int = 250
     checkpoint_interval: int = 64
-    checkpoint_max_txs: int = 8000
+    checkpoint_max_txs: int = 4000
     max_block_txs: int = 4000
     timestamp: int = 0
     alloc: dict[bytes, Account] = field(default_factory=dict)
@@ -94,7 +94,7 @@ class Genesis:
             block_gas_limit=_int(doc.get("blockGasLimit", 1_000_000_000), "blockGasLimit"),
             block_time_ms=_int(doc.get("blockTimeMs", 250), "blockTimeMs"),
             checkpoint_interval=_int(doc.get("checkpointInterval", 64), "checkpointInterval"),
-            checkpoint_max_txs=_int(doc.get("checkpointMaxTxs", 8000), "checkpointMaxTxs"),
+            checkpoint_max_txs=_int(doc.get("checkpointMaxTxs", 4000), "checkpointMaxTxs"),
             max_block_txs=_int(doc.get("maxBlockTxs", 4000), "maxBlockTxs"),
             timestamp=_int(doc.get("timestamp", 0), "timestamp"),
             alloc=alloc,
