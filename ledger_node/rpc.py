@@ -288,10 +288,7 @@ class Methods:
             headers[r.block] = hd
             txh = hashes.get((r.block, r.tx_idx))
             if txh is None:
-                txs = self.chain.store.block_txs(r.block)
-                for t in txs:
-                    hashes[(r.block, t.idx)] = t.hash
-                txh = hashes[(r.block, r.tx_idx)]
+                txh = hashes[(r.block, r.tx_idx)] = self.chain.store.tx_hash_at(r.block, r.tx_idx)
             first = firsts.get(r.block)
             if first is None:
                 first = firsts[r.block] = self.chain.store.block_first_log(r.block)

@@ -179,6 +179,12 @@ class Store:
         row = self.db.execute("SELECT * FROM txs WHERE hash=?", (tx_hash,)).fetchone()
         return None if row is None else _txrow(row)
 
+    def tx_hash_at(self, block: int, idx: int) -> bytes:
+        row = self.db.execute(
+            "SELECT hash FROM txs WHERE block=? AND idx=?", (block, idx)
+        ).fetchone()
+        return b"" if row is None else bytes(row[0])
+
     def block_txs(self, number: int) -> list[TxRow]:
         rows = self.db.execute("SELECT * FROM txs WHERE block=? ORDER BY idx", (number,))
         return [_txrow(r) for r in rows]
