@@ -77,6 +77,7 @@ class Store:
         self.db.execute("PRAGMA cache_size=-65536")
         self.db.executescript(SCHEMA)
         self._in_tx = False
+        self.last_logs_query: tuple[str, list[object]] = ("", [])
 
     def close(self) -> None:
         self.db.close()
@@ -236,6 +237,7 @@ class Store:
             args.extend(alts)
         sql = f"SELECT * FROM logs WHERE {' AND '.join(where)} ORDER BY id LIMIT ?"
         args.append(limit + 1)
+        self.last_logs_query = (sql, args)  # kept for tests that check the query plan
         return [_logrow(r) for r in self.db.execute(sql, args)]
 
     # -- checkpoint state ------------------------------------------------------------------

@@ -178,3 +178,22 @@ def test_registry_takes_over_permissioning(tmp_path: Path) -> None:
     assert row is not None and row.status == 1
     chain.submit(sign(k2, 0, "0x" + "11" * 20, b""))  # admitted now
     assert a1 != a2
+
+
+def test_get_logs_uses_an_index_never_a_scan(tmp_path: Path) -> None:
+    chain = make_chain(tmp_path, interval=100)
+    probe = deploy_probe(chain, K0)
+    _workload(chain, probe, 3, 1_700_000_030)
+    store = chain.store
+    topic = bytes(12) + A0
+    cases = [
+        ([probe], [None, [topic]], "INDEX logs_t1"),
+        ([probe], [], "INDEX logs_address"),
+        ([], [], "INTEGER PRIMARY KEY"),
+    ]
+    for addrs, topics, expect in cases:
+        rows = store.query_logs(1, chain.head.number, addrs, topics, 100)
+        assert rows and all(r.address == probe for r in rows)
+        sql, args = store.last_logs_query
+        plan = " ".join(str(r[3]) for r in store.db.execute("EXPLAIN QUERY PLAN " + sql, args))
+        assert expect in plan and "SCAN" not in plan, plan
