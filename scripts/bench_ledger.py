@@ -83,7 +83,7 @@ def sign_tx(
 class Rpc:
     def __init__(self, url: str) -> None:
         self.url = url
-        self.client = httpx.Client(timeout=120)
+        self.client = httpx.Client(timeout=900)  # anvil can take minutes on a busy machine
 
     def call(self, method: str, *params: Any) -> Any:
         reply = self.client.post(
