@@ -84,6 +84,7 @@ def init_data_dir(data_dir: Path, genesis_text: str) -> Header:
         store.set_meta("checkpoint", b"0")
         store.put_block(0, header.hash, header.encode(), 0)
         store.save_state(_as_delta(state))
+        store.set_meta("state_digest", state.digest.to_bytes(32, "big"))
         store.commit()
         return header
     finally:
@@ -131,12 +132,16 @@ class Chain:
         self.pending_nonce: dict[bytes, int] = {}
         self.tx_count = 0
         self._headers: dict[int, Header] = {}
+        self.txs_since_checkpoint = 0
         self._restore()
 
     # -- start-up --------------------------------------------------------------------------
     def _restore(self) -> None:
         ckpt = int(self.store.get_meta("checkpoint") or b"0")
-        self.state = self.store.load_state()
+        digest = self.store.get_meta("state_digest")
+        self.state = self.store.load_state(
+            None if digest is None else int.from_bytes(digest, "big")
+        )
         self.engine = RevmEngine(self.genesis.chain_id, self.genesis.block_gas_limit, self.state)
         self.head = Header.decode(self.store.header(ckpt) or b"")
         if ckpt and self.head.state_root != self.state.commitment():
@@ -148,6 +153,7 @@ class Chain:
         for n in range(ckpt + 1, head_number + 1):
             header = Header.decode(self.store.header(n) or b"")
             txs = [decode_raw(r.raw, r.sender, r.hash) for r in by_block.get(n, [])]
+            self.txs_since_checkpoint += len(txs)
             executed = self._execute(header.number, header.timestamp, header.coinbase, txs)
             rroot = receipts_root(self._receipt_items(executed))
             if rroot != header.receipts_root:
@@ -173,6 +179,8 @@ class Chain:
         return self.nonce_of(sender) if n is None else n
 
     def _check(self, tx: Tx) -> None:
+        if self.key is None:
+            raise AdmissionError("this node has no sealer key: it serves reads only")
         if tx.chain_id != self.genesis.chain_id:
             raise AdmissionError(
                 f"wrong chain id {tx.chain_id} (this chain is {self.genesis.chain_id})"
@@ -250,7 +258,8 @@ class Chain:
         executed = self._execute(number, timestamp, self.sealer, [p.tx for p in take])
         header, txrows, logrows = self._assemble(number, timestamp, executed)
         changed = None
-        if number % self.genesis.checkpoint_interval == 0:
+        since = self.txs_since_checkpoint + len(take)
+        if self.genesis.is_checkpoint(number, since):
             changed = self.state.apply(self.engine.touched())
             header = _with_state(header, self.state.commitment())
         header = header.sealed(self.key)
@@ -268,16 +277,17 @@ class Chain:
             if changed is not None:
                 self.store.save_state(changed)
                 self.store.set_meta("checkpoint", str(number).encode())
+                self.store.set_meta("state_digest", self.state.digest.to_bytes(32, "big"))
             self.store.commit()
         except BaseException:
             self.store.rollback()
             raise
         for p in take:
             self.known.discard(p.tx.hash)
+        self.txs_since_checkpoint = since
         if changed is not None:
-            self.engine = RevmEngine(
-                self.genesis.chain_id, self.genesis.block_gas_limit, self.state
-            )
+            self.engine.rebase(changed)
+            self.txs_since_checkpoint = 0
         self.permissions.new_block()
         self.head = header
         self.tx_count += len(take)
