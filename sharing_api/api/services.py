@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,10 +38,9 @@ class BlobStore(Protocol):
 
 
 def open_default_storage(root: Path, max_size: int) -> BlobStore:
-    # Imported by name: the storage package is developed on its own branch.
-    local = importlib.import_module("sharing_api.storage.local")
-    store: BlobStore = local.LocalStorage(root, max_size=max_size)
-    return store
+    from sharing_api.storage.local import LocalStorage
+
+    return LocalStorage(root, max_size=max_size)
 
 
 @dataclass

@@ -8,7 +8,7 @@ import hashlib
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from sharing_api.api.deps import CareProvider, Regulator, ServicesDep
@@ -17,10 +17,21 @@ from sharing_api.api.fhir_export import audit_bundle
 from sharing_api.api.routes.consents import ConsentOut, consent_out
 from sharing_api.api.routes.records import PROBLEM_RESPONSES
 from sharing_api.api.routes.referrals import ReferralOut, referral_out
+from sharing_api.api.services import Services
 from sharing_api.chain import Basis, Purpose
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 AddressQuery = Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")]
+
+
+def fresh(services: ServicesDep) -> Services:
+    """Catch the index up to the chain head first (reads only blocks not yet indexed), so
+    an audit query sees every access already acknowledged to a reader."""
+    services.indexer.sync()
+    return services
+
+
+FreshServices = Annotated[Services, Depends(fresh)]
 
 
 class AccessOut(BaseModel):
@@ -64,7 +75,7 @@ def access_out(row: dict[str, Any]) -> AccessOut:
 @router.get("/accesses", responses=PROBLEM_RESPONSES, summary="Every logged access")
 def accesses(
     _: Regulator,
-    services: ServicesDep,
+    services: FreshServices,
     patient: AddressQuery = None,
     reader: AddressQuery = None,
     record_id: Annotated[int | None, Query(ge=1)] = None,
@@ -74,13 +85,15 @@ def accesses(
 
 
 @router.get("/consents", responses=PROBLEM_RESPONSES, summary="Every consent")
-def consents(_: Regulator, services: ServicesDep, patient: AddressQuery = None) -> list[ConsentOut]:
+def consents(
+    _: Regulator, services: FreshServices, patient: AddressQuery = None
+) -> list[ConsentOut]:
     return [consent_out(r) for r in services.index.consents(patient=patient)]
 
 
 @router.get("/referrals", responses=PROBLEM_RESPONSES, summary="Every referral")
 def referrals(
-    _: Regulator, services: ServicesDep, patient: AddressQuery = None
+    _: Regulator, services: FreshServices, patient: AddressQuery = None
 ) -> list[ReferralOut]:
     return [referral_out(r) for r in services.index.referrals(patient=patient)]
 
@@ -91,14 +104,14 @@ def referrals(
     summary="Break-glass accesses, unjustified by default (review queue)",
 )
 def break_glass(
-    _: Regulator, services: ServicesDep, include_justified: bool = False
+    _: Regulator, services: FreshServices, include_justified: bool = False
 ) -> list[AccessOut]:
     rows = services.index.accesses(basis=int(Basis.BREAK_GLASS), unjustified=not include_justified)
     return [access_out(r) for r in rows]
 
 
 @router.get("/summary", responses=PROBLEM_RESPONSES, summary="Counts for the audit console")
-def summary(_: Regulator, services: ServicesDep) -> SummaryOut:
+def summary(_: Regulator, services: FreshServices) -> SummaryOut:
     idx = services.index
     all_consents = idx.consents(limit=1_000_000)
     bg = idx.accesses(basis=int(Basis.BREAK_GLASS), limit=1_000_000)
@@ -118,7 +131,7 @@ def summary(_: Regulator, services: ServicesDep) -> SummaryOut:
     responses=PROBLEM_RESPONSES,
     summary="Accesses as a FHIR R4 Bundle of AuditEvent resources",
 )
-def fhir(_: Regulator, services: ServicesDep, patient: AddressQuery = None) -> dict[str, Any]:
+def fhir(_: Regulator, services: FreshServices, patient: AddressQuery = None) -> dict[str, Any]:
     return audit_bundle(services.index.accesses(patient=patient), int(time.time()))
 
 
