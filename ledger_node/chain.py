@@ -153,6 +153,7 @@ class Chain:
             if rroot != header.receipts_root:
                 raise SealError(f"block {n}: replay gives different receipts")
             self.head = header
+        self._reads_at(self.head)
         for seq, raw_tx in self.store.pool_all():
             try:
                 tx = decode_raw(raw_tx)
@@ -160,6 +161,16 @@ class Chain:
             except ValueError:
                 continue  # cannot happen unless the pool was tampered with; drop it
             self._enqueue(seq, tx)
+
+    def _reads_at(self, header: Header) -> None:
+        """A fresh engine has block number and timestamp 0: until the next block, eth_call and
+        eth_estimateGas would judge time-dependent rules (consent windows) at 1970. Give it
+        the head block's context."""
+        self.engine.begin_block(
+            BlockContext(
+                header.number, header.timestamp, header.coinbase, self.genesis.block_gas_limit
+            )
+        )
 
     def close(self) -> None:
         self.store.close()
@@ -278,6 +289,7 @@ class Chain:
             self.engine = RevmEngine(
                 self.genesis.chain_id, self.genesis.block_gas_limit, self.state
             )
+            self._reads_at(header)
         self.permissions.new_block()
         self.head = header
         self.tx_count += len(take)

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from sharing_api.api.access_batch import AccessNotLogged
 from sharing_api.api.core.security import Kind, Principal
 from sharing_api.api.errors import ApiError, forbidden
 from sharing_api.api.services import Services
@@ -53,7 +54,7 @@ def decide(
     if referral_id is not None:
         if purpose not in (Purpose.TREATMENT, Purpose.REFERRAL):
             raise ApiError(400, "a referral covers treatment or referral purposes only")
-        covered = services.reader.referrals.covers_access(
+        covered = services.fast.covers_access(
             referral_id, patient, reader, int(record["record_id"])
         )
         if not covered:
@@ -61,9 +62,7 @@ def decide(
                 f"referral {referral_id} does not hand record {record['record_id']} to {reader}"
             )
         return Grant(Basis.REFERRAL, referral_id, purpose)
-    consent_id = services.reader.consents.is_permitted(
-        patient, reader, Category(int(record["category"])), purpose
-    )
+    consent_id = services.fast.is_permitted(patient, reader, int(record["category"]), int(purpose))
     if consent_id is None:
         raise forbidden(
             f"no live consent of the patient covers {reader} reading "
@@ -73,13 +72,21 @@ def decide(
 
 
 def log_access(services: Services, principal: Principal, record_id: int, grant: Grant) -> int:
-    """Send the AccessLog transaction as the reader member and wait for it to be mined."""
-    signer = services.signer(principal.member)
-    logged = signer.access.log_access(
-        record_id, principal.member, grant.purpose, grant.basis, grant.basis_id, grant.reason_hash
-    )
+    """Log the access on chain as the reader member and wait until it is mined (batched with
+    other readers' accesses); 409 if the transaction reverted (nothing is served then)."""
+    try:
+        access_id = services.batcher(principal.member).log(
+            record_id,
+            principal.member,
+            grant.purpose,
+            grant.basis,
+            grant.basis_id,
+            grant.reason_hash,
+        )
+    except AccessNotLogged as exc:
+        raise ApiError(409, str(exc), "Conflict") from None
     services.metrics.chain_writes.labels("access").inc()
-    return logged.access_id
+    return access_id
 
 
 def readable_by(services: Services, member: str, rows: list[dict[str, Any]]) -> list[Any]:

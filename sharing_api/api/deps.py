@@ -1,9 +1,12 @@
 """Dependencies of the routes, as ``Annotated`` aliases: the services, the caller, and role
-guards. Every route names exactly which kinds of caller it admits; anyone else gets 403."""
+guards. Every route names exactly which kinds of caller it admits; anyone else gets 403.
+
+The dependencies are ``async`` because they never block: FastAPI would otherwise run each in
+the thread pool, one thread hop per dependency per request."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -16,7 +19,7 @@ from sharing_api.api.services import Services
 _bearer = HTTPBearer(auto_error=False, description="token from POST /auth/login")
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -24,7 +27,7 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_principal(
+async def get_principal(
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
@@ -39,10 +42,10 @@ def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require(*kinds: Kind) -> Callable[[Principal], Principal]:
+def require(*kinds: Kind) -> Callable[[Principal], Awaitable[Principal]]:
     allowed = frozenset(kinds)
 
-    def guard(principal: PrincipalDep) -> Principal:
+    async def guard(principal: PrincipalDep) -> Principal:
         if principal.kind not in allowed:
             names = ", ".join(sorted(k.value for k in allowed))
             raise forbidden(f"this route is for {names}; you are {principal.kind.value}")

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -13,6 +12,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class Metrics:
@@ -54,14 +54,33 @@ class Metrics:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
     def install(self, app: FastAPI) -> None:
-        @app.middleware("http")
-        async def observe(
-            request: Request, call_next: Callable[[Request], Awaitable[Response]]
-        ) -> Response:
-            start = time.perf_counter()
-            response = await call_next(request)
-            route = request.scope.get("route")
+        app.add_middleware(_Observe, metrics=self)
+
+
+class _Observe:
+    """Pure ASGI middleware (BaseHTTPMiddleware would add a task and a copy per request)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = [500]
+
+        async def observed_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed_send)
+        finally:
+            route = scope.get("route")
             template = getattr(route, "path", "unmatched")
-            self.latency.labels(template, request.method).observe(time.perf_counter() - start)
-            self.requests.labels(template, request.method, str(response.status_code)).inc()
-            return response
+            method = scope.get("method", "")
+            self.metrics.latency.labels(template, method).observe(time.perf_counter() - start)
+            self.metrics.requests.labels(template, method, str(status[0])).inc()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,9 +12,11 @@ from eth_account import Account
 from eth_utils.address import to_checksum_address
 
 from crypto.authority import AttributeAuthority
+from sharing_api.api.access_batch import AccessBatcher
 from sharing_api.api.core.config import ApiSettings
 from sharing_api.api.core.security import NonceStore, TokenService
 from sharing_api.api.errors import forbidden
+from sharing_api.api.fastcall import FastCalls
 from sharing_api.api.metrics import Metrics
 from sharing_api.chain import Alliance, ChainClient, Deployment, Role
 from sharing_api.index import IndexDB, Indexer
@@ -55,7 +58,10 @@ class Services:
     indexer: Indexer
     tokens: TokenService
     nonces: NonceStore
+    fast: FastCalls  # raw eth_calls of the fetch path
     metrics: Metrics = field(default_factory=Metrics)
+    batchers: dict[str, AccessBatcher] = field(default_factory=dict)
+    _batch_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def build(cls, settings: ApiSettings, storage: BlobStore | None = None) -> Services:
@@ -93,6 +99,12 @@ class Services:
             indexer=indexer,
             tokens=TokenService(settings.jwt_secret, settings.token_ttl_s),
             nonces=NonceStore(settings.nonce_ttl_s),
+            fast=FastCalls(
+                settings.chain_url,
+                deployment.addresses["ConsentRegistry"],
+                deployment.addresses["ReferralRegistry"],
+                settings.chain_timeout_s,
+            ),
         )
 
     def signer(self, member: str) -> Alliance:
@@ -102,9 +114,23 @@ class Services:
         except (KeyError, ValueError):
             raise forbidden(f"member {member} is not hosted by this API instance") from None
 
+    def batcher(self, member: str) -> AccessBatcher:
+        """The access-log batcher signing as a hosted member (created on first use)."""
+        signer = self.signer(member)
+        address = signer.client.address
+        with self._batch_lock:
+            found = self.batchers.get(address)
+            if found is None:
+                found = AccessBatcher(signer.client, self.deployment.addresses["AccessLog"])
+                self.batchers[address] = found
+            return found
+
     def roles_of(self, address: str) -> Role:
         return self.reader.registry.roles_of(address)
 
     def close(self) -> None:
         self.indexer.stop()
+        for batcher in self.batchers.values():
+            batcher.close()
+        self.fast.close()
         self.index.close()
