@@ -146,22 +146,23 @@ async def open_loop(
     return latencies
 
 
-def _cpu(pid: int) -> Any:
+def _cpu(*pids: int) -> _Cpu:
+    """CPU seconds used so far by this process (the load generator) and by ``pids``."""
     import resource
 
     import psutil
 
-    t = psutil.Process(pid).cpu_times()
     own = resource.getrusage(resource.RUSAGE_SELF)
-    return _Pair(own.ru_utime + own.ru_stime, t.user + t.system)
+    used = [own.ru_utime + own.ru_stime]
+    for pid in pids:
+        t = psutil.Process(pid).cpu_times()
+        used.append(t.user + t.system)
+    return _Cpu(used)
 
 
-class _Pair(tuple[float, float]):
-    def __new__(cls, a: float, b: float) -> _Pair:
-        return super().__new__(cls, (a, b))
-
-    def __sub__(self, other: Any) -> tuple[float, float]:
-        return (round(self[0] - other[0], 2), round(self[1] - other[1], 2))
+class _Cpu(list[float]):
+    def __sub__(self, other: Any) -> list[float]:
+        return [round(a - b, 2) for a, b in zip(self, other, strict=True)]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -184,6 +185,8 @@ def run(reporter: Reporter, args: argparse.Namespace) -> None:
             api = start_api(config, port, api_log)
             try:
                 url = f"http://127.0.0.1:{port}"
+                assert node.proc is not None
+                node_pid = node.proc.pid
                 progress(f"API at {url}; preparing {RECORDS} records of {RECORD_BYTES} bytes")
                 from eth_account import Account
 
@@ -208,16 +211,16 @@ def run(reporter: Reporter, args: argparse.Namespace) -> None:
                 fetch = [f"/records/{i}/content" for i in ids]
                 meta = [f"/records/{i}" for i in ids]
                 progress(f"closed loop, {CLIENTS} clients, {closed_s:.0f} s: metadata (peer)")
-                cpu = _cpu(api.pid)
+                cpu = _cpu(api.pid, node_pid)
                 meta_rps = asyncio.run(closed_loop(url, doctor.token, meta, closed_s, None))
-                progress(f"  cpu seconds (loadgen, api): {_cpu(api.pid) - cpu}")
+                progress(f"  cpu seconds (loadgen, api, node): {_cpu(api.pid, node_pid) - cpu}")
                 reporter.emit(
                     "metadata/rps", "req_per_s", round(meta_rps, 1), "req/s", clients=CLIENTS
                 )
                 progress(f"closed loop, {CLIENTS} clients, {closed_s:.0f} s: fetch")
-                cpu = _cpu(api.pid)
+                cpu = _cpu(api.pid, node_pid)
                 rps = asyncio.run(closed_loop(url, doctor.token, fetch, closed_s, RECORD_BYTES))
-                progress(f"  cpu seconds (loadgen, api): {_cpu(api.pid) - cpu}")
+                progress(f"  cpu seconds (loadgen, api, node): {_cpu(api.pid, node_pid) - cpu}")
                 reporter.emit(
                     "fetch/rps",
                     "req_per_s",

@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from coincurve import PrivateKey
 from eth_abi.abi import encode
 from eth_utils.abi import event_abi_to_log_topic
 from eth_utils.crypto import keccak
 from web3 import Web3
 
+from sharing_api.api.txsign import sign_transaction
 from sharing_api.chain.artifacts import load_artifact
 from sharing_api.chain.client import ChainClient
 from sharing_api.chain.errors import ChainUnavailable
@@ -57,7 +59,7 @@ class _Job:
 class AccessBatcher:
     """One sender thread per hosted member account."""
 
-    def __init__(self, client: ChainClient, access_log: str, *, poll_s: float = 0.01) -> None:
+    def __init__(self, client: ChainClient, access_log: str, *, poll_s: float = 0.005) -> None:
         self.client = client
         self.address = Web3.to_checksum_address(access_log)
         self.topic = _access_logged_topic()
@@ -65,6 +67,7 @@ class AccessBatcher:
         self.http = httpx.Client(timeout=client.timeout)
         self._jobs: list[_Job] = []
         self._fee_cache: tuple[float, dict[str, int]] | None = None
+        self._key = PrivateKey(bytes(client.account.key))
         self._cv = threading.Condition()
         self._stop = False
         self._thread = threading.Thread(target=self._loop, name="access-batcher", daemon=True)
@@ -152,8 +155,9 @@ class AccessBatcher:
                     "nonce": client._nonce + offset,
                     **fees,
                 }
-                raws.append("0x" + bytes(client.account.sign_transaction(tx).raw_transaction).hex())
-            replies = self._rpc([("eth_sendRawTransaction", [raw]) for raw in raws])
+                raws.append("0x" + sign_transaction(tx, self._key).hex())
+            calls = [("eth_blockNumber", []), *(("eth_sendRawTransaction", [r]) for r in raws)]
+            head_reply, *replies = self._rpc(calls)
             if any("error" in r for r in replies):
                 client._nonce = None  # some may have been taken: ask the node next time
             else:
@@ -165,10 +169,16 @@ class AccessBatcher:
             else:
                 waiting[str(reply["result"])] = job
         deadline = time.monotonic() + client.timeout
+        seen = int(head_reply.get("result", "0x0"), 16)
         while waiting:
             if time.monotonic() > deadline:
                 raise ChainUnavailable(f"{len(waiting)} access-log transactions not mined in time")
             time.sleep(self.poll_s)
+            # Receipts only appear with a new block: ask for them only when the head moved.
+            head = int(self._rpc([("eth_blockNumber", [])])[0].get("result", "0x0"), 16)
+            if head <= seen:
+                continue
+            seen = head
             hashes = list(waiting)
             for tx_hash, reply in zip(
                 hashes,

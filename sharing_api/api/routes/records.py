@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
 from crypto.policy import parse_policy
@@ -20,6 +20,7 @@ from sharing_api.api.upload import spool_body
 from sharing_api.chain import Category, Purpose
 
 router = APIRouter(prefix="/records", tags=["records"])
+INLINE_BYTES = 1024 * 1024
 
 Address = Annotated[str, Query(pattern=r"^0x[0-9a-fA-F]{40}$")]
 Sha256Header = Annotated[str | None, Query(alias="sha256", pattern=r"^[0-9a-fA-F]{64}$")]
@@ -186,7 +187,7 @@ def content(
     referral_id: Annotated[int | None, Query(ge=1)] = None,
     break_glass: bool = False,
     reason: Annotated[str | None, Query(max_length=1024)] = None,
-) -> StreamingResponse:
+) -> Response:
     services.signer(principal.member)  # 403 early if we cannot log for this member
     row = find_record(services, record_id)
     grant = decide(
@@ -195,15 +196,26 @@ def content(
     if not services.storage.has(row["cid"]):
         raise ApiError(404, f"ciphertext of record {record_id} is missing from storage")
     access_id = log_access(services, principal, record_id, grant)
-    chunks = services.storage.get(row["cid"], row["content_hash"].removeprefix("0x"))
+    chunks = iter(services.storage.get(row["cid"], row["content_hash"].removeprefix("0x")))
+    headers = {"X-Access-Id": str(access_id), "X-Record-Id": str(record_id)}
+    # Small records (most FHIR documents) go out in one piece, read and verified here in the
+    # worker thread; large ones stream, chunk by verified chunk.
+    head: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        head.append(chunk)
+        size += len(chunk)
+        if size >= INLINE_BYTES:
+            break
+    else:
+        services.metrics.bytes_out.inc(size)
+        return Response(b"".join(head), media_type="application/octet-stream", headers=headers)
 
     def stream() -> Iterator[bytes]:
+        yield from head
+        services.metrics.bytes_out.inc(size)
         for chunk in chunks:
             services.metrics.bytes_out.inc(len(chunk))
             yield chunk
 
-    return StreamingResponse(
-        stream(),
-        media_type="application/octet-stream",
-        headers={"X-Access-Id": str(access_id), "X-Record-Id": str(record_id)},
-    )
+    return StreamingResponse(stream(), media_type="application/octet-stream", headers=headers)
