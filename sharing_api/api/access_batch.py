@@ -7,8 +7,8 @@ Before a request reaches the batcher the route has checked the basis with eth_ca
 fixed gas limit is for transactions expected to succeed; a revert still fails that request.
 
 Nonces: the batcher signs as a hosted member whose ``ChainClient`` may also send other
-transactions (uploads, referrals); it allocates nonces under that client's own lock and
-counter so the two never collide.
+transactions (uploads, referrals); it allocates nonces from that client's shared nonce slot (lock and
+counter) so the two never collide.
 """
 
 from __future__ import annotations
@@ -141,9 +141,10 @@ class AccessBatcher:
         client = self.client
         fees = self._fees()
         chain_id = client.chain_id
-        with client._lock:  # shares the member's nonce counter with its other transactions
-            if client._nonce is None:
-                client._nonce = int(client.w3.eth.get_transaction_count(client.address, "pending"))
+        slot = client._nonces  # the member's nonce counter, shared with its other transactions
+        with slot.lock:
+            if slot.next is None:
+                slot.next = int(client.w3.eth.get_transaction_count(client.address, "pending"))
             raws = []
             for offset, job in enumerate(jobs):
                 tx: dict[str, Any] = {
@@ -152,16 +153,16 @@ class AccessBatcher:
                     "value": 0,
                     "gas": ACCESS_GAS,
                     "chainId": chain_id,
-                    "nonce": client._nonce + offset,
+                    "nonce": slot.next + offset,
                     **fees,
                 }
                 raws.append("0x" + sign_transaction(tx, self._key).hex())
             calls = [("eth_blockNumber", []), *(("eth_sendRawTransaction", [r]) for r in raws)]
             head_reply, *replies = self._rpc(calls)
             if any("error" in r for r in replies):
-                client._nonce = None  # some may have been taken: ask the node next time
+                slot.next = None  # some may have been taken: ask the node next time
             else:
-                client._nonce += len(jobs)
+                slot.next += len(jobs)
         waiting: dict[str, _Job] = {}
         for job, reply in zip(jobs, replies, strict=True):
             if "error" in reply:
