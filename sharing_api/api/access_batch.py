@@ -7,8 +7,8 @@ Before a request reaches the batcher the route has checked the basis with eth_ca
 fixed gas limit is for transactions expected to succeed; a revert still fails that request.
 
 Nonces: the batcher signs as a hosted member whose ``ChainClient`` may also send other
-transactions (uploads, referrals); it allocates nonces from that client's shared nonce slot (lock and
-counter) so the two never collide.
+transactions (uploads, referrals); it allocates nonces from that client's shared nonce slot
+(lock and counter) so the two never collide.
 """
 
 from __future__ import annotations

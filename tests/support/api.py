@@ -8,23 +8,17 @@ a local store, an index DB, and uvicorn serving on 127.0.0.1 in a thread.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from eth_account import Account
-from fastapi import FastAPI
 
 from crypto.authority import AttributeAuthority
 from sharing_api.api.core.config import ApiSettings, HostedMember
-from sharing_api.api.main import create_app
-from sharing_api.api.services import Services
+from sharing_api.api.server import RunningApi, free_port, serve_in_thread
 from sharing_api.chain import ChainClient, Deployment, Genesis, MemberSpec, Role, deploy_alliance
 from tests.support.ledger import DEV_KEYS, running_node
 
@@ -102,37 +96,18 @@ def running_ledger_alliance(root: Path) -> Iterator[TestAlliance]:
         yield deploy_test_alliance(root, node.url, DEPLOYER)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class RunningApi:
-    url: str
-    app: FastAPI
-    services: Services
-
-
 @contextmanager
-def running_api(settings: ApiSettings, **app_options: Any) -> Iterator[RunningApi]:
-    services = Services.build(settings)
-    app = create_app(services, **app_options)
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="test-api", daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("API server did not start")
-            time.sleep(0.02)
-        yield RunningApi(f"http://127.0.0.1:{port}", app, services)
-    finally:
-        server.should_exit = True
-        thread.join(15)
+def running_api(settings: ApiSettings) -> Iterator[RunningApi]:
+    """The API under uvicorn in a thread on a free 127.0.0.1 port."""
+    with serve_in_thread(settings) as api:
+        yield api
+
+
+__all__ = [
+    "RunningApi",
+    "TestAlliance",
+    "deploy_test_alliance",
+    "free_port",
+    "running_api",
+    "running_ledger_alliance",
+]
