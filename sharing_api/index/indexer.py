@@ -13,15 +13,16 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from eth_abi.abi import decode
 from eth_utils.abi import event_abi_to_log_topic
+from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 from web3 import Web3
-from web3.contract import Contract
 
 from sharing_api.chain.artifacts import load_artifact
-from sharing_api.chain.events import ChainEvent, to_event
+from sharing_api.chain.events import ChainEvent
 from sharing_api.chain.genesis import Deployment
 from sharing_api.index import schema
 from sharing_api.index.db import IndexDB
@@ -40,6 +41,37 @@ def _addr(value: str) -> str:
     return value.lower()
 
 
+class _EventDecoder:
+    """Decodes one event's logs with eth_abi directly: web3's process_log costs several times
+    more, and the indexer decodes every access of the alliance."""
+
+    def __init__(self, contract: str, abi: dict[str, Any]) -> None:
+        self.contract = contract
+        self.name = str(abi["name"])
+        self.indexed = [(i["name"], i["type"]) for i in abi["inputs"] if i["indexed"]]
+        self.plain = [(i["name"], i["type"]) for i in abi["inputs"] if not i["indexed"]]
+
+    def decode(self, log: Any) -> ChainEvent:
+        args: dict[str, Any] = {}
+        for (name, kind), topic in zip(self.indexed, log["topics"][1:], strict=True):
+            (args[name],) = decode([kind], bytes(HexBytes(topic)))
+        values = decode([k for _, k in self.plain], bytes(HexBytes(log["data"])))
+        args.update({name: v for (name, _), v in zip(self.plain, values, strict=True)})
+        for name, kind in [*self.indexed, *self.plain]:
+            if kind == "address":
+                args[name] = to_checksum_address(args[name])
+            elif kind.endswith("[]"):
+                args[name] = list(args[name])
+        return ChainEvent(
+            contract=self.contract,
+            name=self.name,
+            args=args,
+            block_number=int(log["blockNumber"]),
+            tx_hash="0x" + bytes(HexBytes(log["transactionHash"])).hex(),
+            log_index=int(log["logIndex"]),
+        )
+
+
 class Indexer:
     def __init__(
         self, db: IndexDB, w3: Web3, deployment: Deployment, *, batch_blocks: int = 2_000
@@ -50,16 +82,12 @@ class Indexer:
         self.batch_blocks = batch_blocks
         self._lock = threading.Lock()
         self._timestamps: dict[int, int] = {}
-        self._decoders: dict[bytes, tuple[str, Contract, str]] = {}
+        self._decoders: dict[bytes, _EventDecoder] = {}
         for name in INDEXED:
-            abi = load_artifact(name).abi
-            contract = w3.eth.contract(
-                address=Web3.to_checksum_address(deployment.addresses[name]), abi=abi
-            )
-            for item in abi:
+            for item in load_artifact(name).abi:
                 if item.get("type") == "event":
                     topic = bytes(event_abi_to_log_topic(item))  # type: ignore[arg-type]
-                    self._decoders[topic] = (name, contract, str(item["name"]))
+                    self._decoders[topic] = _EventDecoder(name, item)
         self._handlers: dict[str, Callable[[Connection, ChainEvent], None]] = {
             "RecordRegistered": self._record,
             "RecordSuperseded": self._superseded,
@@ -110,9 +138,7 @@ class Indexer:
             decoder = self._decoders.get(bytes(HexBytes(topics[0])))
             if decoder is None:
                 continue
-            name, contract, event = decoder
-            data = contract.events[event]().process_log(entry)
-            events.append(to_event(name, data))
+            events.append(decoder.decode(entry))
         events.sort(key=lambda e: (e.block_number, e.log_index))
         with self.db.engine.begin() as conn:
             for ev in events:
