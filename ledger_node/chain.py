@@ -159,6 +159,7 @@ class Chain:
             if rroot != header.receipts_root:
                 raise SealError(f"block {n}: replay gives different receipts")
             self.head = header
+        self._reads_at(self.head)
         for seq, raw_tx in self.store.pool_all():
             try:
                 tx = decode_raw(raw_tx)
@@ -166,6 +167,16 @@ class Chain:
             except ValueError:
                 continue  # cannot happen unless the pool was tampered with; drop it
             self._enqueue(seq, tx)
+
+    def _reads_at(self, header: Header) -> None:
+        """A fresh engine has block number and timestamp 0: until the next block, eth_call and
+        eth_estimateGas would judge time-dependent rules (consent windows) at 1970. Give it
+        the head block's context."""
+        self.engine.begin_block(
+            BlockContext(
+                header.number, header.timestamp, header.coinbase, self.genesis.block_gas_limit
+            )
+        )
 
     def close(self) -> None:
         self.store.close()
@@ -288,6 +299,7 @@ class Chain:
         if changed is not None:
             self.engine.rebase(changed)
             self.txs_since_checkpoint = 0
+            self._reads_at(header)
         self.permissions.new_block()
         self.head = header
         self.tx_count += len(take)
