@@ -1,0 +1,168 @@
+"""The thin I/O layer: read the alliance's audit trail from the chain into the rule records
+(``rules.History``) plus index-style rows (the shape the API's indexer stores, which the
+FHIR AuditEvent builder and the CSV take)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+
+from sharing_api.audit.rules import (
+    Access,
+    Consent,
+    History,
+    Justification,
+    Referral,
+    Revocation,
+)
+from sharing_api.chain import Alliance, ChainClient, Deployment, ReferralStatus
+from sharing_api.chain.events import ChainEvent
+
+Row = dict[str, Any]
+OPEN_REFERRAL = (ReferralStatus.CREATED, ReferralStatus.ACCEPTED)
+
+
+@dataclass
+class AuditData:
+    history: History
+    accesses: list[Row]  # index-style rows (see sharing_api.index.schema.accesses)
+    records: list[Row]  # record_id, patient, custodian, category, content_hash, cid, ...
+    head: int  # chain head block number when read
+    head_timestamp: int
+
+
+def connect(rpc: str, deployment_file: Path) -> Alliance:
+    """A read-only view of the deployment: a throwaway key, since nothing is signed."""
+    deployment = Deployment.load(deployment_file)
+    return Alliance(ChainClient(rpc, Account.create().key), deployment)
+
+
+def _hex(value: bytes) -> str:
+    return "0x" + bytes(value).hex()
+
+
+def from_events(events: Iterable[ChainEvent], timestamps: dict[int, int]) -> AuditData:
+    """Fold the decoded audit trail (chain order) into rule records and rows."""
+    consents: list[Consent] = []
+    revocations: list[Revocation] = []
+    referrals: dict[int, Referral] = {}
+    justifications: list[Justification] = []
+    records: dict[int, Row] = {}
+    rows: dict[int, Row] = {}
+    raw_accesses: list[tuple[ChainEvent, Row]] = []
+    for ev in events:
+        a, pos, ts = ev.args, (ev.block_number, ev.log_index), timestamps[ev.block_number]
+        if ev.name == "RecordRegistered":
+            records[int(a["recordId"])] = {
+                "record_id": int(a["recordId"]),
+                "patient": str(a["patient"]).lower(),
+                "custodian": str(a["custodian"]).lower(),
+                "category": int(a["category"]),
+                "content_hash": _hex(a["contentHash"]),
+                "cid": str(a["cid"]),
+                "block_number": ev.block_number,
+            }
+        elif ev.name == "ConsentGranted":
+            consents.append(
+                Consent(
+                    int(a["consentId"]),
+                    str(a["patient"]).lower(),
+                    str(a["grantee"]).lower(),
+                    int(a["granteeRole"]),
+                    int(a["categories"]),
+                    int(a["purposes"]),
+                    int(a["validFrom"]),
+                    int(a["validUntil"]),
+                    pos,
+                )
+            )
+        elif ev.name == "ConsentRevoked":
+            revocations.append(Revocation(int(a["consentId"]), pos, ts))
+        elif ev.name == "ReferralCreated":
+            rid = int(a["referralId"])
+            referrals[rid] = Referral(
+                rid,
+                str(a["patient"]).lower(),
+                str(a["referrer"]).lower(),
+                str(a["receiver"]).lower(),
+                tuple(int(i) for i in a["recordIds"]),
+                pos,
+            )
+        elif ev.name == "ReferralStatusChanged":
+            rid = int(a["referralId"])
+            ref = referrals.get(rid)
+            if ref is not None and ref.closed is None and int(a["to"]) not in OPEN_REFERRAL:
+                referrals[rid] = Referral(
+                    ref.referral_id,
+                    ref.patient,
+                    ref.referrer,
+                    ref.receiver,
+                    ref.record_ids,
+                    ref.pos,
+                    pos,
+                )
+        elif ev.name == "AccessLogged":
+            row: Row = {
+                "access_id": int(a["accessId"]),
+                "record_id": int(a["recordId"]),
+                "patient": str(a["patient"]).lower(),
+                "reader": str(a["reader"]).lower(),
+                "logger": str(a["logger"]).lower(),
+                "purpose": int(a["purpose"]),
+                "basis": int(a["basis"]),
+                "basis_id": int(a["basisId"]),
+                "reason_hash": _hex(a["reasonHash"]),
+                "justified": False,
+                "justification_hash": None,
+                "block_number": ev.block_number,
+                "tx_hash": ev.tx_hash,
+                "timestamp": ts,
+            }
+            rows[int(a["accessId"])] = row
+            raw_accesses.append((ev, row))
+        elif ev.name == "BreakGlassJustified":
+            aid = int(a["accessId"])
+            justifications.append(Justification(aid, pos, ts))
+            if aid in rows:
+                rows[aid].update(justified=True, justification_hash=_hex(a["justificationHash"]))
+    accesses = tuple(
+        Access(
+            r["access_id"],
+            r["record_id"],
+            r["patient"],
+            r["reader"],
+            r["purpose"],
+            r["basis"],
+            r["basis_id"],
+            (ev.block_number, ev.log_index),
+            r["timestamp"],
+            records[r["record_id"]]["category"] if r["record_id"] in records else None,
+        )
+        for ev, r in raw_accesses
+    )
+    history = History(
+        tuple(consents),
+        tuple(revocations),
+        tuple(referrals.values()),
+        accesses,
+        tuple(justifications),
+    )
+    return AuditData(history, list(rows.values()), list(records.values()), 0, 0)
+
+
+def read_chain(alliance: Alliance) -> AuditData:
+    """Everything the audit needs, from the chain alone (no index)."""
+    w3 = alliance.client.w3
+    head_block = w3.eth.get_block("latest")
+    events = alliance.audit_trail()
+    timestamps = {}
+    for n in sorted({e.block_number for e in events}):
+        timestamps[n] = int(w3.eth.get_block(n)["timestamp"])
+    data = from_events(events, timestamps)
+    data.head = int(head_block["number"])
+    data.head_timestamp = int(head_block["timestamp"])
+    return data
