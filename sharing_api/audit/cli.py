@@ -22,6 +22,11 @@ from sharing_api.storage.config import alliance_home
 
 def _chain_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option(
+        "--database-url",
+        default=None,
+        help="Read the API's index DB (SQLite or postgresql:// URL) instead of the chain.",
+    )(f)
+    f = click.option(
         "--deployment",
         type=click.Path(path_type=Path),
         default=None,
@@ -52,9 +57,11 @@ def _threshold_options(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
-def _read(rpc: str, deployment: Path | None) -> Any:
-    from sharing_api.audit.sources import connect, read_chain
+def _read(rpc: str, deployment: Path | None, database_url: str | None) -> Any:
+    from sharing_api.audit.sources import connect, read_chain, read_index
 
+    if database_url:
+        return read_index(database_url)
     return read_chain(connect(rpc, deployment or alliance_home() / "deployment.json"))
 
 
@@ -81,6 +88,7 @@ def verify_cmd(
     data_dir: Path | None,
     rpc: str,
     deployment: Path | None,
+    database_url: str | None,
     blobs: bool,
     sample: int | None,
     seed: int,
@@ -106,7 +114,7 @@ def verify_cmd(
             )
     failed = False
     if blobs:
-        data = _read(rpc, deployment)
+        data = _read(rpc, deployment, database_url)
         overrides = {"local_root": storage_root} if storage_root else {}
         store = open_storage(load_config(storage_config, overrides))
         try:
@@ -135,6 +143,7 @@ def verify_cmd(
 def anomalies_cmd(
     rpc: str,
     deployment: Path | None,
+    database_url: str | None,
     justify_within: int,
     max_per_day: int,
     now: int | None,
@@ -142,7 +151,7 @@ def anomalies_cmd(
 ) -> None:
     """Access without a live basis, access after revocation, break-glass not justified in
     time, unusual access volume per reader. Exit status 0 whether or not any are found."""
-    data = _read(rpc, deployment)
+    data = _read(rpc, deployment, database_url)
     found = find_anomalies(
         data.history, Thresholds(justify_within, max_per_day), now or int(time.time())
     )
@@ -168,6 +177,7 @@ def _day(value: datetime) -> datetime:
 def report_cmd(
     rpc: str,
     deployment: Path | None,
+    database_url: str | None,
     start: datetime,
     end: datetime,
     out: Path,
@@ -183,7 +193,7 @@ def report_cmd(
         raise click.BadParameter("--to is before --from")
     lo = int(_day(start).timestamp())
     hi = int((_day(end) + timedelta(days=1)).timestamp())
-    data = _read(rpc, deployment)
+    data = _read(rpc, deployment, database_url)
     at = now or int(time.time())
     rows = [r for r in data.accesses if lo <= int(r["timestamp"]) < hi]
     in_range = {int(r["access_id"]) for r in rows}

@@ -16,6 +16,7 @@ from sharing_api.audit.rules import (
     Consent,
     History,
     Justification,
+    Pos,
     Referral,
     Revocation,
 )
@@ -166,3 +167,92 @@ def read_chain(alliance: Alliance) -> AuditData:
     data.head = int(head_block["number"])
     data.head_timestamp = int(head_block["timestamp"])
     return data
+
+
+# The index keeps no log index and no time for revocations or justifications, so chain order
+# within a block is unknown there: a revocation sorts after every access of its block (no false
+# "after revocation" in the same block; the contract refuses those anyway), and a
+# justification counts as made when it was indexed at the latest, i.e. it is judged in time.
+LAST_IN_BLOCK = 1 << 30
+
+
+def _closed_at(changes: list[Row]) -> Pos | None:
+    for c in changes:
+        if int(c["to_status"]) not in OPEN_REFERRAL:
+            return (int(c["block_number"]), int(c["log_index"]))
+    return None
+
+
+def read_index(url: str, limit: int = 10_000_000) -> AuditData:
+    """The same records from the API's index database (SQLite or PostgreSQL URL)."""
+    from sharing_api.index.db import IndexDB
+
+    db = IndexDB(url)
+    try:
+        records = db.records(limit=limit)
+        consent_rows = db.consents(limit=limit)
+        referral_rows = db.referrals(limit=limit)
+        rows = db.accesses(limit=limit)
+        head = (db.next_block() or 1) - 1
+        closed = {
+            int(r["referral_id"]): _closed_at(db.referral_history(int(r["referral_id"])))
+            for r in referral_rows
+            if ReferralStatus(int(r["status"])) not in OPEN_REFERRAL
+        }
+    finally:
+        db.close()
+    category = {int(r["record_id"]): int(r["category"]) for r in records}
+    consents = tuple(
+        Consent(
+            int(c["consent_id"]),
+            c["patient"],
+            c["grantee"],
+            int(c["grantee_role"]),
+            int(c["categories"]),
+            int(c["purposes"]),
+            int(c["valid_from"]),
+            int(c["valid_until"]),
+            (int(c["block_number"]), 0),
+        )
+        for c in consent_rows
+    )
+    revocations = tuple(
+        Revocation(int(c["consent_id"]), (int(c["revoked_block"]), LAST_IN_BLOCK), 0)
+        for c in consent_rows
+        if c["revoked"] and c["revoked_block"] is not None
+    )
+    referrals = tuple(
+        Referral(
+            int(r["referral_id"]),
+            r["patient"],
+            r["referrer"],
+            r["receiver"],
+            tuple(r["record_ids"]),
+            (int(r["block_number"]), 0),
+            closed.get(int(r["referral_id"])),
+        )
+        for r in referral_rows
+    )
+    accesses = tuple(
+        Access(
+            int(r["access_id"]),
+            int(r["record_id"]),
+            r["patient"],
+            r["reader"],
+            int(r["purpose"]),
+            int(r["basis"]),
+            int(r["basis_id"]),
+            (int(r["block_number"]), 1),
+            int(r["timestamp"]),
+            category.get(int(r["record_id"])),
+        )
+        for r in rows
+    )
+    justifications = tuple(
+        Justification(a.access_id, a.pos, a.timestamp)
+        for a, r in zip(accesses, rows, strict=True)
+        if r["justified"]
+    )
+    history = History(consents, revocations, referrals, accesses, justifications)
+    last_ts = max((a.timestamp for a in accesses), default=0)
+    return AuditData(history, rows, records, head, last_ts)

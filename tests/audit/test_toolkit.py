@@ -89,6 +89,8 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
                     str(alliance.root / "deployment.json"),
                 ],
                 "storage": str(alliance.root / "storage"),
+                "index": f"sqlite:///{alliance.root / 'index.sqlite3'}",
+                "api": api,
                 "blobs": blobs,
                 "h1": alliance.address("h1").lower(),
                 "h3": alliance.address("h3").lower(),
@@ -198,3 +200,21 @@ def test_report_html_csv_fhir(history: dict[str, Any], tmp_path: Path) -> None:
         str(tmp_path / "empty"),
     )
     assert empty.exit_code == 0 and "0 accesses" in empty.output
+
+
+def test_index_db_gives_the_same_findings_as_the_chain(history: dict[str, Any]) -> None:
+    history["api"].services.indexer.sync()
+    args = [
+        "--json",
+        "--justify-within",
+        "3600",
+        "--now",
+        str(int(time.time()) + 7200),
+        "--max-per-day",
+        "2",
+    ]
+    from_chain = json.loads(run("anomalies", *history["chain"], *args).output)
+    from_index = json.loads(run("anomalies", "--database-url", history["index"], *args).output)
+    assert len(from_chain) == 2 and from_index == from_chain
+    blobs = run("verify", "--database-url", history["index"], "--storage-root", history["storage"])
+    assert blobs.exit_code == 0 and "blobs ok: 2/2" in blobs.output
