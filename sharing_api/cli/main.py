@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("sharing_api.cli.demo:demo", "Run the alliance demo scenario end to end."),
     "contracts": ("contracts.cli:contracts_group", "Compile and deploy the Solidity contracts."),
     "node": ("ledger_node.cli:node", "Run the permissioned EVM ledger node."),
+    "audit": ("sharing_api.audit.cli:audit", "Verify the chain and blobs, find anomalies, report."),
     "storage": (
         "sharing_api.storage.cli:storage",
         "Put, get and inspect blobs in the record store.",

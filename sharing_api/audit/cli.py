@@ -1,0 +1,219 @@
+"""`alliance audit`: verify the chain and blobs, list anomalies, write a report.
+
+The chain is read over JSON-RPC (``--rpc`` + ``--deployment``); ``verify --data-dir`` also
+re-executes a node's own data directory. Heavy imports wait until a command runs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sharing_api.audit.rules import Thresholds, find_anomalies
+from sharing_api.storage.config import alliance_home
+
+
+def _chain_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option(
+        "--database-url",
+        default=None,
+        help="Read the API's index DB (SQLite or postgresql:// URL) instead of the chain.",
+    )(f)
+    f = click.option(
+        "--deployment",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="deployment.json of the alliance (default: $ALLIANCE_HOME/deployment.json).",
+    )(f)
+    return click.option(
+        "--rpc", default="http://127.0.0.1:8545", show_default=True, help="Ledger JSON-RPC URL."
+    )(f)
+
+
+def _threshold_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option(
+        "--justify-within",
+        type=click.IntRange(min=0),
+        default=Thresholds.justify_within_s,
+        show_default=True,
+        help="Seconds a break-glass access may stay unjustified.",
+    )(f)
+    f = click.option(
+        "--max-per-day",
+        type=click.IntRange(min=1),
+        default=Thresholds.max_accesses_per_day,
+        show_default=True,
+        help="Accesses per reader per UTC day above which volume is unusual.",
+    )(f)
+    return click.option(
+        "--now", type=int, default=None, help="Judge as of this Unix time (default: now)."
+    )(f)
+
+
+def _read(rpc: str, deployment: Path | None, database_url: str | None) -> Any:
+    from sharing_api.audit.sources import connect, read_chain, read_index
+
+    if database_url:
+        return read_index(database_url)
+    return read_chain(connect(rpc, deployment or alliance_home() / "deployment.json"))
+
+
+@click.group()
+def audit() -> None:
+    """Audit the alliance: verify the chain and stored blobs, find anomalies, write reports."""
+
+
+@audit.command("verify")
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A ledger node's data directory: re-execute its chain from genesis.",
+)
+@_chain_options
+@click.option("--blobs/--no-blobs", default=True, help="Check stored blobs (needs --rpc).")
+@click.option("--sample", type=click.IntRange(min=1), default=None, help="Check N random blobs.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for --sample.")
+@click.option("--storage-config", type=click.Path(path_type=Path), default=None)
+@click.option("--storage-root", default=None, help="Local store root (overrides the config).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def verify_cmd(
+    data_dir: Path | None,
+    rpc: str,
+    deployment: Path | None,
+    database_url: str | None,
+    blobs: bool,
+    sample: int | None,
+    seed: int,
+    storage_config: Path | None,
+    storage_root: str | None,
+    as_json: bool,
+) -> None:
+    """Every seal, hash link and state commitment (by re-execution), and stored blobs
+    against their on-chain SHA-256. Exit status 1 if any blob fails."""
+    from sharing_api.audit.verify import verify_blobs, verify_chain
+    from sharing_api.storage.config import load_config, open_storage
+
+    if data_dir is None and not blobs:
+        raise click.UsageError("nothing to verify: give --data-dir and/or keep --blobs")
+    out: dict[str, Any] = {}
+    if data_dir is not None:
+        chain = verify_chain(data_dir)
+        out["chain"] = asdict(chain)
+        if not as_json:
+            click.echo(
+                f"chain ok: {chain.blocks} blocks, {chain.transactions} transactions, "
+                f"{chain.checkpoints} checkpoints, head {chain.head_hash}"
+            )
+    failed = False
+    if blobs:
+        data = _read(rpc, deployment, database_url)
+        overrides = {"local_root": storage_root} if storage_root else {}
+        store = open_storage(load_config(storage_config, overrides))
+        try:
+            result = verify_blobs(store, data.records, sample, seed)
+        finally:
+            store.close()
+        out["blobs"] = asdict(result)
+        failed = bool(result.failures)
+        if not as_json:
+            for f in result.failures:
+                click.echo(f"blob FAILED: record {f['record_id']} {f['cid']}: {f['error']}")
+            click.echo(
+                f"blobs {'FAILED' if failed else 'ok'}: {result.ok}/{result.checked} checked "
+                f"of {result.total} records"
+            )
+    if as_json:
+        click.echo(json.dumps(out, indent=1))
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+@audit.command("anomalies")
+@_chain_options
+@_threshold_options
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+def anomalies_cmd(
+    rpc: str,
+    deployment: Path | None,
+    database_url: str | None,
+    justify_within: int,
+    max_per_day: int,
+    now: int | None,
+    as_json: bool,
+) -> None:
+    """Access without a live basis, access after revocation, break-glass not justified in
+    time, unusual access volume per reader. Exit status 0 whether or not any are found."""
+    data = _read(rpc, deployment, database_url)
+    found = find_anomalies(
+        data.history, Thresholds(justify_within, max_per_day), now or int(time.time())
+    )
+    if as_json:
+        click.echo(json.dumps([asdict(a) for a in found], indent=1))
+        return
+    for a in found:
+        where = f"access {a.access_id}" if a.access_id is not None else "-"
+        click.echo(f"{a.rule}\t{where}\t{a.reader}\t{a.detail}")
+    click.echo(f"{len(found)} anomalies in {len(data.history.accesses)} accesses")
+
+
+def _day(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC)
+
+
+@audit.command("report")
+@_chain_options
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Output directory.")
+@_threshold_options
+def report_cmd(
+    rpc: str,
+    deployment: Path | None,
+    database_url: str | None,
+    start: datetime,
+    end: datetime,
+    out: Path,
+    justify_within: int,
+    max_per_day: int,
+    now: int | None,
+) -> None:
+    """HTML report with charts, a CSV of accesses and a FHIR AuditEvent bundle for the
+    accesses from --from to --to (UTC days, inclusive)."""
+    from sharing_api.audit.report import write_report
+
+    if end < start:
+        raise click.BadParameter("--to is before --from")
+    lo = int(_day(start).timestamp())
+    hi = int((_day(end) + timedelta(days=1)).timestamp())
+    data = _read(rpc, deployment, database_url)
+    at = now or int(time.time())
+    rows = [r for r in data.accesses if lo <= int(r["timestamp"]) < hi]
+    in_range = {int(r["access_id"]) for r in rows}
+    readers = {str(r["reader"]) for r in rows}
+    found = [
+        a
+        for a in find_anomalies(data.history, Thresholds(justify_within, max_per_day), at)
+        if (a.access_id in in_range) or (a.access_id is None and a.reader in readers)
+    ]
+    summary = {
+        "chain head": data.head,
+        "records on chain": len(data.records),
+        "consents": len(data.history.consents),
+        "revocations": len(data.history.revocations),
+        "accesses in period": len(rows),
+        "break-glass in period": sum(1 for r in rows if int(r["basis"]) == 2),
+        "anomalies": len(found),
+    }
+    period = (start.strftime("%Y-%m-%d"), end.strftime("%Y-%m-%d"))
+    paths = write_report(out, rows, found, period, summary, at)
+    for kind, path in paths.items():
+        click.echo(f"{kind}: {path}")
+    click.echo(f"{len(rows)} accesses, {len(found)} anomalies")
