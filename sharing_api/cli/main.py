@@ -18,6 +18,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("sharing_api.cli.demo:demo", "Run the alliance demo scenario end to end."),
     "contracts": ("contracts.cli:contracts_group", "Compile and deploy the Solidity contracts."),
     "node": ("ledger_node.cli:node", "Run the permissioned EVM ledger node."),
+    "network": ("ledger_node.network.cli:network", "Run a replicated network (etcd ordering)."),
 }
 
 
