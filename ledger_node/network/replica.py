@@ -147,6 +147,8 @@ class ReplicaNode(Node):
             raise RpcError(-32003, f"nonce too low: next nonce {chain.nonce_of(tx.sender)}")
         if tx.gas < intrinsic_gas(tx) or tx.gas > chain.genesis.block_gas_limit:
             raise RpcError(-32003, "gas outside intrinsic gas .. block gas limit")
+        if self.follower:
+            raise RpcError(-32003, "read-only follower: send transactions to a member's node")
         if self._collect is None:
             raise RpcError(-32603, "transactions are accepted over HTTP only")
         self._collect.append(data)
@@ -347,6 +349,7 @@ class ReplicaNode(Node):
             self.alarms.append(msg)
             self.net.refused.inc()
             vote = {
+                "voter": "0x" + self.sealer.hex() if self.sealer else None,
                 "rev": kv.mod_revision,
                 "hash": block_hash,
                 "sealer": "0x" + sealer.hex(),
@@ -362,10 +365,17 @@ class ReplicaNode(Node):
         votes, _ = await self.etcd.range(
             self.keys.rejected(height), prefix_end(self.keys.rejected(height))
         )
-        agree = sum(1 for v in votes if from_json(v.value).get("rev") == kv.mod_revision)
-        nodes, _ = await self.etcd.range(self.keys.nodes, prefix_end(self.keys.nodes))
-        voters = [n for n in nodes if from_json(n.value).get("sealer") != "0x" + sealer.hex()]
-        if agree < len(voters) // 2 + 1:
+        # Only the other sealers vote (a static set from genesis): a minority of members,
+        # or followers, cannot remove a block. Followers still refuse it and raise alarms.
+        voters = {"0x" + a.hex() for a in self.chain.genesis.sealers if a != sealer}
+        agree = len(
+            {
+                v["voter"]
+                for v in (from_json(kv_.value) for kv_ in votes)
+                if v.get("rev") == kv.mod_revision and v.get("voter") in voters
+            }
+        )
+        if not voters or agree < len(voters) // 2 + 1:
             return
         later, _ = await self.etcd.range(self.keys.block(height), prefix_end(self.keys.blocks))
         compare = [cmp_mod(b.key, b.mod_revision) for b in later]
