@@ -125,7 +125,8 @@ def node_cmd(
     from ledger_node.network.replica import ReplicaNode
     from ledger_node.server import serve
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    level = logging.DEBUG if os.environ.get("ALLIANCE_DEBUG") else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per etcd call otherwise
     host, port = parse_hostport(rpc)
     key_path = data_dir / KEY_FILE

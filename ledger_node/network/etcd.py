@@ -7,11 +7,16 @@ the next on a connection error, so one dead etcd member does not stop a node.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+# Errors a member returns while the cluster elects a leader: ask the next member.
+_TRANSIENT = ("no leader", "leader changed", "timed out", "too many requests")
 
 
 class EtcdUnavailable(OSError):
@@ -107,7 +112,7 @@ class Etcd:
             doc: dict[str, Any] = reply.json()
             if reply.status_code != 200 or "error" in doc:
                 msg = doc.get("error") or doc.get("message") or reply.text
-                if "no leader" in str(msg) or "timed out" in str(msg):
+                if any(t in str(msg) for t in _TRANSIENT):
                     last = EtcdError(f"etcd {self.endpoints[idx]}: {msg}")
                     continue
                 raise EtcdError(f"etcd {path}: {msg}")
@@ -189,3 +194,28 @@ async def last_key(etcd: Etcd, prefix: bytes) -> KV | None:
     )
     kvs = doc.get("kvs") or []
     return _kv(kvs[0]) if kvs else None
+
+
+async def watch_prefix(etcd: Etcd, prefix: bytes, on_keys: Any) -> None:
+    """Stream changes under ``prefix`` forever, calling ``on_keys(keys)`` per event batch.
+
+    The gateway serves a watch as one long HTTP response of JSON lines. On any error the
+    stream is reopened on the next member; callers re-read state after a wake-up, so a
+    missed event between two streams costs nothing but latency.
+    """
+    body = {"create_request": {"key": b64(prefix), "range_end": b64(prefix_end(prefix))}}
+    timeout = httpx.Timeout(2.0, read=None)
+    while True:
+        url = etcd.endpoints[etcd._current % len(etcd.endpoints)] + "/v3/watch"
+        try:
+            async with etcd.client.stream("POST", url, json=body, timeout=timeout) as reply:
+                on_keys([])  # (re)connected: whatever happened meanwhile, look again
+                async for line in reply.aiter_lines():
+                    if '"events"' not in line:
+                        continue
+                    events = json.loads(line).get("result", {}).get("events", [])
+                    on_keys([unb64(e["kv"]["key"]) for e in events])
+        except (httpx.HTTPError, ValueError, KeyError):
+            pass
+        etcd._current += 1
+        await asyncio.sleep(0.1)

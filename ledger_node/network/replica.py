@@ -37,6 +37,7 @@ from ledger_node.network.etcd import (
     op_delete_prefix,
     op_put,
     prefix_end,
+    watch_prefix,
 )
 from ledger_node.network.layout import (
     Keys,
@@ -48,13 +49,14 @@ from ledger_node.network.layout import (
     height_of,
     to_json,
 )
+from ledger_node.network.lease import LeaseKeeper
 from ledger_node.permission import NotAMember
 from ledger_node.rpc import RpcError, h, p_bytes
 from ledger_node.server import MAX_BATCH, Node, _error
 from ledger_node.txcodec import TxError, decode_raw, intrinsic_gas
 
 log = logging.getLogger("ledger_node.network")
-POLL_S = 0.02
+IDLE_POLL_S = 0.5  # a watch on etcd wakes the loop; this is only the fallback
 PENDING_NONCE_WAIT_S = 30.0  # how long a "nonce too high" pool tx waits for its predecessor
 MAX_BLOCK_BYTES = 8 * 1024 * 1024
 
@@ -89,6 +91,12 @@ class NetworkMetrics:
             registry=r,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2),
         )
+        self.apply = Histogram(
+            "alliance_block_apply_seconds",
+            "Re-execute, verify and store a block from etcd",
+            registry=r,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5),
+        )
         self.forwarded = Counter(
             "alliance_transactions_forwarded", "Transactions written to the etcd pool", registry=r
         )
@@ -111,11 +119,15 @@ class ReplicaNode(Node):
         self.follower = follower or chain.key is None
         self.sealer = address_of(chain.key) if chain.key is not None else None
         self.lease_ttl = lease_ttl
-        self.lease = 0
-        self._last_alive = 0.0
+        self.keeper = LeaseKeeper(
+            etcd.endpoints, lease_ttl, lambda: (keys.node(node_id), self.status_json())
+        )
+        self._token_lease = 0
         self.producing = False
         self._token = b""
         self._demote: str | None = None
+        self._resync = False
+        self._nudge = asyncio.Event()
         self._pool: dict[bytes, PoolEntry] = {}
         self._pool_cursor = keys.pool
         self._collect: list[bytes] | None = None
@@ -186,14 +198,27 @@ class ReplicaNode(Node):
         )
 
     # -- the loop ---------------------------------------------------------------------------
+    def _on_etcd_change(self, keys: list[bytes]) -> None:
+        status = self.keys.nodes
+        if not keys or any(not k.startswith(status) for k in keys):
+            self._nudge.set()
+
     async def produce_forever(self) -> None:
-        session = asyncio.create_task(self._session())
+        self.keeper.start()
+        watch = asyncio.create_task(watch_prefix(self.etcd, self.keys.root, self._on_etcd_change))
         try:
             while True:
                 worked = False
+                self._nudge.clear()
                 try:
+                    if self.producing and self.keeper.lease != self._token_lease:
+                        self._demote = "lease expired"
+                    elif self.producing and not self.keeper.alive():
+                        self._demote = "lost contact with etcd"
                     if self._demote is not None:
-                        self._step_down()
+                        await self._step_down()
+                    if self._resync and self.producing:
+                        await self._resync_producer()
                     if self.producing:
                         worked = await self._produce_round()
                     else:
@@ -201,50 +226,34 @@ class ReplicaNode(Node):
                         if not worked and not self.follower:
                             await self._campaign()
                 except OSError as exc:
+                    # Transient (e.g. etcd electing a new leader): keep the role, but the last
+                    # commit may or may not have landed, so resynchronise from etcd first.
                     log.warning("%s: etcd: %s", self.node_id, exc)
-                    if self.producing:
-                        self._demote = f"etcd unreachable ({exc})"
+                    self._resync = True
                     await asyncio.sleep(0.2)
                 except Exception:
                     log.exception("%s: replication loop", self.node_id)
+                    self._resync = True
                     await asyncio.sleep(0.5)
                 self.metrics.head.set(self.chain.head.number)
-                await asyncio.sleep(0 if worked else POLL_S)
+                if worked:
+                    await asyncio.sleep(0)
+                else:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._nudge.wait(), IDLE_POLL_S)
         finally:
-            session.cancel()
+            watch.cancel()
 
     def app(self) -> web.Application:
         app = super().app()
 
         async def release(_: web.Application) -> None:
             # A clean stop hands the producer role over at once instead of after the TTL.
-            if self.lease:
-                with contextlib.suppress(OSError):
-                    await self.etcd.revoke(self.lease)
+            await asyncio.to_thread(self.keeper.stop)
             await self.etcd.close()
 
         app.on_shutdown.append(release)
         return app
-
-    async def _session(self) -> None:
-        """Keep this node's lease alive and publish its status under it."""
-        while True:
-            try:
-                if not self.lease:
-                    self.lease = await self.etcd.grant(self.lease_ttl)
-                if await self.etcd.keepalive(self.lease) <= 0:
-                    self.lease = 0
-                    if self.producing:
-                        self._demote = "lease expired"
-                    continue
-                self._last_alive = time.monotonic()
-                await self.etcd.put(self.keys.node(self.node_id), self.status_json(), self.lease)
-            except OSError:
-                pass
-            if self.producing and time.monotonic() - self._last_alive > self.lease_ttl / 2:
-                # Stop before etcd lets the lease go: another node may take over after that.
-                self._demote = "lost contact with etcd"
-            await asyncio.sleep(self.lease_ttl / 4)
 
     def status_json(self) -> bytes:
         return to_json(
@@ -259,10 +268,24 @@ class ReplicaNode(Node):
             }
         )
 
-    def _step_down(self) -> None:
+    async def _resync_producer(self) -> None:
+        self._reset_pool()  # drops an unconfirmed proposal along with the local pool
+        while await self._follow():  # our last block, if it did land
+            pass
+        current = await self.etcd.get(self.keys.producer)
+        if current is None or current.value != self._token:
+            self._demote = "lost the producer role"
+        self._resync = False
+        log.info("%s: resynchronised at height %d", self.node_id, self.chain.head.number)
+
+    async def _step_down(self) -> None:
         reason, self._demote = self._demote, None
         if self.producing:
             log.warning("%s: no longer producing: %s", self.node_id, reason)
+            with contextlib.suppress(OSError):  # hand the role over now if it is still ours
+                await self.etcd.txn(
+                    [cmp_value(self.keys.producer, self._token)], [op_delete(self.keys.producer)]
+                )
         self.producing = False
         self._token = b""
         self.net.producer.set(0)
@@ -280,9 +303,8 @@ class ReplicaNode(Node):
             self.chain.reload()
 
     async def _campaign(self) -> None:
-        if self.sealer is None or not self.lease:
-            return
-        if time.monotonic() - self._last_alive > self.lease_ttl / 2:
+        lease = self.keeper.lease
+        if self.sealer is None or not self.keeper.alive():
             return
         if await self.etcd.get(self.keys.producer) is not None:
             return
@@ -295,11 +317,11 @@ class ReplicaNode(Node):
                 "id": self.node_id,
                 "url": self.url,
                 "sealer": "0x" + self.sealer.hex(),
-                "lease": self.lease,
+                "lease": lease,
             }
         )
         won = await self.etcd.txn(
-            [cmp_absent(self.keys.producer)], [op_put(self.keys.producer, token, self.lease)]
+            [cmp_absent(self.keys.producer)], [op_put(self.keys.producer, token, lease)]
         )
         if not won:
             return
@@ -307,6 +329,7 @@ class ReplicaNode(Node):
         # this node's head is etcd's head.
         self._reset_pool()
         self._token = token
+        self._token_lease = lease
         self.producing = True
         self._last_block = 0.0
         self.net.producer.set(1)
@@ -323,6 +346,7 @@ class ReplicaNode(Node):
             self.net.etcd_height.set(height)
             if height != self.chain.head.number + 1:
                 break
+            started = time.perf_counter()
             try:
                 header, raws = decode_block(kv.value)
                 self.chain.apply_block(header, raws)
@@ -330,6 +354,11 @@ class ReplicaNode(Node):
                 await self._refuse(height, kv, exc)
                 return False
             applied = True
+            self.net.apply.observe(time.perf_counter() - started)
+            log.debug(
+                "%s: applied block %d (%d txs) in %.0f ms",
+                self.node_id, height, len(raws), (time.perf_counter() - started) * 1000,
+            )  # fmt: skip
             self.net.applied.inc()
             self.metrics.head.set(height)
             await asyncio.sleep(0)  # serve RPC between blocks
@@ -436,7 +465,7 @@ class ReplicaNode(Node):
             return False
         wait = self._last_block + self.block_time - time.monotonic()
         if wait > 0 and len(chain.pool) < chain.genesis.max_block_txs:
-            await asyncio.sleep(min(wait, POLL_S))
+            await asyncio.sleep(wait)
             return True
         started = time.perf_counter()
         proposal = chain.propose_block()
@@ -457,14 +486,19 @@ class ReplicaNode(Node):
                 [op_put(self.keys.block(number), blob), *(op_delete(k) for k in done)],
             )
         except OSError:
-            # Unknown whether it committed: forget it; following etcd will tell.
-            self._demote = "etcd unreachable while committing a block"
+            # Unknown whether it committed: resynchronise from etcd before going on.
+            self._resync = True
             raise
         if not ok:
             self._demote = f"lost the producer role before block {number}"
             return False
         self.net.commit.observe(time.perf_counter() - sealed)
         chain.commit_block(proposal)
+        log.debug(
+            "%s: block %d, %d txs, built in %.0f ms, etcd commit %.0f ms",
+            self.node_id, number, len(proposal.txs), (sealed - started) * 1000,
+            (time.perf_counter() - sealed) * 1000,
+        )  # fmt: skip
         for key in done:
             self._pool.pop(key, None)
         self._last_block = time.monotonic()
