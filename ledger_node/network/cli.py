@@ -150,3 +150,40 @@ def node_cmd(
 
     with contextlib.suppress(asyncio.CancelledError):
         asyncio.run(main())
+
+
+@network.command("besu-config")
+@click.option("--members", type=int, default=4, show_default=True, help="QBFT validators (>= 4)")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="output directory")
+@click.option("--chain-id", type=int, default=None, help="default: the genesis file's, or 7171")
+@click.option("--block-period", type=int, default=2, show_default=True, help="seconds")
+@click.option(
+    "--genesis",
+    "genesis_file",
+    type=click.Path(path_type=Path, exists=True),
+    default=None,
+    help="this ledger's genesis JSON: its alloc, gas limit and members carry over",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="p2p/RPC host of every node")
+def besu_config_cmd(
+    members: int,
+    out: Path,
+    chain_id: int | None,
+    block_period: int,
+    genesis_file: Path | None,
+    host: str,
+) -> None:
+    """Generate a Hyperledger Besu QBFT network (genesis, keys, node configs) for N members.
+
+    The same contracts and sharing API run on it unchanged (Ethereum JSON-RPC); see
+    ledger_node/network/README.md for how to start it.
+    """
+    from ledger_node.genesis import Genesis
+    from ledger_node.network.besu import write_besu_network
+
+    base = Genesis.from_json(genesis_file.read_text()) if genesis_file else None
+    cid = chain_id if chain_id is not None else (base.chain_id if base else 7171)
+    ms = write_besu_network(out, members, cid, block_period, base, host)
+    click.echo(f"wrote a {len(ms)}-validator QBFT network (chain id {cid}) to {out}")
+    for m in ms:
+        click.echo(f"  {m.name}: validator {m.address}, rpc http://{host}:{m.rpc_port}")
