@@ -153,6 +153,9 @@ def run(reporter: Reporter, args: argparse.Namespace) -> None:
             )
             c.measure("referral/accept", partial(clinic.referrals.accept, referral.referral_id))
             c.measure("revoke_by_sig", partial(_revoke, consent, patient, extra.consent_id, now))
+        _throughput(
+            reporter, clinic, record.record_id, h2, first.consent_id, 10 if args.quick else 60
+        )
         for case in sorted(c.gas):
             gas = int(statistics.median(c.gas[case]))
             extra_fields = {"n": len(c.gas[case]), "max": max(c.gas[case])}
@@ -162,3 +165,52 @@ def run(reporter: Reporter, args: argparse.Namespace) -> None:
         for case in sorted(c.ms):
             ms = round(statistics.median(c.ms[case]), 2)
             reporter.emit(case, "latency", ms, "ms", n=len(c.ms[case]), peer="anvil 1.7.1")
+
+
+def _throughput(
+    reporter: Reporter, clinic: Alliance, record_id: int, reader: str, consent_id: int, n: int
+) -> None:
+    """Sequential log_access through the typed client (estimate, fees, nonce, receipt per tx)
+    against the same transactions pre-signed and sent raw: the client's overhead on anvil."""
+    progress(f"contracts: {n} sequential log_access, typed client vs raw pre-signed")
+    log = partial(
+        clinic.access.log_access, record_id, reader, Purpose.TREATMENT, Basis.CONSENT, consent_id
+    )
+    start = time.perf_counter()
+    for _ in range(n):
+        log()
+    client_rate = n / (time.perf_counter() - start)
+
+    client = clinic.client
+    w3 = client.w3
+    fn = clinic.access.fn.logAccess(
+        record_id, reader, int(Purpose.TREATMENT), int(Basis.CONSENT), consent_id, b"\0" * 32
+    )
+    data = fn._encode_transaction_data()
+    nonce = w3.eth.get_transaction_count(client.address, "pending")
+    fees = client._fees()
+    base: dict[str, Any] = {
+        "to": clinic.access.address,
+        "data": data,
+        "gas": 120_000,
+        "chainId": client.chain_id,
+        "value": 0,
+        **fees,
+    }
+    signed = [client.account.sign_transaction({**base, "nonce": nonce + i}) for i in range(n)]
+    start = time.perf_counter()
+    for tx in signed:
+        w3.eth.wait_for_transaction_receipt(
+            w3.eth.send_raw_transaction(tx.raw_transaction), poll_latency=0.005
+        )
+    raw_rate = n / (time.perf_counter() - start)
+    reporter.emit("log_access/sequential", "throughput", round(client_rate, 1), "tx/s", n=n)
+    reporter.emit(
+        "log_access/sequential-raw",
+        "throughput",
+        round(raw_rate, 1),
+        "tx/s",
+        n=n,
+        peer="anvil 1.7.1, pre-signed",
+        ratio_client_to_raw=round(client_rate / raw_rate, 2),
+    )

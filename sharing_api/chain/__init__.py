@@ -9,7 +9,7 @@ Typical use::
 
 from sharing_api.chain.alliance import Alliance
 from sharing_api.chain.client import ChainClient, Sent
-from sharing_api.chain.errors import ChainUnavailable, ContractRevert
+from sharing_api.chain.errors import ChainUnavailable, ContractRevert, TransactionRejected
 from sharing_api.chain.genesis import Deployment, Genesis, MemberSpec, deploy_alliance
 from sharing_api.chain.scopes import (
     Basis,
@@ -40,5 +40,6 @@ __all__ = [
     "Role",
     "Sent",
     "Signature",
+    "TransactionRejected",
     "deploy_alliance",
 ]

@@ -9,8 +9,10 @@ either may be zero on a permissioned node.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, ClassVar
 
 import requests
 from eth_account import Account
@@ -19,14 +21,16 @@ from eth_typing import ChecksumAddress
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import ContractLogicError, TimeExhausted
+from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
+from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import Nonce, TxParams, TxReceipt
 
 from sharing_api.chain.artifacts import decode_revert, load_artifact
-from sharing_api.chain.errors import ChainUnavailable
+from sharing_api.chain.errors import ChainUnavailable, TransactionRejected
 
 # Headroom over eth_estimateGas: warm/cold slot costs can differ between estimate and block.
 GAS_MARGIN_NUM, GAS_MARGIN_DEN = 6, 5
+FEE_CACHE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -56,15 +60,29 @@ class ChainClient:
         *,
         timeout: float = 30.0,
         w3: Web3 | None = None,
+        legacy_fees: bool = False,
     ) -> None:
+        """``legacy_fees``: always send type-0 transactions priced at eth_gasPrice (for nodes
+        that take no EIP-1559 transactions); otherwise the latest block decides."""
         self.url = url
         self.timeout = timeout
-        self.w3 = w3 or Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
+        self.legacy_fees = legacy_fees
+        if w3 is None:
+            w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
+            # Sealed blocks (a PoA node, ours) carry more than 32 bytes of extraData, which
+            # web3 otherwise refuses; harmless on other nodes.
+            w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+            # web3's "validation" middleware asks eth_chainId before every eth_call and
+            # eth_estimateGas (doubling the round trips); we set chainId on every transaction
+            # ourselves. ENS and gas-price strategies do not apply to a private chain.
+            for name in ("validation", "ens_name_to_address", "gas_price_strategy"):
+                w3.middleware_onion.remove(name)
+        self.w3 = w3
         self.account: LocalAccount = (
             private_key if isinstance(private_key, LocalAccount) else Account.from_key(private_key)
         )
-        self._nonce: int | None = None
-        self._lock = threading.Lock()
+        self._nonces = _NonceSlot.of(url, self.account.address)
+        self._fee_cache: tuple[float, dict[str, int]] | None = None
         self._chain_id: int | None = None
 
     @property
@@ -73,7 +91,9 @@ class ChainClient:
 
     def as_account(self, private_key: str | bytes | LocalAccount) -> ChainClient:
         """Another signer on the same endpoint (shares the HTTP connection pool)."""
-        return ChainClient(self.url, private_key, timeout=self.timeout, w3=self.w3)
+        return ChainClient(
+            self.url, private_key, timeout=self.timeout, w3=self.w3, legacy_fees=self.legacy_fees
+        )
 
     @property
     def chain_id(self) -> int:
@@ -124,21 +144,7 @@ class ChainClient:
         params["gas"] = gas
         params["chainId"] = self.chain_id
         params.update(self._fees())  # type: ignore[typeddict-item]
-        with self._lock:
-            if self._nonce is None:
-                self._nonce = int(
-                    self._rpc(lambda: self.w3.eth.get_transaction_count(self.address, "pending"))
-                )
-            params["nonce"] = Nonce(self._nonce)
-            signed = self.account.sign_transaction(params)  # type: ignore[arg-type]
-            try:
-                tx_hash = self._rpc(
-                    lambda: self.w3.eth.send_raw_transaction(signed.raw_transaction)
-                )
-            except Exception:
-                self._nonce = None  # unknown whether it was taken: ask the node next time
-                raise
-            self._nonce += 1
+        tx_hash = self._send_signed(params)
         try:
             receipt = self.w3.eth.wait_for_transaction_receipt(
                 tx_hash, timeout=self.timeout, poll_latency=0.02
@@ -148,6 +154,36 @@ class ChainClient:
         if receipt["status"] != 1:
             raise self._failure(params, receipt)
         return receipt
+
+    def _send_signed(self, params: TxParams) -> Any:
+        slot = self._nonces
+        for attempt in range(2):
+            with slot.lock:
+                if slot.next is None:
+                    slot.next = int(
+                        self._rpc(
+                            lambda: self.w3.eth.get_transaction_count(self.address, "pending")
+                        )
+                    )
+                params["nonce"] = Nonce(slot.next)
+                signed = self.account.sign_transaction(params)  # type: ignore[arg-type]
+                try:
+                    tx_hash = self._rpc(
+                        partial(self.w3.eth.send_raw_transaction, signed.raw_transaction)
+                    )
+                except TransactionRejected as exc:
+                    slot.next = None  # unknown whether it was taken: ask the node again
+                    self._fee_cache = None  # the refusal may be about the price
+                    # Another client (or process) used this account's nonce: retry once.
+                    if attempt == 0 and "nonce" in str(exc).lower():
+                        continue
+                    raise
+                except Exception:
+                    slot.next = None
+                    raise
+                slot.next += 1
+                return tx_hash
+        raise AssertionError("unreachable")
 
     def _failure(self, params: TxParams, receipt: TxReceipt) -> Exception:
         # Replay the call at the failing block to learn which named error it hit.
@@ -161,9 +197,21 @@ class ChainClient:
         return ValueError(f"transaction 0x{bytes(receipt['transactionHash']).hex()} reverted")
 
     def _fees(self) -> dict[str, int]:
+        # Two RPCs per transaction otherwise; a base fee moves at most 12.5% a block and we
+        # offer twice it, so a price a second old is still good.
+        now = time.monotonic()
+        if self._fee_cache is not None and now - self._fee_cache[0] < FEE_CACHE_SECONDS:
+            return self._fee_cache[1]
+        fees = self._fresh_fees()
+        self._fee_cache = (now, fees)
+        return fees
+
+    def _fresh_fees(self) -> dict[str, int]:
         # eth_gasPrice is the node's suggested total price per gas; on a permissioned node it
         # may be 0, and then we pay nothing (a zero-balance member can still send).
         price = int(self._rpc(lambda: self.w3.eth.gas_price))
+        if self.legacy_fees:
+            return {"gasPrice": price}
         block = self._rpc(lambda: self.w3.eth.get_block("latest"))
         base_fee = block.get("baseFeePerGas")
         if base_fee is None:
@@ -176,6 +224,28 @@ class ChainClient:
             return request()
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise ChainUnavailable(f"chain endpoint {self.url} unreachable: {exc}") from exc
+        except Web3RPCError as exc:
+            response = exc.rpc_response or {}
+            error = response.get("error")
+            message = error.get("message") if isinstance(error, dict) else None
+            raise TransactionRejected(f"node refused: {message or exc}") from exc
+
+
+class _NonceSlot:
+    """The next nonce of one account on one endpoint, shared by every client in the process
+    that signs as that account (so two wrappers for one hospital key never collide)."""
+
+    _slots: ClassVar[dict[tuple[str, str], _NonceSlot]] = {}
+    _guard: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.next: int | None = None
+
+    @classmethod
+    def of(cls, url: str, address: str) -> _NonceSlot:
+        with cls._guard:
+            return cls._slots.setdefault((url, address), cls())
 
 
 def _revert_data(exc: ContractLogicError) -> str | None:

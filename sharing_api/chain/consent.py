@@ -34,6 +34,21 @@ class ConsentInfo:
     grantee_role: Role
     revoked: bool
 
+    def covers(
+        self, reader: str, reader_roles: Role, category: Category, purpose: Purpose, now: int
+    ) -> bool:
+        """The contract's ``permits`` rule, off chain (for indexers and tests).
+
+        ``reader_roles`` is the reader's role mask now (``Role(0)`` for a non-member).
+        """
+        if self.revoked or not self.valid_from <= now < self.valid_until:
+            return False
+        if not (self.categories >> int(category) & 1 and self.purposes >> int(purpose) & 1):
+            return False
+        if int(self.grantee, 16) != 0:
+            return self.grantee.lower() == reader.lower() and bool(reader_roles)
+        return bool(reader_roles & self.grantee_role)
+
 
 @dataclass(frozen=True)
 class Granted:

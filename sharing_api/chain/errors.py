@@ -24,3 +24,8 @@ def _show(value: Any) -> str:
     if isinstance(value, bytes):
         return "0x" + value.hex()
     return str(value)
+
+
+class TransactionRejected(ValueError):
+    """The node refused a request outright (not a contract revert): e.g. the sender is not
+    permitted, lacks funds, or the nonce was taken. ``message`` is the node's own words."""

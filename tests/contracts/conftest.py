@@ -25,6 +25,9 @@ class ChainEndpoint:
     name: str
     url: str
     keys: tuple[str, ...]  # at least 7 accounts allowed to send transactions
+    # False on a permissioned node, where only members' transactions are admitted: tests that
+    # need a non-member (a patient) to send its own transaction are then skipped.
+    admits_non_members: bool = True
 
 
 @contextmanager
@@ -103,6 +106,14 @@ def genesis_for(keys: tuple[str, ...]) -> Genesis:
         ),
         threshold=2,
     )
+
+
+@pytest.fixture
+def open_chain(chain: ChainEndpoint) -> ChainEndpoint:
+    """The chain, for tests where a non-member sends a transaction itself."""
+    if not chain.admits_non_members:
+        pytest.skip(f"{chain.name} admits only members' transactions")
+    return chain
 
 
 @pytest.fixture

@@ -67,3 +67,10 @@ def test_unknown_revert_data_is_reported_not_swallowed() -> None:
     err = decode_revert("0xdeadbeef")
     assert err.name == "Reverted" and "0xdeadbeef" in str(err)
     assert isinstance(err, ValueError)
+
+
+def test_signing_uses_the_coincurve_backend() -> None:
+    # eth-account falls back to a pure-Python backend (~5x slower per signature) silently.
+    from eth_keys.backends import get_backend
+
+    assert type(get_backend()).__name__ == "CoinCurveECCBackend"

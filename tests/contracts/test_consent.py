@@ -12,7 +12,7 @@ from eth_utils.crypto import keccak
 
 from sharing_api.chain import Basis, Category, Purpose, Role
 from sharing_api.chain.typed_data import Signature, grant_typed_data
-from tests.contracts.conftest import Actors
+from tests.contracts.conftest import Actors, ChainEndpoint
 from tests.contracts.helpers import grant, register, reverts, sha, terms
 
 pytestmark = pytest.mark.integration
@@ -231,7 +231,7 @@ def test_expired_revoke_signature_reverts(actors: Actors) -> None:
     )
 
 
-def test_patient_revokes_by_own_transaction(actors: Actors) -> None:
+def test_patient_revokes_by_own_transaction(actors: Actors, open_chain: ChainEndpoint) -> None:
     clinic = actors.clinic.client.address
     g = grant(actors.h1, actors.paying_patient, clinic)
     reverts("NotPatient", lambda: actors.h1.consents.revoke(g.consent_id))
@@ -246,7 +246,7 @@ def test_patient_revokes_by_own_transaction(actors: Actors) -> None:
     )
 
 
-def test_patient_voids_an_unrelayed_signature(actors: Actors) -> None:
+def test_patient_voids_an_unrelayed_signature(actors: Actors, open_chain: ChainEndpoint) -> None:
     t = terms(actors.h1, actors.paying_patient, grantee=actors.clinic.client.address)
     sig = actors.h1.consents.sign_grant(t, actors.paying_patient.key)
     actors.paying_patient_chain.consents.use_nonce()
@@ -256,14 +256,17 @@ def test_patient_voids_an_unrelayed_signature(actors: Actors) -> None:
 def test_expired_consent_stops_the_view_and_the_access_log(actors: Actors) -> None:
     clinic = actors.clinic.client.address
     patient = actors.patient.address
-    g = grant(actors.h1, actors.patient, clinic, categories=(Category.LAB,), valid_for=3)
-    record = register(actors.h1, actors.patient, Category.LAB)
+    # Endpoint-agnostic (no evm_increaseTime): a short window, then wait it out on the clock.
+    record = register(actors.h1, actors.patient, Category.LAB)  # also mines a fresh block
+    g = grant(actors.h1, actors.patient, clinic, categories=(Category.LAB,), valid_for=5)
     assert (
         actors.h1.consents.is_permitted(patient, clinic, Category.LAB, Purpose.TREATMENT)
         == g.consent_id
     )
-    time.sleep(4)
-    register(actors.h1, actors.patient, Category.LAB, "tick")  # a new block with a later time
+    valid_until = actors.h1.consents.get(g.consent_id).valid_until
+    while actors.now() < valid_until:
+        time.sleep(max(0.5, valid_until - time.time() + 0.5))
+        register(actors.h1, actors.patient, Category.LAB, f"tick{time.time()}")  # a new block
     assert actors.h1.consents.is_permitted(patient, clinic, Category.LAB, Purpose.TREATMENT) is None
     reverts(
         "BasisDoesNotCover",

@@ -130,7 +130,35 @@ def test_points_off_the_subgroup_and_identity_are_refused() -> None:
         grp.load_g1(b"\xff" * 48)
     with pytest.raises(FormatError):
         grp.load_gt(os.urandom(576))
+    two = bytearray(576)  # the constant 2 of Fp12: a valid field element outside GT
+    two[0] = 2
+    with pytest.raises(FormatError, match="order-r subgroup"):
+        grp.load_gt(bytes(two))
     with pytest.raises(FormatError, match="zero"):
         grp.load_scalar(bytes(32))
     with pytest.raises(FormatError):
         grp.load_scalar((grp.order).to_bytes(32, "little"))
+
+
+def test_curve_points_outside_the_g1_subgroup_are_refused() -> None:
+    """x = 4 gives a point on y^2 = x^3 + 4 whose order is not r (BLS12-381 G1 has a
+    cofactor); mcl's compressed encoding is x little-endian with the y-sign in the top bit."""
+    grp = DEFAULT_GROUP
+    p = int(
+        "1a0111ea397fe69a4b1ba7b6434bacd764774b84f38512bf6730d2a0f6b0f6241eabfffeb153ffffb9fef"
+        "fffffffaaab",
+        16,
+    )
+    x = 4
+    assert pow((x**3 + 4) % p, (p - 1) // 2, p) == 1  # x^3 + 4 is a square: on the curve
+    generator = grp.dump_g1(grp.g1())
+    gx = int.from_bytes(generator[:47] + bytes([generator[47] & 0x7F]), "little")
+    for flag in (0x00, 0x80):  # the encoding is right: the generator's x loads with its flag
+        encoded = bytearray(gx.to_bytes(48, "little"))
+        encoded[47] |= flag
+        if flag == generator[47] & 0x80:
+            assert grp.load_g1(bytes(encoded)) == grp.g1()
+        off = bytearray(x.to_bytes(48, "little"))
+        off[47] |= flag
+        with pytest.raises(FormatError):
+            grp.load_g1(bytes(off))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 # anvil's well-known development mnemonic: its accounts are funded in every anvil.
@@ -124,3 +125,13 @@ def anvil_node(
         finally:
             _stop(proc)
     raise OSError("anvil did not start on 127.0.0.1 after 3 attempts")
+
+
+@pytest.fixture(scope="session")
+def anvil() -> Iterator[AnvilNode]:
+    """Session-wide anvil for any test area: ``from tests.support.anvil import anvil``
+    in a conftest.py makes it available; skips only when the binary is absent."""
+    if anvil_binary() is None:
+        pytest.skip("anvil not installed (npm @foundry-rs/anvil; run `make setup`)")
+    with anvil_node() as node:
+        yield node

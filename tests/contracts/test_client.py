@@ -1,0 +1,90 @@
+"""ChainClient behaviour that other components rely on: nonces, reverts, receipts."""
+
+from __future__ import annotations
+
+import pytest
+from eth_account import Account
+from eth_typing import HexStr
+
+from sharing_api.chain import (
+    Alliance,
+    Category,
+    ChainClient,
+    ContractRevert,
+    TransactionRejected,
+)
+from tests.contracts.conftest import Actors, ChainEndpoint
+from tests.contracts.helpers import CID, POLICY, sha
+
+pytestmark = pytest.mark.integration
+
+
+def test_two_wrappers_for_one_key_share_nonces(actors: Actors, chain: ChainEndpoint) -> None:
+    twin = actors.h1.as_account(chain.keys[1])
+    patient = actors.patient.address
+    ids = []
+    for i in range(3):
+        for who in (actors.h1, twin):
+            ids.append(
+                who.records.register(
+                    patient, Category.LAB, CID, sha(f"{i}{id(who)}"), POLICY
+                ).record_id
+            )
+    assert ids == list(range(ids[0], ids[0] + 6))
+
+
+def test_nonce_taken_elsewhere_is_recovered(actors: Actors, chain: ChainEndpoint) -> None:
+    # Another process signing as the same hospital (here: a client on a differently spelled
+    # URL, so it keeps its own nonce counter) takes the next nonce behind our back.
+    patient = actors.patient.address
+    actors.h1.records.register(patient, Category.LAB, CID, sha("a"), POLICY)
+    other = Alliance(ChainClient(chain.url + "/", chain.keys[1]), actors.h1.deployment)
+    other.records.register(patient, Category.LAB, CID, sha("b"), POLICY)
+    third = actors.h1.records.register(patient, Category.LAB, CID, sha("c"), POLICY)
+    assert actors.h1.records.get(third.record_id).content_hash == sha("c")
+
+
+def test_revert_is_raised_before_spending_a_nonce(actors: Actors) -> None:
+    client = actors.outsider.client
+    before = client.w3.eth.get_transaction_count(client.address)
+    with pytest.raises(ContractRevert) as info:
+        actors.outsider.records.register(
+            actors.patient.address, Category.LAB, CID, sha("x"), POLICY
+        )
+    assert info.value.name == "NotMember"
+    assert isinstance(info.value, ValueError)
+    assert client.w3.eth.get_transaction_count(client.address) == before
+
+
+def test_sent_reports_gas_and_block(actors: Actors) -> None:
+    registered = actors.h1.records.register(
+        actors.patient.address, Category.LAB, CID, sha("g"), POLICY
+    )
+    receipt = actors.h1.client.w3.eth.get_transaction_receipt(HexStr(registered.sent.tx_hash))
+    assert receipt["gasUsed"] == registered.sent.gas_used
+    assert receipt["blockNumber"] == registered.sent.block_number
+
+
+def test_legacy_fee_transactions(actors: Actors, chain: ChainEndpoint) -> None:
+    legacy = Alliance(ChainClient(chain.url, chain.keys[1], legacy_fees=True), actors.h1.deployment)
+    registered = legacy.records.register(
+        actors.patient.address, Category.LAB, CID, sha("l"), POLICY
+    )
+    tx = legacy.client.w3.eth.get_transaction(HexStr(registered.sent.tx_hash))
+    assert tx["type"] == 0
+    if chain.name == "anvil-zero-gas":  # free gas: a member with no balance pays nothing
+        assert tx["gasPrice"] == 0
+    else:
+        assert tx["gasPrice"] > 0
+    assert legacy.as_account(chain.keys[2]).client.legacy_fees
+
+
+def test_node_refusal_is_a_value_error(actors: Actors, chain: ChainEndpoint) -> None:
+    pauper = ChainClient(chain.url, Account.create().key)  # no balance at all
+    registry = actors.h1.registry.address
+    if chain.name == "anvil-zero-gas":  # free gas: even a pauper's transaction goes through
+        address, _ = pauper.deploy("RecordRegistry", registry)
+        assert address
+        return
+    with pytest.raises(TransactionRejected, match=r"(?i)insufficient funds"):
+        pauper.deploy("RecordRegistry", registry)
