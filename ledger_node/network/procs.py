@@ -77,6 +77,11 @@ class EtcdMember:
             "--initial-cluster-token", token,
             "--initial-cluster-state", "new",
             "--max-request-bytes", str(ETCD_MAX_REQUEST_BYTES),
+            # Pool entries are written and deleted all the time: keep only recent revisions
+            # so etcd's MVCC history does not fill its quota.
+            "--auto-compaction-mode", "revision",
+            "--auto-compaction-retention", "10000",
+            "--quota-backend-bytes", str(8 * 1024**3),
             "--heartbeat-interval", "100",
             "--election-timeout", "1000",
             "--logger", "zap",
