@@ -67,6 +67,7 @@ def test_killed_producer_is_replaced_within_5s_and_no_acked_tx_is_lost() -> None
         sender.halt.set()
         sender.join(10)
         assert new in rest
+        print(f"takeover after SIGKILL: {takeover:.2f} s")
         assert takeover < 5.0, f"takeover took {takeover:.2f} s"
         last = sender.acked[-1]
         wait_for("the last acked receipt", lambda: net.receipt(rest[0], last), 20)
