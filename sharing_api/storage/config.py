@@ -1,0 +1,150 @@
+"""Which backend to use and how to reach it: flags > environment > config file > defaults.
+
+The config file is ``$ALLIANCE_HOME/storage.toml`` (or ``--config``), with a ``[storage]``
+table whose keys are the field names below, e.g.::
+
+    [storage]
+    backend = "replicated"
+    replicas = ["local", "ipfs"]
+    ipfs_api = "http://127.0.0.1:5001"
+    max_size = 1073741824
+
+Environment variables: ``ALLIANCE_STORAGE_<FIELD>`` (e.g. ``ALLIANCE_STORAGE_BACKEND``,
+``ALLIANCE_STORAGE_S3_BUCKET``; ``replicas`` comma-separated). S3 credentials may also come
+from boto3's usual sources (``AWS_ACCESS_KEY_ID``, ...).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from sharing_api.storage.base import Storage
+
+BACKENDS = ("local", "ipfs", "s3", "replicated")
+DEFAULT_MAX_SIZE = 8 * 1024**3
+
+
+def alliance_home() -> Path:
+    return Path(os.environ.get("ALLIANCE_HOME", "~/.alliance")).expanduser()
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    backend: str = "local"
+    local_root: str = ""  # default: $ALLIANCE_HOME/storage
+    ipfs_api: str = "http://127.0.0.1:5001"
+    s3_endpoint: str = ""
+    s3_bucket: str = "alliance-records"
+    s3_prefix: str = "records/"
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_region: str = "us-east-1"
+    replicas: tuple[str, ...] = field(default=("local", "ipfs"))
+    max_size: int = DEFAULT_MAX_SIZE  # bytes; 0 means no limit
+    cid_version: int = 0
+    retries: int = 3
+    timeout: float = 30.0
+
+    def validated(self) -> StorageConfig:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown storage backend {self.backend!r} (one of {BACKENDS})")
+        if self.cid_version not in (0, 1):
+            raise ValueError("cid_version must be 0 or 1")
+        bad = [r for r in self.replicas if r not in BACKENDS or r == "replicated"]
+        if self.backend == "replicated" and (bad or len(self.replicas) < 2):
+            raise ValueError(f"replicas must name two or more of local, ipfs, s3: {self.replicas}")
+        if self.max_size < 0:
+            raise ValueError("max_size must be >= 0")
+        return self
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = {f.name: f.type for f in fields(StorageConfig)}[name]
+    if kind == "int":
+        return int(value)
+    if kind == "float":
+        return float(value)
+    if kind == "tuple[str, ...]":
+        items = value.split(",") if isinstance(value, str) else value
+        return tuple(str(v).strip() for v in items if str(v).strip())
+    return str(value)
+
+
+def load_config(
+    config_file: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> StorageConfig:
+    """Merge defaults, the config file, ``ALLIANCE_STORAGE_*`` variables and overrides."""
+    environ = os.environ if environ is None else environ
+    names = {f.name for f in fields(StorageConfig)}
+    values: dict[str, Any] = {}
+    path = config_file or alliance_home() / "storage.toml"
+    if path.exists():
+        try:
+            table = tomllib.loads(path.read_text()).get("storage", {})
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+        unknown = set(table) - names
+        if unknown:
+            raise ValueError(f"{path}: unknown storage settings {sorted(unknown)}")
+        values.update(table)
+    elif config_file is not None:
+        raise FileNotFoundError(f"storage config file not found: {path}")
+    for name in names:
+        env = environ.get(f"ALLIANCE_STORAGE_{name.upper()}")
+        if env is not None:
+            values[name] = env
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    try:
+        coerced = {k: _coerce(k, v) for k, v in values.items()}
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"bad storage setting: {exc}") from None
+    return replace(StorageConfig(), **coerced).validated()
+
+
+def open_storage(config: StorageConfig, backend: str | None = None) -> Storage:
+    """Build the configured backend (``backend`` picks one replica's settings by name)."""
+    kind = backend or config.backend
+    limit = config.max_size or None
+    if kind == "local":
+        from sharing_api.storage.local import LocalStorage
+
+        root = Path(config.local_root) if config.local_root else alliance_home() / "storage"
+        return LocalStorage(root, max_size=limit, cid_version=config.cid_version)
+    if kind == "ipfs":
+        from sharing_api.storage.ipfs import IPFSStorage
+
+        return IPFSStorage(
+            config.ipfs_api,
+            max_size=limit,
+            cid_version=config.cid_version,
+            retries=config.retries,
+            timeout=config.timeout,
+        )
+    if kind == "s3":
+        from sharing_api.storage.s3 import S3Storage
+
+        return S3Storage(
+            config.s3_bucket,
+            prefix=config.s3_prefix,
+            endpoint_url=config.s3_endpoint or None,
+            access_key=config.s3_access_key or None,
+            secret_key=config.s3_secret_key or None,
+            region=config.s3_region,
+            max_size=limit,
+            cid_version=config.cid_version,
+            retries=config.retries,
+            timeout=config.timeout,
+        )
+    if kind == "replicated":
+        from sharing_api.storage.replicated import ReplicatedStorage
+
+        replicas = [open_storage(config, name) for name in config.replicas]
+        return ReplicatedStorage(replicas, max_size=limit, cid_version=config.cid_version)
+    raise ValueError(f"unknown storage backend {kind!r}")
