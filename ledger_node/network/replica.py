@@ -25,7 +25,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import Counter, Gauge, Histogram
 
-from ledger_node.block import SealError, address_of
+from ledger_node.block import Header, SealError, address_of
 from ledger_node.chain import AdmissionError, Chain
 from ledger_node.network.etcd import (
     KV,
@@ -361,8 +361,19 @@ class ReplicaNode(Node):
             )  # fmt: skip
             self.net.applied.inc()
             self.metrics.head.set(height)
+            await self._notify(header)
             await asyncio.sleep(0)  # serve RPC between blocks
         return applied
+
+    async def _notify(self, header: Header) -> None:
+        """Tell WebSocket subscribers (newHeads/logs) when the node has them (ledger branch)."""
+        subs = getattr(self, "subscriptions", None)
+        if subs is None:
+            return
+        try:
+            await subs.publish(header)
+        except Exception:
+            log.exception("could not notify subscribers")
 
     async def _refuse(self, height: int, kv: KV, exc: Exception) -> None:
         try:
@@ -506,4 +517,5 @@ class ReplicaNode(Node):
         self.metrics.block(number, ntx, time.perf_counter() - started)
         self.net.etcd_height.set(number)
         self.metrics.pool.set(len(chain.pool))
+        await self._notify(proposal.header)
         return True
