@@ -110,6 +110,7 @@ def init_data_dir(data_dir: Path, genesis_text: str) -> Header:
         store.set_meta("checkpoint", b"0")
         store.put_block(0, header.hash, header.encode(), 0)
         store.save_state(_as_delta(state))
+        store.set_meta("state_digest", state.digest.to_bytes(32, "big"))
         store.commit()
         return header
     finally:
@@ -157,12 +158,16 @@ class Chain:
         self.pending_nonce: dict[bytes, int] = {}
         self.tx_count = 0
         self._headers: dict[int, Header] = {}
+        self.txs_since_checkpoint = 0
         self._restore()
 
     # -- start-up --------------------------------------------------------------------------
     def _restore(self) -> None:
         ckpt = int(self.store.get_meta("checkpoint") or b"0")
-        self.state = self.store.load_state()
+        digest = self.store.get_meta("state_digest")
+        self.state = self.store.load_state(
+            None if digest is None else int.from_bytes(digest, "big")
+        )
         self.engine = RevmEngine(self.genesis.chain_id, self.genesis.block_gas_limit, self.state)
         self.head = Header.decode(self.store.header(ckpt) or b"")
         if ckpt and self.head.state_root != self.state.commitment():
@@ -174,11 +179,13 @@ class Chain:
         for n in range(ckpt + 1, head_number + 1):
             header = Header.decode(self.store.header(n) or b"")
             txs = [decode_raw(r.raw, r.sender, r.hash) for r in by_block.get(n, [])]
+            self.txs_since_checkpoint += len(txs)
             executed = self._execute(header.number, header.timestamp, header.coinbase, txs)
             rroot = receipts_root(self._receipt_items(executed))
             if rroot != header.receipts_root:
                 raise SealError(f"block {n}: replay gives different receipts")
             self.head = header
+        self._reads_at(self.head)
         for seq, raw_tx in self.store.pool_all():
             try:
                 tx = decode_raw(raw_tx)
@@ -186,6 +193,16 @@ class Chain:
             except ValueError:
                 continue  # cannot happen unless the pool was tampered with; drop it
             self._enqueue(seq, tx)
+
+    def _reads_at(self, header: Header) -> None:
+        """A fresh engine has block number and timestamp 0: until the next block, eth_call and
+        eth_estimateGas would judge time-dependent rules (consent windows) at 1970. Give it
+        the head block's context."""
+        self.engine.begin_block(
+            BlockContext(
+                header.number, header.timestamp, header.coinbase, self.genesis.block_gas_limit
+            )
+        )
 
     def close(self) -> None:
         self.store.close()
@@ -199,6 +216,8 @@ class Chain:
         return self.nonce_of(sender) if n is None else n
 
     def _check(self, tx: Tx) -> None:
+        if self.key is None:
+            raise AdmissionError("this node has no sealer key: it serves reads only")
         if tx.chain_id != self.genesis.chain_id:
             raise AdmissionError(
                 f"wrong chain id {tx.chain_id} (this chain is {self.genesis.chain_id})"
@@ -295,7 +314,7 @@ class Chain:
         executed = self._execute(number, timestamp, coinbase, txs)
         header, txrows, logrows = self._assemble(number, timestamp, coinbase, executed)
         changed = None
-        if number % self.genesis.checkpoint_interval == 0:
+        if self.genesis.is_checkpoint(number, self.txs_since_checkpoint + len(txs)):
             changed = self.state.apply(self.engine.touched())
             header = _with_state(header, self.state.commitment())
         return Proposal(header, txs, txrows, logrows, changed)
@@ -318,6 +337,7 @@ class Chain:
             if p.changed is not None:
                 self.store.save_state(p.changed)
                 self.store.set_meta("checkpoint", str(header.number).encode())
+                self.store.set_meta("state_digest", self.state.digest.to_bytes(32, "big"))
             self.store.commit()
         except BaseException:
             self.store.rollback()
@@ -325,10 +345,11 @@ class Chain:
         if p.pool_upto is not None:
             while self.pool and self.pool[0].seq <= p.pool_upto:
                 self.known.discard(self.pool.popleft().tx.hash)
+        self.txs_since_checkpoint += len(p.txs)
         if p.changed is not None:
-            self.engine = RevmEngine(
-                self.genesis.chain_id, self.genesis.block_gas_limit, self.state
-            )
+            self.engine.rebase(p.changed)
+            self.txs_since_checkpoint = 0
+            self._reads_at(header)
         self.permissions.new_block()
         self.head = header
         self.tx_count += len(p.txs)
@@ -394,6 +415,7 @@ class Chain:
         self.pending_nonce.clear()
         self._headers.clear()
         self.permissions.new_block()
+        self.txs_since_checkpoint = 0
         self._restore()
 
     def _assemble(

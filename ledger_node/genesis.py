@@ -5,6 +5,7 @@ Example::
     {"chainId": 7171, "members": ["0xabc..."], "sealers": ["0xabc..."],
      "allianceRegistry": "0x...", "alloc": {"0x...": {"balance": "0x0"}},
      "blockGasLimit": 1000000000, "blockTimeMs": 250, "checkpointInterval": 64,
+     "checkpointMaxTxs": 4000,
      "maxBlockTxs": 4000, "timestamp": 1700000000}
 
 Permissioning: until code exists at ``allianceRegistry`` the genesis ``members`` may send
@@ -53,6 +54,7 @@ class Genesis:
     block_gas_limit: int = 1_000_000_000
     block_time_ms: int = 250
     checkpoint_interval: int = 64
+    checkpoint_max_txs: int = 4000
     max_block_txs: int = 4000
     timestamp: int = 0
     alloc: dict[bytes, Account] = field(default_factory=dict)
@@ -92,14 +94,27 @@ class Genesis:
             block_gas_limit=_int(doc.get("blockGasLimit", 1_000_000_000), "blockGasLimit"),
             block_time_ms=_int(doc.get("blockTimeMs", 250), "blockTimeMs"),
             checkpoint_interval=_int(doc.get("checkpointInterval", 64), "checkpointInterval"),
+            checkpoint_max_txs=_int(doc.get("checkpointMaxTxs", 4000), "checkpointMaxTxs"),
             max_block_txs=_int(doc.get("maxBlockTxs", 4000), "maxBlockTxs"),
             timestamp=_int(doc.get("timestamp", 0), "timestamp"),
             alloc=alloc,
             alloc_storage=storage,
         )
-        if g.checkpoint_interval < 1 or g.block_time_ms < 0 or g.max_block_txs < 1:
+        if (
+            min(g.checkpoint_interval, g.checkpoint_max_txs, g.max_block_txs) < 1
+            or g.block_time_ms < 0
+        ):
             raise ValueError("genesis: checkpointInterval/maxBlockTxs must be >= 1")
         return g
+
+    def is_checkpoint(self, number: int, txs_since_checkpoint: int) -> bool:
+        """Protocol rule: the engine restarts cold after this block. Every ``checkpointInterval``
+        blocks, or earlier once ``checkpointMaxTxs`` transactions ran since the last one (this
+        bounds the replay on restart)."""
+        return (
+            number % self.checkpoint_interval == 0
+            or txs_since_checkpoint >= self.checkpoint_max_txs
+        )
 
     def initial_state(self) -> WorldState:
         ws = WorldState()

@@ -288,10 +288,7 @@ class Methods:
             headers[r.block] = hd
             txh = hashes.get((r.block, r.tx_idx))
             if txh is None:
-                txs = self.chain.store.block_txs(r.block)
-                for t in txs:
-                    hashes[(r.block, t.idx)] = t.hash
-                txh = hashes[(r.block, r.tx_idx)]
+                txh = hashes[(r.block, r.tx_idx)] = self.chain.store.tx_hash_at(r.block, r.tx_idx)
             first = firsts.get(r.block)
             if first is None:
                 first = firsts[r.block] = self.chain.store.block_first_log(r.block)
@@ -335,7 +332,10 @@ class Methods:
         }
 
     def eth_getTransactionReceipt(self, tx_hash: Any) -> dict[str, Any] | None:
-        row = self.chain.store.tx(p_bytes(tx_hash, "hash", 32))
+        th = p_bytes(tx_hash, "hash", 32)
+        if th in self.chain.known:
+            return None  # still pooled: skip the database (clients poll these a lot)
+        row = self.chain.store.tx(th)
         if row is None:
             return None
         header = self.chain.header_at(row.block)
@@ -343,6 +343,12 @@ class Methods:
         return self._receipt_json(row, decode_raw(row.raw, row.sender, row.hash), header)
 
     # -- blocks ------------------------------------------------------------------------
+    def block_json(self, header: Header, full: bool) -> dict[str, Any]:
+        return self._block_json(header, full)
+
+    def logs_json(self, rows: list[LogRow]) -> list[dict[str, Any]]:
+        return self._logs_json(rows, {}, {})
+
     def _block_json(self, header: Header, full: bool) -> dict[str, Any]:
         rows = self.chain.store.block_txs(header.number)
         if full:
@@ -407,29 +413,35 @@ class Methods:
         else:
             lo = self._number(flt.get("fromBlock", "latest"))
             hi = min(self._number(flt.get("toBlock", "latest")), head)
-        addr_v = flt.get("address")
-        addrs = (
-            []
-            if addr_v is None
-            else [p_addr(a) for a in (addr_v if isinstance(addr_v, list) else [addr_v])]
-        )
-        topics: list[list[bytes] | None] = []
-        tv = flt.get("topics") or []
-        if not isinstance(tv, list) or len(tv) > 4:
-            raise invalid("topics: at most four positions")
-        for t in tv:
-            if t is None:
-                topics.append(None)
-            elif isinstance(t, list):
-                topics.append([p_bytes(x, "topic", 32) for x in t] or None)
-            else:
-                topics.append([p_bytes(t, "topic", 32)])
+        addrs, topics = parse_log_filter(flt)
         if lo > hi:
             return []
         rows = self.chain.store.query_logs(lo, hi, addrs, topics, MAX_LOGS)
         if len(rows) > MAX_LOGS:
             raise RpcError(-32005, f"query returned more than {MAX_LOGS} results: narrow the range")
         return self._logs_json(rows, {}, {})
+
+
+def parse_log_filter(flt: dict[str, Any]) -> tuple[list[bytes], list[list[bytes] | None]]:
+    """Addresses and topic positions (None = any, a list = any of) of a log filter."""
+    addr_v = flt.get("address")
+    addrs = (
+        []
+        if addr_v is None
+        else [p_addr(a) for a in (addr_v if isinstance(addr_v, list) else [addr_v])]
+    )
+    topics: list[list[bytes] | None] = []
+    tv = flt.get("topics") or []
+    if not isinstance(tv, list) or len(tv) > 4:
+        raise invalid("topics: at most four positions")
+    for t in tv:
+        if t is None:
+            topics.append(None)
+        elif isinstance(t, list):
+            topics.append([p_bytes(x, "topic", 32) for x in t] or None)
+        else:
+            topics.append([p_bytes(t, "topic", 32)])
+    return addrs, topics
 
 
 def _revert_reason(data: bytes) -> str:

@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from ledger_node.chain import Chain
 from ledger_node.rpc import Methods, RpcError
+from ledger_node.subscriptions import Subscriptions
 
 MAX_BODY = 64 * 1024 * 1024
 MAX_BATCH = 10_000
@@ -70,6 +71,7 @@ class Node:
         self._last_block = 0.0
         self._producer: asyncio.Task[None] | None = None
         self._counted = chain.tx_count
+        self.subscriptions = Subscriptions(self)
         self.metrics.head.set(chain.head.number)
 
     # -- JSON-RPC ----------------------------------------------------------------------
@@ -108,6 +110,11 @@ class Node:
             doc = json.loads(body)
         except (ValueError, UnicodeDecodeError):
             return web.json_response(_error(None, -32700, "Parse error"))
+        out = self.respond(doc)
+        return web.Response(text=json.dumps(out), content_type="application/json")
+
+    def respond(self, doc: Any) -> Any:
+        """Answer a parsed request or batch (HTTP and WebSocket share this)."""
         out: Any
         if isinstance(doc, list):
             if not doc:
@@ -127,7 +134,7 @@ class Node:
         if self.chain.pool:
             self._wake.set()
         self.metrics.pool.set(len(self.chain.pool))
-        return web.Response(text=json.dumps(out), content_type="application/json")
+        return out
 
     async def handle_metrics(self, request: web.Request) -> web.Response:
         self.metrics.pool.set(len(self.chain.pool))
@@ -154,6 +161,10 @@ class Node:
             if header is not None:
                 ntx, self._counted = self.chain.tx_count - self._counted, self.chain.tx_count
                 self.metrics.block(header.number, ntx, time.perf_counter() - started)
+                try:
+                    await self.subscriptions.publish(header)
+                except Exception:
+                    log.exception("could not notify subscribers")
             if not self.chain.pool:
                 self._wake.clear()
             self.metrics.pool.set(len(self.chain.pool))
@@ -162,6 +173,7 @@ class Node:
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY)
         app.router.add_post("/", self.handle)
+        app.router.add_get("/", self.subscriptions.handle)
         app.router.add_get("/metrics", self.handle_metrics)
 
         async def start_producer(_: web.Application) -> None:

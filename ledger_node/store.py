@@ -77,6 +77,7 @@ class Store:
         self.db.execute("PRAGMA cache_size=-65536")
         self.db.executescript(SCHEMA)
         self._in_tx = False
+        self.last_logs_query: tuple[str, list[object]] = ("", [])
 
     def close(self) -> None:
         self.db.close()
@@ -179,6 +180,12 @@ class Store:
         row = self.db.execute("SELECT * FROM txs WHERE hash=?", (tx_hash,)).fetchone()
         return None if row is None else _txrow(row)
 
+    def tx_hash_at(self, block: int, idx: int) -> bytes:
+        row = self.db.execute(
+            "SELECT hash FROM txs WHERE block=? AND idx=?", (block, idx)
+        ).fetchone()
+        return b"" if row is None else bytes(row[0])
+
     def block_txs(self, number: int) -> list[TxRow]:
         rows = self.db.execute("SELECT * FROM txs WHERE block=? ORDER BY idx", (number,))
         return [_txrow(r) for r in rows]
@@ -203,18 +210,34 @@ class Store:
         topics: list[list[bytes] | None],
         limit: int,
     ) -> list[LogRow]:
-        """Indexed filter: each clause hits an index (address or topic), never a chain scan."""
-        where = ["block BETWEEN ? AND ?"]
-        args: list[object] = [from_block, to_block]
+        """Indexed filter, never a chain scan.
+
+        One clause drives the lookup through its index: the most selective kind first
+        (topics 1-3 usually hold ids and addresses, then the emitting address, then topic 0,
+        the event signature). The others are written ``+col`` so SQLite only checks them on
+        the rows found; the block range becomes a rowid range (log ids grow with blocks).
+        """
+        clauses: list[tuple[str, list[bytes]]] = []
+        for i in (1, 2, 3):
+            if i < len(topics) and topics[i]:
+                clauses.append((f"t{i}", topics[i] or []))
         if addresses:
-            where.append(f"address IN ({','.join('?' * len(addresses))})")
-            args.extend(addresses)
-        for i, alts in enumerate(topics[:4]):
-            if alts:
-                where.append(f"t{i} IN ({','.join('?' * len(alts))})")
-                args.extend(alts)
+            clauses.append(("address", addresses))
+        if topics and topics[0]:
+            clauses.append(("t0", topics[0] or []))
+        lo = self.block_first_log(from_block) if from_block > 0 else 0
+        hi_row = self.db.execute(
+            "SELECT first_log FROM blocks WHERE number > ? ORDER BY number LIMIT 1", (to_block,)
+        ).fetchone()
+        hi = int(hi_row[0]) if hi_row is not None else self.next_log_id()
+        where = ["id >= ? AND id < ?"]
+        args: list[object] = [lo, hi]
+        for n, (col, alts) in enumerate(clauses):
+            where.append(f"{'' if n == 0 else '+'}{col} IN ({','.join('?' * len(alts))})")
+            args.extend(alts)
         sql = f"SELECT * FROM logs WHERE {' AND '.join(where)} ORDER BY id LIMIT ?"
         args.append(limit + 1)
+        self.last_logs_query = (sql, args)  # kept for tests that check the query plan
         return [_logrow(r) for r in self.db.execute(sql, args)]
 
     # -- checkpoint state ------------------------------------------------------------------
@@ -238,13 +261,31 @@ class Store:
         self.db.executemany("INSERT OR REPLACE INTO state_storage VALUES (?,?,?)", ups)
         self.db.executemany("DELETE FROM state_storage WHERE addr=? AND slot=?", dels)
 
-    def load_state(self) -> WorldState:
-        ws = WorldState()
-        for addr, bal, nonce, code in self.db.execute("SELECT * FROM state_account"):
-            ws.set_account(bytes(addr), Account(int(bal), int(nonce), bytes(code)))
-        for addr, slot, value in self.db.execute("SELECT * FROM state_storage"):
-            ws.set_slot(bytes(addr), int.from_bytes(slot, "big"), int.from_bytes(value, "big"))
-        return ws
+    def load_state(self, digest: int | None = None) -> WorldState:
+        """The checkpoint state. With the stored ``digest`` nothing is re-hashed (fast
+        restart; the caller checks it against the checkpoint header, and ``node verify``
+        recomputes everything)."""
+        if digest is None:
+            ws = WorldState()
+            for addr, bal, nonce, code in self.db.execute("SELECT * FROM state_account"):
+                ws.set_account(bytes(addr), Account(int(bal), int(nonce), bytes(code)))
+            for addr, slot, value in self.db.execute("SELECT * FROM state_storage"):
+                ws.set_slot(bytes(addr), int.from_bytes(slot, "big"), int.from_bytes(value, "big"))
+            return ws
+        accounts = {
+            bytes(a): Account(int(b), int(n), bytes(c))
+            for a, b, n, c in self.db.execute("SELECT * FROM state_account")
+        }
+        storage: dict[bytes, dict[int, int]] = {}
+        current: dict[int, int] = {}
+        last = b""
+        frm = int.from_bytes
+        for addr, slot, value in self.db.execute("SELECT * FROM state_storage ORDER BY addr"):
+            if addr != last:
+                last = bytes(addr)
+                current = storage.setdefault(last, {})
+            current[frm(slot, "big")] = frm(value, "big")
+        return WorldState(accounts, storage, digest)
 
 
 def _txrow(r: Any) -> TxRow:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from coincurve import PublicKey
-from Crypto.Hash import keccak as _keccak
+from sha3 import keccak_256
 
 from ledger_node import rlpfast
 
@@ -24,7 +24,8 @@ class TxError(ValueError):
 
 
 def keccak(data: bytes) -> bytes:
-    digest: bytes = _keccak.new(digest_bits=256, data=data).digest()
+    # safe-pysha3: ~10x faster than pycryptodome's keccak per call (small inputs).
+    digest: bytes = keccak_256(data).digest()
     return digest
 
 

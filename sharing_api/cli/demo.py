@@ -12,8 +12,10 @@ from __future__ import annotations
 import io
 import json
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -132,15 +134,34 @@ def run_record_scenario(workdir: Path, echo: Callable[[str], None] = click.echo)
     default=None,
     help="Keep the demo's files here (default: a temporary directory).",
 )
-def demo(workdir: Path | None) -> None:
+@click.option("--keep-running", is_flag=True, help="Leave the API up at the end (Ctrl-C stops).")
+@click.option("--records-only", is_flag=True, help="Only the record-encryption part.")
+def demo(workdir: Path | None, keep_running: bool, records_only: bool) -> None:
     """Run the alliance demo scenario end to end (exit 0 only if every step behaved)."""
+    from sharing_api.cli.alliance_demo import run_alliance_scenario
+
     click.secho(
         "AllianceLedger demo: sharing an encrypted FHIR record across the alliance", bold=True
     )
+
+    def hold(api: Any) -> None:
+        click.secho(f"\nThe sharing API stays up at {api.url} (Ctrl-C to stop).", bold=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
     with tempfile.TemporaryDirectory(prefix="alliance-demo-") as tmp:
         target = workdir or Path(tmp)
         target.mkdir(parents=True, exist_ok=True)
-        failures = run_record_scenario(target)
+        for part in ("records", "alliance"):
+            (target / part).mkdir(parents=True, exist_ok=True)
+        failures = run_record_scenario(target / "records")
+        if not records_only:
+            failures += run_alliance_scenario(
+                target / "alliance", keep_running=hold if keep_running else None
+            )
     if failures:
         raise click.ClickException(f"{len(failures)} step(s) did not behave: {failures[0]}")
     click.secho("\nEvery step behaved as expected.", fg="green", bold=True)

@@ -14,6 +14,10 @@ import click
 
 # name -> ("module:attribute", one-line help). Add a line when a capability lands.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "api": ("sharing_api.api.cli:api", "Serve the sharing API (records, consents, audit)."),
+    "record": ("sharing_api.sdk.cli:record", "Publish, fetch and list encrypted records."),
+    "consent": ("sharing_api.sdk.cli:consent", "Grant, revoke and list patient consents."),
+    "referral": ("sharing_api.sdk.cli:referral", "Create and follow referrals between members."),
     "abe": ("crypto.cli:abe", "CP-ABE attribute authorities, keys, encryption and re-wrapping."),
     "demo": ("sharing_api.cli.demo:demo", "Run the alliance demo scenario end to end."),
     "contracts": ("contracts.cli:contracts_group", "Compile and deploy the Solidity contracts."),

@@ -28,6 +28,8 @@ class ChainEndpoint:
     # False on a permissioned node, where only members' transactions are admitted: tests that
     # need a non-member (a patient) to send its own transaction are then skipped.
     admits_non_members: bool = True
+    # True where gas is free (price 0, accounts need no balance): our node, anvil-zero-gas.
+    free_gas: bool = False
 
 
 @contextmanager
@@ -47,14 +49,26 @@ def _anvil_zero_gas() -> Iterator[ChainEndpoint]:
     args = ("--gas-price", "0", "--block-base-fee-per-gas", "0", "--no-priority-fee")
     with anvil_node(accounts=1, extra_args=args) as node:
         keys = tuple("0x" + bytes(Account.create().key).hex() for _ in range(8))
-        yield ChainEndpoint("anvil-zero-gas", node.url, keys)
+        yield ChainEndpoint("anvil-zero-gas", node.url, keys, free_gas=True)
+
+
+@contextmanager
+def _ledger() -> Iterator[ChainEndpoint]:
+    """The project's ledger node; its genesis admits the eight test accounts (the contracts'
+    own AllianceRegistry then decides who is a member inside the contracts)."""
+    from tests.support.ledger import running_node
+
+    keys = tuple("0x" + bytes(Account.create().key).hex() for _ in range(8))
+    with running_node(member_keys=list(keys), block_time_ms=20) as node:
+        yield ChainEndpoint("ledger", node.url, keys, free_gas=True)
 
 
 BACKENDS: dict[str, Callable[[], AbstractContextManager[ChainEndpoint]]] = {
+    "ledger": _ledger,
     "anvil": _anvil,
     "anvil-zero-gas": _anvil_zero_gas,
 }
-CHAIN_BACKENDS = ["anvil", "anvil-zero-gas"]
+CHAIN_BACKENDS = ["anvil", "anvil-zero-gas", "ledger"]
 
 
 @pytest.fixture(scope="session", params=CHAIN_BACKENDS)

@@ -72,7 +72,7 @@ def test_legacy_fee_transactions(actors: Actors, chain: ChainEndpoint) -> None:
     )
     tx = legacy.client.w3.eth.get_transaction(HexStr(registered.sent.tx_hash))
     assert tx["type"] == 0
-    if chain.name == "anvil-zero-gas":  # free gas: a member with no balance pays nothing
+    if chain.free_gas:  # a member with no balance pays nothing
         assert tx["gasPrice"] == 0
     else:
         assert tx["gasPrice"] > 0
@@ -82,7 +82,11 @@ def test_legacy_fee_transactions(actors: Actors, chain: ChainEndpoint) -> None:
 def test_node_refusal_is_a_value_error(actors: Actors, chain: ChainEndpoint) -> None:
     pauper = ChainClient(chain.url, Account.create().key)  # no balance at all
     registry = actors.h1.registry.address
-    if chain.name == "anvil-zero-gas":  # free gas: even a pauper's transaction goes through
+    if chain.name == "ledger":  # permissioned: a non-member is refused at admission
+        with pytest.raises(TransactionRejected, match=r"not an alliance member"):
+            pauper.deploy("RecordRegistry", registry)
+        return
+    if chain.free_gas:  # free gas: even a pauper's transaction goes through
         address, _ = pauper.deploy("RecordRegistry", registry)
         assert address
         return

@@ -16,6 +16,7 @@ from ledger_node.chain import Chain, init_data_dir
 from tests.support.ledger import DEV_CHAIN_ID, DEV_KEYS
 
 PROBE = json.loads((Path(__file__).parent / "contracts" / "Probe.json").read_text())
+MINI_REGISTRY = json.loads((Path(__file__).parent / "contracts" / "MiniRegistry.json").read_text())
 SEALER_KEY = PrivateKey(bytes.fromhex("5e" * 32))
 
 

@@ -81,19 +81,23 @@ def test_admission_refuses_bad_transactions(tmp_path: Path) -> None:
 
 def test_restart_gives_identical_blocks(tmp_path: Path) -> None:
     """Run A straight through; run B with restarts (mid-interval and at a checkpoint)."""
-    a = make_chain(tmp_path / "a", interval=3)
+    a = make_chain(tmp_path / "a", interval=3, checkpointMaxTxs=7)
     probe_a = deploy_probe(a, K0)
     _workload(a, probe_a, 8, 1_700_000_100)
 
-    b = make_chain(tmp_path / "b", interval=3)
+    b = make_chain(tmp_path / "b", interval=3, checkpointMaxTxs=7)
     probe_b = deploy_probe(b, K0)
     assert probe_a == probe_b
     _workload(b, probe_b, 1, 1_700_000_100)
     b.close()
-    b = make_chain(tmp_path / "b", interval=3)  # restart at height 2 (checkpoint at 3)
+    b = make_chain(
+        tmp_path / "b", interval=3, checkpointMaxTxs=7
+    )  # restart at height 2 (checkpoint at 3)
     _workload(b, probe_b, 1, 1_700_000_101)
     b.close()
-    b = make_chain(tmp_path / "b", interval=3)  # restart right at checkpoint height 3
+    b = make_chain(
+        tmp_path / "b", interval=3, checkpointMaxTxs=7
+    )  # restart right at checkpoint height 3
     _workload(b, probe_b, 6, 1_700_000_102)
 
     assert a.head.number == b.head.number == 9
@@ -103,7 +107,8 @@ def test_restart_gives_identical_blocks(tmp_path: Path) -> None:
         assert ha.hash == hb.hash, f"block {n} differs after restart"
     assert a.engine.storage_at(probe_a, 1) == b.engine.storage_at(probe_b, 1) > 0
     report = verify_store(b.store)
-    assert report.blocks == 10 and report.checkpoints == 3
+    # every 3 blocks, or after 7 txs: blocks 3, 5, 6, 8 and 9
+    assert report.blocks == 10 and report.checkpoints == 5
 
 
 def test_pool_survives_restart(tmp_path: Path) -> None:
@@ -139,3 +144,56 @@ def test_verify_detects_tampering(tmp_path: Path) -> None:
             verify_store(store)
     finally:
         store.close()
+
+
+def test_registry_takes_over_permissioning(tmp_path: Path) -> None:
+    """Genesis members until code exists at allianceRegistry; then isMember() alone decides."""
+    from eth_abi.abi import encode
+    from eth_utils.abi import function_signature_to_4byte_selector
+
+    from ledger_node.txcodec import create_address
+
+    from .helpers import MINI_REGISTRY
+
+    k2 = DEV_KEYS[2]  # not a genesis member
+    a1 = Account.from_key(K1).address
+    a2 = Account.from_key(k2).address
+    registry = create_address(A0, 0)
+    chain = make_chain(tmp_path, allianceRegistry="0x" + registry.hex())
+    with pytest.raises(NotAMember):
+        chain.submit(sign(k2, 0, "0x" + "11" * 20, b""))
+    # Founders: K0 only (K1 is a genesis member but not in the registry).
+    init = bytes.fromhex(MINI_REGISTRY["bytecode"][2:]) + encode(["address[]"], [[A0]])
+    chain.submit(sign(K0, 0, None, init))
+    chain.produce_block(now=1_700_000_001)
+    assert chain.engine.account(registry).code
+    with pytest.raises(NotAMember):
+        chain.submit(sign(K1, 0, "0x" + "11" * 20, b""))
+    add = function_signature_to_4byte_selector("setMember(address,bool)") + encode(
+        ["address", "bool"], [a2, True]
+    )
+    h = chain.submit(sign(K0, 1, "0x" + registry.hex(), add))
+    chain.produce_block(now=1_700_000_002)
+    row = chain.store.tx(h)
+    assert row is not None and row.status == 1
+    chain.submit(sign(k2, 0, "0x" + "11" * 20, b""))  # admitted now
+    assert a1 != a2
+
+
+def test_get_logs_uses_an_index_never_a_scan(tmp_path: Path) -> None:
+    chain = make_chain(tmp_path, interval=100)
+    probe = deploy_probe(chain, K0)
+    _workload(chain, probe, 3, 1_700_000_030)
+    store = chain.store
+    topic = bytes(12) + A0
+    cases = [
+        ([probe], [None, [topic]], "INDEX logs_t1"),
+        ([probe], [], "INDEX logs_address"),
+        ([], [], "INTEGER PRIMARY KEY"),
+    ]
+    for addrs, topics, expect in cases:
+        rows = store.query_logs(1, chain.head.number, addrs, topics, 100)
+        assert rows and all(r.address == probe for r in rows)
+        sql, args = store.last_logs_query
+        plan = " ".join(str(r[3]) for r in store.db.execute("EXPLAIN QUERY PLAN " + sql, args))
+        assert expect in plan and "SCAN" not in plan, plan

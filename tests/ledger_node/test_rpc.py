@@ -192,17 +192,24 @@ methods = st.sampled_from(
 
 
 @settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(method=methods, params=st.lists(json_values, max_size=4))
+@given(
+    calls=st.lists(st.tuples(methods, st.lists(json_values, max_size=4)), min_size=1, max_size=25)
+)
 def test_fuzzed_requests_never_break_the_node(
-    node: NodeProcess, method: str, params: list[Any]
+    node: NodeProcess, calls: list[tuple[str, list[Any]]]
 ) -> None:
+    """Random params for real methods, sent as one batch: only JSON-RPC errors, no crash
+    (-32603 would be an unexpected exception), nothing written."""
     before = node.rpc("eth_blockNumber")
-    reply = httpx.post(
-        node.url, json={"jsonrpc": "2.0", "id": 7, "method": method, "params": params}
-    ).json()
-    assert reply["id"] == 7 and ("result" in reply or reply["error"]["code"] != -32603)
+    batch = [
+        {"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)
+    ]
+    replies = httpx.post(node.url, json=batch, timeout=30).json()
+    assert sorted(r["id"] for r in replies) == list(range(len(calls)))
+    for r in replies:
+        assert "result" in r or r["error"]["code"] != -32603, r
     assert node.rpc("eth_blockNumber") == before
 
 
@@ -259,3 +266,92 @@ def test_sigkill_under_load_loses_no_acknowledged_tx() -> None:
         total = int(node.rpc("eth_call", [{"to": probe, "data": "0x2ddbd13a"}]), 16)
         logs = node.rpc("eth_getLogs", [{"fromBlock": "0x0", "address": probe}])
         assert total == len(logs) >= len(acked)
+
+
+def test_websocket_subscriptions(node: NodeProcess) -> None:
+    import asyncio
+
+    import aiohttp
+
+    key = node.member_keys[2]
+    addr = Account.from_key(key).address
+    w3 = Web3(Web3.HTTPProvider(node.url))
+    probe = _deploy(w3, key).address
+
+    async def run() -> tuple[list[Any], list[Any]]:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(node.url.replace("http", "ws", 1)) as ws,
+        ):
+            await ws.send_json({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"})
+            assert (await ws.receive_json())["result"] == hex(DEV_CHAIN_ID)
+            await ws.send_json(
+                {"jsonrpc": "2.0", "id": 2, "method": "eth_subscribe", "params": ["newHeads"]}
+            )
+            heads_id = (await ws.receive_json())["result"]
+            await ws.send_json(
+                {
+                    "jsonrpc": "2.0",
+                    "id": 3,
+                    "method": "eth_subscribe",
+                    "params": ["logs", {"address": probe}],
+                }
+            )
+            logs_id = (await ws.receive_json())["result"]
+            nonce = int(node.rpc("eth_getTransactionCount", [addr, "pending"]), 16)
+            raw = sign(key, nonce, probe, bump_data(3))
+            node.rpc("eth_sendRawTransaction", ["0x" + raw.hex()])
+            heads: list[Any] = []
+            logs: list[Any] = []
+            while not (heads and logs):
+                note = await asyncio.wait_for(ws.receive_json(), 10)
+                sub = note["params"]["subscription"]
+                assert sub in (heads_id, logs_id)
+                (heads if sub == heads_id else logs).append(note["params"]["result"])
+            await ws.send_json(
+                {"jsonrpc": "2.0", "id": 4, "method": "eth_unsubscribe", "params": [heads_id]}
+            )
+            reply = await ws.receive_json()
+            while "id" not in reply:
+                reply = await ws.receive_json()
+            assert reply["result"] is True
+            return heads, logs
+
+    heads, logs = asyncio.run(run())
+    assert "transactions" not in heads[0] and heads[0]["number"].startswith("0x")
+    assert logs[0]["address"].lower() == probe.lower() and len(logs[0]["topics"]) == 3
+
+
+def test_ethers_v6_client(node: NodeProcess) -> None:
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    nodejs = shutil.which("node")
+    if nodejs is None:
+        pytest.skip("node (Node.js) not installed")
+    here = Path(__file__).parent
+    result = subprocess.run(
+        [
+            nodejs,
+            str(here / "ethers_smoke.js"),
+            node.url,
+            node.member_keys[3],
+            str(here / "contracts" / "Probe.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out == {
+        "status": 1,
+        "total": "9",
+        "logs": 1,
+        "revert": "TooBig",
+        "blockTxs": 1,
+        "chainId": str(DEV_CHAIN_ID),
+    }

@@ -1,0 +1,258 @@
+"""API benchmark: 64 KB records served with consent checks and on-chain access logging.
+
+Set-up: the project's ledger node, the alliance contracts, and the API under uvicorn in its own
+process (``alliance api serve``); a patient consents to the tertiary hospital, a clinic uploads
+records, and the hospital's doctor fetches them. Every fetch is checked against the consent
+on chain and logged in the AccessLog (mined) before a byte is served.
+
+Cases:
+- ``fetch/rps``: closed loop, 64 concurrent clients (``req_per_s``).
+- ``fetch/p50``, ``fetch/p99``: open loop at a steady 100 requests/s for 30 s (``ms``),
+  latency measured from each request's scheduled start (no coordinated omission).
+- ``metadata/rps``: the peer, same closed loop on ``GET /records/{id}`` (index read, no chain
+  write); ``fetch/ratio`` is fetch/metadata throughput in the same run.
+The load generator, the API and the ledger node share this machine's cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchlib import Reporter, progress  # noqa: E402
+
+from sharing_api.sdk import SharingClient  # noqa: E402
+from tests.support.api import deploy_test_alliance, free_port  # noqa: E402
+from tests.support.ledger import DEV_KEYS, running_node  # noqa: E402
+
+RECORD_BYTES = 64 * 1024
+RECORDS = 16
+CLIENTS = 64
+
+
+def start_api(config: Path, port: int, log_path: Path) -> subprocess.Popen[bytes]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "sharing_api.cli",
+        "api",
+        "serve",
+        "--config",
+        str(config),
+        "--port",
+        str(port),
+    ]
+    with open(log_path, "wb") as log:  # a file, not a pipe: a full pipe would stall the API
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True, cwd=REPO
+        )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            raise RuntimeError(f"API exited: {log_path.read_text()[-2000:]}")
+        time.sleep(0.2)
+    stop(proc)
+    raise TimeoutError("API did not start")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+def _session(url: str, token: str, connections: int) -> aiohttp.ClientSession:
+    # aiohttp, not httpx: on this 2-core machine the load generator shares the CPU with the
+    # API and the node, and aiohttp spends several times less CPU per request.
+    return aiohttp.ClientSession(
+        base_url=url,
+        connector=aiohttp.TCPConnector(limit=connections),
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=aiohttp.ClientTimeout(total=60),
+    )
+
+
+async def _get(http: aiohttp.ClientSession, path: str, size: int | None) -> None:
+    async with http.get(path) as r:
+        body = await r.read()
+        if r.status != 200 or (size is not None and len(body) != size):
+            raise RuntimeError(f"{r.status}: {body[:200]!r}")
+
+
+async def closed_loop(
+    url: str, token: str, paths: list[str], seconds: float, size: int | None
+) -> float:
+    ok = 0
+    stop_at = time.perf_counter() + seconds
+    async with _session(url, token, CLIENTS) as http:
+
+        async def worker(i: int) -> None:
+            nonlocal ok
+            n = i
+            while time.perf_counter() < stop_at:
+                await _get(http, paths[n % len(paths)], size)
+                n += 1
+                ok += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(i) for i in range(CLIENTS)))
+        elapsed = time.perf_counter() - start
+    return ok / elapsed
+
+
+async def open_loop(
+    url: str, token: str, paths: list[str], rate: float, seconds: float
+) -> list[float]:
+    latencies: list[float] = []
+    async with _session(url, token, 1024) as http:
+
+        async def one(i: int, scheduled: float) -> None:
+            await _get(http, paths[i % len(paths)], RECORD_BYTES)
+            latencies.append((time.perf_counter() - scheduled) * 1000)
+
+        t0 = time.perf_counter() + 0.2
+        tasks = []
+        for i in range(int(rate * seconds)):
+            scheduled = t0 + i / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(i, scheduled)))
+        await asyncio.gather(*tasks)
+    return latencies
+
+
+def _cpu(*pids: int) -> _Cpu:
+    """CPU seconds used so far by this process (the load generator) and by ``pids``."""
+    import resource
+
+    import psutil
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    used = [own.ru_utime + own.ru_stime]
+    for pid in pids:
+        t = psutil.Process(pid).cpu_times()
+        used.append(t.user + t.system)
+    return _Cpu(used)
+
+
+class _Cpu(list[float]):
+    def __sub__(self, other: Any) -> list[float]:
+        return [round(a - b, 2) for a, b in zip(self, other, strict=True)]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def run(reporter: Reporter, args: argparse.Namespace) -> None:
+    closed_s = 5.0 if args.quick else 20.0
+    open_s = 5.0 if args.quick else 30.0
+    with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp_s:
+        tmp = Path(tmp_s)
+        with running_node(member_keys=list(DEV_KEYS[:5]), block_time_ms=20) as node:
+            alliance = deploy_test_alliance(tmp / "alliance", node.url, DEV_KEYS[0])
+            settings = alliance.settings(index_poll_s=1.0)
+            config = tmp / "api.json"
+            config.write_text(settings.model_dump_json())
+            port = free_port()
+            api_log = Path(os.environ.get("BENCH_API_LOG", tmp / "api.log"))
+            api = start_api(config, port, api_log)
+            try:
+                url = f"http://127.0.0.1:{port}"
+                assert node.proc is not None
+                node_pid = node.proc.pid
+                progress(f"API at {url}; preparing {RECORDS} records of {RECORD_BYTES} bytes")
+                from eth_account import Account
+
+                patient = Account.create()
+                h1, clinic, pat = SharingClient(url), SharingClient(url), SharingClient(url)
+                h1.login(alliance.keys["h1"])
+                clinic.login(alliance.keys["clinic"])
+                pat.login(patient.key)
+                pat.grant_consent(
+                    patient.key,
+                    grantee=alliance.address("h1"),
+                    categories=["lab"],
+                    purposes=["treatment"],
+                )
+                ids = [
+                    clinic.upload(
+                        patient.address, "lab", "c1.role:doctor", os.urandom(RECORD_BYTES)
+                    )["record_id"]
+                    for _ in range(RECORDS)
+                ]
+                doctor = h1.staff_client("dr-bench", "doctor")
+                fetch = [f"/records/{i}/content" for i in ids]
+                meta = [f"/records/{i}" for i in ids]
+                progress(f"closed loop, {CLIENTS} clients, {closed_s:.0f} s: metadata (peer)")
+                cpu = _cpu(api.pid, node_pid)
+                meta_rps = asyncio.run(closed_loop(url, doctor.token, meta, closed_s, None))
+                progress(f"  cpu seconds (loadgen, api, node): {_cpu(api.pid, node_pid) - cpu}")
+                reporter.emit(
+                    "metadata/rps", "req_per_s", round(meta_rps, 1), "req/s", clients=CLIENTS
+                )
+                progress(f"closed loop, {CLIENTS} clients, {closed_s:.0f} s: fetch")
+                cpu = _cpu(api.pid, node_pid)
+                rps = asyncio.run(closed_loop(url, doctor.token, fetch, closed_s, RECORD_BYTES))
+                progress(f"  cpu seconds (loadgen, api, node): {_cpu(api.pid, node_pid) - cpu}")
+                reporter.emit(
+                    "fetch/rps",
+                    "req_per_s",
+                    round(rps, 1),
+                    "req/s",
+                    clients=CLIENTS,
+                    bytes=RECORD_BYTES,
+                    target=300,
+                )
+                reporter.emit(
+                    "fetch/ratio", "ratio", round(rps / meta_rps, 3), "x", peer="metadata/rps"
+                )
+                progress(f"open loop, 100 req/s for {open_s:.0f} s: fetch")
+                lat = asyncio.run(open_loop(url, doctor.token, fetch, 100.0, open_s))
+                reporter.emit(
+                    "fetch/p50", "ms", round(statistics.median(lat), 1), "ms", n=len(lat), rate=100
+                )
+                reporter.emit(
+                    "fetch/p99",
+                    "ms",
+                    round(percentile(lat, 0.99), 1),
+                    "ms",
+                    n=len(lat),
+                    rate=100,
+                    target=150,
+                )
+                regulator = SharingClient(url)
+                regulator.login(alliance.keys["regulator"])
+                summary = regulator.json("GET", "/audit/summary")
+                progress(f"accesses logged on chain: {summary['accesses']}")
+                reporter.emit("fetch/logged", "accesses", summary["accesses"], "count")
+                for c in (h1, clinic, pat, doctor, regulator):
+                    c.close()
+            finally:
+                stop(api)

@@ -1,0 +1,122 @@
+"""Who may fetch a record, and the on-chain log of the access (before any byte is served).
+
+Consent gates who MAY fetch: a live consent of the patient covering (reader member,
+category, purpose), an active referral handing the record to the reader, or break-glass by a
+doctor with a reason. The AccessLog transaction must be mined before the ciphertext flows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sharing_api.api.access_batch import AccessNotLogged
+from sharing_api.api.core.security import Kind, Principal
+from sharing_api.api.errors import ApiError, forbidden
+from sharing_api.api.services import Services
+from sharing_api.chain import Basis, Category, Purpose, Role
+from sharing_api.chain.scopes import ReferralStatus
+
+
+@dataclass(frozen=True)
+class Grant:
+    basis: Basis
+    basis_id: int
+    purpose: Purpose
+    reason_hash: bytes = b"\x00" * 32
+
+
+def decide(
+    services: Services,
+    principal: Principal,
+    record: dict[str, Any],
+    purpose: Purpose,
+    referral_id: int | None,
+    break_glass: bool,
+    reason: str | None,
+) -> Grant:
+    """Check on chain (eth_call) that the access is covered; 403 otherwise."""
+    reader = principal.member
+    patient = record["patient"]
+    if break_glass:
+        if principal.kind is not Kind.STAFF or principal.staff_role != "doctor":
+            raise forbidden("break-glass is for doctors (a staff token with role doctor)")
+        if not reason or not reason.strip():
+            raise ApiError(400, "break-glass needs a reason")
+        if not services.reader.registry.has_role(reader, Role.HOSPITAL | Role.CLINIC):
+            raise forbidden("break-glass is for care providers")
+        digest = hashlib.sha256(reason.strip().encode()).digest()
+        return Grant(Basis.BREAK_GLASS, 0, Purpose.EMERGENCY, digest)
+    if purpose is Purpose.EMERGENCY:
+        raise ApiError(400, "purpose emergency is break-glass: set break_glass and a reason")
+    if referral_id is not None:
+        if purpose not in (Purpose.TREATMENT, Purpose.REFERRAL):
+            raise ApiError(400, "a referral covers treatment or referral purposes only")
+        covered = services.fast.covers_access(
+            referral_id, patient, reader, int(record["record_id"])
+        )
+        if not covered:
+            raise forbidden(
+                f"referral {referral_id} does not hand record {record['record_id']} to {reader}"
+            )
+        return Grant(Basis.REFERRAL, referral_id, purpose)
+    consent_id = services.fast.is_permitted(patient, reader, int(record["category"]), int(purpose))
+    if consent_id is None:
+        raise forbidden(
+            f"no live consent of the patient covers {reader} reading "
+            f"{Category(int(record['category'])).label} records for {purpose.label}"
+        )
+    return Grant(Basis.CONSENT, consent_id, purpose)
+
+
+def log_access(services: Services, principal: Principal, record_id: int, grant: Grant) -> int:
+    """Log the access on chain as the reader member and wait until it is mined (batched with
+    other readers' accesses); 409 if the transaction reverted (nothing is served then)."""
+    try:
+        access_id = services.batcher(principal.member).log(
+            record_id,
+            principal.member,
+            grant.purpose,
+            grant.basis,
+            grant.basis_id,
+            grant.reason_hash,
+        )
+    except AccessNotLogged as exc:
+        raise ApiError(409, str(exc), "Conflict") from None
+    services.metrics.chain_writes.labels("access").inc()
+    return access_id
+
+
+def readable_by(services: Services, member: str, rows: list[dict[str, Any]]) -> list[Any]:
+    """Records a member may fetch now (its own, a live consent, or an active referral),
+    judged from the index (no chain scan)."""
+    me = member.lower()
+    roles = int(services.roles_of(member))
+    now = int(time.time())
+    patients = {r["patient"] for r in rows}
+    consents = [
+        c
+        for p in patients
+        for c in services.index.consents(patient=p)
+        if not c["revoked"]
+        and c["valid_from"] <= now < c["valid_until"]
+        and (c["grantee"] == me or (c["grantee_role"] and c["grantee_role"] & roles))
+    ]
+    handed: set[int] = set()
+    for ref in services.index.referrals(party=me):
+        if ref["receiver"] == me and ref["status"] == int(ReferralStatus.ACCEPTED):
+            handed.update(ref["record_ids"])
+    out = []
+    for r in rows:
+        if (
+            r["custodian"] == me
+            or int(r["record_id"]) in handed
+            or any(
+                c["patient"] == r["patient"] and c["categories"] >> int(r["category"]) & 1
+                for c in consents
+            )
+        ):
+            out.append(r)
+    return out

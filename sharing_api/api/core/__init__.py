@@ -1,0 +1,1 @@
+"""Configuration and token security of the sharing API."""

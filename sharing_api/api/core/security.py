@@ -1,0 +1,134 @@
+"""Short-lived bearer tokens (JWT, HS256) and single-use sign-in nonces.
+
+Who is who:
+- ``patient``: any wallet that signed in with EIP-4361 and is not an alliance member.
+- ``member``: a hospital or clinic's own ledger account (its administrator).
+- ``regulator``: a member holding the regulator role; read-only everywhere.
+- ``staff``: a person a member vouches for; the member issues the token, naming the staff
+  role (doctor, nurse, records-officer, ...) and the ABE attributes its keys may carry.
+  On chain, staff act through their member's account (the member is the reader of record).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import jwt
+
+ALGORITHM = "HS256"
+ISSUER = "alliance-sharing-api"
+
+
+class Kind(StrEnum):
+    PATIENT = "patient"
+    MEMBER = "member"
+    STAFF = "staff"
+    REGULATOR = "regulator"
+
+
+class TokenError(ValueError):
+    """A bearer token that is missing, malformed, forged or expired."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller. ``member`` is the member account acting on chain (the
+    caller's own for members, the employer's for staff; empty for patients)."""
+
+    kind: Kind
+    subject: str
+    member: str = ""
+    staff_role: str = ""
+    attributes: tuple[str, ...] = ()
+    chain_roles: tuple[str, ...] = ()
+    token_id: str = ""
+
+    @property
+    def address(self) -> str:
+        """The wallet address of a patient or member (staff have none of their own)."""
+        return self.subject if self.kind is not Kind.STAFF else ""
+
+
+@dataclass
+class TokenService:
+    secret: str
+    ttl_s: int
+    clock: Any = field(default=time.time)
+
+    def issue(self, principal: Principal, ttl_s: int | None = None) -> tuple[str, int]:
+        now = int(self.clock())
+        expires = now + (ttl_s or self.ttl_s)
+        claims = {
+            "iss": ISSUER,
+            "sub": principal.subject,
+            "kind": principal.kind.value,
+            "member": principal.member,
+            "staff_role": principal.staff_role,
+            "attrs": list(principal.attributes),
+            "roles": list(principal.chain_roles),
+            "iat": now,
+            "exp": expires,
+            "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode(claims, self.secret, algorithm=ALGORITHM), expires
+
+    def verify(self, token: str) -> Principal:
+        try:
+            claims = jwt.decode(
+                token,
+                self.secret,
+                algorithms=[ALGORITHM],
+                issuer=ISSUER,
+                options={"require": ["exp", "iat", "sub", "iss", "jti"]},
+                leeway=0,
+            )
+        except jwt.ExpiredSignatureError:
+            raise TokenError("token expired") from None
+        except jwt.PyJWTError as exc:
+            raise TokenError(f"invalid token: {exc}") from None
+        if int(claims["exp"]) <= int(self.clock()):
+            raise TokenError("token expired")
+        try:
+            return Principal(
+                kind=Kind(claims["kind"]),
+                subject=str(claims["sub"]),
+                member=str(claims.get("member", "")),
+                staff_role=str(claims.get("staff_role", "")),
+                attributes=tuple(str(a) for a in claims.get("attrs", [])),
+                chain_roles=tuple(str(r) for r in claims.get("roles", [])),
+                token_id=str(claims["jti"]),
+            )
+        except (KeyError, ValueError, TypeError):
+            raise TokenError("invalid token claims") from None
+
+
+class NonceStore:
+    """Sign-in nonces: issued by the API, usable once, for a limited time (anti-replay)."""
+
+    def __init__(self, ttl_s: int, clock: Any = time.monotonic, limit: int = 100_000) -> None:
+        self.ttl_s = ttl_s
+        self.clock = clock
+        self.limit = limit
+        self._nonces: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def issue(self) -> str:
+        nonce = secrets.token_hex(12)
+        now = self.clock()
+        with self._lock:
+            if len(self._nonces) >= self.limit:
+                self._nonces = {n: t for n, t in self._nonces.items() if t > now}
+            self._nonces[nonce] = now + self.ttl_s
+        return nonce
+
+    def consume(self, nonce: str) -> bool:
+        """True once for a live nonce; False if unknown, used or expired."""
+        with self._lock:
+            expires = self._nonces.pop(nonce, None)
+        return expires is not None and expires > self.clock()

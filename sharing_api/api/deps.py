@@ -1,0 +1,63 @@
+"""Dependencies of the routes, as ``Annotated`` aliases: the services, the caller, and role
+guards. Every route names exactly which kinds of caller it admits; anyone else gets 403.
+
+The dependencies are ``async`` because they never block: FastAPI would otherwise run each in
+the thread pool, one thread hop per dependency per request."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from sharing_api.api.core.security import Kind, Principal, TokenError
+from sharing_api.api.errors import ApiError, forbidden
+from sharing_api.api.services import Services
+
+_bearer = HTTPBearer(auto_error=False, description="token from POST /auth/login")
+
+
+async def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+async def get_principal(
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise ApiError(401, "a bearer token is required", "Unauthorized")
+    try:
+        return services.tokens.verify(credentials.credentials)
+    except TokenError as exc:
+        raise ApiError(401, str(exc), "Unauthorized") from None
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require(*kinds: Kind) -> Callable[[Principal], Awaitable[Principal]]:
+    allowed = frozenset(kinds)
+
+    async def guard(principal: PrincipalDep) -> Principal:
+        if principal.kind not in allowed:
+            names = ", ".join(sorted(k.value for k in allowed))
+            raise forbidden(f"this route is for {names}; you are {principal.kind.value}")
+        return principal
+
+    return guard
+
+
+# The caller kinds each family of routes admits.
+Anyone = PrincipalDep
+CareProvider = Annotated[Principal, Depends(require(Kind.MEMBER, Kind.STAFF))]
+MemberOnly = Annotated[Principal, Depends(require(Kind.MEMBER))]
+StaffOnly = Annotated[Principal, Depends(require(Kind.STAFF))]
+Regulator = Annotated[Principal, Depends(require(Kind.REGULATOR))]
+PatientOrCare = Annotated[Principal, Depends(require(Kind.PATIENT, Kind.MEMBER, Kind.STAFF))]

@@ -1,0 +1,123 @@
+"""Errors as RFC 9457 problem details (``application/problem+json``)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sharing_api.chain.errors import ChainUnavailable, ContractRevert
+
+PROBLEM = "application/problem+json"
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error a route raises on purpose: status, short title, human detail."""
+
+    def __init__(self, status: int, detail: str, title: str = "", **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.title = title
+        self.extra = extra
+
+
+def forbidden(detail: str) -> ApiError:
+    return ApiError(403, detail, "Forbidden")
+
+
+def not_found(detail: str) -> ApiError:
+    return ApiError(404, detail, "Not Found")
+
+
+# Contract errors that mean "you may not" rather than "your request is malformed".
+_FORBIDDEN_REVERTS = {
+    "NotMember",
+    "NotCustodian",
+    "NotReferrer",
+    "NotReceiver",
+    "NotReaderOrCustodian",
+    "BasisDoesNotCover",
+    "NotCareProvider",
+    "NotReader",
+    "NotPatient",
+}
+_NOT_FOUND_REVERTS = {"UnknownRecord", "UnknownConsent", "UnknownReferral", "NotBreakGlass"}
+_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    413: "Content Too Large",
+    422: "Unprocessable Content",
+    503: "Service Unavailable",
+}
+
+
+def problem(status: int, detail: str, title: str = "", **extra: Any) -> JSONResponse:
+    body = {
+        "type": "about:blank",
+        "title": title or _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def revert_status(exc: ContractRevert) -> int:
+    if exc.name in _FORBIDDEN_REVERTS:
+        return 403
+    if exc.name in _NOT_FOUND_REVERTS:
+        return 404
+    return 409
+
+
+def install(app: FastAPI) -> None:
+    async def api_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ApiError)
+        return problem(exc.status, exc.detail, exc.title, **exc.extra)
+
+    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        return problem(exc.status_code, str(exc.detail))
+
+    async def validation_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))}
+            for e in exc.errors()
+        ]
+        return problem(422, "request does not match the schema", errors=errors)
+
+    async def revert_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ContractRevert)
+        return problem(revert_status(exc), str(exc), revert=exc.name)
+
+    async def value_error(_: Request, exc: Exception) -> JSONResponse:
+        return problem(400, str(exc))
+
+    async def unavailable(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("backend unavailable: %s", exc)
+        return problem(503, str(exc))
+
+    async def missing(_: Request, exc: Exception) -> JSONResponse:
+        return problem(404, str(exc))
+
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(ContractRevert, revert_error)
+    app.add_exception_handler(ChainUnavailable, unavailable)
+    # Documented errors of the project: ValueError = bad input, OSError = a server down.
+    # FileNotFoundError (a missing blob) is an OSError but means 404.
+    app.add_exception_handler(FileNotFoundError, missing)
+    app.add_exception_handler(ValueError, value_error)
+    app.add_exception_handler(OSError, unavailable)

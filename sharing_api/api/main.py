@@ -1,0 +1,43 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+from fastapi import FastAPI
+
+from sharing_api.api import errors
+from sharing_api.api.routes import audit, auth, consents, health, keys, records, referrals
+from sharing_api.api.services import Services
+
+
+def create_app(services: Services, *, follow_chain: bool = True, threads: int = 64) -> FastAPI:
+    """An app over ready services; ``follow_chain`` polls the chain into the index;
+    ``threads`` bounds the blocking chain and storage calls served at once."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        services.indexer.sync()
+        if follow_chain:
+            services.indexer.start(services.settings.index_poll_s)
+        try:
+            yield
+        finally:
+            services.close()
+
+    app = FastAPI(
+        title="AllianceLedger sharing API",
+        version="0.1.0",
+        description="Encrypted health records shared across a medical alliance: consent "
+        "checked and every access logged on chain before a byte of ciphertext is served.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    errors.install(app)
+    services.metrics.install(app)
+    for module in (health, auth, records, consents, referrals, keys, audit):
+        app.include_router(module.router)
+    return app

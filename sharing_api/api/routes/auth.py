@@ -1,0 +1,131 @@
+"""Sign-in (EIP-4361) for members, the regulator and patients; staff tokens from members."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field, StringConstraints
+
+from crypto.authority import qualify
+from sharing_api.api.core.security import Kind, Principal
+from sharing_api.api.deps import Anyone, MemberOnly, ServicesDep
+from sharing_api.api.errors import ApiError
+from sharing_api.auth.siwe import SiweError, parse_message, verify_message
+from sharing_api.chain import Role
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+class NonceOut(BaseModel):
+    nonce: str
+    domain: str
+    chain_id: int
+
+
+class LoginIn(BaseModel):
+    message: str = Field(max_length=4096, description="the EIP-4361 message as signed")
+    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$")
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_at: int
+    kind: str
+    subject: str
+
+
+class StaffTokenIn(BaseModel):
+    staff_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._@-]{1,64}$")]
+    role: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
+    attributes: list[Annotated[str, StringConstraints(max_length=128)]] = Field(
+        default_factory=list, max_length=32
+    )
+
+
+class MeOut(BaseModel):
+    kind: str
+    subject: str
+    member: str
+    staff_role: str
+    attributes: list[str]
+    chain_roles: list[str]
+
+
+@router.post("/nonce", summary="A single-use nonce for an EIP-4361 sign-in message")
+def nonce(services: ServicesDep) -> NonceOut:
+    return NonceOut(
+        nonce=services.nonces.issue(),
+        domain=services.settings.siwe_domain,
+        chain_id=services.deployment.chain_id,
+    )
+
+
+@router.post("/login", summary="Exchange a signed EIP-4361 message for a short-lived token")
+def login(body: LoginIn, services: ServicesDep) -> TokenOut:
+    try:
+        parsed = parse_message(body.message)
+        message = verify_message(
+            body.message,
+            body.signature,
+            domain=services.settings.siwe_domain,
+            nonce=parsed.nonce,
+            chain_id=services.deployment.chain_id,
+        )
+    except SiweError as exc:
+        raise ApiError(401, str(exc), "Unauthorized") from None
+    if not services.nonces.consume(message.nonce):
+        raise ApiError(401, "sign-in nonce is unknown, expired or already used", "Unauthorized")
+    roles = services.roles_of(message.address)
+    if not roles:
+        kind = Kind.PATIENT
+    elif Role.REGULATOR in roles:
+        kind = Kind.REGULATOR
+    else:
+        kind = Kind.MEMBER
+    principal = Principal(
+        kind=kind,
+        subject=message.address,
+        member=message.address if kind is not Kind.PATIENT else "",
+        chain_roles=tuple(roles.labels()),
+    )
+    token, expires = services.tokens.issue(principal)
+    return TokenOut(
+        access_token=token, expires_at=expires, kind=kind.value, subject=message.address
+    )
+
+
+@router.post("/staff-tokens", summary="A member issues a token to one of its staff")
+def staff_token(body: StaffTokenIn, member: MemberOnly, services: ServicesDep) -> TokenOut:
+    if not ({"hospital", "clinic"} & set(member.chain_roles)):
+        raise ApiError(403, "only hospitals and clinics have clinical staff", "Forbidden")
+    authority = services.authorities.get(member.member)
+    prefix = authority.authority if authority is not None else ""
+    attributes = [f"role:{body.role}", *body.attributes]
+    if prefix:
+        # A member's attributes always carry its own authority prefix: a staff token can
+        # never claim another member's attributes.
+        attributes = sorted({qualify(a, prefix) for a in attributes})
+    principal = Principal(
+        kind=Kind.STAFF,
+        subject=f"{body.staff_id}@{member.member}",
+        member=member.member,
+        staff_role=body.role,
+        attributes=tuple(attributes),
+        chain_roles=member.chain_roles,
+    )
+    token, expires = services.tokens.issue(principal, services.settings.staff_token_ttl_s)
+    return TokenOut(access_token=token, expires_at=expires, kind="staff", subject=principal.subject)
+
+
+@router.get("/me", summary="Who the token says you are")
+def me(principal: Anyone) -> MeOut:
+    return MeOut(
+        kind=principal.kind.value,
+        subject=principal.subject,
+        member=principal.member,
+        staff_role=principal.staff_role,
+        attributes=list(principal.attributes),
+        chain_roles=list(principal.chain_roles),
+    )

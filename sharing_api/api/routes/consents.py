@@ -1,0 +1,199 @@
+"""Consents: relay a patient's signed EIP-712 grant or revocation; list; FHIR export."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from sharing_api.api.core.security import Kind, Principal
+from sharing_api.api.deps import Anyone, PatientOrCare, ServicesDep
+from sharing_api.api.errors import forbidden, not_found
+from sharing_api.api.fhir_export import consent_resource
+from sharing_api.api.routes.records import PROBLEM_RESPONSES
+from sharing_api.api.services import Services
+from sharing_api.chain import Alliance, Category, GrantTerms, Purpose, Signature
+from sharing_api.chain.scopes import mask, unmask
+
+router = APIRouter(prefix="/consents", tags=["consents"])
+
+Hex32 = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$")]
+AddressField = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
+U40 = Annotated[int, Field(ge=0, lt=2**40)]
+U256 = Annotated[int, Field(ge=0, lt=2**256)]
+
+
+class SignatureIn(BaseModel):
+    v: Annotated[int, Field(ge=0, le=255)]
+    r: Hex32
+    s: Hex32
+
+    def to_sig(self) -> Signature:
+        return Signature(self.v, bytes.fromhex(self.r[2:]), bytes.fromhex(self.s[2:]))
+
+
+class GrantIn(BaseModel):
+    """The Grant exactly as the patient signed it (EIP-712, domain AllianceConsent)."""
+
+    patient: AddressField
+    grantee: AddressField
+    grantee_role: Annotated[int, Field(ge=0, le=255)] = 0
+    categories: list[str] = Field(min_length=1, max_length=16)
+    purposes: list[str] = Field(min_length=1, max_length=8)
+    valid_from: U40
+    valid_until: U40
+    document_hash: Hex32 = "0x" + "00" * 32
+    nonce: U256
+    deadline: U256
+    signature: SignatureIn
+
+    def terms(self) -> GrantTerms:
+        return GrantTerms(
+            patient=self.patient,
+            grantee=self.grantee,
+            grantee_role=self.grantee_role,
+            categories=mask(Category.parse(c) for c in self.categories),
+            purposes=mask(Purpose.parse(p) for p in self.purposes),
+            valid_from=self.valid_from,
+            valid_until=self.valid_until,
+            document_hash=bytes.fromhex(self.document_hash[2:]),
+            nonce=self.nonce,
+            deadline=self.deadline,
+        )
+
+
+class RevokeIn(BaseModel):
+    nonce: U256
+    deadline: U256
+    signature: SignatureIn
+
+
+class ConsentOut(BaseModel):
+    consent_id: int
+    patient: str
+    grantee: str
+    grantee_role: int
+    categories: list[str]
+    purposes: list[str]
+    valid_from: int
+    valid_until: int
+    revoked: bool
+    relayer: str
+    block_number: int
+    tx_hash: str
+
+
+class DomainOut(BaseModel):
+    chain_id: int
+    consent_registry: str
+    referral_registry: str
+    nonce: int | None = None
+
+
+def consent_out(row: dict[str, Any]) -> ConsentOut:
+    return ConsentOut(
+        **{k: row[k] for k in ConsentOut.model_fields if k not in ("categories", "purposes")},
+        categories=[c.label for c in unmask(Category, int(row["categories"]))],
+        purposes=[p.label for p in unmask(Purpose, int(row["purposes"]))],
+    )
+
+
+def relayer_for(services: Services, principal: Principal) -> Alliance:
+    """Members relay with their own account; a patient's signature is relayed by the first
+    member this API hosts (the patient pays nothing and needs no account)."""
+    if principal.kind is Kind.PATIENT:
+        if not services.hosted:
+            raise forbidden("this API hosts no member to relay with")
+        return next(iter(services.hosted.values()))
+    return services.signer(principal.member)
+
+
+def find_consent(services: Services, consent_id: int, principal: Principal) -> dict[str, Any]:
+    row = services.index.consent(consent_id)
+    if row is None:
+        services.indexer.sync()
+        row = services.index.consent(consent_id)
+    if row is None:
+        raise not_found(f"no consent {consent_id}")
+    if principal.kind is Kind.PATIENT and row["patient"] != principal.subject.lower():
+        raise forbidden("patients see their own consents only")
+    return row
+
+
+@router.get("/domain", summary="EIP-712 domain facts and the patient's next nonce")
+def domain(
+    services: ServicesDep,
+    _: Anyone,
+    patient: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
+) -> DomainOut:
+    a = services.deployment.addresses
+    nonce = services.reader.consents.nonce_of(patient) if patient else None
+    return DomainOut(
+        chain_id=services.deployment.chain_id,
+        consent_registry=a["ConsentRegistry"],
+        referral_registry=a["ReferralRegistry"],
+        nonce=nonce,
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    responses=PROBLEM_RESPONSES,
+    summary="Relay a patient's signed consent grant",
+)
+def grant(body: GrantIn, principal: PatientOrCare, services: ServicesDep) -> ConsentOut:
+    if principal.kind is Kind.PATIENT and body.patient.lower() != principal.subject.lower():
+        raise forbidden("a patient relays only their own grants")
+    granted = relayer_for(services, principal).consents.grant_by_sig(
+        body.terms(), body.signature.to_sig()
+    )
+    services.metrics.chain_writes.labels("consent").inc()
+    services.indexer.sync()
+    return consent_out(find_consent(services, granted.consent_id, principal))
+
+
+@router.post(
+    "/{consent_id}/revoke",
+    responses=PROBLEM_RESPONSES,
+    summary="Relay a patient's signed revocation",
+)
+def revoke(
+    consent_id: int, body: RevokeIn, principal: PatientOrCare, services: ServicesDep
+) -> ConsentOut:
+    row = find_consent(services, consent_id, principal)
+    relayer_for(services, principal).consents.revoke_by_sig(
+        consent_id, body.nonce, body.deadline, body.signature.to_sig()
+    )
+    services.metrics.chain_writes.labels("revoke").inc()
+    services.indexer.sync()
+    return consent_out(find_consent(services, int(row["consent_id"]), principal))
+
+
+@router.get("", responses=PROBLEM_RESPONSES, summary="List consents (from the index)")
+def list_consents(
+    principal: Anyone,
+    services: ServicesDep,
+    patient: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
+) -> list[ConsentOut]:
+    if principal.kind is Kind.PATIENT:
+        if patient is not None and patient.lower() != principal.subject.lower():
+            raise forbidden("patients see their own consents only")
+        patient = principal.subject
+    return [consent_out(r) for r in services.index.consents(patient=patient)]
+
+
+@router.get("/{consent_id}", responses=PROBLEM_RESPONSES, summary="One consent")
+def get_consent(consent_id: int, principal: Anyone, services: ServicesDep) -> ConsentOut:
+    return consent_out(find_consent(services, consent_id, principal))
+
+
+@router.get(
+    "/{consent_id}/fhir",
+    responses=PROBLEM_RESPONSES,
+    summary="The consent as a FHIR R4 Consent resource",
+)
+def consent_fhir(consent_id: int, principal: Anyone, services: ServicesDep) -> dict[str, Any]:
+    return consent_resource(find_consent(services, consent_id, principal), int(time.time()))

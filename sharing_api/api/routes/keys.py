@@ -1,0 +1,87 @@
+"""ABE keys: a member acting as attribute authority issues keys to its authenticated staff,
+carrying exactly the attributes of the staff token; public parameters per authority."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field
+
+from crypto.expiry import current_epoch, date_of
+from sharing_api.api.deps import ServicesDep, StaffOnly
+from sharing_api.api.errors import forbidden, not_found
+from sharing_api.api.routes.records import PROBLEM_RESPONSES
+
+router = APIRouter(prefix="/keys", tags=["keys"])
+MAX_DAYS = 366
+
+
+class KeyRequest(BaseModel):
+    valid_days: int = Field(default=30, ge=1, le=MAX_DAYS)
+
+
+class KeyOut(BaseModel):
+    authority: str
+    subject: str
+    attributes: list[str]
+    expires: str
+    key: str = Field(description="the UserKey bytes, base64 (keep it inside the hospital)")
+
+
+class AuthorityOut(BaseModel):
+    member: str
+    authority: str
+    generation: int
+    fingerprint: str
+    params_sha256: str
+    params_url: str
+
+
+@router.post("", responses=PROBLEM_RESPONSES, summary="Issue my ABE key (staff token)")
+def issue(body: KeyRequest, staff: StaffOnly, services: ServicesDep) -> KeyOut:
+    authority = services.authorities.get(staff.member)
+    if authority is None:
+        raise forbidden(f"member {staff.member} is not an attribute authority on this API")
+    expiry = current_epoch() + body.valid_days
+    key = authority.issue_key(staff.attributes, expiry, staff.subject)
+    return KeyOut(
+        authority=key.authority,
+        subject=key.subject,
+        attributes=list(key.attributes),
+        expires=date_of(expiry).isoformat(),
+        key=base64.b64encode(key.to_bytes()).decode(),
+    )
+
+
+@router.get("/authorities", summary="The attribute authorities this API serves")
+def authorities(services: ServicesDep) -> list[AuthorityOut]:
+    out = []
+    for member, authority in sorted(services.authorities.items()):
+        params = authority.params()
+        raw = params.to_bytes()
+        out.append(
+            AuthorityOut(
+                member=member,
+                authority=authority.authority,
+                generation=authority.generation,
+                fingerprint=params.fingerprint.hex(),
+                params_sha256=hashlib.sha256(raw).hexdigest(),
+                params_url=f"/keys/authorities/{authority.authority}/params",
+            )
+        )
+    return out
+
+
+@router.get(
+    "/authorities/{authority_id}/params",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}, **PROBLEM_RESPONSES},
+    summary="An authority's public parameters (for encrypting to its attributes)",
+)
+def params(authority_id: str, services: ServicesDep) -> Response:
+    for authority in services.authorities.values():
+        if authority.authority == authority_id:
+            return Response(authority.params().to_bytes(), media_type="application/octet-stream")
+    raise not_found(f"no attribute authority {authority_id!r} on this API")

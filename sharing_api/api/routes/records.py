@@ -1,0 +1,221 @@
+"""Records: upload ciphertext, metadata, content (consent-checked and logged), list, supersede."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel
+
+from crypto.policy import parse_policy
+from sharing_api.api.access import decide, log_access, readable_by
+from sharing_api.api.core.security import Kind, Principal
+from sharing_api.api.deps import Anyone, CareProvider, ServicesDep
+from sharing_api.api.errors import ApiError, forbidden, not_found
+from sharing_api.api.services import Services
+from sharing_api.api.upload import spool_body
+from sharing_api.chain import Category, Purpose
+
+router = APIRouter(prefix="/records", tags=["records"])
+INLINE_BYTES = 1024 * 1024
+
+Address = Annotated[str, Query(pattern=r"^0x[0-9a-fA-F]{40}$")]
+Sha256Header = Annotated[str | None, Query(alias="sha256", pattern=r"^[0-9a-fA-F]{64}$")]
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"description": text, "content": {"application/problem+json": {}}}
+    for code, text in (
+        (400, "bad input"),
+        (401, "no valid token"),
+        (403, "not allowed"),
+        (404, "unknown"),
+        (413, "too large"),
+        (422, "malformed"),
+    )
+}
+
+
+class RecordOut(BaseModel):
+    record_id: int
+    patient: str
+    custodian: str
+    category: str
+    content_hash: str
+    cid: str
+    policy: str
+    supersedes: int
+    superseded_by: int
+    block_number: int
+    tx_hash: str
+
+
+def record_out(row: dict[str, Any]) -> RecordOut:
+    return RecordOut(**{**row, "category": Category(int(row["category"])).label})
+
+
+def find_record(services: Services, record_id: int) -> dict[str, Any]:
+    row = services.index.record(record_id)
+    if row is None:  # maybe registered since the last poll
+        services.indexer.sync()
+        row = services.index.record(record_id)
+    if row is None:
+        raise not_found(f"no record {record_id}")
+    return row
+
+
+def _check_policy(policy: str) -> str:
+    parse_policy(policy)  # PolicyError (a ValueError) -> 400
+    return policy
+
+
+async def _store_and_register(
+    request: Request,
+    services: Services,
+    principal: Principal,
+    sha256: str | None,
+    register: Any,
+) -> RecordOut:
+    signer = services.signer(principal.member)
+    body = await spool_body(request, services.settings.max_upload_bytes, sha256)
+    try:
+        info = await run_in_threadpool(services.storage.put, body.file)
+    finally:
+        body.file.close()
+    services.metrics.bytes_in.inc(body.size)
+    try:
+        record_id = await run_in_threadpool(register, signer, info.cid, body.sha256)
+    except BaseException:
+        # Nothing on chain: take the blob back out unless another record already names it.
+        if not services.index.records_by_cid(info.cid):
+            await run_in_threadpool(services.storage.delete, info.cid)
+        raise
+    services.metrics.chain_writes.labels("record").inc()
+    await run_in_threadpool(services.indexer.sync)
+    return record_out(find_record(services, record_id))
+
+
+@router.post(
+    "",
+    status_code=201,
+    responses=PROBLEM_RESPONSES,
+    summary="Upload a record's ciphertext (streamed body) and register it on chain",
+    openapi_extra={"requestBody": {"content": {"application/octet-stream": {}}}},
+)
+async def upload(
+    request: Request,
+    principal: CareProvider,
+    services: ServicesDep,
+    patient: Address,
+    category: Annotated[str, Query(max_length=32)],
+    policy: Annotated[str, Query(min_length=1, max_length=4096)],
+    sha256: Sha256Header = None,
+) -> RecordOut:
+    cat = Category.parse(category)
+    _check_policy(policy)
+
+    def register(signer: Any, cid: str, digest: bytes) -> int:
+        return int(signer.records.register(patient, cat, cid, digest, policy).record_id)
+
+    return await _store_and_register(request, services, principal, sha256, register)
+
+
+@router.post(
+    "/{record_id}/supersede",
+    status_code=201,
+    responses=PROBLEM_RESPONSES,
+    summary="Upload a new version of a record (custodian only); the old one is superseded",
+    openapi_extra={"requestBody": {"content": {"application/octet-stream": {}}}},
+)
+async def supersede(
+    record_id: int,
+    request: Request,
+    principal: CareProvider,
+    services: ServicesDep,
+    policy: Annotated[str, Query(min_length=1, max_length=4096)],
+    sha256: Sha256Header = None,
+) -> RecordOut:
+    old = await run_in_threadpool(find_record, services, record_id)
+    if old["custodian"] != principal.member.lower():
+        raise forbidden(f"record {record_id} is in the custody of {old['custodian']}")
+    _check_policy(policy)
+
+    def register(signer: Any, cid: str, digest: bytes) -> int:
+        return int(signer.records.supersede(record_id, cid, digest, policy).record_id)
+
+    return await _store_and_register(request, services, principal, sha256, register)
+
+
+@router.get("/{record_id}", responses=PROBLEM_RESPONSES, summary="A record's metadata")
+def metadata(record_id: int, principal: Anyone, services: ServicesDep) -> RecordOut:
+    row = find_record(services, record_id)
+    if principal.kind is Kind.PATIENT and row["patient"] != principal.subject.lower():
+        raise forbidden("patients see their own records only")
+    return record_out(row)
+
+
+@router.get("", responses=PROBLEM_RESPONSES, summary="List records (from the index)")
+def list_records(
+    principal: Anyone,
+    services: ServicesDep,
+    patient: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
+    custodian: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
+) -> list[RecordOut]:
+    if principal.kind is Kind.PATIENT:
+        if patient is not None and patient.lower() != principal.subject.lower():
+            raise forbidden("patients see their own records only")
+        rows = services.index.records(patient=principal.subject, custodian=custodian)
+    else:
+        rows = services.index.records(patient=patient, custodian=custodian)
+        if principal.kind in (Kind.MEMBER, Kind.STAFF):
+            rows = readable_by(services, principal.member, rows)
+    return [record_out(r) for r in rows]
+
+
+@router.get(
+    "/{record_id}/content",
+    responses=PROBLEM_RESPONSES,
+    response_class=StreamingResponse,
+    summary="The ciphertext, after the access is checked and logged on chain",
+)
+def content(
+    record_id: int,
+    principal: CareProvider,
+    services: ServicesDep,
+    purpose: Annotated[str, Query(max_length=32)] = "treatment",
+    referral_id: Annotated[int | None, Query(ge=1)] = None,
+    break_glass: bool = False,
+    reason: Annotated[str | None, Query(max_length=1024)] = None,
+) -> Response:
+    services.signer(principal.member)  # 403 early if we cannot log for this member
+    row = find_record(services, record_id)
+    grant = decide(
+        services, principal, row, Purpose.parse(purpose), referral_id, break_glass, reason
+    )
+    if not services.storage.has(row["cid"]):
+        raise ApiError(404, f"ciphertext of record {record_id} is missing from storage")
+    access_id = log_access(services, principal, record_id, grant)
+    chunks = iter(services.storage.get(row["cid"], row["content_hash"].removeprefix("0x")))
+    headers = {"X-Access-Id": str(access_id), "X-Record-Id": str(record_id)}
+    # Small records (most FHIR documents) go out in one piece, read and verified here in the
+    # worker thread; large ones stream, chunk by verified chunk.
+    head: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        head.append(chunk)
+        size += len(chunk)
+        if size >= INLINE_BYTES:
+            break
+    else:
+        services.metrics.bytes_out.inc(size)
+        return Response(b"".join(head), media_type="application/octet-stream", headers=headers)
+
+    def stream() -> Iterator[bytes]:
+        yield from head
+        services.metrics.bytes_out.inc(size)
+        for chunk in chunks:
+            services.metrics.bytes_out.inc(len(chunk))
+            yield chunk
+
+    return StreamingResponse(stream(), media_type="application/octet-stream", headers=headers)

@@ -1,0 +1,136 @@
+"""Everything a request needs, built once per app: chain wrappers, storage, index, tokens."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from eth_account import Account
+from eth_utils.address import to_checksum_address
+
+from crypto.authority import AttributeAuthority
+from sharing_api.api.access_batch import AccessBatcher
+from sharing_api.api.core.config import ApiSettings
+from sharing_api.api.core.security import NonceStore, TokenService
+from sharing_api.api.errors import forbidden
+from sharing_api.api.fastcall import FastCalls
+from sharing_api.api.metrics import Metrics
+from sharing_api.chain import Alliance, ChainClient, Deployment, Role
+from sharing_api.index import IndexDB, Indexer
+
+
+class BlobInfo(Protocol):
+    cid: str
+    sha256: str | None
+    size: int
+
+
+class BlobStore(Protocol):
+    """What the API needs of ``sharing_api.storage.base.Storage`` (any backend)."""
+
+    def put(self, source: bytes | IO[bytes]) -> Any: ...
+
+    def get(self, cid: str, expected_sha256: str | None = None) -> Iterator[bytes]: ...
+
+    def delete(self, cid: str) -> bool: ...
+
+    def has(self, cid: str) -> bool: ...
+
+
+def open_default_storage(root: Path, max_size: int) -> BlobStore:
+    from sharing_api.storage.local import LocalStorage
+
+    return LocalStorage(root, max_size=max_size)
+
+
+@dataclass
+class Services:
+    settings: ApiSettings
+    deployment: Deployment
+    reader: Alliance  # eth_call only: no key of value behind it
+    hosted: dict[str, Alliance]  # checksum address -> a signer for that member
+    authorities: dict[str, AttributeAuthority]  # checksum member address -> ABE master key
+    storage: BlobStore
+    index: IndexDB
+    indexer: Indexer
+    tokens: TokenService
+    nonces: NonceStore
+    fast: FastCalls  # raw eth_calls of the fetch path
+    metrics: Metrics = field(default_factory=Metrics)
+    batchers: dict[str, AccessBatcher] = field(default_factory=dict)
+    _batch_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def build(cls, settings: ApiSettings, storage: BlobStore | None = None) -> Services:
+        deployment = Deployment.load(settings.resolved_deployment_file())
+        base = ChainClient(
+            settings.chain_url, Account.create().key, timeout=settings.chain_timeout_s
+        )
+        reader = Alliance(base, deployment)
+        hosted: dict[str, Alliance] = {}
+        authorities: dict[str, AttributeAuthority] = {}
+        for member in settings.members:
+            signer = reader.as_account(member.key)
+            hosted[signer.client.address] = signer
+            if member.authority_key_file:
+                authority = AttributeAuthority.from_bytes(
+                    Path(member.authority_key_file).read_bytes()
+                )
+                if member.authority and authority.authority != member.authority:
+                    raise ValueError(
+                        f"{member.authority_key_file} is authority {authority.authority!r}, "
+                        f"configured as {member.authority!r}"
+                    )
+                authorities[signer.client.address] = authority
+        index = IndexDB(settings.resolved_database_url())
+        indexer = Indexer(index, base.w3, deployment)
+        return cls(
+            settings=settings,
+            deployment=deployment,
+            reader=reader,
+            hosted=hosted,
+            authorities=authorities,
+            storage=storage
+            or open_default_storage(settings.resolved_storage_root(), settings.max_upload_bytes),
+            index=index,
+            indexer=indexer,
+            tokens=TokenService(settings.jwt_secret, settings.token_ttl_s),
+            nonces=NonceStore(settings.nonce_ttl_s),
+            fast=FastCalls(
+                settings.chain_url,
+                deployment.addresses["ConsentRegistry"],
+                deployment.addresses["ReferralRegistry"],
+                settings.chain_timeout_s,
+            ),
+        )
+
+    def signer(self, member: str) -> Alliance:
+        """The chain signer of a member this API hosts; 403 for any other member."""
+        try:
+            return self.hosted[to_checksum_address(member)]
+        except (KeyError, ValueError):
+            raise forbidden(f"member {member} is not hosted by this API instance") from None
+
+    def batcher(self, member: str) -> AccessBatcher:
+        """The access-log batcher signing as a hosted member (created on first use)."""
+        signer = self.signer(member)
+        address = signer.client.address
+        with self._batch_lock:
+            found = self.batchers.get(address)
+            if found is None:
+                found = AccessBatcher(signer.client, self.deployment.addresses["AccessLog"])
+                self.batchers[address] = found
+            return found
+
+    def roles_of(self, address: str) -> Role:
+        return self.reader.registry.roles_of(address)
+
+    def close(self) -> None:
+        self.indexer.stop()
+        for batcher in self.batchers.values():
+            batcher.close()
+        self.fast.close()
+        self.index.close()

@@ -1,0 +1,48 @@
+"""Receiving a ciphertext: spool the streamed request body, bounded, hashing as it comes."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from dataclasses import dataclass
+from typing import IO
+
+from starlette.requests import Request
+
+from sharing_api.api.errors import ApiError
+
+SPOOL_IN_MEMORY = 1024 * 1024
+
+
+@dataclass
+class Spooled:
+    file: IO[bytes]
+    size: int
+    sha256: bytes
+
+
+async def spool_body(request: Request, limit: int, expected_sha256: str | None) -> Spooled:
+    """The body in a temp file (memory up to 1 MiB); 413 past ``limit`` (checked on the
+    declared length first, then on the bytes actually received), 400 on a hash mismatch."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"upload of {declared} bytes exceeds the limit of {limit} bytes")
+    digest = hashlib.sha256()
+    size = 0
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 - returned
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(413, f"upload exceeds the limit of {limit} bytes")
+            digest.update(chunk)
+            spool.write(chunk)
+        if size == 0:
+            raise ApiError(400, "empty upload: send the record's ciphertext as the body")
+        if expected_sha256 is not None and digest.hexdigest() != expected_sha256.lower():
+            raise ApiError(400, "the body does not match X-Content-SHA256")
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return Spooled(spool, size, digest.digest())

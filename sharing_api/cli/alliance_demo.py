@@ -1,0 +1,272 @@
+"""The regional pilot, end to end over the sharing API: node, contracts, store, API, patients,
+a referral up to the tertiary hospital, a revocation, a break-glass read and the audit."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from eth_account import Account
+
+from crypto.authority import AttributeAuthority
+from sharing_api.api.core.config import ApiSettings, HostedMember
+from sharing_api.api.server import RunningApi, serve_in_thread
+from sharing_api.chain import ChainClient, Genesis, MemberSpec, Role, deploy_alliance
+from sharing_api.cli.local_node import ledger_node
+from sharing_api.fhir import chest_pain_bundle, validate_resource
+from sharing_api.sdk import ApiError, SharingClient
+
+# (authority id, name, roles); the tertiary hospital first, the regulator last.
+INSTITUTIONS = [
+    ("h1", "City Third People's Hospital (tertiary)", Role.HOSPITAL),
+    ("pj", "Pujiang County People's Hospital", Role.HOSPITAL),
+    ("xq", "Xinqiao Community Health Centre", Role.CLINIC),
+    ("gh", "Guanghua Community Health Centre", Role.CLINIC),
+    ("cx", "Chengxi Community Health Centre", Role.CLINIC),
+    ("fx", "Fuxing Township Health Clinic", Role.CLINIC),
+    ("dt", "Datang Township Health Clinic", Role.CLINIC),
+    ("gx", "Ganxi Township Health Clinic", Role.CLINIC),
+    ("bm", "Baima Township Health Clinic", Role.CLINIC),
+]
+REGULATOR = "Municipal Health Commission (regulator)"
+
+
+class Steps:
+    def __init__(self, echo: Callable[[str], None]) -> None:
+        self.echo = echo
+        self.failures: list[str] = []
+        self.n = 0
+
+    def step(self, title: str) -> None:
+        self.n += 1
+        click.secho(f"\n[A{self.n}] {title}", bold=True)
+
+    def expect(self, description: str, ok: bool) -> None:
+        mark = click.style("ok  ", fg="green") if ok else click.style("FAIL", fg="red")
+        self.echo(f"    {mark} {description}")
+        if not ok:
+            self.failures.append(description)
+
+
+def _refused(call: Callable[[], Any]) -> int:
+    try:
+        call()
+    except ApiError as exc:
+        return exc.status
+    return 200
+
+
+def run_alliance_scenario(
+    workdir: Path,
+    echo: Callable[[str], None] = click.echo,
+    keep_running: Callable[[RunningApi], None] | None = None,
+) -> list[str]:
+    s = Steps(echo)
+    deployer = Account.create()
+    keys = {aid: "0x" + secrets.token_hex(32) for aid, _, _ in INSTITUTIONS}
+    keys["regulator"] = "0x" + secrets.token_hex(32)
+    address = {k: Account.from_key(v).address for k, v in keys.items()}
+    authorities = {aid: AttributeAuthority.setup(aid) for aid, _, _ in INSTITUTIONS}
+
+    s.step("Start the ledger node and deploy the alliance contracts")
+    admitted = [deployer.address, *address.values()]
+    with ledger_node(workdir / "node", admitted) as chain_url:
+        genesis = Genesis(
+            members=(
+                *(
+                    MemberSpec(
+                        address[aid],
+                        name,
+                        roles | Role.ATTRIBUTE_AUTHORITY,
+                        authorities[aid].params().fingerprint,
+                    )
+                    for aid, name, roles in INSTITUTIONS
+                ),
+                MemberSpec(address["regulator"], REGULATOR, Role.REGULATOR),
+            ),
+            threshold=6,
+        )
+        deployment, _ = deploy_alliance(ChainClient(chain_url, deployer.key), genesis)
+        deployment.save(workdir / "deployment.json")
+        echo(
+            f"    node {chain_url}, chain {deployment.chain_id}, "
+            f"{len(genesis.members)} members, governance threshold {genesis.threshold}"
+        )
+        for aid, name, _ in INSTITUTIONS:
+            echo(f"    {aid:<3} {name:<42} {address[aid]}")
+        echo(f"    reg {REGULATOR:<42} {address['regulator']}")
+
+        hosted = []
+        for aid, _, _ in INSTITUTIONS:
+            path = workdir / f"{aid}.authority"
+            path.write_bytes(authorities[aid].to_bytes())
+            path.chmod(0o600)
+            hosted.append(HostedMember(key=keys[aid], authority=aid, authority_key_file=str(path)))
+        settings = ApiSettings(
+            chain_url=chain_url,
+            deployment_file=str(workdir / "deployment.json"),
+            members=tuple(hosted),
+            storage_root=str(workdir / "storage"),
+            database_url=f"sqlite:///{workdir / 'index.sqlite3'}",
+            index_poll_s=0.2,
+        )
+        with serve_in_thread(settings) as api:
+            _scenario(s, api, keys, address, echo)
+            if keep_running is not None and not s.failures:
+                keep_running(api)
+    return s.failures
+
+
+def _scenario(
+    s: Steps,
+    api: RunningApi,
+    keys: dict[str, str],
+    address: dict[str, str],
+    echo: Callable[[str], None],
+) -> None:
+    s.step(f"The sharing API is up at {api.url}; members sign in (EIP-4361)")
+
+    def member(aid: str) -> SharingClient:
+        client = SharingClient(api.url)
+        client.login(keys[aid])
+        return client
+
+    h1, xq, regulator = member("h1"), member("xq"), member("regulator")
+    s.expect(
+        "the regulator's token is read-only",
+        regulator.json("GET", "/auth/me")["kind"] == "regulator",
+    )
+    gp = xq.staff_client("dr-zhao", "doctor", ["dept:general-practice"])
+    cardiologist = h1.staff_client("dr-chen", "doctor", ["dept:cardiology"])
+    er_doctor = h1.staff_client("dr-li", "doctor", ["dept:emergency"])
+    nurse = h1.staff_client("nurse-liu", "nurse", ["dept:cardiology"])
+    echo("    staff tokens: dr-zhao@xq, dr-chen@h1 (cardiology), dr-li@h1 (ER), nurse-liu@h1")
+
+    s.step("Patients create wallets and sign in")
+    patients = [Account.create() for _ in range(2)]
+    wallets = []
+    for p in patients:
+        client = SharingClient(api.url)
+        client.login(p.key)
+        wallets.append(client)
+        echo(f"    patient wallet {p.address}")
+    patient, wallet = patients[0], wallets[0]
+
+    s.step("A community clinic publishes an encrypted FHIR R4 record")
+    bundle = chest_pain_bundle(patient.address, "xq")
+    validate_resource(bundle)
+    plaintext = json.dumps(bundle, ensure_ascii=False).encode()
+    policy = "(h1.role:doctor and h1.dept:cardiology) or xq.role:doctor"
+    sealed = SharingClient.seal(
+        plaintext, policy, [xq.authority_params("xq"), xq.authority_params("h1")]
+    )
+    rec = gp.upload(patient.address, "summary", policy, sealed)
+    echo(f"    record {rec['record_id']}: {len(sealed)} bytes of ciphertext, CID {rec['cid']}")
+    echo(f"    policy {policy}")
+    s.expect("the stored record holds no plaintext", b"Chest pain" not in sealed)
+    s.expect(
+        "the patient sees the record in their wallet",
+        [r["record_id"] for r in wallet.json("GET", "/records")] == [rec["record_id"]],
+    )
+
+    s.step("The patient consents to the tertiary hospital; the clinic refers the patient up")
+    consent = wallet.grant_consent(
+        patient.key,
+        grantee=address["h1"],
+        categories=["summary"],
+        purposes=["treatment", "referral"],
+    )
+    echo(f"    consent {consent['consent_id']} signed by the patient (EIP-712), relayed on chain")
+    referral = gp.json(
+        "POST",
+        "/referrals",
+        json={
+            "patient": patient.address,
+            "receiver": address["h1"],
+            "direction": "up",
+            "record_ids": [rec["record_id"]],
+            "consent_id": consent["consent_id"],
+            "reason": "suspected acute coronary syndrome",
+        },
+    )
+    accepted = cardiologist.json("POST", f"/referrals/{referral['referral_id']}/accept")
+    s.expect(
+        f"referral {referral['referral_id']} xq -> h1 accepted", accepted["status"] == "accepted"
+    )
+
+    s.step("The cardiologist reads the record (checked and logged on chain, decrypted locally)")
+    data, headers = cardiologist.fetch(rec["record_id"], referral_id=referral["referral_id"])
+    key = cardiologist.issue_my_key()
+    s.expect(
+        f"dr-chen decrypts the bundle (access {headers['x-access-id']} logged first)",
+        SharingClient.open(data, key) == plaintext,
+    )
+    nurse_data, _ = nurse.fetch(rec["record_id"])
+    try:
+        SharingClient.open(nurse_data, nurse.issue_my_key())
+        nurse_refused = False
+    except ValueError:
+        nurse_refused = True
+    s.expect("the nurse may fetch under the consent, but her ABE key cannot open it", nurse_refused)
+    done = cardiologist.json(
+        "POST",
+        f"/referrals/{referral['referral_id']}/complete",
+        json={"note": "PCI done, back to community care"},
+    )
+    s.expect("referral completed", done["status"] == "completed")
+
+    s.step("The patient revokes the consent; the next read is refused")
+    wallet.revoke_consent(patient.key, consent["consent_id"])
+    status = _refused(lambda: cardiologist.fetch(rec["record_id"]))
+    s.expect(f"dr-chen is refused after the revocation ({status})", status == 403)
+
+    s.step("Emergency: a doctor reads without consent (break-glass), with a reason")
+    status = _refused(lambda: nurse.fetch(rec["record_id"], break_glass=True, reason="curious"))
+    s.expect(f"a nurse cannot break the glass ({status})", status == 403)
+    data, headers = er_doctor.fetch(
+        rec["record_id"], break_glass=True, reason="unconscious, suspected MI, no consent reachable"
+    )
+    bg_access = int(headers["x-access-id"])
+    s.expect(
+        f"dr-li reads under break-glass (access {bg_access}, flagged on chain)", data == sealed
+    )
+
+    s.step("The regulator's audit")
+    queue = regulator.json("GET", "/audit/break-glass")
+    s.expect(
+        "the break-glass read waits in the review queue",
+        [a["access_id"] for a in queue] == [bg_access],
+    )
+    h1.json(
+        "POST",
+        f"/audit/break-glass/{bg_access}/justify",
+        json={"justification": "STEMI; patient unconscious; family unreachable"},
+    )
+    s.expect(
+        "after h1 justifies it, the queue is empty",
+        regulator.json("GET", "/audit/break-glass") == [],
+    )
+    summary = regulator.json("GET", "/audit/summary")
+    accesses = regulator.json("GET", "/audit/accesses", params={"patient": patient.address})
+    for a in accesses:
+        echo(
+            f"    access {a['access_id']}: record {a['record_id']} by {a['reader'][:10]}... "
+            f"basis {a['basis']} purpose {a['purpose']}"
+        )
+    bundle_out = regulator.json("GET", "/audit/fhir", params={"patient": patient.address})
+    echo(f"    summary: {json.dumps(summary)}")
+    s.expect("every read of the patient's record is on chain (3 accesses)", len(accesses) == 3)
+    s.expect("exported as a FHIR AuditEvent bundle", len(bundle_out["entry"]) == len(accesses))
+    s.expect(
+        "one consent revoked, one referral, one break-glass (justified)",
+        summary["revoked_consents"] == 1
+        and summary["referrals"] == 1
+        and summary["break_glass"] == 1
+        and summary["break_glass_unjustified"] == 0,
+    )
+    for client in (h1, xq, regulator, gp, cardiologist, er_doctor, nurse, *wallets):
+        client.close()

@@ -1,0 +1,155 @@
+"""The index database: engine set-up and the read queries the API serves from it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql import ColumnElement
+
+from sharing_api.index import schema
+from sharing_api.index.schema import accesses, consents, records, referral_changes, referrals
+
+Row = dict[str, Any]
+
+
+def make_engine(url: str) -> Engine:
+    """SQLite (default; WAL so readers never wait for the indexer) or PostgreSQL (psycopg 3)."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _rows(conn: Connection, query: Any) -> list[Row]:
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
+class IndexDB:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        schema.metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ---- queries -------------------------------------------------------------------------
+
+    def _select(self, table: Any, *where: ColumnElement[bool], order: Any, limit: int) -> list[Row]:
+        query = select(table).where(*where).order_by(order).limit(limit)
+        with self.engine.connect() as conn:
+            return _rows(conn, query)
+
+    def record(self, record_id: int) -> Row | None:
+        found = self._select(
+            records, records.c.record_id == record_id, order=records.c.record_id, limit=1
+        )
+        return found[0] if found else None
+
+    def records(
+        self, *, patient: str | None = None, custodian: str | None = None, limit: int = 500
+    ) -> list[Row]:
+        where = []
+        if patient:
+            where.append(records.c.patient == patient.lower())
+        if custodian:
+            where.append(records.c.custodian == custodian.lower())
+        return self._select(records, *where, order=records.c.record_id, limit=limit)
+
+    def records_by_cid(self, cid: str) -> list[Row]:
+        return self._select(records, records.c.cid == cid, order=records.c.record_id, limit=10)
+
+    def consent(self, consent_id: int) -> Row | None:
+        found = self._select(
+            consents, consents.c.consent_id == consent_id, order=consents.c.consent_id, limit=1
+        )
+        return found[0] if found else None
+
+    def consents(self, *, patient: str | None = None, limit: int = 500) -> list[Row]:
+        where = [consents.c.patient == patient.lower()] if patient else []
+        return self._select(consents, *where, order=consents.c.consent_id, limit=limit)
+
+    def referral(self, referral_id: int) -> Row | None:
+        found = self._select(
+            referrals,
+            referrals.c.referral_id == referral_id,
+            order=referrals.c.referral_id,
+            limit=1,
+        )
+        return _referral(found[0]) if found else None
+
+    def referrals(
+        self, *, patient: str | None = None, party: str | None = None, limit: int = 500
+    ) -> list[Row]:
+        where = []
+        if patient:
+            where.append(referrals.c.patient == patient.lower())
+        if party:
+            p = party.lower()
+            where.append((referrals.c.referrer == p) | (referrals.c.receiver == p))
+        return [
+            _referral(r)
+            for r in self._select(referrals, *where, order=referrals.c.referral_id, limit=limit)
+        ]
+
+    def referral_history(self, referral_id: int) -> list[Row]:
+        return self._select(
+            referral_changes,
+            referral_changes.c.referral_id == referral_id,
+            order=referral_changes.c.id,
+            limit=100,
+        )
+
+    def accesses(
+        self,
+        *,
+        patient: str | None = None,
+        reader: str | None = None,
+        record_id: int | None = None,
+        basis: int | None = None,
+        unjustified: bool = False,
+        limit: int = 1000,
+    ) -> list[Row]:
+        where: list[ColumnElement[bool]] = []
+        if patient:
+            where.append(accesses.c.patient == patient.lower())
+        if reader:
+            where.append(accesses.c.reader == reader.lower())
+        if record_id is not None:
+            where.append(accesses.c.record_id == record_id)
+        if basis is not None:
+            where.append(accesses.c.basis == basis)
+        if unjustified:
+            where.append(accesses.c.justified.is_(False))
+        return self._select(accesses, *where, order=accesses.c.access_id, limit=limit)
+
+    def next_block(self, name: str = "alliance") -> int | None:
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(schema.cursor.c.next_block).where(schema.cursor.c.name == name)
+            ).scalar()
+        return None if value is None else int(value)
+
+
+def _referral(row: Row) -> Row:
+    out = dict(row)
+    out["record_ids"] = [int(i) for i in json.loads(row["record_ids"])]
+    return out
+
+
+def ids(rows: Sequence[Row], key: str) -> list[int]:
+    return [int(r[key]) for r in rows]

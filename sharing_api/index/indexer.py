@@ -1,0 +1,331 @@
+"""Follows the alliance contracts' events into the index database.
+
+One cursor row (``next_block``) is updated in the same database transaction as the rows a
+block range produced, so a crash or restart resumes exactly where the last commit stopped;
+every write is an upsert keyed by the on-chain id, so replaying a range is harmless.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from eth_abi.abi import decode
+from eth_utils.abi import event_abi_to_log_topic
+from eth_utils.address import to_checksum_address
+from hexbytes import HexBytes
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
+from web3 import Web3
+
+from sharing_api.chain.artifacts import load_artifact
+from sharing_api.chain.events import ChainEvent
+from sharing_api.chain.genesis import Deployment
+from sharing_api.index import schema
+from sharing_api.index.db import IndexDB
+from sharing_api.index.schema import accesses, consents, records, referral_changes, referrals
+
+log = logging.getLogger(__name__)
+CURSOR = "alliance"
+INDEXED = ("ConsentRegistry", "RecordRegistry", "ReferralRegistry", "AccessLog")
+
+
+def _hex(value: bytes) -> str:
+    return "0x" + value.hex()
+
+
+def _addr(value: str) -> str:
+    return value.lower()
+
+
+class _EventDecoder:
+    """Decodes one event's logs with eth_abi directly: web3's process_log costs several times
+    more, and the indexer decodes every access of the alliance."""
+
+    def __init__(self, contract: str, abi: dict[str, Any]) -> None:
+        self.contract = contract
+        self.name = str(abi["name"])
+        self.indexed = [(i["name"], i["type"]) for i in abi["inputs"] if i["indexed"]]
+        self.plain = [(i["name"], i["type"]) for i in abi["inputs"] if not i["indexed"]]
+
+    def decode(self, log: Any) -> ChainEvent:
+        args: dict[str, Any] = {}
+        for (name, kind), topic in zip(self.indexed, log["topics"][1:], strict=True):
+            (args[name],) = decode([kind], bytes(HexBytes(topic)))
+        values = decode([k for _, k in self.plain], bytes(HexBytes(log["data"])))
+        args.update({name: v for (name, _), v in zip(self.plain, values, strict=True)})
+        for name, kind in [*self.indexed, *self.plain]:
+            if kind == "address":
+                args[name] = to_checksum_address(args[name])
+            elif kind.endswith("[]"):
+                args[name] = list(args[name])
+        return ChainEvent(
+            contract=self.contract,
+            name=self.name,
+            args=args,
+            block_number=int(log["blockNumber"]),
+            tx_hash="0x" + bytes(HexBytes(log["transactionHash"])).hex(),
+            log_index=int(log["logIndex"]),
+        )
+
+
+class Indexer:
+    def __init__(
+        self, db: IndexDB, w3: Web3, deployment: Deployment, *, batch_blocks: int = 2_000
+    ) -> None:
+        self.db = db
+        self.w3 = w3
+        self.deployment = deployment
+        self.batch_blocks = batch_blocks
+        self._lock = threading.Lock()
+        self._timestamps: dict[int, int] = {}
+        self._decoders: dict[bytes, _EventDecoder] = {}
+        for name in INDEXED:
+            for item in load_artifact(name).abi:
+                if item.get("type") == "event":
+                    topic = bytes(event_abi_to_log_topic(item))  # type: ignore[arg-type]
+                    self._decoders[topic] = _EventDecoder(name, item)
+        self._handlers: dict[str, Callable[[Connection, ChainEvent], None]] = {
+            "RecordRegistered": self._record,
+            "RecordSuperseded": self._superseded,
+            "ConsentGranted": self._consent,
+            "ConsentRevoked": self._revoked,
+            "ReferralCreated": self._referral,
+            "ReferralStatusChanged": self._referral_status,
+            "AccessLogged": self._access,
+            "BreakGlassJustified": self._justified,
+        }
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ---- following the chain -------------------------------------------------------------
+
+    def sync(self) -> int:
+        """Index every block up to the chain head; returns the next block to index.
+
+        Serialized: concurrent callers (the poller and a route that just wrote) wait, then
+        find nothing left to do.
+        """
+        with self._lock:
+            head = int(self.w3.eth.block_number)
+            start = self.db.next_block(CURSOR)
+            if start is None:
+                start = self.deployment.block_number
+            while start <= head:
+                end = min(start + self.batch_blocks - 1, head)
+                self._index_range(start, end)
+                start = end + 1
+            return start
+
+    def _index_range(self, start: int, end: int) -> None:
+        logs = self.w3.eth.get_logs(
+            {
+                "address": [
+                    Web3.to_checksum_address(self.deployment.addresses[n]) for n in INDEXED
+                ],
+                "fromBlock": start,
+                "toBlock": end,
+            }
+        )
+        events = []
+        for entry in logs:
+            topics = entry["topics"]
+            if not topics:
+                continue
+            decoder = self._decoders.get(bytes(HexBytes(topics[0])))
+            if decoder is None:
+                continue
+            events.append(decoder.decode(entry))
+        events.sort(key=lambda e: (e.block_number, e.log_index))
+        with self.db.engine.begin() as conn:
+            for ev in events:
+                handler = self._handlers.get(ev.name)
+                if handler is not None:
+                    handler(conn, ev)
+            self._set_cursor(conn, end + 1)
+
+    def _set_cursor(self, conn: Connection, next_block: int) -> None:
+        c = schema.cursor
+        found = conn.execute(select(c.c.next_block).where(c.c.name == CURSOR)).first()
+        if found is None:
+            conn.execute(insert(c).values(name=CURSOR, next_block=next_block))
+        else:
+            conn.execute(update(c).where(c.c.name == CURSOR).values(next_block=next_block))
+
+    def _timestamp(self, block_number: int) -> int:
+        ts = self._timestamps.get(block_number)
+        if ts is None:
+            ts = int(self.w3.eth.get_block(block_number)["timestamp"])
+            if len(self._timestamps) > 10_000:
+                self._timestamps.clear()
+            self._timestamps[block_number] = ts
+        return ts
+
+    # ---- background polling --------------------------------------------------------------
+
+    def start(self, poll_s: float) -> None:
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    self.sync()
+                except Exception as exc:  # keep following; the next poll retries
+                    log.warning("indexer: %s", exc)
+                self._stop.wait(poll_s)
+
+        self._thread = threading.Thread(target=loop, name="chain-indexer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+
+    # ---- event handlers (upserts) --------------------------------------------------------
+
+    @staticmethod
+    def _upsert(conn: Connection, table: Any, key: str, values: dict[str, Any]) -> None:
+        col = table.c[key]
+        if conn.execute(select(col).where(col == values[key])).first() is None:
+            conn.execute(insert(table).values(**values))
+        else:
+            conn.execute(update(table).where(col == values[key]).values(**values))
+
+    def _record(self, conn: Connection, ev: ChainEvent) -> None:
+        a = ev.args
+        self._upsert(
+            conn,
+            records,
+            "record_id",
+            {
+                "record_id": int(a["recordId"]),
+                "patient": _addr(a["patient"]),
+                "custodian": _addr(a["custodian"]),
+                "category": int(a["category"]),
+                "content_hash": _hex(a["contentHash"]),
+                "cid": str(a["cid"]),
+                "policy": str(a["policy"]),
+                "supersedes": int(a["supersedes"]),
+                "superseded_by": 0,
+                "block_number": ev.block_number,
+                "tx_hash": ev.tx_hash,
+            },
+        )
+
+    def _superseded(self, conn: Connection, ev: ChainEvent) -> None:
+        conn.execute(
+            update(records)
+            .where(records.c.record_id == int(ev.args["oldRecordId"]))
+            .values(superseded_by=int(ev.args["newRecordId"]))
+        )
+
+    def _consent(self, conn: Connection, ev: ChainEvent) -> None:
+        a = ev.args
+        self._upsert(
+            conn,
+            consents,
+            "consent_id",
+            {
+                "consent_id": int(a["consentId"]),
+                "patient": _addr(a["patient"]),
+                "grantee": _addr(a["grantee"]),
+                "grantee_role": int(a["granteeRole"]),
+                "categories": int(a["categories"]),
+                "purposes": int(a["purposes"]),
+                "valid_from": int(a["validFrom"]),
+                "valid_until": int(a["validUntil"]),
+                "document_hash": _hex(a["documentHash"]),
+                "relayer": _addr(a["relayer"]),
+                "revoked": False,
+                "block_number": ev.block_number,
+                "tx_hash": ev.tx_hash,
+                "timestamp": self._timestamp(ev.block_number),
+            },
+        )
+
+    def _revoked(self, conn: Connection, ev: ChainEvent) -> None:
+        conn.execute(
+            update(consents)
+            .where(consents.c.consent_id == int(ev.args["consentId"]))
+            .values(revoked=True, revoked_block=ev.block_number)
+        )
+
+    def _referral(self, conn: Connection, ev: ChainEvent) -> None:
+        a = ev.args
+        self._upsert(
+            conn,
+            referrals,
+            "referral_id",
+            {
+                "referral_id": int(a["referralId"]),
+                "patient": _addr(a["patient"]),
+                "referrer": _addr(a["referrer"]),
+                "receiver": _addr(a["receiver"]),
+                "direction": int(a["direction"]),
+                "record_ids": json.dumps([int(i) for i in a["recordIds"]]),
+                "consent_id": int(a["consentId"]),
+                "status": 1,
+                "reason_hash": _hex(a["reasonHash"]),
+                "block_number": ev.block_number,
+                "tx_hash": ev.tx_hash,
+                "timestamp": self._timestamp(ev.block_number),
+            },
+        )
+
+    def _referral_status(self, conn: Connection, ev: ChainEvent) -> None:
+        a = ev.args
+        rid = int(a["referralId"])
+        conn.execute(
+            update(referrals).where(referrals.c.referral_id == rid).values(status=int(a["to"]))
+        )
+        seen = conn.execute(
+            select(referral_changes.c.id).where(
+                referral_changes.c.block_number == ev.block_number,
+                referral_changes.c.log_index == ev.log_index,
+            )
+        ).first()
+        if seen is None:
+            conn.execute(
+                insert(referral_changes).values(
+                    referral_id=rid,
+                    from_status=int(a["from"]),
+                    to_status=int(a["to"]),
+                    by=_addr(a["by"]),
+                    note_hash=_hex(a["noteHash"]),
+                    block_number=ev.block_number,
+                    log_index=ev.log_index,
+                    timestamp=self._timestamp(ev.block_number),
+                )
+            )
+
+    def _access(self, conn: Connection, ev: ChainEvent) -> None:
+        a = ev.args
+        self._upsert(
+            conn,
+            accesses,
+            "access_id",
+            {
+                "access_id": int(a["accessId"]),
+                "record_id": int(a["recordId"]),
+                "patient": _addr(a["patient"]),
+                "reader": _addr(a["reader"]),
+                "logger": _addr(a["logger"]),
+                "purpose": int(a["purpose"]),
+                "basis": int(a["basis"]),
+                "basis_id": int(a["basisId"]),
+                "reason_hash": _hex(a["reasonHash"]),
+                "justified": False,
+                "block_number": ev.block_number,
+                "tx_hash": ev.tx_hash,
+                "timestamp": self._timestamp(ev.block_number),
+            },
+        )
+
+    def _justified(self, conn: Connection, ev: ChainEvent) -> None:
+        conn.execute(
+            update(accesses)
+            .where(accesses.c.access_id == int(ev.args["accessId"]))
+            .values(justified=True, justification_hash=_hex(ev.args["justificationHash"]))
+        )

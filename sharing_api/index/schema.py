@@ -1,0 +1,115 @@
+"""Tables of the index (SQLAlchemy Core). Addresses are stored lowercase 0x-hex."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+# uint256 ids fit in Numeric(78); in practice they are small, BigInteger keeps queries simple.
+ID = BigInteger
+
+cursor = Table(
+    "index_cursor",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("next_block", BigInteger, nullable=False),
+)
+
+records = Table(
+    "records",
+    metadata,
+    Column("record_id", ID, primary_key=True, autoincrement=False),
+    Column("patient", String(42), nullable=False, index=True),
+    Column("custodian", String(42), nullable=False, index=True),
+    Column("category", Integer, nullable=False),
+    Column("content_hash", String(66), nullable=False),
+    Column("cid", Text, nullable=False),
+    Column("policy", Text, nullable=False),
+    Column("supersedes", ID, nullable=False),
+    Column("superseded_by", ID, nullable=False, default=0),
+    Column("block_number", BigInteger, nullable=False),
+    Column("tx_hash", String(66), nullable=False),
+)
+
+consents = Table(
+    "consents",
+    metadata,
+    Column("consent_id", ID, primary_key=True, autoincrement=False),
+    Column("patient", String(42), nullable=False, index=True),
+    Column("grantee", String(42), nullable=False, index=True),
+    Column("grantee_role", Integer, nullable=False),
+    Column("categories", Integer, nullable=False),
+    Column("purposes", Integer, nullable=False),
+    Column("valid_from", BigInteger, nullable=False),
+    Column("valid_until", BigInteger, nullable=False),
+    Column("document_hash", String(66), nullable=False),
+    Column("relayer", String(42), nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+    Column("revoked_block", BigInteger, nullable=True),
+    Column("block_number", BigInteger, nullable=False),
+    Column("tx_hash", String(66), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+)
+
+referrals = Table(
+    "referrals",
+    metadata,
+    Column("referral_id", ID, primary_key=True, autoincrement=False),
+    Column("patient", String(42), nullable=False, index=True),
+    Column("referrer", String(42), nullable=False, index=True),
+    Column("receiver", String(42), nullable=False, index=True),
+    Column("direction", Integer, nullable=False),
+    Column("record_ids", Text, nullable=False),  # JSON list
+    Column("consent_id", ID, nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("reason_hash", String(66), nullable=False),
+    Column("block_number", BigInteger, nullable=False),
+    Column("tx_hash", String(66), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+)
+
+referral_changes = Table(
+    "referral_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("referral_id", ID, nullable=False, index=True),
+    Column("from_status", Integer, nullable=False),
+    Column("to_status", Integer, nullable=False),
+    Column("by", String(42), nullable=False),
+    Column("note_hash", String(66), nullable=False),
+    Column("block_number", BigInteger, nullable=False),
+    Column("log_index", Integer, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+)
+
+accesses = Table(
+    "accesses",
+    metadata,
+    Column("access_id", ID, primary_key=True, autoincrement=False),
+    Column("record_id", ID, nullable=False, index=True),
+    Column("patient", String(42), nullable=False, index=True),
+    Column("reader", String(42), nullable=False, index=True),
+    Column("logger", String(42), nullable=False),
+    Column("purpose", Integer, nullable=False),
+    Column("basis", Integer, nullable=False, index=True),
+    Column("basis_id", ID, nullable=False),
+    Column("reason_hash", String(66), nullable=False),
+    Column("justified", Boolean, nullable=False, default=False),
+    Column("justification_hash", String(66), nullable=True),
+    Column("block_number", BigInteger, nullable=False),
+    Column("tx_hash", String(66), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+)
+
+__all__ = ["Numeric", "accesses", "consents", "cursor", "metadata", "records", "referrals"]

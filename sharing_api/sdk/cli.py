@@ -1,0 +1,304 @@
+"""`alliance record|consent|referral`: the hospital and patient side of the sharing API.
+
+Encryption and decryption happen here, locally; the API only ever sees ciphertext. Who you
+are: ``ALLIANCE_TOKEN`` (a staff token a member issued), or a ledger/wallet key file
+(``--key-file`` or ``ALLIANCE_KEY_FILE``, 0x-hex) to sign in with EIP-4361. Keys are never
+taken as command-line arguments.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from crypto.authority import UserKey
+from sharing_api.fhir import validate_resource
+from sharing_api.sdk.client import SharingClient
+
+DEFAULT_API = "http://127.0.0.1:8000"
+_api_option = click.option(
+    "--api",
+    "api_url",
+    envvar="ALLIANCE_API_URL",
+    default=DEFAULT_API,
+    show_default=True,
+    help="Sharing API base URL.",
+)
+_key_option = click.option(
+    "--key-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="ALLIANCE_KEY_FILE",
+    default=None,
+    help="File holding your ledger/wallet private key (0x-hex) to sign in with.",
+)
+
+
+def _read_key(path: Path | None) -> str:
+    if path is None:
+        raise ValueError("no identity: set ALLIANCE_TOKEN or pass --key-file")
+    return path.read_text(encoding="utf-8").strip()
+
+
+def _client(api_url: str, key_file: Path | None) -> SharingClient:
+    token = os.environ.get("ALLIANCE_TOKEN", "")
+    client = SharingClient(api_url, token)
+    if not token:
+        client.login(_read_key(key_file))
+    return client
+
+
+def _show(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _csv(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+# ---- records ----------------------------------------------------------------------------
+
+
+@click.group()
+def record() -> None:
+    """Publish, fetch (and decrypt locally) and list encrypted records."""
+
+
+@record.command("put")
+@click.argument("fhir_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--patient", required=True, help="The patient's wallet address.")
+@click.option("--category", required=True, help="summary, lab, imaging, prescription, ...")
+@click.option("--policy", required=True, help="CP-ABE policy, e.g. 'h1.role:doctor or ...'.")
+@_api_option
+@_key_option
+def record_put(
+    fhir_file: Path, patient: str, category: str, policy: str, api_url: str, key_file: Path | None
+) -> None:
+    """Validate a FHIR R4 resource, encrypt it locally and publish it."""
+    document = validate_resource(fhir_file.read_bytes())
+    plaintext = json.dumps(document, ensure_ascii=False).encode()
+    with _client(api_url, key_file) as client:
+        authorities = sorted({a.split(".", 1)[0] for a in _attributes(policy)})
+        params = [client.authority_params(a) for a in authorities]
+        sealed = SharingClient.seal(plaintext, policy, params)
+        bar = click.progressbar(length=len(sealed), label="uploading", file=sys.stderr)
+        with bar:
+            out = client.upload(patient, category, policy, _chunks(sealed, bar))
+        _show(out)
+
+
+def _attributes(policy: str) -> list[str]:
+    from crypto.policy import leaves, parse_policy
+
+    return [str(leaf.name) for leaf in leaves(parse_policy(policy))]
+
+
+def _chunks(data: bytes, bar: Any, size: int = 256 * 1024) -> Any:
+    for start in range(0, len(data), size):
+        piece = data[start : start + size]
+        bar.update(len(piece))
+        yield piece
+
+
+@record.command("get")
+@click.argument("record_id", type=int)
+@click.option(
+    "--key",
+    "key_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Your ABE key (from `alliance record key`).",
+)
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--purpose", default="treatment", show_default=True)
+@click.option("--referral", "referral_id", type=int, default=None)
+@click.option("--break-glass", is_flag=True, help="Emergency read without consent (doctors).")
+@click.option("--reason", default=None, help="Why (required with --break-glass).")
+@_api_option
+@_key_option
+def record_get(
+    record_id: int,
+    key_path: Path,
+    out_path: Path,
+    purpose: str,
+    referral_id: int | None,
+    break_glass: bool,
+    reason: str | None,
+    api_url: str,
+    key_file: Path | None,
+) -> None:
+    """Fetch a record (the access is logged on chain first) and decrypt it locally."""
+    key = UserKey.from_bytes(key_path.read_bytes())
+    with _client(api_url, key_file) as client:
+        data, headers = client.fetch(
+            record_id,
+            purpose=purpose,
+            referral_id=referral_id,
+            break_glass=break_glass or None,
+            reason=reason,
+        )
+    plaintext = SharingClient.open(data, key)
+    out_path.write_bytes(plaintext)
+    click.echo(
+        f"record {record_id}: {len(plaintext)} bytes -> {out_path} "
+        f"(access {headers.get('x-access-id')} logged on chain)",
+        err=True,
+    )
+
+
+@record.command("key")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--days", default=30, show_default=True, type=int)
+@_api_option
+def record_key(out_path: Path, days: int, api_url: str) -> None:
+    """Ask your member (attribute authority) for your ABE key (needs ALLIANCE_TOKEN)."""
+    with _client(api_url, None) as client:
+        out = client.json("POST", "/keys", json={"valid_days": days})
+    out_path.write_bytes(base64.b64decode(out["key"]))
+    os.chmod(out_path, 0o600)
+    click.echo(
+        f"key for {out['subject']} ({', '.join(out['attributes'])}) "
+        f"valid through {out['expires']} -> {out_path}",
+        err=True,
+    )
+
+
+@record.command("list")
+@click.option("--patient", default=None)
+@_api_option
+@_key_option
+def record_list(patient: str | None, api_url: str, key_file: Path | None) -> None:
+    """Records you may see (a patient: their own)."""
+    with _client(api_url, key_file) as client:
+        _show(client.json("GET", "/records", params={"patient": patient} if patient else {}))
+
+
+# ---- consents ---------------------------------------------------------------------------
+
+
+@click.group()
+def consent() -> None:
+    """Grant, revoke and list consents (the patient signs locally, a member relays)."""
+
+
+@consent.command("grant")
+@click.option("--grantee", required=True, help="Member address the consent is for.")
+@click.option("--categories", required=True, help="Comma-separated, e.g. summary,lab.")
+@click.option("--purposes", default="treatment", show_default=True)
+@click.option("--days", default=30, show_default=True, type=int)
+@_api_option
+@_key_option
+def consent_grant(
+    grantee: str, categories: str, purposes: str, days: int, api_url: str, key_file: Path | None
+) -> None:
+    """Sign a consent grant with your wallet key and have it relayed on chain."""
+    key = _read_key(key_file)
+    with _client(api_url, key_file) as client:
+        _show(
+            client.grant_consent(
+                key,
+                grantee=grantee,
+                categories=_csv(categories),
+                purposes=_csv(purposes),
+                valid_for_s=days * 86_400,
+            )
+        )
+
+
+@consent.command("revoke")
+@click.argument("consent_id", type=int)
+@_api_option
+@_key_option
+def consent_revoke(consent_id: int, api_url: str, key_file: Path | None) -> None:
+    """Sign a revocation with your wallet key and have it relayed on chain."""
+    key = _read_key(key_file)
+    with _client(api_url, key_file) as client:
+        _show(client.revoke_consent(key, consent_id))
+
+
+@consent.command("list")
+@click.option("--patient", default=None)
+@_api_option
+@_key_option
+def consent_list(patient: str | None, api_url: str, key_file: Path | None) -> None:
+    """Consents (a patient: their own)."""
+    with _client(api_url, key_file) as client:
+        _show(client.json("GET", "/consents", params={"patient": patient} if patient else {}))
+
+
+# ---- referrals --------------------------------------------------------------------------
+
+
+@click.group()
+def referral() -> None:
+    """Refer patients between members and follow the referral's life."""
+
+
+@referral.command("create")
+@click.option("--patient", required=True)
+@click.option("--receiver", required=True, help="Receiving member's address.")
+@click.option("--direction", type=click.Choice(["up", "down"]), default="up", show_default=True)
+@click.option("--records", "record_ids", required=True, help="Comma-separated record ids.")
+@click.option(
+    "--consent",
+    "consent_id",
+    required=True,
+    type=int,
+    help="The patient's consent to the receiver (purpose referral).",
+)
+@click.option("--reason", default="")
+@_api_option
+@_key_option
+def referral_create(
+    patient: str,
+    receiver: str,
+    direction: str,
+    record_ids: str,
+    consent_id: int,
+    reason: str,
+    api_url: str,
+    key_file: Path | None,
+) -> None:
+    """Create a referral handing records over to the receiver."""
+    body = {
+        "patient": patient,
+        "receiver": receiver,
+        "direction": direction,
+        "record_ids": [int(i) for i in _csv(record_ids)],
+        "consent_id": consent_id,
+        "reason": reason,
+    }
+    with _client(api_url, key_file) as client:
+        _show(client.json("POST", "/referrals", json=body))
+
+
+def _transition(action: str) -> click.Command:
+    @click.command(action, help=f"{action.capitalize()} a referral (as its receiver).")
+    @click.argument("referral_id", type=int)
+    @click.option("--note", default="")
+    @_api_option
+    @_key_option
+    def command(referral_id: int, note: str, api_url: str, key_file: Path | None) -> None:
+        with _client(api_url, key_file) as client:
+            body = None if action == "accept" else {"note": note}
+            _show(client.json("POST", f"/referrals/{referral_id}/{action}", json=body))
+
+    return command
+
+
+for _action in ("accept", "reject", "complete"):
+    referral.add_command(_transition(_action))
+
+
+@referral.command("list")
+@_api_option
+@_key_option
+def referral_list(api_url: str, key_file: Path | None) -> None:
+    """Referrals you are a party to (a patient: their own)."""
+    with _client(api_url, key_file) as client:
+        _show(client.json("GET", "/referrals"))

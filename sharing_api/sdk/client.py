@@ -1,0 +1,229 @@
+"""HTTP client of the sharing API. Keys never leave the caller: sign-in messages, consent
+grants and revocations are signed here, and records are encrypted and decrypted here."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from eth_account import Account
+
+from crypto.authority import AuthorityParams, UserKey
+from crypto.records import decrypt_record, encrypt_record, read_container_header, write_container
+from sharing_api.auth.siwe import SiweMessage, sign_message
+from sharing_api.chain import Category, Purpose
+from sharing_api.chain.scopes import mask
+from sharing_api.chain.typed_data import (
+    GrantTerms,
+    grant_typed_data,
+    revoke_typed_data,
+    sign_typed_data,
+)
+
+ZERO_ADDRESS = "0x" + "00" * 20
+
+
+class ApiError(ValueError):
+    """The API refused the request; ``problem`` is its application/problem+json body."""
+
+    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+        self.status = status
+        self.problem = problem
+        super().__init__(f"API {status}: {problem.get('detail') or problem.get('title')}")
+
+
+class SharingClient:
+    def __init__(self, base_url: str, token: str = "", *, timeout: float = 60.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.http = httpx.Client(base_url=self.base_url, timeout=timeout)
+        self.token = token
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> SharingClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # ---- plumbing ----------------------------------------------------------------------------
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {**self._headers(), **kwargs.pop("headers", {})}
+        response = self.http.request(method, path, headers=headers, **kwargs)
+        if response.status_code >= 400:
+            try:
+                problem = response.json()
+            except ValueError:
+                problem = {"detail": response.text[:200]}
+            raise ApiError(response.status_code, problem)
+        return response
+
+    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.request(method, path, **kwargs).json()
+
+    # ---- sign-in -----------------------------------------------------------------------------
+
+    def login(self, private_key: str | bytes) -> dict[str, Any]:
+        """Sign in with EIP-4361 as the key's address; keeps the token."""
+        account = Account.from_key(private_key)
+        facts = self.json("POST", "/auth/nonce")
+        now = datetime.now(UTC)
+        message = SiweMessage(
+            domain=facts["domain"],
+            address=account.address,
+            statement="Sign in to the alliance sharing API.",
+            uri=self.base_url,
+            chain_id=int(facts["chain_id"]),
+            nonce=facts["nonce"],
+            issued_at=now,
+            expiration_time=now + timedelta(minutes=5),
+        )
+        body = {"message": message.to_text(), "signature": sign_message(message, private_key)}
+        out: dict[str, Any] = self.json("POST", "/auth/login", json=body)
+        self.token = out["access_token"]
+        return out
+
+    def staff_client(self, staff_id: str, role: str, attributes: Iterable[str] = ()) -> Any:
+        """A member's client issues a staff token and returns a client acting as that staff."""
+        out = self.json(
+            "POST",
+            "/auth/staff-tokens",
+            json={"staff_id": staff_id, "role": role, "attributes": list(attributes)},
+        )
+        return SharingClient(self.base_url, out["access_token"])
+
+    # ---- keys --------------------------------------------------------------------------------
+
+    def authority_params(self, authority: str) -> AuthorityParams:
+        raw = self.request("GET", f"/keys/authorities/{authority}/params").content
+        return AuthorityParams.from_bytes(raw)
+
+    def issue_my_key(self, valid_days: int = 30) -> UserKey:
+        out = self.json("POST", "/keys", json={"valid_days": valid_days})
+        return UserKey.from_bytes(base64.b64decode(out["key"]))
+
+    # ---- records -----------------------------------------------------------------------------
+
+    @staticmethod
+    def seal(plaintext: bytes, policy: str, params: list[AuthorityParams]) -> bytes:
+        """Encrypt locally into one container (header + streamed AEAD body)."""
+        body = io.BytesIO()
+        header = encrypt_record(io.BytesIO(plaintext), body, policy, params)
+        out = io.BytesIO()
+        write_container(header, out)
+        out.write(body.getvalue())
+        return out.getvalue()
+
+    @staticmethod
+    def open(container: bytes, key: UserKey) -> bytes:
+        src = io.BytesIO(container)
+        header = read_container_header(src)
+        out = io.BytesIO()
+        decrypt_record(header, src, out, key)
+        return out.getvalue()
+
+    def upload(
+        self, patient: str, category: str, policy: str, ciphertext: bytes | Iterator[bytes]
+    ) -> dict[str, Any]:
+        params: dict[str, str] = {"patient": patient, "category": category, "policy": policy}
+        if isinstance(ciphertext, bytes):
+            params["sha256"] = hashlib.sha256(ciphertext).hexdigest()
+        out: dict[str, Any] = self.json(
+            "POST",
+            "/records",
+            params=params,
+            content=ciphertext,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        return out
+
+    def fetch(self, record_id: int, **params: Any) -> tuple[bytes, dict[str, str]]:
+        """The ciphertext (the access is logged on chain first) and the response headers."""
+        query = {k: v for k, v in params.items() if v is not None}
+        response = self.request("GET", f"/records/{record_id}/content", params=query)
+        return response.content, dict(response.headers)
+
+    # ---- consents (patient side: signs locally) ---------------------------------------------
+
+    def grant_consent(
+        self,
+        patient_key: str | bytes,
+        *,
+        grantee: str = ZERO_ADDRESS,
+        grantee_role: int = 0,
+        categories: Iterable[str],
+        purposes: Iterable[str],
+        valid_for_s: int = 30 * 86_400,
+        deadline_s: int = 600,
+    ) -> dict[str, Any]:
+        patient = Account.from_key(patient_key).address
+        domain = self.json("GET", "/consents/domain", params={"patient": patient})
+        now = int(datetime.now(UTC).timestamp())
+        cats, purps = list(categories), list(purposes)
+        terms = GrantTerms(
+            patient=patient,
+            grantee=grantee,
+            grantee_role=grantee_role,
+            categories=mask(Category.parse(c) for c in cats),
+            purposes=mask(Purpose.parse(p) for p in purps),
+            valid_from=now - 120,
+            valid_until=now + valid_for_s,
+            document_hash=b"\x00" * 32,
+            nonce=int(domain["nonce"]),
+            deadline=now + deadline_s,
+        )
+        typed = grant_typed_data(terms, int(domain["chain_id"]), domain["consent_registry"])
+        sig = sign_typed_data(typed, patient_key)
+        body = grant_body(terms, cats, purps, sig.v, sig.r, sig.s)
+        out: dict[str, Any] = self.json("POST", "/consents", json=body)
+        return out
+
+    def revoke_consent(self, patient_key: str | bytes, consent_id: int) -> dict[str, Any]:
+        patient = Account.from_key(patient_key).address
+        domain = self.json("GET", "/consents/domain", params={"patient": patient})
+        deadline = int(datetime.now(UTC).timestamp()) + 600
+        typed = revoke_typed_data(
+            patient,
+            consent_id,
+            int(domain["nonce"]),
+            deadline,
+            int(domain["chain_id"]),
+            domain["consent_registry"],
+        )
+        sig = sign_typed_data(typed, patient_key)
+        body = {
+            "nonce": int(domain["nonce"]),
+            "deadline": deadline,
+            "signature": {"v": sig.v, "r": "0x" + sig.r.hex(), "s": "0x" + sig.s.hex()},
+        }
+        out: dict[str, Any] = self.json("POST", f"/consents/{consent_id}/revoke", json=body)
+        return out
+
+
+def grant_body(
+    terms: GrantTerms, categories: list[str], purposes: list[str], v: int, r: bytes, s: bytes
+) -> dict[str, Any]:
+    """The JSON the API takes for a signed grant."""
+    return {
+        "patient": terms.patient,
+        "grantee": terms.grantee,
+        "grantee_role": terms.grantee_role,
+        "categories": categories,
+        "purposes": purposes,
+        "valid_from": terms.valid_from,
+        "valid_until": terms.valid_until,
+        "document_hash": "0x" + terms.document_hash.hex(),
+        "nonce": terms.nonce,
+        "deadline": terms.deadline,
+        "signature": {"v": v, "r": "0x" + r.hex(), "s": "0x" + s.hex()},
+    }

@@ -1,0 +1,82 @@
+"""A real alliance for the API tests: the project's ledger node, the contracts, a local store,
+a SQLite index, and the API under uvicorn on 127.0.0.1 (one per session)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from sharing_api.sdk import SharingClient
+from tests.support.api import RunningApi, TestAlliance, running_api, running_ledger_alliance
+
+
+@pytest.fixture(scope="session")
+def alliance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestAlliance]:
+    with running_ledger_alliance(tmp_path_factory.mktemp("alliance")) as deployed:
+        yield deployed
+
+
+@pytest.fixture(scope="session")
+def api(alliance: TestAlliance) -> Iterator[RunningApi]:
+    with running_api(alliance.settings(max_upload_bytes=256 * 1024)) as running:
+        yield running
+
+
+@dataclass
+class Cast:
+    """Signed-in clients for every kind of caller."""
+
+    api: RunningApi
+    alliance: TestAlliance
+    patient_key: LocalAccount
+    patient: SharingClient
+    h1: SharingClient
+    clinic: SharingClient
+    h3: SharingClient
+    regulator: SharingClient
+    h1_doctor: SharingClient
+    h1_nurse: SharingClient
+    clinic_doctor: SharingClient
+    h3_doctor: SharingClient
+    anonymous: SharingClient
+
+    def address(self, name: str) -> str:
+        return self.alliance.address(name)
+
+
+@pytest.fixture(scope="session")
+def cast(api: RunningApi, alliance: TestAlliance) -> Iterator[Cast]:
+    def signed_in(key: str) -> SharingClient:
+        client = SharingClient(api.url)
+        client.login(key)
+        return client
+
+    patient = Account.create()
+    h1, clinic, h3 = (signed_in(alliance.keys[n]) for n in ("h1", "clinic", "h3"))
+    c = Cast(
+        api=api,
+        alliance=alliance,
+        patient_key=patient,
+        patient=signed_in("0x" + bytes(patient.key).hex()),
+        h1=h1,
+        clinic=clinic,
+        h3=h3,
+        regulator=signed_in(alliance.keys["regulator"]),
+        h1_doctor=h1.staff_client("dr-chen", "doctor", ["dept:cardiology"]),
+        h1_nurse=h1.staff_client("nurse-liu", "nurse", ["dept:cardiology"]),
+        clinic_doctor=clinic.staff_client("dr-zhao", "doctor", ["dept:general-practice"]),
+        h3_doctor=h3.staff_client("dr-wang", "doctor", ["dept:internal-medicine"]),
+        anonymous=SharingClient(api.url),
+    )
+    yield c
+    for client in (c.patient, c.h1, c.clinic, c.h3, c.regulator, c.anonymous):
+        client.close()
+
+
+def storage_files(root: Path) -> set[Path]:
+    return {p for p in (root / "blobs").rglob("*") if p.is_file()}

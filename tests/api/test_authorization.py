@@ -1,0 +1,121 @@
+"""The authorization matrix: every kind of caller against every route, allowed or refused.
+
+Allowed means the role guard let the request through (whatever the handler then says about
+the deliberately unknown ids or empty bodies: 404, 422, ...); refused means 403 for a signed-in
+caller of the wrong kind and 401 without a token. The table must name every route the app has.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sharing_api.sdk import SharingClient
+from tests.api.conftest import Cast
+
+pytestmark = pytest.mark.integration
+
+PUBLIC = "public"
+P, M, S, R = "patient", "member", "staff", "regulator"
+AUTHED = {P, M, S, R}
+CARE = {M, S}
+
+# (method, path) -> caller kinds allowed (PUBLIC: also without a token)
+MATRIX: dict[tuple[str, str], set[str]] = {
+    ("GET", "/health"): {PUBLIC},
+    ("GET", "/metrics"): {PUBLIC},
+    ("POST", "/auth/nonce"): {PUBLIC},
+    ("POST", "/auth/login"): {PUBLIC},
+    ("POST", "/auth/staff-tokens"): {M},
+    ("GET", "/auth/me"): AUTHED,
+    ("POST", "/records"): CARE,
+    ("POST", "/records/{record_id}/supersede"): CARE,
+    ("GET", "/records/{record_id}"): AUTHED,
+    ("GET", "/records"): AUTHED,
+    ("GET", "/records/{record_id}/content"): CARE,
+    ("GET", "/consents/domain"): AUTHED,
+    ("POST", "/consents"): {P, M, S},
+    ("POST", "/consents/{consent_id}/revoke"): {P, M, S},
+    ("GET", "/consents"): AUTHED,
+    ("GET", "/consents/{consent_id}"): AUTHED,
+    ("GET", "/consents/{consent_id}/fhir"): AUTHED,
+    ("POST", "/referrals"): CARE,
+    ("POST", "/referrals/{referral_id}/accept"): CARE,
+    ("POST", "/referrals/{referral_id}/reject"): CARE,
+    ("POST", "/referrals/{referral_id}/complete"): CARE,
+    ("POST", "/referrals/{referral_id}/cancel"): CARE,
+    ("GET", "/referrals"): AUTHED,
+    ("GET", "/referrals/{referral_id}"): AUTHED,
+    ("POST", "/keys"): {S},
+    ("GET", "/keys/authorities"): {PUBLIC},
+    ("GET", "/keys/authorities/{authority_id}/params"): {PUBLIC},
+    ("GET", "/audit/accesses"): {R},
+    ("GET", "/audit/consents"): {R},
+    ("GET", "/audit/referrals"): {R},
+    ("GET", "/audit/break-glass"): {R},
+    ("GET", "/audit/summary"): {R},
+    ("GET", "/audit/fhir"): {R},
+    ("POST", "/audit/break-glass/{access_id}/justify"): CARE,
+}
+UNKNOWN = {
+    "record_id": "999999",
+    "consent_id": "999999",
+    "referral_id": "999999",
+    "access_id": "999999",
+    "authority_id": "nosuch",
+}
+
+
+def _path(template: str) -> str:
+    for name, value in UNKNOWN.items():
+        template = template.replace("{" + name + "}", value)
+    return template
+
+
+def test_matrix_covers_every_route(cast: Cast) -> None:
+    paths = cast.anonymous.json("GET", "/openapi.json")["paths"]
+    routes = {(method.upper(), path) for path, ops in paths.items() for method in ops}
+    assert routes == set(MATRIX)
+
+
+def _client(cast: Cast, kind: str) -> SharingClient:
+    return {
+        P: cast.patient,
+        M: cast.h1,
+        S: cast.h1_doctor,
+        R: cast.regulator,
+        "anonymous": cast.anonymous,
+    }[kind]
+
+
+@pytest.mark.parametrize("kind", ["anonymous", P, M, S, R])
+def test_every_route_for(cast: Cast, kind: str) -> None:
+    failures = []
+    for (method, template), allowed in sorted(MATRIX.items()):
+        client = _client(cast, kind)
+        body: dict[str, str] | None = {} if method == "POST" and template != "/records" else None
+        response = client.http.request(
+            method, _path(template), headers=client._headers(), json=body
+        )
+        ok = PUBLIC in allowed or kind in allowed
+        if ok:
+            good = response.status_code not in (401, 403)
+        elif kind == "anonymous":
+            good = response.status_code == 401
+        else:
+            good = response.status_code == 403
+        if not good:
+            failures.append(f"{method} {template}: {response.status_code} {response.text[:120]}")
+        elif response.status_code >= 400:
+            assert response.headers["content-type"].startswith("application/problem+json")
+    assert not failures, "\n".join(failures)
+
+
+def test_regulator_is_read_only(cast: Cast) -> None:
+    writes = [(m, p) for (m, p) in MATRIX if m != "GET" and not p.startswith("/auth/")]
+    assert writes
+    for method, path in writes:
+        assert R not in MATRIX[(method, path)], path
+        response = cast.regulator.http.request(
+            method, _path(path), headers=cast.regulator._headers(), json={}
+        )
+        assert response.status_code == 403, path

@@ -1,0 +1,244 @@
+"""Bad input gets a 4xx problem+json and changes nothing: on chain or in storage."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+import pytest
+from eth_account import Account
+
+from sharing_api.api.core.security import ISSUER, Kind, Principal, TokenService
+from sharing_api.auth.siwe import SiweMessage, sign_message
+from sharing_api.chain.typed_data import GrantTerms, grant_typed_data, sign_typed_data
+from sharing_api.sdk.client import grant_body
+from tests.api.conftest import Cast, storage_files
+
+pytestmark = pytest.mark.integration
+POLICY = "c1.role:doctor"
+
+
+class ChainCounts:
+    def __init__(self, cast: Cast) -> None:
+        r = cast.api.services.reader
+        self.values = (
+            int(r.records._call(r.records.fn.recordCount())),
+            int(r.access._call(r.access.fn.accessCount())),
+            len(cast.regulator.json("GET", "/audit/consents")),
+            len(cast.regulator.json("GET", "/audit/referrals")),
+        )
+
+
+@pytest.fixture
+def unchanged(cast: Cast) -> Iterator[None]:
+    """Asserts after the test that nothing was written on chain or in storage."""
+    root = cast.api.services.settings.resolved_storage_root()
+    before_files, before_chain = storage_files(root), ChainCounts(cast).values
+    yield
+    assert storage_files(root) == before_files
+    assert ChainCounts(cast).values == before_chain
+
+
+def _problem(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status and body["detail"]
+    return body
+
+
+def _upload(cast: Cast, content: Any, **params: str) -> Any:
+    query = {"patient": cast.patient_key.address, "category": "lab", "policy": POLICY, **params}
+    return cast.clinic.http.post(
+        "/records",
+        params=query,
+        content=content,
+        headers={**cast.clinic._headers(), "Content-Type": "application/octet-stream"},
+    )
+
+
+def test_oversize_upload_declared(cast: Cast, unchanged: None) -> None:
+    _problem(_upload(cast, b"x" * (300 * 1024)), 413)
+
+
+def test_oversize_upload_streamed_without_length(cast: Cast, unchanged: None) -> None:
+    def chunks() -> Iterator[bytes]:
+        for _ in range(40):
+            yield b"y" * 8192
+
+    _problem(_upload(cast, chunks()), 413)
+
+
+def test_malformed_policy_category_hash(cast: Cast, unchanged: None) -> None:
+    _problem(_upload(cast, b"ciphertext", policy="role:doctor and and"), 400)
+    _problem(_upload(cast, b"ciphertext", category="horoscope"), 400)
+    _problem(_upload(cast, b"ciphertext", sha256="00" * 32), 400)
+    _problem(_upload(cast, b""), 400)
+    _problem(_upload(cast, b"ciphertext", patient="0xnotanaddress"), 422)
+
+
+def test_malformed_bodies(cast: Cast, unchanged: None) -> None:
+    headers = {**cast.patient._headers(), "Content-Type": "application/json"}
+    _problem(cast.patient.http.post("/consents", content=b"{not json", headers=headers), 422)
+    _problem(cast.patient.http.post("/consents", json={"patient": 5}, headers=headers), 422)
+    bad_sig = {"message": "hello", "signature": "0x1234"}
+    _problem(cast.anonymous.http.post("/auth/login", json=bad_sig), 422)
+    _problem(
+        cast.h1.http.post(
+            "/auth/staff-tokens",
+            headers=cast.h1._headers(),
+            json={"staff_id": "x y", "role": "doctor"},
+        ),
+        422,
+    )
+    # A staff token may not claim another authority's attributes.
+    _problem(
+        cast.h1.http.post(
+            "/auth/staff-tokens",
+            headers=cast.h1._headers(),
+            json={"staff_id": "mallory", "role": "doctor", "attributes": ["c1.role:doctor"]},
+        ),
+        400,
+    )
+
+
+def test_unknown_records_consents_referrals(cast: Cast, unchanged: None) -> None:
+    _problem(cast.h1.http.get("/records/424242", headers=cast.h1._headers()), 404)
+    _problem(cast.h1.http.get("/records/424242/content", headers=cast.h1._headers()), 404)
+    _problem(cast.patient.http.get("/consents/424242", headers=cast.patient._headers()), 404)
+    _problem(cast.h1.http.post("/referrals/424242/accept", headers=cast.h1._headers()), 404)
+    _problem(cast.anonymous.http.get("/keys/authorities/zz/params"), 404)
+
+
+def _token_for(secret: str, clock: Any, kind: Kind = Kind.MEMBER) -> str:
+    service = TokenService(secret, 60, clock=clock)
+    return service.issue(
+        Principal(
+            kind=kind, subject="0x" + "11" * 20, member="0x" + "11" * 20, chain_roles=("hospital",)
+        )
+    )[0]
+
+
+def test_forged_and_expired_tokens(cast: Cast) -> None:
+    secret = cast.api.services.settings.jwt_secret
+    cases = {
+        "forged": _token_for("not-the-secret-" + "0" * 40, time.time),
+        "expired": _token_for(secret, lambda: time.time() - 3600),
+        "none-alg": jwt.encode(
+            {
+                "sub": "x",
+                "kind": "regulator",
+                "iss": ISSUER,
+                "jti": "1",
+                "iat": int(time.time()),
+                "exp": int(time.time()) + 60,
+            },
+            "",
+            algorithm="none",
+        ),
+        "garbage": "abc.def.ghi",
+    }
+    for name, token in cases.items():
+        response = cast.anonymous.http.get(
+            "/audit/summary", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert _problem(response, 401), name
+    assert cast.anonymous.http.get("/auth/me").status_code == 401
+    # The real secret with a live clock works: the checks above are not vacuous.
+    ok = _token_for(secret, time.time, Kind.REGULATOR)
+    assert (
+        cast.anonymous.http.get("/auth/me", headers={"Authorization": f"Bearer {ok}"}).json()[
+            "kind"
+        ]
+        == "regulator"
+    )
+
+
+def test_replayed_and_misaddressed_sign_in(cast: Cast) -> None:
+    key = Account.create()
+    nonce = cast.anonymous.json("POST", "/auth/nonce")
+    now = datetime.now(UTC)
+
+    def signed(**changes: Any) -> dict[str, str]:
+        fields: dict[str, Any] = {
+            "domain": nonce["domain"],
+            "address": key.address,
+            "statement": "",
+            "uri": "x:y",
+            "chain_id": nonce["chain_id"],
+            "nonce": nonce["nonce"],
+            "issued_at": now,
+            "expiration_time": now + timedelta(minutes=5),
+            **changes,
+        }
+        message = SiweMessage(**fields)
+        return {"message": message.to_text(), "signature": sign_message(message, key.key)}
+
+    _problem(cast.anonymous.http.post("/auth/login", json=signed(domain="evil.example")), 401)
+    _problem(cast.anonymous.http.post("/auth/login", json=signed(chain_id=1)), 401)
+    _problem(
+        cast.anonymous.http.post(
+            "/auth/login", json=signed(expiration_time=now - timedelta(seconds=1))
+        ),
+        401,
+    )
+    _problem(cast.anonymous.http.post("/auth/login", json=signed(nonce="abcdef123456")), 401)
+    good = signed()
+    assert cast.anonymous.http.post("/auth/login", json=good).status_code == 200
+    _problem(cast.anonymous.http.post("/auth/login", json=good), 401)  # replay
+
+
+def test_replayed_consent_signature(cast: Cast) -> None:
+    patient = Account.create()
+    domain = cast.h1.json("GET", "/consents/domain", params={"patient": patient.address})
+    now = int(time.time())
+    terms = GrantTerms(
+        patient=patient.address,
+        grantee=cast.address("h1"),
+        grantee_role=0,
+        categories=1 << 1,
+        purposes=1,
+        valid_from=now - 60,
+        valid_until=now + 3600,
+        document_hash=b"\x00" * 32,
+        nonce=int(domain["nonce"]),
+        deadline=now + 600,
+    )
+    sig = sign_typed_data(
+        grant_typed_data(terms, int(domain["chain_id"]), domain["consent_registry"]), patient.key
+    )
+    body = grant_body(terms, ["lab"], ["treatment"], sig.v, sig.r, sig.s)
+    before = len(cast.regulator.json("GET", "/audit/consents"))
+    first = cast.h1.http.post("/consents", json=body, headers=cast.h1._headers())
+    assert first.status_code == 201, first.text
+    replay = cast.h1.http.post("/consents", json=body, headers=cast.h1._headers())
+    assert _problem(replay, 409)["revert"] == "InvalidNonce"
+    # Tampered terms (a longer validity than signed): the signature no longer matches.
+    tampered = {**body, "valid_until": body["valid_until"] + 1, "nonce": body["nonce"] + 1}
+    rejected = cast.h1.http.post("/consents", json=tampered, headers=cast.h1._headers())
+    assert rejected.status_code in (403, 409)
+    assert len(cast.regulator.json("GET", "/audit/consents")) == before + 1
+    # Another patient cannot relay it as their own.
+    _problem(cast.patient.http.post("/consents", json=body, headers=cast.patient._headers()), 403)
+
+
+@pytest.fixture
+def a_record(cast: Cast) -> int:
+    record = cast.clinic.upload(cast.patient_key.address, "imaging", POLICY, b"sealed-bytes")
+    return int(record["record_id"])
+
+
+def test_fetch_without_basis_logs_nothing(cast: Cast, a_record: int, unchanged: None) -> None:
+    path = f"/records/{a_record}/content"
+    _problem(cast.h3_doctor.http.get(path, headers=cast.h3_doctor._headers()), 403)
+    no_reason = {"break_glass": "true"}
+    _problem(
+        cast.h3_doctor.http.get(path, params=no_reason, headers=cast.h3_doctor._headers()), 400
+    )
+    nurse = {"break_glass": "true", "reason": "curious"}
+    _problem(cast.h1_nurse.http.get(path, params=nurse, headers=cast.h1_nurse._headers()), 403)
+    bad_referral = {"referral_id": "424242"}
+    _problem(cast.h3.http.get(path, params=bad_referral, headers=cast.h3._headers()), 403)

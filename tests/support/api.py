@@ -1,0 +1,113 @@
+"""A real sharing API for tests: a ledger node (or any endpoint) with the alliance deployed,
+a local store, an index DB, and uvicorn serving on 127.0.0.1 in a thread.
+
+    with running_ledger_alliance(tmp) as alliance:       # node + contracts + authorities
+        with running_api(alliance.settings()) as api:     # uvicorn on a free port
+            httpx.get(api.url + "/health")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+
+from crypto.authority import AttributeAuthority
+from sharing_api.api.core.config import ApiSettings, HostedMember
+from sharing_api.api.server import RunningApi, free_port, serve_in_thread
+from sharing_api.chain import ChainClient, Deployment, Genesis, MemberSpec, Role, deploy_alliance
+from tests.support.ledger import DEV_KEYS, running_node
+
+# Who is who in the test alliance (ledger keys from the node's dev keys).
+DEPLOYER, H1, CLINIC, H3, REGULATOR = DEV_KEYS[:5]
+
+
+@dataclass
+class TestAlliance:
+    root: Path
+    chain_url: str
+    deployment: Deployment
+    authorities: dict[str, AttributeAuthority]  # member key -> authority
+    keys: dict[str, str] = field(default_factory=dict)  # name -> ledger key
+
+    def address(self, name: str) -> str:
+        return str(Account.from_key(self.keys[name]).address)
+
+    def settings(self, **overrides: Any) -> ApiSettings:
+        members = []
+        for name in ("h1", "clinic", "h3"):
+            key = self.keys[name]
+            authority = self.authorities.get(key)
+            entry: dict[str, Any] = {"key": key}
+            if authority is not None:
+                path = self.root / f"{authority.authority}.authority"
+                path.write_bytes(authority.to_bytes())
+                entry.update(authority=authority.authority, authority_key_file=str(path))
+            members.append(HostedMember(**entry))
+        values: dict[str, Any] = {
+            "chain_url": self.chain_url,
+            "deployment_file": str(self.root / "deployment.json"),
+            "members": tuple(members),
+            "storage_root": str(self.root / "storage"),
+            "database_url": f"sqlite:///{self.root / 'index.sqlite3'}",
+            "index_poll_s": 0.2,
+        }
+        values.update(overrides)
+        return ApiSettings(**values)
+
+
+def deploy_test_alliance(root: Path, chain_url: str, deployer_key: str) -> TestAlliance:
+    keys = {"h1": H1, "clinic": CLINIC, "h3": H3, "regulator": REGULATOR}
+    addr = {n: Account.from_key(k).address for n, k in keys.items()}
+    h1_auth, clinic_auth = AttributeAuthority.setup("h1"), AttributeAuthority.setup("c1")
+    genesis = Genesis(
+        members=(
+            MemberSpec(
+                addr["h1"],
+                "City Third People's Hospital",
+                Role.HOSPITAL | Role.ATTRIBUTE_AUTHORITY,
+                h1_auth.params().fingerprint,
+            ),
+            MemberSpec(
+                addr["clinic"],
+                "Xinqiao Community Clinic",
+                Role.CLINIC | Role.ATTRIBUTE_AUTHORITY,
+                clinic_auth.params().fingerprint,
+            ),
+            MemberSpec(addr["h3"], "Pujiang County People's Hospital", Role.HOSPITAL),
+            MemberSpec(addr["regulator"], "Municipal Health Commission", Role.REGULATOR),
+        ),
+        threshold=2,
+    )
+    deployment, _ = deploy_alliance(ChainClient(chain_url, deployer_key), genesis)
+    root.mkdir(parents=True, exist_ok=True)
+    deployment.save(root / "deployment.json")
+    return TestAlliance(root, chain_url, deployment, {H1: h1_auth, CLINIC: clinic_auth}, keys=keys)
+
+
+@contextmanager
+def running_ledger_alliance(root: Path) -> Iterator[TestAlliance]:
+    """The project's ledger node with the alliance contracts deployed."""
+    with running_node(member_keys=list(DEV_KEYS[:5]), block_time_ms=20) as node:
+        yield deploy_test_alliance(root, node.url, DEPLOYER)
+
+
+@contextmanager
+def running_api(settings: ApiSettings) -> Iterator[RunningApi]:
+    """The API under uvicorn in a thread on a free 127.0.0.1 port."""
+    with serve_in_thread(settings) as api:
+        yield api
+
+
+__all__ = [
+    "RunningApi",
+    "TestAlliance",
+    "deploy_test_alliance",
+    "free_port",
+    "running_api",
+    "running_ledger_alliance",
+]

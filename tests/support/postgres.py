@@ -1,0 +1,137 @@
+"""A throwaway PostgreSQL server (Debian's `postgresql` package) on 127.0.0.1.
+
+    with running_postgres() as pg:
+        engine = create_engine(pg.url)   # postgresql+psycopg://postgres@127.0.0.1:PORT/test
+
+PostgreSQL refuses to run as root: when the tests run as root, the server runs as the
+`postgres` system user (created by the Debian package) over a data dir it owns.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def postgres_bin_dir() -> Path | None:
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).resolve().parent
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return Path(candidates[-1]).parent if candidates else None
+
+
+@dataclass
+class PostgresServer:
+    url: str
+    port: int
+    data_dir: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _as_postgres_user() -> list[str]:
+    return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+
+@contextmanager
+def running_postgres(database: str = "test") -> Iterator[PostgresServer]:
+    bindir = postgres_bin_dir()
+    if bindir is None:
+        raise FileNotFoundError("PostgreSQL is not installed (Debian package `postgresql`)")
+    prefix = _as_postgres_user()
+    with tempfile.TemporaryDirectory(prefix="alliance-pg-") as tmp:
+        data = Path(tmp) / "data"
+        data.mkdir()
+        if prefix:
+            shutil.chown(tmp, "postgres")
+            shutil.chown(data, "postgres")
+        subprocess.run(
+            [
+                *prefix,
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        port = _free_port()
+        proc = subprocess.Popen(
+            [
+                *prefix,
+                str(bindir / "postgres"),
+                "-D",
+                str(data),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-k",
+                str(data),
+                "-c",
+                "fsync=off",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                ready = subprocess.run(
+                    [str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)],
+                    capture_output=True,
+                    check=False,
+                )
+                if ready.returncode == 0:
+                    break
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    err = proc.stderr.read().decode() if proc.stderr else ""
+                    raise RuntimeError(f"PostgreSQL did not start: {err[-1500:]}")
+                time.sleep(0.1)
+            subprocess.run(
+                [
+                    str(bindir / "createdb"),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                    "-U",
+                    "postgres",
+                    database,
+                ],
+                check=True,
+                capture_output=True,
+            )
+            url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/{database}"
+            yield PostgresServer(url, port, data)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(10)
+            if proc.stderr:
+                proc.stderr.close()
