@@ -50,6 +50,32 @@ class Pending:
 
 
 @dataclass
+class Proposal:
+    """An executed block not yet stored (``pool_upto``: last pool entry it consumes)."""
+
+    header: Header
+    txs: list[Tx]
+    txrows: list[TxRow]
+    logrows: list[LogRow]
+    changed: StateDelta | None
+    pool_upto: int | None = None
+
+
+_HEADER_FIELDS = (
+    "parent hash",
+    "number",
+    "timestamp",
+    "coinbase",
+    "state root",
+    "transactions root",
+    "receipts root",
+    "logs bloom",
+    "gas limit",
+    "gas used",
+)
+
+
+@dataclass
 class Executed:
     tx: Tx
     outcome: Outcome
@@ -251,6 +277,18 @@ class Chain:
         ]
 
     def produce_block(self, now: float | None = None) -> Header | None:
+        proposal = self.propose_block(now)
+        if proposal is None:
+            return None
+        self.commit_block(proposal)
+        return proposal.header
+
+    def propose_block(self, now: float | None = None) -> Proposal | None:
+        """Execute and seal the next block from the pool without storing it.
+
+        The engine has moved on afterwards: follow with ``commit_block`` or, if the block is
+        abandoned (replication refused it), ``reload``.
+        """
         if not self.pool:
             return None
         if self.key is None or self.sealer is None:
@@ -258,55 +296,130 @@ class Chain:
         self.flush()
         take: list[Pending] = []
         gas = 0
-        while self.pool and len(take) < self.genesis.max_block_txs:
-            nxt = self.pool[0]
-            if take and gas + nxt.tx.gas > self.genesis.block_gas_limit:
+        for nxt in self.pool:
+            if len(take) >= self.genesis.max_block_txs or (
+                take and gas + nxt.tx.gas > self.genesis.block_gas_limit
+            ):
                 break
             gas += nxt.tx.gas
-            take.append(self.pool.popleft())
+            take.append(nxt)
         number = self.head.number + 1
         timestamp = max(int(now if now is not None else time.time()), self.head.timestamp)
-        executed = self._execute(number, timestamp, self.sealer, [p.tx for p in take])
-        header, txrows, logrows = self._assemble(number, timestamp, executed)
+        proposal = self._build(number, timestamp, self.sealer, [p.tx for p in take])
+        proposal.header = proposal.header.sealed(self.key)
+        proposal.pool_upto = take[-1].seq
+        return proposal
+
+    def _build(self, number: int, timestamp: int, coinbase: bytes, txs: list[Tx]) -> Proposal:
+        executed = self._execute(number, timestamp, coinbase, txs)
+        header, txrows, logrows = self._assemble(number, timestamp, coinbase, executed)
         changed = None
-        since = self.txs_since_checkpoint + len(take)
-        if self.genesis.is_checkpoint(number, since):
+        if self.genesis.is_checkpoint(number, self.txs_since_checkpoint + len(txs)):
             changed = self.state.apply(self.engine.touched())
             header = _with_state(header, self.state.commitment())
-        header = header.sealed(self.key)
+        return Proposal(header, txs, txrows, logrows, changed)
+
+    def commit_block(self, p: Proposal) -> None:
+        """Store a block built by ``propose_block`` or checked by ``apply_block``."""
+        header = p.header
         self.store.begin()
         try:
             self.store.put_block(
-                number,
+                header.number,
                 header.hash,
                 header.encode(),
-                logrows[0].id if logrows else self.store.next_log_id(),
+                p.logrows[0].id if p.logrows else self.store.next_log_id(),
             )
-            self.store.put_txs(txrows)
-            self.store.put_logs(logrows)
-            self.store.pool_remove_upto(take[-1].seq)
-            if changed is not None:
-                self.store.save_state(changed)
-                self.store.set_meta("checkpoint", str(number).encode())
+            self.store.put_txs(p.txrows)
+            self.store.put_logs(p.logrows)
+            if p.pool_upto is not None:
+                self.store.pool_remove_upto(p.pool_upto)
+            if p.changed is not None:
+                self.store.save_state(p.changed)
+                self.store.set_meta("checkpoint", str(header.number).encode())
                 self.store.set_meta("state_digest", self.state.digest.to_bytes(32, "big"))
             self.store.commit()
         except BaseException:
             self.store.rollback()
             raise
-        for p in take:
-            self.known.discard(p.tx.hash)
-        self.txs_since_checkpoint = since
-        if changed is not None:
-            self.engine.rebase(changed)
+        if p.pool_upto is not None:
+            while self.pool and self.pool[0].seq <= p.pool_upto:
+                self.known.discard(self.pool.popleft().tx.hash)
+        self.txs_since_checkpoint += len(p.txs)
+        if p.changed is not None:
+            self.engine.rebase(p.changed)
             self.txs_since_checkpoint = 0
             self._reads_at(header)
         self.permissions.new_block()
         self.head = header
-        self.tx_count += len(take)
-        return header
+        self.tx_count += len(p.txs)
+
+    def apply_block(self, header: Header, raw_txs: list[bytes]) -> None:
+        """Check a block sealed by another node by re-executing it, then store it.
+
+        Raises ``SealError`` (and reloads, so this node is unchanged) if the block does not
+        extend the head, is not sealed by a genesis sealer, carries an invalid transaction,
+        or if any root, the gas or the state commitment differs from this node's own result.
+        The node's pool must be empty (replicas forward transactions instead of pooling).
+        """
+        n = header.number
+        if n != self.head.number + 1 or header.parent_hash != self.head.hash:
+            raise SealError(f"block {n}: does not extend head {self.head.number}")
+        signer = header.signer()
+        if signer not in self.genesis.sealers or signer != header.coinbase:
+            raise SealError(f"block {n}: sealed by 0x{signer.hex()}, not a genesis sealer")
+        if header.timestamp < self.head.timestamp:
+            raise SealError(f"block {n}: timestamp goes backwards")
+        try:
+            txs = [decode_raw(r) for r in raw_txs]
+        except TxError as exc:
+            raise SealError(f"block {n}: invalid transaction ({exc})") from exc
+        nonces: dict[bytes, int] = {}
+        for tx in txs:
+            want = nonces.get(tx.sender)
+            if want is None:
+                want = self.nonce_of(tx.sender)
+                if not self.permissions.admits(self.engine, tx.sender):
+                    raise SealError(f"block {n}: sender 0x{tx.sender.hex()} is not a member")
+            if tx.nonce != want or tx.chain_id != self.genesis.chain_id:
+                raise SealError(f"block {n}: transaction 0x{tx.hash.hex()} has a bad nonce/chain")
+            if tx.gas < intrinsic_gas(tx):
+                raise SealError(f"block {n}: transaction below intrinsic gas")
+            nonces[tx.sender] = want + 1
+        try:
+            mine = self._build(n, header.timestamp, header.coinbase, txs)
+        except BaseException:
+            self.reload()
+            raise
+        if mine.header.unsealed_fields() != header.unsealed_fields():
+            self.reload()
+            diff = [
+                name
+                for name, a, b in zip(
+                    _HEADER_FIELDS,
+                    mine.header.unsealed_fields(),
+                    header.unsealed_fields(),
+                    strict=True,
+                )
+                if a != b
+            ]
+            raise SealError(f"block {n}: re-execution differs in {', '.join(diff)}")
+        mine.header = header
+        self.commit_block(mine)
+
+    def reload(self) -> None:
+        """Forget everything in memory and rebuild it from the store (checkpoint + replay)."""
+        self.store.rollback()
+        self.pool.clear()
+        self.known.clear()
+        self.pending_nonce.clear()
+        self._headers.clear()
+        self.permissions.new_block()
+        self.txs_since_checkpoint = 0
+        self._restore()
 
     def _assemble(
-        self, number: int, timestamp: int, executed: list[Executed]
+        self, number: int, timestamp: int, coinbase: bytes, executed: list[Executed]
     ) -> tuple[Header, list[TxRow], list[LogRow]]:
         next_log = self.store.next_log_id()
         txrows: list[TxRow] = []
@@ -345,7 +458,7 @@ class Chain:
             self.head.hash,
             number,
             timestamp,
-            self.sealer or bytes(20),
+            coinbase,
             running_state_root(self.head.state_root, rroot),
             transactions_root([e.tx.hash for e in executed]),
             rroot,

@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "contracts": ("contracts.cli:contracts_group", "Compile and deploy the Solidity contracts."),
     "node": ("ledger_node.cli:node", "Run the permissioned EVM ledger node."),
     "audit": ("sharing_api.audit.cli:audit", "Verify the chain and blobs, find anomalies, report."),
+    "network": ("ledger_node.network.cli:network", "Run a replicated network (etcd ordering)."),
     "storage": (
         "sharing_api.storage.cli:storage",
         "Put, get and inspect blobs in the record store.",

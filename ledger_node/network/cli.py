@@ -1,0 +1,189 @@
+"""`alliance network`: a replicated alliance network on loopback (etcd orders the blocks)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+from pathlib import Path
+
+import click
+
+from ledger_node.cli import KEY_FILE, load_key, parse_hostport
+
+
+def default_root() -> Path:
+    return Path(os.environ.get("ALLIANCE_HOME", Path.home() / ".alliance")) / "network"
+
+
+root_option = click.option(
+    "--dir",
+    "root",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="network directory (default $ALLIANCE_HOME/network)",
+)
+
+
+@click.group("network")
+def network() -> None:
+    """Several ledger nodes ordered by an etcd (Raft) cluster, plus a regulator follower."""
+
+
+@network.command("up")
+@click.option("--members", type=int, default=3, show_default=True, help="sealing member nodes")
+@click.option("--etcd-members", type=int, default=3, show_default=True, help="etcd cluster size")
+@click.option("--regulator/--no-regulator", default=True, help="run a read-only follower")
+@click.option(
+    "--genesis",
+    "genesis_file",
+    type=click.Path(path_type=Path, exists=True),
+    default=None,
+    help="genesis JSON to start from (its sealers are replaced by the nodes' keys)",
+)
+@root_option
+def up_cmd(
+    members: int, etcd_members: int, regulator: bool, genesis_file: Path | None, root: Path | None
+) -> None:
+    """Start the network (creating it first if the directory holds none).
+
+    Starting an existing network again reuses its ports and data: every node comes back at
+    the same head.
+    """
+    from ledger_node.network.status import format_status, network_status
+    from ledger_node.network.supervisor import STATE_FILE, LocalNetwork
+
+    root = root or default_root()
+    if (root / STATE_FILE).exists():
+        net = LocalNetwork.load(root)
+        if any(n.pid for n in net.nodes):
+            raise ValueError(f"the network in {root} looks running: `alliance network down` first")
+    else:
+        genesis = json.loads(genesis_file.read_text()) if genesis_file else None
+        net = LocalNetwork.create(root, members, regulator, etcd_members, genesis)
+    try:
+        net.up()
+    except BaseException:
+        net.down()
+        raise
+    click.echo(format_status(network_status(net)))
+
+
+@network.command("status")
+@root_option
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def status_cmd(root: Path | None, as_json: bool) -> None:
+    """Members, producer, heights and lag behind the newest block in etcd."""
+    from ledger_node.network.status import format_status, network_status
+    from ledger_node.network.supervisor import LocalNetwork
+
+    st = network_status(LocalNetwork.load(root or default_root()))
+    click.echo(json.dumps(st, indent=2) if as_json else format_status(st))
+
+
+@network.command("down")
+@root_option
+@click.option("--purge", is_flag=True, help="also delete the network's data directory")
+def down_cmd(root: Path | None, purge: bool) -> None:
+    """Stop every node and etcd member of the network."""
+    from ledger_node.network.supervisor import LocalNetwork
+
+    root = root or default_root()
+    LocalNetwork.load(root).down()
+    if purge:
+        shutil.rmtree(root)
+    click.echo(f"network in {root} stopped{' and deleted' if purge else ''}")
+
+
+@network.command("node")
+@click.option("--data-dir", type=click.Path(path_type=Path), required=True)
+@click.option("--id", "node_id", required=True, help="this node's name in the network")
+@click.option("--etcd", "endpoints", required=True, help="etcd client URLs, comma-separated")
+@click.option("--network", "name", default="local", show_default=True, help="network name")
+@click.option("--rpc", default="127.0.0.1:8545", show_default=True, help="HOST:PORT")
+@click.option("--follower", is_flag=True, help="read-only: never produce (regulator)")
+@click.option("--lease-ttl", type=int, default=2, show_default=True, help="producer lease (s)")
+@click.option("--block-time-ms", type=int, default=None)
+def node_cmd(
+    data_dir: Path,
+    node_id: str,
+    endpoints: str,
+    name: str,
+    rpc: str,
+    follower: bool,
+    lease_ttl: int,
+    block_time_ms: int | None,
+) -> None:
+    """Run one replicated node (``network up`` starts these)."""
+    from ledger_node.chain import Chain
+    from ledger_node.network.etcd import Etcd
+    from ledger_node.network.layout import Keys
+    from ledger_node.network.replica import ReplicaNode
+    from ledger_node.server import serve
+
+    level = logging.DEBUG if os.environ.get("ALLIANCE_DEBUG") else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per etcd call otherwise
+    host, port = parse_hostport(rpc)
+    key_path = data_dir / KEY_FILE
+    key = load_key(key_path) if key_path.exists() and not follower else None
+    chain = Chain(data_dir, key)
+    etcd = Etcd([e for e in endpoints.split(",") if e])
+    url = f"http://{host}:{port}"
+    node = ReplicaNode(chain, etcd, Keys(name), node_id, url, follower, lease_ttl, block_time_ms)
+
+    def ready(bound: int) -> None:
+        node.url = f"http://{host}:{bound}"
+        click.echo(f"listening on {node.url} head={chain.head.number}")
+
+    async def main() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, task.cancel)
+        await serve(node, host, port, ready)
+
+    with contextlib.suppress(asyncio.CancelledError):
+        asyncio.run(main())
+
+
+@network.command("besu-config")
+@click.option("--members", type=int, default=4, show_default=True, help="QBFT validators (>= 4)")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="output directory")
+@click.option("--chain-id", type=int, default=None, help="default: the genesis file's, or 7171")
+@click.option("--block-period", type=int, default=2, show_default=True, help="seconds")
+@click.option(
+    "--genesis",
+    "genesis_file",
+    type=click.Path(path_type=Path, exists=True),
+    default=None,
+    help="this ledger's genesis JSON: its alloc, gas limit and members carry over",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="p2p/RPC host of every node")
+def besu_config_cmd(
+    members: int,
+    out: Path,
+    chain_id: int | None,
+    block_period: int,
+    genesis_file: Path | None,
+    host: str,
+) -> None:
+    """Generate a Hyperledger Besu QBFT network (genesis, keys, node configs) for N members.
+
+    The same contracts and sharing API run on it unchanged (Ethereum JSON-RPC); see
+    ledger_node/network/README.md for how to start it.
+    """
+    from ledger_node.genesis import Genesis
+    from ledger_node.network.besu import write_besu_network
+
+    base = Genesis.from_json(genesis_file.read_text()) if genesis_file else None
+    cid = chain_id if chain_id is not None else (base.chain_id if base else 7171)
+    ms = write_besu_network(out, members, cid, block_period, base, host)
+    click.echo(f"wrote a {len(ms)}-validator QBFT network (chain id {cid}) to {out}")
+    for m in ms:
+        click.echo(f"  {m.name}: validator {m.address}, rpc http://{host}:{m.rpc_port}")

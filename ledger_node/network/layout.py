@@ -1,0 +1,109 @@
+"""The etcd key layout of one network and the block wire format.
+
+/alliance/<net>/producer            {"id", "url", "sealer", "lease"}  (under the producer's lease)
+/alliance/<net>/blocks/<height:016> RLP [header, [raw tx, ...]]  (written once, CAS on absence)
+/alliance/<net>/pool/<ns:020>-<id>  RLP [raw tx, ...]  (acknowledged txs not yet in a block)
+/alliance/<net>/nodes/<id>          {"url", "height", "head", "role", ...}  (under the node's lease)
+/alliance/<net>/rejected/<h>/<id>   {"hash", "sealer", "reason"}  (a node refused block h)
+/alliance/<net>/faulty/<sealer>     why a sealer's blocks were removed; it may not produce again
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ledger_node import rlpfast
+from ledger_node.block import Header
+
+
+@dataclass(frozen=True)
+class Keys:
+    network: str = "default"
+
+    @property
+    def root(self) -> bytes:
+        return f"/alliance/{self.network}/".encode()
+
+    def sub(self, name: str) -> bytes:
+        return self.root + name.encode()
+
+    @property
+    def producer(self) -> bytes:
+        return self.sub("producer")
+
+    def block(self, height: int) -> bytes:
+        return self.sub(f"blocks/{height:016d}")
+
+    @property
+    def blocks(self) -> bytes:
+        return self.sub("blocks/")
+
+    @property
+    def pool(self) -> bytes:
+        return self.sub("pool/")
+
+    def pool_entry(self, stamp: int, node_id: str) -> bytes:
+        return self.sub(f"pool/{stamp:020d}-{node_id}")
+
+    @property
+    def nodes(self) -> bytes:
+        return self.sub("nodes/")
+
+    def node(self, node_id: str) -> bytes:
+        return self.sub(f"nodes/{node_id}")
+
+    def rejected(self, height: int, node_id: str = "") -> bytes:
+        return self.sub(f"rejected/{height:016d}/{node_id}")
+
+    def faulty(self, sealer: bytes) -> bytes:
+        return self.sub(f"faulty/0x{sealer.hex()}")
+
+
+def height_of(block_key: bytes) -> int:
+    return int(block_key.rsplit(b"/", 1)[1])
+
+
+def encode_block(header: Header, raw_txs: list[bytes]) -> bytes:
+    blob: bytes = rlpfast.encode([header.encode(), raw_txs])
+    return blob
+
+
+def decode_block(blob: bytes) -> tuple[Header, list[bytes]]:
+    try:
+        items = rlpfast.decode(blob)
+        if not isinstance(items, list) or len(items) != 2:
+            raise ValueError("not a two-item list")
+        head, txs = items
+        if not isinstance(head, bytes) or not isinstance(txs, list):
+            raise ValueError("bad shape")
+        raws = [t for t in txs if isinstance(t, bytes)]
+        if len(raws) != len(txs):
+            raise ValueError("bad transaction item")
+        return Header.decode(head), raws
+    except (ValueError, AssertionError, IndexError) as exc:
+        raise ValueError(f"malformed block in etcd: {exc}") from exc
+
+
+def encode_txs(raw_txs: list[bytes]) -> bytes:
+    blob: bytes = rlpfast.encode(raw_txs)
+    return blob
+
+
+def decode_txs(blob: bytes) -> list[bytes]:
+    items = rlpfast.decode(blob)
+    if not isinstance(items, list):
+        raise ValueError("malformed pool entry")
+    return [t for t in items if isinstance(t, bytes)]
+
+
+def to_json(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc, sort_keys=True).encode()
+
+
+def from_json(blob: bytes) -> dict[str, Any]:
+    doc = json.loads(blob)
+    if not isinstance(doc, dict):
+        raise ValueError("expected a JSON object")
+    return doc

@@ -1,0 +1,159 @@
+"""Child processes of a local network: etcd members and ledger nodes, each in its own
+process group so that stopping (or killing, in fault tests) one never touches the others.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ETCD_BINARY = "etcd"
+# Blocks carry up to a few MB of transactions (base64 in JSON adds a third).
+ETCD_MAX_REQUEST_BYTES = 32 * 1024 * 1024
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def etcd_binary() -> str | None:
+    return shutil.which(ETCD_BINARY)
+
+
+def stop_group(proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM) -> None:
+    """Signal a child's process group and reap it (SIGKILL after 10 s)."""
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, sig)
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    except ProcessLookupError:
+        pass
+
+
+@dataclass
+class EtcdMember:
+    name: str
+    data_dir: Path
+    client_port: int
+    peer_port: int
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def client_url(self) -> str:
+        return f"http://127.0.0.1:{self.client_port}"
+
+    @property
+    def peer_url(self) -> str:
+        return f"http://127.0.0.1:{self.peer_port}"
+
+    def command(self, initial_cluster: str, token: str) -> list[str]:
+        binary = etcd_binary()
+        if binary is None:
+            raise FileNotFoundError("etcd not installed (Debian package etcd-server)")
+        return [
+            binary,
+            "--name", self.name,
+            "--data-dir", str(self.data_dir),
+            "--listen-client-urls", self.client_url,
+            "--advertise-client-urls", self.client_url,
+            "--listen-peer-urls", self.peer_url,
+            "--initial-advertise-peer-urls", self.peer_url,
+            "--initial-cluster", initial_cluster,
+            "--initial-cluster-token", token,
+            "--initial-cluster-state", "new",
+            "--max-request-bytes", str(ETCD_MAX_REQUEST_BYTES),
+            # Pool entries are written and deleted all the time: keep only recent revisions
+            # so etcd's MVCC history does not fill its quota.
+            "--auto-compaction-mode", "revision",
+            "--auto-compaction-retention", "10000",
+            "--quota-backend-bytes", str(8 * 1024**3),
+            "--heartbeat-interval", "100",
+            "--election-timeout", "1000",
+            "--logger", "zap",
+            "--log-outputs", str(self.data_dir.parent / f"{self.name}.log"),
+        ]  # fmt: skip
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+@dataclass
+class EtcdCluster:
+    """An n-member etcd cluster on loopback (etcd's own Raft orders the ledger's blocks)."""
+
+    root: Path
+    size: int = 3
+    token: str = "alliance"
+    members: list[EtcdMember] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.members:
+            self.members = [
+                EtcdMember(f"etcd{i}", self.root / f"etcd{i}", free_port(), free_port())
+                for i in range(self.size)
+            ]
+
+    @property
+    def endpoints(self) -> list[str]:
+        return [m.client_url for m in self.members]
+
+    def initial_cluster(self) -> str:
+        return ",".join(f"{m.name}={m.peer_url}" for m in self.members)
+
+    def start_member(self, m: EtcdMember) -> None:
+        m.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        m.proc = subprocess.Popen(
+            m.command(self.initial_cluster(), self.token),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def start(self, timeout: float = 30.0) -> None:
+        for m in self.members:
+            self.start_member(m)
+        self.wait_healthy(timeout)
+
+    def wait_healthy(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for m in self.members:
+                if m.proc is not None and m.proc.poll() is not None:
+                    raise RuntimeError(f"etcd member {m.name} exited ({m.proc.returncode})")
+            if self.healthy():
+                return
+            time.sleep(0.1)
+        raise TimeoutError("etcd cluster did not become healthy")
+
+    def healthy(self) -> bool:
+        """A quorum of members reports a leader."""
+        ok = 0
+        for m in self.members:
+            try:
+                doc = httpx.get(m.client_url + "/health", timeout=1).json()
+                ok += doc.get("health") == "true"
+            except (httpx.HTTPError, ValueError):
+                continue
+        return ok > self.size // 2
+
+    def kill_member(self, index: int) -> None:
+        stop_group(self.members[index].proc, signal.SIGKILL)
+
+    def stop(self) -> None:
+        for m in self.members:
+            stop_group(m.proc)

@@ -1,0 +1,521 @@
+"""A ledger node replicated through etcd: follower, candidate and producer in one loop.
+
+* Every node applies the blocks stored in etcd in height order, re-executing each one
+  (``Chain.apply_block``): a block whose seal, roots or state commitment differ is refused,
+  with an ALARM log line, the ``alliance_blocks_refused`` metric and a ``rejected`` record.
+  Once a majority of the other live nodes refused the same block, it and its descendants are
+  removed, their transactions go back to the pool and their sealer is marked faulty.
+* A transaction sent to any node is checked against that node's state, then written to the
+  etcd pool before its hash is returned: an acknowledged transaction survives any node.
+* The producer holds ``producer`` under its lease; it admits pool entries, seals a block and
+  commits it with one etcd transaction: "block <h> absent and I am still the producer" ->
+  put the block and delete the pool entries it consumed. Only then does it store the block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import Counter, Gauge, Histogram
+
+from ledger_node.block import Header, SealError, address_of
+from ledger_node.chain import AdmissionError, Chain
+from ledger_node.network.etcd import (
+    KV,
+    Etcd,
+    cmp_absent,
+    cmp_mod,
+    cmp_value,
+    op_delete,
+    op_delete_prefix,
+    op_put,
+    prefix_end,
+    watch_prefix,
+)
+from ledger_node.network.layout import (
+    Keys,
+    decode_block,
+    decode_txs,
+    encode_block,
+    encode_txs,
+    from_json,
+    height_of,
+    to_json,
+)
+from ledger_node.network.lease import LeaseKeeper
+from ledger_node.permission import NotAMember
+from ledger_node.rpc import RpcError, h, p_bytes
+from ledger_node.server import MAX_BATCH, Node, _error
+from ledger_node.txcodec import TxError, decode_raw, intrinsic_gas
+
+log = logging.getLogger("ledger_node.network")
+IDLE_POLL_S = 0.5  # a watch on etcd wakes the loop; this is only the fallback
+PENDING_NONCE_WAIT_S = 30.0  # how long a "nonce too high" pool tx waits for its predecessor
+MAX_BLOCK_BYTES = 8 * 1024 * 1024
+
+
+@dataclass
+class PoolEntry:
+    waiting: list[bytes]  # not yet admitted (e.g. nonce too high for now)
+    pending: set[bytes] = field(default_factory=set)  # admitted, not yet in a block
+    since: float = field(default_factory=time.monotonic)
+
+
+class NetworkMetrics:
+    def __init__(self, node: Node) -> None:
+        r = node.metrics.registry
+        self.producer = Gauge("alliance_is_producer", "1 while this node produces", registry=r)
+        self.refused = Counter(
+            "alliance_blocks_refused", "Blocks refused on re-execution (ALARM)", registry=r
+        )
+        self.removed = Counter(
+            "alliance_blocks_removed", "Refused blocks removed from etcd by quorum", registry=r
+        )
+        self.takeovers = Counter(
+            "alliance_takeovers", "Times this node became producer", registry=r
+        )
+        self.etcd_height = Gauge(
+            "alliance_etcd_height", "Height of the last block seen in etcd", registry=r
+        )
+        self.applied = Counter("alliance_blocks_applied", "Blocks applied from etcd", registry=r)
+        self.commit = Histogram(
+            "alliance_block_commit_seconds",
+            "Producer: seal to etcd commit acknowledged",
+            registry=r,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2),
+        )
+        self.apply = Histogram(
+            "alliance_block_apply_seconds",
+            "Re-execute, verify and store a block from etcd",
+            registry=r,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5),
+        )
+        self.forwarded = Counter(
+            "alliance_transactions_forwarded", "Transactions written to the etcd pool", registry=r
+        )
+
+
+class ReplicaNode(Node):
+    def __init__(
+        self,
+        chain: Chain,
+        etcd: Etcd,
+        keys: Keys,
+        node_id: str,
+        url: str = "",
+        follower: bool = False,
+        lease_ttl: int = 2,
+        block_time_ms: int | None = None,
+    ) -> None:
+        super().__init__(chain, block_time_ms)
+        self.etcd, self.keys, self.node_id, self.url = etcd, keys, node_id, url
+        self.follower = follower or chain.key is None
+        self.sealer = address_of(chain.key) if chain.key is not None else None
+        self.lease_ttl = lease_ttl
+        self.keeper = LeaseKeeper(
+            etcd.endpoints, lease_ttl, lambda: (keys.node(node_id), self.status_json())
+        )
+        self._token_lease = 0
+        self.producing = False
+        self._token = b""
+        self._demote: str | None = None
+        self._resync = False
+        self._nudge = asyncio.Event()
+        self._pool: dict[bytes, PoolEntry] = {}
+        self._pool_cursor = keys.pool
+        self._collect: list[bytes] | None = None
+        self._stamp = 0
+        self._refused: dict[int, int] = {}  # height -> mod revision already reported
+        self.alarms: list[str] = []
+        self.net = NetworkMetrics(self)
+        self.methods.table["eth_sendRawTransaction"] = self.forward_transaction
+
+    @property
+    def role(self) -> str:
+        if self.follower:
+            return "follower"
+        return "producer" if self.producing else "replica"
+
+    # -- transactions: check locally, make durable in etcd, then acknowledge ----------------
+    def forward_transaction(self, raw: Any) -> str:
+        data = p_bytes(raw, "transaction")
+        try:
+            tx = decode_raw(data)
+        except TxError as exc:
+            raise RpcError(-32602, str(exc)) from None
+        chain = self.chain
+        if tx.chain_id != chain.genesis.chain_id:
+            raise RpcError(-32003, f"wrong chain id {tx.chain_id}")
+        if not chain.permissions.admits(chain.engine, tx.sender):
+            raise RpcError(-32003, f"sender 0x{tx.sender.hex()} is not an alliance member")
+        if tx.nonce < chain.nonce_of(tx.sender):
+            raise RpcError(-32003, f"nonce too low: next nonce {chain.nonce_of(tx.sender)}")
+        if tx.gas < intrinsic_gas(tx) or tx.gas > chain.genesis.block_gas_limit:
+            raise RpcError(-32003, "gas outside intrinsic gas .. block gas limit")
+        if self.follower:
+            raise RpcError(-32003, "read-only follower: send transactions to a member's node")
+        if self._collect is None:
+            raise RpcError(-32603, "transactions are accepted over HTTP only")
+        self._collect.append(data)
+        return h(tx.hash)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        try:
+            doc = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return web.json_response(_error(None, -32700, "Parse error"))
+        batch = isinstance(doc, list)
+        reqs: list[Any] = doc if batch else [doc]
+        if batch and not reqs:
+            return web.json_response(_error(None, -32600, "Invalid request: empty batch"))
+        if len(reqs) > MAX_BATCH:
+            return web.json_response(_error(None, -32600, f"batch above {MAX_BATCH} calls"))
+        self._collect = []
+        outs = [self.dispatch(r) for r in reqs]  # no await in between: _collect is ours
+        raws, self._collect = self._collect, None
+        if raws:
+            try:
+                self._stamp = max(time.time_ns(), self._stamp + 1)
+                await self.etcd.put(
+                    self.keys.pool_entry(self._stamp, self.node_id), encode_txs(raws)
+                )
+                self.net.forwarded.inc(len(raws))
+            except OSError as exc:  # not durable anywhere: the senders must not see a hash
+                for req, out in zip(reqs, outs, strict=True):
+                    if isinstance(req, dict) and req.get("method") == "eth_sendRawTransaction":
+                        out.pop("result", None)
+                        out["error"] = {"code": -32000, "message": f"ordering unavailable: {exc}"}
+        return web.Response(
+            text=json.dumps(outs if batch else outs[0]), content_type="application/json"
+        )
+
+    # -- the loop ---------------------------------------------------------------------------
+    def _on_etcd_change(self, keys: list[bytes]) -> None:
+        status = self.keys.nodes
+        if not keys or any(not k.startswith(status) for k in keys):
+            self._nudge.set()
+
+    async def produce_forever(self) -> None:
+        self.keeper.start()
+        watch = asyncio.create_task(watch_prefix(self.etcd, self.keys.root, self._on_etcd_change))
+        try:
+            while True:
+                worked = False
+                self._nudge.clear()
+                try:
+                    if self.producing and self.keeper.lease != self._token_lease:
+                        self._demote = "lease expired"
+                    elif self.producing and not self.keeper.alive():
+                        self._demote = "lost contact with etcd"
+                    if self._demote is not None:
+                        await self._step_down()
+                    if self._resync and self.producing:
+                        await self._resync_producer()
+                    if self.producing:
+                        worked = await self._produce_round()
+                    else:
+                        worked = await self._follow()
+                        if not worked and not self.follower:
+                            await self._campaign()
+                except OSError as exc:
+                    # Transient (e.g. etcd electing a new leader): keep the role, but the last
+                    # commit may or may not have landed, so resynchronise from etcd first.
+                    log.warning("%s: etcd: %s", self.node_id, exc)
+                    self._resync = True
+                    await asyncio.sleep(0.2)
+                except Exception:
+                    log.exception("%s: replication loop", self.node_id)
+                    self._resync = True
+                    await asyncio.sleep(0.5)
+                self.metrics.head.set(self.chain.head.number)
+                if worked:
+                    await asyncio.sleep(0)
+                else:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._nudge.wait(), IDLE_POLL_S)
+        finally:
+            watch.cancel()
+
+    def app(self) -> web.Application:
+        app = super().app()
+
+        async def release(_: web.Application) -> None:
+            # A clean stop hands the producer role over at once instead of after the TTL.
+            await asyncio.to_thread(self.keeper.stop)
+            await self.etcd.close()
+
+        app.on_shutdown.append(release)
+        return app
+
+    def status_json(self) -> bytes:
+        return to_json(
+            {
+                "id": self.node_id,
+                "url": self.url,
+                "role": self.role,
+                "height": self.chain.head.number,
+                "head": "0x" + self.chain.head.hash.hex(),
+                "sealer": "0x" + self.sealer.hex() if self.sealer else None,
+                "alarms": self.alarms[-5:],
+            }
+        )
+
+    async def _resync_producer(self) -> None:
+        self._reset_pool()  # drops an unconfirmed proposal along with the local pool
+        while await self._follow():  # our last block, if it did land
+            pass
+        current = await self.etcd.get(self.keys.producer)
+        if current is None or current.value != self._token:
+            self._demote = "lost the producer role"
+        self._resync = False
+        log.info("%s: resynchronised at height %d", self.node_id, self.chain.head.number)
+
+    async def _step_down(self) -> None:
+        reason, self._demote = self._demote, None
+        if self.producing:
+            log.warning("%s: no longer producing: %s", self.node_id, reason)
+            with contextlib.suppress(OSError):  # hand the role over now if it is still ours
+                await self.etcd.txn(
+                    [cmp_value(self.keys.producer, self._token)], [op_delete(self.keys.producer)]
+                )
+        self.producing = False
+        self._token = b""
+        self.net.producer.set(0)
+        self._reset_pool()
+
+    def _reset_pool(self) -> None:
+        """Drop the local pool: every acknowledged transaction is still in etcd's pool."""
+        self._pool.clear()
+        self._pool_cursor = self.keys.pool
+        self.chain.reload()
+        if self.chain.pool:
+            self.chain.store.begin()
+            self.chain.store.pool_remove_upto(self.chain.pool[-1].seq)
+            self.chain.store.commit()
+            self.chain.reload()
+
+    async def _campaign(self) -> None:
+        lease = self.keeper.lease
+        if self.sealer is None or not self.keeper.alive():
+            return
+        if await self.etcd.get(self.keys.producer) is not None:
+            return
+        if await self.etcd.get(self.keys.faulty(self.sealer)) is not None:
+            return
+        if await self._follow():
+            return  # not caught up yet
+        token = to_json(
+            {
+                "id": self.node_id,
+                "url": self.url,
+                "sealer": "0x" + self.sealer.hex(),
+                "lease": lease,
+            }
+        )
+        won = await self.etcd.txn(
+            [cmp_absent(self.keys.producer)], [op_put(self.keys.producer, token, lease)]
+        )
+        if not won:
+            return
+        # The producer key was absent, so nobody could commit a block since _follow():
+        # this node's head is etcd's head.
+        self._reset_pool()
+        self._token = token
+        self._token_lease = lease
+        self.producing = True
+        self._last_block = 0.0
+        self.net.producer.set(1)
+        self.net.takeovers.inc()
+        log.info("%s: producing from height %d", self.node_id, self.chain.head.number + 1)
+
+    # -- following ----------------------------------------------------------------------------
+    async def _follow(self) -> bool:
+        start = self.keys.block(self.chain.head.number + 1)
+        kvs, _ = await self.etcd.range(start, prefix_end(self.keys.blocks), limit=32)
+        applied = False
+        for kv in kvs:
+            height = height_of(kv.key)
+            self.net.etcd_height.set(height)
+            if height != self.chain.head.number + 1:
+                break
+            started = time.perf_counter()
+            try:
+                header, raws = decode_block(kv.value)
+                self.chain.apply_block(header, raws)
+            except (SealError, ValueError) as exc:
+                await self._refuse(height, kv, exc)
+                return False
+            applied = True
+            self.net.apply.observe(time.perf_counter() - started)
+            log.debug(
+                "%s: applied block %d (%d txs) in %.0f ms",
+                self.node_id, height, len(raws), (time.perf_counter() - started) * 1000,
+            )  # fmt: skip
+            self.net.applied.inc()
+            self.metrics.head.set(height)
+            await self._notify(header)
+            await asyncio.sleep(0)  # serve RPC between blocks
+        return applied
+
+    async def _notify(self, header: Header) -> None:
+        """Tell WebSocket subscribers (newHeads/logs) when the node has them (ledger branch)."""
+        subs = getattr(self, "subscriptions", None)
+        if subs is None:
+            return
+        try:
+            await subs.publish(header)
+        except Exception:
+            log.exception("could not notify subscribers")
+
+    async def _refuse(self, height: int, kv: KV, exc: Exception) -> None:
+        try:
+            header, raws = decode_block(kv.value)
+            sealer = header.coinbase
+            block_hash = header.hash.hex()
+        except ValueError:
+            sealer, block_hash, raws = b"", "", []
+        if self._refused.get(height) != kv.mod_revision:
+            self._refused[height] = kv.mod_revision
+            msg = f"ALARM: refusing block {height} sealed by 0x{sealer.hex()}: {exc}"
+            log.error("%s: %s", self.node_id, msg)
+            self.alarms.append(msg)
+            self.net.refused.inc()
+            vote = {
+                "voter": "0x" + self.sealer.hex() if self.sealer else None,
+                "rev": kv.mod_revision,
+                "hash": block_hash,
+                "sealer": "0x" + sealer.hex(),
+                "reason": str(exc),
+            }
+            await self.etcd.put(self.keys.rejected(height, self.node_id), to_json(vote))
+        await self._remove_if_quorum(height, kv, sealer, raws)
+        await asyncio.sleep(0.2)
+
+    async def _remove_if_quorum(
+        self, height: int, kv: KV, sealer: bytes, raws: list[bytes]
+    ) -> None:
+        votes, _ = await self.etcd.range(
+            self.keys.rejected(height), prefix_end(self.keys.rejected(height))
+        )
+        # Only the other sealers vote (a static set from genesis): a minority of members,
+        # or followers, cannot remove a block. Followers still refuse it and raise alarms.
+        voters = {"0x" + a.hex() for a in self.chain.genesis.sealers if a != sealer}
+        agree = len(
+            {
+                v["voter"]
+                for v in (from_json(kv_.value) for kv_ in votes)
+                if v.get("rev") == kv.mod_revision and v.get("voter") in voters
+            }
+        )
+        if not voters or agree < len(voters) // 2 + 1:
+            return
+        later, _ = await self.etcd.range(self.keys.block(height), prefix_end(self.keys.blocks))
+        compare = [cmp_mod(b.key, b.mod_revision) for b in later]
+        ops: list[dict[str, Any]] = [op_delete(b.key) for b in later]
+        for b in later:  # their transactions were acknowledged: back into the pool
+            try:
+                _, txs = decode_block(b.value)
+            except ValueError:
+                continue
+            if txs:
+                self._stamp = max(time.time_ns(), self._stamp + 1)
+                ops.append(
+                    op_put(
+                        self.keys.pool_entry(self._stamp, f"requeued-{height_of(b.key)}"),
+                        encode_txs(txs),
+                    )
+                )
+        why = {"height": height, "by": self.node_id, "votes": agree, "voters": len(voters)}
+        ops.append(op_put(self.keys.faulty(sealer), to_json(why)))
+        ops.append(op_delete_prefix(self.keys.rejected(height)))
+        producer = await self.etcd.get(self.keys.producer)
+        if producer is not None and from_json(producer.value).get("sealer") == "0x" + sealer.hex():
+            compare.append(cmp_mod(producer.key, producer.mod_revision))
+            ops.append(op_delete(producer.key))
+        if await self.etcd.txn(compare, ops):
+            self.net.removed.inc(len(later))
+            log.error(
+                "%s: ALARM: removed blocks %d..%d sealed by faulty 0x%s (%d of %d nodes refused)",
+                self.node_id, height, height + len(later) - 1, sealer.hex(), agree, len(voters),
+            )  # fmt: skip
+
+    # -- producing ----------------------------------------------------------------------------
+    async def _admit_from_pool(self) -> None:
+        kvs, _ = await self.etcd.range(self._pool_cursor, prefix_end(self.keys.pool), limit=512)
+        for kv in kvs:
+            self._pool[kv.key] = PoolEntry(decode_txs(kv.value))
+            self._pool_cursor = kv.key + b"\x00"
+        now = time.monotonic()
+        for entry in self._pool.values():
+            if not entry.waiting:
+                continue
+            keep = []
+            for raw in entry.waiting:
+                try:
+                    entry.pending.add(self.chain.submit(raw))
+                except (AdmissionError, NotAMember) as exc:
+                    if "nonce too high" in str(exc) and now - entry.since < PENDING_NONCE_WAIT_S:
+                        keep.append(raw)
+                    elif "already known" not in str(exc):
+                        log.info("%s: dropped a pool transaction: %s", self.node_id, exc)
+            entry.waiting = keep
+        self.chain.flush()
+
+    async def _produce_round(self) -> bool:
+        await self._admit_from_pool()
+        chain = self.chain
+        if not chain.pool:
+            return False
+        wait = self._last_block + self.block_time - time.monotonic()
+        if wait > 0 and len(chain.pool) < chain.genesis.max_block_txs:
+            await asyncio.sleep(wait)
+            return True
+        started = time.perf_counter()
+        proposal = chain.propose_block()
+        if proposal is None:
+            return False
+        included = {t.hash for t in proposal.txs}
+        done = []
+        for key, entry in self._pool.items():
+            entry.pending -= included
+            if not entry.pending and not entry.waiting:
+                done.append(key)
+        number = proposal.header.number
+        blob = encode_block(proposal.header, [t.raw for t in proposal.txs])
+        sealed = time.perf_counter()
+        try:
+            ok = await self.etcd.txn(
+                [cmp_absent(self.keys.block(number)), cmp_value(self.keys.producer, self._token)],
+                [op_put(self.keys.block(number), blob), *(op_delete(k) for k in done)],
+            )
+        except OSError:
+            # Unknown whether it committed: resynchronise from etcd before going on.
+            self._resync = True
+            raise
+        if not ok:
+            self._demote = f"lost the producer role before block {number}"
+            return False
+        self.net.commit.observe(time.perf_counter() - sealed)
+        chain.commit_block(proposal)
+        log.debug(
+            "%s: block %d, %d txs, built in %.0f ms, etcd commit %.0f ms",
+            self.node_id, number, len(proposal.txs), (sealed - started) * 1000,
+            (time.perf_counter() - sealed) * 1000,
+        )  # fmt: skip
+        for key in done:
+            self._pool.pop(key, None)
+        self._last_block = time.monotonic()
+        ntx, self._counted = chain.tx_count - self._counted, chain.tx_count
+        self.metrics.block(number, ntx, time.perf_counter() - started)
+        self.net.etcd_height.set(number)
+        self.metrics.pool.set(len(chain.pool))
+        await self._notify(proposal.header)
+        return True

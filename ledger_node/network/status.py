@@ -1,0 +1,94 @@
+"""What ``alliance network status`` shows: etcd members, the producer, every node's height
+and lag behind the newest block in etcd, faulty sealers and refusals."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import httpx
+
+from ledger_node.network.etcd import Etcd, last_key, prefix_end
+from ledger_node.network.layout import Keys, from_json, height_of
+from ledger_node.network.supervisor import LocalNetwork
+
+
+async def _gather(net: LocalNetwork) -> dict[str, Any]:
+    etcd = Etcd(net.etcd_endpoints, timeout=1.0)
+    keys = Keys(net.name)
+    out: dict[str, Any] = {"network": net.name, "etcd": [], "nodes": []}
+    try:
+        for url in net.etcd_endpoints:
+            try:
+                st = await etcd.status(url)
+                out["etcd"].append(
+                    {
+                        "url": url,
+                        "up": True,
+                        "leader": st.get("leader") == st["header"]["member_id"],
+                    }
+                )
+            except (httpx.HTTPError, KeyError, ValueError):
+                out["etcd"].append({"url": url, "up": False, "leader": False})
+        try:
+            newest = await last_key(etcd, keys.blocks)
+            producer = await etcd.get(keys.producer)
+            live, _ = await etcd.range(keys.nodes, prefix_end(keys.nodes))
+            faulty, _ = await etcd.range(keys.sub("faulty/"), prefix_end(keys.sub("faulty/")))
+            pool, _ = await etcd.range(keys.pool, prefix_end(keys.pool), keys_only=True)
+        except OSError as exc:
+            out["error"] = str(exc)
+            return out
+        out["height"] = height_of(newest.key) if newest else 0
+        out["producer"] = from_json(producer.value)["id"] if producer else None
+        out["faulty"] = [k.key.rsplit(b"/", 1)[1].decode() for k in faulty]
+        out["pool_entries"] = len(pool)
+        reported = {from_json(n.value)["id"]: from_json(n.value) for n in live}
+        async with httpx.AsyncClient(timeout=1.0) as client:
+            for spec in net.nodes:
+                row: dict[str, Any] = {"id": spec.id, "url": spec.url, "up": False}
+                with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
+                    reply = await client.post(
+                        spec.url,
+                        json={"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []},
+                    )
+                    row["height"] = int(reply.json()["result"], 16)
+                    row["up"] = True
+                info = reported.get(spec.id)
+                row["role"] = info["role"] if info else ("follower" if spec.follower else "-")
+                row["alarms"] = info.get("alarms", []) if info else []
+                if "height" in row:
+                    row["lag"] = out["height"] - row["height"]
+                out["nodes"].append(row)
+    finally:
+        await etcd.close()
+    return out
+
+
+def network_status(net: LocalNetwork) -> dict[str, Any]:
+    return asyncio.run(_gather(net))
+
+
+def format_status(st: dict[str, Any]) -> str:
+    lines = [f"network {st['network']}"]
+    etcd = ", ".join(
+        f"{e['url']} {'up' if e['up'] else 'DOWN'}{' (leader)' if e['leader'] else ''}"
+        for e in st["etcd"]
+    )
+    lines.append(f"etcd: {etcd}")
+    if "error" in st:
+        lines.append(f"ordering service unavailable: {st['error']}")
+        return "\n".join(lines)
+    lines.append(
+        f"height {st['height']}  producer {st['producer'] or '(none)'}  "
+        f"pool entries {st['pool_entries']}  faulty {', '.join(st['faulty']) or '-'}"
+    )
+    lines.append(f"{'node':<12}{'role':<10}{'state':<7}{'height':>8}{'lag':>6}  url")
+    for n in st["nodes"]:
+        lines.append(
+            f"{n['id']:<12}{n['role']:<10}{'up' if n['up'] else 'DOWN':<7}"
+            f"{n.get('height', '-')!s:>8}{n.get('lag', '-')!s:>6}  {n['url']}"
+        )
+        lines.extend(f"    {a}" for a in n["alarms"])
+    return "\n".join(lines)

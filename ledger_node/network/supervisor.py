@@ -1,0 +1,243 @@
+"""A local network on loopback: an etcd cluster plus one ledger node per member and an
+optional read-only regulator follower. ``alliance network up|status|down`` and the fault
+tests drive it; its state (ports, pids) lives in ``<root>/network.json`` so that ``down``
+and ``status`` work from another process, and ``up`` on the same root restarts the same
+network (same ports, same data, same head).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from coincurve import PrivateKey
+
+from ledger_node.block import address_of
+from ledger_node.chain import DB_FILE, init_data_dir
+from ledger_node.network.procs import EtcdCluster, EtcdMember, free_port, stop_group
+
+STATE_FILE = "network.json"
+REGULATOR_ID = "regulator"
+
+
+@dataclass
+class NodeSpec:
+    id: str
+    rpc_port: int
+    follower: bool = False
+    pid: int | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.rpc_port}"
+
+
+@dataclass
+class LocalNetwork:
+    root: Path
+    name: str = "local"
+    etcd_size: int = 3
+    nodes: list[NodeSpec] = field(default_factory=list)
+    etcd_ports: list[tuple[int, int]] = field(default_factory=list)
+    etcd_pids: list[int | None] = field(default_factory=list)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    etcd: EtcdCluster | None = None
+
+    # -- creation -------------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        root: Path,
+        members: int,
+        regulator: bool = True,
+        etcd_size: int = 3,
+        genesis: dict[str, Any] | None = None,
+        name: str = "local",
+    ) -> LocalNetwork:
+        """Keys, genesis and data directories for ``members`` sealing nodes (+ regulator)."""
+        if members < 1:
+            raise ValueError("--members must be at least 1")
+        if (root / STATE_FILE).exists():
+            raise ValueError(f"{root} already holds a network: `alliance network up` restarts it")
+        root.mkdir(parents=True, exist_ok=True)
+        keys = [PrivateKey() for _ in range(members)]
+        sealers = ["0x" + address_of(k).hex() for k in keys]
+        doc = dict(genesis or {})
+        doc.setdefault("chainId", 7171)
+        doc.setdefault("members", sealers)
+        doc["sealers"] = sealers
+        (root / "genesis.json").write_text(json.dumps(doc, indent=2) + "\n")
+        net = cls(root, name, etcd_size)
+        for i, key in enumerate(keys):
+            net.nodes.append(NodeSpec(f"node{i}", free_port()))
+            d = net.data_dir(f"node{i}")
+            d.mkdir(parents=True)
+            (d / "node.key").write_text(key.secret.hex() + "\n")
+            (d / "node.key").chmod(0o600)
+            init_data_dir(d, json.dumps(doc))
+        if regulator:
+            net.nodes.append(NodeSpec(REGULATOR_ID, free_port(), follower=True))
+            init_data_dir(net.data_dir(REGULATOR_ID), json.dumps(doc))
+        net.etcd_ports = [(free_port(), free_port()) for _ in range(etcd_size)]
+        net.save()
+        return net
+
+    @classmethod
+    def load(cls, root: Path) -> LocalNetwork:
+        path = root / STATE_FILE
+        if not path.exists():
+            raise FileNotFoundError(f"no network in {root}: run `alliance network up` first")
+        doc = json.loads(path.read_text())
+        net = cls(root, doc["name"], len(doc["etcd"]))
+        net.etcd_ports = [(e["client_port"], e["peer_port"]) for e in doc["etcd"]]
+        net.etcd_pids = [e.get("pid") for e in doc["etcd"]]
+        net.nodes = [NodeSpec(**n) for n in doc["nodes"]]
+        return net
+
+    def save(self) -> None:
+        pids = self.etcd_pids or [None] * len(self.etcd_ports)
+        doc = {
+            "name": self.name,
+            "etcd": [
+                {"client_port": c, "peer_port": p, "pid": pid}
+                for (c, p), pid in zip(self.etcd_ports, pids, strict=True)
+            ],
+            "nodes": [asdict(n) for n in self.nodes],
+        }
+        (self.root / STATE_FILE).write_text(json.dumps(doc, indent=2) + "\n")
+
+    def data_dir(self, node_id: str) -> Path:
+        return self.root / node_id
+
+    @property
+    def etcd_endpoints(self) -> list[str]:
+        return [f"http://127.0.0.1:{c}" for c, _ in self.etcd_ports]
+
+    def node(self, node_id: str) -> NodeSpec:
+        for n in self.nodes:
+            if n.id == node_id:
+                return n
+        raise ValueError(f"no node {node_id}")
+
+    # -- processes ------------------------------------------------------------------------
+    def start_etcd(self, timeout: float = 30.0) -> EtcdCluster:
+        members = [
+            EtcdMember(f"etcd{i}", self.root / "etcd" / f"etcd{i}", c, p)
+            for i, (c, p) in enumerate(self.etcd_ports)
+        ]
+        cluster = EtcdCluster(self.root / "etcd", len(members), f"alliance-{self.name}", members)
+        for m in members:
+            cluster.start_member(m)
+        self.etcd = cluster
+        self.etcd_pids = [m.proc.pid if m.proc else None for m in members]
+        cluster.wait_healthy(timeout)
+        return cluster
+
+    def node_command(self, spec: NodeSpec, endpoints: list[str] | None = None) -> list[str]:
+        cmd = [
+            sys.executable, "-m", "sharing_api.cli", "network", "node",
+            "--data-dir", str(self.data_dir(spec.id)),
+            "--id", spec.id,
+            "--network", self.name,
+            "--etcd", ",".join(endpoints or self.etcd_endpoints),
+            "--rpc", f"127.0.0.1:{spec.rpc_port}",
+        ]  # fmt: skip
+        if spec.follower:
+            cmd.append("--follower")
+        return cmd
+
+    def start_node(self, spec: NodeSpec, endpoints: list[str] | None = None) -> None:
+        log = open(self.root / f"{spec.id}.log", "ab")  # noqa: SIM115 (the child keeps it)
+        try:
+            proc = subprocess.Popen(
+                self.node_command(spec, endpoints),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        finally:
+            log.close()
+        self.procs[spec.id] = proc
+        spec.pid = proc.pid
+
+    def wait_ready(self, spec: NodeSpec, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            proc = self.procs.get(spec.id)
+            if proc is not None and proc.poll() is not None:
+                tail = (self.root / f"{spec.id}.log").read_text()[-1500:]
+                raise RuntimeError(f"node {spec.id} exited: {tail}")
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.post(
+                    spec.url,
+                    json={"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []},
+                    timeout=1,
+                )
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"node {spec.id} did not start")
+
+    def up(self) -> None:
+        self.start_etcd()
+        for spec in self.nodes:
+            self.start_node(spec)
+        for spec in self.nodes:
+            self.wait_ready(spec)
+        self.save()
+
+    def kill_node(self, node_id: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs.pop(node_id, None)
+        if proc is not None:
+            stop_group(proc, sig)
+        self.node(node_id).pid = None
+
+    def down(self) -> None:
+        """Stop every node, then etcd. Works from another process via recorded pids."""
+        for spec in self.nodes:
+            proc = self.procs.pop(spec.id, None)
+            if proc is not None:
+                stop_group(proc)
+            elif spec.pid:
+                _stop_pid(spec.pid)
+            spec.pid = None
+        if self.etcd is not None:
+            self.etcd.stop()
+        else:
+            for pid in self.etcd_pids:
+                if pid:
+                    _stop_pid(pid)
+        self.etcd_pids = [None] * len(self.etcd_ports)
+        self.etcd = None
+        self.save()
+
+    def has_data(self) -> bool:
+        return all((self.data_dir(n.id) / DB_FILE).exists() for n in self.nodes)
+
+
+def _stop_pid(pid: int, timeout: float = 10.0) -> None:
+    """Stop a process group this network started earlier (its leader's pid was recorded)."""
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            return
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)

@@ -1,0 +1,141 @@
+"""Network benchmark: 3 etcd-ordered nodes against a single node, in the same run.
+
+Workload as ``bench_ledger``: patients' EIP-712 consent grants relayed by members with
+``ConsentRegistry.grantBySig`` in raw JSON-RPC batches. On the network the batches go round
+robin to the three nodes (each forwards to the producer through etcd) and the clock stops
+when every receipt is visible on a node that did not produce the blocks: that is, ordered
+by etcd, re-executed and verified.
+
+Both systems run side by side and are timed alternately, round after round (3 rounds of
+5,000 grants; --quick: 1 of 1,000); tx/s are medians, the ratio is the median of each
+round's ratio. Cases: grants/3nodes, grants/1node (tx_per_s), grants/ratio (target >= 0.6);
+commit/p50, commit/p99 (ms, target p99 <= 1000): one grant at a time, from sending it to
+one replica until its receipt is visible on another replica; commit/1node/p50|p99 is the
+same on the single node (send -> receipt on the same node).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from coincurve import PrivateKey
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench_ledger import NODE_CHAIN_ID, Deployment, Rpc, address_of, send_all, start_node  # noqa: E402
+from benchlib import Reporter, progress  # noqa: E402
+
+from ledger_node.network.status import network_status  # noqa: E402
+from ledger_node.network.supervisor import LocalNetwork  # noqa: E402
+from ledger_node.txcodec import create_address, keccak  # noqa: E402
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def send_round_robin(
+    rpcs: list[Rpc], watch: Rpc, raws: list[bytes], relayers: int, batch: int = 500
+) -> float:
+    """Batches round robin over ``rpcs``; tx/s until every receipt is on ``watch``.
+
+    Like ``bench_ledger.send_all``: poll each relayer's last transaction first (light), then
+    fetch every receipt."""
+    start = time.perf_counter()
+    hashes: list[str] = []
+    for n, i in enumerate(range(0, len(raws), batch)):
+        rpc = rpcs[n % len(rpcs)]
+        hashes += rpc.batch(
+            "eth_sendRawTransaction", [["0x" + r.hex()] for r in raws[i : i + batch]]
+        )
+    watch.wait_receipts(hashes[-relayers:])
+    receipts = watch.wait_receipts(hashes)
+    elapsed = time.perf_counter() - start
+    if any(r["status"] != "0x1" for r in receipts):
+        raise RuntimeError("some grants failed")
+    return len(raws) / elapsed
+
+
+def commit_latencies(send: Rpc, watch: Rpc, raws: list[bytes]) -> list[float]:
+    out = []
+    for raw in raws:
+        t = time.perf_counter()
+        tx_hash = send.call("eth_sendRawTransaction", "0x" + raw.hex())
+        while watch.call("eth_getTransactionReceipt", tx_hash) is None:
+            time.sleep(0.002)
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def run(reporter: Reporter, args: argparse.Namespace) -> None:
+    n = 1000 if args.quick else 5000
+    rounds = 1 if args.quick else 3
+    probes = 30 if args.quick else 200
+    members = [PrivateKey(keccak(f"bench-member-{i}".encode())) for i in range(4)]
+    total = rounds * n + probes
+    patients = [PrivateKey(keccak(f"bench-patient-{i}".encode())) for i in range(total)]
+    deadline = int(time.time()) + 10**7
+    genesis = {
+        "chainId": NODE_CHAIN_ID,
+        "members": ["0x" + address_of(k).hex() for k in members],
+        "allianceRegistry": "0x" + create_address(address_of(members[0]), 0).hex(),
+        "blockTimeMs": 250,
+        "maxBlockTxs": 5000,
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-network-") as tmp_s:
+        tmp = Path(tmp_s)
+        (tmp / "single").mkdir()
+        progress("starting a single node and a 3-node network (3 etcd members)")
+        single = start_node(tmp / "single", members)
+        net = LocalNetwork.create(tmp / "net", 3, regulator=False, etcd_size=3, genesis=genesis)
+        try:
+            net.up()
+            rpc1 = Rpc(single.url)
+            rpcs = [Rpc(spec.url) for spec in net.nodes]
+            dep1 = Deployment(rpc1, NODE_CHAIN_ID, members)
+            dep3 = Deployment(rpcs[0], NODE_CHAIN_ID, members)
+            producer = network_status(net)["producer"]
+            replicas = [r for spec, r in zip(net.nodes, rpcs, strict=True) if spec.id != producer]
+            # The machine is shared and noisy: alternate the two systems round by round and
+            # compare medians (and each round's ratio) measured close together in time.
+            tps1, tps3, ratios = [], [], []
+            for r in range(rounds):
+                batch = patients[r * n : (r + 1) * n]
+                progress(f"round {r + 1}/{rounds}: signing {n} grants for each system")
+                raws1 = dep1.relay_txs(dep1.signed_grants(batch, deadline))
+                raws3 = dep3.relay_txs(dep3.signed_grants(batch, deadline))
+                tps1.append(send_all(rpc1, raws1, len(members)))
+                tps3.append(send_round_robin(rpcs, replicas[-1], raws3, len(members)))
+                ratios.append(tps3[-1] / tps1[-1])
+                progress(f"  1 node {tps1[-1]:.0f} tx/s, 3 nodes {tps3[-1]:.0f} tx/s")
+            progress(f"commit latency: {probes} grants one at a time")
+            probe_set = patients[rounds * n :]
+            lat1 = commit_latencies(
+                rpc1, rpc1, dep1.relay_txs(dep1.signed_grants(probe_set, deadline))
+            )
+            lat3 = commit_latencies(
+                replicas[0], replicas[-1], dep3.relay_txs(dep3.signed_grants(probe_set, deadline))
+            )
+        finally:
+            net.down()
+            single.stop()
+        med1, med3 = statistics.median(tps1), statistics.median(tps3)
+        extra = {"n": n, "rounds": rounds}
+        reporter.emit("grants/3nodes", "tx_per_s", round(med3, 1), "tx/s", **extra)
+        reporter.emit("grants/1node", "tx_per_s", round(med1, 1), "tx/s", **extra)
+        reporter.emit(
+            "grants/ratio", "ratio", round(statistics.median(ratios), 2), "x", peer="1node", **extra
+        )
+        reporter.emit("commit/p50", "ms", round(statistics.median(lat3), 1), "ms", n=len(lat3))
+        reporter.emit("commit/p99", "ms", round(percentile(lat3, 0.99), 1), "ms", n=len(lat3))
+        reporter.emit(
+            "commit/1node/p50", "ms", round(statistics.median(lat1), 1), "ms", n=len(lat1)
+        )
+        reporter.emit("commit/1node/p99", "ms", round(percentile(lat1, 0.99), 1), "ms", n=len(lat1))

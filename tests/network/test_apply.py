@@ -1,0 +1,93 @@
+"""Chain.apply_block: a replica re-executes another node's blocks and refuses any mismatch."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from coincurve import PrivateKey
+from eth_account import Account
+
+from ledger_node.block import Header, SealError
+from ledger_node.chain import Chain
+from ledger_node.network.layout import decode_block, encode_block
+from ledger_node.verify import verify_store
+from tests.ledger_node.helpers import SEALER_KEY, bump_data, deploy_probe, make_chain, sign
+from tests.support.ledger import DEV_KEYS
+
+K0, K1 = DEV_KEYS[0], DEV_KEYS[1]
+
+
+def addr(key: str) -> bytes:
+    return bytes.fromhex(Account.from_key(key).address[2:])
+
+
+def produce(chain: Chain, probe: bytes, ts: int, n: int = 4) -> tuple[Header, list[bytes]]:
+    for i in range(n):
+        key = K0 if i % 2 == 0 else K1
+        data = bump_data(i + 1)
+        chain.submit(sign(key, chain.next_nonce(addr(key)), "0x" + probe.hex(), data))
+    header = chain.produce_block(now=ts)
+    assert header is not None
+    rows = chain.store.block_txs(header.number)
+    # through the wire format, as replicas receive it from etcd
+    return decode_block(encode_block(header, [r.raw for r in rows]))
+
+
+def copy_block(src: Chain, dst: Chain, number: int) -> None:
+    header = src.header_at(number)
+    assert header is not None
+    dst.apply_block(header, [r.raw for r in src.store.block_txs(number)])
+
+
+def test_replica_reproduces_every_block_across_checkpoints(tmp_path: Path) -> None:
+    a = make_chain(tmp_path / "a", interval=3)
+    b = make_chain(tmp_path / "b", interval=3)
+    probe = deploy_probe(a, K0)
+    copy_block(a, b, 1)
+    for i in range(7):
+        header, raws = produce(a, probe, 1_700_000_100 + i)
+        b.apply_block(header, raws)
+    assert b.head.hash == a.head.hash and b.head.number == 8
+    assert b.engine.storage_at(probe, 1) == a.engine.storage_at(probe, 1) > 0
+    assert verify_store(b.store).checkpoints == 2
+    b.close()
+    again = make_chain(tmp_path / "b", interval=3)  # the applied chain restarts like any other
+    assert again.head.hash == a.head.hash
+
+
+def test_replica_refuses_mismatching_blocks_and_stays_unchanged(tmp_path: Path) -> None:
+    a = make_chain(tmp_path / "a", interval=2)
+    b = make_chain(tmp_path / "b", interval=2)
+    probe = deploy_probe(a, K0)
+    copy_block(a, b, 1)
+    header, raws = produce(a, probe, 1_700_000_200)  # block 2: a checkpoint
+    head = b.head
+
+    forged = replace(header, state_root=bytes(32)).sealed(SEALER_KEY)
+    with pytest.raises(SealError, match="state root"):
+        b.apply_block(forged, raws)
+    rich = replace(header, receipts_root=bytes(32)).sealed(SEALER_KEY)
+    with pytest.raises(SealError, match="receipts root"):
+        b.apply_block(rich, raws)
+    with pytest.raises(SealError, match="transactions root"):
+        b.apply_block(header, raws[:-1])
+    with pytest.raises(SealError, match="not a genesis sealer"):
+        b.apply_block(header.sealed(PrivateKey(bytes.fromhex("77" * 32))), raws)
+    with pytest.raises(SealError, match="does not extend"):
+        b.apply_block(replace(header, parent_hash=bytes(32)).sealed(SEALER_KEY), raws)
+    with pytest.raises(SealError, match="nonce"):
+        b.apply_block(header, [*raws, raws[0]])  # a replayed transaction
+    outsider = sign("0x" + "66" * 32, 0, "0x" + probe.hex(), bump_data(1))
+    with pytest.raises(SealError, match="not a member"):
+        b.apply_block(header, [outsider, *raws])
+    with pytest.raises(SealError, match="invalid transaction"):
+        b.apply_block(header, [b"\x02\xc0"])
+
+    assert b.head == head and b.store.head_number() == 1
+    b.apply_block(header, raws)  # the genuine block still applies after all those refusals
+    assert b.head.hash == a.head.hash
+    header3, raws3 = produce(a, probe, 1_700_000_201)
+    b.apply_block(header3, raws3)
+    assert b.head.hash == a.head.hash

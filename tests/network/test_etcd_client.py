@@ -1,0 +1,91 @@
+"""The etcd JSON-gateway client against a real 3-member cluster: CAS, leases, failover, watch."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from ledger_node.network.etcd import (
+    Etcd,
+    EtcdUnavailable,
+    cmp_absent,
+    cmp_value,
+    last_key,
+    op_delete,
+    op_put,
+    prefix_end,
+    watch_prefix,
+)
+from tests.support.etcd import etcd_cluster, requires_etcd
+
+pytestmark = [pytest.mark.integration, requires_etcd, pytest.mark.timeout(120)]
+
+
+def test_prefix_end() -> None:
+    assert prefix_end(b"/a/") == b"/a0"
+    assert prefix_end(b"a\xff") == b"b"
+    assert prefix_end(b"\xff") == b"\x00"
+
+
+def test_cas_leases_failover_and_watch() -> None:
+    async def scenario(endpoints: list[str], kill_first: object) -> None:
+        etcd = Etcd(endpoints, timeout=2)
+        try:
+            # compare-and-swap on absence: only the first writer of a height wins
+            assert await etcd.txn([cmp_absent(b"/t/blocks/1")], [op_put(b"/t/blocks/1", b"A")])
+            assert not await etcd.txn([cmp_absent(b"/t/blocks/1")], [op_put(b"/t/blocks/1", b"B")])
+            assert (await etcd.get(b"/t/blocks/1")).value == b"A"  # type: ignore[union-attr]
+            # a fenced write: only while the producer key holds our token
+            await etcd.put(b"/t/producer", b"me")
+            assert await etcd.txn(
+                [cmp_value(b"/t/producer", b"me")],
+                [op_put(b"/t/blocks/2", b"x"), op_delete(b"/t/pool/1")],
+            )
+            assert not await etcd.txn([cmp_value(b"/t/producer", b"you")], [op_put(b"/t/x", b"")])
+            newest = await last_key(etcd, b"/t/blocks/")
+            assert newest is not None and newest.key == b"/t/blocks/2"
+
+            # a key under a lease disappears when the lease is not kept alive
+            lease = await etcd.grant(2)
+            await etcd.put(b"/t/leader", b"n0", lease)
+            assert await etcd.keepalive(lease) > 0
+            deadline = time.monotonic() + 6
+            while await etcd.get(b"/t/leader") is not None:
+                assert time.monotonic() < deadline, "the lease never expired"
+                await asyncio.sleep(0.2)
+
+            # the watch reports changes under a prefix
+            seen: list[bytes] = []
+            watch = asyncio.create_task(watch_prefix(etcd, b"/t/", seen.extend))
+            await asyncio.sleep(0.3)
+            await etcd.put(b"/t/pool/9", b"tx")
+            for _ in range(50):
+                if b"/t/pool/9" in seen:
+                    break
+                await asyncio.sleep(0.05)
+            watch.cancel()
+            assert b"/t/pool/9" in seen
+
+            # one member down: the client moves on to the next
+            kill_first()  # type: ignore[operator]
+            await etcd.put(b"/t/after", b"1")
+            assert (await etcd.get(b"/t/after")).value == b"1"  # type: ignore[union-attr]
+        finally:
+            await etcd.close()
+
+    with etcd_cluster(3) as cluster:
+        asyncio.run(scenario(cluster.endpoints, lambda: cluster.kill_member(0)))
+
+
+def test_no_member_reachable_is_an_oserror() -> None:
+    async def scenario() -> None:
+        etcd = Etcd(["http://127.0.0.1:9"], timeout=0.5)
+        try:
+            with pytest.raises(EtcdUnavailable):
+                await etcd.get(b"/x")
+        finally:
+            await etcd.close()
+
+    asyncio.run(scenario())

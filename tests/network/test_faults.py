@@ -1,0 +1,126 @@
+"""Fault tests, each bounded in time: producer killed, etcd member killed, node cut off."""
+
+from __future__ import annotations
+
+import threading
+import time
+from functools import partial
+
+import pytest
+
+from tests.ledger_node.helpers import sign
+from tests.support.etcd import requires_etcd
+from tests.support.network import TestNetwork, local_network, wait_for
+
+pytestmark = [pytest.mark.integration, requires_etcd, pytest.mark.timeout(180)]
+SINK = "0x" + "22" * 20
+MEMBERS = ["node0", "node1", "node2"]
+
+
+def same_head(net: TestNetwork, nodes: list[str], height: int = 0) -> str | None:
+    heads = {net.head(n) for n in nodes}
+    if len(heads) == 1:
+        ((h, block_hash),) = heads
+        return block_hash if h >= height else None
+    return None
+
+
+class Sender(threading.Thread):
+    """Sends transfers one at a time, round robin over ``targets``; keeps what was acked."""
+
+    def __init__(self, net: TestNetwork, key: str, targets: list[str]) -> None:
+        super().__init__(daemon=True)
+        self.net, self.key, self.targets = net, key, targets
+        self.acked: list[str] = []
+        self.refused = 0
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        nonce, i = 0, 0
+        while not self.halt.is_set():
+            raw = sign(self.key, nonce, SINK, b"", gas=21_000)
+            try:
+                self.acked.append(self.net.send(self.targets[i % len(self.targets)], raw))
+                nonce += 1
+            except Exception:  # not acknowledged (node or etcd away): send it again
+                self.refused += 1
+                time.sleep(0.05)
+            i += 1
+            time.sleep(0.01)
+
+
+def test_killed_producer_is_replaced_within_5s_and_no_acked_tx_is_lost() -> None:
+    with local_network(3, blockTimeMs=50) as net:
+        old = wait_for("a producer", net.producer, 15)
+        rest = [n for n in MEMBERS if n != old]
+        sender = Sender(net, net.member_key(rest[0]), rest)
+        sender.start()
+        wait_for("some traffic", lambda: len(sender.acked) > 30, 20)
+        height = net.height(rest[0])
+        net.kill(old)
+        killed_at = time.monotonic()
+        new = wait_for("another producer", lambda: (p := net.producer()) != old and p, 10, 0.02)
+        # takeover = a new producer *committing* blocks again
+        wait_for("a block by the new producer", lambda: net.height(rest[1]) > height + 1, 10, 0.02)
+        takeover = time.monotonic() - killed_at
+        wait_for("more traffic", lambda: len(sender.acked) > 60, 20)
+        sender.halt.set()
+        sender.join(10)
+        assert new in rest
+        print(f"takeover after SIGKILL: {takeover:.2f} s")
+        assert takeover < 5.0, f"takeover took {takeover:.2f} s"
+        last = sender.acked[-1]
+        wait_for("the last acked receipt", lambda: net.receipt(rest[0], last), 20)
+        for node in [*rest, "regulator"]:
+            wait_for(f"receipts on {node}", partial(net.receipt, node, last), 20)
+            missing = [h for h in sender.acked if net.receipt(node, h) is None]
+            assert not missing, f"{node} lost {len(missing)} acknowledged transactions"
+        # the killed node comes back as a replica and catches up
+        net.start(old)
+        wait_for(
+            "the old producer catching up", lambda: same_head(net, [*MEMBERS, "regulator"]), 30
+        )
+
+
+def test_killing_one_etcd_member_does_not_stop_the_chain() -> None:
+    with local_network(3, blockTimeMs=50) as net:
+        wait_for("a producer", net.producer, 15)
+        key = net.member_key("node0")
+        first = net.send_batch("node1", [sign(key, i, SINK, b"", gas=21_000) for i in range(10)])
+        wait_for("receipts", lambda: net.receipt("node2", first[-1]), 20)
+        leader = next(i for i, e in enumerate(net.status()["etcd"]) if e["leader"])
+        assert net.net.etcd is not None
+        net.net.etcd.kill_member(leader)  # the Raft leader itself
+        more: list[str] = []
+        for i in range(10, 40):
+            raw = sign(key, i, SINK, b"", gas=21_000)
+            more.append(wait_for("an ack", partial(net.send, "node2", raw), 20))
+        wait_for("receipts after the etcd kill", lambda: net.receipt("node0", more[-1]), 30)
+        wait_for("one head", lambda: same_head(net, [*MEMBERS, "regulator"], 2), 20)
+        assert sum(e["up"] for e in net.status()["etcd"]) == 2
+
+
+def test_cut_off_node_stops_producing_and_catches_up() -> None:
+    with local_network(3, blockTimeMs=50) as net:
+        victim = wait_for("a producer", net.producer, 15)
+        rest = [n for n in MEMBERS if n != victim]
+        key = net.member_key(rest[0])
+        net.cut(victim)
+        new = wait_for("a new producer", lambda: (p := net.producer()) != victim and p, 10, 0.05)
+        assert new in rest
+        hashes = net.send_batch(rest[0], [sign(key, i, SINK, b"", gas=21_000) for i in range(50)])
+        wait_for("receipts on the connected side", lambda: net.receipt(rest[1], hashes[-1]), 20)
+        cut_height = net.height(victim)
+        assert net.height(rest[0]) > cut_height
+        # while cut off it produces nothing and refuses to acknowledge transactions
+        with pytest.raises(RuntimeError, match="ordering unavailable"):
+            net.send(victim, sign(key, 50, SINK, b"", gas=21_000))
+        assert net.metric(victim, "alliance_is_producer") == 0.0
+        time.sleep(1)
+        assert net.height(victim) == cut_height
+        net.restore(victim)
+        head = wait_for(
+            "the cut-off node catching up", lambda: same_head(net, [*MEMBERS, "regulator"], 1), 30
+        )
+        assert net.receipt(victim, hashes[-1]) is not None
+        assert head == net.head(victim)[1]
