@@ -71,7 +71,12 @@ class Genesis:
         members = tuple(parse_address(m, "members[]") for m in doc.get("members", []))
         if not members:
             raise ValueError("genesis: at least one member is required")
-        sealers = tuple(parse_address(m, "sealers[]") for m in doc.get("sealers", members))
+        # Without a "sealers" list every member seals (members are already parsed bytes).
+        sealers = (
+            tuple(parse_address(m, "sealers[]") for m in doc["sealers"])
+            if "sealers" in doc
+            else members
+        )
         reg = doc.get("allianceRegistry")
         alloc: dict[bytes, Account] = {}
         storage: dict[bytes, dict[int, int]] = {}

@@ -53,3 +53,12 @@ def test_init_refuses_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["node", "init", "--genesis", str(g), "--data-dir", str(tmp_path / "d")]) == 1
     assert "already holds a chain" in capsys.readouterr().err
     assert main(["node", "verify", "--data-dir", str(tmp_path / "missing")]) == 1
+
+
+def test_genesis_without_sealers_lets_every_member_seal() -> None:
+    from ledger_node.genesis import Genesis
+
+    members = ["0x" + "11" * 20, "0x" + "22" * 20]
+    genesis = Genesis.from_json(json.dumps({"chainId": 7171, "members": members}))
+    assert genesis.sealers == genesis.members
+    assert len(genesis.sealers) == 2
