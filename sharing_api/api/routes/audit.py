@@ -141,7 +141,7 @@ def fhir(_: Regulator, services: FreshServices, patient: AddressQuery = None) ->
     summary="The reader's member justifies a break-glass access",
 )
 def justify(
-    access_id: int, body: JustifyIn, principal: CareProvider, services: ServicesDep
+    access_id: int, body: JustifyIn, principal: CareProvider, services: FreshServices
 ) -> AccessOut:
     found = services.index.accesses(basis=int(Basis.BREAK_GLASS))
     row = next((a for a in found if int(a["access_id"]) == access_id), None)
