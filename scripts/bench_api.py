@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,7 @@ sys.path.insert(0, str(REPO))
 
 from benchlib import Reporter, progress  # noqa: E402
 
+from ledger_node.network.procs import stop_group  # noqa: E402
 from sharing_api.sdk import SharingClient  # noqa: E402
 from tests.support.api import deploy_test_alliance, free_port  # noqa: E402
 from tests.support.ledger import DEV_KEYS, running_node  # noqa: E402
@@ -76,13 +76,7 @@ def start_api(config: Path, port: int, log_path: Path) -> subprocess.Popen[bytes
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+    stop_group(proc)
 
 
 def _session(url: str, token: str, connections: int) -> aiohttp.ClientSession:

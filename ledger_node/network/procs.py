@@ -12,6 +12,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -31,7 +32,7 @@ def etcd_binary() -> str | None:
     return shutil.which(ETCD_BINARY)
 
 
-def stop_group(proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM) -> None:
+def stop_group(proc: subprocess.Popen[Any] | None, sig: int = signal.SIGTERM) -> None:
     """Signal a child's process group and reap it (SIGKILL after 10 s)."""
     if proc is None or proc.poll() is not None:
         return

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import select
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from ledger_node.network.procs import stop_group
 
 
 @contextmanager
@@ -50,12 +50,6 @@ def ledger_node(data_dir: Path, members: list[str], chain_id: int = 7171) -> Ite
                     url = line.split()[2]
         yield url
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
+        stop_group(proc)
         if proc.stdout is not None:
             proc.stdout.close()

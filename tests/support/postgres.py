@@ -12,7 +12,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -21,6 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from ledger_node.network.procs import stop_group
 
 
 def postgres_bin_dir() -> Path | None:
@@ -126,12 +127,6 @@ def running_postgres(database: str = "test") -> Iterator[PostgresServer]:
             url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/{database}"
             yield PostgresServer(url, port, data)
         finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(10)
+            stop_group(proc)
             if proc.stderr:
                 proc.stderr.close()
