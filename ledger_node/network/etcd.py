@@ -109,7 +109,11 @@ class Etcd:
             except httpx.HTTPError as exc:  # connect refused, reset, timeout: next member
                 last = exc
                 continue
-            doc: dict[str, Any] = reply.json()
+            try:
+                doc: dict[str, Any] = reply.json()
+            except ValueError:  # a member mid-restart or a cut link answers with non-JSON
+                last = EtcdError(f"etcd {self.endpoints[idx]}: HTTP {reply.status_code}, not JSON")
+                continue
             if reply.status_code != 200 or "error" in doc:
                 msg = doc.get("error") or doc.get("message") or reply.text
                 if any(t in str(msg) for t in _TRANSIENT):

@@ -188,7 +188,9 @@ class ReplicaNode(Node):
                     self.keys.pool_entry(self._stamp, self.node_id), encode_txs(raws)
                 )
                 self.net.forwarded.inc(len(raws))
-            except OSError as exc:  # not durable anywhere: the senders must not see a hash
+            except Exception as exc:  # not durable anywhere: the senders must not see a hash
+                if not isinstance(exc, OSError):
+                    log.exception("%s: making transactions durable failed", self.node_id)
                 for req, out in zip(reqs, outs, strict=True):
                     if isinstance(req, dict) and req.get("method") == "eth_sendRawTransaction":
                         out.pop("result", None)

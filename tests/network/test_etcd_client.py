@@ -89,3 +89,39 @@ def test_no_member_reachable_is_an_oserror() -> None:
             await etcd.close()
 
     asyncio.run(scenario())
+
+
+def test_a_member_answering_non_json_is_skipped_as_unavailable() -> None:
+    """A cut or restarting member can answer an HTTP error page: that is an OSError the
+    node turns into "ordering unavailable", never a ValueError (an HTTP 500 from the node)."""
+    import http.server
+    import threading
+
+    class Broken(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = b"500 Internal Server Error"
+            self.send_response(500)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Broken)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    async def scenario() -> None:
+        etcd = Etcd([f"http://127.0.0.1:{server.server_port}"], timeout=2)
+        try:
+            with pytest.raises(EtcdUnavailable, match="not JSON"):
+                await etcd.get(b"/x")
+        finally:
+            await etcd.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        server.shutdown()
+        server.server_close()
