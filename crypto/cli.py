@@ -19,13 +19,11 @@ import click
 from crypto.authority import AttributeAuthority, AuthorityParams, UserKey
 from crypto.errors import FormatError
 from crypto.expiry import current_epoch, date_of, epoch_of
+from crypto.files import atomic_output
 from crypto.header import RecordHeader, rewrap
 from crypto.keystore import read_key_file, write_key_file
 from crypto.records import (
-    atomic_output,
-    commit_output,
     decrypt_record,
-    discard_output,
     encrypt_body,
     new_record,
     read_container_header,
@@ -194,23 +192,17 @@ def encrypt(
     params = [_load_params(p) for p in params_paths]
     epoch = epoch_of(_parse_day(epoch_day, "--epoch")) if epoch_day else None
     header, data_key = new_record(policy, params, epoch)
-    tmp, handle = atomic_output(out)
-    try:
+    with atomic_output(out) as handle:
         if header_out is None:
             write_container(header, handle)
         encrypt_body(header, data_key, src, handle)
         if header_out is not None:
             header_out.write_bytes(header.to_bytes())
-    except BaseException:
-        discard_output(tmp, handle)
-        raise
-    commit_output(tmp, handle, out)
     click.echo(f"sealed under: {header.policy}", err=True)
 
 
 def _read_header(path: Path) -> RecordHeader:
-    data = path.read_bytes()
-    return RecordHeader.from_bytes(data)
+    return RecordHeader.from_bytes(path.read_bytes())
 
 
 @abe.command()
@@ -228,13 +220,8 @@ def decrypt(key_file: Path, header_file: Path | None, src: BinaryIO, out: Path) 
     """Decrypt IN to OUT; nothing is written unless the whole record verifies."""
     key = _load_user_key(key_file)
     header = _read_header(header_file) if header_file else read_container_header(src)
-    tmp, handle = atomic_output(out)
-    try:
+    with atomic_output(out) as handle:
         size = decrypt_record(header, src, handle, key)
-    except BaseException:
-        discard_output(tmp, handle)
-        raise
-    commit_output(tmp, handle, out)
     click.echo(f"decrypted {size} bytes -> {out}", err=True)
 
 
@@ -278,18 +265,13 @@ def rewrap_command(
         handle.seek(0)
         header = read_container_header(handle) if is_container else _read_header(src)
         new_header = rewrap(header, key, params, policy, epoch)
-        tmp, out_handle = atomic_output(out)
-        try:
+        with atomic_output(out) as out_handle:
             if is_container:
                 write_container(new_header, out_handle)
                 while block := handle.read(1 << 20):
                     out_handle.write(block)
             else:
                 out_handle.write(new_header.to_bytes())
-        except BaseException:
-            discard_output(tmp, out_handle)
-            raise
-    commit_output(tmp, out_handle, out)
     click.echo(f"re-wrapped under: {new_header.policy}", err=True)
 
 

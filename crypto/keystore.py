@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from crypto.encoding import Reader, Writer
 from crypto.errors import FormatError, KeystoreError
+from crypto.files import atomic_output
 
 VERSION = 1
 DEFAULT_LOG2_N = 15  # ~32 MiB and ~0.1 s per open: a desktop-class cost for an attacker
@@ -63,13 +64,8 @@ def unseal(data: bytes, passphrase: str, expected_kind: str) -> bytes:
 def write_key_file(path: Path, kind: str, payload: bytes, passphrase: str) -> None:
     """Write atomically with owner-only permissions."""
     sealed = seal(kind, payload, passphrase)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
+    with atomic_output(path, mode=0o600) as handle:
         handle.write(sealed)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def read_key_file(path: Path, kind: str, passphrase: str) -> bytes:

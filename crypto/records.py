@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Iterable
-from pathlib import Path
 from typing import BinaryIO
 
 from crypto.authority import AuthorityParams, UserKey
@@ -90,21 +89,3 @@ def read_container_header(src: BinaryIO) -> RecordHeader:
     if len(raw) != length:
         raise FormatError("record container: truncated header")
     return RecordHeader.from_bytes(raw)
-
-
-def atomic_output(path: Path) -> tuple[Path, BinaryIO]:
-    """A temporary file beside ``path``: write, then :func:`commit_output` or delete it."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    return tmp, open(tmp, "wb")
-
-
-def commit_output(tmp: Path, handle: BinaryIO, path: Path) -> None:
-    handle.flush()
-    os.fsync(handle.fileno())
-    handle.close()
-    os.replace(tmp, path)
-
-
-def discard_output(tmp: Path, handle: BinaryIO) -> None:
-    handle.close()
-    tmp.unlink(missing_ok=True)
