@@ -1,0 +1,208 @@
+// Every string the wallet shows, in English and Simplified Chinese. No DOM here, so a test can
+// import this module in Node and check both languages have the same keys.
+// `{name}` placeholders are filled by t(key, {name: value}).
+export const LANGS = ["en", "zh-CN"];
+
+export const STRINGS = {
+  en: {
+    "app.title": "My health records wallet",
+    "lang.toggle": "中文",
+    "setup.intro": "Your key stays in this browser, encrypted under a passphrase you choose.",
+    "setup.create": "Create a new key",
+    "setup.import": "Import a key",
+    "setup.secret": "Private key (hex) or recovery phrase",
+    "setup.passphrase": "Passphrase (at least 8 characters)",
+    "setup.passphrase2": "Repeat the passphrase",
+    "setup.mismatch": "The two passphrases differ.",
+    "setup.working": "Encrypting your key…",
+    "unlock.title": "Unlock your wallet",
+    "unlock.account": "Account {address}",
+    "unlock.passphrase": "Passphrase",
+    "unlock.button": "Unlock",
+    "unlock.working": "Unlocking…",
+    "unlock.wrong": "Wrong passphrase: the key could not be decrypted. Try again.",
+    "unlock.forget": "Remove this key from the browser",
+    "unlock.forget.confirm": "Remove the encrypted key from this browser? Without a backup it is lost.",
+    "signin.working": "Signing in…",
+    "signin.failed": "Sign-in failed: {error}",
+    "home.account": "Signed in as {address}",
+    "home.lock": "Lock",
+    "home.refresh": "Refresh",
+    "records.title": "My records",
+    "records.empty": "No records yet.",
+    "records.line": "{category} · {custodian} · {date}",
+    "records.accesses": "Who read it",
+    "records.noaccess": "Nobody has read this record.",
+    "access.line": "{reader} · {time} · {basis} · for {purpose}",
+    "basis.consent": "your consent #{id}",
+    "basis.referral": "referral #{id}",
+    "basis.break-glass": "emergency (break-glass)",
+    "basis.justified": "justified",
+    "basis.unjustified": "not yet justified",
+    "consents.title": "My active consents",
+    "consents.empty": "No active consents.",
+    "consents.line": "{grantee} may read {categories} for {purposes} until {date}",
+    "consents.revoke": "Revoke",
+    "consents.revoking": "Signing the revocation…",
+    "consents.revoked": "Consent #{id} revoked.",
+    "referrals.title": "My pending referrals",
+    "referrals.empty": "No pending referrals.",
+    "referrals.line": "{referrer} → {receiver} ({direction}), records {records}: {status}",
+    "referrals.note": "The receiving member accepts a referral on the chain; you can follow it here.",
+    "direction.up": "up",
+    "direction.down": "down",
+    "status.created": "waiting for the receiver",
+    "status.accepted": "accepted",
+    "grant.title": "Grant access",
+    "grant.to": "Who may read",
+    "grant.to.member": "A member",
+    "grant.to.role": "Any member with a role",
+    "grant.member": "Member",
+    "grant.role": "Role",
+    "grant.categories": "What",
+    "grant.purposes": "For what",
+    "grant.until": "Until (inclusive)",
+    "grant.review": "Review",
+    "grant.summary": "You allow {grantee} to read your {categories} for {purposes} until {date}.",
+    "grant.signing": "This is what you sign with your key:",
+    "grant.sign": "Sign and send",
+    "grant.cancel": "Cancel",
+    "grant.working": "Signing and sending…",
+    "grant.done": "Consent #{id} granted.",
+    "grant.pick": "Choose at least one category and one purpose, and a future date.",
+    "role.hospital": "any hospital",
+    "role.clinic": "any clinic",
+    "roles.hospital": "Hospital",
+    "roles.clinic": "Clinic",
+    "cat.summary": "Summary",
+    "cat.lab": "Lab results",
+    "cat.imaging": "Imaging",
+    "cat.prescription": "Prescriptions",
+    "cat.discharge": "Discharge letters",
+    "cat.chronic-care": "Chronic care",
+    "purpose.treatment": "treatment",
+    "purpose.referral": "referral",
+    "purpose.consultation": "consultation",
+    "purpose.research": "research",
+    "purpose.emergency": "emergency",
+    "list.and": " and ",
+    "list.sep": ", ",
+    "error.generic": "Something went wrong: {error}",
+  },
+  "zh-CN": {
+    "app.title": "我的健康档案钱包",
+    "lang.toggle": "English",
+    "setup.intro": "您的密钥只保存在本浏览器中，并用您设定的口令加密。",
+    "setup.create": "创建新密钥",
+    "setup.import": "导入密钥",
+    "setup.secret": "私钥（十六进制）或助记词",
+    "setup.passphrase": "口令（至少 8 个字符）",
+    "setup.passphrase2": "再次输入口令",
+    "setup.mismatch": "两次输入的口令不一致。",
+    "setup.working": "正在加密密钥…",
+    "unlock.title": "解锁钱包",
+    "unlock.account": "账户 {address}",
+    "unlock.passphrase": "口令",
+    "unlock.button": "解锁",
+    "unlock.working": "正在解锁…",
+    "unlock.wrong": "口令错误：无法解密密钥，请重试。",
+    "unlock.forget": "从本浏览器删除此密钥",
+    "unlock.forget.confirm": "确定从本浏览器删除加密密钥吗？若无备份将无法找回。",
+    "signin.working": "正在登录…",
+    "signin.failed": "登录失败：{error}",
+    "home.account": "已登录：{address}",
+    "home.lock": "锁定",
+    "home.refresh": "刷新",
+    "records.title": "我的档案",
+    "records.empty": "暂无档案。",
+    "records.line": "{category} · {custodian} · {date}",
+    "records.accesses": "谁查看过",
+    "records.noaccess": "尚无人查看此档案。",
+    "access.line": "{reader} · {time} · {basis} · 用途：{purpose}",
+    "basis.consent": "您的授权 #{id}",
+    "basis.referral": "转诊 #{id}",
+    "basis.break-glass": "紧急调阅（破窗）",
+    "basis.justified": "已说明理由",
+    "basis.unjustified": "尚未说明理由",
+    "consents.title": "我的有效授权",
+    "consents.empty": "暂无有效授权。",
+    "consents.line": "{grantee} 可出于{purposes}目的查看{categories}，至 {date}",
+    "consents.revoke": "撤销",
+    "consents.revoking": "正在签署撤销…",
+    "consents.revoked": "授权 #{id} 已撤销。",
+    "referrals.title": "我的待处理转诊",
+    "referrals.empty": "暂无待处理转诊。",
+    "referrals.line": "{referrer} → {receiver}（{direction}），档案 {records}：{status}",
+    "referrals.note": "转诊由接收机构在链上接受；您可以在此查看进度。",
+    "direction.up": "上转",
+    "direction.down": "下转",
+    "status.created": "等待接收方处理",
+    "status.accepted": "已接受",
+    "grant.title": "授权查看",
+    "grant.to": "授权对象",
+    "grant.to.member": "指定机构",
+    "grant.to.role": "某类机构",
+    "grant.member": "机构",
+    "grant.role": "类别",
+    "grant.categories": "档案类别",
+    "grant.purposes": "用途",
+    "grant.until": "有效期至（含当日）",
+    "grant.review": "预览",
+    "grant.summary": "您允许{grantee}出于{purposes}目的查看您的{categories}，有效期至 {date}。",
+    "grant.signing": "您将用密钥签署以下内容：",
+    "grant.sign": "签名并提交",
+    "grant.cancel": "取消",
+    "grant.working": "正在签名并提交…",
+    "grant.done": "授权 #{id} 已生效。",
+    "grant.pick": "请至少选择一个档案类别和一个用途，并选择未来的日期。",
+    "role.hospital": "任一医院",
+    "role.clinic": "任一诊所",
+    "roles.hospital": "医院",
+    "roles.clinic": "诊所",
+    "cat.summary": "病历摘要",
+    "cat.lab": "检验结果",
+    "cat.imaging": "影像",
+    "cat.prescription": "处方",
+    "cat.discharge": "出院小结",
+    "cat.chronic-care": "慢病管理",
+    "purpose.treatment": "诊疗",
+    "purpose.referral": "转诊",
+    "purpose.consultation": "会诊",
+    "purpose.research": "科研",
+    "purpose.emergency": "急救",
+    "list.and": "和",
+    "list.sep": "、",
+    "error.generic": "出错了：{error}",
+  },
+};
+
+const LANG_KEY = "alliance.lang";
+let current = "en";
+
+export function initialLang(storage = globalThis.localStorage, nav = globalThis.navigator) {
+  const saved = storage?.getItem(LANG_KEY);
+  if (LANGS.includes(saved)) return saved;
+  return nav?.language?.toLowerCase().startsWith("zh") ? "zh-CN" : "en";
+}
+
+export function setLang(lang, storage = globalThis.localStorage) {
+  if (!LANGS.includes(lang)) throw new Error(`unknown language ${lang}`);
+  current = lang;
+  storage?.setItem(LANG_KEY, lang);
+}
+
+export function lang() {
+  return current;
+}
+
+export function t(key, params = {}) {
+  const text = STRINGS[current][key] ?? STRINGS.en[key];
+  if (text === undefined) throw new Error(`no text for ${key}`);
+  return text.replace(/\{(\w+)\}/g, (_, name) => (name in params ? String(params[name]) : `{${name}}`));
+}
+
+// "a, b and c" in the current language.
+export function joinList(items) {
+  if (items.length <= 1) return items.join("");
+  return items.slice(0, -1).join(t("list.sep")) + t("list.and") + items[items.length - 1];
+}
