@@ -58,6 +58,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/members"): AUTHED,
     ("GET", "/patients/me/records"): {P},
     ("GET", "/patients/me/accesses"): {P},
+    ("GET", "/patients/me/signing"): {P},
 }
 UNKNOWN = {
     "record_id": "999999",

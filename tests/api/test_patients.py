@@ -61,3 +61,21 @@ def test_patient_sees_accesses_to_own_records_only(cast: Cast) -> None:
             with pytest.raises(ApiError) as refused:
                 client.json("GET", "/patients/me/accesses")
             assert refused.value.status == 403
+
+
+def test_signing_facts_are_the_patients_nonces(cast: Cast) -> None:
+    patient = Account.create()
+    with SharingClient(cast.api.url) as me:
+        me.login(patient.key)
+        facts = me.json("GET", "/patients/me/signing")
+        domain = me.json("GET", "/consents/domain", params={"patient": patient.address})
+        assert facts["chain_id"] == domain["chain_id"]
+        assert facts["consent_registry"] == domain["consent_registry"]
+        assert facts["referral_registry"] == domain["referral_registry"]
+        assert facts["consent_nonce"] == domain["nonce"] == 0
+        assert facts["referral_nonce"] == 0
+        me.grant_consent(
+            patient.key, grantee=cast.address("h1"), categories=["lab"], purposes=["treatment"]
+        )
+        after = me.json("GET", "/patients/me/signing")
+        assert after["consent_nonce"] == 1 and after["referral_nonce"] == 0

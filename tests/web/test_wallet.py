@@ -141,6 +141,49 @@ def test_grant_read_see_revoke(api: RunningApi, alliance: support.TestAlliance, 
         client.close()
 
 
+def test_patient_agrees_to_a_referral(
+    api: RunningApi, alliance: support.TestAlliance, page: Page
+) -> None:
+    patient = Account.create()
+    clinic = signed_in(api, alliance.keys["clinic"])
+    h1 = signed_in(api, alliance.keys["h1"])
+    sealed = clinic.seal(b"{}", "c1.role:doctor", [clinic.authority_params("c1")])
+    rid = clinic.upload(patient.address, "summary", "c1.role:doctor", sealed)["record_id"]
+
+    wallet = WalletPage(page, api.url)
+    wallet.open()
+    wallet.import_key("0x" + bytes(patient.key).hex(), PASSPHRASE)
+    assert wallet.referrals() == []
+    summary, body = wallet.agree_referral(
+        "Xinqiao Community Clinic", H1_NAME, "up", [rid], "suspected ACS"
+    )
+    assert summary == (
+        f"You agree that Xinqiao Community Clinic refers you to {H1_NAME} (up) "
+        f"and hands over your records #{rid} Summary."
+    )
+    screenshot(page, "wallet-8-referral-agreement")
+    assert body["patient"] == patient.address and body["record_ids"] == [rid]
+
+    # The referring clinic submits the signed request; the chain checks the signature.
+    referral = clinic.json("POST", "/referrals", json=body)
+    assert referral["referrer"] == alliance.address("clinic").lower()
+    assert referral["status"] == "created"
+    wallet.refresh()
+    (pending,) = wallet.referrals()
+    assert pending["referral_id"] == referral["referral_id"] and pending["status"] == "created"
+    assert "waiting for the receiver" in pending["text"]
+    # A signature is good once: the same request again is refused (nonce used).
+    with pytest.raises(ApiError):
+        clinic.json("POST", "/referrals", json=body)
+
+    h1.json("POST", f"/referrals/{referral['referral_id']}/accept")
+    wallet.refresh()
+    (accepted,) = wallet.referrals()
+    assert accepted["status"] == "accepted"
+    for client in (clinic, h1):
+        client.close()
+
+
 def test_new_key_and_a_role_grant(api: RunningApi, page: Page) -> None:
     wallet = WalletPage(page, api.url)
     wallet.open()

@@ -4,6 +4,7 @@ signature Python's sharing_api.chain.typed_data makes, which is what the contrac
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -16,7 +17,12 @@ from eth_account import Account
 
 from sharing_api.chain import Category, GrantTerms, Purpose
 from sharing_api.chain.scopes import mask
-from sharing_api.chain.typed_data import grant_typed_data, revoke_typed_data, sign_typed_data
+from sharing_api.chain.typed_data import (
+    grant_typed_data,
+    referral_typed_data,
+    revoke_typed_data,
+    sign_typed_data,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 WALLET = REPO / "sharing_api" / "web" / "apps" / "wallet"
@@ -131,3 +137,40 @@ def test_browser_signatures_match_python() -> None:
         "0x" + py_revoke.r.hex(),
         "0x" + py_revoke.s.hex(),
     )
+
+
+def test_browser_referral_agreement_matches_python() -> None:
+    patient = Account.from_key(KEY).address
+    clinic, hospital = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "0x" + "ab" * 20
+    terms = {
+        "referrer": clinic,
+        "receiver": hospital,
+        "direction": "down",
+        "record_ids": [4, 9],
+        "reason": "随访 follow-up",
+    }
+    out = node(
+        "import { Wallet } from 'ethers';"
+        f"import {{ signReferral }} from '{WALLET / 'typed.js'}';"
+        f"const w = new Wallet('{KEY}');"
+        f"const body = await signReferral(w, {json.dumps(terms)}, 2, 1790000600, {CHAIN_ID}, "
+        f"'{REGISTRY}');"
+        "console.log(JSON.stringify(body));"
+    )
+    typed = referral_typed_data(
+        patient=patient,
+        referrer=clinic,
+        receiver=hospital,
+        direction=1,
+        record_ids=[4, 9],
+        reason_hash=hashlib.sha256("随访 follow-up".encode()).digest(),  # as the API hashes it
+        nonce=2,
+        deadline=1790000600,
+        chain_id=CHAIN_ID,
+        referral_registry=REGISTRY,
+    )
+    py = sign_typed_data(typed, KEY)
+    sig = out["patient_signature"]["signature"]
+    assert (sig["v"], sig["r"], sig["s"]) == (py.v, "0x" + py.r.hex(), "0x" + py.s.hex())
+    assert out["patient_signature"]["deadline"] == 1790000600
+    assert out["direction"] == "down" and out["reason"] == "随访 follow-up"

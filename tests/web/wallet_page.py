@@ -7,10 +7,13 @@ combined flow test: open, import or create a key, unlock, grant, revoke, read ac
     consent_id = wallet.grant("City Third People's Hospital", ["lab"], ["treatment"], "2026-12-31")
     wallet.accesses(record_id)   # [{'access_id': .., 'basis': 'consent', 'reader': .., 'text': ..}]
     wallet.revoke(consent_id)
+    summary, body = wallet.agree_referral("Xinqiao Community Clinic", H1_NAME, "up", [rid], "ACS")
+    # the referrer then POSTs `body` to /referrals
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -197,6 +200,27 @@ class WalletPage:
     def revoke(self, consent_id: int) -> None:
         self._act(f"li.consent[data-consent-id='{consent_id}'] button.revoke", "revoke")
         assert consent_id not in self.consents()
+
+    # ---- referrals --------------------------------------------------------------------------
+
+    def agree_referral(
+        self, referrer: str, receiver: str, direction: str, record_ids: list[int], reason: str
+    ) -> tuple[str, dict[str, Any]]:
+        """Sign a referral agreement (members by name); (plain-words summary, the signed
+        POST /referrals body the wallet hands to the referrer)."""
+        form = self.page.locator("#refer-form")
+        form.locator("#refer-referrer").select_option(label=referrer)
+        form.locator("#refer-receiver").select_option(label=receiver)
+        form.locator("#refer-direction").select_option(value=direction)
+        for box in form.locator("input[name=refer-record]").all():
+            box.set_checked(int(box.get_attribute("value") or 0) in record_ids)
+        form.locator("#refer-reason").fill(reason)
+        self.page.click("#refer-review")
+        self.page.wait_for_selector("#refer-summary", timeout=TIMEOUT_MS)
+        summary = self.page.inner_text("#refer-summary")
+        self._act("#refer-sign", "referral agreement")
+        body: dict[str, Any] = json.loads(self.page.input_value("#refer-signed"))
+        return summary, body
 
     # ---- language and layout ----------------------------------------------------------------
 

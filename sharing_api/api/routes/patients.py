@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
+from pydantic import BaseModel
 
 from sharing_api.api.core.security import Kind, Principal
-from sharing_api.api.deps import require
+from sharing_api.api.deps import ServicesDep, require
 from sharing_api.api.routes.audit import AccessOut, FreshServices, access_out
 from sharing_api.api.routes.members import names
 from sharing_api.api.routes.records import PROBLEM_RESPONSES, RecordOut, record_out
@@ -16,10 +17,6 @@ from sharing_api.api.services import Services
 
 router = APIRouter(prefix="/patients/me", tags=["patients"])
 PatientOnly = Annotated[Principal, Depends(require(Kind.PATIENT))]
-
-# Block timestamps never change once sealed: remember them (keyed by deployment, so test
-# alliances in one process do not mix).
-_block_times: dict[tuple[str, int], int] = {}
 
 
 class MyRecordOut(RecordOut):
@@ -32,28 +29,40 @@ class MyAccessOut(AccessOut):
     category: str
 
 
-def block_time(services: Services, number: int) -> int:
-    key = (services.deployment.addresses["RecordRegistry"], number)
-    if key not in _block_times:
+class SigningOut(BaseModel):
+    """What the wallet needs besides the typed-data layout to sign for this patient: the
+    EIP-712 domains' chain and contracts, and the patient's next nonce at each registry."""
+
+    chain_id: int
+    consent_registry: str
+    referral_registry: str
+    consent_nonce: int
+    referral_nonce: int
+
+
+def block_times(services: Services, numbers: set[int]) -> dict[int, int]:
+    """Timestamps of the given blocks (one eth_getBlock each: a patient has tens of records,
+    and no process-wide cache can tell two chains' block 7 apart)."""
+    out = {}
+    for number in numbers:
         block: Any = services.reader.client.w3.eth.get_block(number)
-        _block_times[key] = int(block["timestamp"])
-    return _block_times[key]
+        out[number] = int(block["timestamp"])
+    return out
 
 
 @router.get("/records", responses=PROBLEM_RESPONSES, summary="My records (patient)")
 def my_records(principal: PatientOnly, services: FreshServices) -> list[MyRecordOut]:
     named = names(services)
-    out = []
-    for row in services.index.records(patient=principal.subject):
-        base = record_out(row)
-        out.append(
-            MyRecordOut(
-                **base.model_dump(),
-                custodian_name=named.get(base.custodian, ""),
-                timestamp=block_time(services, base.block_number),
-            )
+    rows = [record_out(r) for r in services.index.records(patient=principal.subject)]
+    times = block_times(services, {r.block_number for r in rows})
+    return [
+        MyRecordOut(
+            **r.model_dump(),
+            custodian_name=named.get(r.custodian, ""),
+            timestamp=times[r.block_number],
         )
-    return out
+        for r in rows
+    ]
 
 
 @router.get(
@@ -75,3 +84,19 @@ def my_accesses(principal: PatientOnly, services: FreshServices) -> list[MyAcces
         )
         for row in services.index.accesses(patient=principal.subject)
     ]
+
+
+@router.get(
+    "/signing",
+    responses=PROBLEM_RESPONSES,
+    summary="EIP-712 domains and my next consent and referral nonces (patient)",
+)
+def signing(principal: PatientOnly, services: ServicesDep) -> SigningOut:
+    a = services.deployment.addresses
+    return SigningOut(
+        chain_id=services.deployment.chain_id,
+        consent_registry=a["ConsentRegistry"],
+        referral_registry=a["ReferralRegistry"],
+        consent_nonce=services.reader.consents.nonce_of(principal.subject),
+        referral_nonce=services.reader.referrals.nonce_of(principal.subject),
+    )

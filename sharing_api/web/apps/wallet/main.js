@@ -7,6 +7,7 @@ import { h, short } from "./dom.js";
 import { grantSection } from "./grant.js";
 import { consentsSection, loadHome, recordsSection, referralsSection } from "./home.js";
 import { initialLang, lang, setLang, t } from "./i18n.js";
+import { referralConsentSection } from "./referral.js";
 import { setupView, unlockView } from "./setup.js";
 
 const root = document.getElementById("app");
@@ -136,6 +137,7 @@ const app = {
       consentsSection(this, this.data),
       grantSection(this),
       referralsSection(this, this.data),
+      referralConsentSection(this, this.data),
     );
   },
 };

@@ -2,7 +2,7 @@
 // field (tests/web/test_wallet_units.py signs the same terms in Python and here and compares).
 // The chain id, the ConsentRegistry address and the patient's nonce come from the API's
 // GET /consents/domain, never from this file.
-import { getAddress, Signature } from "ethers";
+import { getAddress, sha256, Signature, toUtf8Bytes } from "ethers";
 
 export const CATEGORIES = ["summary", "lab", "imaging", "prescription", "discharge", "chronic-care"];
 export const PURPOSES = ["treatment", "referral", "consultation", "research", "emergency"];
@@ -33,6 +33,20 @@ export const REVOKE_TYPES = {
     { name: "deadline", type: "uint256" },
   ],
 };
+
+export const REFERRAL_TYPES = {
+  ReferralConsent: [
+    { name: "patient", type: "address" },
+    { name: "referrer", type: "address" },
+    { name: "receiver", type: "address" },
+    { name: "direction", type: "uint8" },
+    { name: "recordIds", type: "uint256[]" },
+    { name: "reasonHash", type: "bytes32" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+};
+export const DIRECTIONS = ["up", "down"]; // Direction enum order
 
 export function consentDomain(chainId, consentRegistry) {
   return {
@@ -92,4 +106,47 @@ export async function signRevoke(signer, consentId, nonce, deadline, chainId, co
     message,
   );
   return { nonce, deadline, signature: vrs(signature) };
+}
+
+export function referralDomain(chainId, referralRegistry) {
+  return {
+    name: "AllianceReferral",
+    version: "1",
+    chainId,
+    verifyingContract: getAddress(referralRegistry),
+  };
+}
+
+// The API hashes a referral's reason as SHA-256 of its UTF-8 text, or zero when empty.
+export function reasonHash(reason) {
+  return reason ? sha256(toUtf8Bytes(reason)) : ZERO_HASH;
+}
+
+// The patient agrees to `referrer` creating this referral (ReferralRegistry.createWithSig).
+// Returns the API's POST /referrals body, for the referrer to send.
+export async function signReferral(signer, terms, nonce, deadline, chainId, referralRegistry) {
+  const patient = await signer.getAddress();
+  const message = {
+    patient,
+    referrer: getAddress(terms.referrer),
+    receiver: getAddress(terms.receiver),
+    direction: DIRECTIONS.indexOf(terms.direction),
+    recordIds: terms.record_ids,
+    reasonHash: reasonHash(terms.reason),
+    nonce,
+    deadline,
+  };
+  const signature = await signer.signTypedData(
+    referralDomain(chainId, referralRegistry),
+    REFERRAL_TYPES,
+    message,
+  );
+  return {
+    patient,
+    receiver: message.receiver,
+    direction: terms.direction,
+    record_ids: terms.record_ids,
+    reason: terms.reason,
+    patient_signature: { deadline, signature: vrs(signature) },
+  };
 }
