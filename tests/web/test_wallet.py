@@ -119,6 +119,14 @@ def test_grant_read_see_revoke(api: RunningApi, alliance: support.TestAlliance, 
     with pytest.raises(ApiError) as refused:
         doctor.fetch(rid)
     assert refused.value.status == 403
+    # An emergency read shows up too, marked as break-glass until the hospital justifies it.
+    doctor.fetch(rid, break_glass=True, reason="unconscious in ER")
+    wallet.refresh()
+    emergency = [a for a in wallet.accesses(rid) if a["basis"] == "break-glass"]
+    assert (
+        len(emergency) == 1
+        and "emergency (break-glass) (not yet justified)" in (emergency[0]["text"])
+    )
     screenshot(page, "wallet-4-revoked")
 
     # Chinese interface, still no horizontal scroll on the phone; and back.
@@ -177,9 +185,13 @@ def test_patient_agrees_to_a_referral(
         clinic.json("POST", "/referrals", json=body)
 
     h1.json("POST", f"/referrals/{referral['referral_id']}/accept")
+    h1.fetch(rid, purpose="referral", referral_id=referral["referral_id"])
     wallet.refresh()
     (accepted,) = wallet.referrals()
     assert accepted["status"] == "accepted"
+    (read,) = wallet.accesses(rid)
+    assert read["basis"] == "referral" and f"referral #{referral['referral_id']}" in read["text"]
+    assert "for referral" in read["text"]
     for client in (clinic, h1):
         client.close()
 
