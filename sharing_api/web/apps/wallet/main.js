@@ -146,4 +146,3 @@ setLang(initialLang());
 setToken(null); // a fresh page holds no unlocked key: sign in again after unlocking
 app.render();
 root.dataset.ready = "true";
-window.allianceWallet = app; // for debugging in the console; tests drive the DOM only
