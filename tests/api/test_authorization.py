@@ -55,6 +55,10 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/audit/summary"): {R},
     ("GET", "/audit/fhir"): {R},
     ("POST", "/audit/break-glass/{access_id}/justify"): CARE,
+    ("GET", "/members"): AUTHED,
+    ("GET", "/patients/me/records"): {P},
+    ("GET", "/patients/me/accesses"): {P},
+    ("GET", "/patients/me/signing"): {P},
 }
 UNKNOWN = {
     "record_id": "999999",
