@@ -123,7 +123,7 @@ def _token_for(secret: str, clock: Any, kind: Kind = Kind.MEMBER) -> str:
 
 
 def test_forged_and_expired_tokens(cast: Cast) -> None:
-    secret = cast.api.services.settings.jwt_secret
+    secret = cast.api.services.tokens.secret
     cases = {
         "forged": _token_for("not-the-secret-" + "0" * 40, time.time),
         "expired": _token_for(secret, lambda: time.time() - 3600),
