@@ -15,31 +15,10 @@ from sharing_api.api.core.security import ISSUER, Kind, Principal, TokenService
 from sharing_api.auth.siwe import SiweMessage, sign_message
 from sharing_api.chain.typed_data import GrantTerms, grant_typed_data, sign_typed_data
 from sharing_api.sdk.client import grant_body
-from tests.api.conftest import Cast, storage_files
+from tests.api.conftest import Cast
 
 pytestmark = pytest.mark.integration
 POLICY = "c1.role:doctor"
-
-
-class ChainCounts:
-    def __init__(self, cast: Cast) -> None:
-        r = cast.api.services.reader
-        self.values = (
-            int(r.records._call(r.records.fn.recordCount())),
-            int(r.access._call(r.access.fn.accessCount())),
-            len(cast.regulator.json("GET", "/audit/consents")),
-            len(cast.regulator.json("GET", "/audit/referrals")),
-        )
-
-
-@pytest.fixture
-def unchanged(cast: Cast) -> Iterator[None]:
-    """Asserts after the test that nothing was written on chain or in storage."""
-    root = cast.api.services.settings.resolved_storage_root()
-    before_files, before_chain = storage_files(root), ChainCounts(cast).values
-    yield
-    assert storage_files(root) == before_files
-    assert ChainCounts(cast).values == before_chain
 
 
 def _problem(response: Any, status: int) -> dict[str, Any]:
