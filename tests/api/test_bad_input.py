@@ -221,3 +221,19 @@ def test_fetch_without_basis_logs_nothing(cast: Cast, a_record: int, unchanged: 
     _problem(cast.h1_nurse.http.get(path, params=nurse, headers=cast.h1_nurse._headers()), 403)
     bad_referral = {"referral_id": "424242"}
     _problem(cast.h3.http.get(path, params=bad_referral, headers=cast.h3._headers()), 403)
+
+
+def test_oversize_or_bad_supersede(cast: Cast, a_record: int, unchanged: None) -> None:
+    path = f"/records/{a_record}/supersede"
+    headers = {**cast.clinic._headers(), "Content-Type": "application/octet-stream"}
+    big = cast.clinic.http.post(
+        path, params={"policy": POLICY}, content=b"z" * (300 * 1024), headers=headers
+    )
+    _problem(big, 413)
+    bad_policy = {"policy": "role:doctor and and"}
+    _problem(cast.clinic.http.post(path, params=bad_policy, content=b"v2", headers=headers), 400)
+    unknown = "/records/424242/supersede"
+    _problem(
+        cast.clinic.http.post(unknown, params={"policy": POLICY}, content=b"v2", headers=headers),
+        404,
+    )

@@ -197,9 +197,7 @@ def get_referral(referral_id: int, principal: Anyone, services: ServicesDep) -> 
     responses=PROBLEM_RESPONSES,
     summary="A referral's status changes, in chain order (from the index)",
 )
-def history(
-    referral_id: int, principal: Anyone, services: ServicesDep
-) -> list[ReferralChangeOut]:
+def history(referral_id: int, principal: Anyone, services: ServicesDep) -> list[ReferralChangeOut]:
     get_referral(referral_id, principal, services)  # the same visibility as the referral
     return [
         ReferralChangeOut(
