@@ -13,7 +13,13 @@ from eth_account import Account
 
 from sharing_api.api.core.security import ISSUER, Kind, Principal, TokenService
 from sharing_api.auth.siwe import SiweMessage, sign_message
-from sharing_api.chain.typed_data import GrantTerms, grant_typed_data, sign_typed_data
+from sharing_api.chain.typed_data import (
+    GrantTerms,
+    grant_typed_data,
+    revoke_typed_data,
+    sign_typed_data,
+)
+from sharing_api.sdk import SharingClient
 from sharing_api.sdk.client import grant_body
 from tests.api.conftest import Cast
 
@@ -237,3 +243,43 @@ def test_oversize_or_bad_supersede(cast: Cast, a_record: int, unchanged: None) -
         cast.clinic.http.post(unknown, params={"policy": POLICY}, content=b"v2", headers=headers),
         404,
     )
+
+
+def test_replayed_revocation_signature(cast: Cast) -> None:
+    patient = Account.create()
+    wallet = SharingClient(cast.api.url)
+    wallet.login(patient.key)
+    first = wallet.grant_consent(
+        patient.key, grantee=cast.address("h1"), categories=["lab"], purposes=["treatment"]
+    )
+    second = wallet.grant_consent(
+        patient.key, grantee=cast.address("h3"), categories=["lab"], purposes=["treatment"]
+    )
+    domain = wallet.json("GET", "/consents/domain", params={"patient": patient.address})
+    deadline = int(time.time()) + 600
+    typed = revoke_typed_data(
+        patient.address,
+        first["consent_id"],
+        int(domain["nonce"]),
+        deadline,
+        int(domain["chain_id"]),
+        domain["consent_registry"],
+    )
+    sig = sign_typed_data(typed, patient.key)
+    body = {
+        "nonce": int(domain["nonce"]),
+        "deadline": deadline,
+        "signature": {"v": sig.v, "r": "0x" + sig.r.hex(), "s": "0x" + sig.s.hex()},
+    }
+    path = f"/consents/{first['consent_id']}/revoke"
+    assert cast.h1.http.post(path, json=body, headers=cast.h1._headers()).status_code == 200
+    # The same signature again, or moved onto another consent: refused, nothing revoked.
+    _problem(cast.h1.http.post(path, json=body, headers=cast.h1._headers()), 409)
+    other = f"/consents/{second['consent_id']}/revoke"
+    assert cast.h1.http.post(other, json=body, headers=cast.h1._headers()).status_code in (
+        403,
+        409,
+    )
+    states = {c["consent_id"]: c["revoked"] for c in wallet.json("GET", "/consents")}
+    assert states == {first["consent_id"]: True, second["consent_id"]: False}
+    wallet.close()

@@ -110,6 +110,8 @@ def test_record_supersede(cast: Cast, patient: tuple[LocalAccount, SharingClient
     old = cast.h1.json("GET", f"/records/{v1['record_id']}")
     assert old["superseded_by"] == v2["record_id"]
 
+    # A member with no consent, referral or custody sees neither version.
+    assert cast.h3.json("GET", "/records", params={"patient": account.address}) == []
     # The list shows the chain of versions, to the patient and to a reader with consent.
     for who in (wallet, cast.h1):
         listed = {

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from sharing_api.api.core.security import NonceStore
+from sharing_api.api.core.security import NonceLimitError, NonceStore
 from sharing_api.index import IndexDB
 from sharing_api.index.schema import siwe_nonces
 from tests.support.postgres import postgres_bin_dir, running_postgres
@@ -66,6 +66,22 @@ def _check_store(url: str) -> None:
 
 def test_nonce_store_on_sqlite(tmp_path: Path) -> None:
     _check_store(f"sqlite:///{tmp_path / 'index.sqlite3'}")
+
+
+def test_live_nonces_are_bounded(tmp_path: Path) -> None:
+    clock = Clock()
+    db = IndexDB(f"sqlite:///{tmp_path / 'index.sqlite3'}")
+    try:
+        store = NonceStore(db.engine, ttl_s=60, clock=clock, limit=3)
+        issued = [store.issue() for _ in range(3)]
+        with pytest.raises(NonceLimitError):
+            store.issue()
+        assert store.consume(issued[0])
+        store.issue()  # room again once one is used
+        clock.now += 61
+        store.issue()  # or once they expire
+    finally:
+        db.close()
 
 
 @pytest.fixture(scope="module")

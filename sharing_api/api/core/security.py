@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 import jwt
-from sqlalchemy import Engine, delete, insert
+from sqlalchemy import Engine, delete, func, insert, select
 
 from sharing_api.index.schema import siwe_nonces
 
@@ -110,6 +110,10 @@ class TokenService:
             raise TokenError("invalid token claims") from None
 
 
+class NonceLimitError(OSError):
+    """Too many unused sign-in nonces are live (a flood of /auth/nonce calls)."""
+
+
 class NonceStore:
     """Sign-in nonces: issued by the API, usable once, for a limited time (anti-replay).
 
@@ -117,16 +121,22 @@ class NonceStore:
     worker, can be used once and only once. Times are wall-clock (shared across processes).
     """
 
-    def __init__(self, engine: Engine, ttl_s: int, clock: Any = time.time) -> None:
+    def __init__(
+        self, engine: Engine, ttl_s: int, clock: Any = time.time, limit: int = 100_000
+    ) -> None:
         self.engine = engine
         self.ttl_s = ttl_s
         self.clock = clock
+        self.limit = limit  # live nonces at most: /auth/nonce is public, the table is not free
 
     def issue(self) -> str:
         nonce = secrets.token_hex(12)
         now = self.clock()
         with self.engine.begin() as conn:
             conn.execute(delete(siwe_nonces).where(siwe_nonces.c.expires_at <= now))
+            live = conn.execute(select(func.count()).select_from(siwe_nonces)).scalar() or 0
+            if live >= self.limit:
+                raise NonceLimitError("too many sign-ins pending; try again shortly")
             conn.execute(insert(siwe_nonces).values(nonce=nonce, expires_at=now + self.ttl_s))
         return nonce
 
