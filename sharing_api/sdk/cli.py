@@ -2,8 +2,8 @@
 
 Encryption and decryption happen here, locally; the API only ever sees ciphertext. Who you
 are: ``ALLIANCE_TOKEN`` (a staff token a member issued), or a ledger/wallet key file
-(``--key-file`` or ``ALLIANCE_KEY_FILE``, 0x-hex) to sign in with EIP-4361. Keys are never
-taken as command-line arguments.
+(``--key-file`` or ``ALLIANCE_KEY_FILE``: 0x-hex, or sealed under ``ALLIANCE_PASSPHRASE`` by
+``alliance api seal-key``) to sign in with EIP-4361. Keys are never command-line arguments.
 """
 
 from __future__ import annotations
@@ -20,10 +20,13 @@ import click
 
 from crypto.authority import UserKey
 from crypto.files import atomic_output
+from crypto.keystore import read_key_file
+from sharing_api.api.core.keys import LEDGER_KIND
 from sharing_api.fhir import validate_resource
 from sharing_api.sdk.client import Download, SharingClient
 
 DEFAULT_API = "http://127.0.0.1:8000"
+KEYSTORE_MAGIC = b"ALKS"
 _api_option = click.option(
     "--api",
     "api_url",
@@ -37,14 +40,22 @@ _key_option = click.option(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     envvar="ALLIANCE_KEY_FILE",
     default=None,
-    help="File holding your ledger/wallet private key (0x-hex) to sign in with.",
+    help="Your ledger/wallet private key (0x-hex, or sealed by `alliance api seal-key`).",
 )
 
 
 def _read_key(path: Path | None) -> str:
+    """A 0x-hex key file, or a sealed one (``alliance api seal-key``) opened with
+    ``ALLIANCE_PASSPHRASE`` or a prompt."""
     if path is None:
         raise ValueError("no identity: set ALLIANCE_TOKEN or pass --key-file")
-    return path.read_text(encoding="utf-8").strip()
+    data = path.read_bytes()
+    if data.startswith(KEYSTORE_MAGIC):
+        passphrase = os.environ.get("ALLIANCE_PASSPHRASE") or str(
+            click.prompt(f"Passphrase for {path}", hide_input=True, err=True)
+        )
+        return "0x" + read_key_file(path, LEDGER_KIND, passphrase).hex()
+    return data.decode("utf-8").strip()
 
 
 def _client(api_url: str, key_file: Path | None) -> SharingClient:

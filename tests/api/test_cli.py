@@ -203,3 +203,25 @@ def test_download_progress_without_a_length() -> None:
     chunks = [b"a" * 10, b"b" * 7]
     assert _receive(Download({}, None, iter(chunks))) == b"".join(chunks)
     assert _receive(Download({}, 17, iter(chunks))) == b"".join(chunks)
+
+
+def test_sealed_key_file_signs_in(cast: Cast, tmp_path: Path) -> None:
+    from eth_account import Account
+
+    from sharing_api.api.core.keys import seal_ledger_key
+
+    patient = Account.create()
+    sealed = tmp_path / "patient.key"
+    seal_ledger_key(sealed, patient.key, "wallet-pass")
+    api = {"ALLIANCE_API_URL": cast.api.url}
+    args = ["consent", "grant", "--grantee", cast.address("h1"), "--categories", "lab"]
+    granted = json.loads(
+        _run([*args, "--key-file", str(sealed)], ALLIANCE_PASSPHRASE="wallet-pass", **api)
+    )
+    assert granted["patient"] == patient.address.lower()
+    wrong = CliRunner().invoke(
+        cli,
+        ["consent", "list", "--key-file", str(sealed)],
+        env={"ALLIANCE_PASSPHRASE": "not-it", **api},
+    )
+    assert wrong.exit_code != 0 and "wrong passphrase" in str(wrong.exception)
