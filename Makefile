@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMPS := .make-stamps
 
-.PHONY: all setup demo test lint typecheck unit clean
+.PHONY: all setup web demo test lint typecheck unit clean
 all: test
 
 $(STAMPS)/python: pyproject.toml
@@ -27,7 +27,15 @@ $(STAMPS)/apt: scripts/apt-packages.txt scripts/setup_system.sh
 	bash scripts/setup_system.sh scripts/apt-packages.txt
 	@touch $@
 
-setup: $(STAMPS)/python $(STAMPS)/npm $(STAMPS)/apt
+# The wallet and console bundles (esbuild, ethers v6 from node_modules: no CDN).
+$(STAMPS)/web: $(STAMPS)/npm scripts/build_web.mjs $(wildcard sharing_api/web/apps/*/*)
+	@mkdir -p $(STAMPS)
+	node scripts/build_web.mjs
+	@touch $@
+
+setup: $(STAMPS)/python $(STAMPS)/npm $(STAMPS)/apt $(STAMPS)/web
+
+web: $(STAMPS)/web
 
 demo: setup
 	$(BIN)/alliance demo
@@ -46,4 +54,4 @@ test: setup lint typecheck
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(STAMPS) $(VENV) node_modules
+	rm -rf $(STAMPS) $(VENV) node_modules sharing_api/web/dist

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from sharing_api.api import errors
 from sharing_api.api.routes import audit, auth, consents, health, keys, records, referrals
 from sharing_api.api.services import Services
+from sharing_api.web.mount import mount_web
 
 
 def create_app(services: Services, *, follow_chain: bool = True, threads: int = 64) -> FastAPI:
@@ -40,4 +41,5 @@ def create_app(services: Services, *, follow_chain: bool = True, threads: int = 
     services.metrics.install(app)
     for module in (health, auth, records, consents, referrals, keys, audit):
         app.include_router(module.router)
+    mount_web(app)
     return app
