@@ -116,3 +116,18 @@ def test_expired_nonce_is_refused(alliance: TestAlliance, tmp_path: Path) -> Non
         response = _login(api.url, late)
         assert response.status_code == 401
         assert "nonce" in response.json()["detail"]
+
+
+def test_two_workers_share_nonces_and_secret(alliance: TestAlliance, tmp_path: Path) -> None:
+    """Two API instances on one database and state dir at once (as worker processes would)."""
+    settings = alliance.settings(
+        database_url=f"sqlite:///{tmp_path / 'index.sqlite3'}", state_dir=str(tmp_path / "api")
+    )
+    patient = Account.create()
+    with running_api(settings) as a, running_api(settings) as b:
+        body = _signed(patient, _nonce(a.url))
+        at_b = _login(b.url, body)
+        assert at_b.status_code == 200, at_b.text
+        assert _login(a.url, body).status_code == 401  # used at b: gone for a too
+        token = at_b.json()["access_token"]
+        assert _me(a.url, token).json()["subject"] == patient.address
