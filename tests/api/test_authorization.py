@@ -45,6 +45,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/referrals/{referral_id}/cancel"): CARE,
     ("GET", "/referrals"): AUTHED,
     ("GET", "/referrals/{referral_id}"): AUTHED,
+    ("GET", "/referrals/{referral_id}/history"): AUTHED,
     ("POST", "/keys"): {S},
     ("GET", "/keys/authorities"): {PUBLIC},
     ("GET", "/keys/authorities/{authority_id}/params"): {PUBLIC},
