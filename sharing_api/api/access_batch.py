@@ -1,14 +1,17 @@
-"""Batched AccessLog writes: many readers' accesses ride in one JSON-RPC batch of signed
-transactions, and their receipts are awaited together.
+"""Batched AccessLog writes: the accesses waiting at a moment ride in ONE ``logAccessBatch``
+transaction, and each request is released only once the receipt holding its own
+AccessLogged event is in (status 1: the ledger accepted it into a block).
 
-A fetch still waits for its own receipt (status 1, so the access is in a block the ledger
-committed) before a byte of ciphertext is served; batching only shares the round trips.
-Before a request reaches the batcher the route has checked the basis with eth_call, so the
-fixed gas limit is for transactions expected to succeed; a revert still fails that request.
+Before a request reaches the batcher the route has checked its basis with eth_call, so a
+batch is expected to succeed; the contract checks every entry again and reverts the whole
+batch if one fails (e.g. a consent revoked in between). Then each entry of that batch is
+sent again alone, so only the refused access fails (409) and the others are still logged.
 
-Nonces: the batcher signs as a hosted member whose ``ChainClient`` may also send other
-transactions (uploads, referrals); it allocates nonces from that client's shared nonce slot
-(lock and counter) so the two never collide.
+Two threads per hosted member: a sender that signs (coincurve, ``txsign``) and sends a batch
+as soon as accesses wait (after a short window that lets concurrent requests join), without
+waiting for earlier batches to be mined; and a watcher that polls the receipts of the
+batches in flight. Nonces come from the member's ``ChainClient`` (``reserve_nonces``), which
+the member's other transactions (uploads, referrals) share.
 """
 
 from __future__ import annotations
@@ -17,26 +20,28 @@ import logging
 import threading
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 from coincurve import PrivateKey
-from eth_abi.abi import encode
 from eth_utils.abi import event_abi_to_log_topic
-from eth_utils.crypto import keccak
 from web3 import Web3
 
 from sharing_api.api.txsign import sign_transaction
 from sharing_api.chain.artifacts import load_artifact
 from sharing_api.chain.client import ChainClient
 from sharing_api.chain.errors import ChainUnavailable
+from sharing_api.chain.records import AccessEntry, access_batch_calldata
+from sharing_api.chain.rpc import JsonRpc, RpcError
 from sharing_api.chain.scopes import Basis, Purpose
 
 log = logging.getLogger(__name__)
-ACCESS_GAS = 400_000  # logAccess uses ~60-120k; the node charges nothing on a zero-price chain
-MAX_BATCH = 256
-LOG_ACCESS = keccak(text="logAccess(uint256,address,uint8,uint8,uint256,bytes32)")[:4]
+# Gas limit of a batch: a consent-based entry costs ~14-19k gas in a batch and a cold
+# break-glass one under 100k (tests/contracts/test_access_batch.py); unused gas is not
+# charged, and a permissioned node charges nothing. 128 entries stay under a 30M block.
+BATCH_GAS = 60_000
+ENTRY_GAS = 100_000
+MAX_BATCH = 128
 
 
 class AccessNotLogged(ValueError):
@@ -52,26 +57,47 @@ def _access_logged_topic() -> str:
 
 @dataclass
 class _Job:
-    data: str
-    future: Future[int]
+    entry: AccessEntry
+    future: Future[int] = field(default_factory=Future)
+    solo: bool = False  # send alone (after its batch reverted)
+
+
+@dataclass
+class _InFlight:
+    jobs: list[_Job]
+    deadline: float
 
 
 class AccessBatcher:
-    """One sender thread per hosted member account."""
+    """Logs accesses as one hosted member; ``log`` blocks until the access is mined."""
 
-    def __init__(self, client: ChainClient, access_log: str, *, poll_s: float = 0.005) -> None:
+    def __init__(
+        self,
+        client: ChainClient,
+        access_log: str,
+        *,
+        poll_s: float = 0.004,
+        window_s: float = 0.002,
+        rpc: JsonRpc | None = None,
+    ) -> None:
         self.client = client
         self.address = Web3.to_checksum_address(access_log)
         self.topic = _access_logged_topic()
         self.poll_s = poll_s
-        self.http = httpx.Client(timeout=client.timeout)
-        self._jobs: list[_Job] = []
-        self._fee_cache: tuple[float, dict[str, int]] | None = None
+        self.window_s = window_s
+        self.rpc = rpc or JsonRpc(client.url, client.timeout)
+        self.batches_sent = 0  # transactions (for tests and metrics)
         self._key = PrivateKey(bytes(client.account.key))
+        self._queue: list[_Job] = []
+        self._in_flight: dict[str, _InFlight] = {}
         self._cv = threading.Condition()
         self._stop = False
-        self._thread = threading.Thread(target=self._loop, name="access-batcher", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._send_loop, name="access-sender", daemon=True),
+            threading.Thread(target=self._watch_loop, name="access-watcher", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def log(
         self,
@@ -81,121 +107,132 @@ class AccessBatcher:
         basis: Basis,
         basis_id: int,
         reason_hash: bytes,
-        timeout: float = 30.0,
+        timeout: float = 60.0,
     ) -> int:
-        """Queue one logAccess and block until it is mined; returns the access id."""
-        args = encode(
-            ["uint256", "address", "uint8", "uint8", "uint256", "bytes32"],
-            [record_id, reader, int(purpose), int(basis), basis_id, reason_hash],
-        )
-        job = _Job("0x" + (LOG_ACCESS + args).hex(), Future())
-        with self._cv:
-            self._jobs.append(job)
-            self._cv.notify()
+        """Queue one access and block until it is mined; returns the access id."""
+        job = _Job(AccessEntry(record_id, reader, purpose, basis, basis_id, reason_hash))
+        self._enqueue([job])
         return job.future.result(timeout)
 
     def close(self) -> None:
         with self._cv:
             self._stop = True
-            self._cv.notify()
-        self._thread.join(10)
-        self.http.close()
+            self._cv.notify_all()
+        for thread in self._threads:
+            thread.join(10)
+        self.rpc.close()
 
-    # ---- the sender thread -------------------------------------------------------------------
+    def _enqueue(self, jobs: list[_Job]) -> None:
+        with self._cv:
+            self._queue.extend(jobs)
+            self._cv.notify_all()
 
-    def _loop(self) -> None:
+    # ---- the sender ----------------------------------------------------------------------
+
+    def _take(self) -> list[_Job] | None:
+        with self._cv:
+            while not self._queue and not self._stop:
+                self._cv.wait()
+            if not self._queue:
+                return None
+        if self.window_s:
+            time.sleep(self.window_s)  # let requests arriving together share the transaction
+        with self._cv:
+            first = self._queue.pop(0)
+            jobs = [first]
+            if not first.solo:
+                while self._queue and len(jobs) < MAX_BATCH and not self._queue[0].solo:
+                    jobs.append(self._queue.pop(0))
+            return jobs
+
+    def _send_loop(self) -> None:
+        while (jobs := self._take()) is not None:
+            try:
+                tx_hash = self._send(jobs)
+            except Exception as exc:  # every waiting request learns why
+                if not isinstance(exc, (AccessNotLogged, ChainUnavailable)):
+                    log.exception("access batch not sent")
+                for job in jobs:
+                    job.future.set_exception(exc)
+                continue
+            with self._cv:
+                self._in_flight[tx_hash] = _InFlight(jobs, time.monotonic() + self.client.timeout)
+                self._cv.notify_all()
+
+    def _send(self, jobs: list[_Job]) -> str:
+        client = self.client
+        tx: dict[str, Any] = {
+            "to": self.address,
+            "data": access_batch_calldata([j.entry for j in jobs]),
+            "value": 0,
+            "gas": BATCH_GAS + ENTRY_GAS * len(jobs),
+            "chainId": client.chain_id,
+            **client.fees(),
+        }
+        for attempt in range(2):
+            try:
+                with client.reserve_nonces(1) as nonce:
+                    raw = sign_transaction({**tx, "nonce": nonce}, self._key)
+                    tx_hash = str(self.rpc.call("eth_sendRawTransaction", ["0x" + raw.hex()]))
+                self.batches_sent += 1
+                return tx_hash
+            except RpcError as exc:
+                # Another process signing as this member took the nonce: ask the node, retry.
+                if attempt == 0 and "nonce" in str(exc).lower():
+                    continue
+                client.forget_fees()  # the refusal may be about the price
+                raise AccessNotLogged(f"access not logged: the node refused it: {exc}") from None
+        raise AssertionError("unreachable")
+
+    # ---- the watcher ---------------------------------------------------------------------
+
+    def _watch_loop(self) -> None:
         while True:
             with self._cv:
-                while not self._jobs and not self._stop:
+                while not self._in_flight and not self._stop:
                     self._cv.wait()
-                if self._stop and not self._jobs:
+                if not self._in_flight:
                     return
-                jobs, self._jobs = self._jobs[:MAX_BATCH], self._jobs[MAX_BATCH:]
-            try:
-                self._run(jobs)
-            except Exception as exc:  # every waiting request learns why
-                for job in jobs:
-                    if not job.future.done():
-                        job.future.set_exception(exc)
-
-    def _fees(self) -> dict[str, int]:
-        # Fee terms change rarely on a permissioned chain: ask at most once a second.
-        now = time.monotonic()
-        if self._fee_cache is None or now - self._fee_cache[0] > 1.0:
-            self._fee_cache = (now, self.client._fees())
-        return self._fee_cache[1]
-
-    def _rpc(self, calls: list[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
-        body = [
-            {"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)
-        ]
-        try:
-            reply = self.http.post(self.client.url, json=body).json()
-        except httpx.HTTPError as exc:
-            raise ChainUnavailable(f"chain endpoint {self.client.url}: {exc}") from exc
-        if not isinstance(reply, list):
-            raise ChainUnavailable(f"chain endpoint refused a batch: {reply}")
-        return sorted(reply, key=lambda r: int(r.get("id", 0)))
-
-    def _run(self, jobs: list[_Job]) -> None:
-        client = self.client
-        fees = self._fees()
-        chain_id = client.chain_id
-        slot = client._nonces  # the member's nonce counter, shared with its other transactions
-        with slot.lock:
-            if slot.next is None:
-                slot.next = int(client.w3.eth.get_transaction_count(client.address, "pending"))
-            raws = []
-            for offset, job in enumerate(jobs):
-                tx: dict[str, Any] = {
-                    "to": self.address,
-                    "data": job.data,
-                    "value": 0,
-                    "gas": ACCESS_GAS,
-                    "chainId": chain_id,
-                    "nonce": slot.next + offset,
-                    **fees,
-                }
-                raws.append("0x" + sign_transaction(tx, self._key).hex())
-            calls = [("eth_blockNumber", []), *(("eth_sendRawTransaction", [r]) for r in raws)]
-            head_reply, *replies = self._rpc(calls)
-            if any("error" in r for r in replies):
-                slot.next = None  # some may have been taken: ask the node next time
-            else:
-                slot.next += len(jobs)
-        waiting: dict[str, _Job] = {}
-        for job, reply in zip(jobs, replies, strict=True):
-            if "error" in reply:
-                job.future.set_exception(AccessNotLogged(f"access not logged: {reply['error']}"))
-            else:
-                waiting[str(reply["result"])] = job
-        deadline = time.monotonic() + client.timeout
-        seen = int(head_reply.get("result", "0x0"), 16)
-        while waiting:
-            if time.monotonic() > deadline:
-                raise ChainUnavailable(f"{len(waiting)} access-log transactions not mined in time")
+                hashes = list(self._in_flight)
             time.sleep(self.poll_s)
-            # Receipts only appear with a new block: ask for them only when the head moved.
-            head = int(self._rpc([("eth_blockNumber", [])])[0].get("result", "0x0"), 16)
-            if head <= seen:
-                continue
-            seen = head
-            hashes = list(waiting)
-            for tx_hash, reply in zip(
-                hashes,
-                self._rpc([("eth_getTransactionReceipt", [h]) for h in hashes]),
-                strict=True,
-            ):
+            try:
+                replies = self.rpc.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
+            except ChainUnavailable as exc:
+                log.warning("access receipts: %s", exc)
+                replies = [{} for _ in hashes]
+            now = time.monotonic()
+            for tx_hash, reply in zip(hashes, replies, strict=True):
                 receipt = reply.get("result")
+                with self._cv:
+                    flight = self._in_flight.get(tx_hash)
+                    if flight is None or (not receipt and now < flight.deadline):
+                        continue
+                    del self._in_flight[tx_hash]
                 if receipt:
-                    self._settle(waiting.pop(tx_hash), receipt)
+                    self._settle(flight.jobs, receipt)
+                else:
+                    error = ChainUnavailable(f"access-log transaction {tx_hash} not mined in time")
+                    for job in flight.jobs:
+                        job.future.set_exception(error)
 
-    def _settle(self, job: _Job, receipt: dict[str, Any]) -> None:
+    def _settle(self, jobs: list[_Job], receipt: dict[str, Any]) -> None:
         if int(receipt["status"], 16) != 1:
-            job.future.set_exception(AccessNotLogged("the AccessLog transaction reverted"))
+            if len(jobs) == 1:
+                jobs[0].future.set_exception(AccessNotLogged("the AccessLog transaction reverted"))
+            else:  # one entry was refused: send each alone so only that one fails
+                self._enqueue([_Job(j.entry, j.future, solo=True) for j in jobs])
             return
-        for entry in receipt["logs"]:
-            if entry["topics"] and entry["topics"][0].lower() == self.topic:
-                job.future.set_result(int(entry["data"][2:66], 16))
-                return
-        job.future.set_exception(AccessNotLogged("no AccessLogged event in the receipt"))
+        ids = [
+            int(entry["data"][2:66], 16)
+            for entry in receipt["logs"]
+            if entry["topics"]
+            and entry["topics"][0].lower() == self.topic
+            and entry["address"].lower() == self.address.lower()
+        ]
+        if len(ids) != len(jobs):
+            error = AccessNotLogged(f"{len(jobs)} accesses sent, {len(ids)} logged")
+            for job in jobs:
+                job.future.set_exception(error)
+            return
+        for job, access_id in zip(jobs, ids, strict=True):
+            job.future.set_result(access_id)

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from eth_abi.abi import encode
 from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 from sharing_api.chain.base import ContractWrapper
-from sharing_api.chain.client import Sent
+from sharing_api.chain.client import Sent, sent_of
+from sharing_api.chain.events import events_in_receipt
 from sharing_api.chain.scopes import Basis, Category, Purpose
 
 ZERO32 = b"\x00" * 32
+LOG_ACCESS_BATCH = keccak(
+    text="logAccessBatch(uint256[],address[],uint8[],uint8[],uint256[],bytes32[])"
+)[:4]
+BATCH_TYPES = ["uint256[]", "address[]", "uint8[]", "uint8[]", "uint256[]", "bytes32[]"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,41 @@ class Registered:
 class Logged:
     access_id: int
     sent: Sent
+
+
+@dataclass(frozen=True)
+class AccessEntry:
+    """One access of a ``logAccessBatch``: the arguments ``logAccess`` takes."""
+
+    record_id: int
+    reader: str
+    purpose: Purpose
+    basis: Basis
+    basis_id: int = 0
+    reason_hash: bytes = ZERO32
+
+
+@dataclass(frozen=True)
+class LoggedBatch:
+    access_ids: tuple[int, ...]  # in entry order (consecutive)
+    sent: Sent
+
+
+def _columns(entries: Sequence[AccessEntry]) -> list[list[object]]:
+    return [
+        [e.record_id for e in entries],
+        [to_checksum_address(e.reader) for e in entries],
+        [int(e.purpose) for e in entries],
+        [int(e.basis) for e in entries],
+        [e.basis_id for e in entries],
+        [e.reason_hash for e in entries],
+    ]
+
+
+def access_batch_calldata(entries: Sequence[AccessEntry]) -> bytes:
+    """``logAccessBatch`` calldata encoded with eth_abi alone: a fraction of web3's CPU, for
+    senders that sign their own transactions (the API's access batcher)."""
+    return LOG_ACCESS_BATCH + encode(BATCH_TYPES, _columns(entries))
 
 
 def _check_sha256(content_hash: bytes) -> bytes:
@@ -90,6 +133,15 @@ class AccessLog(ContractWrapper):
         )
         event, sent = self._send_for_event(fn, "AccessLogged")
         return Logged(int(event.args["accessId"]), sent)
+
+    def log_access_batch(self, entries: Sequence[AccessEntry]) -> LoggedBatch:
+        """Log several accesses in one transaction (same checks and events as log_access
+        for each; any entry refused reverts them all)."""
+        receipt = self.client.send(self.fn.logAccessBatch(*_columns(entries)))
+        found = events_in_receipt(self.NAME, self.contract, "AccessLogged", receipt)
+        if len(found) != len(entries):
+            raise ValueError(f"{len(entries)} accesses sent, {len(found)} AccessLogged events")
+        return LoggedBatch(tuple(int(e.args["accessId"]) for e in found), sent_of(receipt))
 
     def log_break_glass(self, record_id: int, reader: str, reason_hash: bytes) -> Logged:
         return self.log_access(
