@@ -110,9 +110,22 @@ class AccessBatcher:
         timeout: float = 60.0,
     ) -> int:
         """Queue one access and block until it is mined; returns the access id."""
+        return self.submit(record_id, reader, purpose, basis, basis_id, reason_hash).result(timeout)
+
+    def submit(
+        self,
+        record_id: int,
+        reader: str,
+        purpose: Purpose,
+        basis: Basis,
+        basis_id: int,
+        reason_hash: bytes,
+    ) -> Future[int]:
+        """Queue one access; the future is the access id once mined (``asyncio.wrap_future``
+        lets a coroutine wait without holding a thread)."""
         job = _Job(AccessEntry(record_id, reader, purpose, basis, basis_id, reason_hash))
         self._enqueue([job])
-        return job.future.result(timeout)
+        return job.future
 
     def close(self) -> None:
         with self._cv:

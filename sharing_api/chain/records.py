@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from eth_abi.abi import encode
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
@@ -18,7 +17,6 @@ ZERO32 = b"\x00" * 32
 LOG_ACCESS_BATCH = keccak(
     text="logAccessBatch(uint256[],address[],uint8[],uint8[],uint256[],bytes32[])"
 )[:4]
-BATCH_TYPES = ["uint256[]", "address[]", "uint8[]", "uint8[]", "uint256[]", "bytes32[]"]
 
 
 @dataclass(frozen=True)
@@ -73,10 +71,42 @@ def _columns(entries: Sequence[AccessEntry]) -> list[list[object]]:
     ]
 
 
+def _uint(value: int, bits: int) -> bytes:
+    if not 0 <= value < 1 << bits:
+        raise ValueError(f"{value} does not fit uint{bits}")
+    return value.to_bytes(32, "big")
+
+
+def _address(value: str) -> bytes:
+    raw = bytes.fromhex(value.removeprefix("0x"))
+    if len(raw) != 20:
+        raise ValueError(f"not an address: {value}")
+    return raw.rjust(32, b"\0")
+
+
+def _bytes32(value: bytes) -> bytes:
+    if len(value) > 32:
+        raise ValueError("reason hash longer than 32 bytes")
+    return value.ljust(32, b"\0")
+
+
 def access_batch_calldata(entries: Sequence[AccessEntry]) -> bytes:
-    """``logAccessBatch`` calldata encoded with eth_abi alone: a fraction of web3's CPU, for
-    senders that sign their own transactions (the API's access batcher)."""
-    return LOG_ACCESS_BATCH + encode(BATCH_TYPES, _columns(entries))
+    """``logAccessBatch`` calldata, encoded by hand: six arrays of static elements are a
+    head of six offsets, then per array its length and one word per element. eth_abi and
+    web3 spend ~90 us per entry here; this, a few. The contract tests compare the two."""
+    n = len(entries)
+    columns = [
+        [_uint(e.record_id, 256) for e in entries],
+        [_address(e.reader) for e in entries],
+        [_uint(int(e.purpose), 8) for e in entries],
+        [_uint(int(e.basis), 8) for e in entries],
+        [_uint(e.basis_id, 256) for e in entries],
+        [_bytes32(e.reason_hash) for e in entries],
+    ]
+    size = 32 * (1 + n)
+    head = b"".join((32 * 6 + i * size).to_bytes(32, "big") for i in range(6))
+    body = b"".join(n.to_bytes(32, "big") + b"".join(col) for col in columns)
+    return LOG_ACCESS_BATCH + head + body
 
 
 def _check_sha256(content_hash: bytes) -> bytes:
