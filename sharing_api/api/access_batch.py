@@ -9,9 +9,11 @@ sent again alone, so only the refused access fails (409) and the others are stil
 
 Two threads per hosted member: a sender that signs (coincurve, ``txsign``) and sends a batch
 as soon as accesses wait (after a short window that lets concurrent requests join), without
-waiting for earlier batches to be mined; and a watcher that polls the receipts of the
-batches in flight. Nonces come from the member's ``ChainClient`` (``reserve_nonces``), which
-the member's other transactions (uploads, referrals) share.
+waiting for earlier batches to be mined; and a watcher that asks for the receipts of the
+batches in flight at each new block (``newHeads`` pushed over a WebSocket where the node
+offers one, else polling every few milliseconds). Nonces come from the member's
+``ChainClient`` (``reserve_nonces``), which the member's other transactions (uploads,
+referrals) share.
 """
 
 from __future__ import annotations
@@ -25,12 +27,14 @@ from typing import Any
 
 from coincurve import PrivateKey
 from eth_utils.abi import event_abi_to_log_topic
+from eth_utils.crypto import keccak
 from web3 import Web3
 
 from sharing_api.api.txsign import sign_transaction
 from sharing_api.chain.artifacts import load_artifact
 from sharing_api.chain.client import ChainClient
-from sharing_api.chain.errors import ChainUnavailable
+from sharing_api.chain.errors import ChainUnavailable, TransactionRejected
+from sharing_api.chain.heads import HeadWaiter
 from sharing_api.chain.records import AccessEntry, access_batch_calldata
 from sharing_api.chain.rpc import JsonRpc, RpcError
 from sharing_api.chain.scopes import Basis, Purpose
@@ -42,6 +46,8 @@ log = logging.getLogger(__name__)
 BATCH_GAS = 60_000
 ENTRY_GAS = 100_000
 MAX_BATCH = 128
+FRESH_FEES_S = 1.0  # the watcher refreshes the member's fee cache this often ...
+STALE_FEES_S = 30.0  # ... and the sender signs with a cached price up to this old
 
 
 class AccessNotLogged(ValueError):
@@ -161,18 +167,14 @@ class AccessBatcher:
     def _send_loop(self) -> None:
         while (jobs := self._take()) is not None:
             try:
-                tx_hash = self._send(jobs)
+                self._send(jobs)
             except Exception as exc:  # every waiting request learns why
                 if not isinstance(exc, (AccessNotLogged, ChainUnavailable)):
                     log.exception("access batch not sent")
                 for job in jobs:
                     job.future.set_exception(exc)
-                continue
-            with self._cv:
-                self._in_flight[tx_hash] = _InFlight(jobs, time.monotonic() + self.client.timeout)
-                self._cv.notify_all()
 
-    def _send(self, jobs: list[_Job]) -> str:
+    def _send(self, jobs: list[_Job]) -> None:
         client = self.client
         tx: dict[str, Any] = {
             "to": self.address,
@@ -180,15 +182,24 @@ class AccessBatcher:
             "value": 0,
             "gas": BATCH_GAS + ENTRY_GAS * len(jobs),
             "chainId": client.chain_id,
-            **client.fees(),
+            # The watcher keeps the fees fresh: no fee RPC on the way of a waiting batch.
+            **client.fees(max_age_s=STALE_FEES_S),
         }
         for attempt in range(2):
             try:
                 with client.reserve_nonces(1) as nonce:
                     raw = sign_transaction({**tx, "nonce": nonce}, self._key)
-                    tx_hash = str(self.rpc.call("eth_sendRawTransaction", ["0x" + raw.hex()]))
+                    # Watched before it is sent: its block may be announced before the send
+                    # returns.
+                    tx_hash = "0x" + keccak(raw).hex()
+                    self._watch(tx_hash, jobs)
+                    try:
+                        self.rpc.call("eth_sendRawTransaction", ["0x" + raw.hex()])
+                    except BaseException:
+                        self._unwatch(tx_hash)
+                        raise
                 self.batches_sent += 1
-                return tx_hash
+                return
             except RpcError as exc:
                 # Another process signing as this member took the nonce: ask the node, retry.
                 if attempt == 0 and "nonce" in str(exc).lower():
@@ -199,18 +210,36 @@ class AccessBatcher:
 
     # ---- the watcher ---------------------------------------------------------------------
 
+    def _watch(self, tx_hash: str, jobs: list[_Job]) -> None:
+        with self._cv:
+            self._in_flight[tx_hash] = _InFlight(jobs, time.monotonic() + self.client.timeout)
+            self._cv.notify_all()
+
+    def _unwatch(self, tx_hash: str) -> None:
+        with self._cv:
+            self._in_flight.pop(tx_hash, None)
+
     def _watch_loop(self) -> None:
+        heads = HeadWaiter(self.client.url, fallback_s=self.poll_s)
+        try:
+            self._watch_receipts(heads)
+        finally:
+            heads.close()
+
+    def _watch_receipts(self, heads: HeadWaiter) -> None:
         while True:
             with self._cv:
                 while not self._in_flight and not self._stop:
                     self._cv.wait()
                 if not self._in_flight:
                     return
+            heads.wait()  # receipts only appear with a block
+            with self._cv:
                 hashes = list(self._in_flight)
-            time.sleep(self.poll_s)
             try:
+                self.client.fees(max_age_s=FRESH_FEES_S)  # refresh off the sender's path
                 replies = self.rpc.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
-            except ChainUnavailable as exc:
+            except (ChainUnavailable, TransactionRejected) as exc:
                 log.warning("access receipts: %s", exc)
                 replies = [{} for _ in hashes]
             now = time.monotonic()

@@ -225,13 +225,13 @@ class ChainClient:
             pass
         return ValueError(f"transaction 0x{bytes(receipt['transactionHash']).hex()} reverted")
 
-    def fees(self) -> dict[str, int]:
+    def fees(self, max_age_s: float = FEE_CACHE_SECONDS) -> dict[str, int]:
         """The fee fields for a transaction sent now (``gasPrice``, or ``maxFeePerGas`` and
-        ``maxPriorityFeePerGas``), cached for a second."""
+        ``maxPriorityFeePerGas``), from a cache at most ``max_age_s`` old."""
         # Two RPCs per transaction otherwise; a base fee moves at most 12.5% a block and we
         # offer twice it, so a price a second old is still good.
         now = time.monotonic()
-        if self._fee_cache is not None and now - self._fee_cache[0] < FEE_CACHE_SECONDS:
+        if self._fee_cache is not None and now - self._fee_cache[0] < max_age_s:
             return self._fee_cache[1]
         fees = self._fresh_fees()
         self._fee_cache = (now, fees)

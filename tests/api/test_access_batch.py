@@ -4,6 +4,7 @@ gets its own access id only once that transaction is mined, and a refused entry 
 from __future__ import annotations
 
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -11,6 +12,7 @@ from eth_account import Account
 
 from sharing_api.api.access_batch import AccessBatcher, AccessNotLogged
 from sharing_api.chain import Basis, Purpose
+from sharing_api.chain.heads import HeadWaiter
 from sharing_api.sdk import SharingClient
 from tests.api.conftest import Cast
 
@@ -105,3 +107,27 @@ def test_a_refused_entry_fails_alone(cast: Cast) -> None:
     services.indexer.sync()
     refused = cast.regulator.json("GET", "/audit/accesses", params={"record_id": other_ids[0]})
     assert refused == []
+
+
+def test_head_waiter_wakes_on_new_blocks(cast: Cast) -> None:
+    w3 = cast.api.services.reader.client.w3
+    heads = HeadWaiter(cast.alliance.chain_url, max_wait_s=0.1)
+    try:
+        heads.wait()
+        assert heads.subscribed
+        heads.max_wait_s = 20.0
+        before = w3.eth.block_number
+        with ThreadPoolExecutor(1) as pool:
+            upload = pool.submit(cast.clinic.upload, cast.address("h1"), "lab", POLICY, b"x")
+            started = time.monotonic()
+            heads.wait()  # returns with the upload's block, not after max_wait_s
+            assert time.monotonic() - started < 10.0
+            upload.result()
+        assert w3.eth.block_number > before
+    finally:
+        heads.close()
+    # Without a WebSocket endpoint the waiter just sleeps a little.
+    polling = HeadWaiter("http://127.0.0.1:9", fallback_s=0.01)
+    started = time.monotonic()
+    polling.wait()
+    assert not polling.subscribed and time.monotonic() - started < 5.0
