@@ -13,7 +13,7 @@ from eth_account import Account
 from sharing_api.api.access_batch import AccessBatcher, AccessNotLogged
 from sharing_api.chain import Basis, Purpose
 from sharing_api.chain.heads import HeadWaiter
-from sharing_api.sdk import SharingClient
+from sharing_api.sdk import ApiError, SharingClient
 from tests.api.conftest import Cast
 
 pytestmark = pytest.mark.integration
@@ -131,3 +131,15 @@ def test_head_waiter_wakes_on_new_blocks(cast: Cast) -> None:
     started = time.monotonic()
     polling.wait()
     assert not polling.subscribed and time.monotonic() - started < 5.0
+
+
+def test_missing_ciphertext_is_404_and_not_logged(cast: Cast) -> None:
+    _patient, _consent_id, ids = _patient_with_lab_records(cast, 1)
+    services = cast.api.services
+    row = services.index.record(ids[0])
+    assert row is not None and services.storage.delete(row["cid"])
+    with pytest.raises(ApiError) as missing:
+        cast.h1_doctor.fetch(ids[0])
+    assert missing.value.status == 404
+    services.indexer.sync()
+    assert cast.regulator.json("GET", "/audit/accesses", params={"record_id": ids[0]}) == []

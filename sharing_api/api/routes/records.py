@@ -18,6 +18,7 @@ from sharing_api.api.errors import ApiError, forbidden, not_found
 from sharing_api.api.services import Services
 from sharing_api.api.upload import spool_body
 from sharing_api.chain import Category, Purpose
+from sharing_api.storage.errors import NotFoundError
 
 router = APIRouter(prefix="/records", tags=["records"])
 INLINE_BYTES = 1024 * 1024
@@ -208,19 +209,28 @@ async def content(
     services.signer(principal.member)  # 403 early if we cannot log for this member
     wanted = Purpose.parse(purpose)
 
-    def check() -> tuple[dict[str, Any], Grant]:
+    def check() -> tuple[Grant, list[bytes], int, Iterator[bytes] | None]:
         row = fixed_record(services, record_id)
         grant = decide(services, principal, row, wanted, referral_id, break_glass, reason)
-        if not services.storage.has(row["cid"]):
-            raise ApiError(404, f"ciphertext of record {record_id} is missing from storage")
-        return row, grant
+        try:  # read (and verify) before logging; nothing leaves until the access is mined
+            head, size, rest = _read_head(services, row)
+        except NotFoundError:
+            raise ApiError(
+                404, f"ciphertext of record {record_id} is missing from storage"
+            ) from None
+        return grant, head, size, rest
 
-    # The checks block on the chain and storage (a worker thread); waiting for the access
-    # to be mined holds none (a coroutine), so a thread serves only the CPU-bound steps.
-    row, grant = await run_in_threadpool(check)
-    access_id = await log_access(services, principal, record_id, grant)
+    # The checks block on the chain and storage (a worker thread); waiting for the access to
+    # be mined holds no thread (a coroutine), and a small record then goes out from here.
+    grant, head, size, rest = await run_in_threadpool(check)
+    try:
+        access_id = await log_access(services, principal, record_id, grant)
+    except BaseException:
+        close = getattr(rest, "close", None)
+        if close is not None:
+            close()
+        raise
     headers = {"X-Access-Id": str(access_id), "X-Record-Id": str(record_id)}
-    head, size, rest = await run_in_threadpool(_read_head, services, row)
     if rest is None:  # small records (most FHIR documents) go out in one piece
         services.metrics.bytes_out.inc(size)
         return Response(b"".join(head), media_type="application/octet-stream", headers=headers)
