@@ -18,6 +18,7 @@ referrals) share.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -220,7 +221,10 @@ class AccessBatcher:
             self._in_flight.pop(tx_hash, None)
 
     def _watch_loop(self) -> None:
-        heads = HeadWaiter(self.client.url, fallback_s=self.poll_s)
+        # The AccessLogged logs of each new block are pushed with its head: a batch whose
+        # logs all arrived is settled without asking for its receipt.
+        logs = {"address": self.address, "topics": [self.topic]}
+        heads = HeadWaiter(self.client.url, logs=logs, fallback_s=self.poll_s)
         try:
             self._watch_receipts(heads)
         finally:
@@ -233,29 +237,47 @@ class AccessBatcher:
                     self._cv.wait()
                 if not self._in_flight:
                     return
-            heads.wait()  # receipts only appear with a block
+            pushed: dict[str, list[dict[str, Any]]] = {}
+            for entry in heads.wait():  # receipts only appear with a block
+                pushed.setdefault(str(entry.get("transactionHash", "")).lower(), []).append(entry)
             with self._cv:
                 hashes = list(self._in_flight)
-            try:
-                self.client.fees(max_age_s=FRESH_FEES_S)  # refresh off the sender's path
-                replies = self.rpc.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
-            except (ChainUnavailable, TransactionRejected) as exc:
-                log.warning("access receipts: %s", exc)
-                replies = [{} for _ in hashes]
-            now = time.monotonic()
-            for tx_hash, reply in zip(hashes, replies, strict=True):
-                receipt = reply.get("result")
+            asking = []
+            for tx_hash in hashes:
+                found = pushed.get(tx_hash)
                 with self._cv:
                     flight = self._in_flight.get(tx_hash)
-                    if flight is None or (not receipt and now < flight.deadline):
+                    if flight is None or found is None or len(found) != len(flight.jobs):
+                        asking.append(tx_hash)
                         continue
                     del self._in_flight[tx_hash]
-                if receipt:
-                    self._settle(flight.jobs, receipt)
-                else:
-                    error = ChainUnavailable(f"access-log transaction {tx_hash} not mined in time")
-                    for job in flight.jobs:
-                        job.future.set_exception(error)
+                found.sort(key=lambda e: int(e["logIndex"], 16))
+                self._settle(flight.jobs, {"status": "0x1", "logs": found})
+            if asking:
+                self._ask_receipts(asking)
+            with contextlib.suppress(ChainUnavailable, TransactionRejected):
+                self.client.fees(max_age_s=FRESH_FEES_S)  # refreshed off the sender's path
+
+    def _ask_receipts(self, hashes: list[str]) -> None:
+        try:
+            replies = self.rpc.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
+        except (ChainUnavailable, TransactionRejected) as exc:
+            log.warning("access receipts: %s", exc)
+            replies = [{} for _ in hashes]
+        now = time.monotonic()
+        for tx_hash, reply in zip(hashes, replies, strict=True):
+            receipt = reply.get("result")
+            with self._cv:
+                flight = self._in_flight.get(tx_hash)
+                if flight is None or (not receipt and now < flight.deadline):
+                    continue
+                del self._in_flight[tx_hash]
+            if receipt:
+                self._settle(flight.jobs, receipt)
+            else:
+                error = ChainUnavailable(f"access-log transaction {tx_hash} not mined in time")
+                for job in flight.jobs:
+                    job.future.set_exception(error)
 
     def _settle(self, jobs: list[_Job], receipt: dict[str, Any]) -> None:
         if int(receipt["status"], 16) != 1:

@@ -111,7 +111,8 @@ def test_a_refused_entry_fails_alone(cast: Cast) -> None:
 
 def test_head_waiter_wakes_on_new_blocks(cast: Cast) -> None:
     w3 = cast.api.services.reader.client.w3
-    heads = HeadWaiter(cast.alliance.chain_url, max_wait_s=0.1)
+    registry = cast.alliance.deployment.addresses["RecordRegistry"]
+    heads = HeadWaiter(cast.alliance.chain_url, logs={"address": registry}, max_wait_s=0.1)
     try:
         heads.wait()
         assert heads.subscribed
@@ -120,10 +121,12 @@ def test_head_waiter_wakes_on_new_blocks(cast: Cast) -> None:
         with ThreadPoolExecutor(1) as pool:
             upload = pool.submit(cast.clinic.upload, cast.address("h1"), "lab", POLICY, b"x")
             started = time.monotonic()
-            heads.wait()  # returns with the upload's block, not after max_wait_s
+            pushed = heads.wait()  # returns with the upload's block, not after max_wait_s
             assert time.monotonic() - started < 10.0
             upload.result()
         assert w3.eth.block_number > before
+        # The block's RecordRegistered log came with it (logs are pushed before the head).
+        assert [e["address"].lower() for e in pushed] == [registry.lower()]
     finally:
         heads.close()
     # Without a WebSocket endpoint the waiter just sleeps a little.
