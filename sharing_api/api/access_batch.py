@@ -163,10 +163,14 @@ class AccessBatcher:
             if not first.solo:
                 while self._queue and len(jobs) < MAX_BATCH and not self._queue[0].solo:
                     jobs.append(self._queue.pop(0))
-            return jobs
+        # A request cancelled meanwhile (its client went away) is not logged; the others can
+        # no longer be cancelled, so settling them below cannot fail.
+        return [j for j in jobs if j.future.running() or j.future.set_running_or_notify_cancel()]
 
     def _send_loop(self) -> None:
         while (jobs := self._take()) is not None:
+            if not jobs:
+                continue
             try:
                 self._send(jobs)
             except Exception as exc:  # every waiting request learns why
@@ -283,6 +287,9 @@ class AccessBatcher:
         if int(receipt["status"], 16) != 1:
             if len(jobs) == 1:
                 jobs[0].future.set_exception(AccessNotLogged("the AccessLog transaction reverted"))
+            elif self._stop:  # closing: no sender left to try them alone
+                for job in jobs:
+                    job.future.set_exception(AccessNotLogged("the AccessLog batch reverted"))
             else:  # one entry was refused: send each alone so only that one fails
                 self._enqueue([_Job(j.entry, j.future, solo=True) for j in jobs])
             return

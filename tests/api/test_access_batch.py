@@ -146,3 +146,22 @@ def test_missing_ciphertext_is_404_and_not_logged(cast: Cast) -> None:
     assert missing.value.status == 404
     services.indexer.sync()
     assert cast.regulator.json("GET", "/audit/accesses", params={"record_id": ids[0]}) == []
+
+
+def test_a_request_cancelled_before_sending_is_not_logged(cast: Cast) -> None:
+    _patient, consent_id, ids = _patient_with_lab_records(cast, 2)
+    services = cast.api.services
+    h1 = services.signer(cast.address("h1")).client
+    batcher = AccessBatcher(h1, services.deployment.addresses["AccessLog"], window_s=0.3)
+    try:
+        args = (h1.address, Purpose.TREATMENT, Basis.CONSENT, consent_id, b"")
+        gone = batcher.submit(ids[0], *args)
+        kept = batcher.submit(ids[1], *args)
+        assert gone.cancel()  # e.g. its HTTP client disconnected while waiting
+        assert kept.result(30) > 0
+        assert batcher.batches_sent == 1
+    finally:
+        batcher.close()
+    services.indexer.sync()
+    assert cast.regulator.json("GET", "/audit/accesses", params={"record_id": ids[0]}) == []
+    assert len(cast.regulator.json("GET", "/audit/accesses", params={"record_id": ids[1]})) == 1
