@@ -19,6 +19,8 @@ from websockets.exceptions import WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
 log = logging.getLogger(__name__)
+RETRY_LOST_S = 5.0  # a lost subscription (node restarted) is tried again after this
+RETRY_ABSENT_S = 300.0  # an endpoint that offers none is polled, and asked again rarely
 
 
 class HeadWaiter:
@@ -39,7 +41,7 @@ class HeadWaiter:
         self.max_wait_s = max_wait_s
         self._ws: ClientConnection | None = None
         self._stack = contextlib.ExitStack()
-        self._tried = False
+        self._retry_at = 0.0  # no subscription before then (none offered, or it was lost)
         self._heads_id = ""
         self._logs_id = ""
 
@@ -70,8 +72,9 @@ class HeadWaiter:
                 except TimeoutError:
                     break
         except (WebSocketException, OSError, ValueError) as exc:
-            log.warning("newHeads subscription lost (%s): polling instead", exc)
+            log.warning("newHeads subscription lost (%s): polling for a while", exc)
             self.close()
+            self._retry_at = time.monotonic() + RETRY_LOST_S
         return found
 
     def close(self) -> None:
@@ -98,9 +101,8 @@ class HeadWaiter:
         return str(reply["result"])
 
     def _connection(self) -> ClientConnection | None:
-        if self._ws is not None or self._tried or not self.ws_url:
+        if self._ws is not None or not self.ws_url or time.monotonic() < self._retry_at:
             return self._ws
-        self._tried = True  # one attempt: an endpoint without WebSockets is polled
         try:
             ws = self._stack.enter_context(connect(self.ws_url, open_timeout=5, max_size=2**24))
             # Logs first: our node then pushes a block's logs before its head.
@@ -110,6 +112,7 @@ class HeadWaiter:
         except (WebSocketException, OSError, ValueError) as exc:
             log.info("no newHeads subscription at %s (%s): polling", self.ws_url, exc)
             self._stack.close()
+            self._retry_at = time.monotonic() + RETRY_ABSENT_S
             return None
         self._ws = ws
         return ws
