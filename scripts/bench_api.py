@@ -18,15 +18,15 @@ The load generator, the API and the ledger node share this machine's cores.
 
 Where a fetch's API CPU went (py-spy, closed loop; tests/api cover each change): before,
 4.5-7.3 ms (10-20 s closed loops, same windows as the after figures): the consent eth_call
-through httpx
-(~0.8 ms), the indexer following every AccessLogged through web3 with a select+insert per
-access (~1 ms), the batcher (one signed logAccess per access, eth_blockNumber polled every
-5 ms through httpx: ~0.5 ms), FastAPI + JWT (~0.9 ms), the index lookup (~0.2 ms), storage
-(~0.2 ms) and 64 threads contending for the GIL. After, ~2.0-2.5 ms: one logAccessBatch per
-batch window, heads and logs pushed over a WebSocket, raw JSON-RPC over http.client, bulk
-index writes, cached immutable record fields, an async route with one worker-thread hop.
-Node CPU per fetch fell from ~1.1-1.3 ms to ~0.7-0.9 ms (one transaction per batch).
-The largest remaining single cost is the JWT check (~0.35 ms, PyJWT's HMAC key checks).
+through httpx (~0.8 ms), the indexer following every AccessLogged through web3 with a
+select+insert per access (~1 ms), the batcher (one signed logAccess per access,
+eth_blockNumber polled every 5 ms through httpx: ~0.5 ms), FastAPI + JWT (~0.9 ms), the
+index lookup (~0.2 ms), storage (~0.2 ms) and 64 threads contending for the GIL. After,
+~2.0-2.5 ms: one logAccessBatch per batch window, heads and logs pushed over a WebSocket,
+raw JSON-RPC over http.client, bulk index writes, cached immutable record fields, an async
+route with one worker-thread hop. Node CPU per fetch fell from ~1.1-1.3 ms to ~0.7-0.9 ms
+(one transaction per batch). The largest remaining single cost is the JWT check (~0.35 ms,
+PyJWT's HMAC key checks).
 """
 
 from __future__ import annotations
