@@ -188,7 +188,7 @@ def _throughput(
     )
     data = fn._encode_transaction_data()
     nonce = w3.eth.get_transaction_count(client.address, "pending")
-    fees = client._fees()
+    fees = client.fees()
     base: dict[str, Any] = {
         "to": clinic.access.address,
         "data": data,

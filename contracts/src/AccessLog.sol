@@ -29,6 +29,7 @@ contract AccessLog {
     error NotBreakGlass(uint256 accessId);
     error AlreadyJustified(uint256 accessId);
     error NotReader(uint256 accessId, address caller);
+    error LengthMismatch();
 
     event AccessLogged(
         uint256 accessId,
@@ -69,6 +70,37 @@ contract AccessLog {
         returns (uint256 accessId)
     {
         if (!alliance.isMember(msg.sender)) revert NotMember(msg.sender);
+        accessId = _log(recordId, reader, purpose, basis, basisId, reasonHash);
+    }
+
+    /// Logs many accesses in one transaction (an API serving many readers batches them):
+    /// entry i is checked exactly as `logAccess` checks it and emits the same AccessLogged
+    /// event, so indexers and auditors cannot tell the two apart. Any entry that fails its
+    /// check reverts the whole batch. The access ids are consecutive from the one returned.
+    function logAccessBatch(
+        uint256[] calldata recordIds,
+        address[] calldata readers,
+        uint8[] calldata purposes,
+        Basis[] calldata bases,
+        uint256[] calldata basisIds,
+        bytes32[] calldata reasonHashes
+    ) external returns (uint256 firstAccessId) {
+        uint256 n = recordIds.length;
+        if (
+            readers.length != n || purposes.length != n || bases.length != n || basisIds.length != n
+                || reasonHashes.length != n
+        ) revert LengthMismatch();
+        if (!alliance.isMember(msg.sender)) revert NotMember(msg.sender);
+        firstAccessId = _nextId;
+        for (uint256 i = 0; i < n; ++i) {
+            _log(recordIds[i], readers[i], purposes[i], bases[i], basisIds[i], reasonHashes[i]);
+        }
+    }
+
+    function _log(uint256 recordId, address reader, uint8 purpose, Basis basis, uint256 basisId, bytes32 reasonHash)
+        private
+        returns (uint256 accessId)
+    {
         if (purpose >= Scopes.PURPOSE_COUNT) revert InvalidPurpose(purpose);
         IRecordRegistry.Record memory rec = records.getRecord(recordId);
         if (msg.sender != reader && msg.sender != rec.custodian) revert NotReaderOrCustodian(msg.sender);

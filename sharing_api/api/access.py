@@ -7,6 +7,7 @@ doctor with a reason. The AccessLog transaction must be mined before the ciphert
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from dataclasses import dataclass
@@ -71,18 +72,20 @@ def decide(
     return Grant(Basis.CONSENT, consent_id, purpose)
 
 
-def log_access(services: Services, principal: Principal, record_id: int, grant: Grant) -> int:
+async def log_access(services: Services, principal: Principal, record_id: int, grant: Grant) -> int:
     """Log the access on chain as the reader member and wait until it is mined (batched with
-    other readers' accesses); 409 if the transaction reverted (nothing is served then)."""
+    other readers' accesses); 409 if the transaction reverted (nothing is served then).
+    Waiting holds no thread: a block interval is long, and readers wait for it together."""
+    pending = services.batcher(principal.member).submit(
+        record_id,
+        principal.member,
+        grant.purpose,
+        grant.basis,
+        grant.basis_id,
+        grant.reason_hash,
+    )
     try:
-        access_id = services.batcher(principal.member).log(
-            record_id,
-            principal.member,
-            grant.purpose,
-            grant.basis,
-            grant.basis_id,
-            grant.reason_hash,
-        )
+        access_id = await asyncio.wrap_future(pending)
     except AccessNotLogged as exc:
         raise ApiError(409, str(exc), "Conflict") from None
     services.metrics.chain_writes.labels("access").inc()

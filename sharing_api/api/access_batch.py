@@ -1,28 +1,32 @@
-"""Batched AccessLog writes: many readers' accesses ride in one JSON-RPC batch of signed
-transactions, and their receipts are awaited together.
+"""Batched AccessLog writes: the accesses waiting at a moment ride in ONE ``logAccessBatch``
+transaction, and each request is released only once the receipt holding its own
+AccessLogged event is in (status 1: the ledger accepted it into a block).
 
-A fetch still waits for its own receipt (status 1, so the access is in a block the ledger
-committed) before a byte of ciphertext is served; batching only shares the round trips.
-Before a request reaches the batcher the route has checked the basis with eth_call, so the
-fixed gas limit is for transactions expected to succeed; a revert still fails that request.
+Before a request reaches the batcher the route has checked its basis with eth_call, so a
+batch is expected to succeed; the contract checks every entry again and reverts the whole
+batch if one fails (e.g. a consent revoked in between). Then each entry of that batch is
+sent again alone, so only the refused access fails (409) and the others are still logged.
 
-Nonces: the batcher signs as a hosted member whose ``ChainClient`` may also send other
-transactions (uploads, referrals); it allocates nonces from that client's shared nonce slot
-(lock and counter) so the two never collide.
+Two threads per hosted member: a sender that signs (coincurve, ``txsign``) and sends a batch
+as soon as accesses wait (after a short window that lets concurrent requests join), without
+waiting for earlier batches to be mined; and a watcher that asks for the receipts of the
+batches in flight at each new block (``newHeads`` pushed over a WebSocket where the node
+offers one, else polling every few milliseconds). Nonces come from the member's
+``ChainClient`` (``reserve_nonces``), which the member's other transactions (uploads,
+referrals) share.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 from coincurve import PrivateKey
-from eth_abi.abi import encode
 from eth_utils.abi import event_abi_to_log_topic
 from eth_utils.crypto import keccak
 from web3 import Web3
@@ -30,13 +34,21 @@ from web3 import Web3
 from sharing_api.api.txsign import sign_transaction
 from sharing_api.chain.artifacts import load_artifact
 from sharing_api.chain.client import ChainClient
-from sharing_api.chain.errors import ChainUnavailable
+from sharing_api.chain.errors import ChainUnavailable, TransactionRejected
+from sharing_api.chain.heads import HeadWaiter
+from sharing_api.chain.records import AccessEntry, access_batch_calldata
+from sharing_api.chain.rpc import JsonRpc, RpcError
 from sharing_api.chain.scopes import Basis, Purpose
 
 log = logging.getLogger(__name__)
-ACCESS_GAS = 400_000  # logAccess uses ~60-120k; the node charges nothing on a zero-price chain
-MAX_BATCH = 256
-LOG_ACCESS = keccak(text="logAccess(uint256,address,uint8,uint8,uint256,bytes32)")[:4]
+# Gas limit of a batch: a consent-based entry costs ~14-19k gas in a batch and a cold
+# break-glass one under 100k (tests/contracts/test_access_batch.py); unused gas is not
+# charged, and a permissioned node charges nothing. 128 entries stay under a 30M block.
+BATCH_GAS = 60_000
+ENTRY_GAS = 100_000
+MAX_BATCH = 128
+FRESH_FEES_S = 1.0  # the watcher refreshes the member's fee cache this often ...
+STALE_FEES_S = 30.0  # ... and the sender signs with a cached price up to this old
 
 
 class AccessNotLogged(ValueError):
@@ -52,26 +64,47 @@ def _access_logged_topic() -> str:
 
 @dataclass
 class _Job:
-    data: str
-    future: Future[int]
+    entry: AccessEntry
+    future: Future[int] = field(default_factory=Future)
+    solo: bool = False  # send alone (after its batch reverted)
+
+
+@dataclass
+class _InFlight:
+    jobs: list[_Job]
+    deadline: float
 
 
 class AccessBatcher:
-    """One sender thread per hosted member account."""
+    """Logs accesses as one hosted member; ``log`` blocks until the access is mined."""
 
-    def __init__(self, client: ChainClient, access_log: str, *, poll_s: float = 0.005) -> None:
+    def __init__(
+        self,
+        client: ChainClient,
+        access_log: str,
+        *,
+        poll_s: float = 0.004,
+        window_s: float = 0.002,
+        rpc: JsonRpc | None = None,
+    ) -> None:
         self.client = client
         self.address = Web3.to_checksum_address(access_log)
         self.topic = _access_logged_topic()
         self.poll_s = poll_s
-        self.http = httpx.Client(timeout=client.timeout)
-        self._jobs: list[_Job] = []
-        self._fee_cache: tuple[float, dict[str, int]] | None = None
+        self.window_s = window_s
+        self.rpc = rpc or JsonRpc(client.url, client.timeout)
+        self.batches_sent = 0  # transactions (for tests and metrics)
         self._key = PrivateKey(bytes(client.account.key))
+        self._queue: list[_Job] = []
+        self._in_flight: dict[str, _InFlight] = {}
         self._cv = threading.Condition()
         self._stop = False
-        self._thread = threading.Thread(target=self._loop, name="access-batcher", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._send_loop, name="access-sender", daemon=True),
+            threading.Thread(target=self._watch_loop, name="access-watcher", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def log(
         self,
@@ -81,121 +114,196 @@ class AccessBatcher:
         basis: Basis,
         basis_id: int,
         reason_hash: bytes,
-        timeout: float = 30.0,
+        timeout: float = 60.0,
     ) -> int:
-        """Queue one logAccess and block until it is mined; returns the access id."""
-        args = encode(
-            ["uint256", "address", "uint8", "uint8", "uint256", "bytes32"],
-            [record_id, reader, int(purpose), int(basis), basis_id, reason_hash],
-        )
-        job = _Job("0x" + (LOG_ACCESS + args).hex(), Future())
-        with self._cv:
-            self._jobs.append(job)
-            self._cv.notify()
-        return job.future.result(timeout)
+        """Queue one access and block until it is mined; returns the access id."""
+        return self.submit(record_id, reader, purpose, basis, basis_id, reason_hash).result(timeout)
+
+    def submit(
+        self,
+        record_id: int,
+        reader: str,
+        purpose: Purpose,
+        basis: Basis,
+        basis_id: int,
+        reason_hash: bytes,
+    ) -> Future[int]:
+        """Queue one access; the future is the access id once mined (``asyncio.wrap_future``
+        lets a coroutine wait without holding a thread)."""
+        job = _Job(AccessEntry(record_id, reader, purpose, basis, basis_id, reason_hash))
+        self._enqueue([job])
+        return job.future
 
     def close(self) -> None:
         with self._cv:
             self._stop = True
-            self._cv.notify()
-        self._thread.join(10)
-        self.http.close()
+            self._cv.notify_all()
+        for thread in self._threads:
+            thread.join(10)
+        self.rpc.close()
 
-    # ---- the sender thread -------------------------------------------------------------------
+    def _enqueue(self, jobs: list[_Job]) -> None:
+        with self._cv:
+            self._queue.extend(jobs)
+            self._cv.notify_all()
 
-    def _loop(self) -> None:
+    # ---- the sender ----------------------------------------------------------------------
+
+    def _take(self) -> list[_Job] | None:
+        with self._cv:
+            while not self._queue and not self._stop:
+                self._cv.wait()
+            if not self._queue:
+                return None
+        if self.window_s:
+            time.sleep(self.window_s)  # let requests arriving together share the transaction
+        with self._cv:
+            first = self._queue.pop(0)
+            jobs = [first]
+            if not first.solo:
+                while self._queue and len(jobs) < MAX_BATCH and not self._queue[0].solo:
+                    jobs.append(self._queue.pop(0))
+        # A request cancelled meanwhile (its client went away) is not logged; the others can
+        # no longer be cancelled, so settling them below cannot fail.
+        return [j for j in jobs if j.future.running() or j.future.set_running_or_notify_cancel()]
+
+    def _send_loop(self) -> None:
+        while (jobs := self._take()) is not None:
+            if not jobs:
+                continue
+            try:
+                self._send(jobs)
+            except Exception as exc:  # every waiting request learns why
+                if not isinstance(exc, (AccessNotLogged, ChainUnavailable)):
+                    log.exception("access batch not sent")
+                for job in jobs:
+                    job.future.set_exception(exc)
+
+    def _send(self, jobs: list[_Job]) -> None:
+        client = self.client
+        tx: dict[str, Any] = {
+            "to": self.address,
+            "data": access_batch_calldata([j.entry for j in jobs]),
+            "value": 0,
+            "gas": BATCH_GAS + ENTRY_GAS * len(jobs),
+            "chainId": client.chain_id,
+            # The watcher keeps the fees fresh: no fee RPC on the way of a waiting batch.
+            **client.fees(max_age_s=STALE_FEES_S),
+        }
+        for attempt in range(2):
+            try:
+                with client.reserve_nonces(1) as nonce:
+                    raw = sign_transaction({**tx, "nonce": nonce}, self._key)
+                    # Watched before it is sent: its block may be announced before the send
+                    # returns.
+                    tx_hash = "0x" + keccak(raw).hex()
+                    self._watch(tx_hash, jobs)
+                    try:
+                        self.rpc.call("eth_sendRawTransaction", ["0x" + raw.hex()])
+                    except BaseException:
+                        self._unwatch(tx_hash)
+                        raise
+                self.batches_sent += 1
+                return
+            except RpcError as exc:
+                # Another process signing as this member took the nonce: ask the node, retry.
+                if attempt == 0 and "nonce" in str(exc).lower():
+                    continue
+                client.forget_fees()  # the refusal may be about the price
+                raise AccessNotLogged(f"access not logged: the node refused it: {exc}") from None
+        raise AssertionError("unreachable")
+
+    # ---- the watcher ---------------------------------------------------------------------
+
+    def _watch(self, tx_hash: str, jobs: list[_Job]) -> None:
+        with self._cv:
+            self._in_flight[tx_hash] = _InFlight(jobs, time.monotonic() + self.client.timeout)
+            self._cv.notify_all()
+
+    def _unwatch(self, tx_hash: str) -> None:
+        with self._cv:
+            self._in_flight.pop(tx_hash, None)
+
+    def _watch_loop(self) -> None:
+        # The AccessLogged logs of each new block are pushed with its head: a batch whose
+        # logs all arrived is settled without asking for its receipt.
+        logs = {"address": self.address, "topics": [self.topic]}
+        heads = HeadWaiter(self.client.url, logs=logs, fallback_s=self.poll_s)
+        try:
+            self._watch_receipts(heads)
+        finally:
+            heads.close()
+
+    def _watch_receipts(self, heads: HeadWaiter) -> None:
         while True:
             with self._cv:
-                while not self._jobs and not self._stop:
+                while not self._in_flight and not self._stop:
                     self._cv.wait()
-                if self._stop and not self._jobs:
+                if not self._in_flight:
                     return
-                jobs, self._jobs = self._jobs[:MAX_BATCH], self._jobs[MAX_BATCH:]
-            try:
-                self._run(jobs)
-            except Exception as exc:  # every waiting request learns why
-                for job in jobs:
-                    if not job.future.done():
-                        job.future.set_exception(exc)
+            pushed: dict[str, list[dict[str, Any]]] = {}
+            for entry in heads.wait():  # receipts only appear with a block
+                pushed.setdefault(str(entry.get("transactionHash", "")).lower(), []).append(entry)
+            with self._cv:
+                hashes = list(self._in_flight)
+            asking = []
+            for tx_hash in hashes:
+                found = pushed.get(tx_hash)
+                with self._cv:
+                    flight = self._in_flight.get(tx_hash)
+                    if flight is None or found is None or len(found) != len(flight.jobs):
+                        asking.append(tx_hash)
+                        continue
+                    del self._in_flight[tx_hash]
+                found.sort(key=lambda e: int(e["logIndex"], 16))
+                self._settle(flight.jobs, {"status": "0x1", "logs": found})
+            if asking:
+                self._ask_receipts(asking)
+            with contextlib.suppress(ChainUnavailable, TransactionRejected):
+                self.client.fees(max_age_s=FRESH_FEES_S)  # refreshed off the sender's path
 
-    def _fees(self) -> dict[str, int]:
-        # Fee terms change rarely on a permissioned chain: ask at most once a second.
-        now = time.monotonic()
-        if self._fee_cache is None or now - self._fee_cache[0] > 1.0:
-            self._fee_cache = (now, self.client._fees())
-        return self._fee_cache[1]
-
-    def _rpc(self, calls: list[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
-        body = [
-            {"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)
-        ]
+    def _ask_receipts(self, hashes: list[str]) -> None:
         try:
-            reply = self.http.post(self.client.url, json=body).json()
-        except httpx.HTTPError as exc:
-            raise ChainUnavailable(f"chain endpoint {self.client.url}: {exc}") from exc
-        if not isinstance(reply, list):
-            raise ChainUnavailable(f"chain endpoint refused a batch: {reply}")
-        return sorted(reply, key=lambda r: int(r.get("id", 0)))
-
-    def _run(self, jobs: list[_Job]) -> None:
-        client = self.client
-        fees = self._fees()
-        chain_id = client.chain_id
-        slot = client._nonces  # the member's nonce counter, shared with its other transactions
-        with slot.lock:
-            if slot.next is None:
-                slot.next = int(client.w3.eth.get_transaction_count(client.address, "pending"))
-            raws = []
-            for offset, job in enumerate(jobs):
-                tx: dict[str, Any] = {
-                    "to": self.address,
-                    "data": job.data,
-                    "value": 0,
-                    "gas": ACCESS_GAS,
-                    "chainId": chain_id,
-                    "nonce": slot.next + offset,
-                    **fees,
-                }
-                raws.append("0x" + sign_transaction(tx, self._key).hex())
-            calls = [("eth_blockNumber", []), *(("eth_sendRawTransaction", [r]) for r in raws)]
-            head_reply, *replies = self._rpc(calls)
-            if any("error" in r for r in replies):
-                slot.next = None  # some may have been taken: ask the node next time
+            replies = self.rpc.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
+        except (ChainUnavailable, TransactionRejected) as exc:
+            log.warning("access receipts: %s", exc)
+            replies = [{} for _ in hashes]
+        now = time.monotonic()
+        for tx_hash, reply in zip(hashes, replies, strict=True):
+            receipt = reply.get("result")
+            with self._cv:
+                flight = self._in_flight.get(tx_hash)
+                if flight is None or (not receipt and now < flight.deadline):
+                    continue
+                del self._in_flight[tx_hash]
+            if receipt:
+                self._settle(flight.jobs, receipt)
             else:
-                slot.next += len(jobs)
-        waiting: dict[str, _Job] = {}
-        for job, reply in zip(jobs, replies, strict=True):
-            if "error" in reply:
-                job.future.set_exception(AccessNotLogged(f"access not logged: {reply['error']}"))
-            else:
-                waiting[str(reply["result"])] = job
-        deadline = time.monotonic() + client.timeout
-        seen = int(head_reply.get("result", "0x0"), 16)
-        while waiting:
-            if time.monotonic() > deadline:
-                raise ChainUnavailable(f"{len(waiting)} access-log transactions not mined in time")
-            time.sleep(self.poll_s)
-            # Receipts only appear with a new block: ask for them only when the head moved.
-            head = int(self._rpc([("eth_blockNumber", [])])[0].get("result", "0x0"), 16)
-            if head <= seen:
-                continue
-            seen = head
-            hashes = list(waiting)
-            for tx_hash, reply in zip(
-                hashes,
-                self._rpc([("eth_getTransactionReceipt", [h]) for h in hashes]),
-                strict=True,
-            ):
-                receipt = reply.get("result")
-                if receipt:
-                    self._settle(waiting.pop(tx_hash), receipt)
+                error = ChainUnavailable(f"access-log transaction {tx_hash} not mined in time")
+                for job in flight.jobs:
+                    job.future.set_exception(error)
 
-    def _settle(self, job: _Job, receipt: dict[str, Any]) -> None:
+    def _settle(self, jobs: list[_Job], receipt: dict[str, Any]) -> None:
         if int(receipt["status"], 16) != 1:
-            job.future.set_exception(AccessNotLogged("the AccessLog transaction reverted"))
+            if len(jobs) == 1:
+                jobs[0].future.set_exception(AccessNotLogged("the AccessLog transaction reverted"))
+            elif self._stop:  # closing: no sender left to try them alone
+                for job in jobs:
+                    job.future.set_exception(AccessNotLogged("the AccessLog batch reverted"))
+            else:  # one entry was refused: send each alone so only that one fails
+                self._enqueue([_Job(j.entry, j.future, solo=True) for j in jobs])
             return
-        for entry in receipt["logs"]:
-            if entry["topics"] and entry["topics"][0].lower() == self.topic:
-                job.future.set_result(int(entry["data"][2:66], 16))
-                return
-        job.future.set_exception(AccessNotLogged("no AccessLogged event in the receipt"))
+        ids = [
+            int(entry["data"][2:66], 16)
+            for entry in receipt["logs"]
+            if entry["topics"]
+            and entry["topics"][0].lower() == self.topic
+            and entry["address"].lower() == self.address.lower()
+        ]
+        if len(ids) != len(jobs):
+            error = AccessNotLogged(f"{len(jobs)} accesses sent, {len(ids)} logged")
+            for job in jobs:
+                job.future.set_exception(error)
+            return
+        for job, access_id in zip(jobs, ids, strict=True):
+            job.future.set_result(access_id)

@@ -64,6 +64,9 @@ class Services:
     metrics: Metrics = field(default_factory=Metrics)
     batchers: dict[str, AccessBatcher] = field(default_factory=dict)
     _batch_lock: threading.Lock = field(default_factory=threading.Lock)
+    # record id -> the record's fields that never change on chain (patient, category,
+    # custodian, cid, content hash): the fetch path reads them without the index DB.
+    fixed_records: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -112,6 +115,9 @@ class Services:
 
     def signer(self, member: str) -> Alliance:
         """The chain signer of a member this API hosts; 403 for any other member."""
+        found = self.hosted.get(member)  # tokens carry the checksummed address: no keccak
+        if found is not None:
+            return found
         try:
             return self.hosted[to_checksum_address(member)]
         except (KeyError, ValueError):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, ClassVar
@@ -143,7 +145,7 @@ class ChainClient:
             gas = estimate * GAS_MARGIN_NUM // GAS_MARGIN_DEN
         params["gas"] = gas
         params["chainId"] = self.chain_id
-        params.update(self._fees())  # type: ignore[typeddict-item]
+        params.update(self.fees())  # type: ignore[typeddict-item]
         tx_hash = self._send_signed(params)
         try:
             receipt = self.w3.eth.wait_for_transaction_receipt(
@@ -155,16 +157,43 @@ class ChainClient:
             raise self._failure(params, receipt)
         return receipt
 
+    @contextmanager
+    def reserve_nonces(self, count: int) -> Iterator[int]:
+        """Reserve ``count`` consecutive nonces of this account for transactions signed
+        elsewhere (e.g. a batcher signing with coincurve); yields the first.
+
+        Send them inside the ``with``: it holds the account's nonce lock (shared with every
+        client of this account in the process), so no other transaction of the account can
+        take a nonce or reach the node out of order meanwhile. If the block raises, nobody
+        knows which nonces the node took: the next reservation asks the node again."""
+        if count < 0:
+            raise ValueError("count must be >= 0")
+        slot = self._nonces
+        with slot.lock:
+            if slot.next is None:
+                slot.next = self._pending_nonce()
+            first = slot.next
+            try:
+                yield first
+            except BaseException:
+                slot.next = None
+                raise
+            slot.next = first + count
+
+    def forget_nonce(self) -> None:
+        """Ask the node for the next nonce next time (after a send whose fate is unknown)."""
+        with self._nonces.lock:
+            self._nonces.next = None
+
+    def _pending_nonce(self) -> int:
+        return int(self._rpc(lambda: self.w3.eth.get_transaction_count(self.address, "pending")))
+
     def _send_signed(self, params: TxParams) -> Any:
         slot = self._nonces
         for attempt in range(2):
             with slot.lock:
                 if slot.next is None:
-                    slot.next = int(
-                        self._rpc(
-                            lambda: self.w3.eth.get_transaction_count(self.address, "pending")
-                        )
-                    )
+                    slot.next = self._pending_nonce()
                 params["nonce"] = Nonce(slot.next)
                 signed = self.account.sign_transaction(params)  # type: ignore[arg-type]
                 try:
@@ -173,7 +202,7 @@ class ChainClient:
                     )
                 except TransactionRejected as exc:
                     slot.next = None  # unknown whether it was taken: ask the node again
-                    self._fee_cache = None  # the refusal may be about the price
+                    self.forget_fees()  # the refusal may be about the price
                     # Another client (or process) used this account's nonce: retry once.
                     if attempt == 0 and "nonce" in str(exc).lower():
                         continue
@@ -196,15 +225,21 @@ class ChainClient:
             pass
         return ValueError(f"transaction 0x{bytes(receipt['transactionHash']).hex()} reverted")
 
-    def _fees(self) -> dict[str, int]:
+    def fees(self, max_age_s: float = FEE_CACHE_SECONDS) -> dict[str, int]:
+        """The fee fields for a transaction sent now (``gasPrice``, or ``maxFeePerGas`` and
+        ``maxPriorityFeePerGas``), from a cache at most ``max_age_s`` old."""
         # Two RPCs per transaction otherwise; a base fee moves at most 12.5% a block and we
         # offer twice it, so a price a second old is still good.
         now = time.monotonic()
-        if self._fee_cache is not None and now - self._fee_cache[0] < FEE_CACHE_SECONDS:
+        if self._fee_cache is not None and now - self._fee_cache[0] < max_age_s:
             return self._fee_cache[1]
         fees = self._fresh_fees()
         self._fee_cache = (now, fees)
         return fees
+
+    def forget_fees(self) -> None:
+        """Ask the node for fees again next time (e.g. after a refusal about the price)."""
+        self._fee_cache = None
 
     def _fresh_fees(self) -> dict[str, int]:
         # eth_gasPrice is the node's suggested total price per gas; on a permissioned node it

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from eth_abi.abi import decode
 from eth_utils.abi import event_abi_to_log_topic
-from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
@@ -24,6 +24,7 @@ from web3 import Web3
 from sharing_api.chain.artifacts import load_artifact
 from sharing_api.chain.events import ChainEvent
 from sharing_api.chain.genesis import Deployment
+from sharing_api.chain.rpc import JsonRpc
 from sharing_api.index import schema
 from sharing_api.index.db import IndexDB
 from sharing_api.index.schema import accesses, consents, records, referral_changes, referrals
@@ -31,6 +32,8 @@ from sharing_api.index.schema import accesses, consents, records, referral_chang
 log = logging.getLogger(__name__)
 CURSOR = "alliance"
 INDEXED = ("ConsentRegistry", "RecordRegistry", "ReferralRegistry", "AccessLog")
+_STATIC = re.compile(r"^(u?int\d*|address|bool|bytes\d+)$")
+IN_CHUNK = 500  # ids per IN (...) query: far below SQLite's and PostgreSQL's limits
 
 
 def _hex(value: bytes) -> str:
@@ -41,34 +44,60 @@ def _addr(value: str) -> str:
     return value.lower()
 
 
+def _int(value: Any) -> int:
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
+def _word(kind: str, word: bytes) -> Any:
+    """One static ABI value from its 32-byte word."""
+    if kind == "address":
+        return "0x" + word[12:].hex()
+    if kind == "bool":
+        return word != bytes(32)
+    if kind.startswith("uint"):
+        return int.from_bytes(word, "big")
+    if kind.startswith("int"):
+        return int.from_bytes(word, "big", signed=True)
+    return word[: int(kind[5:])]  # bytesN
+
+
 class _EventDecoder:
-    """Decodes one event's logs with eth_abi directly: web3's process_log costs several times
-    more, and the indexer decodes every access of the alliance."""
+    """Decodes one event's logs without web3 (whose process_log costs several times more;
+    the indexer decodes every access of the alliance). Static fields are sliced from their
+    32-byte words; events with dynamic fields go through eth_abi. Addresses come out in
+    lower case, as the index stores them."""
 
     def __init__(self, contract: str, abi: dict[str, Any]) -> None:
         self.contract = contract
         self.name = str(abi["name"])
         self.indexed = [(i["name"], i["type"]) for i in abi["inputs"] if i["indexed"]]
         self.plain = [(i["name"], i["type"]) for i in abi["inputs"] if not i["indexed"]]
+        self.static = all(_STATIC.match(kind) for _, kind in self.plain)
 
     def decode(self, log: Any) -> ChainEvent:
         args: dict[str, Any] = {}
         for (name, kind), topic in zip(self.indexed, log["topics"][1:], strict=True):
-            (args[name],) = decode([kind], bytes(HexBytes(topic)))
-        values = decode([k for _, k in self.plain], bytes(HexBytes(log["data"])))
-        args.update({name: v for (name, _), v in zip(self.plain, values, strict=True)})
-        for name, kind in [*self.indexed, *self.plain]:
-            if kind == "address":
-                args[name] = to_checksum_address(args[name])
-            elif kind.endswith("[]"):
-                args[name] = list(args[name])
+            word = bytes(HexBytes(topic))
+            args[name] = _word(kind, word) if _STATIC.match(kind) else word
+        data = bytes(HexBytes(log["data"]))
+        if self.static:
+            for i, (name, kind) in enumerate(self.plain):
+                args[name] = _word(kind, data[32 * i : 32 * i + 32])
+        else:
+            values = decode([k for _, k in self.plain], data)
+            for (name, kind), value in zip(self.plain, values, strict=True):
+                if kind == "address":
+                    value = value.lower()
+                elif kind.endswith("[]"):
+                    value = list(value)
+                args[name] = value
         return ChainEvent(
             contract=self.contract,
             name=self.name,
             args=args,
-            block_number=int(log["blockNumber"]),
+            block_number=_int(log["blockNumber"]),
             tx_hash="0x" + bytes(HexBytes(log["transactionHash"])).hex(),
-            log_index=int(log["logIndex"]),
+            log_index=_int(log["logIndex"]),
         )
 
 
@@ -82,6 +111,9 @@ class Indexer:
         self.batch_blocks = batch_blocks
         self._lock = threading.Lock()
         self._timestamps: dict[int, int] = {}
+        # old record id -> its successor, as seen by this process: the fetch path reads it
+        # without a query (supersession is final on chain, so an entry never goes stale).
+        self.superseded: dict[int, int] = {}
         self._decoders: dict[bytes, _EventDecoder] = {}
         for name in INDEXED:
             for item in load_artifact(name).abi:
@@ -98,6 +130,11 @@ class Indexer:
             "AccessLogged": self._access,
             "BreakGlassJustified": self._justified,
         }
+        # Raw JSON-RPC where the endpoint is plain HTTP: web3's log formatters cost more
+        # CPU than everything else the indexer does per access.
+        url = getattr(w3.provider, "endpoint_uri", None)
+        self._rpc = JsonRpc(str(url)) if str(url).startswith(("http://", "https://")) else None
+        self._pending_accesses: list[dict[str, Any]] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -110,7 +147,11 @@ class Indexer:
         find nothing left to do.
         """
         with self._lock:
-            head = int(self.w3.eth.block_number)
+            head = (
+                _int(self._rpc.call("eth_blockNumber", []))
+                if self._rpc
+                else self.w3.eth.block_number
+            )
             start = self.db.next_block(CURSOR)
             if start is None:
                 start = self.deployment.block_number
@@ -120,31 +161,40 @@ class Indexer:
                 start = end + 1
             return start
 
+    def _get_logs(self, start: int, end: int) -> list[Any]:
+        addresses = [Web3.to_checksum_address(self.deployment.addresses[n]) for n in INDEXED]
+        if self._rpc is None:
+            return list(
+                self.w3.eth.get_logs({"address": addresses, "fromBlock": start, "toBlock": end})
+            )
+        flt = {"address": addresses, "fromBlock": hex(start), "toBlock": hex(end)}
+        return list(self._rpc.call("eth_getLogs", [flt]) or [])
+
     def _index_range(self, start: int, end: int) -> None:
-        logs = self.w3.eth.get_logs(
-            {
-                "address": [
-                    Web3.to_checksum_address(self.deployment.addresses[n]) for n in INDEXED
-                ],
-                "fromBlock": start,
-                "toBlock": end,
-            }
-        )
+        self._pending_accesses = []  # nothing left over from a range that failed
         events = []
-        for entry in logs:
+        for entry in self._get_logs(start, end):
             topics = entry["topics"]
             if not topics:
                 continue
             decoder = self._decoders.get(bytes(HexBytes(topics[0])))
             if decoder is None:
                 continue
-            events.append(decoder.decode(entry))
+            event = decoder.decode(entry)
+            stamp = entry.get("blockTimestamp")  # geth, anvil and our node put it in logs
+            if stamp is not None:
+                self._remember_timestamp(event.block_number, _int(stamp))
+            events.append(event)
         events.sort(key=lambda e: (e.block_number, e.log_index))
         with self.db.engine.begin() as conn:
             for ev in events:
                 handler = self._handlers.get(ev.name)
-                if handler is not None:
-                    handler(conn, ev)
+                if handler is None:
+                    continue
+                if ev.name != "AccessLogged":
+                    self._flush_accesses(conn)  # keep chain order across event kinds
+                handler(conn, ev)
+            self._flush_accesses(conn)
             self._set_cursor(conn, end + 1)
 
     def _set_cursor(self, conn: Connection, next_block: int) -> None:
@@ -159,10 +209,13 @@ class Indexer:
         ts = self._timestamps.get(block_number)
         if ts is None:
             ts = int(self.w3.eth.get_block(block_number)["timestamp"])
-            if len(self._timestamps) > 10_000:
-                self._timestamps.clear()
-            self._timestamps[block_number] = ts
+            self._remember_timestamp(block_number, ts)
         return ts
+
+    def _remember_timestamp(self, block_number: int, ts: int) -> None:
+        if len(self._timestamps) > 10_000:
+            self._timestamps.clear()
+        self._timestamps[block_number] = ts
 
     # ---- background polling --------------------------------------------------------------
 
@@ -220,6 +273,7 @@ class Indexer:
             .where(records.c.record_id == int(ev.args["oldRecordId"]))
             .values(superseded_by=int(ev.args["newRecordId"]))
         )
+        self.superseded[int(ev.args["oldRecordId"])] = int(ev.args["newRecordId"])
 
     def _consent(self, conn: Connection, ev: ChainEvent) -> None:
         a = ev.args
@@ -301,11 +355,9 @@ class Indexer:
             )
 
     def _access(self, conn: Connection, ev: ChainEvent) -> None:
+        # Accesses are most of the chain's events: collected, then written in bulk.
         a = ev.args
-        self._upsert(
-            conn,
-            accesses,
-            "access_id",
+        self._pending_accesses.append(
             {
                 "access_id": int(a["accessId"]),
                 "record_id": int(a["recordId"]),
@@ -320,8 +372,23 @@ class Indexer:
                 "block_number": ev.block_number,
                 "tx_hash": ev.tx_hash,
                 "timestamp": self._timestamp(ev.block_number),
-            },
+            }
         )
+
+    def _flush_accesses(self, conn: Connection) -> None:
+        rows, self._pending_accesses = self._pending_accesses, []
+        for i in range(0, len(rows), IN_CHUNK):
+            chunk = rows[i : i + IN_CHUNK]
+            col = accesses.c.access_id
+            known = set(
+                conn.execute(select(col).where(col.in_([r["access_id"] for r in chunk]))).scalars()
+            )
+            new = [r for r in chunk if r["access_id"] not in known]
+            if new:
+                conn.execute(insert(accesses), new)  # one executemany
+            for row in chunk:
+                if row["access_id"] in known:  # a replayed range
+                    conn.execute(update(accesses).where(col == row["access_id"]).values(**row))
 
     def _justified(self, conn: Connection, ev: ChainEvent) -> None:
         conn.execute(

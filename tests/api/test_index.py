@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eth_account import Account
 from web3 import Web3
 
 from sharing_api.index import IndexDB, Indexer
@@ -95,3 +96,52 @@ def test_postgres_index_and_api(cast: Cast, tmp_path: Path) -> None:
             assert summary["accesses"] == _chain_counts(cast)[1]
             regulator.close()
     sqlite_db.close()
+
+
+def test_fast_decoder_matches_web3(cast: Cast) -> None:
+    """The indexer's own log decoder (word slicing, eth_abi for dynamic fields) gives what
+    web3's ABI event processing gives, for every event the alliance has emitted so far."""
+    patient = Account.create()
+    wallet = SharingClient(cast.api.url)
+    wallet.login("0x" + bytes(patient.key).hex())
+    wallet.grant_consent(
+        patient.key, grantee=cast.address("h1"), categories=["lab"], purposes=["treatment"]
+    )
+    wallet.close()
+    rid = cast.clinic.upload(patient.address, "lab", "c1.role:doctor", b"decode-me")["record_id"]
+    cast.h1_doctor.fetch(rid)
+    _db, indexer = _indexer(cast, "sqlite://")
+    reader = cast.api.services.reader
+    wrappers = {
+        "ConsentRegistry": reader.consents,
+        "RecordRegistry": reader.records,
+        "ReferralRegistry": reader.referrals,
+        "AccessLog": reader.access,
+    }
+    seen: set[str] = set()
+    for log in indexer._get_logs(cast.alliance.deployment.block_number, indexer.sync()):
+        decoder = indexer._decoders.get(bytes.fromhex(log["topics"][0][2:]))
+        if decoder is None:
+            continue
+        ours = decoder.decode(log)
+        contract = wrappers[decoder.contract].contract
+        theirs = contract.events[decoder.name]().process_log(
+            {
+                **log,
+                "topics": [bytes.fromhex(t[2:]) for t in log["topics"]],
+                "data": bytes.fromhex(log["data"][2:]),
+                "blockNumber": int(log["blockNumber"], 16),
+                "logIndex": int(log["logIndex"], 16),
+                "transactionIndex": int(log["transactionIndex"], 16),
+            }
+        )
+        expected = {
+            k: v.lower() if isinstance(v, str) and v.startswith("0x") else v
+            for k, v in theirs["args"].items()
+        }
+        expected = {k: list(v) if isinstance(v, tuple) else v for k, v in expected.items()}
+        assert ours.args == expected, decoder.name
+        assert ours.block_number == theirs["blockNumber"]
+        assert ours.log_index == theirs["logIndex"]
+        seen.add(decoder.name)
+    assert {"RecordRegistered", "ConsentGranted", "AccessLogged"} <= seen

@@ -33,6 +33,37 @@ def test_two_wrappers_for_one_key_share_nonces(actors: Actors, chain: ChainEndpo
     assert ids == list(range(ids[0], ids[0] + 6))
 
 
+def test_reserved_nonces_interleave_with_client_transactions(actors: Actors) -> None:
+    """A batcher signing its own transactions reserves nonces from the client's counter."""
+    client = actors.h1.client
+    patient = actors.patient.address
+    actors.h1.records.register(patient, Category.LAB, CID, sha("before"), POLICY)
+    with client.reserve_nonces(2) as first:
+        raws = [
+            client.account.sign_transaction(
+                {
+                    "to": client.address,
+                    "value": 0,
+                    "gas": 30_000,
+                    "chainId": client.chain_id,
+                    "nonce": first + i,
+                    **client.fees(),
+                }
+            ).raw_transaction
+            for i in range(2)
+        ]
+        hashes = [client.w3.eth.send_raw_transaction(raw) for raw in raws]
+    for tx_hash in hashes:
+        assert client.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)["status"] == 1
+    after = actors.h1.records.register(patient, Category.LAB, CID, sha("after"), POLICY)
+    assert client.w3.eth.get_transaction(HexStr(after.sent.tx_hash))["nonce"] == first + 2
+    # A reservation that fails leaves the counter unknown: the node is asked again.
+    with pytest.raises(RuntimeError), client.reserve_nonces(1):
+        raise RuntimeError("send failed")
+    last = actors.h1.records.register(patient, Category.LAB, CID, sha("last"), POLICY)
+    assert client.w3.eth.get_transaction(HexStr(last.sent.tx_hash))["nonce"] == first + 3
+
+
 def test_nonce_taken_elsewhere_is_recovered(actors: Actors, chain: ChainEndpoint) -> None:
     # Another process signing as the same hospital (here: a client on a differently spelled
     # URL, so it keeps its own nonce counter) takes the next nonce behind our back.

@@ -11,13 +11,14 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
 from crypto.policy import parse_policy
-from sharing_api.api.access import decide, log_access, readable_by
+from sharing_api.api.access import Grant, decide, log_access, readable_by
 from sharing_api.api.core.security import Kind, Principal
 from sharing_api.api.deps import Anyone, CareProvider, ServicesDep
 from sharing_api.api.errors import ApiError, forbidden, not_found
 from sharing_api.api.services import Services
 from sharing_api.api.upload import spool_body
 from sharing_api.chain import Category, Purpose
+from sharing_api.storage.errors import NotFoundError
 
 router = APIRouter(prefix="/records", tags=["records"])
 INLINE_BYTES = 1024 * 1024
@@ -63,6 +64,25 @@ def find_record(services: Services, record_id: int) -> dict[str, Any]:
     if row is None:
         raise not_found(f"no record {record_id}")
     return row
+
+
+FIXED_FIELDS = ("record_id", "patient", "custodian", "category", "cid", "content_hash")
+
+
+def fixed_record(services: Services, record_id: int) -> dict[str, Any]:
+    """The record's immutable fields (what the fetch path needs), cached per process: a
+    record's patient, category, custodian and ciphertext never change on chain (a new
+    version is a new record)."""
+    found = services.fixed_records.get(record_id)
+    if found is None:
+        row = find_record(services, record_id)
+        found = {k: row[k] for k in FIXED_FIELDS}
+        if int(row["superseded_by"]):  # superseded before this process indexed it
+            services.indexer.superseded[record_id] = int(row["superseded_by"])
+        if len(services.fixed_records) >= 100_000:
+            services.fixed_records.clear()
+        services.fixed_records[record_id] = found
+    return found
 
 
 def _check_policy(policy: str) -> str:
@@ -179,7 +199,7 @@ def list_records(
     response_class=StreamingResponse,
     summary="The ciphertext, after the access is checked and logged on chain",
 )
-def content(
+async def content(
     record_id: int,
     principal: CareProvider,
     services: ServicesDep,
@@ -189,35 +209,57 @@ def content(
     reason: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> Response:
     services.signer(principal.member)  # 403 early if we cannot log for this member
-    row = find_record(services, record_id)
-    grant = decide(
-        services, principal, row, Purpose.parse(purpose), referral_id, break_glass, reason
-    )
-    if not services.storage.has(row["cid"]):
-        raise ApiError(404, f"ciphertext of record {record_id} is missing from storage")
-    access_id = log_access(services, principal, record_id, grant)
-    chunks = iter(services.storage.get(row["cid"], row["content_hash"].removeprefix("0x")))
+    wanted = Purpose.parse(purpose)
+
+    def check() -> tuple[Grant, list[bytes], int, Iterator[bytes] | None]:
+        row = fixed_record(services, record_id)
+        grant = decide(services, principal, row, wanted, referral_id, break_glass, reason)
+        try:  # read (and verify) before logging; nothing leaves until the access is mined
+            head, size, rest = _read_head(services, row)
+        except NotFoundError:
+            raise ApiError(
+                404, f"ciphertext of record {record_id} is missing from storage"
+            ) from None
+        return grant, head, size, rest
+
+    # The checks block on the chain and storage (a worker thread); waiting for the access to
+    # be mined holds no thread (a coroutine), and a small record then goes out from here.
+    grant, head, size, rest = await run_in_threadpool(check)
+    try:
+        access_id = await log_access(services, principal, record_id, grant)
+    except BaseException:
+        close = getattr(rest, "close", None)
+        if close is not None:
+            close()
+        raise
     headers = {"X-Access-Id": str(access_id), "X-Record-Id": str(record_id)}
-    if int(row["superseded_by"]):  # still readable, but tell the reader a newer one exists
-        headers["X-Superseded-By"] = str(row["superseded_by"])
-    # Small records (most FHIR documents) go out in one piece, read and verified here in the
-    # worker thread; large ones stream, chunk by verified chunk.
+    superseded_by = services.indexer.superseded.get(record_id, 0)
+    if superseded_by:  # still readable, but tell the reader a newer one exists
+        headers["X-Superseded-By"] = str(superseded_by)
+    if rest is None:  # small records (most FHIR documents) go out in one piece
+        services.metrics.bytes_out.inc(size)
+        return Response(b"".join(head), media_type="application/octet-stream", headers=headers)
+
+    def stream() -> Iterator[bytes]:  # large ones stream, chunk by verified chunk
+        yield from head
+        services.metrics.bytes_out.inc(size)
+        for chunk in rest:
+            services.metrics.bytes_out.inc(len(chunk))
+            yield chunk
+
+    return StreamingResponse(stream(), media_type="application/octet-stream", headers=headers)
+
+
+def _read_head(
+    services: Services, row: dict[str, Any]
+) -> tuple[list[bytes], int, Iterator[bytes] | None]:
+    """Up to INLINE_BYTES of verified ciphertext; the rest as an iterator (None if done)."""
+    chunks = iter(services.storage.get(row["cid"], row["content_hash"].removeprefix("0x")))
     head: list[bytes] = []
     size = 0
     for chunk in chunks:
         head.append(chunk)
         size += len(chunk)
         if size >= INLINE_BYTES:
-            break
-    else:
-        services.metrics.bytes_out.inc(size)
-        return Response(b"".join(head), media_type="application/octet-stream", headers=headers)
-
-    def stream() -> Iterator[bytes]:
-        yield from head
-        services.metrics.bytes_out.inc(size)
-        for chunk in chunks:
-            services.metrics.bytes_out.inc(len(chunk))
-            yield chunk
-
-    return StreamingResponse(stream(), media_type="application/octet-stream", headers=headers)
+            return head, size, chunks
+    return head, size, None

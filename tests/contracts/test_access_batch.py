@@ -1,0 +1,131 @@
+"""AccessLog.logAccessBatch: many accesses in one transaction, each checked and logged exactly
+as logAccess would (same AccessLogged event), all-or-nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sharing_api.chain import Basis, Category, Purpose
+from sharing_api.chain.records import AccessEntry, access_batch_calldata
+from tests.contracts.conftest import Actors
+from tests.contracts.helpers import grant, register, reverts, sha
+
+pytestmark = pytest.mark.integration
+
+
+def _without_id(args: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in args.items() if k != "accessId"}
+
+
+def test_batch_emits_what_single_calls_emit(actors: Actors) -> None:
+    clinic = actors.clinic.client.address
+    h1 = actors.h1.client.address
+    g = grant(actors.h1, actors.patient, clinic, categories=(Category.LAB,))
+    lab = register(actors.h1, actors.patient, Category.LAB)
+    er = register(actors.clinic, actors.patient, Category.SUMMARY)
+    entries = [
+        AccessEntry(lab, clinic, Purpose.TREATMENT, Basis.CONSENT, g.consent_id),
+        AccessEntry(lab, clinic, Purpose.REFERRAL, Basis.CONSENT, g.consent_id),
+        AccessEntry(er, h1, Purpose.EMERGENCY, Basis.BREAK_GLASS, 0, sha("unconscious")),
+    ]
+    # The batcher's hand-encoded calldata is what web3 would send.
+    fn = actors.h1.access.fn.logAccessBatch(
+        [lab, lab, er],
+        [clinic, clinic, h1],
+        [0, 1, 4],
+        [0, 0, 2],
+        [g.consent_id, g.consent_id, 0],
+        [b"\0" * 32, b"\0" * 32, sha("unconscious")],
+    )
+    assert "0x" + access_batch_calldata(entries).hex() == fn._encode_transaction_data()
+
+    singles = [
+        actors.h1.access.log_access(
+            e.record_id, e.reader, e.purpose, e.basis, e.basis_id, e.reason_hash
+        ).access_id
+        for e in entries
+    ]
+    batch = actors.h1.access.log_access_batch(entries)
+    assert batch.access_ids == tuple(range(singles[-1] + 1, singles[-1] + 4))
+    logged = actors.regulator.access.events("AccessLogged")
+    assert [e.args["accessId"] for e in logged] == [*singles, *batch.access_ids]
+    assert [_without_id(e.args) for e in logged[:3]] == [_without_id(e.args) for e in logged[3:]]
+    assert {e.tx_hash for e in logged[3:]} == {batch.sent.tx_hash}
+    assert [e.log_index for e in logged[3:]] == sorted(e.log_index for e in logged[3:])
+    # Break-glass entries of a batch enter the review queue like single ones.
+    assert actors.regulator.access.unjustified_break_glass() == [singles[2], batch.access_ids[2]]
+    assert actors.regulator.access.break_glass_entry(batch.access_ids[2]) == (h1, h1, False)
+
+
+def test_every_entry_is_checked_and_one_refusal_reverts_the_batch(actors: Actors) -> None:
+    clinic, h3 = actors.clinic.client.address, actors.h3.client.address
+    g = grant(
+        actors.h1, actors.patient, clinic, categories=(Category.LAB,), purposes=(Purpose.TREATMENT,)
+    )
+    lab = register(actors.h1, actors.patient, Category.LAB)
+    imaging = register(actors.h1, actors.patient, Category.IMAGING)
+    ok = AccessEntry(lab, clinic, Purpose.TREATMENT, Basis.CONSENT, g.consent_id)
+    log = actors.clinic.access.log_access_batch
+    bad_purpose: Any = 7
+    refused = {
+        "BasisDoesNotCover": AccessEntry(
+            imaging, clinic, Purpose.TREATMENT, Basis.CONSENT, g.consent_id
+        ),
+        "InvalidPurpose": AccessEntry(lab, clinic, bad_purpose, Basis.CONSENT, g.consent_id),
+        # the clinic is neither this reader nor the record's custodian
+        "NotReaderOrCustodian": AccessEntry(
+            lab, h3, Purpose.TREATMENT, Basis.CONSENT, g.consent_id
+        ),
+        "MissingReason": AccessEntry(lab, clinic, Purpose.EMERGENCY, Basis.BREAK_GLASS, 0),
+        "UnknownRecord": AccessEntry(999, clinic, Purpose.TREATMENT, Basis.CONSENT, 1),
+    }
+    for name, entry in refused.items():
+        for position in range(3):  # first, middle and last entry
+            batch = [ok, ok]
+            batch.insert(position, entry)
+            reverts(name, lambda b=batch: log(b))  # type: ignore[misc]
+    reverts("NotMember", lambda: actors.outsider.access.log_access_batch([ok]))
+    assert actors.h1.access.events("AccessLogged") == []
+    assert log([ok, ok]).access_ids == (1, 2)
+
+
+def test_mismatched_array_lengths_revert(actors: Actors) -> None:
+    clinic = actors.clinic.client.address
+    g = grant(actors.h1, actors.patient, clinic, categories=(Category.LAB,))
+    lab = register(actors.h1, actors.patient, Category.LAB)
+    columns: list[list[Any]] = [
+        [lab, lab],
+        [clinic, clinic],
+        [0, 0],
+        [0, 0],
+        [g.consent_id, g.consent_id],
+        [b"\0" * 32, b"\0" * 32],
+    ]
+    for i in range(len(columns)):
+        short = [c[:1] if j == i else c for j, c in enumerate(columns)]
+        fn = actors.clinic.access.fn.logAccessBatch(*short)
+        reverts("LengthMismatch", lambda f=fn: actors.clinic.client.send(f))  # type: ignore[misc]
+    empty = actors.clinic.access.log_access_batch([])
+    assert empty.access_ids == () and actors.h1.access.events("AccessLogged") == []
+
+
+def test_gas_per_access_falls_with_batch_size(actors: Actors, chain: Any) -> None:
+    """Gas per access: one logAccess vs batches of 8 and 32 (printed for the record)."""
+    clinic = actors.clinic.client.address
+    g = grant(actors.h1, actors.patient, clinic, categories=(Category.LAB,))
+    lab = register(actors.h1, actors.patient, Category.LAB)
+    entry = AccessEntry(lab, clinic, Purpose.TREATMENT, Basis.CONSENT, g.consent_id)
+    single = actors.clinic.access.log_access(
+        lab, clinic, Purpose.TREATMENT, Basis.CONSENT, g.consent_id
+    ).sent.gas_used
+    per_access = {
+        n: actors.clinic.access.log_access_batch([entry] * n).sent.gas_used / n for n in (8, 32)
+    }
+    print(f"{chain.name}: logAccess {single} gas; batch gas per access {per_access}")
+    # Every entry still pays its reads and its event; the batch saves the 21k base cost, the
+    # membership check and the cold-access surcharges of all but the first entry.
+    assert per_access[8] < 0.6 * single
+    assert per_access[32] < per_access[8]
+    assert per_access[32] < 30_000
