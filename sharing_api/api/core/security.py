@@ -57,11 +57,17 @@ class Principal:
         return self.subject if self.kind is not Kind.STAFF else ""
 
 
+VERIFIED_CACHE_SIZE = 10_000
+
+
 @dataclass
 class TokenService:
     secret: str
     ttl_s: int
     clock: Any = field(default=time.time)
+    # token text -> (caller, expiry): a token whose HMAC was checked once is the same bytes
+    # next time, so a repeat caller skips PyJWT (about a third of a millisecond per request).
+    _verified: dict[str, tuple[Principal, int]] = field(default_factory=dict, repr=False)
 
     def issue(self, principal: Principal, ttl_s: int | None = None) -> tuple[str, int]:
         now = int(self.clock())
@@ -81,6 +87,20 @@ class TokenService:
         return jwt.encode(claims, self.secret, algorithm=ALGORITHM), expires
 
     def verify(self, token: str) -> Principal:
+        cached = self._verified.get(token)
+        if cached is not None:
+            principal, expires = cached
+            if expires > int(self.clock()):
+                return principal
+            self._verified.pop(token, None)
+            raise TokenError("token expired")
+        principal, expires = self._decode(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = (principal, expires)
+        return principal
+
+    def _decode(self, token: str) -> tuple[Principal, int]:
         try:
             claims = jwt.decode(
                 token,
@@ -97,7 +117,7 @@ class TokenService:
         if int(claims["exp"]) <= int(self.clock()):
             raise TokenError("token expired")
         try:
-            return Principal(
+            principal = Principal(
                 kind=Kind(claims["kind"]),
                 subject=str(claims["sub"]),
                 member=str(claims.get("member", "")),
@@ -108,6 +128,7 @@ class TokenService:
             )
         except (KeyError, ValueError, TypeError):
             raise TokenError("invalid token claims") from None
+        return principal, int(claims["exp"])
 
 
 class NonceLimitError(OSError):
