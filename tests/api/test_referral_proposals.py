@@ -4,15 +4,22 @@ chain). Against the real ledger node, checked on chain through the chain client.
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from sharing_api.chain import Alliance, ChainClient, Direction, ReferralStatus
+from sharing_api.cli.main import cli
+from sharing_api.index.db import IndexDB
+from sharing_api.index.proposals import ProposalStore
 from sharing_api.sdk import ApiError, SharingClient
 from tests.api.conftest import Cast
 
@@ -204,3 +211,43 @@ def test_bad_proposals(cast: Cast, patient: Patient) -> None:
         stranger_record(other, cast.address("h3"), record_ids=[patient.records["lab"]])
     assert status_of(not_theirs) == 400
     assert patient.client.referral_proposals() == []
+
+
+def test_propose_on_the_command_line(cast: Cast, patient: Patient, tmp_path: Path) -> None:
+    env = {"ALLIANCE_API_URL": cast.api.url, "ALLIANCE_TOKEN": cast.clinic_doctor.token}
+    args = ["referral", "propose", "--patient", patient.address, "--receiver"]
+    args += [cast.address("h3"), "--categories", "lab", "--reason", "nephrology"]
+    result = CliRunner().invoke(cli, args, env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    proposed = json.loads(result.stdout)
+    assert proposed["record_ids"] == [patient.records["lab"]]
+    assert proposed["status"] == "pending" and proposed["reason"] == "nephrology"
+    listed = CliRunner().invoke(cli, ["referral", "proposals"], env=env, catch_exceptions=False)
+    assert proposed["proposal_id"] in [p["proposal_id"] for p in json.loads(listed.stdout)]
+    key_file = tmp_path / "patient.key"
+    key_file.write_text(patient.hex_key)
+    inbox = CliRunner().invoke(
+        cli,
+        ["referral", "proposals", "--key-file", str(key_file)],
+        env={"ALLIANCE_API_URL": cast.api.url},
+        catch_exceptions=False,
+    )
+    assert [p["proposal_id"] for p in json.loads(inbox.stdout)] == [proposed["proposal_id"]]
+
+
+def test_an_expired_proposal_cannot_be_answered(cast: Cast, patient: Patient) -> None:
+    pid = propose(cast, patient)["proposal_id"]
+    db = IndexDB(cast.alliance.settings().resolved_database_url())
+    try:  # the proposal's time runs out (the same table the API reads)
+        ProposalStore(db.engine).finish(pid, expires_at=int(time.time()) - 1)
+    finally:
+        db.close()
+    (shown,) = patient.client.referral_proposals()
+    assert shown["proposal_id"] == pid and shown["status"] == "expired"
+    for answer in ("accept", "decline"):
+        with pytest.raises(ApiError) as late:
+            if answer == "accept":
+                patient.client.accept_referral_proposal(patient.hex_key, pid)
+            else:
+                patient.client.decline_referral_proposal(pid)
+        assert status_of(late) == 409
