@@ -93,9 +93,16 @@ class ProposalStore:
         return _out(row) if row is not None else None
 
     def list(
-        self, *, patient: str | None = None, referrer: str | None = None, limit: int = 500
+        self,
+        *,
+        patient: str | None = None,
+        referrer: str | None = None,
+        receiver: str | None = None,
+        limit: int = 500,
     ) -> list[Row]:
         query = select(proposals)
+        if receiver:
+            query = query.where(proposals.c.receiver == receiver.lower())
         if patient:
             query = query.where(proposals.c.patient == patient.lower())
         if referrer:

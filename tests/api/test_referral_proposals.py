@@ -112,6 +112,9 @@ def test_accept_creates_the_referral_on_chain(cast: Cast, patient: Patient) -> N
     assert mine[pid]["status"] == "accepted" and mine[pid]["referral_id"] == fid
     assert cast.h3_doctor.json("POST", f"/referrals/{fid}/accept")["status"] == "accepted"
     assert cast.h3_doctor.json("GET", f"/referral-proposals/{pid}")["referral_id"] == fid
+    incoming = cast.h3.json("GET", "/referral-proposals", params={"as": "receiver"})
+    assert pid in [p["proposal_id"] for p in incoming]
+    assert pid not in [p["proposal_id"] for p in cast.h3.referral_proposals()]
 
 
 def test_decline_puts_nothing_on_chain(cast: Cast, patient: Patient) -> None:

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from sharing_api.api.core.security import Kind, Principal
@@ -193,10 +193,20 @@ def propose(
 @router.get(
     "/referral-proposals",
     responses=PROBLEM_RESPONSES,
-    summary="The proposals my member made, with their status",
+    summary="The proposals my member made (or, with as=receiver, those naming it as receiver)",
 )
-def list_mine(principal: CareProvider, services: ServicesDep, store: StoreDep) -> list[ProposalOut]:
-    return [proposal_out(services, r) for r in store.list(referrer=principal.member)]
+def list_mine(
+    principal: CareProvider,
+    services: ServicesDep,
+    store: StoreDep,
+    as_: Annotated[str, Query(alias="as", pattern=r"^(referrer|receiver)$")] = "referrer",
+) -> list[ProposalOut]:
+    rows = (
+        store.list(receiver=principal.member)
+        if as_ == "receiver"
+        else store.list(referrer=principal.member)
+    )
+    return [proposal_out(services, r) for r in rows]
 
 
 @router.get(
