@@ -18,6 +18,7 @@ from sharing_api.api.routes import (
     members,
     patients,
     records,
+    referral_proposals,
     referrals,
 )
 from sharing_api.api.services import Services
@@ -51,5 +52,6 @@ def create_app(services: Services, *, follow_chain: bool = True, threads: int = 
     services.metrics.install(app)
     for module in (health, auth, records, consents, referrals, keys, audit, members, patients):
         app.include_router(module.router)
+    app.include_router(referral_proposals.router)
     mount_web(app)
     return app

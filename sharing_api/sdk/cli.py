@@ -330,6 +330,51 @@ def referral_create(
         _show(client.json("POST", "/referrals", json=body))
 
 
+@referral.command("propose")
+@click.option("--patient", required=True)
+@click.option("--receiver", required=True, help="Receiving member's address.")
+@click.option("--direction", type=click.Choice(["up", "down"]), default="up", show_default=True)
+@click.option("--records", "record_ids", default="", help="Comma-separated record ids.")
+@click.option("--categories", default="", help="Comma-separated categories (current records).")
+@click.option("--reason", default="")
+@click.option("--expires-days", type=int, default=7, show_default=True)
+@_api_option
+@_key_option
+def referral_propose(
+    patient: str,
+    receiver: str,
+    direction: str,
+    record_ids: str,
+    categories: str,
+    reason: str,
+    expires_days: int,
+    api_url: str,
+    key_file: Path | None,
+) -> None:
+    """Propose a referral; the patient accepts (signing) or declines it in the wallet."""
+    with _client(api_url, key_file) as client:
+        _show(
+            client.propose_referral(
+                patient,
+                receiver,
+                record_ids=[int(i) for i in _csv(record_ids)],
+                categories=_csv(categories),
+                direction=direction,
+                reason=reason,
+                expires_in_s=expires_days * 86_400,
+            )
+        )
+
+
+@referral.command("proposals")
+@_api_option
+@_key_option
+def referral_proposals(api_url: str, key_file: Path | None) -> None:
+    """My member's referral proposals and their status (a patient: their inbox)."""
+    with _client(api_url, key_file) as client:
+        _show(client.referral_proposals())
+
+
 def _transition(action: str) -> click.Command:
     party = "referrer" if action == "cancel" else "receiver"
 

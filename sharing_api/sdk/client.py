@@ -24,6 +24,7 @@ from sharing_api.chain.scopes import mask
 from sharing_api.chain.typed_data import (
     GrantTerms,
     grant_typed_data,
+    referral_typed_data,
     revoke_typed_data,
     sign_typed_data,
 )
@@ -264,6 +265,78 @@ class SharingClient:
             "signature": {"v": sig.v, "r": "0x" + sig.r.hex(), "s": "0x" + sig.s.hex()},
         }
         out: dict[str, Any] = self.json("POST", f"/consents/{consent_id}/revoke", json=body)
+        return out
+
+    # ---- referral proposals (a member proposes; the patient answers) ------------------------
+
+    def propose_referral(
+        self,
+        patient: str,
+        receiver: str,
+        *,
+        record_ids: Iterable[int] = (),
+        categories: Iterable[str] = (),
+        direction: str = "up",
+        reason: str = "",
+        expires_in_s: int = 7 * 86_400,
+    ) -> dict[str, Any]:
+        """Offer the patient a referral to ``receiver`` (member or staff); pending until the
+        patient accepts (signing in their wallet) or declines."""
+        body = {
+            "patient": patient,
+            "receiver": receiver,
+            "direction": direction,
+            "record_ids": list(record_ids),
+            "categories": list(categories),
+            "reason": reason,
+            "expires_in_s": expires_in_s,
+        }
+        out: dict[str, Any] = self.json("POST", "/referral-proposals", json=body)
+        return out
+
+    def referral_proposals(self) -> list[dict[str, Any]]:
+        """A member's own proposals, or a patient's inbox, newest first."""
+        me = self.json("GET", "/auth/me")
+        path = (
+            "/patients/me/referral-proposals" if me["kind"] == "patient" else "/referral-proposals"
+        )
+        out: list[dict[str, Any]] = self.json("GET", path)
+        return out
+
+    def accept_referral_proposal(
+        self, patient_key: str | bytes, proposal_id: int, deadline_s: int = 600
+    ) -> dict[str, Any]:
+        """As the patient: sign the ReferralConsent locally and accept (what the wallet does)."""
+        p = self.json("GET", f"/referral-proposals/{proposal_id}")
+        signing = self.json("GET", "/patients/me/signing")
+        deadline = int(datetime.now(UTC).timestamp()) + deadline_s
+        reason = p["reason"]
+        typed = referral_typed_data(
+            patient=p["patient"],
+            referrer=p["referrer"],
+            receiver=p["receiver"],
+            direction=0 if p["direction"] == "up" else 1,
+            record_ids=p["record_ids"],
+            reason_hash=hashlib.sha256(reason.encode()).digest() if reason else b"\x00" * 32,
+            nonce=int(signing["referral_nonce"]),
+            deadline=deadline,
+            chain_id=int(signing["chain_id"]),
+            referral_registry=signing["referral_registry"],
+        )
+        sig = sign_typed_data(typed, patient_key)
+        body = {
+            "deadline": deadline,
+            "signature": {"v": sig.v, "r": "0x" + sig.r.hex(), "s": "0x" + sig.s.hex()},
+        }
+        out: dict[str, Any] = self.json(
+            "POST", f"/referral-proposals/{proposal_id}/accept", json=body
+        )
+        return out
+
+    def decline_referral_proposal(self, proposal_id: int, note: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = self.json(
+            "POST", f"/referral-proposals/{proposal_id}/decline", json={"note": note}
+        )
         return out
 
 

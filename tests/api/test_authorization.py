@@ -60,12 +60,19 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/patients/me/records"): {P},
     ("GET", "/patients/me/accesses"): {P},
     ("GET", "/patients/me/signing"): {P},
+    ("POST", "/referral-proposals"): CARE,
+    ("GET", "/referral-proposals"): CARE,
+    ("GET", "/referral-proposals/{proposal_id}"): {P, M, S},
+    ("POST", "/referral-proposals/{proposal_id}/accept"): {P},
+    ("POST", "/referral-proposals/{proposal_id}/decline"): {P},
+    ("GET", "/patients/me/referral-proposals"): {P},
 }
 UNKNOWN = {
     "record_id": "999999",
     "consent_id": "999999",
     "referral_id": "999999",
     "access_id": "999999",
+    "proposal_id": "999999",
     "authority_id": "nosuch",
 }
 

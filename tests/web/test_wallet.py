@@ -16,6 +16,7 @@ import pytest
 from eth_account import Account
 from playwright.sync_api import Browser, Page
 
+from sharing_api.chain import Alliance, ChainClient, ReferralStatus
 from sharing_api.sdk import ApiError, SharingClient
 from tests.support import api as support
 from tests.support.api import RunningApi, running_api, running_ledger_alliance
@@ -149,51 +150,86 @@ def test_grant_read_see_revoke(api: RunningApi, alliance: support.TestAlliance, 
         client.close()
 
 
-def test_patient_agrees_to_a_referral(
+def test_patient_answers_referral_proposals(
     api: RunningApi, alliance: support.TestAlliance, page: Page
 ) -> None:
+    """A clinic doctor proposes two referrals through the SDK; the patient declines one
+    (nothing on chain) and accepts the other in the browser (signed there, created on chain
+    by the API as the clinic); the hospital accepts and reads on the referral's strength."""
+    started = time.monotonic()
     patient = Account.create()
     clinic = signed_in(api, alliance.keys["clinic"])
+    doctor = clinic.staff_client("dr-zhao", "doctor", ["dept:general-practice"])
     h1 = signed_in(api, alliance.keys["h1"])
-    sealed = clinic.seal(b"{}", "c1.role:doctor", [clinic.authority_params("c1")])
-    rid = clinic.upload(patient.address, "summary", "c1.role:doctor", sealed)["record_id"]
+    params = [clinic.authority_params("c1")]
+    rid, lab = (
+        clinic.upload(
+            patient.address, c, "c1.role:doctor", clinic.seal(b"{}", "c1.role:doctor", params)
+        )["record_id"]
+        for c in ("summary", "lab")
+    )
+    registry = Alliance(
+        ChainClient(alliance.chain_url, alliance.keys["regulator"]), alliance.deployment
+    ).referrals
 
     wallet = WalletPage(page, api.url)
     wallet.open()
     wallet.import_key("0x" + bytes(patient.key).hex(), PASSPHRASE)
-    assert wallet.referrals() == []
-    summary, body = wallet.agree_referral(
-        "Xinqiao Community Clinic", H1_NAME, "up", [rid], "suspected ACS"
-    )
-    assert summary == (
-        f"You agree that Xinqiao Community Clinic refers you to {H1_NAME} (up) "
-        f"and hands over your records #{rid} Summary."
-    )
-    screenshot(page, "wallet-8-referral-agreement")
-    assert body["patient"] == patient.address and body["record_ids"] == [rid]
-
-    # The referring clinic submits the signed request; the chain checks the signature.
-    referral = clinic.json("POST", "/referrals", json=body)
-    assert referral["referrer"] == alliance.address("clinic").lower()
-    assert referral["status"] == "created"
+    assert wallet.proposals() == {} and wallet.referrals() == []
+    h1_address = alliance.address("h1")
+    other = doctor.propose_referral(patient.address, h1_address, record_ids=[lab])["proposal_id"]
+    reason = "cardiology: chest pain on exertion"
+    pid = doctor.propose_referral(
+        patient.address, h1_address, categories=["summary"], reason=reason
+    )["proposal_id"]
     wallet.refresh()
-    (pending,) = wallet.referrals()
-    assert pending["referral_id"] == referral["referral_id"] and pending["status"] == "created"
-    assert "waiting for the receiver" in pending["text"]
-    # A signature is good once: the same request again is refused (nonce used).
-    with pytest.raises(ApiError):
-        clinic.json("POST", "/referrals", json=body)
+    shown = wallet.proposals()
+    assert set(shown) == {pid, other}
+    assert shown[pid]["terms"] == (
+        f"Xinqiao Community Clinic refers you to {H1_NAME} (up) for: {reason}."
+    )
+    assert (
+        shown[pid]["reads"] == f"If you accept, {H1_NAME} may read your Summary records (#{rid})."
+    )
+    assert shown[other]["terms"] == f"Xinqiao Community Clinic refers you to {H1_NAME} (up)."
+    screenshot(page, "wallet-8-referral-proposals")
 
-    h1.json("POST", f"/referrals/{referral['referral_id']}/accept")
-    h1.fetch(rid, purpose="referral", referral_id=referral["referral_id"])
+    nonce = registry.nonce_of(patient.address)
+    wallet.decline_proposal(other)
+    assert registry.nonce_of(patient.address) == nonce  # nothing went on chain
+    assert doctor.json("GET", f"/referral-proposals/{other}")["status"] == "declined"
+
+    fid = wallet.accept_proposal(pid)
+    on_chain = registry.get(fid)
+    assert on_chain.patient == patient.address
+    assert on_chain.referrer.lower() == alliance.address("clinic").lower()
+    assert on_chain.receiver.lower() == h1_address.lower()
+    assert on_chain.status is ReferralStatus.CREATED
+    mine = {p["proposal_id"]: p for p in clinic.referral_proposals()}
+    assert mine[pid]["status"] == "accepted" and mine[pid]["referral_id"] == fid
+    (created,) = wallet.referrals()
+    assert created["referral_id"] == fid and created["status"] == "created"
+    assert f"Referral #{fid}" in created["text"] and "waiting for the receiver" in created["text"]
+
+    assert h1.json("POST", f"/referrals/{fid}/accept")["status"] == "accepted"
+    h1.fetch(rid, purpose="referral", referral_id=fid)
     wallet.refresh()
     (accepted,) = wallet.referrals()
     assert accepted["status"] == "accepted"
     (read,) = wallet.accesses(rid)
-    assert read["basis"] == "referral" and f"referral #{referral['referral_id']}" in read["text"]
+    assert read["basis"] == "referral" and f"referral #{fid}" in read["text"]
     assert "for referral" in read["text"]
+    answered = wallet.proposals("accepted")
+    assert f"you accepted (referral #{fid})" in answered[pid]["text"]
+    assert "you declined" in wallet.proposals("declined")[other]["text"]
+    screenshot(page, "wallet-9-referral-accepted")
+    assert wallet.toggle_language() == "zh-CN"
+    assert f"转诊 #{fid}" in wallet.referrals()[0]["text"]
+    assert f"您已同意（转诊 #{fid}）" in wallet.proposals("accepted")[pid]["text"]
+    wallet.toggle_language()
     for client in (clinic, h1):
         client.close()
+    assert time.monotonic() - started < 60
 
 
 def test_new_key_and_a_role_grant(api: RunningApi, page: Page) -> None:

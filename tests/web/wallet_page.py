@@ -7,13 +7,13 @@ combined flow test: open, import or create a key, unlock, grant, revoke, read ac
     consent_id = wallet.grant("City Third People's Hospital", ["lab"], ["treatment"], "2026-12-31")
     wallet.accesses(record_id)   # [{'access_id': .., 'basis': 'consent', 'reader': .., 'text': ..}]
     wallet.revoke(consent_id)
-    summary, body = wallet.agree_referral("Xinqiao Community Clinic", H1_NAME, "up", [rid], "ACS")
-    # the referrer then POSTs `body` to /referrals
+    wallet.proposals()           # pending referral proposals: id -> {'terms', 'reads', ...}
+    referral_id = wallet.accept_proposal(proposal_id)   # signs in the browser
+    wallet.decline_proposal(proposal_id)
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -203,24 +203,31 @@ class WalletPage:
 
     # ---- referrals --------------------------------------------------------------------------
 
-    def agree_referral(
-        self, referrer: str, receiver: str, direction: str, record_ids: list[int], reason: str
-    ) -> tuple[str, dict[str, Any]]:
-        """Sign a referral agreement (members by name); (plain-words summary, the signed
-        POST /referrals body the wallet hands to the referrer)."""
-        form = self.page.locator("#refer-form")
-        form.locator("#refer-referrer").select_option(label=referrer)
-        form.locator("#refer-receiver").select_option(label=receiver)
-        form.locator("#refer-direction").select_option(value=direction)
-        for box in form.locator("input[name=refer-record]").all():
-            box.set_checked(int(box.get_attribute("value") or 0) in record_ids)
-        form.locator("#refer-reason").fill(reason)
-        self.page.click("#refer-review")
-        self.page.wait_for_selector("#refer-summary", timeout=TIMEOUT_MS)
-        summary = self.page.inner_text("#refer-summary")
-        self._act("#refer-sign", "referral agreement")
-        body: dict[str, Any] = json.loads(self.page.input_value("#refer-signed"))
-        return summary, body
+    def proposals(self, status: str = "pending") -> dict[int, dict[str, str]]:
+        """Referral proposals shown with this status: proposal id -> texts (pending ones:
+        'terms', 'reads' and 'until'; answered ones: 'text')."""
+        out: dict[int, dict[str, str]] = {}
+        for li in self.page.locator(f"li.proposal[data-status='{status}']").all():
+            pid = int(li.get_attribute("data-proposal-id") or 0)
+            if status == "pending":
+                out[pid] = {k: li.locator(f"p.{k}").inner_text() for k in ("terms", "reads")} | {
+                    "until": li.locator("p.small").inner_text()
+                }
+            else:
+                out[pid] = {"text": li.inner_text()}
+        return out
+
+    def accept_proposal(self, proposal_id: int) -> int:
+        """Accept (the wallet signs the ReferralConsent); the new referral's id."""
+        self._act(f"li.proposal[data-proposal-id='{proposal_id}'] button.accept", "accept")
+        item = self.page.locator(f"li.proposal[data-proposal-id='{proposal_id}']")
+        assert item.get_attribute("data-status") == "accepted"
+        digits = "".join(c if c.isdigit() else " " for c in self.status()[1]).split()
+        return int(digits[0])
+
+    def decline_proposal(self, proposal_id: int) -> None:
+        self._act(f"li.proposal[data-proposal-id='{proposal_id}'] button.decline", "decline")
+        assert proposal_id not in self.proposals()
 
     # ---- language and layout ----------------------------------------------------------------
 

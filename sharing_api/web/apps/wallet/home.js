@@ -1,5 +1,6 @@
 // The signed-in screen's lists: my records with who read them, my active consents (revoke),
-// my pending referrals. Data comes from the API's index of the chain.
+// my referrals on chain with their status. Data comes from the API's index of the chain
+// (referral proposals, which are not on chain yet, come from the API's inbox: referral.js).
 import { api } from "../shared/api.js";
 import { h } from "./dom.js";
 import * as fmt from "./format.js";
@@ -8,13 +9,14 @@ import { signRevoke } from "./typed.js";
 
 // Everything the lists need, fetched together.
 export async function loadHome() {
-  const [records, accesses, consents, referrals] = await Promise.all([
+  const [records, accesses, consents, referrals, proposals] = await Promise.all([
     api("/patients/me/records"),
     api("/patients/me/accesses"),
     api("/consents"),
     api("/referrals"),
+    api("/patients/me/referral-proposals"),
   ]);
-  return { records, accesses, consents, referrals };
+  return { records, accesses, consents, referrals, proposals };
 }
 
 export function recordsSection(app, data) {
@@ -114,12 +116,17 @@ async function revoke(app, consentId) {
 }
 
 export function referralsSection(app, data) {
-  const pending = data.referrals.filter((r) => r.status === "created" || r.status === "accepted");
-  const items = pending.map((r) =>
+  // Open ones (waiting for the receiver, or accepted) first, newest first within each.
+  const open = (r) => r.status === "created" || r.status === "accepted";
+  const sorted = [...data.referrals].sort(
+    (a, b) => open(b) - open(a) || b.referral_id - a.referral_id,
+  );
+  const items = sorted.map((r) =>
     h(
       "li",
       { class: "referral", dataset: { referralId: r.referral_id, status: r.status } },
       t("referrals.line", {
+        id: r.referral_id,
         referrer: fmt.memberName(app.members, r.referrer),
         receiver: fmt.memberName(app.members, r.receiver),
         direction: t(`direction.${r.direction}`),

@@ -7,7 +7,7 @@ import { h, short } from "./dom.js";
 import { grantSection } from "./grant.js";
 import { consentsSection, loadHome, recordsSection, referralsSection } from "./home.js";
 import { initialLang, lang, setLang, t } from "./i18n.js";
-import { referralConsentSection } from "./referral.js";
+import { proposalsSection } from "./referral.js";
 import { setupView, unlockView } from "./setup.js";
 
 const root = document.getElementById("app");
@@ -133,11 +133,11 @@ const app = {
         h("button", { id: "lock-btn", type: "button", class: "link", onclick: () => this.lock() },
           t("home.lock")),
       ),
+      proposalsSection(this, this.data),
       recordsSection(this, this.data),
       consentsSection(this, this.data),
       grantSection(this),
       referralsSection(this, this.data),
-      referralConsentSection(this, this.data),
     );
   },
 };

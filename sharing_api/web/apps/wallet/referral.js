@@ -1,111 +1,109 @@
-// Agree to a referral: the patient signs a ReferralConsent (EIP-712) naming who refers them,
-// to whom, which records go along and why; the wallet shows the signed request, which the
-// referring member submits (POST /referrals) to create the referral on chain.
+// The referral inbox. A member proposes to refer the patient (POST /referral-proposals); the
+// wallet shows the terms in plain words. Accept = the patient signs the ReferralConsent
+// (EIP-712) here; the API checks that signature and submits it as the referring member
+// (ReferralRegistry.createWithSig), so the referral exists on chain only with the patient's
+// agreement. Decline = nothing goes on chain.
 import { api } from "../shared/api.js";
 import { h } from "./dom.js";
 import * as fmt from "./format.js";
 import { t } from "./i18n.js";
-import { DIRECTIONS, signReferral } from "./typed.js";
+import { signReferral } from "./typed.js";
 
-const VALID_S = 24 * 3600; // the referrer has a day to submit it
+const SIGNATURE_VALID_S = 600; // the API submits at once; a short deadline is enough
+const ANSWERED_SHOWN = 5;
 
-function memberSelect(id, label, members) {
-  return h("label", { for: id }, label,
-    h("select", { id }, members.map((m) => h("option", { value: m.address }, m.name))));
-}
-
-export function referralConsentSection(app, data) {
-  const carers = app.members.filter(
-    (m) => m.active && (m.roles.includes("hospital") || m.roles.includes("clinic")),
-  );
-  const form = h(
-    "form",
-    { id: "refer-form", onsubmit: (e) => review(e, app, data) },
-    memberSelect("refer-referrer", t("refer.referrer"), carers),
-    memberSelect("refer-receiver", t("refer.receiver"), carers),
-    h("label", { for: "refer-direction" }, t("refer.direction"),
-      h("select", { id: "refer-direction" },
-        DIRECTIONS.map((d) => h("option", { value: d }, t(`direction.${d}`))))),
-    h("fieldset", {}, h("legend", {}, t("refer.records")),
-      h("div", { class: "choices" }, data.records.map((r) =>
-        h("label", { class: "choice" },
-          h("input", { type: "checkbox", name: "refer-record", value: String(r.record_id) }),
-          `#${r.record_id} ${t(`cat.${r.category}`)}`)))),
-    h("label", { for: "refer-reason" }, t("refer.reason"),
-      h("input", { id: "refer-reason", type: "text", maxlength: "1024" })),
-    h("button", { id: "refer-review", type: "submit" }, t("grant.review")),
-  );
-  return h(
-    "section",
-    { id: "refer", class: "card" },
-    h("h2", {}, t("refer.title")),
-    h("p", { class: "muted small" }, t("refer.intro")),
-    data.records.length ? form : h("p", { class: "muted" }, t("records.empty")),
-    h("div", { id: "refer-confirm-box" }),
-  );
-}
-
-function termsFrom(form) {
-  const recordIds = [...form.querySelectorAll("input[name=refer-record]:checked")].map((i) =>
-    Number(i.value),
-  );
-  const referrer = form.querySelector("#refer-referrer").value;
-  const receiver = form.querySelector("#refer-receiver").value;
-  if (!recordIds.length || referrer === receiver) return null;
+// The terms as sentences: who refers me where and why; who may then read what; until when.
+export function describeProposal(app, p) {
+  const params = {
+    referrer: fmt.memberName(app.members, p.referrer),
+    receiver: fmt.memberName(app.members, p.receiver),
+    direction: t(`direction.${p.direction}`),
+    reason: p.reason,
+    categories: fmt.categories(p.categories),
+    records: p.record_ids.map((id) => `#${id}`).join(", "),
+    date: fmt.day(p.expires_at),
+  };
   return {
-    referrer,
-    receiver,
-    direction: form.querySelector("#refer-direction").value,
-    record_ids: recordIds,
-    reason: form.querySelector("#refer-reason").value.trim(),
+    terms: t(p.reason ? "proposals.terms" : "proposals.terms.noreason", params),
+    reads: t("proposals.reads", params),
+    until: t("proposals.until", params),
   };
 }
 
-export function describeReferral(app, data, terms) {
-  const records = terms.record_ids.map((id) => {
-    const found = data.records.find((r) => r.record_id === id);
-    return `#${id} ${found ? t(`cat.${found.category}`) : ""}`.trim();
-  });
-  return t("refer.summary", {
-    referrer: fmt.memberName(app.members, terms.referrer),
-    receiver: fmt.memberName(app.members, terms.receiver),
-    direction: t(`direction.${terms.direction}`),
-    records: records.join(t("list.sep")),
-  });
-}
-
-function review(event, app, data) {
-  event.preventDefault();
-  const box = document.getElementById("refer-confirm-box");
-  box.replaceChildren();
-  const terms = termsFrom(event.currentTarget);
-  if (!terms) return app.status(t("refer.pick"), "error");
-  app.status("");
-  box.append(
-    h("p", { id: "refer-summary", class: "summary" }, describeReferral(app, data, terms)),
-    h("div", { class: "row" },
-      h("button", { id: "refer-sign", type: "button", onclick: () => sign(app, terms, box) },
-        t("grant.sign")),
-      h("button", { type: "button", class: "link", onclick: () => box.replaceChildren() },
-        t("grant.cancel"))),
+function pendingItem(app, p) {
+  const words = describeProposal(app, p);
+  return h(
+    "li",
+    { class: "proposal", dataset: { proposalId: p.proposal_id, status: p.status } },
+    h("p", { class: "terms" }, words.terms),
+    h("p", { class: "reads" }, words.reads),
+    h("p", { class: "muted small" }, words.until),
+    h(
+      "div",
+      { class: "row" },
+      h("button", { class: "accept", type: "button", onclick: () => accept(app, p) },
+        t("proposals.accept")),
+      h("button", { class: "decline link", type: "button", onclick: () => decline(app, p) },
+        t("proposals.decline")),
+    ),
   );
 }
 
-async function sign(app, terms, box) {
-  let body;
-  const ok = await app.busy(t("grant.working"), async () => {
+function answeredItem(app, p) {
+  return h(
+    "li",
+    { class: "proposal answered", dataset: { proposalId: p.proposal_id, status: p.status } },
+    t("proposals.answered", {
+      referrer: fmt.memberName(app.members, p.referrer),
+      receiver: fmt.memberName(app.members, p.receiver),
+      status: t(`proposal.${p.status}`, { id: p.referral_id }),
+    }),
+  );
+}
+
+export function proposalsSection(app, data) {
+  const pending = data.proposals.filter((p) => p.status === "pending");
+  const answered = data.proposals.filter((p) => p.status !== "pending").slice(0, ANSWERED_SHOWN);
+  return h(
+    "section",
+    { id: "proposals", class: "card" },
+    h("h2", {}, t("proposals.title")),
+    pending.length
+      ? h("ul", { class: "list" }, pending.map((p) => pendingItem(app, p)))
+      : h("p", { class: "muted" }, t("proposals.empty")),
+    answered.length
+      ? h("ul", { class: "list answered" }, answered.map((p) => answeredItem(app, p)))
+      : null,
+    h("p", { class: "muted small" }, t("proposals.note")),
+  );
+}
+
+async function accept(app, p) {
+  let referralId = null;
+  const ok = await app.busy(t("proposals.accepting"), async () => {
     const s = await api("/patients/me/signing");
-    const deadline = Math.floor(Date.now() / 1000) + VALID_S;
-    body = await signReferral(app.wallet, terms, s.referral_nonce, deadline, s.chain_id,
+    const deadline = Math.floor(Date.now() / 1000) + SIGNATURE_VALID_S;
+    const terms = {
+      referrer: p.referrer,
+      receiver: p.receiver,
+      direction: p.direction,
+      record_ids: p.record_ids,
+      reason: p.reason,
+    };
+    const signed = await signReferral(app.wallet, terms, s.referral_nonce, deadline, s.chain_id,
       s.referral_registry);
+    const done = await api(`/referral-proposals/${p.proposal_id}/accept`, {
+      method: "POST",
+      body: signed.patient_signature,
+    });
+    referralId = done.referral_id;
   });
-  if (!ok) return;
-  const text = JSON.stringify(body, null, 1);
-  box.append(
-    h("p", {}, t("refer.handover")),
-    h("textarea", { id: "refer-signed", readonly: true, rows: "8" }, text),
-    h("button", { type: "button", class: "link",
-      onclick: () => navigator.clipboard?.writeText(text) }, t("refer.copy")),
-  );
-  app.status(t("refer.signed"), "ok");
+  if (ok) await app.refresh(["proposals.accepted", { id: referralId }]);
+}
+
+async function decline(app, p) {
+  const ok = await app.busy(t("proposals.declining"), async () => {
+    await api(`/referral-proposals/${p.proposal_id}/decline`, { method: "POST", body: {} });
+  });
+  if (ok) await app.refresh(["proposals.declined", {}]);
 }
