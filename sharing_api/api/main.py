@@ -9,7 +9,16 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from sharing_api.api import errors
-from sharing_api.api.routes import audit, auth, consents, health, keys, records, referrals
+from sharing_api.api.routes import (
+    audit,
+    auth,
+    consents,
+    console,
+    health,
+    keys,
+    records,
+    referrals,
+)
 from sharing_api.api.services import Services
 from sharing_api.web.mount import mount_web
 
@@ -39,7 +48,7 @@ def create_app(services: Services, *, follow_chain: bool = True, threads: int = 
     app.state.services = services
     errors.install(app)
     services.metrics.install(app)
-    for module in (health, auth, records, consents, referrals, keys, audit):
+    for module in (health, auth, records, consents, referrals, keys, audit, console):
         app.include_router(module.router)
     mount_web(app)
     return app

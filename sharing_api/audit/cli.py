@@ -187,7 +187,7 @@ def report_cmd(
 ) -> None:
     """HTML report with charts, a CSV of accesses and a FHIR AuditEvent bundle for the
     accesses from --from to --to (UTC days, inclusive)."""
-    from sharing_api.audit.report import write_report
+    from sharing_api.audit.report import in_period, summary_of, write_report
 
     if end < start:
         raise click.BadParameter("--to is before --from")
@@ -195,23 +195,9 @@ def report_cmd(
     hi = int((_day(end) + timedelta(days=1)).timestamp())
     data = _read(rpc, deployment, database_url)
     at = now or int(time.time())
-    rows = [r for r in data.accesses if lo <= int(r["timestamp"]) < hi]
-    in_range = {int(r["access_id"]) for r in rows}
-    readers = {str(r["reader"]) for r in rows}
-    found = [
-        a
-        for a in find_anomalies(data.history, Thresholds(justify_within, max_per_day), at)
-        if (a.access_id in in_range) or (a.access_id is None and a.reader in readers)
-    ]
-    summary = {
-        "chain head": data.head,
-        "records on chain": len(data.records),
-        "consents": len(data.history.consents),
-        "revocations": len(data.history.revocations),
-        "accesses in period": len(rows),
-        "break-glass in period": sum(1 for r in rows if int(r["basis"]) == 2),
-        "anomalies": len(found),
-    }
+    every = find_anomalies(data.history, Thresholds(justify_within, max_per_day), at)
+    rows, found = in_period(data, every, lo, hi)
+    summary = summary_of(data, rows, found)
     period = (start.strftime("%Y-%m-%d"), end.strftime("%Y-%m-%d"))
     paths = write_report(out, rows, found, period, summary, at)
     for kind, path in paths.items():

@@ -54,6 +54,13 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/audit/break-glass"): {R},
     ("GET", "/audit/summary"): {R},
     ("GET", "/audit/fhir"): {R},
+    ("GET", "/audit/status"): {R},
+    ("GET", "/audit/verification"): {R},
+    ("GET", "/audit/timeline"): {R},
+    ("GET", "/audit/timeline.csv"): {R},
+    ("GET", "/audit/charts"): {R},
+    ("GET", "/audit/anomalies"): {R},
+    ("GET", "/audit/report"): {R},
     ("POST", "/audit/break-glass/{access_id}/justify"): CARE,
 }
 UNKNOWN = {
