@@ -13,7 +13,8 @@ from typing import Any
 from fastapi import Request
 
 from sharing_api.api.services import Services
-from sharing_api.audit.verify import verify_blobs, verify_links_rpc
+from sharing_api.audit.rpc_verify import verify_links_rpc
+from sharing_api.audit.verify import verify_blobs
 
 OUR_NODE = "alliance-ledger/"  # web3_clientVersion prefix of the project's ledger node
 

@@ -146,9 +146,10 @@ class ConsolePage:
         return bars
 
     def chart_legend(self, chart: str) -> list[str]:
-        return self.page.eval_on_selector_all(
+        names: list[str] = self.page.eval_on_selector_all(
             f"#chart-{chart} svg text.legend", "ts => ts.map(t => t.textContent)"
         )
+        return names
 
     def anomalies(
         self, *, justify_within: int | None = None, max_per_day: int | None = None

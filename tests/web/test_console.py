@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from eth_account import Account
+from playwright.sync_api import ViewportSize
 
 from sharing_api.sdk import SharingClient
 from tests.support.api import running_api, running_ledger_alliance
@@ -24,66 +25,66 @@ from tests.support.browser import PHONE, chromium, ensure_web_built, screenshot
 from tests.web.console_page import ConsolePage
 
 pytestmark = pytest.mark.integration
-LAPTOP = {"width": 1366, "height": 900}
+LAPTOP = ViewportSize(width=1366, height=900)
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     ensure_web_built()  # before the app is created: it mounts only built apps
-    with running_ledger_alliance(tmp_path_factory.mktemp("console")) as alliance:
-        with running_api(alliance.settings()) as api:
+    with (
+        running_ledger_alliance(tmp_path_factory.mktemp("console")) as alliance,
+        running_api(alliance.settings()) as api,
+    ):
 
-            def signed_in(key: str) -> SharingClient:
-                client = SharingClient(api.url)
-                client.login(key)
-                return client
+        def signed_in(key: str) -> SharingClient:
+            client = SharingClient(api.url)
+            client.login(key)
+            return client
 
-            patient = Account.create()
-            patient_key = "0x" + bytes(patient.key).hex()
-            pclient = signed_in(patient_key)
-            h1, clinic, h3 = (signed_in(alliance.keys[n]) for n in ("h1", "clinic", "h3"))
-            h1_doc = h1.staff_client("dr-chen", "doctor", ["dept:cardiology"])
-            clinic_doc = clinic.staff_client("dr-zhao", "doctor", ["dept:general-practice"])
-            h3_doc = h3.staff_client("dr-wang", "doctor", ["dept:internal-medicine"])
-            rid = clinic.upload(patient.address, "lab", "c1.role:doctor", b"sealed" * 40)[
-                "record_id"
-            ]
-            consent = pclient.grant_consent(
-                patient_key,
-                grantee=alliance.address("h1"),
-                categories=["lab"],
-                purposes=["treatment", "referral"],
-            )
-            for _ in range(2):
-                h1_doc.fetch(rid)
-            referral = clinic_doc.json(
-                "POST",
-                "/referrals",
-                json={
-                    "patient": patient.address,
-                    "receiver": alliance.address("h1"),
-                    "direction": "up",
-                    "record_ids": [rid],
-                    "consent_id": consent["consent_id"],
-                    "reason": "chest pain",
-                },
-            )
-            h1_doc.json("POST", f"/referrals/{referral['referral_id']}/accept")
-            h1_doc.fetch(rid, referral_id=referral["referral_id"], purpose="referral")
-            pclient.revoke_consent(patient_key, consent["consent_id"])
-            _, headers = h3_doc.fetch(rid, break_glass=True, reason="unconscious")
-            yield {
-                "url": api.url,
-                "regulator_key": alliance.keys["regulator"],
-                "patient_key": patient_key,
-                "patient": patient.address.lower(),
-                "h1": alliance.address("h1").lower(),
-                "h3": alliance.address("h3").lower(),
-                "break_glass": int(headers["x-access-id"]),
-                "head": api.services.reader.client.w3.eth.block_number,
-            }
-            for c in (pclient, h1, clinic, h3):
-                c.close()
+        patient = Account.create()
+        patient_key = "0x" + bytes(patient.key).hex()
+        pclient = signed_in(patient_key)
+        h1, clinic, h3 = (signed_in(alliance.keys[n]) for n in ("h1", "clinic", "h3"))
+        h1_doc = h1.staff_client("dr-chen", "doctor", ["dept:cardiology"])
+        clinic_doc = clinic.staff_client("dr-zhao", "doctor", ["dept:general-practice"])
+        h3_doc = h3.staff_client("dr-wang", "doctor", ["dept:internal-medicine"])
+        rid = clinic.upload(patient.address, "lab", "c1.role:doctor", b"sealed" * 40)["record_id"]
+        consent = pclient.grant_consent(
+            patient_key,
+            grantee=alliance.address("h1"),
+            categories=["lab"],
+            purposes=["treatment", "referral"],
+        )
+        for _ in range(2):
+            h1_doc.fetch(rid)
+        referral = clinic_doc.json(
+            "POST",
+            "/referrals",
+            json={
+                "patient": patient.address,
+                "receiver": alliance.address("h1"),
+                "direction": "up",
+                "record_ids": [rid],
+                "consent_id": consent["consent_id"],
+                "reason": "chest pain",
+            },
+        )
+        h1_doc.json("POST", f"/referrals/{referral['referral_id']}/accept")
+        h1_doc.fetch(rid, referral_id=referral["referral_id"], purpose="referral")
+        pclient.revoke_consent(patient_key, consent["consent_id"])
+        _, headers = h3_doc.fetch(rid, break_glass=True, reason="unconscious")
+        yield {
+            "url": api.url,
+            "regulator_key": alliance.keys["regulator"],
+            "patient_key": patient_key,
+            "patient": patient.address.lower(),
+            "h1": alliance.address("h1").lower(),
+            "h3": alliance.address("h3").lower(),
+            "break_glass": int(headers["x-access-id"]),
+            "head": api.services.reader.client.w3.eth.block_number,
+        }
+        for c in (pclient, h1, clinic, h3):
+            c.close()
 
 
 H1 = "City Third People's Hospital"
