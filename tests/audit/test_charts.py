@@ -44,7 +44,7 @@ def test_accesses_and_break_glass_per_day() -> None:
 
 
 def test_consents_granted_and_revoked_on_the_revocation_day() -> None:
-    consents = [
+    consents: list[dict[str, Any]] = [
         {"timestamp": DAY1, "revoked": True, "revoked_block": 7},
         {"timestamp": DAY1, "revoked": False, "revoked_block": None},
     ]
