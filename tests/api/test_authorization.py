@@ -58,6 +58,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/audit/verification"): {R},
     ("GET", "/audit/timeline"): {R},
     ("GET", "/audit/timeline.csv"): {R},
+    ("GET", "/audit/timeline.fhir"): {R},
     ("GET", "/audit/charts"): {R},
     ("GET", "/audit/anomalies"): {R},
     ("GET", "/audit/report"): {R},

@@ -112,6 +112,10 @@ def test_timeline_filters(cast: Cast, story: dict[str, Any]) -> None:
     text = cast.regulator.request("GET", "/audit/timeline.csv", params=p).text
     rows = list(csv.DictReader(io.StringIO(text)))
     assert [r["basis"] for r in rows] == ["consent", "consent", "referral", "break-glass"]
+    fhir = cast.regulator.request(
+        "GET", "/audit/timeline.fhir", params={**p, "basis": "break-glass"}
+    ).json()
+    assert [e["resource"]["id"] for e in fhir["entry"]] == [f"access-{story['break_glass']}"]
 
 
 def test_chart_counts(cast: Cast, story: dict[str, Any]) -> None:

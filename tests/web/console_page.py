@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Download, Page
@@ -61,6 +62,21 @@ class ConsolePage:
             timeout=TIMEOUT_MS,
         )
         return self.page.text_content("#signin-error") or ""
+
+    def sign_in_keystore(self, keystore: Path, passphrase: str) -> None:
+        """Sign in with a JSON keystore file (ethers decrypts it in the page)."""
+        before = self._gens(SECTIONS)
+        self.page.set_input_files("#keystore", str(keystore))
+        self.page.fill("#keystore-pass", passphrase)
+        self.page.click("#signin-btn")
+        self.page.wait_for_function(
+            "() => !document.getElementById('console').hidden"
+            " || document.getElementById('signin-error').textContent !== ''",
+            timeout=TIMEOUT_MS,
+        )
+        error = self.page.text_content("#signin-error") or ""
+        assert not error, f"sign-in failed: {error}"
+        self._wait_past(before)
 
     def sign_in(self, private_key: str) -> None:
         before = self._gens(SECTIONS)

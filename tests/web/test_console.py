@@ -13,6 +13,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -175,4 +176,29 @@ def test_regulator_console_end_to_end(world: dict[str, Any]) -> None:
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 1
         screenshot(page, "console-phone")
+    assert errors == []
+
+
+def test_sign_in_with_a_keystore_file(world: dict[str, Any], tmp_path: Path) -> None:
+    """A JSON keystore (PBKDF2, as eth-account writes it) decrypted by ethers in the page;
+    a wrong passphrase is refused with a message."""
+    keystore = Account.encrypt(
+        world["regulator_key"], "correct horse", kdf="pbkdf2", iterations=2000
+    )
+    path = tmp_path / "regulator.json"
+    path.write_text(json.dumps(keystore))
+    errors: list[str] = []
+    with chromium() as browser:
+        page = browser.new_page(viewport=LAPTOP)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        console = ConsolePage(page, world["url"])
+        console.open()
+        page.set_input_files("#keystore", str(path))
+        page.fill("#keystore-pass", "wrong")
+        page.click("#signin-btn")
+        page.wait_for_function("() => document.getElementById('signin-error').textContent")
+        assert page.is_hidden("#console")
+        console.sign_in_keystore(path, "correct horse")
+        assert console.status()["head_number"] >= world["head"]
+        assert len(console.timeline()) == 4
     assert errors == []

@@ -5,6 +5,7 @@ only, GET only."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ from pydantic import BaseModel
 
 from sharing_api.api.console_state import ConsoleState, console_state
 from sharing_api.api.deps import Regulator
+from sharing_api.api.fhir_export import audit_bundle
 from sharing_api.api.routes.audit import AccessOut, AddressQuery, FreshServices, access_out
 from sharing_api.api.routes.records import PROBLEM_RESPONSES
 from sharing_api.api.services import Services
@@ -234,6 +236,17 @@ def _download(body: str, media_type: str, filename: str) -> Response:
 )
 def timeline_csv(_: Regulator, services: FreshServices, filters: FiltersDep) -> Response:
     return _download(csv_text(filters.rows(services)), "text/csv", "alliance-accesses.csv")
+
+
+@router.get(
+    "/timeline.fhir",
+    responses=PROBLEM_RESPONSES,
+    summary="The filtered timeline as a FHIR R4 Bundle of AuditEvent resources",
+)
+def timeline_fhir(_: Regulator, services: FreshServices, filters: FiltersDep) -> Response:
+    bundle = audit_bundle(filters.rows(services), int(time.time()))
+    body = json.dumps(bundle, indent=1)
+    return _download(body, "application/fhir+json", "alliance-auditevents.json")
 
 
 @router.get(

@@ -325,10 +325,8 @@ function wire() {
   exporter("export-csv", () => `/audit/timeline.csv?${filterParams()}`, "alliance-accesses.csv");
   exporter("export-report", () => `/audit/report?${filterParams()}&${thresholdParams()}`,
     "alliance-audit-report.html");
-  exporter("export-fhir", () => {
-    const patient = $("f-patient").value.trim();
-    return `/audit/fhir${patient ? `?patient=${encodeURIComponent(patient)}` : ""}`;
-  }, "alliance-auditevents.json");
+  exporter("export-fhir", () => `/audit/timeline.fhir?${filterParams()}`,
+    "alliance-auditevents.json");
   for (const p of PURPOSES) $("f-purpose").append(new Option(p, p));
   for (const b of BASES) $("f-basis").append(new Option(b, b));
 }
