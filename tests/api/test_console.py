@@ -135,6 +135,10 @@ def test_anomalies_and_report(cast: Cast, story: dict[str, Any]) -> None:
     )
     mine = [a for a in found if a["access_id"] == story["break_glass"]]
     assert [a["rule"] for a in mine] == ["unjustified-break-glass"]
+    from_chain = cast.regulator.json(
+        "GET", "/audit/anomalies", params={"justify_within": 3600, "now": later, "source": "chain"}
+    )
+    assert from_chain == found
     in_time = cast.regulator.json("GET", "/audit/anomalies", params={"now": later})
     assert story["break_glass"] not in [a["access_id"] for a in in_time]
     response = cast.regulator.request(

@@ -168,14 +168,21 @@ class ConsolePage:
         return names
 
     def anomalies(
-        self, *, justify_within: int | None = None, max_per_day: int | None = None
+        self,
+        *,
+        justify_within: int | None = None,
+        max_per_day: int | None = None,
+        source: str | None = None,
     ) -> list[dict[str, Any]]:
-        """The anomaly list, re-checked first with new thresholds if any are given."""
-        if justify_within is not None or max_per_day is not None:
+        """The anomaly list, re-checked first with new thresholds or source (``index`` |
+        ``chain``) if any are given."""
+        if justify_within is not None or max_per_day is not None or source is not None:
             if justify_within is not None:
                 self.page.fill("#t-within", str(justify_within))
             if max_per_day is not None:
                 self.page.fill("#t-per-day", str(max_per_day))
+            if source is not None:
+                self.page.select_option("#t-source", value=source)
             before = self._gens(("anomalies",))
             self.page.click("#t-apply")
             self._wait_past(before)

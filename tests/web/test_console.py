@@ -152,6 +152,7 @@ def test_regulator_console_end_to_end(world: dict[str, Any]) -> None:
         assert [(a["rule"], a["access_id"], a["reader_name"]) for a in found] == [
             ("unjustified-break-glass", world["break_glass"], H3)
         ]
+        assert console.anomalies(source="chain") == found  # the chain's logs agree
         assert console.break_glass_queue() == [
             {"access_id": world["break_glass"], "reader_name": H3}
         ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
@@ -22,7 +22,7 @@ from sharing_api.api.services import Services
 from sharing_api.audit import charts
 from sharing_api.audit.report import csv_text, in_period, render_html, summary_of
 from sharing_api.audit.rules import Thresholds, day_of, find_anomalies
-from sharing_api.audit.sources import read_index_db
+from sharing_api.audit.sources import read_chain, read_index_db
 from sharing_api.chain import Basis, Category, Purpose
 
 router = APIRouter(prefix="/audit", tags=["console"])
@@ -300,10 +300,19 @@ PerDay = Annotated[int, Query(ge=1, description="accesses per reader per UTC day
 Now = Annotated[int | None, Query(ge=0, description="judge as of this Unix time")]
 
 
+Source = Annotated[
+    Literal["index", "chain"],
+    Query(
+        description="index: fast, but it keeps no justification times (a justification "
+        "counts as in time); chain: the audit trail read from the chain's logs (authoritative)"
+    ),
+]
+
+
 def _anomalies(
-    services: Services, within: int, per_day: int, now: int | None
+    services: Services, within: int, per_day: int, now: int | None, source: str = "index"
 ) -> tuple[Any, list[Any]]:
-    data = read_index_db(services.index)
+    data = read_chain(services.reader) if source == "chain" else read_index_db(services.index)
     at = int(time.time()) if now is None else now
     return data, find_anomalies(data.history, Thresholds(within, per_day), at)
 
@@ -315,8 +324,9 @@ def anomalies(
     justify_within: Within = Thresholds.justify_within_s,
     max_per_day: PerDay = Thresholds.max_accesses_per_day,
     now: Now = None,
+    source: Source = "index",
 ) -> list[AnomalyOut]:
-    _data, found = _anomalies(services, justify_within, max_per_day, now)
+    _data, found = _anomalies(services, justify_within, max_per_day, now, source)
     return [
         AnomalyOut(rule=a.rule, access_id=a.access_id, reader=a.reader, detail=a.detail)
         for a in found
@@ -336,8 +346,9 @@ def report(
     justify_within: Within = Thresholds.justify_within_s,
     max_per_day: PerDay = Thresholds.max_accesses_per_day,
     now: Now = None,
+    source: Source = "index",
 ) -> Response:
-    data, found = _anomalies(services, justify_within, max_per_day, now)
+    data, found = _anomalies(services, justify_within, max_per_day, now, source)
     lo = 0 if filters.since is None else filters.since
     hi = 1 << 62 if filters.until is None else filters.until
     _all, in_range = in_period(data, found, lo, hi)

@@ -71,6 +71,7 @@ function thresholdParams() {
   return new URLSearchParams({
     justify_within: $("t-within").value || "86400",
     max_per_day: $("t-per-day").value || "50",
+    source: $("t-source").value || "index",
   });
 }
 
