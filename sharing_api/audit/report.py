@@ -176,14 +176,18 @@ def in_period(
     """The accesses with ``lo <= timestamp < hi`` and the anomalies about them (per-access
     findings on those accesses, per-reader findings on their readers)."""
     rows = [r for r in data.accesses if lo <= int(r["timestamp"]) < hi]
-    in_range = {int(r["access_id"]) for r in rows}
+    return rows, anomalies_about(rows, anomalies)
+
+
+def anomalies_about(rows: Sequence[dict[str, Any]], anomalies: Sequence[Anomaly]) -> list[Anomaly]:
+    """Per-access findings on these accesses and per-reader findings on their readers."""
+    ids = {int(r["access_id"]) for r in rows}
     readers = {str(r["reader"]) for r in rows}
-    found = [
+    return [
         a
         for a in anomalies
-        if (a.access_id in in_range) or (a.access_id is None and a.reader in readers)
+        if (a.access_id in ids) or (a.access_id is None and a.reader in readers)
     ]
-    return rows, found
 
 
 def summary_of(

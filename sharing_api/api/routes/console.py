@@ -20,7 +20,7 @@ from sharing_api.api.routes.audit import AccessOut, AddressQuery, FreshServices,
 from sharing_api.api.routes.records import PROBLEM_RESPONSES
 from sharing_api.api.services import Services
 from sharing_api.audit import charts
-from sharing_api.audit.report import csv_text, in_period, render_html, summary_of
+from sharing_api.audit.report import anomalies_about, csv_text, render_html, summary_of
 from sharing_api.audit.rules import Thresholds, day_of, find_anomalies
 from sharing_api.audit.sources import read_chain, read_index_db
 from sharing_api.chain import Basis, Category, Purpose
@@ -349,13 +349,9 @@ def report(
     source: Source = "index",
 ) -> Response:
     data, found = _anomalies(services, justify_within, max_per_day, now, source)
-    lo = 0 if filters.since is None else filters.since
-    hi = 1 << 62 if filters.until is None else filters.until
-    _all, in_range = in_period(data, found, lo, hi)
     rows = filters.rows(services)
-    kept = {int(r["access_id"]) for r in rows}
-    in_range = [a for a in in_range if a.access_id is None or a.access_id in kept]
-    first = day_of(lo) if filters.since is not None else "(start)"
-    last = day_of(hi - 1) if filters.until is not None else day_of(int(time.time()))
+    in_range = anomalies_about(rows, found)
+    first = "(start)" if filters.since is None else day_of(filters.since)
+    last = day_of((int(time.time()) if filters.until is None else filters.until) - 1)
     html = render_html(rows, in_range, (first, last), summary_of(data, rows, in_range))
     return _download(html, "text/html", "alliance-audit-report.html")
