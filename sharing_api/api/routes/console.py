@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -24,6 +25,7 @@ from sharing_api.audit.report import anomalies_about, csv_text, render_html, sum
 from sharing_api.audit.rules import Thresholds, day_of, find_anomalies
 from sharing_api.audit.sources import read_chain, read_index_db
 from sharing_api.chain import Basis, Category, Purpose
+from sharing_api.index.audit_queries import AccessFilter, access_rows, categories
 
 router = APIRouter(prefix="/audit", tags=["console"])
 State = Annotated[ConsoleState, Depends(console_state)]
@@ -181,22 +183,20 @@ class Filters:
         self.basis = None if basis is None else Basis[basis.upper().replace("-", "_")]
         self.since, self.until = since, until
 
-    def rows(self, services: Services, limit: int = 10_000_000) -> list[dict[str, Any]]:
-        rows = services.index.accesses(
-            patient=self.patient,
+    def query(self) -> AccessFilter:
+        return AccessFilter(
             reader=self.member,
+            patient=self.patient,
+            purpose=None if self.purpose is None else int(self.purpose),
             basis=None if self.basis is None else int(self.basis),
-            limit=limit,
+            since=self.since,
+            until=self.until,
         )
-        return [r for r in rows if self.keeps(r)]
 
-    def keeps(self, r: dict[str, Any]) -> bool:
-        ts = int(r["timestamp"])
-        return (
-            (self.purpose is None or int(r["purpose"]) == self.purpose)
-            and (self.since is None or ts >= self.since)
-            and (self.until is None or ts < self.until)
-        )
+    def rows(
+        self, services: Services, columns: Sequence[str] | None = None, latest: int | None = None
+    ) -> list[dict[str, Any]]:
+        return access_rows(services.index, self.query(), columns=columns, latest=latest)
 
 
 FiltersDep = Annotated[Filters, Depends()]
@@ -209,14 +209,15 @@ def timeline(
     filters: FiltersDep,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 5000,
 ) -> list[TimelineOut]:
-    rows = filters.rows(services)[-limit:]
-    category = {
-        int(r["record_id"]): Category(int(r["category"])).label
-        for r in services.index.records(limit=10_000_000)
-    }
+    rows = filters.rows(services, latest=limit)
+    category = categories(services.index, [int(r["record_id"]) for r in rows])
+
+    def label(record_id: int) -> str | None:
+        found = category.get(record_id)
+        return None if found is None else Category(found).label
+
     return [
-        TimelineOut(**access_out(r).model_dump(), category=category.get(int(r["record_id"])))
-        for r in rows
+        TimelineOut(**access_out(r).model_dump(), category=label(int(r["record_id"]))) for r in rows
     ]
 
 
@@ -259,7 +260,7 @@ def chart_counts(
     _: Regulator, services: FreshServices, state: State, filters: FiltersDep
 ) -> ChartsOut:
     idx = services.index
-    accesses = filters.rows(services)
+    accesses = filters.rows(services, columns=("reader", "timestamp", "basis", "justified"))
 
     def in_range(ts: int) -> bool:
         return (filters.since is None or ts >= filters.since) and (
