@@ -16,6 +16,8 @@ from sharing_api.api.routes import (
     console,
     health,
     keys,
+    members,
+    patients,
     records,
     referrals,
 )
@@ -48,7 +50,8 @@ def create_app(services: Services, *, follow_chain: bool = True, threads: int = 
     app.state.services = services
     errors.install(app)
     services.metrics.install(app)
-    for module in (health, auth, records, consents, referrals, keys, audit, console):
+    routers = (health, auth, records, consents, referrals, keys, audit, console, members, patients)
+    for module in routers:
         app.include_router(module.router)
     mount_web(app)
     return app

@@ -31,8 +31,10 @@ class RunningApi:
 
 
 @contextmanager
-def serve_in_thread(settings: ApiSettings, port: int = 0) -> Iterator[RunningApi]:
-    services = Services.build(settings)
+def serve_in_thread(
+    settings: ApiSettings, port: int = 0, passphrase: str | None = None
+) -> Iterator[RunningApi]:
+    services = Services.build(settings, passphrase=passphrase)
     app = create_app(services)
     port = port or free_port()
     config = uvicorn.Config(

@@ -14,6 +14,8 @@ from eth_utils.address import to_checksum_address
 from crypto.authority import AttributeAuthority
 from sharing_api.api.access_batch import AccessBatcher
 from sharing_api.api.core.config import ApiSettings
+from sharing_api.api.core.jwt_secret import token_secret
+from sharing_api.api.core.keys import unlock_members
 from sharing_api.api.core.security import NonceStore, TokenService
 from sharing_api.api.errors import forbidden
 from sharing_api.api.fastcall import FastCalls
@@ -64,7 +66,16 @@ class Services:
     _batch_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def build(cls, settings: ApiSettings, storage: BlobStore | None = None) -> Services:
+    def build(
+        cls,
+        settings: ApiSettings,
+        storage: BlobStore | None = None,
+        passphrase: str | None = None,
+    ) -> Services:
+        """Unlock the hosted members' key files first (``passphrase``, else the settings'
+        passphrase file or $ALLIANCE_PASSPHRASE): a wrong one fails before anything runs."""
+        unlocked = unlock_members(settings, passphrase)
+        secret = token_secret(settings)
         deployment = Deployment.load(settings.resolved_deployment_file())
         base = ChainClient(
             settings.chain_url, Account.create().key, timeout=settings.chain_timeout_s
@@ -72,19 +83,11 @@ class Services:
         reader = Alliance(base, deployment)
         hosted: dict[str, Alliance] = {}
         authorities: dict[str, AttributeAuthority] = {}
-        for member in settings.members:
-            signer = reader.as_account(member.key)
+        for member in unlocked:
+            signer = reader.as_account(member.ledger_key)
             hosted[signer.client.address] = signer
-            if member.authority_key_file:
-                authority = AttributeAuthority.from_bytes(
-                    Path(member.authority_key_file).read_bytes()
-                )
-                if member.authority and authority.authority != member.authority:
-                    raise ValueError(
-                        f"{member.authority_key_file} is authority {authority.authority!r}, "
-                        f"configured as {member.authority!r}"
-                    )
-                authorities[signer.client.address] = authority
+            if member.authority is not None:
+                authorities[signer.client.address] = member.authority
         index = IndexDB(settings.resolved_database_url())
         indexer = Indexer(index, base.w3, deployment)
         return cls(
@@ -97,8 +100,8 @@ class Services:
             or open_default_storage(settings.resolved_storage_root(), settings.max_upload_bytes),
             index=index,
             indexer=indexer,
-            tokens=TokenService(settings.jwt_secret, settings.token_ttl_s),
-            nonces=NonceStore(settings.nonce_ttl_s),
+            tokens=TokenService(secret, settings.token_ttl_s),
+            nonces=NonceStore(index.engine, settings.nonce_ttl_s),
             fast=FastCalls(
                 settings.chain_url,
                 deployment.addresses["ConsentRegistry"],

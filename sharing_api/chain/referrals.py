@@ -56,6 +56,10 @@ class ReferralRegistry(ContractWrapper):
         event, sent = self._send_for_event(fn, "ReferralCreated")
         return Referred(int(event.args["referralId"]), sent)
 
+    def nonce_of(self, patient: str) -> int:
+        """The patient's next ReferralConsent nonce (this registry's own counter)."""
+        return int(self._call(self.fn.nonces(to_checksum_address(patient))))
+
     def sign_referral(
         self,
         patient_key: str | bytes,

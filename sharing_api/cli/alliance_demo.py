@@ -13,7 +13,8 @@ import click
 from eth_account import Account
 
 from crypto.authority import AttributeAuthority
-from sharing_api.api.core.config import ApiSettings, HostedMember
+from sharing_api.api.core.config import ApiSettings
+from sharing_api.api.core.keys import seal_hosted_member
 from sharing_api.api.server import RunningApi, serve_in_thread
 from sharing_api.chain import ChainClient, Genesis, MemberSpec, Role, deploy_alliance
 from sharing_api.cli.local_node import ledger_node
@@ -100,21 +101,24 @@ def run_alliance_scenario(
             echo(f"    {aid:<3} {name:<42} {address[aid]}")
         echo(f"    reg {REGULATOR:<42} {address['regulator']}")
 
-        hosted = []
-        for aid, _, _ in INSTITUTIONS:
-            path = workdir / f"{aid}.authority"
-            path.write_bytes(authorities[aid].to_bytes())
-            path.chmod(0o600)
-            hosted.append(HostedMember(key=keys[aid], authority=aid, authority_key_file=str(path)))
+        # The API holds the members' ledger and ABE master keys sealed under a passphrase,
+        # random for this run's temporary home, handed to it directly (never written down).
+        passphrase = secrets.token_urlsafe(24)
+        hosted = [
+            seal_hosted_member(workdir / "keys", aid, keys[aid], passphrase, authorities[aid])
+            for aid, _, _ in INSTITUTIONS
+        ]
+        echo(f"    {len(hosted)} members' ledger and ABE master keys sealed in {workdir / 'keys'}")
         settings = ApiSettings(
             chain_url=chain_url,
             deployment_file=str(workdir / "deployment.json"),
             members=tuple(hosted),
             storage_root=str(workdir / "storage"),
             database_url=f"sqlite:///{workdir / 'index.sqlite3'}",
+            state_dir=str(workdir / "api"),
             index_poll_s=0.2,
         )
-        with serve_in_thread(settings) as api:
+        with serve_in_thread(settings, passphrase=passphrase) as api:
             _scenario(s, api, keys, address, echo)
             if keep_running is not None and not s.failures:
                 keep_running(api)

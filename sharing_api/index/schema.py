@@ -6,6 +6,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     Integer,
     MetaData,
     Numeric,
@@ -112,4 +113,22 @@ accesses = Table(
     Column("timestamp", BigInteger, nullable=False),
 )
 
-__all__ = ["Numeric", "accesses", "consents", "cursor", "metadata", "records", "referrals"]
+# Sign-in (EIP-4361) nonces the API issued and not yet used: kept here, not in memory, so
+# they survive restarts and every worker of one API shares them. Deleted when used.
+siwe_nonces = Table(
+    "siwe_nonces",
+    metadata,
+    Column("nonce", String(64), primary_key=True),
+    Column("expires_at", Float, nullable=False, index=True),
+)
+
+__all__ = [
+    "Numeric",
+    "accesses",
+    "consents",
+    "cursor",
+    "metadata",
+    "records",
+    "referrals",
+    "siwe_nonces",
+]

@@ -2,13 +2,14 @@
 
 Encryption and decryption happen here, locally; the API only ever sees ciphertext. Who you
 are: ``ALLIANCE_TOKEN`` (a staff token a member issued), or a ledger/wallet key file
-(``--key-file`` or ``ALLIANCE_KEY_FILE``, 0x-hex) to sign in with EIP-4361. Keys are never
-taken as command-line arguments.
+(``--key-file`` or ``ALLIANCE_KEY_FILE``: 0x-hex, or sealed under ``ALLIANCE_PASSPHRASE`` by
+``alliance api seal-key``) to sign in with EIP-4361. Keys are never command-line arguments.
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import sys
@@ -18,10 +19,14 @@ from typing import Any
 import click
 
 from crypto.authority import UserKey
+from crypto.files import atomic_output
+from crypto.keystore import read_key_file
+from sharing_api.api.core.keys import LEDGER_KIND
 from sharing_api.fhir import validate_resource
-from sharing_api.sdk.client import SharingClient
+from sharing_api.sdk.client import Download, SharingClient
 
 DEFAULT_API = "http://127.0.0.1:8000"
+KEYSTORE_MAGIC = b"ALKS"
 _api_option = click.option(
     "--api",
     "api_url",
@@ -35,14 +40,22 @@ _key_option = click.option(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     envvar="ALLIANCE_KEY_FILE",
     default=None,
-    help="File holding your ledger/wallet private key (0x-hex) to sign in with.",
+    help="Your ledger/wallet private key (0x-hex, or sealed by `alliance api seal-key`).",
 )
 
 
 def _read_key(path: Path | None) -> str:
+    """A 0x-hex key file, or a sealed one (``alliance api seal-key``) opened with
+    ``ALLIANCE_PASSPHRASE`` or a prompt."""
     if path is None:
         raise ValueError("no identity: set ALLIANCE_TOKEN or pass --key-file")
-    return path.read_text(encoding="utf-8").strip()
+    data = path.read_bytes()
+    if data.startswith(KEYSTORE_MAGIC):
+        passphrase = os.environ.get("ALLIANCE_PASSPHRASE") or str(
+            click.prompt(f"Passphrase for {path}", hide_input=True, err=True)
+        )
+        return "0x" + read_key_file(path, LEDGER_KIND, passphrase).hex()
+    return data.decode("utf-8").strip()
 
 
 def _client(api_url: str, key_file: Path | None) -> SharingClient:
@@ -80,16 +93,40 @@ def record_put(
     fhir_file: Path, patient: str, category: str, policy: str, api_url: str, key_file: Path | None
 ) -> None:
     """Validate a FHIR R4 resource, encrypt it locally and publish it."""
-    document = validate_resource(fhir_file.read_bytes())
-    plaintext = json.dumps(document, ensure_ascii=False).encode()
+    document = validate_resource(fhir_file.read_bytes())  # before signing in or encrypting
     with _client(api_url, key_file) as client:
-        authorities = sorted({a.split(".", 1)[0] for a in _attributes(policy)})
-        params = [client.authority_params(a) for a in authorities]
-        sealed = SharingClient.seal(plaintext, policy, params)
-        bar = click.progressbar(length=len(sealed), label="uploading", file=sys.stderr)
-        with bar:
+        sealed = _seal_for(client, document, policy)
+        with _upload_bar(sealed) as bar:
             out = client.upload(patient, category, policy, _chunks(sealed, bar))
         _show(out)
+
+
+@record.command("supersede")
+@click.argument("record_id", type=int)
+@click.argument("fhir_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--policy", required=True, help="CP-ABE policy of the new version.")
+@_api_option
+@_key_option
+def record_supersede(
+    record_id: int, fhir_file: Path, policy: str, api_url: str, key_file: Path | None
+) -> None:
+    """Publish a new version of a record you keep (validated, encrypted locally)."""
+    document = validate_resource(fhir_file.read_bytes())
+    with _client(api_url, key_file) as client:
+        sealed = _seal_for(client, document, policy)
+        with _upload_bar(sealed) as bar:
+            out = client.supersede(record_id, policy, _chunks(sealed, bar))
+        _show(out)
+
+
+def _seal_for(client: SharingClient, document: dict[str, Any], policy: str) -> bytes:
+    authorities = sorted({a.split(".", 1)[0] for a in _attributes(policy)})
+    params = [client.authority_params(a) for a in authorities]
+    return SharingClient.seal_fhir(document, policy, params)
+
+
+def _upload_bar(sealed: bytes) -> Any:
+    return click.progressbar(length=len(sealed), label="uploading", file=sys.stderr, show_pos=True)
 
 
 def _attributes(policy: str) -> list[str]:
@@ -135,20 +172,36 @@ def record_get(
     """Fetch a record (the access is logged on chain first) and decrypt it locally."""
     key = UserKey.from_bytes(key_path.read_bytes())
     with _client(api_url, key_file) as client:
-        data, headers = client.fetch(
-            record_id,
-            purpose=purpose,
-            referral_id=referral_id,
-            break_glass=break_glass or None,
-            reason=reason,
-        )
+        query = {"purpose": purpose, "referral_id": referral_id, "reason": reason}
+        with client.download(record_id, break_glass=break_glass or None, **query) as download:
+            data = _receive(download)
+            headers = download.headers
     plaintext = SharingClient.open(data, key)
-    out_path.write_bytes(plaintext)
+    # Plaintext health data: owner-only, and never a half-written file.
+    with atomic_output(out_path, mode=0o600) as handle:
+        handle.write(plaintext)
     click.echo(
         f"record {record_id}: {len(plaintext)} bytes -> {out_path} "
         f"(access {headers.get('x-access-id')} logged on chain)",
         err=True,
     )
+
+
+def _receive(download: Download) -> bytes:
+    """The ciphertext, with a progress bar on stderr (by bytes when the size is known)."""
+    buffer = io.BytesIO()
+    if download.size is not None:
+        with click.progressbar(
+            length=download.size, label="downloading", file=sys.stderr, show_pos=True
+        ) as bar:
+            for chunk in download.chunks:
+                buffer.write(chunk)
+                bar.update(len(chunk))
+    else:
+        with click.progressbar(download.chunks, label="downloading", file=sys.stderr) as chunks:
+            for chunk in chunks:
+                buffer.write(chunk)
+    return buffer.getvalue()
 
 
 @record.command("key")
@@ -278,7 +331,9 @@ def referral_create(
 
 
 def _transition(action: str) -> click.Command:
-    @click.command(action, help=f"{action.capitalize()} a referral (as its receiver).")
+    party = "referrer" if action == "cancel" else "receiver"
+
+    @click.command(action, help=f"{action.capitalize()} a referral (as its {party}).")
     @click.argument("referral_id", type=int)
     @click.option("--note", default="")
     @_api_option
@@ -291,7 +346,7 @@ def _transition(action: str) -> click.Command:
     return command
 
 
-for _action in ("accept", "reject", "complete"):
+for _action in ("accept", "reject", "complete", "cancel"):
     referral.add_command(_transition(_action))
 
 

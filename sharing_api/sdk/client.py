@@ -6,7 +6,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,6 +27,7 @@ from sharing_api.chain.typed_data import (
     revoke_typed_data,
     sign_typed_data,
 )
+from sharing_api.fhir import validate_resource
 
 ZERO_ADDRESS = "0x" + "00" * 20
 
@@ -35,6 +39,22 @@ class ApiError(ValueError):
         self.status = status
         self.problem = problem
         super().__init__(f"API {status}: {problem.get('detail') or problem.get('title')}")
+
+
+def _raise_for(response: httpx.Response) -> None:
+    if response.status_code >= 400:
+        try:
+            problem = response.json()
+        except ValueError:
+            problem = {"detail": response.text[:200]}
+        raise ApiError(response.status_code, problem)
+
+
+@dataclass
+class Download:
+    headers: dict[str, str]
+    size: int | None  # None when the API streams without a length (records over 1 MiB)
+    chunks: Iterator[bytes]
 
 
 class SharingClient:
@@ -60,12 +80,7 @@ class SharingClient:
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {**self._headers(), **kwargs.pop("headers", {})}
         response = self.http.request(method, path, headers=headers, **kwargs)
-        if response.status_code >= 400:
-            try:
-                problem = response.json()
-            except ValueError:
-                problem = {"detail": response.text[:200]}
-            raise ApiError(response.status_code, problem)
+        _raise_for(response)
         return response
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -132,6 +147,32 @@ class SharingClient:
         decrypt_record(header, src, out, key)
         return out.getvalue()
 
+    @staticmethod
+    def seal_fhir(
+        resource: bytes | str | dict[str, Any], policy: str, params: list[AuthorityParams]
+    ) -> bytes:
+        """Validate a FHIR R4 resource or bundle (``fhir.resources``), then encrypt it: an
+        invalid document raises FhirError (a ValueError) before anything is encrypted or sent."""
+        document = validate_resource(resource)
+        plaintext = json.dumps(document, ensure_ascii=False).encode()
+        return SharingClient.seal(plaintext, policy, params)
+
+    def supersede(
+        self, record_id: int, policy: str, ciphertext: bytes | Iterator[bytes]
+    ) -> dict[str, Any]:
+        """Publish a new version of a record this member keeps; the old one is superseded."""
+        params: dict[str, str] = {"policy": policy}
+        if isinstance(ciphertext, bytes):
+            params["sha256"] = hashlib.sha256(ciphertext).hexdigest()
+        out: dict[str, Any] = self.json(
+            "POST",
+            f"/records/{record_id}/supersede",
+            params=params,
+            content=ciphertext,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        return out
+
     def upload(
         self, patient: str, category: str, policy: str, ciphertext: bytes | Iterator[bytes]
     ) -> dict[str, Any]:
@@ -149,9 +190,25 @@ class SharingClient:
 
     def fetch(self, record_id: int, **params: Any) -> tuple[bytes, dict[str, str]]:
         """The ciphertext (the access is logged on chain first) and the response headers."""
+        with self.download(record_id, **params) as download:
+            data = b"".join(download.chunks)
+        return data, download.headers
+
+    @contextmanager
+    def download(self, record_id: int, **params: Any) -> Iterator[Download]:
+        """Stream a record's ciphertext (for progress bars and large records)."""
         query = {k: v for k, v in params.items() if v is not None}
-        response = self.request("GET", f"/records/{record_id}/content", params=query)
-        return response.content, dict(response.headers)
+        path = f"/records/{record_id}/content"
+        with self.http.stream("GET", path, params=query, headers=self._headers()) as response:
+            if response.status_code >= 400:
+                response.read()
+                _raise_for(response)
+            length = response.headers.get("content-length")
+            yield Download(
+                dict(response.headers),
+                int(length) if length and length.isdigit() else None,
+                response.iter_bytes(),
+            )
 
     # ---- consents (patient side: signs locally) ---------------------------------------------
 

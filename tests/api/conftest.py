@@ -80,3 +80,24 @@ def cast(api: RunningApi, alliance: TestAlliance) -> Iterator[Cast]:
 
 def storage_files(root: Path) -> set[Path]:
     return {p for p in (root / "blobs").rglob("*") if p.is_file()}
+
+
+class ChainCounts:
+    def __init__(self, cast: Cast) -> None:
+        r = cast.api.services.reader
+        self.values = (
+            int(r.records._call(r.records.fn.recordCount())),
+            int(r.access._call(r.access.fn.accessCount())),
+            len(cast.regulator.json("GET", "/audit/consents")),
+            len(cast.regulator.json("GET", "/audit/referrals")),
+        )
+
+
+@pytest.fixture
+def unchanged(cast: Cast) -> Iterator[None]:
+    """Asserts after the test that nothing was written on chain or in storage."""
+    root = cast.api.services.settings.resolved_storage_root()
+    before_files, before_chain = storage_files(root), ChainCounts(cast).values
+    yield
+    assert storage_files(root) == before_files
+    assert ChainCounts(cast).values == before_chain

@@ -45,6 +45,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/referrals/{referral_id}/cancel"): CARE,
     ("GET", "/referrals"): AUTHED,
     ("GET", "/referrals/{referral_id}"): AUTHED,
+    ("GET", "/referrals/{referral_id}/history"): AUTHED,
     ("POST", "/keys"): {S},
     ("GET", "/keys/authorities"): {PUBLIC},
     ("GET", "/keys/authorities/{authority_id}/params"): {PUBLIC},
@@ -63,6 +64,10 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/audit/anomalies"): {R},
     ("GET", "/audit/report"): {R},
     ("POST", "/audit/break-glass/{access_id}/justify"): CARE,
+    ("GET", "/members"): AUTHED,
+    ("GET", "/patients/me/records"): {P},
+    ("GET", "/patients/me/accesses"): {P},
+    ("GET", "/patients/me/signing"): {P},
 }
 UNKNOWN = {
     "record_id": "999999",

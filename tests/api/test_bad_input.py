@@ -13,33 +13,18 @@ from eth_account import Account
 
 from sharing_api.api.core.security import ISSUER, Kind, Principal, TokenService
 from sharing_api.auth.siwe import SiweMessage, sign_message
-from sharing_api.chain.typed_data import GrantTerms, grant_typed_data, sign_typed_data
+from sharing_api.chain.typed_data import (
+    GrantTerms,
+    grant_typed_data,
+    revoke_typed_data,
+    sign_typed_data,
+)
+from sharing_api.sdk import SharingClient
 from sharing_api.sdk.client import grant_body
-from tests.api.conftest import Cast, storage_files
+from tests.api.conftest import Cast
 
 pytestmark = pytest.mark.integration
 POLICY = "c1.role:doctor"
-
-
-class ChainCounts:
-    def __init__(self, cast: Cast) -> None:
-        r = cast.api.services.reader
-        self.values = (
-            int(r.records._call(r.records.fn.recordCount())),
-            int(r.access._call(r.access.fn.accessCount())),
-            len(cast.regulator.json("GET", "/audit/consents")),
-            len(cast.regulator.json("GET", "/audit/referrals")),
-        )
-
-
-@pytest.fixture
-def unchanged(cast: Cast) -> Iterator[None]:
-    """Asserts after the test that nothing was written on chain or in storage."""
-    root = cast.api.services.settings.resolved_storage_root()
-    before_files, before_chain = storage_files(root), ChainCounts(cast).values
-    yield
-    assert storage_files(root) == before_files
-    assert ChainCounts(cast).values == before_chain
 
 
 def _problem(response: Any, status: int) -> dict[str, Any]:
@@ -123,7 +108,7 @@ def _token_for(secret: str, clock: Any, kind: Kind = Kind.MEMBER) -> str:
 
 
 def test_forged_and_expired_tokens(cast: Cast) -> None:
-    secret = cast.api.services.settings.jwt_secret
+    secret = cast.api.services.tokens.secret
     cases = {
         "forged": _token_for("not-the-secret-" + "0" * 40, time.time),
         "expired": _token_for(secret, lambda: time.time() - 3600),
@@ -242,3 +227,59 @@ def test_fetch_without_basis_logs_nothing(cast: Cast, a_record: int, unchanged: 
     _problem(cast.h1_nurse.http.get(path, params=nurse, headers=cast.h1_nurse._headers()), 403)
     bad_referral = {"referral_id": "424242"}
     _problem(cast.h3.http.get(path, params=bad_referral, headers=cast.h3._headers()), 403)
+
+
+def test_oversize_or_bad_supersede(cast: Cast, a_record: int, unchanged: None) -> None:
+    path = f"/records/{a_record}/supersede"
+    headers = {**cast.clinic._headers(), "Content-Type": "application/octet-stream"}
+    big = cast.clinic.http.post(
+        path, params={"policy": POLICY}, content=b"z" * (300 * 1024), headers=headers
+    )
+    _problem(big, 413)
+    bad_policy = {"policy": "role:doctor and and"}
+    _problem(cast.clinic.http.post(path, params=bad_policy, content=b"v2", headers=headers), 400)
+    unknown = "/records/424242/supersede"
+    _problem(
+        cast.clinic.http.post(unknown, params={"policy": POLICY}, content=b"v2", headers=headers),
+        404,
+    )
+
+
+def test_replayed_revocation_signature(cast: Cast) -> None:
+    patient = Account.create()
+    wallet = SharingClient(cast.api.url)
+    wallet.login(patient.key)
+    first = wallet.grant_consent(
+        patient.key, grantee=cast.address("h1"), categories=["lab"], purposes=["treatment"]
+    )
+    second = wallet.grant_consent(
+        patient.key, grantee=cast.address("h3"), categories=["lab"], purposes=["treatment"]
+    )
+    domain = wallet.json("GET", "/consents/domain", params={"patient": patient.address})
+    deadline = int(time.time()) + 600
+    typed = revoke_typed_data(
+        patient.address,
+        first["consent_id"],
+        int(domain["nonce"]),
+        deadline,
+        int(domain["chain_id"]),
+        domain["consent_registry"],
+    )
+    sig = sign_typed_data(typed, patient.key)
+    body = {
+        "nonce": int(domain["nonce"]),
+        "deadline": deadline,
+        "signature": {"v": sig.v, "r": "0x" + sig.r.hex(), "s": "0x" + sig.s.hex()},
+    }
+    path = f"/consents/{first['consent_id']}/revoke"
+    assert cast.h1.http.post(path, json=body, headers=cast.h1._headers()).status_code == 200
+    # The same signature again, or moved onto another consent: refused, nothing revoked.
+    _problem(cast.h1.http.post(path, json=body, headers=cast.h1._headers()), 409)
+    other = f"/consents/{second['consent_id']}/revoke"
+    assert cast.h1.http.post(other, json=body, headers=cast.h1._headers()).status_code in (
+        403,
+        409,
+    )
+    states = {c["consent_id"]: c["revoked"] for c in wallet.json("GET", "/consents")}
+    assert states == {first["consent_id"]: True, second["consent_id"]: False}
+    wallet.close()

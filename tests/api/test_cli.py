@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from sharing_api.cli.main import cli
 from sharing_api.fhir import chest_pain_bundle
-from tests.api.conftest import Cast
+from tests.api.conftest import Cast, ChainCounts, storage_files
 
 pytestmark = pytest.mark.integration
 
@@ -88,3 +88,140 @@ def test_record_consent_cycle_on_the_command_line(cast: Cast, tmp_path: Path) ->
     assert refused.exit_code != 0
     assert "403" in str(refused.exception)
     assert not (tmp_path / "again.json").exists()
+
+
+def test_cli_validates_fhir_before_encrypting(
+    cast: Cast, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sharing_api.cli.main import main
+
+    monkeypatch.setenv("ALLIANCE_API_URL", cast.api.url)
+    clinic_key = tmp_path / "clinic.key"
+    clinic_key.write_text(cast.alliance.keys["clinic"])
+    bad = tmp_path / "bad.json"
+    bundle = chest_pain_bundle(cast.patient_key.address, "c1")
+    bundle["entry"][0]["resource"]["birthDate"] = "yesterday"  # not a FHIR date
+    bad.write_text(json.dumps(bundle))
+    root = cast.api.services.settings.resolved_storage_root()
+    before = (storage_files(root), ChainCounts(cast).values)
+    args = ["--patient", cast.patient_key.address, "--category", "summary"]
+    who = ["--key-file", str(clinic_key)]
+    status = main(["record", "put", str(bad), *args, "--policy", "c1.role:doctor", *who])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 1 and len(err) == 1 and err[0].startswith("error: invalid"), err
+    assert (storage_files(root), ChainCounts(cast).values) == before
+
+
+def test_cli_supersede_cancel_and_progress(cast: Cast, tmp_path: Path) -> None:
+    from eth_account import Account
+
+    from sharing_api.sdk import SharingClient
+
+    api = {"ALLIANCE_API_URL": cast.api.url}
+    clinic_key = tmp_path / "clinic.key"
+    clinic_key.write_text(cast.alliance.keys["clinic"])
+    patient = Account.create()
+    v1, v2 = tmp_path / "v1.json", tmp_path / "v2.json"
+    v1.write_text(json.dumps(chest_pain_bundle(patient.address, "c1")))
+    corrected = chest_pain_bundle(patient.address, "c1")
+    corrected["entry"][0]["resource"]["gender"] = "female"
+    v2.write_text(json.dumps(corrected))
+    policy = ["--policy", "c1.role:doctor"]
+    who = ["--key-file", str(clinic_key)]
+    runner = CliRunner()
+    put = runner.invoke(
+        cli,
+        [
+            "record",
+            "put",
+            str(v1),
+            "--patient",
+            patient.address,
+            "--category",
+            "lab",
+            *policy,
+            *who,
+        ],
+        env=api,
+    )
+    assert put.exit_code == 0, put.output
+    assert "uploading" in put.stderr
+    old = json.loads(put.stdout)["record_id"]
+    new = runner.invoke(cli, ["record", "supersede", str(old), str(v2), *policy, *who], env=api)
+    assert new.exit_code == 0, new.output
+    assert "uploading" in new.stderr
+    record = json.loads(new.stdout)
+    assert record["supersedes"] == old and record["patient"] == patient.address.lower()
+
+    # The clinic's doctor reads the new version under the patient's consent (the contracts
+    # have no custodian basis): a download progress bar, and the plaintext written 0600.
+    wallet = SharingClient(cast.api.url)
+    wallet.login(patient.key)
+    wallet.grant_consent(
+        patient.key, grantee=cast.address("clinic"), categories=["lab"], purposes=["treatment"]
+    )
+    token = {"ALLIANCE_TOKEN": cast.clinic_doctor.token, **api}
+    key, out = tmp_path / "dr.key", tmp_path / "read.json"
+    _run(["record", "key", "--out", str(key)], **token)
+    got = runner.invoke(
+        cli,
+        ["record", "get", str(record["record_id"]), "--key", str(key), "--out", str(out)],
+        env=token,
+    )
+    assert got.exit_code == 0, got.output
+    assert "downloading" in got.stderr
+    assert json.loads(out.read_text()) == corrected
+    assert out.stat().st_mode & 0o777 == 0o600
+
+    # The referrer cancels a referral from the command line.
+    consent = wallet.grant_consent(
+        patient.key, grantee=cast.address("h3"), categories=["lab"], purposes=["referral"]
+    )
+    wallet.close()
+    created = runner.invoke(
+        cli,
+        [
+            *("referral", "create", "--patient", patient.address),
+            *("--receiver", cast.address("h3"), "--records", str(record["record_id"])),
+            *("--consent", str(consent["consent_id"]), *who),
+        ],
+        env=api,
+    )
+    assert created.exit_code == 0, created.output
+    fid = json.loads(created.stdout)["referral_id"]
+    cancelled = runner.invoke(
+        cli, ["referral", "cancel", str(fid), "--note", "moved", *who], env=api
+    )
+    assert cancelled.exit_code == 0, cancelled.output
+    assert json.loads(cancelled.stdout)["status"] == "cancelled"
+
+
+def test_download_progress_without_a_length() -> None:
+    from sharing_api.sdk.cli import _receive
+    from sharing_api.sdk.client import Download
+
+    chunks = [b"a" * 10, b"b" * 7]
+    assert _receive(Download({}, None, iter(chunks))) == b"".join(chunks)
+    assert _receive(Download({}, 17, iter(chunks))) == b"".join(chunks)
+
+
+def test_sealed_key_file_signs_in(cast: Cast, tmp_path: Path) -> None:
+    from eth_account import Account
+
+    from sharing_api.api.core.keys import seal_ledger_key
+
+    patient = Account.create()
+    sealed = tmp_path / "patient.key"
+    seal_ledger_key(sealed, patient.key, "wallet-pass")
+    api = {"ALLIANCE_API_URL": cast.api.url}
+    args = ["consent", "grant", "--grantee", cast.address("h1"), "--categories", "lab"]
+    granted = json.loads(
+        _run([*args, "--key-file", str(sealed)], ALLIANCE_PASSPHRASE="wallet-pass", **api)
+    )
+    assert granted["patient"] == patient.address.lower()
+    wrong = CliRunner().invoke(
+        cli,
+        ["consent", "list", "--key-file", str(sealed)],
+        env={"ALLIANCE_PASSPHRASE": "not-it", **api},
+    )
+    assert wrong.exit_code != 0 and "wrong passphrase" in str(wrong.exception)

@@ -17,13 +17,16 @@ from typing import Any
 from eth_account import Account
 
 from crypto.authority import AttributeAuthority
+from crypto.files import atomic_output
 from sharing_api.api.core.config import ApiSettings, HostedMember
+from sharing_api.api.core.keys import seal_hosted_member
 from sharing_api.api.server import RunningApi, free_port, serve_in_thread
 from sharing_api.chain import ChainClient, Deployment, Genesis, MemberSpec, Role, deploy_alliance
 from tests.support.ledger import DEV_KEYS, running_node
 
 # Who is who in the test alliance (ledger keys from the node's dev keys).
 DEPLOYER, H1, CLINIC, H3, REGULATOR = DEV_KEYS[:5]
+TEST_PASSPHRASE = "correct horse battery staple (tests only)"
 
 
 @dataclass
@@ -33,27 +36,44 @@ class TestAlliance:
     deployment: Deployment
     authorities: dict[str, AttributeAuthority]  # member key -> authority
     keys: dict[str, str] = field(default_factory=dict)  # name -> ledger key
+    _hosted: tuple[HostedMember, ...] = ()
 
     def address(self, name: str) -> str:
         return str(Account.from_key(self.keys[name]).address)
 
+    def hosted_members(self) -> tuple[HostedMember, ...]:
+        """h1, clinic and h3's keys sealed under TEST_PASSPHRASE in ``root/keys`` (once)."""
+        if not self._hosted:
+            self._hosted = tuple(
+                seal_hosted_member(
+                    self.root / "keys",
+                    name,
+                    self.keys[name],
+                    TEST_PASSPHRASE,
+                    self.authorities.get(self.keys[name]),
+                )
+                for name in ("h1", "clinic", "h3")
+            )
+        return self._hosted
+
+    def passphrase_file(self) -> Path:
+        path = self.root / "passphrase"
+        if not path.exists():
+            with atomic_output(path, mode=0o600) as handle:
+                handle.write(TEST_PASSPHRASE.encode() + b"\n")
+        return path
+
     def settings(self, **overrides: Any) -> ApiSettings:
-        members = []
-        for name in ("h1", "clinic", "h3"):
-            key = self.keys[name]
-            authority = self.authorities.get(key)
-            entry: dict[str, Any] = {"key": key}
-            if authority is not None:
-                path = self.root / f"{authority.authority}.authority"
-                path.write_bytes(authority.to_bytes())
-                entry.update(authority=authority.authority, authority_key_file=str(path))
-            members.append(HostedMember(**entry))
+        """The API over this alliance; the key files unlock through ``passphrase_file`` so
+        a subprocess given these settings as its config starts too."""
         values: dict[str, Any] = {
             "chain_url": self.chain_url,
             "deployment_file": str(self.root / "deployment.json"),
-            "members": tuple(members),
+            "members": self.hosted_members(),
             "storage_root": str(self.root / "storage"),
             "database_url": f"sqlite:///{self.root / 'index.sqlite3'}",
+            "state_dir": str(self.root / "api"),
+            "passphrase_file": str(self.passphrase_file()),
             "index_poll_s": 0.2,
         }
         values.update(overrides)
@@ -104,6 +124,7 @@ def running_api(settings: ApiSettings) -> Iterator[RunningApi]:
 
 
 __all__ = [
+    "TEST_PASSPHRASE",
     "RunningApi",
     "TestAlliance",
     "deploy_test_alliance",

@@ -37,8 +37,13 @@ def chromium_path() -> str:
 
 
 def ensure_web_built() -> Path:
-    """Build the bundles if the Makefile has not (a bare `pytest` run)."""
-    if not all((DIST / app / "app.js").is_file() for app in ("wallet", "console")):
+    """Build the bundles if the Makefile has not (a bare `pytest` run), or if a source under
+    apps/ changed since (a stale bundle would test old code)."""
+    bundles = [DIST / app / "app.js" for app in ("wallet", "console")]
+    sources = [p for p in (DIST.parent / "apps").rglob("*") if p.is_file()]
+    if not all(b.is_file() for b in bundles) or max(p.stat().st_mtime for p in sources) > min(
+        b.stat().st_mtime for b in bundles
+    ):
         subprocess.run(["node", "scripts/build_web.mjs"], cwd=REPO, check=True)
     return DIST
 

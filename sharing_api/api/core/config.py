@@ -5,18 +5,20 @@ Hosted members are the members this API instance signs chain transactions for (i
 ledger keys, and, for attribute authorities, their ABE master keys): a hospital runs the API
 for itself, a regional pilot may run one API for several members. Members that are not
 hosted (e.g. the regulator) can still sign in and read.
+
+Those keys live in passphrase-sealed key files (``crypto/keystore.py``; see
+``sharing_api/api/core/keys.py``), never in this config: a plaintext ``key`` is refused.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 def alliance_home() -> Path:
@@ -24,14 +26,27 @@ def alliance_home() -> Path:
 
 
 class HostedMember(BaseModel):
-    """A member this API signs for. ``authority_key_file`` holds the member's serialized
-    ``crypto.authority.AttributeAuthority`` (ABE master key) if it issues staff keys."""
+    """A member this API signs for: ``key_file`` is its ledger key sealed under the API's
+    passphrase (``alliance api seal-key``); ``authority_key_file`` its sealed ABE master key
+    (``alliance abe setup``'s ``master.key``) if it issues staff keys."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    key: str = Field(description="ledger private key (0x-hex)")
+    key_file: str = Field(description="sealed ledger key file (kind 'ledger')")
     authority: str | None = Field(default=None, description="ABE authority id, e.g. h1")
-    authority_key_file: str | None = None
+    authority_key_file: str | None = Field(
+        default=None, description="sealed ABE master key file (kind 'authority')"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_plaintext_key(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "key" in data:
+            raise ValueError(
+                "a plaintext ledger 'key' in the API config is refused: seal it into a key "
+                "file with `alliance api seal-key` and name it as 'key_file'"
+            )
+        return data
 
 
 class ApiSettings(BaseModel):
@@ -42,7 +57,9 @@ class ApiSettings(BaseModel):
     members: tuple[HostedMember, ...] = ()
     storage_root: str = ""  # local store root; default: $ALLIANCE_HOME/storage
     database_url: str = ""  # default: SQLite at $ALLIANCE_HOME/api/index.sqlite3
-    jwt_secret: str = Field(default_factory=lambda: secrets.token_hex(32))
+    state_dir: str = ""  # the API's own files (JWT secret); default: $ALLIANCE_HOME/api
+    passphrase_file: str = ""  # unlocks the key files; else $ALLIANCE_PASSPHRASE
+    jwt_secret: str = ""  # default: generated once, kept in state_dir/jwt_secret (0600)
     token_ttl_s: int = Field(default=900, gt=0, le=86_400)
     staff_token_ttl_s: int = Field(default=8 * 3600, gt=0, le=7 * 86_400)
     siwe_domain: str = "alliance.local"
@@ -51,16 +68,26 @@ class ApiSettings(BaseModel):
     index_poll_s: float = Field(default=0.5, gt=0)
     chain_timeout_s: float = Field(default=30.0, gt=0)
 
+    @field_validator("jwt_secret")
+    @classmethod
+    def _strong_secret(cls, value: str) -> str:
+        if value and len(value) < 32:
+            raise ValueError("jwt_secret must be at least 32 characters (or unset: generated)")
+        return value
+
     def resolved_deployment_file(self) -> Path:
         return Path(self.deployment_file or alliance_home() / "deployment.json")
 
     def resolved_storage_root(self) -> Path:
         return Path(self.storage_root or alliance_home() / "storage")
 
+    def resolved_state_dir(self) -> Path:
+        return Path(self.state_dir or alliance_home() / "api")
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
-        path = alliance_home() / "api" / "index.sqlite3"
+        path = self.resolved_state_dir() / "index.sqlite3"
         path.parent.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{path}"
 
@@ -89,4 +116,8 @@ def load_settings(
     try:
         return ApiSettings.model_validate(values)
     except ValidationError as exc:
-        raise ValueError(f"bad API settings: {exc}") from None
+        # One line, and never the offending input: it may be a key pasted into the config.
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ValueError(f"bad API settings: {problems}") from None

@@ -12,7 +12,6 @@ Who is who:
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -20,6 +19,9 @@ from enum import StrEnum
 from typing import Any
 
 import jwt
+from sqlalchemy import Engine, delete, func, insert, select
+
+from sharing_api.index.schema import siwe_nonces
 
 ALGORITHM = "HS256"
 ISSUER = "alliance-sharing-api"
@@ -108,27 +110,43 @@ class TokenService:
             raise TokenError("invalid token claims") from None
 
 
-class NonceStore:
-    """Sign-in nonces: issued by the API, usable once, for a limited time (anti-replay)."""
+class NonceLimitError(OSError):
+    """Too many unused sign-in nonces are live (a flood of /auth/nonce calls)."""
 
-    def __init__(self, ttl_s: int, clock: Any = time.monotonic, limit: int = 100_000) -> None:
+
+class NonceStore:
+    """Sign-in nonces: issued by the API, usable once, for a limited time (anti-replay).
+
+    They live in the index database, so a nonce issued before a restart, or by another
+    worker, can be used once and only once. Times are wall-clock (shared across processes).
+    """
+
+    def __init__(
+        self, engine: Engine, ttl_s: int, clock: Any = time.time, limit: int = 100_000
+    ) -> None:
+        self.engine = engine
         self.ttl_s = ttl_s
         self.clock = clock
-        self.limit = limit
-        self._nonces: dict[str, float] = {}
-        self._lock = threading.Lock()
+        self.limit = limit  # live nonces at most: /auth/nonce is public, the table is not free
 
     def issue(self) -> str:
         nonce = secrets.token_hex(12)
         now = self.clock()
-        with self._lock:
-            if len(self._nonces) >= self.limit:
-                self._nonces = {n: t for n, t in self._nonces.items() if t > now}
-            self._nonces[nonce] = now + self.ttl_s
+        with self.engine.begin() as conn:
+            conn.execute(delete(siwe_nonces).where(siwe_nonces.c.expires_at <= now))
+            live = conn.execute(select(func.count()).select_from(siwe_nonces)).scalar() or 0
+            if live >= self.limit:
+                raise NonceLimitError("too many sign-ins pending; try again shortly")
+            conn.execute(insert(siwe_nonces).values(nonce=nonce, expires_at=now + self.ttl_s))
         return nonce
 
     def consume(self, nonce: str) -> bool:
-        """True once for a live nonce; False if unknown, used or expired."""
-        with self._lock:
-            expires = self._nonces.pop(nonce, None)
-        return expires is not None and expires > self.clock()
+        """True once for a live nonce; False if unknown, used or expired. The DELETE is the
+        check: of two workers racing on one nonce, only one deletes the row."""
+        with self.engine.begin() as conn:
+            used = conn.execute(
+                delete(siwe_nonces).where(
+                    siwe_nonces.c.nonce == nonce, siwe_nonces.c.expires_at > self.clock()
+                )
+            )
+        return bool(used.rowcount == 1)

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field, StringConstraints
 
 from crypto.authority import qualify
-from sharing_api.api.core.security import Kind, Principal
+from sharing_api.api.core.security import Kind, NonceLimitError, Principal
 from sharing_api.api.deps import Anyone, MemberOnly, ServicesDep
 from sharing_api.api.errors import ApiError
 from sharing_api.auth.siwe import SiweError, parse_message, verify_message
@@ -55,8 +55,12 @@ class MeOut(BaseModel):
 
 @router.post("/nonce", summary="A single-use nonce for an EIP-4361 sign-in message")
 def nonce(services: ServicesDep) -> NonceOut:
+    try:
+        issued = services.nonces.issue()
+    except NonceLimitError as exc:
+        raise ApiError(429, str(exc), "Too Many Requests") from None
     return NonceOut(
-        nonce=services.nonces.issue(),
+        nonce=issued,
         domain=services.settings.siwe_domain,
         chain_id=services.deployment.chain_id,
     )

@@ -198,6 +198,8 @@ def content(
     access_id = log_access(services, principal, record_id, grant)
     chunks = iter(services.storage.get(row["cid"], row["content_hash"].removeprefix("0x")))
     headers = {"X-Access-Id": str(access_id), "X-Record-Id": str(record_id)}
+    if int(row["superseded_by"]):  # still readable, but tell the reader a newer one exists
+        headers["X-Superseded-By"] = str(row["superseded_by"])
     # Small records (most FHIR documents) go out in one piece, read and verified here in the
     # worker thread; large ones stream, chunk by verified chunk.
     head: list[bytes] = []

@@ -53,6 +53,17 @@ class ReferralOut(BaseModel):
     tx_hash: str
 
 
+class ReferralChangeOut(BaseModel):
+    """One ReferralStatusChanged event from the index: who moved the referral, and when."""
+
+    from_status: str
+    to_status: str
+    by: str
+    note_hash: str
+    block_number: int
+    timestamp: int
+
+
 def _hash(text: str) -> bytes:
     return hashlib.sha256(text.encode()).digest() if text else ZERO32
 
@@ -179,3 +190,23 @@ def get_referral(referral_id: int, principal: Anyone, services: ServicesDep) -> 
     ):
         raise forbidden("members see the referrals they are a party to")
     return referral_out(row)
+
+
+@router.get(
+    "/{referral_id}/history",
+    responses=PROBLEM_RESPONSES,
+    summary="A referral's status changes, in chain order (from the index)",
+)
+def history(referral_id: int, principal: Anyone, services: ServicesDep) -> list[ReferralChangeOut]:
+    get_referral(referral_id, principal, services)  # the same visibility as the referral
+    return [
+        ReferralChangeOut(
+            from_status=ReferralStatus(int(c["from_status"])).name.lower(),
+            to_status=ReferralStatus(int(c["to_status"])).name.lower(),
+            by=c["by"],
+            note_hash=c["note_hash"],
+            block_number=c["block_number"],
+            timestamp=c["timestamp"],
+        )
+        for c in services.index.referral_history(referral_id)
+    ]

@@ -1,0 +1,119 @@
+"""The hosted members' secrets at rest: ledger keys and ABE master keys in key files sealed
+under one passphrase (``crypto.keystore``: scrypt + AES-256-GCM), unlocked once at start.
+
+The passphrase comes from a file (``--passphrase-file`` or the ``passphrase_file`` setting,
+e.g. a systemd credential) or else ``ALLIANCE_PASSPHRASE``. A missing or wrong passphrase and
+a plaintext key file are refused before anything is served: each is a one-line ValueError.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from eth_account import Account
+
+from crypto.authority import AttributeAuthority
+from crypto.errors import KeystoreError
+from crypto.keystore import read_key_file, write_key_file
+from sharing_api.api.core.config import ApiSettings, HostedMember
+
+LEDGER_KIND = "ledger"  # a member's 32-byte ledger (secp256k1) private key
+AUTHORITY_KIND = "authority"  # as `alliance abe setup` writes master.key
+PASSPHRASE_ENV = "ALLIANCE_PASSPHRASE"
+MAX_PASSPHRASE_BYTES = 4096
+
+
+class PassphraseError(ValueError):
+    """No passphrase to unlock the hosted members' key files."""
+
+
+@dataclass(frozen=True)
+class UnlockedMember:
+    ledger_key: bytes
+    authority: AttributeAuthority | None
+
+
+def resolve_passphrase(settings: ApiSettings, environ: Mapping[str, str] | None = None) -> str:
+    """The passphrase file if one is configured (trailing newline dropped), else the env."""
+    environ = os.environ if environ is None else environ
+    if settings.passphrase_file:
+        path = Path(settings.passphrase_file)
+        if path.stat().st_size > MAX_PASSPHRASE_BYTES:
+            raise PassphraseError(f"{path}: too large to be a passphrase file")
+        value = path.read_text(encoding="utf-8").rstrip("\r\n")
+        if not value:
+            raise PassphraseError(f"passphrase file {path} is empty")
+        return value
+    value = environ.get(PASSPHRASE_ENV, "")
+    if not value:
+        raise PassphraseError(
+            f"no passphrase for the hosted members' key files: set {PASSPHRASE_ENV} "
+            "or pass --passphrase-file"
+        )
+    return value
+
+
+def _open(path: Path, kind: str, passphrase: str) -> bytes:
+    try:
+        return read_key_file(path, kind, passphrase)
+    except KeystoreError as exc:
+        hint = ""
+        if "not a key file" in str(exc):
+            hint = " (plaintext keys are refused: seal them with `alliance api seal-key`)"
+        raise KeystoreError(f"{path}: {exc}{hint}") from None
+
+
+def unlock_member(member: HostedMember, passphrase: str) -> UnlockedMember:
+    raw = _open(Path(member.key_file), LEDGER_KIND, passphrase)
+    if len(raw) != 32:
+        raise KeystoreError(f"{member.key_file}: a ledger key is 32 bytes, found {len(raw)}")
+    authority = None
+    if member.authority_key_file:
+        path = Path(member.authority_key_file)
+        authority = AttributeAuthority.from_bytes(_open(path, AUTHORITY_KIND, passphrase))
+        if member.authority and authority.authority != member.authority:
+            raise ValueError(
+                f"{path} is authority {authority.authority!r}, configured as {member.authority!r}"
+            )
+    return UnlockedMember(raw, authority)
+
+
+def unlock_members(settings: ApiSettings, passphrase: str | None = None) -> list[UnlockedMember]:
+    """Every hosted member's keys; asks for no passphrase when nothing is hosted."""
+    if not settings.members:
+        return []
+    secret = passphrase if passphrase is not None else resolve_passphrase(settings)
+    return [unlock_member(m, secret) for m in settings.members]
+
+
+def seal_ledger_key(path: Path, private_key: str | bytes, passphrase: str) -> str:
+    """Seal a ledger key into ``path`` (0600, atomic); returns the account's address."""
+    account = Account.from_key(private_key)
+    write_key_file(path, LEDGER_KIND, bytes(account.key), passphrase)
+    return str(account.address)
+
+
+def seal_hosted_member(
+    directory: Path,
+    name: str,
+    private_key: str | bytes,
+    passphrase: str,
+    authority: AttributeAuthority | None = None,
+) -> HostedMember:
+    """Seal a member's keys into ``directory`` and describe them for the API config
+    (used by `alliance demo` and the tests' alliance)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    key_file = directory / f"{name}.ledger.key"
+    seal_ledger_key(key_file, private_key, passphrase)
+    if authority is None:
+        return HostedMember(key_file=str(key_file))
+    authority_file = directory / f"{name}.authority.key"
+    write_key_file(authority_file, AUTHORITY_KIND, authority.to_bytes(), passphrase)
+    return HostedMember(
+        key_file=str(key_file),
+        authority=authority.authority,
+        authority_key_file=str(authority_file),
+    )

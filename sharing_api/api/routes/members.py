@@ -1,0 +1,47 @@
+"""The alliance's members with their names and roles (read from the AllianceRegistry), so the
+wallet can name a custodian or reader and offer grantees by name."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from sharing_api.api.deps import Anyone, ServicesDep
+from sharing_api.api.routes.records import PROBLEM_RESPONSES
+from sharing_api.api.services import Services
+
+router = APIRouter(prefix="/members", tags=["members"])
+
+
+class MemberOut(BaseModel):
+    address: str
+    name: str
+    roles: list[str]
+    active: bool
+
+
+def members(services: Services) -> list[MemberOut]:
+    """Every member the registry lists, lowercase addresses like the index (a few eth_calls:
+    alliances have tens of members, not thousands)."""
+    registry = services.reader.registry
+    out = []
+    for address in registry.members():
+        info = registry.member(address)
+        out.append(
+            MemberOut(
+                address=address.lower(),
+                name=info.name,
+                roles=info.roles.labels(),
+                active=info.active,
+            )
+        )
+    return out
+
+
+def names(services: Services) -> dict[str, str]:
+    return {m.address: m.name for m in members(services)}
+
+
+@router.get("", responses=PROBLEM_RESPONSES, summary="Alliance members: names and roles")
+def list_members(_: Anyone, services: ServicesDep) -> list[MemberOut]:
+    return members(services)

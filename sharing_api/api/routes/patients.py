@@ -1,0 +1,102 @@
+"""The patient's own view (patients only): my records with their custodian's name and date,
+and every access to them from the chain's AccessLog, with the reader's name."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel
+
+from sharing_api.api.core.security import Kind, Principal
+from sharing_api.api.deps import ServicesDep, require
+from sharing_api.api.routes.audit import AccessOut, FreshServices, access_out
+from sharing_api.api.routes.members import names
+from sharing_api.api.routes.records import PROBLEM_RESPONSES, RecordOut, record_out
+from sharing_api.api.services import Services
+
+router = APIRouter(prefix="/patients/me", tags=["patients"])
+PatientOnly = Annotated[Principal, Depends(require(Kind.PATIENT))]
+
+
+class MyRecordOut(RecordOut):
+    custodian_name: str
+    timestamp: int  # the registering block's time (unix seconds)
+
+
+class MyAccessOut(AccessOut):
+    reader_name: str
+    category: str
+
+
+class SigningOut(BaseModel):
+    """What the wallet needs besides the typed-data layout to sign for this patient: the
+    EIP-712 domains' chain and contracts, and the patient's next nonce at each registry."""
+
+    chain_id: int
+    consent_registry: str
+    referral_registry: str
+    consent_nonce: int
+    referral_nonce: int
+
+
+def block_times(services: Services, numbers: set[int]) -> dict[int, int]:
+    """Timestamps of the given blocks (one eth_getBlock each: a patient has tens of records,
+    and no process-wide cache can tell two chains' block 7 apart)."""
+    out = {}
+    for number in numbers:
+        block: Any = services.reader.client.w3.eth.get_block(number)
+        out[number] = int(block["timestamp"])
+    return out
+
+
+@router.get("/records", responses=PROBLEM_RESPONSES, summary="My records (patient)")
+def my_records(principal: PatientOnly, services: FreshServices) -> list[MyRecordOut]:
+    named = names(services)
+    rows = [record_out(r) for r in services.index.records(patient=principal.subject)]
+    times = block_times(services, {r.block_number for r in rows})
+    return [
+        MyRecordOut(
+            **r.model_dump(),
+            custodian_name=named.get(r.custodian, ""),
+            timestamp=times[r.block_number],
+        )
+        for r in rows
+    ]
+
+
+@router.get(
+    "/accesses",
+    responses=PROBLEM_RESPONSES,
+    summary="Every logged access to my records: who, when, on what basis, for what (patient)",
+)
+def my_accesses(principal: PatientOnly, services: FreshServices) -> list[MyAccessOut]:
+    named = names(services)
+    categories = {
+        r.record_id: r.category
+        for r in map(record_out, services.index.records(patient=principal.subject))
+    }
+    return [
+        MyAccessOut(
+            **access_out(row).model_dump(),
+            reader_name=named.get(str(row["reader"]), ""),
+            category=categories.get(int(row["record_id"]), ""),
+        )
+        for row in services.index.accesses(patient=principal.subject)
+    ]
+
+
+@router.get(
+    "/signing",
+    responses=PROBLEM_RESPONSES,
+    summary="EIP-712 domains and my next consent and referral nonces (patient)",
+)
+def signing(principal: PatientOnly, services: ServicesDep) -> SigningOut:
+    a = services.deployment.addresses
+    return SigningOut(
+        chain_id=services.deployment.chain_id,
+        consent_registry=a["ConsentRegistry"],
+        referral_registry=a["ReferralRegistry"],
+        consent_nonce=services.reader.consents.nonce_of(principal.subject),
+        referral_nonce=services.reader.referrals.nonce_of(principal.subject),
+    )

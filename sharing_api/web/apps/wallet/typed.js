@@ -1,0 +1,152 @@
+// The EIP-712 messages a patient signs, mirroring sharing_api/chain/typed_data.py field for
+// field (tests/web/test_wallet_units.py signs the same terms in Python and here and compares).
+// The chain id, the ConsentRegistry address and the patient's nonce come from the API's
+// GET /consents/domain, never from this file.
+import { getAddress, sha256, Signature, toUtf8Bytes } from "ethers";
+
+export const CATEGORIES = ["summary", "lab", "imaging", "prescription", "discharge", "chronic-care"];
+export const PURPOSES = ["treatment", "referral", "consultation", "research", "emergency"];
+export const ROLES = { hospital: 1, clinic: 2 }; // Role bits a patient may grant to
+export const ZERO_ADDRESS = "0x0000000000000000000000000000000000000000";
+export const ZERO_HASH = `0x${"00".repeat(32)}`;
+
+export const GRANT_TYPES = {
+  Grant: [
+    { name: "patient", type: "address" },
+    { name: "grantee", type: "address" },
+    { name: "granteeRole", type: "uint8" },
+    { name: "categories", type: "uint16" },
+    { name: "purposes", type: "uint8" },
+    { name: "validFrom", type: "uint40" },
+    { name: "validUntil", type: "uint40" },
+    { name: "documentHash", type: "bytes32" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+};
+
+export const REVOKE_TYPES = {
+  Revoke: [
+    { name: "patient", type: "address" },
+    { name: "consentId", type: "uint256" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+};
+
+export const REFERRAL_TYPES = {
+  ReferralConsent: [
+    { name: "patient", type: "address" },
+    { name: "referrer", type: "address" },
+    { name: "receiver", type: "address" },
+    { name: "direction", type: "uint8" },
+    { name: "recordIds", type: "uint256[]" },
+    { name: "reasonHash", type: "bytes32" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+};
+export const DIRECTIONS = ["up", "down"]; // Direction enum order
+
+export function consentDomain(chainId, consentRegistry) {
+  return {
+    name: "AllianceConsent",
+    version: "1",
+    chainId,
+    verifyingContract: getAddress(consentRegistry),
+  };
+}
+
+// A bit mask from labels, as sharing_api.chain.scopes.mask does with enum values.
+export function mask(labels, all) {
+  return labels.reduce((bits, label) => {
+    const index = all.indexOf(label);
+    if (index < 0) throw new Error(`unknown ${label}`);
+    return bits | (1 << index);
+  }, 0);
+}
+
+// Terms as the API's GrantIn takes them (labels, snake_case), and the typed message.
+export function grantMessage(terms) {
+  return {
+    patient: getAddress(terms.patient),
+    grantee: getAddress(terms.grantee),
+    granteeRole: terms.grantee_role,
+    categories: mask(terms.categories, CATEGORIES),
+    purposes: mask(terms.purposes, PURPOSES),
+    validFrom: terms.valid_from,
+    validUntil: terms.valid_until,
+    documentHash: terms.document_hash,
+    nonce: terms.nonce,
+    deadline: terms.deadline,
+  };
+}
+
+function vrs(signature) {
+  const sig = Signature.from(signature);
+  return { v: sig.v, r: sig.r, s: sig.s };
+}
+
+// Sign a grant with an ethers Signer; returns the API's POST /consents body.
+export async function signGrant(signer, terms, chainId, consentRegistry) {
+  const signature = await signer.signTypedData(
+    consentDomain(chainId, consentRegistry),
+    GRANT_TYPES,
+    grantMessage(terms),
+  );
+  return { ...terms, signature: vrs(signature) };
+}
+
+// Sign a revocation; returns the API's POST /consents/{id}/revoke body.
+export async function signRevoke(signer, consentId, nonce, deadline, chainId, consentRegistry) {
+  const message = { patient: await signer.getAddress(), consentId, nonce, deadline };
+  const signature = await signer.signTypedData(
+    consentDomain(chainId, consentRegistry),
+    REVOKE_TYPES,
+    message,
+  );
+  return { nonce, deadline, signature: vrs(signature) };
+}
+
+export function referralDomain(chainId, referralRegistry) {
+  return {
+    name: "AllianceReferral",
+    version: "1",
+    chainId,
+    verifyingContract: getAddress(referralRegistry),
+  };
+}
+
+// The API hashes a referral's reason as SHA-256 of its UTF-8 text, or zero when empty.
+export function reasonHash(reason) {
+  return reason ? sha256(toUtf8Bytes(reason)) : ZERO_HASH;
+}
+
+// The patient agrees to `referrer` creating this referral (ReferralRegistry.createWithSig).
+// Returns the API's POST /referrals body, for the referrer to send.
+export async function signReferral(signer, terms, nonce, deadline, chainId, referralRegistry) {
+  const patient = await signer.getAddress();
+  const message = {
+    patient,
+    referrer: getAddress(terms.referrer),
+    receiver: getAddress(terms.receiver),
+    direction: DIRECTIONS.indexOf(terms.direction),
+    recordIds: terms.record_ids,
+    reasonHash: reasonHash(terms.reason),
+    nonce,
+    deadline,
+  };
+  const signature = await signer.signTypedData(
+    referralDomain(chainId, referralRegistry),
+    REFERRAL_TYPES,
+    message,
+  );
+  return {
+    patient,
+    receiver: message.receiver,
+    direction: terms.direction,
+    record_ids: terms.record_ids,
+    reason: terms.reason,
+    patient_signature: { deadline, signature: vrs(signature) },
+  };
+}

@@ -1,0 +1,234 @@
+"""The patient wallet in Debian's headless Chromium against the real API, ledger node and
+store: import a key, sign in, grant a hospital consent by an EIP-712 signature made in the
+browser; the hospital reads through the SDK; the patient sees that access (who, when, basis)
+and revokes; the next read is refused. Also: a new key, wrong passphrase, the Chinese
+interface, and no horizontal scroll on a phone."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from playwright.sync_api import Browser, Page
+
+from sharing_api.sdk import ApiError, SharingClient
+from tests.support import api as support
+from tests.support.api import RunningApi, running_api, running_ledger_alliance
+from tests.support.browser import PHONE, chromium, ensure_web_built, screenshot
+from tests.web.wallet_page import WalletPage
+
+pytestmark = pytest.mark.integration
+
+PASSPHRASE = "correct horse battery"
+H1_NAME = "City Third People's Hospital"
+POLICY = "h1.role:doctor"
+
+
+@pytest.fixture(scope="module")
+def alliance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[support.TestAlliance]:
+    with running_ledger_alliance(tmp_path_factory.mktemp("wallet-alliance")) as deployed:
+        yield deployed
+
+
+@pytest.fixture(scope="module")
+def api(alliance: support.TestAlliance) -> Iterator[RunningApi]:
+    ensure_web_built()
+    with running_api(alliance.settings()) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh phone-sized context (empty localStorage) that records page errors."""
+    context = browser.new_context(viewport=PHONE, locale="en-US")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield page
+    finally:
+        context.close()
+    assert errors == [], errors
+
+
+def signed_in(api: RunningApi, key: str) -> SharingClient:
+    client = SharingClient(api.url)
+    client.login(key)
+    return client
+
+
+def test_grant_read_see_revoke(api: RunningApi, alliance: support.TestAlliance, page: Page) -> None:
+    patient = Account.create()
+    clinic = signed_in(api, alliance.keys["clinic"])
+    h1 = signed_in(api, alliance.keys["h1"])
+    doctor = h1.staff_client("dr-chen", "doctor", ["dept:cardiology"])
+    sealed = clinic.seal(b'{"resourceType": "Observation"}', POLICY, [h1.authority_params("h1")])
+    rid = clinic.upload(patient.address, "lab", POLICY, sealed)["record_id"]
+
+    wallet = WalletPage(page, api.url)
+    wallet.open()
+    assert wallet.view == "setup"
+    wallet.import_key("0x" + bytes(patient.key).hex(), PASSPHRASE)
+    assert wallet.address() == patient.address
+    (record,) = wallet.records()
+    assert record["record_id"] == rid
+    assert "Lab results" in record["text"] and "Xinqiao Community Clinic" in record["text"]
+    assert wallet.accesses(rid) == []
+    screenshot(page, "wallet-1-records")
+
+    until = (datetime.now(UTC) + timedelta(days=60)).date().isoformat()
+    summary = wallet.review_grant(H1_NAME, ["lab"], ["treatment"], until)
+    assert summary == f"You allow {H1_NAME} to read your Lab results for treatment until {until}."
+    screenshot(page, "wallet-2-grant-review")
+    consent_id = wallet.sign_grant()
+    assert f"until {until}" in wallet.consents()[consent_id]
+    on_chain = h1.json("GET", f"/consents/{consent_id}")
+    assert on_chain["grantee"] == alliance.address("h1").lower()
+    assert on_chain["categories"] == ["lab"] and on_chain["purposes"] == ["treatment"]
+    assert on_chain["valid_until"] == int(
+        datetime.fromisoformat(until).replace(tzinfo=UTC).timestamp() + 86_400
+    )
+
+    before = int(time.time())
+    data, headers = doctor.fetch(rid)
+    assert data == sealed
+    wallet.refresh()
+    (seen,) = wallet.accesses(rid)
+    assert seen["access_id"] == int(headers["x-access-id"])
+    assert seen["basis"] == "consent" and seen["reader"] == alliance.address("h1").lower()
+    assert H1_NAME in seen["text"] and f"your consent #{consent_id}" in seen["text"]
+    assert "for treatment" in seen["text"]
+    stamp = datetime.fromtimestamp(before, UTC).strftime("%Y-%m-%d")
+    assert stamp in seen["text"]
+    assert wallet.horizontal_overflow() == 0
+    screenshot(page, "wallet-3-access-seen")
+
+    wallet.revoke(consent_id)
+    assert h1.json("GET", f"/consents/{consent_id}")["revoked"]
+    with pytest.raises(ApiError) as refused:
+        doctor.fetch(rid)
+    assert refused.value.status == 403
+    # An emergency read shows up too, marked as break-glass until the hospital justifies it.
+    doctor.fetch(rid, break_glass=True, reason="unconscious in ER")
+    wallet.refresh()
+    emergency = [a for a in wallet.accesses(rid) if a["basis"] == "break-glass"]
+    assert (
+        len(emergency) == 1
+        and "emergency (break-glass) (not yet justified)" in (emergency[0]["text"])
+    )
+    screenshot(page, "wallet-4-revoked")
+
+    # Chinese interface, still no horizontal scroll on the phone; and back.
+    assert wallet.toggle_language() == "zh-CN"
+    assert page.inner_text("h1") == "我的健康档案钱包"
+    assert "检验结果" in wallet.records()[0]["text"]
+    assert "您的授权" in wallet.accesses(rid)[0]["text"]
+    assert wallet.horizontal_overflow() == 0
+    screenshot(page, "wallet-5-zh")
+    assert wallet.toggle_language() == "en"
+    assert page.inner_text("h1") == "My health records wallet"
+
+    # Lock; a wrong passphrase says so; the right one signs in again.
+    wallet.lock()
+    assert "Wrong passphrase" in wallet.unlock_fails("not the passphrase")
+    screenshot(page, "wallet-6-wrong-passphrase")
+    wallet.unlock(PASSPHRASE)
+    assert wallet.address() == patient.address
+    for client in (clinic, h1, doctor):
+        client.close()
+
+
+def test_patient_agrees_to_a_referral(
+    api: RunningApi, alliance: support.TestAlliance, page: Page
+) -> None:
+    patient = Account.create()
+    clinic = signed_in(api, alliance.keys["clinic"])
+    h1 = signed_in(api, alliance.keys["h1"])
+    sealed = clinic.seal(b"{}", "c1.role:doctor", [clinic.authority_params("c1")])
+    rid = clinic.upload(patient.address, "summary", "c1.role:doctor", sealed)["record_id"]
+
+    wallet = WalletPage(page, api.url)
+    wallet.open()
+    wallet.import_key("0x" + bytes(patient.key).hex(), PASSPHRASE)
+    assert wallet.referrals() == []
+    summary, body = wallet.agree_referral(
+        "Xinqiao Community Clinic", H1_NAME, "up", [rid], "suspected ACS"
+    )
+    assert summary == (
+        f"You agree that Xinqiao Community Clinic refers you to {H1_NAME} (up) "
+        f"and hands over your records #{rid} Summary."
+    )
+    screenshot(page, "wallet-8-referral-agreement")
+    assert body["patient"] == patient.address and body["record_ids"] == [rid]
+
+    # The referring clinic submits the signed request; the chain checks the signature.
+    referral = clinic.json("POST", "/referrals", json=body)
+    assert referral["referrer"] == alliance.address("clinic").lower()
+    assert referral["status"] == "created"
+    wallet.refresh()
+    (pending,) = wallet.referrals()
+    assert pending["referral_id"] == referral["referral_id"] and pending["status"] == "created"
+    assert "waiting for the receiver" in pending["text"]
+    # A signature is good once: the same request again is refused (nonce used).
+    with pytest.raises(ApiError):
+        clinic.json("POST", "/referrals", json=body)
+
+    h1.json("POST", f"/referrals/{referral['referral_id']}/accept")
+    h1.fetch(rid, purpose="referral", referral_id=referral["referral_id"])
+    wallet.refresh()
+    (accepted,) = wallet.referrals()
+    assert accepted["status"] == "accepted"
+    (read,) = wallet.accesses(rid)
+    assert read["basis"] == "referral" and f"referral #{referral['referral_id']}" in read["text"]
+    assert "for referral" in read["text"]
+    for client in (clinic, h1):
+        client.close()
+
+
+def test_new_key_and_a_role_grant(api: RunningApi, page: Page) -> None:
+    wallet = WalletPage(page, api.url)
+    wallet.open()
+    address = wallet.create_key(PASSPHRASE)
+    assert address.startswith("0x") and len(address) == 42
+    assert wallet.records() == [] and wallet.consents() == {}
+    until = (datetime.now(UTC) + timedelta(days=7)).date().isoformat()
+    summary = wallet.review_grant(
+        "", ["summary", "imaging"], ["consultation"], until, role="clinic"
+    )
+    assert summary == (
+        f"You allow any clinic to read your Summary and Imaging for consultation until {until}."
+    )
+    consent_id = wallet.sign_grant()
+    assert "any clinic" in wallet.consents()[consent_id]
+    # The key survives a reload only encrypted: the page asks for the passphrase again.
+    page.reload()
+    page.wait_for_selector("#app[data-ready=true]")
+    assert wallet.view == "unlock"
+    stored = json.loads(page.evaluate("localStorage.getItem('alliance.keystore.wallet')"))
+    assert stored["Crypto"]["kdf"] == "scrypt" and stored["Crypto"]["kdfparams"]["n"] == 2**17
+    assert stored["address"] == address[2:].lower()
+    assert wallet.horizontal_overflow() == 0
+    screenshot(page, "wallet-7-unlock")
+
+
+def test_setup_screen_in_chinese_fits_a_phone(api: RunningApi, page: Page, tmp_path: Path) -> None:
+    wallet = WalletPage(page, api.url)
+    wallet.open()
+    assert wallet.toggle_language() == "zh-CN"
+    assert "创建新密钥" in page.inner_text("#setup")
+    assert wallet.horizontal_overflow() == 0
+    # The choice is remembered across a reload.
+    page.reload()
+    page.wait_for_selector("#app[data-ready=true]")
+    assert page.get_attribute("html", "lang") == "zh-CN"

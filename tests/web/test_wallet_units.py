@@ -1,0 +1,176 @@
+"""The wallet's pure modules run in Node (no browser): both languages have every key, and an
+EIP-712 grant or revocation signed by the wallet's typed.js (ethers v6) is byte for byte the
+signature Python's sharing_api.chain.typed_data makes, which is what the contract verifies."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+
+from sharing_api.chain import Category, GrantTerms, Purpose
+from sharing_api.chain.scopes import mask
+from sharing_api.chain.typed_data import (
+    grant_typed_data,
+    referral_typed_data,
+    revoke_typed_data,
+    sign_typed_data,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+WALLET = REPO / "sharing_api" / "web" / "apps" / "wallet"
+KEY = "0x" + "4c" * 32
+REGISTRY = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+CHAIN_ID = 31337
+
+if shutil.which("node") is None:  # pragma: no cover - node is part of `make setup`
+    pytest.skip("node is not installed: run `make setup`", allow_module_level=True)
+
+
+def node(script: str) -> Any:
+    """Run an ES module script in Node from the repo (node_modules resolves) and parse the
+    JSON it prints."""
+    done = subprocess.run(
+        ["node", "--input-type=module", "-e", script],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+def test_every_text_exists_in_both_languages() -> None:
+    strings = node(
+        f"import {{ STRINGS, LANGS }} from '{WALLET / 'i18n.js'}';"
+        "console.log(JSON.stringify({ STRINGS, LANGS }));"
+    )
+    en, zh = strings["STRINGS"]["en"], strings["STRINGS"]["zh-CN"]
+    assert strings["LANGS"] == ["en", "zh-CN"]
+    assert set(en) == set(zh)
+    assert len(en) > 50
+    for key in en:
+        assert en[key] and zh[key], key
+        # The same placeholders on both sides, so no value is dropped in translation.
+        placeholders = [sorted(re.findall(r"\{(\w+)\}", s)) for s in (en[key], zh[key])]
+        assert placeholders[0] == placeholders[1], key
+    # Chinese text really is Chinese (not a copy of the English).
+    assert sum(1 for k in en if en[k] == zh[k]) <= 2  # e.g. "{category} · {custodian} · {date}"
+
+
+def test_every_category_purpose_and_basis_has_a_label() -> None:
+    found = node(
+        f"import {{ STRINGS }} from '{WALLET / 'i18n.js'}';"
+        f"import {{ CATEGORIES, PURPOSES }} from '{WALLET / 'typed.js'}';"
+        "console.log(JSON.stringify({ keys: Object.keys(STRINGS.en), CATEGORIES, PURPOSES }));"
+    )
+    keys = set(found["keys"])
+    # typed.js lists the contract's bit order: the same as the Python enums.
+    assert found["CATEGORIES"] == [c.label for c in Category]
+    assert found["PURPOSES"] == [p.label for p in Purpose]
+    for c in Category:
+        assert f"cat.{c.label}" in keys
+    for p in Purpose:
+        assert f"purpose.{p.label}" in keys
+    for b in ("consent", "referral", "break-glass"):
+        assert f"basis.{b}" in keys
+
+
+def test_browser_signatures_match_python() -> None:
+    patient = Account.from_key(KEY).address
+    terms = GrantTerms(
+        patient=patient,
+        grantee="0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+        grantee_role=0,
+        categories=mask([Category.LAB, Category.IMAGING]),
+        purposes=mask([Purpose.TREATMENT, Purpose.REFERRAL]),
+        valid_from=1_790_000_000,
+        valid_until=1_800_000_000,
+        document_hash=b"\x00" * 32,
+        nonce=7,
+        deadline=1_790_000_600,
+    )
+    role_terms = GrantTerms(**{**terms.__dict__, "grantee": "0x" + "00" * 20, "grantee_role": 2})
+    js_terms = [
+        {
+            "patient": t.patient,
+            "grantee": t.grantee,
+            "grantee_role": t.grantee_role,
+            "categories": ["lab", "imaging"],
+            "purposes": ["treatment", "referral"],
+            "valid_from": t.valid_from,
+            "valid_until": t.valid_until,
+            "document_hash": "0x" + t.document_hash.hex(),
+            "nonce": t.nonce,
+            "deadline": t.deadline,
+        }
+        for t in (terms, role_terms)
+    ]
+    out = node(
+        "import { Wallet } from 'ethers';"
+        f"import {{ signGrant, signRevoke }} from '{WALLET / 'typed.js'}';"
+        f"const w = new Wallet('{KEY}');"
+        f"const terms = {json.dumps(js_terms)};"
+        f"const sign = t => signGrant(w, t, {CHAIN_ID}, '{REGISTRY}');"
+        "const grants = await Promise.all(terms.map(sign));"
+        f"const revoke = await signRevoke(w, 3, 8, 1790000600, {CHAIN_ID}, '{REGISTRY}');"
+        "console.log(JSON.stringify({ grants: grants.map(g => g.signature), revoke }));"
+    )
+    for t, js in zip((terms, role_terms), out["grants"], strict=True):
+        py = sign_typed_data(grant_typed_data(t, CHAIN_ID, REGISTRY), KEY)
+        assert (js["v"], js["r"], js["s"]) == (py.v, "0x" + py.r.hex(), "0x" + py.s.hex())
+    py_revoke = sign_typed_data(
+        revoke_typed_data(patient, 3, 8, 1790000600, CHAIN_ID, REGISTRY), KEY
+    )
+    assert out["revoke"]["nonce"] == 8 and out["revoke"]["deadline"] == 1790000600
+    sig = out["revoke"]["signature"]
+    assert (sig["v"], sig["r"], sig["s"]) == (
+        py_revoke.v,
+        "0x" + py_revoke.r.hex(),
+        "0x" + py_revoke.s.hex(),
+    )
+
+
+def test_browser_referral_agreement_matches_python() -> None:
+    patient = Account.from_key(KEY).address
+    clinic, hospital = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "0x" + "ab" * 20
+    terms = {
+        "referrer": clinic,
+        "receiver": hospital,
+        "direction": "down",
+        "record_ids": [4, 9],
+        "reason": "随访 follow-up",
+    }
+    out = node(
+        "import { Wallet } from 'ethers';"
+        f"import {{ signReferral }} from '{WALLET / 'typed.js'}';"
+        f"const w = new Wallet('{KEY}');"
+        f"const body = await signReferral(w, {json.dumps(terms)}, 2, 1790000600, {CHAIN_ID}, "
+        f"'{REGISTRY}');"
+        "console.log(JSON.stringify(body));"
+    )
+    typed = referral_typed_data(
+        patient=patient,
+        referrer=clinic,
+        receiver=hospital,
+        direction=1,
+        record_ids=[4, 9],
+        reason_hash=hashlib.sha256("随访 follow-up".encode()).digest(),  # as the API hashes it
+        nonce=2,
+        deadline=1790000600,
+        chain_id=CHAIN_ID,
+        referral_registry=REGISTRY,
+    )
+    py = sign_typed_data(typed, KEY)
+    sig = out["patient_signature"]["signature"]
+    assert (sig["v"], sig["r"], sig["s"]) == (py.v, "0x" + py.r.hex(), "0x" + py.s.hex())
+    assert out["patient_signature"]["deadline"] == 1790000600
+    assert out["direction"] == "down" and out["reason"] == "随访 follow-up"

@@ -1,0 +1,240 @@
+"""Driving the patient wallet page (Playwright, sync API), for the wallet's tests and any
+combined flow test: open, import or create a key, unlock, grant, revoke, read accesses.
+
+    wallet = WalletPage(page, api.url)
+    wallet.open()
+    wallet.import_key("0x" + key.hex(), "a long passphrase")    # signs in
+    consent_id = wallet.grant("City Third People's Hospital", ["lab"], ["treatment"], "2026-12-31")
+    wallet.accesses(record_id)   # [{'access_id': .., 'basis': 'consent', 'reader': .., 'text': ..}]
+    wallet.revoke(consent_id)
+    summary, body = wallet.agree_referral("Xinqiao Community Clinic", H1_NAME, "up", [rid], "ACS")
+    # the referrer then POSTs `body` to /referrals
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from playwright.sync_api import Page
+
+TIMEOUT_MS = 30_000  # scrypt (2^17) + a chain write stay well under this
+
+
+class WalletError(AssertionError):
+    """The wallet showed an error where the test expected success."""
+
+
+@dataclass
+class WalletPage:
+    page: Page
+    base_url: str
+
+    def open(self) -> None:
+        self.page.goto(f"{self.base_url}/wallet/")
+        self.page.wait_for_selector("#app[data-ready=true]", timeout=TIMEOUT_MS)
+
+    @property
+    def view(self) -> str:
+        return str(self.page.get_attribute("#app", "data-view"))
+
+    def status(self) -> tuple[str, str]:
+        """(kind, text) of the status line: kind is '', 'busy', 'ok' or 'error'."""
+        el = self.page.locator("#status")
+        return str(el.get_attribute("data-kind") or ""), el.inner_text()
+
+    def _mark(self) -> None:
+        """Mark the status line so only a message set after this counts."""
+        self.page.eval_on_selector("#status", "el => { el.dataset.kind = 'pending'; }")
+
+    def _settle(self, want: str) -> None:
+        """Wait until the wallet is idle and shows view `want` or an error."""
+        self.page.wait_for_function(
+            """want => {
+                const app = document.getElementById('app');
+                const s = document.getElementById('status');
+                return app.dataset.busy !== 'true' &&
+                    (app.dataset.view === want || (s && s.dataset.kind === 'error'));
+            }""",
+            arg=want,
+            timeout=TIMEOUT_MS,
+        )
+        kind, text = self.status()
+        if self.view != want:
+            raise WalletError(f"wallet stayed on {self.view}: {kind} {text}")
+
+    # ---- keys -------------------------------------------------------------------------------
+
+    def import_key(self, secret: str, passphrase: str) -> None:
+        self.page.fill("#import-secret", secret)
+        self.page.fill("#import-pass", passphrase)
+        self._mark()
+        self.page.click("#import-btn")
+        self._settle("home")
+
+    def create_key(self, passphrase: str) -> str:
+        self.page.fill("#create-pass", passphrase)
+        self.page.fill("#create-pass2", passphrase)
+        self._mark()
+        self.page.click("#create-btn")
+        self._settle("home")
+        return self.address()
+
+    def unlock(self, passphrase: str) -> None:
+        self.page.fill("#unlock-pass", passphrase)
+        self._mark()
+        self.page.click("#unlock-btn")
+        self._settle("home")
+
+    def unlock_fails(self, passphrase: str) -> str:
+        """Try a passphrase expected to be wrong; the error text shown."""
+        self.page.fill("#unlock-pass", passphrase)
+        self._mark()
+        self.page.click("#unlock-btn")
+        self.page.wait_for_selector("#status[data-kind=error]", timeout=TIMEOUT_MS)
+        assert self.view == "unlock"
+        return self.status()[1]
+
+    def lock(self) -> None:
+        self.page.click("#lock-btn")
+        self.page.wait_for_selector("#unlock", timeout=TIMEOUT_MS)
+
+    def address(self) -> str:
+        return str(self.page.get_attribute("#account", "data-address"))
+
+    # ---- lists ------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        self._mark()
+        self.page.click("#refresh-btn")
+        self._settle("home")
+
+    def records(self) -> list[dict[str, Any]]:
+        return [
+            {"record_id": int(li.get_attribute("data-record-id") or 0), "text": li.inner_text()}
+            for li in self.page.locator("li.record").all()
+        ]
+
+    def accesses(self, record_id: int) -> list[dict[str, Any]]:
+        items = self.page.locator(f"li.record[data-record-id='{record_id}'] li.access").all()
+        return [
+            {
+                "access_id": int(li.get_attribute("data-access-id") or 0),
+                "basis": li.get_attribute("data-basis"),
+                "reader": li.get_attribute("data-reader"),
+                "text": li.inner_text(),
+            }
+            for li in items
+        ]
+
+    def consents(self) -> dict[int, str]:
+        """Active consents shown: consent id -> the line of text."""
+        return {
+            int(li.get_attribute("data-consent-id") or 0): li.locator("span").inner_text()
+            for li in self.page.locator("li.consent").all()
+        }
+
+    def referrals(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "referral_id": int(li.get_attribute("data-referral-id") or 0),
+                "status": li.get_attribute("data-status"),
+                "text": li.inner_text(),
+            }
+            for li in self.page.locator("li.referral").all()
+        ]
+
+    # ---- consents ---------------------------------------------------------------------------
+
+    def review_grant(
+        self,
+        grantee: str,
+        categories: list[str],
+        purposes: list[str],
+        until: str,
+        *,
+        role: str | None = None,
+    ) -> str:
+        """Fill the grant form (a member by name, or `role`) and return the plain-words
+        summary the wallet shows before signing."""
+        form = self.page.locator("#grant-form")
+        if role is None:
+            form.locator("input[name=grant-to][value=member]").check()
+            form.locator("#grant-member").select_option(label=grantee)
+        else:
+            form.locator("input[name=grant-to][value=role]").check()
+            form.locator("#grant-role").select_option(value=role)
+        for box in form.locator("input[name=cat]").all():
+            box.set_checked(box.get_attribute("value") in categories)
+        for box in form.locator("input[name=purpose]").all():
+            box.set_checked(box.get_attribute("value") in purposes)
+        form.locator("#grant-until").fill(until)
+        self.page.click("#grant-review")
+        self.page.wait_for_selector("#grant-summary", timeout=TIMEOUT_MS)
+        return self.page.inner_text("#grant-summary")
+
+    def _act(self, selector: str, what: str) -> None:
+        """Click, then wait for the wallet's verdict: an ok or error status set after the
+        click (the marker keeps an earlier action's message from answering)."""
+        self._mark()
+        self.page.click(selector)
+        self.page.wait_for_selector(
+            "#status[data-kind=ok], #status[data-kind=error]", timeout=TIMEOUT_MS
+        )
+        kind, text = self.status()
+        if kind != "ok":
+            raise WalletError(f"{what} failed: {text}")
+
+    def sign_grant(self) -> int:
+        """Sign the reviewed grant; the new consent's id."""
+        before = set(self.consents())
+        self._act("#grant-sign", "grant")
+        (new,) = set(self.consents()) - before
+        return new
+
+    def grant(self, grantee: str, categories: list[str], purposes: list[str], until: str) -> int:
+        self.review_grant(grantee, categories, purposes, until)
+        return self.sign_grant()
+
+    def revoke(self, consent_id: int) -> None:
+        self._act(f"li.consent[data-consent-id='{consent_id}'] button.revoke", "revoke")
+        assert consent_id not in self.consents()
+
+    # ---- referrals --------------------------------------------------------------------------
+
+    def agree_referral(
+        self, referrer: str, receiver: str, direction: str, record_ids: list[int], reason: str
+    ) -> tuple[str, dict[str, Any]]:
+        """Sign a referral agreement (members by name); (plain-words summary, the signed
+        POST /referrals body the wallet hands to the referrer)."""
+        form = self.page.locator("#refer-form")
+        form.locator("#refer-referrer").select_option(label=referrer)
+        form.locator("#refer-receiver").select_option(label=receiver)
+        form.locator("#refer-direction").select_option(value=direction)
+        for box in form.locator("input[name=refer-record]").all():
+            box.set_checked(int(box.get_attribute("value") or 0) in record_ids)
+        form.locator("#refer-reason").fill(reason)
+        self.page.click("#refer-review")
+        self.page.wait_for_selector("#refer-summary", timeout=TIMEOUT_MS)
+        summary = self.page.inner_text("#refer-summary")
+        self._act("#refer-sign", "referral agreement")
+        body: dict[str, Any] = json.loads(self.page.input_value("#refer-signed"))
+        return summary, body
+
+    # ---- language and layout ----------------------------------------------------------------
+
+    def toggle_language(self) -> str:
+        """Switch en <-> zh-CN; the page's new lang attribute."""
+        before = self.page.get_attribute("html", "lang")
+        self.page.click("#lang-toggle")
+        self.page.wait_for_function("b => document.documentElement.lang !== b", arg=before)
+        return str(self.page.get_attribute("html", "lang"))
+
+    def horizontal_overflow(self) -> int:
+        """How many CSS pixels the page is wider than the viewport (0: no horizontal scroll)."""
+        return int(
+            self.page.evaluate(
+                "Math.max(0, document.documentElement.scrollWidth - window.innerWidth)"
+            )
+        )
