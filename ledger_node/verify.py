@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from ledger_node.abc import BlockContext
@@ -18,7 +19,7 @@ from ledger_node.chain import genesis_header, message_of
 from ledger_node.engine_revm import RevmEngine
 from ledger_node.genesis import Genesis
 from ledger_node.store import Store
-from ledger_node.txcodec import decode_raw
+from ledger_node.txcodec import Tx, decode_raw
 
 
 @dataclass
@@ -34,26 +35,40 @@ def verify_store(store: Store) -> Report:
     raw = store.get_meta("genesis")
     if raw is None:
         raise SealError("no genesis in the data directory")
-    g = Genesis.from_json(raw)
+
+    def blocks() -> Iterator[tuple[Header, list[Tx]]]:
+        for n in range(1, store.head_number() + 1):
+            rows = store.block_txs(n)
+            txs = [decode_raw(r.raw) for r in rows]
+            for r, tx in zip(rows, txs, strict=True):
+                if tx.sender != r.sender or tx.hash != r.hash:
+                    raise SealError(
+                        f"block {n}: stored sender or hash does not match the signature"
+                    )
+            yield Header.decode(store.header(n) or b""), txs
+
+    return replay(Genesis.from_json(raw), Header.decode(store.header(0) or b""), blocks())
+
+
+def replay(g: Genesis, block0: Header, blocks: Iterable[tuple[Header, list[Tx]]]) -> Report:
+    """Re-execute blocks 1.. (each header with its decoded, signature-checked transactions)
+    from genesis ``g`` and check every hash link, seal, root and state commitment against
+    the headers; ``SealError`` at the first mismatch. The source may be a node's store or
+    any JSON-RPC endpoint of the node (``sharing_api.audit.rpc_verify``)."""
     state = g.initial_state()
-    parent = Header.decode(store.header(0) or b"")
+    parent = block0
     if parent != genesis_header(g, state):
         raise SealError("block 0 does not match the genesis file")
     engine = RevmEngine(g.chain_id, g.block_gas_limit, state)
     txs_total = checkpoints = since = 0
-    head = store.head_number()
-    for n in range(1, head + 1):
-        hd = Header.decode(store.header(n) or b"")
+    n = 0
+    for hd, txs in blocks:
+        n += 1
         if hd.number != n or hd.parent_hash != parent.hash:
             raise SealError(f"block {n}: broken hash link")
         signer = hd.signer()
         if signer not in g.sealers or signer != hd.coinbase:
             raise SealError(f"block {n}: sealed by 0x{signer.hex()}, not a sealer")
-        rows = store.block_txs(n)
-        txs = [decode_raw(r.raw) for r in rows]
-        for r, tx in zip(rows, txs, strict=True):
-            if tx.sender != r.sender or tx.hash != r.hash:
-                raise SealError(f"block {n}: stored sender or hash does not match the signature")
         engine.begin_block(BlockContext(n, hd.timestamp, hd.coinbase, g.block_gas_limit))
         outs = [engine.execute(message_of(tx)) for tx in txs]
         items = [receipt_item(int(o.success), o.gas_used, o.logs) for o in outs]
@@ -80,4 +95,4 @@ def verify_store(store: Store) -> Report:
             raise SealError(f"block {n}: state commitment differs")
         txs_total += len(txs)
         parent = hd
-    return Report(head + 1, txs_total, checkpoints, parent.hash)
+    return Report(n + 1, txs_total, checkpoints, parent.hash)

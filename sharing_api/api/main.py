@@ -13,6 +13,7 @@ from sharing_api.api.routes import (
     audit,
     auth,
     consents,
+    console,
     health,
     keys,
     members,
@@ -50,7 +51,8 @@ def create_app(services: Services, *, follow_chain: bool = True, threads: int = 
     app.state.services = services
     errors.install(app)
     services.metrics.install(app)
-    for module in (health, auth, records, consents, referrals, keys, audit, members, patients):
+    routers = (health, auth, records, consents, referrals, keys, audit, console, members, patients)
+    for module in routers:
         app.include_router(module.router)
     app.include_router(referral_proposals.router)
     mount_web(app)

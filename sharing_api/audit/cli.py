@@ -77,6 +77,12 @@ def audit() -> None:
     default=None,
     help="A ledger node's data directory: re-execute its chain from genesis.",
 )
+@click.option(
+    "--genesis",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="The node's genesis file: re-execute the chain fetched over --rpc from it.",
+)
 @_chain_options
 @click.option("--blobs/--no-blobs", default=True, help="Check stored blobs (needs --rpc).")
 @click.option("--sample", type=click.IntRange(min=1), default=None, help="Check N random blobs.")
@@ -86,6 +92,7 @@ def audit() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def verify_cmd(
     data_dir: Path | None,
+    genesis: Path | None,
     rpc: str,
     deployment: Path | None,
     database_url: str | None,
@@ -96,20 +103,27 @@ def verify_cmd(
     storage_root: str | None,
     as_json: bool,
 ) -> None:
-    """Every seal, hash link and state commitment (by re-execution), and stored blobs
-    against their on-chain SHA-256. Exit status 1 if any blob fails."""
+    """Every seal, hash link and state commitment (by re-execution, of a node's data
+    directory or over JSON-RPC from the genesis file), and stored blobs against their
+    on-chain SHA-256. Exit status 1 if any blob fails; a chain mismatch is an error."""
+    from sharing_api.audit.rpc_verify import http_request, verify_rpc
     from sharing_api.audit.verify import verify_blobs, verify_chain
     from sharing_api.storage.config import load_config, open_storage
 
-    if data_dir is None and not blobs:
-        raise click.UsageError("nothing to verify: give --data-dir and/or keep --blobs")
+    if data_dir is None and genesis is None and not blobs:
+        raise click.UsageError("nothing to verify: give --data-dir or --genesis, or keep --blobs")
     out: dict[str, Any] = {}
+    chains = []
     if data_dir is not None:
-        chain = verify_chain(data_dir)
-        out["chain"] = asdict(chain)
+        chains.append(("chain", verify_chain(data_dir)))
+    if genesis is not None:
+        chains.append(("chain_rpc", verify_rpc(http_request(rpc), genesis)))
+    for key, chain in chains:
+        out[key] = asdict(chain)
         if not as_json:
+            where = "over JSON-RPC " if key == "chain_rpc" else ""
             click.echo(
-                f"chain ok: {chain.blocks} blocks, {chain.transactions} transactions, "
+                f"chain {where}ok: {chain.blocks} blocks, {chain.transactions} transactions, "
                 f"{chain.checkpoints} checkpoints, head {chain.head_hash}"
             )
     failed = False
@@ -187,7 +201,7 @@ def report_cmd(
 ) -> None:
     """HTML report with charts, a CSV of accesses and a FHIR AuditEvent bundle for the
     accesses from --from to --to (UTC days, inclusive)."""
-    from sharing_api.audit.report import write_report
+    from sharing_api.audit.report import in_period, summary_of, write_report
 
     if end < start:
         raise click.BadParameter("--to is before --from")
@@ -195,23 +209,9 @@ def report_cmd(
     hi = int((_day(end) + timedelta(days=1)).timestamp())
     data = _read(rpc, deployment, database_url)
     at = now or int(time.time())
-    rows = [r for r in data.accesses if lo <= int(r["timestamp"]) < hi]
-    in_range = {int(r["access_id"]) for r in rows}
-    readers = {str(r["reader"]) for r in rows}
-    found = [
-        a
-        for a in find_anomalies(data.history, Thresholds(justify_within, max_per_day), at)
-        if (a.access_id in in_range) or (a.access_id is None and a.reader in readers)
-    ]
-    summary = {
-        "chain head": data.head,
-        "records on chain": len(data.records),
-        "consents": len(data.history.consents),
-        "revocations": len(data.history.revocations),
-        "accesses in period": len(rows),
-        "break-glass in period": sum(1 for r in rows if int(r["basis"]) == 2),
-        "anomalies": len(found),
-    }
+    every = find_anomalies(data.history, Thresholds(justify_within, max_per_day), at)
+    rows, found = in_period(data, every, lo, hi)
+    summary = summary_of(data, rows, found)
     period = (start.strftime("%Y-%m-%d"), end.strftime("%Y-%m-%d"))
     paths = write_report(out, rows, found, period, summary, at)
     for kind, path in paths.items():

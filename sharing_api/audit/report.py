@@ -5,6 +5,7 @@ few rectangles, and the HTML is self-contained (no scripts, no external assets).
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections import Counter
 from collections.abc import Sequence
@@ -14,6 +15,7 @@ from typing import Any
 
 from sharing_api.api.fhir_export import audit_bundle
 from sharing_api.audit.rules import Anomaly, day_of
+from sharing_api.audit.sources import AuditData
 from sharing_api.chain import Basis, Purpose
 
 CSV_FIELDS = (
@@ -28,18 +30,25 @@ def basis_name(value: int) -> str:
 
 def write_csv(rows: Sequence[dict[str, Any]], path: Path) -> None:
     with path.open("w", newline="", encoding="utf-8") as f:
-        out = csv.writer(f)
-        out.writerow(CSV_FIELDS)
-        for r in rows:
-            out.writerow(
-                [
-                    r["access_id"], r["timestamp"],
-                    day_of(int(r["timestamp"])) + "T" + _clock(int(r["timestamp"])) + "Z",
-                    r["record_id"], r["patient"], r["reader"], r["logger"],
-                    Purpose(int(r["purpose"])).label, basis_name(r["basis"]), r["basis_id"],
-                    str(bool(r["justified"])).lower(), r["block_number"], r["tx_hash"],
-                ]
-            )  # fmt: skip
+        f.write(csv_text(rows))
+
+
+def csv_text(rows: Sequence[dict[str, Any]]) -> str:
+    """The accesses as CSV (one header line, one line per access, CRLF as csv writes)."""
+    buf = io.StringIO()
+    out = csv.writer(buf)
+    out.writerow(CSV_FIELDS)
+    for r in rows:
+        out.writerow(
+            [
+                r["access_id"], r["timestamp"],
+                day_of(int(r["timestamp"])) + "T" + _clock(int(r["timestamp"])) + "Z",
+                r["record_id"], r["patient"], r["reader"], r["logger"],
+                Purpose(int(r["purpose"])).label, basis_name(r["basis"]), r["basis_id"],
+                str(bool(r["justified"])).lower(), r["block_number"], r["tx_hash"],
+            ]
+        )  # fmt: skip
+    return buf.getvalue()
 
 
 def _clock(ts: int) -> str:
@@ -159,3 +168,38 @@ def write_report(
     bundle = audit_bundle(list(rows), now)
     paths["fhir"].write_text(json.dumps(bundle, indent=1), encoding="utf-8")
     return paths
+
+
+def in_period(
+    data: AuditData, anomalies: Sequence[Anomaly], lo: int, hi: int
+) -> tuple[list[dict[str, Any]], list[Anomaly]]:
+    """The accesses with ``lo <= timestamp < hi`` and the anomalies about them (per-access
+    findings on those accesses, per-reader findings on their readers)."""
+    rows = [r for r in data.accesses if lo <= int(r["timestamp"]) < hi]
+    return rows, anomalies_about(rows, anomalies)
+
+
+def anomalies_about(rows: Sequence[dict[str, Any]], anomalies: Sequence[Anomaly]) -> list[Anomaly]:
+    """Per-access findings on these accesses and per-reader findings on their readers."""
+    ids = {int(r["access_id"]) for r in rows}
+    readers = {str(r["reader"]) for r in rows}
+    return [
+        a
+        for a in anomalies
+        if (a.access_id in ids) or (a.access_id is None and a.reader in readers)
+    ]
+
+
+def summary_of(
+    data: AuditData, rows: Sequence[dict[str, Any]], found: Sequence[Anomaly]
+) -> dict[str, Any]:
+    """The facts table at the top of the report."""
+    return {
+        "chain head": data.head,
+        "records on chain": len(data.records),
+        "consents": len(data.history.consents),
+        "revocations": len(data.history.revocations),
+        "accesses in period": len(rows),
+        "break-glass in period": sum(1 for r in rows if int(r["basis"]) == Basis.BREAK_GLASS),
+        "anomalies": len(found),
+    }

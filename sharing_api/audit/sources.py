@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eth_account import Account
 
@@ -22,6 +22,9 @@ from sharing_api.audit.rules import (
 )
 from sharing_api.chain import Alliance, ChainClient, Deployment, ReferralStatus
 from sharing_api.chain.events import ChainEvent
+
+if TYPE_CHECKING:
+    from sharing_api.index.db import IndexDB
 
 Row = dict[str, Any]
 OPEN_REFERRAL = (ReferralStatus.CREATED, ReferralStatus.ACCEPTED)
@@ -189,18 +192,23 @@ def read_index(url: str, limit: int = 10_000_000) -> AuditData:
 
     db = IndexDB(url)
     try:
-        records = db.records(limit=limit)
-        consent_rows = db.consents(limit=limit)
-        referral_rows = db.referrals(limit=limit)
-        rows = db.accesses(limit=limit)
-        head = (db.next_block() or 1) - 1
-        closed = {
-            int(r["referral_id"]): _closed_at(db.referral_history(int(r["referral_id"])))
-            for r in referral_rows
-            if ReferralStatus(int(r["status"])) not in OPEN_REFERRAL
-        }
+        return read_index_db(db, limit)
     finally:
         db.close()
+
+
+def read_index_db(db: IndexDB, limit: int = 10_000_000) -> AuditData:
+    """``read_index`` over an open index (the API's own, for the regulator console)."""
+    records = db.records(limit=limit)
+    consent_rows = db.consents(limit=limit)
+    referral_rows = db.referrals(limit=limit)
+    rows = db.accesses(limit=limit)
+    head = (db.next_block() or 1) - 1
+    closed = {
+        int(r["referral_id"]): _closed_at(db.referral_history(int(r["referral_id"])))
+        for r in referral_rows
+        if ReferralStatus(int(r["status"])) not in OPEN_REFERRAL
+    }
     category = {int(r["record_id"]): int(r["category"]) for r in records}
     consents = tuple(
         Consent(

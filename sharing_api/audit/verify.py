@@ -4,12 +4,18 @@ the SHA-256 each record registered on chain."""
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from sharing_api.storage import IntegrityError, InvalidCIDError, NotFoundError, Storage
+from sharing_api.storage import IntegrityError, InvalidCIDError, NotFoundError
+
+
+class BlobReader(Protocol):
+    """What the check needs of a ``Storage`` (any backend): the verifying reader."""
+
+    def get(self, cid: str, expected_sha256: str | None = None) -> Iterator[bytes]: ...
 
 
 @dataclass
@@ -49,7 +55,7 @@ def verify_chain(data_dir: Path) -> ChainResult:
 
 
 def verify_blobs(
-    storage: Storage, records: Sequence[dict[str, Any]], sample: int | None = None, seed: int = 0
+    storage: BlobReader, records: Sequence[dict[str, Any]], sample: int | None = None, seed: int = 0
 ) -> BlobResult:
     """Read each record's blob through the store's verifying reader with the on-chain SHA-256
     as the expected digest (all records, or a seeded random sample). A missing or altered

@@ -46,6 +46,20 @@ def justify_later(member: SharingClient, access_id: int) -> None:
     raise AssertionError(f"break-glass access {access_id} never reached the index")
 
 
+def effective_genesis(data_dir: Path, out: Path) -> Path:
+    """The genesis the node runs (``node init`` adds its key as the sealer when the file
+    names none): what an auditor is given along with the RPC address."""
+    from ledger_node.chain import DB_FILE
+    from ledger_node.store import Store
+
+    store = Store(data_dir / DB_FILE)
+    try:
+        out.write_bytes(store.get_meta("genesis") or b"")
+    finally:
+        store.close()
+    return out
+
+
 @pytest.fixture(scope="module")
 def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     root = tmp_path_factory.mktemp("audit")
@@ -82,6 +96,8 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
             justify_later(h3, int(headers["x-access-id"]))
             yield {
                 "node_dir": root / "node",
+                "genesis": effective_genesis(root / "node", root / "genesis.json"),
+                "rpc": node.url,
                 "chain": [
                     "--rpc",
                     node.url,
@@ -218,3 +234,45 @@ def test_index_db_gives_the_same_findings_as_the_chain(history: dict[str, Any]) 
     assert len(from_chain) == 2 and from_index == from_chain
     blobs = run("verify", "--database-url", history["index"], "--storage-root", history["storage"])
     assert blobs.exit_code == 0 and "blobs ok: 2/2" in blobs.output
+
+
+def test_verify_over_rpc_re_executes_like_the_data_dir(history: dict[str, Any]) -> None:
+    local = run("verify", "--data-dir", str(history["node_dir"]), "--no-blobs", "--json")
+    remote = run(
+        "verify", "--genesis", str(history["genesis"]), *history["chain"], "--no-blobs", "--json"
+    )
+    assert remote.exit_code == 0, remote.output
+    on_disk, over_rpc = json.loads(local.output)["chain"], json.loads(remote.output)["chain_rpc"]
+    # The node may seal more (empty) blocks between the two runs.
+    assert over_rpc["blocks"] >= on_disk["blocks"] > 10
+    assert over_rpc["transactions"] == on_disk["transactions"]
+
+
+def test_verify_over_rpc_finds_a_tampered_transaction_and_a_wrong_genesis(
+    history: dict[str, Any], tmp_path: Path
+) -> None:
+    from ledger_node.block import SealError
+    from sharing_api.audit.rpc_verify import http_request, verify_rpc
+
+    honest = http_request(history["rpc"])
+    assert verify_rpc(honest, history["genesis"]).transactions > 10
+
+    def tampering(method: str, params: list[Any]) -> Any:
+        """A node that serves one access-log transaction with a flipped calldata byte."""
+        result = honest(method, params)
+        if method == "eth_getBlockByNumber" and params[1] and result["transactions"]:
+            tx = result["transactions"][-1]
+            data = bytes.fromhex(tx["input"][2:])
+            if len(data) > 40:
+                tx["input"] = "0x" + (data[:-1] + bytes([data[-1] ^ 1])).hex()
+        return result
+
+    with pytest.raises(SealError, match=r"block \d+: transaction 0x[0-9a-f]+ does not hash"):
+        verify_rpc(tampering, history["genesis"])
+
+    other = json.loads(history["genesis"].read_text())
+    other["timestamp"] = int(other.get("timestamp", 0)) + 1
+    wrong = tmp_path / "wrong-genesis.json"
+    wrong.write_text(json.dumps(other))
+    with pytest.raises(SealError, match="block 0 does not match the genesis file"):
+        verify_rpc(honest, wrong)

@@ -1,0 +1,81 @@
+"""Audit verification throughput: re-executing a chain from a node's data directory
+(``alliance audit verify --data-dir``) against re-executing the same chain fetched over
+JSON-RPC (``--rpc --genesis``), and the console's RPC link-and-seal check, on the project's
+ledger node carrying N signed transactions (plain transfers between members, sent 50 at a
+time so that blocks hold a few dozen each, as an alliance's blocks do).
+
+    python scripts/bench.py audit [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from coincurve import PrivateKey
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_ledger import NODE_CHAIN_ID, Rpc, address_of, send_all, sign_tx, start_node
+from benchlib import Reporter, progress
+
+from ledger_node.chain import DB_FILE
+from ledger_node.store import Store
+from ledger_node.txcodec import keccak
+from sharing_api.audit.rpc_verify import http_request, verify_links_rpc, verify_rpc
+from sharing_api.audit.verify import verify_chain
+
+PER_BLOCK = 50
+
+
+def timed(fn: object, repeat: int) -> tuple[float, object]:
+    samples, out = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        out = fn()  # type: ignore[operator]
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples), out
+
+
+def run(reporter: Reporter, args: argparse.Namespace) -> None:
+    n = 500 if args.quick else 5000
+    repeat = 1 if args.quick else 3
+    members = [PrivateKey(keccak(f"bench-audit-{i}".encode())) for i in range(4)]
+    with tempfile.TemporaryDirectory(prefix="bench-audit-") as tmp_s:
+        tmp = Path(tmp_s)
+        node = start_node(tmp, members)
+        try:
+            rpc = Rpc(node.url)
+            to = address_of(members[1])
+            raws = [
+                sign_tx(members[i % 4], NODE_CHAIN_ID, i // 4, to, b"", 21_000) for i in range(n)
+            ]
+            progress(f"sending {n} transfers, {PER_BLOCK} at a time (about one block each)")
+            for i in range(0, n, PER_BLOCK):
+                send_all(rpc, raws[i : i + PER_BLOCK], relayers=4)
+            store = Store(tmp / "node" / DB_FILE)
+            try:
+                genesis = tmp / "genesis.json"
+                genesis.write_bytes(store.get_meta("genesis") or b"")
+            finally:
+                store.close()
+            request = http_request(node.url)
+            progress("verifying from the data directory")
+            disk_s, disk = timed(lambda: verify_chain(tmp / "node"), repeat)
+            progress("verifying over JSON-RPC")
+            rpc_s, remote = timed(lambda: verify_rpc(request, genesis), repeat)
+            progress("checking links and seals over JSON-RPC")
+            links_s, links = timed(lambda: verify_links_rpc(request), repeat)
+        finally:
+            node.stop()
+    blocks, txs = disk.blocks, disk.transactions  # type: ignore[attr-defined]
+    assert remote.transactions >= txs  # type: ignore[attr-defined]
+    case = f"{txs}tx-{blocks}blocks"
+    reporter.emit(case, "data-dir re-execution", round(txs / disk_s), "tx/s")
+    reporter.emit(case, "rpc re-execution", round(txs / rpc_s), "tx/s")
+    reporter.emit(case, "rpc/data-dir time", round(rpc_s / disk_s, 2), "ratio")
+    reporter.emit(case, "rpc links+seals", round((links.last + 1) / links_s), "blocks/s")  # type: ignore[attr-defined]

@@ -1,0 +1,115 @@
+"""What the regulator console keeps between requests: the last verification result and
+how far the chain's hash links have been checked (so a re-run reads only new blocks), and a
+cache of block times. One per app, on ``app.state``; a lock keeps one verification at a time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from fastapi import Request
+
+from sharing_api.api.services import Services
+from sharing_api.audit.rpc_verify import verify_links_rpc
+from sharing_api.audit.verify import verify_blobs
+
+OUR_NODE = "alliance-ledger/"  # web3_clientVersion prefix of the project's ledger node
+
+
+@dataclass
+class Verification:
+    ran_at: int
+    seconds: float
+    ok: bool
+    chain: dict[str, Any]  # links and seals over JSON-RPC (or why not checked)
+    blobs: dict[str, Any]  # BlobResult as a dict
+    errors: list[str]
+
+
+@dataclass
+class ConsoleState:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    last: Verification | None = None
+    next_block: int = 0  # first block whose link and seal are not yet checked
+    parent_hash: str | None = None
+    sealers: set[str] = field(default_factory=set)
+    block_times: dict[int, int] = field(default_factory=dict)
+
+    def block_time(self, services: Services, number: int) -> int:
+        ts = self.block_times.get(number)
+        if ts is None:
+            ts = int(services.reader.client.w3.eth.get_block(number)["timestamp"])
+            if len(self.block_times) > 100_000:
+                self.block_times.clear()
+            self.block_times[number] = ts
+        return ts
+
+    def verify(self, services: Services, sample: int | None, members: set[str]) -> Verification:
+        """Check new blocks' hash links and seals (each by its coinbase) and the
+        stored blobs against their on-chain SHA-256 (all, or a random sample)."""
+        with self.lock:
+            started = time.monotonic()
+            errors: list[str] = []
+            chain = self._check_links(services, members, errors)
+            records = services.index.records(limit=10_000_000)
+            blobs = asdict(verify_blobs(services.storage, records, sample, seed=int(time.time())))
+            errors += [f"record {f['record_id']}: {f['error']}" for f in blobs["failures"]]
+            self.last = Verification(
+                int(time.time()), round(time.monotonic() - started, 3), not errors, chain, blobs,
+                errors,
+            )  # fmt: skip
+            return self.last
+
+    def _check_links(
+        self, services: Services, members: set[str], errors: list[str]
+    ) -> dict[str, Any]:
+        w3 = services.reader.client.w3
+
+        def rpc(method: str, params: list[Any]) -> Any:
+            response = w3.provider.make_request(method, params)  # type: ignore[arg-type]
+            if "error" in response:
+                raise OSError(f"{method}: {response['error']}")
+            return response["result"]
+
+        client = str(rpc("web3_clientVersion", []))
+        if not client.startswith(OUR_NODE):
+            return {
+                "checked": False,
+                "note": f"{client} is not the project's ledger node: links and seals are "
+                "checked only on it (use `alliance audit verify --data-dir` on a node)",
+            }
+        try:
+            links = verify_links_rpc(rpc, self.next_block, self.parent_hash)
+        except ValueError as exc:
+            errors.append(str(exc))
+            return {"checked": True, "ok": False, "error": str(exc)}
+        self.next_block, self.parent_hash = links.last + 1, links.head_hash
+        self.sealers |= set(links.sealers)
+        return {
+            "checked": True,
+            "ok": True,
+            "blocks": self.next_block,
+            "new_blocks": links.last - links.first + 1,
+            "head_hash": self.parent_hash,
+            # The node operators' keys (the genesis sealers); not necessarily members.
+            "sealers": sorted(self.sealers),
+            "sealers_not_members": sorted(s for s in self.sealers if s not in members),
+            "note": "hash links and seals over JSON-RPC; state commitments are re-executed by "
+            "`alliance audit verify --data-dir` on a node's data",
+        }
+
+
+_create = threading.Lock()
+
+
+def console_state(request: Request) -> ConsoleState:
+    state = getattr(request.app.state, "console", None)
+    if state is None:
+        with _create:
+            state = getattr(request.app.state, "console", None)
+            if state is None:
+                state = request.app.state.console = ConsoleState()
+    return state
