@@ -1,0 +1,108 @@
+"""Issue #7's browser scenario in one alliance: the patient signs in to the wallet and
+grants a hospital consent (signed in the browser); the hospital reads through the SDK; the
+patient sees that access and revokes; the next read is refused; the regulator's console
+shows the consent, the read and the revocation, and its report exports them."""
+
+from __future__ import annotations
+
+import html
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from eth_account import Account
+from playwright.sync_api import ViewportSize
+
+from sharing_api.sdk import ApiError, SharingClient
+from tests.support.api import running_api, running_ledger_alliance
+from tests.support.browser import PHONE, chromium, ensure_web_built, screenshot
+from tests.web.console_page import ConsolePage
+from tests.web.wallet_page import WalletPage
+
+pytestmark = pytest.mark.integration
+
+H1 = "City Third People's Hospital"
+POLICY = "h1.role:doctor"
+LAPTOP = ViewportSize(width=1366, height=900)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    ensure_web_built()  # before the app is created: it mounts only built apps
+    with (
+        running_ledger_alliance(tmp_path_factory.mktemp("flow")) as alliance,
+        running_api(alliance.settings()) as api,
+    ):
+        yield {"api": api, "alliance": alliance}
+
+
+def signed_in(url: str, key: str) -> SharingClient:
+    client = SharingClient(url)
+    client.login(key)
+    return client
+
+
+def test_patient_hospital_regulator_in_the_browser(world: dict[str, Any]) -> None:
+    started = time.monotonic()
+    api, alliance = world["api"], world["alliance"]
+    patient = Account.create()
+    clinic = signed_in(api.url, alliance.keys["clinic"])
+    h1 = signed_in(api.url, alliance.keys["h1"])
+    doctor = h1.staff_client("dr-chen", "doctor", ["dept:cardiology"])
+    sealed = clinic.seal(b'{"resourceType": "Observation"}', POLICY, [h1.authority_params("h1")])
+    rid = clinic.upload(patient.address, "lab", POLICY, sealed)["record_id"]
+    errors: list[str] = []
+
+    with chromium() as browser:
+        phone = browser.new_context(viewport=PHONE, locale="en-US").new_page()
+        phone.on("pageerror", lambda exc: errors.append(str(exc)))
+        wallet = WalletPage(phone, api.url)
+        wallet.open()
+        wallet.import_key("0x" + bytes(patient.key).hex(), "correct horse battery")
+        assert [r["record_id"] for r in wallet.records()] == [rid]
+
+        until = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+        wallet.review_grant(H1, ["lab"], ["treatment"], until)
+        consent_id = wallet.sign_grant()
+
+        data, headers = doctor.fetch(rid)  # the hospital reads through the SDK
+        assert doctor.open(data, doctor.issue_my_key()) == b'{"resourceType": "Observation"}'
+        access_id = int(headers["x-access-id"])
+        wallet.refresh()
+        (seen,) = wallet.accesses(rid)
+        assert seen["access_id"] == access_id and seen["basis"] == "consent"
+        assert H1 in seen["text"]
+        screenshot(phone, "flow-1-wallet-access")
+
+        wallet.revoke(consent_id)
+        with pytest.raises(ApiError) as refused:
+            doctor.fetch(rid)
+        assert refused.value.status == 403
+        screenshot(phone, "flow-2-wallet-revoked")
+
+        laptop = browser.new_context(viewport=LAPTOP, accept_downloads=True).new_page()
+        laptop.on("pageerror", lambda exc: errors.append(str(exc)))
+        console = ConsolePage(laptop, api.url)
+        console.open()
+        console.sign_in(alliance.keys["regulator"])
+        assert console.verify().startswith("Verified OK")
+        timeline = console.filter_timeline(patient=patient.address)
+        assert [(r["access_id"], r["reader_name"], r["basis"]) for r in timeline] == [
+            (access_id, H1, "consent")
+        ]
+        consents = {b["series"]: b["value"] for b in console.chart_bars("consents")}
+        assert consents == {"granted": 1, "revoked": 1}
+        screenshot(laptop, "flow-3-console")
+
+        name, report = console.export_text("report")
+        assert name.endswith(".html")
+        assert H1 in html.unescape(report)  # the reader, by name
+        _, table = console.export_text("csv")
+        assert str(access_id) in table and patient.address.lower() in table.lower()
+
+    assert errors == [], errors
+    assert time.monotonic() - started < 90
+    for client in (clinic, h1, doctor):
+        client.close()
