@@ -6,6 +6,7 @@ shows the consent, the read and the revocation, and its report exports them."""
 from __future__ import annotations
 
 import html
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -98,7 +99,11 @@ def test_patient_hospital_regulator_in_the_browser(world: dict[str, Any]) -> Non
 
         name, report = console.export_text("report")
         assert name.endswith(".html")
-        assert H1 in html.unescape(report)  # the reader, by name
+        cells = re.findall(r"<td>([^<]*)</td>", html.unescape(report))
+        assert cells[cells.index("consents") + 1] == "1"
+        assert cells[cells.index("revocations") + 1] == "1"
+        reader = cells.index(alliance.address("h1").lower())  # the access table's row
+        assert cells[reader - 3] == str(access_id) and cells[reader + 2] == f"consent {consent_id}"
         _, table = console.export_text("csv")
         assert str(access_id) in table and patient.address.lower() in table.lower()
 
