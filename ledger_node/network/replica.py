@@ -53,7 +53,7 @@ from ledger_node.network.lease import LeaseKeeper
 from ledger_node.permission import NotAMember
 from ledger_node.rpc import RpcError, h, p_bytes
 from ledger_node.server import MAX_BATCH, Node, _error
-from ledger_node.txcodec import TxError, decode_raw, intrinsic_gas
+from ledger_node.txcodec import TxError, intrinsic_gas
 
 log = logging.getLogger("ledger_node.network")
 IDLE_POLL_S = 0.5  # a watch on etcd wakes the loop; this is only the fallback
@@ -115,6 +115,7 @@ class ReplicaNode(Node):
         block_time_ms: int | None = None,
     ) -> None:
         super().__init__(chain, block_time_ms)
+        chain.pool_in_store = False  # acknowledged transactions are durable in etcd's pool
         self.etcd, self.keys, self.node_id, self.url = etcd, keys, node_id, url
         self.follower = follower or chain.key is None
         self.sealer = address_of(chain.key) if chain.key is not None else None
@@ -146,11 +147,11 @@ class ReplicaNode(Node):
     # -- transactions: check locally, make durable in etcd, then acknowledge ----------------
     def forward_transaction(self, raw: Any) -> str:
         data = p_bytes(raw, "transaction")
+        chain = self.chain
         try:
-            tx = decode_raw(data)
+            tx = chain.txcache.decode(data)
         except TxError as exc:
             raise RpcError(-32602, str(exc)) from None
-        chain = self.chain
         if tx.chain_id != chain.genesis.chain_id:
             raise RpcError(-32003, f"wrong chain id {tx.chain_id}")
         if not chain.permissions.admits(chain.engine, tx.sender):
@@ -164,6 +165,7 @@ class ReplicaNode(Node):
         if self._collect is None:
             raise RpcError(-32603, "transactions are accepted over HTTP only")
         self._collect.append(data)
+        chain.txcache.remember(tx)  # admitted here if producing, else verified in a block
         return h(tx.hash)
 
     async def handle(self, request: web.Request) -> web.Response:
@@ -184,8 +186,12 @@ class ReplicaNode(Node):
         if raws:
             try:
                 self._stamp = max(time.time_ns(), self._stamp + 1)
-                await self.etcd.put(
-                    self.keys.pool_entry(self._stamp, self.node_id), encode_txs(raws)
+                await self.etcd.txn(
+                    [],
+                    [
+                        op_put(self.keys.pool_entry(self._stamp, self.node_id), encode_txs(raws)),
+                        op_put(self.keys.tick_pool, self.node_id.encode()),
+                    ],
                 )
                 self.net.forwarded.inc(len(raws))
             except Exception as exc:  # not durable anywhere: the senders must not see a hash
@@ -201,13 +207,16 @@ class ReplicaNode(Node):
 
     # -- the loop ---------------------------------------------------------------------------
     def _on_etcd_change(self, keys: list[bytes]) -> None:
-        status = self.keys.nodes
-        if not keys or any(not k.startswith(status) for k in keys):
-            self._nudge.set()
+        self._nudge.set()
 
     async def produce_forever(self) -> None:
         self.keeper.start()
-        watch = asyncio.create_task(watch_prefix(self.etcd, self.keys.root, self._on_etcd_change))
+        # Small keys only (the producer, ticks written with every block and pool entry, votes):
+        # watching blocks/ and pool/ would stream every transaction to every node twice.
+        watches = [
+            asyncio.create_task(watch_prefix(self.etcd, prefix, self._on_etcd_change))
+            for prefix in (self.keys.producer, self.keys.ticks, self.keys.sub("rejected/"))
+        ]
         try:
             while True:
                 worked = False
@@ -244,7 +253,8 @@ class ReplicaNode(Node):
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._nudge.wait(), IDLE_POLL_S)
         finally:
-            watch.cancel()
+            for w in watches:
+                w.cancel()
 
     def app(self) -> web.Application:
         app = super().app()
@@ -437,6 +447,8 @@ class ReplicaNode(Node):
                 )
         why = {"height": height, "by": self.node_id, "votes": agree, "voters": len(voters)}
         ops.append(op_put(self.keys.faulty(sealer), to_json(why)))
+        ops.append(op_put(self.keys.tick_block, str(height).encode()))
+        ops.append(op_put(self.keys.tick_pool, b"requeued"))
         ops.append(op_delete_prefix(self.keys.rejected(height)))
         producer = await self.etcd.get(self.keys.producer)
         if producer is not None and from_json(producer.value).get("sealer") == "0x" + sealer.hex():
@@ -481,6 +493,7 @@ class ReplicaNode(Node):
             await asyncio.sleep(wait)
             return True
         started = time.perf_counter()
+        begun = time.monotonic()
         proposal = chain.propose_block()
         if proposal is None:
             return False
@@ -496,7 +509,11 @@ class ReplicaNode(Node):
         try:
             ok = await self.etcd.txn(
                 [cmp_absent(self.keys.block(number)), cmp_value(self.keys.producer, self._token)],
-                [op_put(self.keys.block(number), blob), *(op_delete(k) for k in done)],
+                [
+                    op_put(self.keys.block(number), blob),
+                    op_put(self.keys.tick_block, str(number).encode()),
+                    *(op_delete(k) for k in done),
+                ],
             )
         except OSError:
             # Unknown whether it committed: resynchronise from etcd before going on.
@@ -514,7 +531,9 @@ class ReplicaNode(Node):
         )  # fmt: skip
         for key in done:
             self._pool.pop(key, None)
-        self._last_block = time.monotonic()
+        # Block time runs from one block's start to the next (as on a single node): the etcd
+        # round trip and the store overlap the wait instead of adding to it under load.
+        self._last_block = begun
         ntx, self._counted = chain.tx_count - self._counted, chain.tx_count
         self.metrics.block(number, ntx, time.perf_counter() - started)
         self.net.etcd_height.set(number)
