@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
 import time
@@ -59,6 +60,12 @@ log = logging.getLogger("ledger_node.network")
 IDLE_POLL_S = 0.5  # a watch on etcd wakes the loop; this is only the fallback
 PENDING_NONCE_WAIT_S = 30.0  # how long a "nonce too high" pool tx waits for its predecessor
 MAX_BLOCK_BYTES = 8 * 1024 * 1024
+FORWARD_CHUNK = 100  # transactions per etcd pool entry when a batch is forwarded
+# The transactions collected by the HTTP request being answered (contextvars: requests are
+# concurrent tasks, and a batch awaits between its chunks).
+_collect: contextvars.ContextVar[list[bytes] | None] = contextvars.ContextVar(
+    "collect", default=None
+)
 
 
 @dataclass
@@ -130,8 +137,7 @@ class ReplicaNode(Node):
         self._resync = False
         self._nudge = asyncio.Event()
         self._pool: dict[bytes, PoolEntry] = {}
-        self._pool_cursor = keys.pool
-        self._collect: list[bytes] | None = None
+        self._pool_seen = 0  # etcd revision up to which the pool has been read
         self._stamp = 0
         self._refused: dict[int, int] = {}  # height -> mod revision already reported
         self.alarms: list[str] = []
@@ -162,9 +168,10 @@ class ReplicaNode(Node):
             raise RpcError(-32003, "gas outside intrinsic gas .. block gas limit")
         if self.follower:
             raise RpcError(-32003, "read-only follower: send transactions to a member's node")
-        if self._collect is None:
+        collect = _collect.get()
+        if collect is None:
             raise RpcError(-32603, "transactions are accepted over HTTP only")
-        self._collect.append(data)
+        collect.append(data)
         chain.txcache.remember(tx)  # admitted here if producing, else verified in a block
         return h(tx.hash)
 
@@ -180,30 +187,54 @@ class ReplicaNode(Node):
             return web.json_response(_error(None, -32600, "Invalid request: empty batch"))
         if len(reqs) > MAX_BATCH:
             return web.json_response(_error(None, -32600, f"batch above {MAX_BATCH} calls"))
-        self._collect = []
-        outs = [self.dispatch(r) for r in reqs]  # no await in between: _collect is ours
-        raws, self._collect = self._collect, None
-        if raws:
+        # A batch's transactions go to etcd's pool in chunks, in order: each chunk's write
+        # is under way while the next chunk is checked. The response, with every hash, is
+        # sent only once all of them are durable (a failed chunk fails its requests).
+        collected: list[bytes] = []
+        token = _collect.set(collected)
+        outs: list[dict[str, Any]] = []
+        puts: list[tuple[asyncio.Task[None], list[int]]] = []
+        previous: asyncio.Task[None] | None = None
+        members: list[int] = []
+        try:
+            for i, req in enumerate(reqs):
+                before = len(collected)
+                outs.append(self.dispatch(req))
+                if len(collected) > before:
+                    members.append(i)
+                if collected and (len(collected) >= FORWARD_CHUNK or i == len(reqs) - 1):
+                    previous = asyncio.create_task(self._make_durable(list(collected), previous))
+                    puts.append((previous, members))
+                    collected.clear()
+                    members = []
+                    await asyncio.sleep(0)  # let the write leave now
+        finally:
+            _collect.reset(token)
+        for task, idxs in puts:
             try:
-                self._stamp = max(time.time_ns(), self._stamp + 1)
-                await self.etcd.txn(
-                    [],
-                    [
-                        op_put(self.keys.pool_entry(self._stamp, self.node_id), encode_txs(raws)),
-                        op_put(self.keys.tick_pool, self.node_id.encode()),
-                    ],
-                )
-                self.net.forwarded.inc(len(raws))
+                await task
             except Exception as exc:  # not durable anywhere: the senders must not see a hash
                 if not isinstance(exc, OSError):
                     log.exception("%s: making transactions durable failed", self.node_id)
-                for req, out in zip(reqs, outs, strict=True):
-                    if isinstance(req, dict) and req.get("method") == "eth_sendRawTransaction":
-                        out.pop("result", None)
-                        out["error"] = {"code": -32000, "message": f"ordering unavailable: {exc}"}
+                for k in idxs:
+                    outs[k].pop("result", None)
+                    outs[k]["error"] = {"code": -32000, "message": f"ordering unavailable: {exc}"}
         return web.Response(
             text=json.dumps(outs if batch else outs[0]), content_type="application/json"
         )
+
+    async def _make_durable(self, raws: list[bytes], previous: asyncio.Task[None] | None) -> None:
+        if previous is not None:
+            await previous  # after the batch's earlier chunk, and only if that one landed
+        self._stamp = max(time.time_ns(), self._stamp + 1)
+        await self.etcd.txn(
+            [],
+            [
+                op_put(self.keys.pool_entry(self._stamp, self.node_id), encode_txs(raws)),
+                op_put(self.keys.tick_pool, self.node_id.encode()),
+            ],
+        )
+        self.net.forwarded.inc(len(raws))
 
     # -- the loop ---------------------------------------------------------------------------
     def _on_etcd_change(self, keys: list[bytes]) -> None:
@@ -306,7 +337,7 @@ class ReplicaNode(Node):
     def _reset_pool(self) -> None:
         """Drop the local pool: every acknowledged transaction is still in etcd's pool."""
         self._pool.clear()
-        self._pool_cursor = self.keys.pool
+        self._pool_seen = 0
         self.chain.reload()
         if self.chain.pool:
             self.chain.store.begin()
@@ -463,10 +494,16 @@ class ReplicaNode(Node):
 
     # -- producing ----------------------------------------------------------------------------
     async def _admit_from_pool(self) -> None:
-        kvs, _ = await self.etcd.range(self._pool_cursor, prefix_end(self.keys.pool), limit=512)
+        # Entries newer than the last read, by etcd revision, not by key: two nodes' entries
+        # may land in the opposite order of their keys (time stamps), and a key cursor would
+        # then skip the one that landed second. Pool entries are written once, never updated.
+        kvs, revision = await self.etcd.range(
+            self.keys.pool, prefix_end(self.keys.pool), min_mod_revision=self._pool_seen + 1
+        )
+        self._pool_seen = revision
         for kv in kvs:
-            self._pool[kv.key] = PoolEntry(decode_txs(kv.value))
-            self._pool_cursor = kv.key + b"\x00"
+            if kv.key not in self._pool:
+                self._pool[kv.key] = PoolEntry(decode_txs(kv.value))
         now = time.monotonic()
         for entry in self._pool.values():
             if not entry.waiting:
@@ -506,7 +543,8 @@ class ReplicaNode(Node):
         number = proposal.header.number
         blob = encode_block(proposal.header, [t.raw for t in proposal.txs])
         sealed = time.perf_counter()
-        try:
+
+        async def commit() -> tuple[bool, float]:
             ok = await self.etcd.txn(
                 [cmp_absent(self.keys.block(number)), cmp_value(self.keys.producer, self._token)],
                 [
@@ -515,6 +553,16 @@ class ReplicaNode(Node):
                     *(op_delete(k) for k in done),
                 ],
             )
+            return ok, time.perf_counter()
+
+        committing = asyncio.create_task(commit())
+        # While etcd replicates this block, check the next block's transactions (decode,
+        # signature, nonce): admission only appends to the pool behind this proposal, and a
+        # failed commit drops the whole local pool (_reset_pool) anyway.
+        with contextlib.suppress(OSError):
+            await self._admit_from_pool()
+        try:
+            ok, acked = await committing
         except OSError:
             # Unknown whether it committed: resynchronise from etcd before going on.
             self._resync = True
@@ -522,12 +570,12 @@ class ReplicaNode(Node):
         if not ok:
             self._demote = f"lost the producer role before block {number}"
             return False
-        self.net.commit.observe(time.perf_counter() - sealed)
+        self.net.commit.observe(acked - sealed)
         chain.commit_block(proposal)
         log.debug(
             "%s: block %d, %d txs, built in %.0f ms, etcd commit %.0f ms",
             self.node_id, number, len(proposal.txs), (sealed - started) * 1000,
-            (time.perf_counter() - sealed) * 1000,
+            (acked - sealed) * 1000,
         )  # fmt: skip
         for key in done:
             self._pool.pop(key, None)
