@@ -136,6 +136,7 @@ class ReplicaNode(Node):
         self._demote: str | None = None
         self._resync = False
         self._nudge = asyncio.Event()
+        self._producer_changed = True  # the producer key may have changed since last read
         self._pool: dict[bytes, PoolEntry] = {}
         self._pool_seen = 0  # etcd revision up to which the pool has been read
         self._stamp = 0
@@ -238,7 +239,12 @@ class ReplicaNode(Node):
 
     # -- the loop ---------------------------------------------------------------------------
     def _on_etcd_change(self, keys: list[bytes]) -> None:
-        self._nudge.set()
+        # An empty list means a watch (re)connected: anything may have changed meanwhile.
+        if not keys or self.keys.producer in keys:
+            self._producer_changed = True
+        # A replica has nothing to do with new pool entries (only the producer reads them).
+        if not keys or self.producing or any(k != self.keys.tick_pool for k in keys):
+            self._nudge.set()
 
     async def produce_forever(self) -> None:
         self.keeper.start()
@@ -281,8 +287,10 @@ class ReplicaNode(Node):
                 if worked:
                     await asyncio.sleep(0)
                 else:
-                    with contextlib.suppress(TimeoutError):
+                    try:
                         await asyncio.wait_for(self._nudge.wait(), IDLE_POLL_S)
+                    except TimeoutError:
+                        self._producer_changed = True  # the watch is the fast path only
         finally:
             for w in watches:
                 w.cancel()
@@ -349,8 +357,14 @@ class ReplicaNode(Node):
         lease = self.keeper.lease
         if self.sealer is None or not self.keeper.alive():
             return
+        # Ask etcd whether a producer exists only when the watch saw its key change (or
+        # reconnected, or the idle poll fired): not after every block.
+        if not self._producer_changed:
+            return
+        self._producer_changed = False  # before the read: a change during it sets it again
         if await self.etcd.get(self.keys.producer) is not None:
             return
+        self._producer_changed = True  # none yet: keep trying until this node or another wins
         if await self.etcd.get(self.keys.faulty(self.sealer)) is not None:
             return
         if await self._follow():
