@@ -60,7 +60,10 @@ log = logging.getLogger("ledger_node.network")
 IDLE_POLL_S = 0.5  # a watch on etcd wakes the loop; this is only the fallback
 PENDING_NONCE_WAIT_S = 30.0  # how long a "nonce too high" pool tx waits for its predecessor
 MAX_BLOCK_BYTES = 8 * 1024 * 1024
-FORWARD_CHUNK = 100  # transactions per etcd pool entry when a batch is forwarded
+# Transactions per etcd pool entry when a batch is forwarded. Smaller chunks overlap more of
+# the etcd write with checking, but every entry is one more etcd write, watch event and read:
+# on this 2-core machine 100 vs 500 made no difference measurable above the noise.
+FORWARD_CHUNK = 500
 # The transactions collected by the HTTP request being answered (contextvars: requests are
 # concurrent tasks, and a batch awaits between its chunks).
 _collect: contextvars.ContextVar[list[bytes] | None] = contextvars.ContextVar(
@@ -544,7 +547,6 @@ class ReplicaNode(Node):
             await asyncio.sleep(wait)
             return True
         started = time.perf_counter()
-        begun = time.monotonic()
         proposal = chain.propose_block()
         if proposal is None:
             return False
@@ -593,9 +595,7 @@ class ReplicaNode(Node):
         )  # fmt: skip
         for key in done:
             self._pool.pop(key, None)
-        # Block time runs from one block's start to the next (as on a single node): the etcd
-        # round trip and the store overlap the wait instead of adding to it under load.
-        self._last_block = begun
+        self._last_block = time.monotonic()
         ntx, self._counted = chain.tx_count - self._counted, chain.tx_count
         self.metrics.block(number, ntx, time.perf_counter() - started)
         self.net.etcd_height.set(number)
