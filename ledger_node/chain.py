@@ -34,7 +34,7 @@ from ledger_node.genesis import Genesis
 from ledger_node.permission import NotAMember, Permissions
 from ledger_node.state import StateDelta, WorldState
 from ledger_node.store import LogRow, Store, TxRow
-from ledger_node.txcodec import Tx, TxError, decode_raw, intrinsic_gas
+from ledger_node.txcodec import Tx, TxCache, TxError, decode_raw, intrinsic_gas
 
 DB_FILE = "chain.sqlite3"
 
@@ -159,6 +159,11 @@ class Chain:
         self.tx_count = 0
         self._headers: dict[int, Header] = {}
         self.txs_since_checkpoint = 0
+        self.txcache = TxCache()
+        # A replicated node's acknowledged transactions are durable in etcd's pool, so its
+        # local pool lives in memory only (seq numbers from this counter).
+        self.pool_in_store = True
+        self._mem_seq = 0
         self._restore()
 
     # -- start-up --------------------------------------------------------------------------
@@ -247,12 +252,16 @@ class Chain:
     def submit(self, raw: bytes) -> bytes:
         """Admit a signed transaction; durable once ``flush()`` returns."""
         try:
-            tx = decode_raw(raw)
+            tx = self.txcache.decode(raw)
         except TxError as exc:
             raise AdmissionError(str(exc)) from exc
         self._check(tx)
-        self.store.begin()
-        seq = self.store.pool_add(tx.hash, raw)
+        if self.pool_in_store:
+            self.store.begin()
+            seq = self.store.pool_add(tx.hash, raw)
+        else:
+            self._mem_seq += 1
+            seq = self._mem_seq
         self._enqueue(seq, tx)
         return tx.hash
 
@@ -332,7 +341,7 @@ class Chain:
             )
             self.store.put_txs(p.txrows)
             self.store.put_logs(p.logrows)
-            if p.pool_upto is not None:
+            if p.pool_upto is not None and self.pool_in_store:
                 self.store.pool_remove_upto(p.pool_upto)
             if p.changed is not None:
                 self.store.save_state(p.changed)
@@ -371,7 +380,7 @@ class Chain:
         if header.timestamp < self.head.timestamp:
             raise SealError(f"block {n}: timestamp goes backwards")
         try:
-            txs = [decode_raw(r) for r in raw_txs]
+            txs = [self.txcache.decode(r) for r in raw_txs]
         except TxError as exc:
             raise SealError(f"block {n}: invalid transaction ({exc})") from exc
         nonces: dict[bytes, int] = {}

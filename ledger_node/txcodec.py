@@ -120,6 +120,37 @@ def decode_raw(raw: bytes, sender: bytes | None = None, tx_hash: bytes | None = 
     raise TxError(f"unsupported transaction type {raw[0]}")
 
 
+class TxCache:
+    """Transactions this node already decoded and sender-recovered, keyed by their raw bytes.
+
+    A replicated node meets the same bytes up to three times (checked when a client sends
+    them, admitted from the etcd pool by the producer, re-executed in a block by the others):
+    decoding is deterministic, so identical bytes need their signature recovered only once
+    per node. Entries are taken out when used and the oldest dropped beyond ``limit``.
+    """
+
+    def __init__(self, limit: int = 32768) -> None:
+        self.limit = limit
+        self._txs: dict[bytes, Tx] = {}
+        self.hits = 0
+
+    def __len__(self) -> int:
+        return len(self._txs)
+
+    def remember(self, tx: Tx) -> None:
+        if len(self._txs) >= self.limit:
+            del self._txs[next(iter(self._txs))]
+        self._txs[tx.raw] = tx
+
+    def decode(self, raw: bytes) -> Tx:
+        """``decode_raw(raw)``, from the cache when these exact bytes were decoded before."""
+        tx = self._txs.pop(raw, None)
+        if tx is None:
+            return decode_raw(raw)
+        self.hits += 1
+        return tx
+
+
 def _decode_legacy(raw: bytes, known: bytes | None, tx_hash: bytes | None) -> Tx:
     items = rlpfast.decode(raw)
     if not isinstance(items, list) or len(items) != 9:

@@ -131,14 +131,22 @@ class Etcd:
         return _kv(kvs[0]) if kvs else None
 
     async def range(
-        self, start: bytes, end: bytes, limit: int = 0, keys_only: bool = False
+        self,
+        start: bytes,
+        end: bytes,
+        limit: int = 0,
+        keys_only: bool = False,
+        min_mod_revision: int = 0,
     ) -> tuple[list[KV], int]:
-        """Keys in [start, end) in key order; also the store revision of the read."""
+        """Keys in [start, end) in key order (only those modified at or after
+        ``min_mod_revision`` if given); also the store revision of the read."""
         body: dict[str, Any] = {"key": b64(start), "range_end": b64(end)}
         if limit:
             body["limit"] = str(limit)
         if keys_only:
             body["keys_only"] = True
+        if min_mod_revision:
+            body["min_mod_revision"] = str(min_mod_revision)
         doc = await self.call("/v3/kv/range", body)
         return [_kv(k) for k in doc.get("kvs") or []], int(doc["header"]["revision"])
 

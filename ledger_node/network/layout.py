@@ -6,6 +6,10 @@
 /alliance/<net>/nodes/<id>          {"url", "height", "head", "role", ...}  (under the node's lease)
 /alliance/<net>/rejected/<h>/<id>   {"hash", "sealer", "reason"}  (a node refused block h)
 /alliance/<net>/faulty/<sealer>     why a sealer's blocks were removed; it may not produce again
+/alliance/<net>/tick/block|pool     a few bytes put in the same etcd transaction as every
+                                    block (or removal) and every pool entry: nodes watch
+                                    these, not blocks/ and pool/, so a watch never streams
+                                    megabytes of transactions that the node reads anyway
 """
 
 from __future__ import annotations
@@ -56,6 +60,18 @@ class Keys:
 
     def rejected(self, height: int, node_id: str = "") -> bytes:
         return self.sub(f"rejected/{height:016d}/{node_id}")
+
+    @property
+    def ticks(self) -> bytes:
+        return self.sub("tick/")
+
+    @property
+    def tick_block(self) -> bytes:
+        return self.sub("tick/block")
+
+    @property
+    def tick_pool(self) -> bytes:
+        return self.sub("tick/pool")
 
     def faulty(self, sealer: bytes) -> bytes:
         return self.sub(f"faulty/0x{sealer.hex()}")

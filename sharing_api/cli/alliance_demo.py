@@ -17,7 +17,8 @@ from sharing_api.api.core.config import ApiSettings
 from sharing_api.api.core.keys import seal_hosted_member
 from sharing_api.api.server import RunningApi, serve_in_thread
 from sharing_api.chain import ChainClient, Genesis, MemberSpec, Role, deploy_alliance
-from sharing_api.cli.local_node import ledger_node
+from sharing_api.cli.local_node import ledger_backend
+from sharing_api.cli.network_checks import check_network
 from sharing_api.fhir import chest_pain_bundle, validate_resource
 from sharing_api.sdk import ApiError, SharingClient
 
@@ -65,6 +66,7 @@ def run_alliance_scenario(
     workdir: Path,
     echo: Callable[[str], None] = click.echo,
     keep_running: Callable[[RunningApi], None] | None = None,
+    network: int = 0,
 ) -> list[str]:
     s = Steps(echo)
     deployer = Account.create()
@@ -73,9 +75,10 @@ def run_alliance_scenario(
     address = {k: Account.from_key(v).address for k, v in keys.items()}
     authorities = {aid: AttributeAuthority.setup(aid) for aid, _, _ in INSTITUTIONS}
 
-    s.step("Start the ledger node and deploy the alliance contracts")
+    where = f"a {network}-member network (etcd-ordered)" if network else "the ledger node"
+    s.step(f"Start {where} and deploy the alliance contracts")
     admitted = [deployer.address, *address.values()]
-    with ledger_node(workdir / "node", admitted) as chain_url:
+    with ledger_backend(workdir, admitted, network) as (chain_url, net):
         genesis = Genesis(
             members=(
                 *(
@@ -120,6 +123,9 @@ def run_alliance_scenario(
         )
         with serve_in_thread(settings, passphrase=passphrase) as api:
             _scenario(s, api, keys, address, echo)
+            if net is not None:
+                s.step("The alliance network agrees: every node verified every block")
+                check_network(net, keys["h1"], s.expect, echo)
             if keep_running is not None and not s.failures:
                 keep_running(api)
     return s.failures

@@ -136,7 +136,15 @@ def run_record_scenario(workdir: Path, echo: Callable[[str], None] = click.echo)
 )
 @click.option("--keep-running", is_flag=True, help="Leave the API up at the end (Ctrl-C stops).")
 @click.option("--records-only", is_flag=True, help="Only the record-encryption part.")
-def demo(workdir: Path | None, keep_running: bool, records_only: bool) -> None:
+@click.option(
+    "--network",
+    type=click.IntRange(min=0),
+    default=0,
+    metavar="N",
+    help="Run the ledger as a local N-member network (etcd x3, N nodes, a regulator "
+    "follower) instead of one node.",
+)
+def demo(workdir: Path | None, keep_running: bool, records_only: bool, network: int) -> None:
     """Run the alliance demo scenario end to end (exit 0 only if every step behaved)."""
     from sharing_api.cli.alliance_demo import run_alliance_scenario
 
@@ -160,7 +168,7 @@ def demo(workdir: Path | None, keep_running: bool, records_only: bool) -> None:
         failures = run_record_scenario(target / "records")
         if not records_only:
             failures += run_alliance_scenario(
-                target / "alliance", keep_running=hold if keep_running else None
+                target / "alliance", keep_running=hold if keep_running else None, network=network
             )
     if failures:
         raise click.ClickException(f"{len(failures)} step(s) did not behave: {failures[0]}")

@@ -1,4 +1,5 @@
-"""Start the project's ledger node as a child process (for `alliance demo`)."""
+"""Start the project's ledger node, or a local replicated network of them, as child
+processes (for `alliance demo` and `alliance demo --network N`)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ledger_node.network.procs import stop_group
+
+if TYPE_CHECKING:
+    from ledger_node.network.supervisor import LocalNetwork
 
 
 @contextmanager
@@ -53,3 +58,50 @@ def ledger_node(data_dir: Path, members: list[str], chain_id: int = 7171) -> Ite
         stop_group(proc)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+@contextmanager
+def ledger_network(
+    root: Path, size: int, members: list[str], chain_id: int = 7171
+) -> Iterator[LocalNetwork]:
+    """A local replicated network (``alliance network up``'s code): 3 etcd members, ``size``
+    sealing nodes and the regulator's read-only follower, all on loopback; stopped on exit."""
+    from ledger_node.network.supervisor import LocalNetwork
+
+    genesis = {"chainId": chain_id, "members": members, "blockTimeMs": 50}
+    net = LocalNetwork.create(root, size, regulator=True, etcd_size=3, genesis=genesis)
+    try:
+        net.up()
+        yield net
+    finally:
+        net.down()
+
+
+def entry_node(net: LocalNetwork) -> str:
+    """The URL of a member node that is not producing (so transactions are seen forwarded);
+    any member node would do: every one forwards to the producer through etcd."""
+    from ledger_node.network.status import network_status
+
+    deadline = time.monotonic() + 30
+    while True:
+        producer = network_status(net).get("producer")
+        if producer is not None or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    members = [n for n in net.nodes if not n.follower]
+    others = [n for n in members if n.id != producer]
+    return (others or members)[-1].url
+
+
+@contextmanager
+def ledger_backend(
+    workdir: Path, members: list[str], network: int = 0
+) -> Iterator[tuple[str, LocalNetwork | None]]:
+    """One ledger node (``network`` 0) or a local network of ``network`` member nodes;
+    yields the JSON-RPC URL the demo's API talks to, and the network if any."""
+    if network <= 0:
+        with ledger_node(workdir / "node", members) as url:
+            yield url, None
+    else:
+        with ledger_network(workdir / "network", network, members) as net:
+            yield entry_node(net), net

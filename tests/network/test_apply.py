@@ -91,3 +91,51 @@ def test_replica_refuses_mismatching_blocks_and_stays_unchanged(tmp_path: Path) 
     header3, raws3 = produce(a, probe, 1_700_000_201)
     b.apply_block(header3, raws3)
     assert b.head.hash == a.head.hash
+
+
+def test_senders_are_recovered_once_per_node_and_still_checked(tmp_path: Path) -> None:
+    """A transaction a replica checked when it was sent to it is not recovered again when it
+    arrives in a block (same bytes); any other bytes are decoded and checked in full."""
+    a = make_chain(tmp_path / "a")
+    b = make_chain(tmp_path / "b")
+    probe = deploy_probe(a, K0)
+    copy_block(a, b, 1)
+    header, raws = produce(a, probe, 1_700_000_300)
+    for raw in raws[:2]:  # as ReplicaNode.forward_transaction does for what it acknowledges
+        b.txcache.remember(b.txcache.decode(raw))
+    assert len(b.txcache) == 2 and b.txcache.hits == 0
+    # a tampered copy of a remembered transaction (one byte of its signature) is not a hit
+    bad = raws[0][:-1] + bytes([raws[0][-1] ^ 1])
+    with pytest.raises(SealError):
+        b.apply_block(header, [bad, *raws[1:]])
+    assert b.txcache.hits == 1  # raws[1] was taken from the cache (and is gone from it now)
+    b.txcache.remember(b.txcache.decode(raws[1]))
+    hits = b.txcache.hits
+    b.apply_block(header, raws)
+    assert b.head.hash == a.head.hash
+    # raws[0] stayed cached (the block carried other bytes), raws[1] was remembered again
+    assert b.txcache.hits == hits + 2 and len(b.txcache) == 0
+
+
+def test_tx_cache_is_bounded_and_keyed_by_the_exact_bytes(tmp_path: Path) -> None:
+    from ledger_node.txcodec import TxCache, decode_raw
+
+    cache = TxCache(limit=3)
+    raws = [sign(K0, n, "0x" + "11" * 20, b"") for n in range(5)]
+    for raw in raws:
+        cache.remember(decode_raw(raw))
+    assert len(cache) == 3  # the two oldest were dropped
+    assert cache.decode(raws[0]) == decode_raw(raws[0]) and cache.hits == 0
+    assert cache.decode(raws[4]).nonce == 4 and cache.hits == 1
+
+
+def test_in_memory_pool_keeps_the_store_pool_empty(tmp_path: Path) -> None:
+    """A replicated producer's pool lives in memory (etcd holds the durable copy)."""
+    a = make_chain(tmp_path / "a")
+    a.pool_in_store = False
+    probe = deploy_probe(a, K0)
+    header, _ = produce(a, probe, 1_700_000_400)
+    assert a.store.pool_all() == [] and not a.pool
+    assert len(a.store.block_txs(header.number)) == 4
+    a.submit(sign(K0, a.next_nonce(addr(K0)), "0x" + probe.hex(), bump_data(9)))
+    assert a.store.pool_all() == [] and len(a.pool) == 1

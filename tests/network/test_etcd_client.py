@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 
@@ -125,3 +126,34 @@ def test_a_member_answering_non_json_is_skipped_as_unavailable() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_pool_entries_landing_out_of_key_order_are_all_admitted(tmp_path: Path) -> None:
+    """Two nodes stamp their pool entries with the time; the later stamp can land in etcd
+    first. The producer reads the pool by etcd revision, so the earlier one is not skipped."""
+    from ledger_node.network.layout import Keys, encode_txs
+    from ledger_node.network.replica import ReplicaNode
+    from tests.ledger_node.helpers import make_chain, sign
+    from tests.support.ledger import DEV_KEYS
+
+    chain = make_chain(tmp_path / "chain")
+    keys = Keys("race")
+    first = sign(DEV_KEYS[0], 0, "0x" + "11" * 20, b"", gas=21_000)
+    second = sign(DEV_KEYS[1], 0, "0x" + "11" * 20, b"", gas=21_000)
+
+    async def scenario(endpoints: list[str]) -> None:
+        node = ReplicaNode(chain, Etcd(endpoints), keys, "n0")
+        try:
+            await node.etcd.put(keys.pool_entry(2000, "b"), encode_txs([second]))
+            await node._admit_from_pool()
+            await node.etcd.put(keys.pool_entry(1000, "a"), encode_txs([first]))
+            await node._admit_from_pool()
+            assert {p.tx.raw for p in chain.pool} == {first, second}
+            await node._admit_from_pool()  # nothing new: nothing admitted twice
+            assert len(chain.pool) == 2
+        finally:
+            await node.etcd.close()
+
+    with etcd_cluster(1) as cluster:
+        asyncio.run(scenario(cluster.endpoints))
+    chain.close()

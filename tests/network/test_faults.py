@@ -63,6 +63,9 @@ def test_killed_producer_is_replaced_within_5s_and_no_acked_tx_is_lost() -> None
         # takeover = a new producer *committing* blocks again
         wait_for("a block by the new producer", lambda: net.height(rest[1]) > height + 1, 10, 0.02)
         takeover = time.monotonic() - killed_at
+        st = net.status()  # what `alliance network status` shows
+        assert st["producer"] == new
+        assert next(n for n in st["nodes"] if n["id"] == old)["up"] is False
         wait_for("more traffic", lambda: len(sender.acked) > 60, 20)
         sender.halt.set()
         sender.join(10)
@@ -112,6 +115,8 @@ def test_cut_off_node_stops_producing_and_catches_up() -> None:
         wait_for("receipts on the connected side", lambda: net.receipt(rest[1], hashes[-1]), 20)
         cut_height = net.height(victim)
         assert net.height(rest[0]) > cut_height
+        row = next(n for n in net.status()["nodes"] if n["id"] == victim)
+        assert row["up"] and row["lag"] > 0  # `network status` shows it falling behind
         # while cut off it produces nothing and refuses to acknowledge transactions
         with pytest.raises(RuntimeError, match="ordering unavailable"):
             net.send(victim, sign(key, 50, SINK, b"", gas=21_000))

@@ -24,7 +24,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.procs import REPO_ROOT, free_ports, stop_group, wait_until
+from ledger_node.network.procs import stop_group
+from tests.support.procs import REPO_ROOT, free_ports, wait_until
 
 JSIPFS = REPO_ROOT / "node_modules" / ".bin" / "jsipfs"
 _template: Path | None = None

@@ -1,14 +1,15 @@
-"""Small shared pieces for the server helpers: free ports, waiting, stopping a group."""
+"""Small shared pieces for the server helpers: free ports and waiting (to stop a process
+group use ``ledger_node.network.procs.stop_group``)."""
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from ledger_node.network.procs import stop_group
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,17 +51,3 @@ def tail(log: Path, lines: int = 30) -> str:
         return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
-
-
-def stop_group(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
-    """SIGTERM the process group started with start_new_session=True, then SIGKILL."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=grace)
-    except ProcessLookupError:
-        pass

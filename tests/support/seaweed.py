@@ -24,7 +24,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.procs import free_ports, stop_group, wait_until
+from ledger_node.network.procs import stop_group
+from tests.support.procs import free_ports, wait_until
 
 ACCESS_KEY = "alliance-test"
 SECRET_KEY = "alliance-test-secret"
