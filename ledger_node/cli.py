@@ -94,13 +94,26 @@ def init_cmd(genesis_file: Path, data_dir: Path | None, key_file: Path | None) -
 )
 @click.option("--block-time-ms", type=int, default=None, help="override the genesis block time")
 @click.option(
+    "--cut-txs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="cut a block as soon as this many transactions wait [default: 500, at most the "
+    "genesis maxBlockTxs]",
+)
+@click.option(
     "--synchronous",
     type=click.Choice(["full", "normal"]),
     default="full",
     show_default=True,
     help="SQLite fsync policy: full survives power loss, normal survives process crashes",
 )
-def start_cmd(data_dir: Path | None, rpc: str, block_time_ms: int | None, synchronous: str) -> None:
+def start_cmd(
+    data_dir: Path | None,
+    rpc: str,
+    block_time_ms: int | None,
+    cut_txs: int | None,
+    synchronous: str,
+) -> None:
     """Run the node: JSON-RPC on POST /, Prometheus metrics on GET /metrics."""
     from ledger_node.chain import Chain
     from ledger_node.server import Node, serve
@@ -110,7 +123,7 @@ def start_cmd(data_dir: Path | None, rpc: str, block_time_ms: int | None, synchr
     key_path = data_dir / KEY_FILE
     key = load_key(key_path) if key_path.exists() else None
     chain = Chain(data_dir, key, synchronous.upper())
-    node_ = Node(chain, block_time_ms)
+    node_ = Node(chain, block_time_ms, cut_txs)
 
     def ready(bound: int) -> None:
         click.echo(f"listening on http://{host}:{bound} head={chain.head.number}", err=False)

@@ -22,6 +22,10 @@ from ledger_node.subscriptions import Subscriptions
 
 MAX_BODY = 64 * 1024 * 1024
 MAX_BATCH = 10_000
+# A block is cut as soon as this many transactions wait (or when the block time has passed
+# since the last one), like an ordering service's batch size and batch timeout: under load
+# blocks stay small, so replicas re-execute one while the next is built (see network README).
+DEFAULT_CUT_TXS = 500
 log = logging.getLogger("ledger_node")
 
 
@@ -60,13 +64,18 @@ def _error(id_: Any, code: int, message: str, data: str | None = None) -> dict[s
 
 
 class Node:
-    def __init__(self, chain: Chain, block_time_ms: int | None = None) -> None:
+    def __init__(
+        self, chain: Chain, block_time_ms: int | None = None, cut_txs: int | None = None
+    ) -> None:
         self.chain = chain
         self.methods = Methods(chain)
         self.metrics = Metrics()
         self.block_time = (
             block_time_ms if block_time_ms is not None else chain.genesis.block_time_ms
         ) / 1000
+        if cut_txs is not None and cut_txs < 1:
+            raise ValueError("cut_txs must be >= 1")
+        self.cut_txs = min(cut_txs or DEFAULT_CUT_TXS, chain.genesis.max_block_txs)
         self._wake = asyncio.Event()
         self._last_block = 0.0
         self._producer: asyncio.Task[None] | None = None
@@ -144,11 +153,18 @@ class Node:
         )
 
     # -- block production ------------------------------------------------------------------
+    def block_wait(self) -> float:
+        """Seconds before the next block is due: none once ``cut_txs`` transactions wait,
+        else the rest of the block time since the last block."""
+        if len(self.chain.pool) >= self.cut_txs:
+            return 0.0
+        return max(0.0, self._last_block + self.block_time - time.monotonic())
+
     async def produce_forever(self) -> None:
         while True:
             await self._wake.wait()
-            wait = self._last_block + self.block_time - time.monotonic()
-            if wait > 0 and len(self.chain.pool) < self.chain.genesis.max_block_txs:
+            wait = self.block_wait()
+            if wait > 0:
                 await asyncio.sleep(wait)
             started = time.perf_counter()
             try:

@@ -1,17 +1,26 @@
 """Network benchmark: 3 etcd-ordered nodes against a single node, in the same run.
 
 Workload as ``bench_ledger``: patients' EIP-712 consent grants relayed by members with
-``ConsentRegistry.grantBySig`` in raw JSON-RPC batches. On the network the batches go round
-robin to the three nodes (each forwards to the producer through etcd) and the clock stops
-when every receipt is visible on a node that did not produce the blocks: that is, ordered
-by etcd, re-executed and verified.
+``ConsentRegistry.grantBySig`` in raw JSON-RPC batches of 500. Six relayers (members) sign
+them; the clock stops when every receipt is visible on a node that did not produce the
+blocks: that is, ordered by etcd, re-executed and verified.
+
+Two ways of offering the load, each to both systems:
+
+* members' clients (the main cases): three client streams send at the same time, each
+  its own two relayers' transactions in nonce order, as each member's staff would send to
+  their own member's node. On the network each stream goes to a different node (each
+  forwards to the producer through etcd); the single node receives all three streams.
+* one client (``serial/``): a single client sends every batch in turn, round robin over
+  the three nodes. Every batch then waits for its etcd write before the next one leaves,
+  so this measures the forwarding hop's latency more than the network's capacity.
 
 Both systems run side by side and are timed alternately, round after round (3 rounds of
-5,000 grants; --quick: 1 of 1,000); tx/s are medians, the ratio is the median of each
-round's ratio. Cases: grants/3nodes, grants/1node (tx_per_s), grants/ratio (target >= 0.6);
-commit/p50, commit/p99 (ms, target p99 <= 1000): one grant at a time, from sending it to
-one replica until its receipt is visible on another replica; commit/1node/p50|p99 is the
-same on the single node (send -> receipt on the same node).
+5,000 grants; --quick: 1 of 1,000); tx/s are medians, a ratio is the median of each round's
+ratio. Cases: grants/3nodes, grants/1node (tx_per_s), grants/ratio (target >= 0.6), the
+same under grants/serial/; commit/p50, commit/p99 (ms, target p99 <= 1000): one grant at a
+time, from sending it to one replica until its receipt is visible on another replica;
+commit/1node/p50|p99 is the same on the single node (send -> receipt on the same node).
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from coincurve import PrivateKey
@@ -41,26 +51,58 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def send_round_robin(
-    rpcs: list[Rpc], watch: Rpc, raws: list[bytes], relayers: int, batch: int = 500
-) -> float:
-    """Batches round robin over ``rpcs``; tx/s until every receipt is on ``watch``.
+RELAYERS = 6  # members relaying grants: two per client stream
+STREAMS = 3
+BATCH = 500
 
-    Like ``bench_ledger.send_all``: poll each relayer's last transaction first (light), then
-    fetch every receipt."""
+
+def send_round_robin(rpcs: list[Rpc], watch: Rpc, raws: list[bytes]) -> float:
+    """One client: batches in turn, round robin over ``rpcs``; tx/s until every receipt
+    is on ``watch``."""
     start = time.perf_counter()
     hashes: list[str] = []
-    for n, i in enumerate(range(0, len(raws), batch)):
+    for n, i in enumerate(range(0, len(raws), BATCH)):
         rpc = rpcs[n % len(rpcs)]
         hashes += rpc.batch(
-            "eth_sendRawTransaction", [["0x" + r.hex()] for r in raws[i : i + batch]]
+            "eth_sendRawTransaction", [["0x" + r.hex()] for r in raws[i : i + BATCH]]
         )
-    watch.wait_receipts(hashes[-relayers:])
+    return _all_receipts(watch, hashes, start)
+
+
+def send_streams(urls: list[str], watch: Rpc, raws: list[bytes]) -> float:
+    """``STREAMS`` clients at once, stream k to ``urls[k]``: each sends the transactions of
+    its own relayers (``relay_txs`` signs them round robin over the relayers), in order."""
+    streams = [
+        [r for i, r in enumerate(raws) if (i % RELAYERS) % STREAMS == k] for k in range(STREAMS)
+    ]
+    clients = [Rpc(url) for url in urls]
+
+    def send(k: int) -> list[str]:
+        hashes: list[str] = []
+        for i in range(0, len(streams[k]), BATCH):
+            hashes += clients[k].batch(
+                "eth_sendRawTransaction", [["0x" + r.hex()] for r in streams[k][i : i + BATCH]]
+            )
+        return hashes
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(STREAMS) as pool:
+        hashes = [h for part in pool.map(send, range(STREAMS)) for h in part]
+    tps = _all_receipts(watch, hashes, start)
+    for c in clients:
+        c.client.close()
+    return tps
+
+
+def _all_receipts(watch: Rpc, hashes: list[str], start: float) -> float:
+    # Like bench_ledger.send_all: poll each relayer's last transaction first (light), then
+    # fetch every receipt.
+    watch.wait_receipts(hashes[-RELAYERS:])
     receipts = watch.wait_receipts(hashes)
     elapsed = time.perf_counter() - start
     if any(r["status"] != "0x1" for r in receipts):
         raise RuntimeError("some grants failed")
-    return len(raws) / elapsed
+    return len(hashes) / elapsed
 
 
 def commit_latencies(send: Rpc, watch: Rpc, raws: list[bytes]) -> list[float]:
@@ -78,8 +120,8 @@ def run(reporter: Reporter, args: argparse.Namespace) -> None:
     n = 1000 if args.quick else 5000
     rounds = 1 if args.quick else 3
     probes = 30 if args.quick else 200
-    members = [PrivateKey(keccak(f"bench-member-{i}".encode())) for i in range(4)]
-    total = rounds * n + probes
+    members = [PrivateKey(keccak(f"bench-member-{i}".encode())) for i in range(RELAYERS)]
+    total = 2 * rounds * n + probes
     patients = [PrivateKey(keccak(f"bench-patient-{i}".encode())) for i in range(total)]
     deadline = int(time.time()) + 10**7
     genesis = {
@@ -105,18 +147,26 @@ def run(reporter: Reporter, args: argparse.Namespace) -> None:
             replicas = [r for spec, r in zip(net.nodes, rpcs, strict=True) if spec.id != producer]
             # The machine is shared and noisy: alternate the two systems round by round and
             # compare medians (and each round's ratio) measured close together in time.
-            tps1, tps3, ratios = [], [], []
+            tps: dict[str, list[float]] = {k: [] for k in ("1", "3", "serial1", "serial3")}
             for r in range(rounds):
                 batch = patients[r * n : (r + 1) * n]
-                progress(f"round {r + 1}/{rounds}: signing {n} grants for each system")
+                progress(f"round {r + 1}/{rounds}: signing {n} grants for each system, twice")
                 raws1 = dep1.relay_txs(dep1.signed_grants(batch, deadline))
                 raws3 = dep3.relay_txs(dep3.signed_grants(batch, deadline))
-                tps1.append(send_all(rpc1, raws1, len(members)))
-                tps3.append(send_round_robin(rpcs, replicas[-1], raws3, len(members)))
-                ratios.append(tps3[-1] / tps1[-1])
-                progress(f"  1 node {tps1[-1]:.0f} tx/s, 3 nodes {tps3[-1]:.0f} tx/s")
+                tps["1"].append(send_streams([single.url] * STREAMS, rpc1, raws1))
+                tps["3"].append(send_streams([s.url for s in net.nodes], replicas[-1], raws3))
+                serial = patients[(rounds + r) * n : (rounds + r + 1) * n]
+                raws1 = dep1.relay_txs(dep1.signed_grants(serial, deadline))
+                raws3 = dep3.relay_txs(dep3.signed_grants(serial, deadline))
+                tps["serial1"].append(send_all(rpc1, raws1, RELAYERS))
+                tps["serial3"].append(send_round_robin(rpcs, replicas[-1], raws3))
+                progress(
+                    f"  members' clients: 1 node {tps['1'][-1]:.0f} tx/s, 3 nodes "
+                    f"{tps['3'][-1]:.0f} tx/s; one client: 1 node {tps['serial1'][-1]:.0f}"
+                    f" tx/s, 3 nodes {tps['serial3'][-1]:.0f} tx/s"
+                )
             progress(f"commit latency: {probes} grants one at a time")
-            probe_set = patients[rounds * n :]
+            probe_set = patients[2 * rounds * n :]
             lat1 = commit_latencies(
                 rpc1, rpc1, dep1.relay_txs(dep1.signed_grants(probe_set, deadline))
             )
@@ -126,13 +176,24 @@ def run(reporter: Reporter, args: argparse.Namespace) -> None:
         finally:
             net.down()
             single.stop()
-        med1, med3 = statistics.median(tps1), statistics.median(tps3)
-        extra = {"n": n, "rounds": rounds}
-        reporter.emit("grants/3nodes", "tx_per_s", round(med3, 1), "tx/s", **extra)
-        reporter.emit("grants/1node", "tx_per_s", round(med1, 1), "tx/s", **extra)
-        reporter.emit(
-            "grants/ratio", "ratio", round(statistics.median(ratios), 2), "x", peer="1node", **extra
-        )
+        base = {"n": n, "rounds": rounds, "relayers": RELAYERS}
+        for prefix, one, three, clients in (
+            ("grants", "1", "3", STREAMS),
+            ("grants/serial", "serial1", "serial3", 1),
+        ):
+            extra = {**base, "clients": clients}
+            ratios = [a / b for a, b in zip(tps[three], tps[one], strict=True)]
+            med1, med3 = statistics.median(tps[one]), statistics.median(tps[three])
+            reporter.emit(f"{prefix}/3nodes", "tx_per_s", round(med3, 1), "tx/s", **extra)
+            reporter.emit(f"{prefix}/1node", "tx_per_s", round(med1, 1), "tx/s", **extra)
+            reporter.emit(
+                f"{prefix}/ratio",
+                "ratio",
+                round(statistics.median(ratios), 2),
+                "x",
+                peer="1node",
+                **extra,
+            )
         reporter.emit("commit/p50", "ms", round(statistics.median(lat3), 1), "ms", n=len(lat3))
         reporter.emit("commit/p99", "ms", round(percentile(lat3, 0.99), 1), "ms", n=len(lat3))
         reporter.emit(

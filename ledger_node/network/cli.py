@@ -107,7 +107,13 @@ def down_cmd(root: Path | None, purge: bool) -> None:
 @click.option("--rpc", default="127.0.0.1:8545", show_default=True, help="HOST:PORT")
 @click.option("--follower", is_flag=True, help="read-only: never produce (regulator)")
 @click.option("--lease-ttl", type=int, default=2, show_default=True, help="producer lease (s)")
-@click.option("--block-time-ms", type=int, default=None)
+@click.option("--block-time-ms", type=int, default=None, help="override the genesis block time")
+@click.option(
+    "--cut-txs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="cut a block as soon as this many transactions wait [default: 500]",
+)
 def node_cmd(
     data_dir: Path,
     node_id: str,
@@ -117,6 +123,7 @@ def node_cmd(
     follower: bool,
     lease_ttl: int,
     block_time_ms: int | None,
+    cut_txs: int | None,
 ) -> None:
     """Run one replicated node (``network up`` starts these)."""
     from ledger_node.chain import Chain
@@ -134,7 +141,9 @@ def node_cmd(
     chain = Chain(data_dir, key)
     etcd = Etcd([e for e in endpoints.split(",") if e])
     url = f"http://{host}:{port}"
-    node = ReplicaNode(chain, etcd, Keys(name), node_id, url, follower, lease_ttl, block_time_ms)
+    node = ReplicaNode(
+        chain, etcd, Keys(name), node_id, url, follower, lease_ttl, block_time_ms, cut_txs
+    )
 
     def ready(bound: int) -> None:
         node.url = f"http://{host}:{bound}"

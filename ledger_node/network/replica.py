@@ -123,8 +123,9 @@ class ReplicaNode(Node):
         follower: bool = False,
         lease_ttl: int = 2,
         block_time_ms: int | None = None,
+        cut_txs: int | None = None,
     ) -> None:
-        super().__init__(chain, block_time_ms)
+        super().__init__(chain, block_time_ms, cut_txs)
         chain.pool_in_store = False  # acknowledged transactions are durable in etcd's pool
         self.etcd, self.keys, self.node_id, self.url = etcd, keys, node_id, url
         self.follower = follower or chain.key is None
@@ -520,7 +521,12 @@ class ReplicaNode(Node):
         self._pool_seen = revision
         for kv in kvs:
             if kv.key not in self._pool:
-                self._pool[kv.key] = PoolEntry(decode_txs(kv.value))
+                try:
+                    raws = decode_txs(kv.value)
+                except ValueError as exc:  # dropped with the next block, like a spent entry
+                    log.error("%s: ALARM: unreadable pool entry %r: %s", self.node_id, kv.key, exc)
+                    raws = []
+                self._pool[kv.key] = PoolEntry(raws)
         now = time.monotonic()
         for entry in self._pool.values():
             if not entry.waiting:
@@ -542,8 +548,8 @@ class ReplicaNode(Node):
         chain = self.chain
         if not chain.pool:
             return False
-        wait = self._last_block + self.block_time - time.monotonic()
-        if wait > 0 and len(chain.pool) < chain.genesis.max_block_txs:
+        wait = self.block_wait()
+        if wait > 0:
             await asyncio.sleep(wait)
             return True
         started = time.perf_counter()
