@@ -77,7 +77,9 @@ def test_patient_hospital_regulator_in_the_browser(world: dict[str, Any]) -> Non
         assert H1 in seen["text"]
         screenshot(phone, "flow-1-wallet-access")
 
-        wallet.revoke(consent_id)
+        summary = wallet.revoke(consent_id)
+        assert summary.startswith(f"You are revoking consent #{consent_id}, which lets {H1} read")
+        assert f"Once you sign, {H1} can no longer read them" in summary
         with pytest.raises(ApiError) as refused:
             doctor.fetch(rid)
         assert refused.value.status == 403

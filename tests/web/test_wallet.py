@@ -115,7 +115,30 @@ def test_grant_read_see_revoke(api: RunningApi, alliance: support.TestAlliance, 
     assert wallet.horizontal_overflow() == 0
     screenshot(page, "wallet-3-access-seen")
 
-    wallet.revoke(consent_id)
+    # Revoke first shows, in plain words, what is about to be signed; Cancel signs nothing.
+    registry = Alliance(
+        ChainClient(alliance.chain_url, alliance.keys["regulator"]), alliance.deployment
+    ).consents
+    nonce = registry.nonce_of(patient.address)
+    summary = wallet.review_revoke(consent_id)
+    assert summary == (
+        f"You are revoking consent #{consent_id}, which lets {H1_NAME} read your Lab results "
+        f"for treatment. Once you sign, {H1_NAME} can no longer read them under this consent."
+    )
+    typed = wallet.revoke_typed()
+    assert typed["message"]["consentId"] == consent_id and typed["message"]["nonce"] == nonce
+    assert typed["message"]["patient"] == patient.address
+    assert typed["domain"]["consent_registry"].lower() == registry.address.lower()
+    screenshot(page, "wallet-3b-revoke-review")
+    wallet.cancel_revoke()
+    assert consent_id in wallet.consents()
+    assert registry.nonce_of(patient.address) == nonce  # no signature went on chain
+    assert not h1.json("GET", f"/consents/{consent_id}")["revoked"]
+    data, _ = doctor.fetch(rid)  # still readable
+    assert data == sealed
+
+    assert wallet.revoke(consent_id) == summary
+    assert registry.nonce_of(patient.address) == nonce + 1
     assert h1.json("GET", f"/consents/{consent_id}")["revoked"]
     with pytest.raises(ApiError) as refused:
         doctor.fetch(rid)
@@ -247,6 +270,16 @@ def test_new_key_and_a_role_grant(api: RunningApi, page: Page) -> None:
     )
     consent_id = wallet.sign_grant()
     assert "any clinic" in wallet.consents()[consent_id]
+    # The revocation's review in Chinese; Cancel leaves the consent active.
+    assert wallet.toggle_language() == "zh-CN"
+    assert wallet.review_revoke(consent_id) == (
+        f"您将撤销授权 #{consent_id}：任一诊所目前可出于会诊目的查看您的病历摘要和影像。"
+        "签名后，任一诊所将无法再凭此授权查看这些档案。"
+    )
+    assert page.inner_text("#revoke-sign") == "签名并撤销"
+    wallet.cancel_revoke()
+    assert wallet.toggle_language() == "en"
+    assert set(wallet.consents()) == {consent_id}
     # The key survives a reload only encrypted: the page asks for the passphrase again.
     page.reload()
     page.wait_for_selector("#app[data-ready=true]")
