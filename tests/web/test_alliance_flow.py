@@ -18,7 +18,7 @@ from playwright.sync_api import ViewportSize
 
 from sharing_api.sdk import ApiError, SharingClient
 from tests.support.api import running_api, running_ledger_alliance
-from tests.support.browser import PHONE, chromium, ensure_web_built, screenshot
+from tests.support.browser import PHONE, RequestLog, chromium, ensure_web_built, screenshot
 from tests.web.console_page import ConsolePage
 from tests.web.wallet_page import WalletPage
 
@@ -58,6 +58,7 @@ def test_patient_hospital_regulator_in_the_browser(world: dict[str, Any]) -> Non
 
     with chromium() as browser:
         phone = browser.new_context(viewport=PHONE, locale="en-US").new_page()
+        wallet_requests = RequestLog.attach(phone.context, api.url)
         phone.on("pageerror", lambda exc: errors.append(str(exc)))
         wallet = WalletPage(phone, api.url)
         wallet.open()
@@ -86,6 +87,7 @@ def test_patient_hospital_regulator_in_the_browser(world: dict[str, Any]) -> Non
         screenshot(phone, "flow-2-wallet-revoked")
 
         laptop = browser.new_context(viewport=LAPTOP, accept_downloads=True).new_page()
+        console_requests = RequestLog.attach(laptop.context, api.url)
         laptop.on("pageerror", lambda exc: errors.append(str(exc)))
         console = ConsolePage(laptop, api.url)
         console.open()
@@ -110,6 +112,8 @@ def test_patient_hospital_regulator_in_the_browser(world: dict[str, Any]) -> Non
         assert str(access_id) in table and patient.address.lower() in table.lower()
 
     assert errors == [], errors
+    wallet_requests.assert_local("/wallet/", "/wallet/app.js", "/wallet/style.css")
+    console_requests.assert_local("/console/", "/console/app.js", "/console/style.css")
     assert time.monotonic() - started < 90
     for client in (clinic, h1, doctor):
         client.close()

@@ -20,7 +20,7 @@ from sharing_api.chain import Alliance, ChainClient, ReferralStatus
 from sharing_api.sdk import ApiError, SharingClient
 from tests.support import api as support
 from tests.support.api import RunningApi, running_api, running_ledger_alliance
-from tests.support.browser import PHONE, chromium, ensure_web_built, screenshot
+from tests.support.browser import PHONE, RequestLog, chromium, ensure_web_built, screenshot
 from tests.web.wallet_page import WalletPage
 
 pytestmark = pytest.mark.integration
@@ -50,9 +50,11 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh phone-sized context (empty localStorage) that records page errors."""
+def page(browser: Browser, api: RunningApi) -> Iterator[Page]:
+    """A fresh phone-sized context (empty localStorage) that records page errors and every
+    request: each test ends by checking that all went to the API's own 127.0.0.1 origin."""
     context = browser.new_context(viewport=PHONE, locale="en-US")
+    requests = RequestLog.attach(context, api.url)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -61,6 +63,7 @@ def page(browser: Browser) -> Iterator[Page]:
     finally:
         context.close()
     assert errors == [], errors
+    requests.assert_local("/wallet/", "/wallet/app.js", "/wallet/style.css")
 
 
 def signed_in(api: RunningApi, key: str) -> SharingClient:
