@@ -294,6 +294,46 @@ def test_new_key_and_a_role_grant(api: RunningApi, page: Page) -> None:
     screenshot(page, "wallet-7-unlock")
 
 
+# BIP-39's all-"abandon" test vector; its first Ethereum account (m/44'/60'/0'/0/0) is the
+# well-known 0x9858EfFD232B4033E47d90003D41EC34EcaEda94.
+MNEMONIC = " ".join(["abandon"] * 11 + ["about"])
+MNEMONIC_ADDRESS = "0x9858EfFD232B4033E47d90003D41EC34EcaEda94"
+
+
+def test_import_a_recovery_phrase(api: RunningApi, page: Page) -> None:
+    """A recovery phrase (pasted with stray capitals and spaces) gives the account Python's
+    eth-account derives from the same phrase at m/44'/60'/0'/0/0; the wallet signs in as it,
+    keeps the phrase's path in the encrypted keystore, and unlocks to it after a reload."""
+    Account.enable_unaudited_hdwallet_features()
+    derived = Account.from_mnemonic(MNEMONIC, account_path="m/44'/60'/0'/0/0").address
+    assert derived == MNEMONIC_ADDRESS
+    wallet = WalletPage(page, api.url)
+    wallet.open()
+    pasted = "  " + MNEMONIC.replace("abandon", "Abandon", 1).replace(" ", "  \n", 3) + " "
+    wallet.import_key(pasted, PASSPHRASE)
+    assert wallet.address() == derived
+    stored = json.loads(page.evaluate("localStorage.getItem('alliance.keystore.wallet')"))
+    assert stored["address"] == derived[2:].lower()
+    assert stored["x-ethers"]["path"] == "m/44'/60'/0'/0/0"
+    assert "about" not in json.dumps(stored)  # the phrase is stored only encrypted
+    page.reload()
+    page.wait_for_selector("#app[data-ready=true]")
+    wallet.unlock(PASSPHRASE)
+    assert wallet.address() == derived
+    # A phrase that fails its BIP-39 checksum is refused, and nothing is stored.
+    wallet.lock()
+    page.evaluate("localStorage.clear()")
+    page.reload()
+    page.wait_for_selector("#app[data-ready=true]")
+    page.fill("#import-secret", " ".join(["abandon"] * 12))
+    page.fill("#import-pass", PASSPHRASE)
+    page.click("#import-btn")
+    page.wait_for_selector("#status[data-kind=error]")
+    assert "nor a valid mnemonic" in wallet.status()[1]
+    assert wallet.view == "setup"
+    assert page.evaluate("localStorage.getItem('alliance.keystore.wallet')") is None
+
+
 def test_setup_screen_in_chinese_fits_a_phone(api: RunningApi, page: Page, tmp_path: Path) -> None:
     wallet = WalletPage(page, api.url)
     wallet.open()
