@@ -1,6 +1,8 @@
-"""What the regulator console keeps between requests: the last verification result and
-how far the chain's hash links have been checked (so a re-run reads only new blocks), and a
-cache of block times. One per app, on ``app.state``; a lock keeps one verification at a time.
+"""What the regulator console keeps between requests: the last verification result (in the
+index database, ``sharing_api.index.console_results``, so it survives a restart), how far
+the chain's hash links have been checked (in memory: after a restart a re-run checks from
+genesis again), and a cache of block times. One per app, on ``app.state``; a lock keeps one
+verification at a time.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from fastapi import Request
 from sharing_api.api.services import Services
 from sharing_api.audit.rpc_verify import verify_links_rpc
 from sharing_api.audit.verify import verify_blobs
+from sharing_api.index.console_results import VerificationStore
 
 OUR_NODE = "alliance-ledger/"  # web3_clientVersion prefix of the project's ledger node
 
@@ -31,12 +34,22 @@ class Verification:
 
 @dataclass
 class ConsoleState:
+    store: VerificationStore | None = None  # where the last result is kept (None: memory)
     lock: threading.Lock = field(default_factory=threading.Lock)
     last: Verification | None = None
     next_block: int = 0  # first block whose link and seal are not yet checked
     parent_hash: str | None = None
     sealers: set[str] = field(default_factory=set)
     block_times: dict[int, int] = field(default_factory=dict)
+
+    def latest(self) -> Verification | None:
+        """The last verification: from the store (which another worker, or this API before
+        a restart, may have written), else the one run here."""
+        if self.store is not None:
+            kept = self.store.load()
+            if kept is not None:
+                return Verification(**kept)
+        return self.last
 
     def block_time(self, services: Services, number: int) -> int:
         ts = self.block_times.get(number)
@@ -61,6 +74,8 @@ class ConsoleState:
                 int(time.time()), round(time.monotonic() - started, 3), not errors, chain, blobs,
                 errors,
             )  # fmt: skip
+            if self.store is not None:
+                self.store.save(asdict(self.last))
             return self.last
 
     def _check_links(
@@ -111,5 +126,7 @@ def console_state(request: Request) -> ConsoleState:
         with _create:
             state = getattr(request.app.state, "console", None)
             if state is None:
-                state = request.app.state.console = ConsoleState()
+                services: Services = request.app.state.services
+                state = ConsoleState(store=VerificationStore(services.index.engine))
+                request.app.state.console = state
     return state

@@ -105,49 +105,95 @@ def verify_cmd(
 ) -> None:
     """Every seal, hash link and state commitment (by re-execution, of a node's data
     directory or over JSON-RPC from the genesis file), and stored blobs against their
-    on-chain SHA-256. Exit status 1 if any blob fails; a chain mismatch is an error."""
+    on-chain SHA-256. Every check runs; each problem found is one ``FAILED: ...`` line (or an
+    entry of "problems" with --json) and the exit status is then 1, without a traceback."""
     from sharing_api.audit.rpc_verify import http_request, verify_rpc
     from sharing_api.audit.verify import verify_blobs, verify_chain
     from sharing_api.storage.config import load_config, open_storage
 
     if data_dir is None and genesis is None and not blobs:
         raise click.UsageError("nothing to verify: give --data-dir or --genesis, or keep --blobs")
+    failures = _verify_failures()
     out: dict[str, Any] = {}
-    chains = []
+    problems: list[str] = []
+
+    def failed(problem: str) -> None:
+        problems.append(problem)
+        if not as_json:
+            click.echo(f"FAILED: {problem}")
+
+    checks: list[tuple[str, str, Path]] = []  # (key, what, source)
     if data_dir is not None:
-        chains.append(("chain", verify_chain(data_dir)))
+        checks.append(("chain", "chain", data_dir))
     if genesis is not None:
-        chains.append(("chain_rpc", verify_rpc(http_request(rpc), genesis)))
-    for key, chain in chains:
+        checks.append(("chain_rpc", "chain over JSON-RPC", genesis))
+    for key, what, source in checks:
+        try:
+            if key == "chain":
+                chain = verify_chain(source)
+            else:
+                chain = verify_rpc(http_request(rpc), source)
+        except failures as exc:
+            out[key] = {"error": _reason(exc)}
+            where = f"data directory {source}" if key == "chain" else f"{rpc}, genesis {source}"
+            failed(f"{what} ({where}): {_reason(exc)}")
+            continue
         out[key] = asdict(chain)
         if not as_json:
-            where = "over JSON-RPC " if key == "chain_rpc" else ""
             click.echo(
-                f"chain {where}ok: {chain.blocks} blocks, {chain.transactions} transactions, "
+                f"{what} ok: {chain.blocks} blocks, {chain.transactions} transactions, "
                 f"{chain.checkpoints} checkpoints, head {chain.head_hash}"
             )
-    failed = False
     if blobs:
-        data = _read(rpc, deployment, database_url)
-        overrides = {"local_root": storage_root} if storage_root else {}
-        store = open_storage(load_config(storage_config, overrides))
         try:
-            result = verify_blobs(store, data.records, sample, seed)
-        finally:
-            store.close()
-        out["blobs"] = asdict(result)
-        failed = bool(result.failures)
-        if not as_json:
+            data = _read(rpc, deployment, database_url)
+            overrides = {"local_root": storage_root} if storage_root else {}
+            store = open_storage(load_config(storage_config, overrides))
+            try:
+                result = verify_blobs(store, data.records, sample, seed)
+            finally:
+                store.close()
+        except failures as exc:
+            out["blobs"] = {"error": _reason(exc)}
+            failed(f"blobs could not be checked: {_reason(exc)}")
+        else:
+            out["blobs"] = asdict(result)
             for f in result.failures:
-                click.echo(f"blob FAILED: record {f['record_id']} {f['cid']}: {f['error']}")
-            click.echo(
-                f"blobs {'FAILED' if failed else 'ok'}: {result.ok}/{result.checked} checked "
-                f"of {result.total} records"
-            )
+                failed(f"blob of record {f['record_id']} ({f['cid']}): {f['error']}")
+            if not as_json:
+                verdict = "FAILED" if result.failures else "ok"
+                click.echo(
+                    f"blobs {verdict}: {result.ok}/{result.checked} checked "
+                    f"of {result.total} records"
+                )
     if as_json:
+        out["problems"] = problems
         click.echo(json.dumps(out, indent=1))
-    if failed:
+    elif problems:
+        click.echo(f"verify FAILED: {len(problems)} problem{'s' if len(problems) > 1 else ''}")
+    if problems:
         raise click.exceptions.Exit(1)
+
+
+def _verify_failures() -> tuple[type[BaseException], ...]:
+    """What a check may raise when what it checks (or reaches) is wrong: a broken seal, link
+    or commitment (``SealError``, a ValueError), undecodable data, a missing or corrupt file
+    or database, an unreachable node or store. Anything else is a bug and keeps its
+    traceback."""
+    import sqlite3
+
+    from sqlalchemy.exc import SQLAlchemyError
+    from web3.exceptions import Web3Exception
+
+    return (ValueError, OSError, sqlite3.Error, SQLAlchemyError, Web3Exception)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    # A SealError's text names the block and what differs; other errors need their kind.
+    if type(exc).__name__ in ("SealError", "TxError", "IntegrityError") and text:
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 @audit.command("anomalies")

@@ -74,7 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     ``OSError`` (missing file, server down); anything else is a bug and keeps its traceback.
     """
     try:
-        cli.main(args=argv, prog_name="alliance", standalone_mode=False)
+        # Out of standalone mode click *returns* the code of a command's
+        # `raise click.exceptions.Exit(n)` (e.g. `audit verify` finding a problem) instead of
+        # raising it; every command's callback returns None.
+        result = cli.main(args=argv, prog_name="alliance", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
@@ -86,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as exc:
         click.echo(f"error: {exc}", err=True)
         return 1
-    return 0
+    return result if isinstance(result, int) and not isinstance(result, bool) else 0
 
 
 def run() -> None:

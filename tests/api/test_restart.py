@@ -18,6 +18,7 @@ from eth_account.signers.local import LocalAccount
 from sharing_api.api.core.jwt_secret import FILE_NAME
 from sharing_api.api.core.security import Kind, Principal, TokenService
 from sharing_api.auth.siwe import SiweMessage, sign_message
+from sharing_api.sdk import SharingClient
 from tests.support.api import running_api
 
 if TYPE_CHECKING:
@@ -131,3 +132,38 @@ def test_two_workers_share_nonces_and_secret(alliance: TestAlliance, tmp_path: P
         assert _login(a.url, body).status_code == 401  # used at b: gone for a too
         token = at_b.json()["access_token"]
         assert _me(a.url, token).json()["subject"] == patient.address
+
+
+def test_console_verification_survives_a_restart(alliance: TestAlliance, tmp_path: Path) -> None:
+    """The regulator console's last verification is kept in the index database: after a
+    restart the status still shows it (not "Not verified yet"), and reading it does not run
+    a new one; a new database starts with none."""
+    settings = alliance.settings(
+        database_url=f"sqlite:///{tmp_path / 'index.sqlite3'}", state_dir=str(tmp_path / "api")
+    )
+    with running_api(settings) as first:
+        regulator = SharingClient(first.url)
+        regulator.login(alliance.keys["regulator"])
+        assert regulator.json("GET", "/audit/status")["verification"] is None
+        ran = regulator.json("GET", "/audit/verification", params={"run": "true"})
+        regulator.close()
+    assert ran["chain"]["checked"] and ran["chain"]["blocks"] > 1
+    assert ran["blobs"]["checked"] == ran["blobs"]["total"]
+
+    time.sleep(1.1)  # a re-run after the restart would carry a later ran_at
+    with running_api(settings) as second:
+        regulator = SharingClient(second.url)
+        regulator.login(alliance.keys["regulator"])
+        assert regulator.json("GET", "/audit/status")["verification"] == ran
+        assert regulator.json("GET", "/audit/verification") == ran
+        again = regulator.json("GET", "/audit/verification", params={"run": "true"})
+        assert again["ran_at"] > ran["ran_at"]
+        assert regulator.json("GET", "/audit/status")["verification"] == again
+        regulator.close()
+
+    other = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'other.sqlite3'}"})
+    with running_api(other) as third:
+        regulator = SharingClient(third.url)
+        regulator.login(alliance.keys["regulator"])
+        assert regulator.json("GET", "/audit/status")["verification"] is None
+        regulator.close()

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -147,7 +151,7 @@ def test_verify_chain_and_blobs_then_a_tampered_blob(history: dict[str, Any]) ->
     finally:
         target.write_bytes(data)
     assert bad.exit_code == 1
-    assert "blob FAILED: record 2" in bad.output
+    assert "FAILED: blob of record 2 (" in bad.output
     assert "blobs FAILED: 1/2 checked" in bad.output
 
 
@@ -276,3 +280,87 @@ def test_verify_over_rpc_finds_a_tampered_transaction_and_a_wrong_genesis(
     wrong.write_text(json.dumps(other))
     with pytest.raises(SealError, match="block 0 does not match the genesis file"):
         verify_rpc(honest, wrong)
+
+
+def tampered_copy(node_dir: Path, out: Path) -> int:
+    """A consistent copy of the node's chain database with the last transaction of the
+    newest block that has any deleted (the node keeps running on the original); that
+    block's number."""
+    from ledger_node.chain import DB_FILE
+
+    out.mkdir()
+    src, dst = sqlite3.connect(node_dir / DB_FILE), sqlite3.connect(out / DB_FILE)
+    try:
+        src.backup(dst)
+        block, idx = dst.execute(
+            "SELECT block, idx FROM txs ORDER BY block DESC, idx DESC"
+        ).fetchone()
+        dst.execute("DELETE FROM txs WHERE block = ? AND idx = ?", (block, idx))
+        dst.commit()
+    finally:
+        src.close()
+        dst.close()
+    return int(block)
+
+
+def test_verify_lists_every_problem_as_a_failed_line(
+    history: dict[str, Any], tmp_path: Path
+) -> None:
+    """A chain with a transaction removed, a genesis file that is not the chain's and an
+    altered blob: verify runs every check, prints one FAILED line per problem and exits 1
+    with no traceback (in process, and as the `alliance` command a user runs)."""
+    block = tampered_copy(history["node_dir"], tmp_path / "node")
+    other = json.loads(history["genesis"].read_text())
+    other["timestamp"] = int(other.get("timestamp", 0)) + 1
+    wrong = tmp_path / "wrong-genesis.json"
+    wrong.write_text(json.dumps(other))
+    target = next(
+        p
+        for p in Path(history["storage"]).rglob("*")
+        if p.is_file() and history["blobs"][0] in p.read_bytes()
+    )
+    data = target.read_bytes()
+    target.write_bytes(data.replace(b"audit-record-one", b"audit-record-ONE", 1))
+    args = ["verify", "--data-dir", str(tmp_path / "node"), "--genesis", str(wrong)]
+    args += [*history["chain"], "--storage-root", history["storage"]]
+    try:
+        bad = run(*args)  # catch_exceptions=False: an exception would fail this test
+        as_json = run(*args, "--json")
+    finally:
+        target.write_bytes(data)
+    assert bad.exit_code == 1, bad.output
+    assert "Traceback" not in bad.output
+    failed = [line for line in bad.output.splitlines() if line.startswith("FAILED: ")]
+    assert failed == [
+        f"FAILED: chain (data directory {tmp_path / 'node'}): "
+        f"block {block}: transactions or receipts differ on re-execution",
+        f"FAILED: chain over JSON-RPC ({history['rpc']}, genesis {wrong}): "
+        "block 0 does not match the genesis file",
+        failed[2],
+    ]
+    assert failed[2].startswith("FAILED: blob of record 1 (")
+    assert "blobs FAILED: 1/2 checked of 2 records" in bad.output
+    assert bad.output.splitlines()[-1] == "verify FAILED: 3 problems"
+    assert as_json.exit_code == 1
+    out = json.loads(as_json.output)
+    assert ["FAILED: " + p for p in out["problems"]] == failed
+    assert out["chain"]["error"].startswith(f"block {block}: ")
+    assert out["blobs"]["ok"] == 1
+
+    # The installed command: the same line on stdout, status 1, nothing on stderr.
+    verify_args = ["--data-dir", str(tmp_path / "node"), "--no-blobs"]
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    done = subprocess.run(
+        [sys.executable, "-m", "sharing_api.cli", "audit", "verify", *verify_args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == ""
+    assert done.stdout.splitlines() == [
+        f"FAILED: chain (data directory {tmp_path / 'node'}): "
+        f"block {block}: transactions or receipts differ on re-execution",
+        "verify FAILED: 1 problem",
+    ]

@@ -18,7 +18,7 @@ from playwright.sync_api import ViewportSize
 
 from sharing_api.sdk import ApiError, SharingClient
 from tests.support.api import running_api, running_ledger_alliance
-from tests.support.browser import PHONE, chromium, ensure_web_built, screenshot
+from tests.support.browser import PHONE, RequestLog, chromium, ensure_web_built, screenshot
 from tests.web.console_page import ConsolePage
 from tests.web.wallet_page import WalletPage
 
@@ -58,6 +58,7 @@ def test_patient_hospital_regulator_in_the_browser(world: dict[str, Any]) -> Non
 
     with chromium() as browser:
         phone = browser.new_context(viewport=PHONE, locale="en-US").new_page()
+        wallet_requests = RequestLog.attach(phone.context, api.url)
         phone.on("pageerror", lambda exc: errors.append(str(exc)))
         wallet = WalletPage(phone, api.url)
         wallet.open()
@@ -77,13 +78,16 @@ def test_patient_hospital_regulator_in_the_browser(world: dict[str, Any]) -> Non
         assert H1 in seen["text"]
         screenshot(phone, "flow-1-wallet-access")
 
-        wallet.revoke(consent_id)
+        summary = wallet.revoke(consent_id)
+        assert summary.startswith(f"You are revoking consent #{consent_id}, which lets {H1} read")
+        assert f"Once you sign, {H1} can no longer read them" in summary
         with pytest.raises(ApiError) as refused:
             doctor.fetch(rid)
         assert refused.value.status == 403
         screenshot(phone, "flow-2-wallet-revoked")
 
         laptop = browser.new_context(viewport=LAPTOP, accept_downloads=True).new_page()
+        console_requests = RequestLog.attach(laptop.context, api.url)
         laptop.on("pageerror", lambda exc: errors.append(str(exc)))
         console = ConsolePage(laptop, api.url)
         console.open()
@@ -108,6 +112,8 @@ def test_patient_hospital_regulator_in_the_browser(world: dict[str, Any]) -> Non
         assert str(access_id) in table and patient.address.lower() in table.lower()
 
     assert errors == [], errors
+    wallet_requests.assert_local("/wallet/", "/wallet/app.js", "/wallet/style.css")
+    console_requests.assert_local("/console/", "/console/app.js", "/console/style.css")
     assert time.monotonic() - started < 90
     for client in (clinic, h1, doctor):
         client.close()

@@ -22,7 +22,7 @@ from playwright.sync_api import ViewportSize
 
 from sharing_api.sdk import SharingClient
 from tests.support.api import running_api, running_ledger_alliance
-from tests.support.browser import PHONE, chromium, ensure_web_built, screenshot
+from tests.support.browser import PHONE, RequestLog, chromium, ensure_web_built, screenshot
 from tests.web.console_page import ConsolePage
 
 pytestmark = pytest.mark.integration
@@ -96,6 +96,7 @@ def test_regulator_console_end_to_end(world: dict[str, Any]) -> None:
     errors: list[str] = []
     with chromium() as browser:
         page = browser.new_page(viewport=LAPTOP, accept_downloads=True)
+        requests = RequestLog.attach(page.context, world["url"])
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         console = ConsolePage(page, world["url"])
         console.open()
@@ -178,6 +179,8 @@ def test_regulator_console_end_to_end(world: dict[str, Any]) -> None:
         assert overflow <= 1
         screenshot(page, "console-phone")
     assert errors == []
+    # Everything the console loaded or called, exports included, came from the API itself.
+    requests.assert_local("/console/", "/console/app.js", "/console/style.css")
 
 
 def test_sign_in_with_a_keystore_file(world: dict[str, Any], tmp_path: Path) -> None:

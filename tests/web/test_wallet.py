@@ -20,7 +20,7 @@ from sharing_api.chain import Alliance, ChainClient, ReferralStatus
 from sharing_api.sdk import ApiError, SharingClient
 from tests.support import api as support
 from tests.support.api import RunningApi, running_api, running_ledger_alliance
-from tests.support.browser import PHONE, chromium, ensure_web_built, screenshot
+from tests.support.browser import PHONE, RequestLog, chromium, ensure_web_built, screenshot
 from tests.web.wallet_page import WalletPage
 
 pytestmark = pytest.mark.integration
@@ -50,9 +50,11 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh phone-sized context (empty localStorage) that records page errors."""
+def page(browser: Browser, api: RunningApi) -> Iterator[Page]:
+    """A fresh phone-sized context (empty localStorage) that records page errors and every
+    request: each test ends by checking that all went to the API's own 127.0.0.1 origin."""
     context = browser.new_context(viewport=PHONE, locale="en-US")
+    requests = RequestLog.attach(context, api.url)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -61,6 +63,7 @@ def page(browser: Browser) -> Iterator[Page]:
     finally:
         context.close()
     assert errors == [], errors
+    requests.assert_local("/wallet/", "/wallet/app.js", "/wallet/style.css")
 
 
 def signed_in(api: RunningApi, key: str) -> SharingClient:
@@ -115,7 +118,30 @@ def test_grant_read_see_revoke(api: RunningApi, alliance: support.TestAlliance, 
     assert wallet.horizontal_overflow() == 0
     screenshot(page, "wallet-3-access-seen")
 
-    wallet.revoke(consent_id)
+    # Revoke first shows, in plain words, what is about to be signed; Cancel signs nothing.
+    registry = Alliance(
+        ChainClient(alliance.chain_url, alliance.keys["regulator"]), alliance.deployment
+    ).consents
+    nonce = registry.nonce_of(patient.address)
+    summary = wallet.review_revoke(consent_id)
+    assert summary == (
+        f"You are revoking consent #{consent_id}, which lets {H1_NAME} read your Lab results "
+        f"for treatment. Once you sign, {H1_NAME} can no longer read them under this consent."
+    )
+    typed = wallet.revoke_typed()
+    assert typed["message"]["consentId"] == consent_id and typed["message"]["nonce"] == nonce
+    assert typed["message"]["patient"] == patient.address
+    assert typed["domain"]["consent_registry"].lower() == registry.address.lower()
+    screenshot(page, "wallet-3b-revoke-review")
+    wallet.cancel_revoke()
+    assert consent_id in wallet.consents()
+    assert registry.nonce_of(patient.address) == nonce  # no signature went on chain
+    assert not h1.json("GET", f"/consents/{consent_id}")["revoked"]
+    data, _ = doctor.fetch(rid)  # still readable
+    assert data == sealed
+
+    assert wallet.revoke(consent_id) == summary
+    assert registry.nonce_of(patient.address) == nonce + 1
     assert h1.json("GET", f"/consents/{consent_id}")["revoked"]
     with pytest.raises(ApiError) as refused:
         doctor.fetch(rid)
@@ -247,6 +273,16 @@ def test_new_key_and_a_role_grant(api: RunningApi, page: Page) -> None:
     )
     consent_id = wallet.sign_grant()
     assert "any clinic" in wallet.consents()[consent_id]
+    # The revocation's review in Chinese; Cancel leaves the consent active.
+    assert wallet.toggle_language() == "zh-CN"
+    assert wallet.review_revoke(consent_id) == (
+        f"您将撤销授权 #{consent_id}：任一诊所目前可出于会诊目的查看您的病历摘要和影像。"
+        "签名后，任一诊所将无法再凭此授权查看这些档案。"
+    )
+    assert page.inner_text("#revoke-sign") == "签名并撤销"
+    wallet.cancel_revoke()
+    assert wallet.toggle_language() == "en"
+    assert set(wallet.consents()) == {consent_id}
     # The key survives a reload only encrypted: the page asks for the passphrase again.
     page.reload()
     page.wait_for_selector("#app[data-ready=true]")
@@ -256,6 +292,46 @@ def test_new_key_and_a_role_grant(api: RunningApi, page: Page) -> None:
     assert stored["address"] == address[2:].lower()
     assert wallet.horizontal_overflow() == 0
     screenshot(page, "wallet-7-unlock")
+
+
+# BIP-39's all-"abandon" test vector; its first Ethereum account (m/44'/60'/0'/0/0) is the
+# well-known 0x9858EfFD232B4033E47d90003D41EC34EcaEda94.
+MNEMONIC = " ".join(["abandon"] * 11 + ["about"])
+MNEMONIC_ADDRESS = "0x9858EfFD232B4033E47d90003D41EC34EcaEda94"
+
+
+def test_import_a_recovery_phrase(api: RunningApi, page: Page) -> None:
+    """A recovery phrase (pasted with stray capitals and spaces) gives the account Python's
+    eth-account derives from the same phrase at m/44'/60'/0'/0/0; the wallet signs in as it,
+    keeps the phrase's path in the encrypted keystore, and unlocks to it after a reload."""
+    Account.enable_unaudited_hdwallet_features()
+    derived = Account.from_mnemonic(MNEMONIC, account_path="m/44'/60'/0'/0/0").address
+    assert derived == MNEMONIC_ADDRESS
+    wallet = WalletPage(page, api.url)
+    wallet.open()
+    pasted = "  " + MNEMONIC.replace("abandon", "Abandon", 1).replace(" ", "  \n", 3) + " "
+    wallet.import_key(pasted, PASSPHRASE)
+    assert wallet.address() == derived
+    stored = json.loads(page.evaluate("localStorage.getItem('alliance.keystore.wallet')"))
+    assert stored["address"] == derived[2:].lower()
+    assert stored["x-ethers"]["path"] == "m/44'/60'/0'/0/0"
+    assert "about" not in json.dumps(stored)  # the phrase is stored only encrypted
+    page.reload()
+    page.wait_for_selector("#app[data-ready=true]")
+    wallet.unlock(PASSPHRASE)
+    assert wallet.address() == derived
+    # A phrase that fails its BIP-39 checksum is refused, and nothing is stored.
+    wallet.lock()
+    page.evaluate("localStorage.clear()")
+    page.reload()
+    page.wait_for_selector("#app[data-ready=true]")
+    page.fill("#import-secret", " ".join(["abandon"] * 12))
+    page.fill("#import-pass", PASSPHRASE)
+    page.click("#import-btn")
+    page.wait_for_selector("#status[data-kind=error]")
+    assert "nor a valid mnemonic" in wallet.status()[1]
+    assert wallet.view == "setup"
+    assert page.evaluate("localStorage.getItem('alliance.keystore.wallet')") is None
 
 
 def test_setup_screen_in_chinese_fits_a_phone(api: RunningApi, page: Page, tmp_path: Path) -> None:

@@ -6,7 +6,9 @@ combined flow test: open, import or create a key, unlock, grant, revoke, read ac
     wallet.import_key("0x" + key.hex(), "a long passphrase")    # signs in
     consent_id = wallet.grant("City Third People's Hospital", ["lab"], ["treatment"], "2026-12-31")
     wallet.accesses(record_id)   # [{'access_id': .., 'basis': 'consent', 'reader': .., 'text': ..}]
-    wallet.revoke(consent_id)
+    wallet.review_revoke(consent_id)   # the plain-words summary; nothing signed yet
+    wallet.cancel_revoke()             # signs nothing
+    wallet.revoke(consent_id)          # review, then sign_revoke(consent_id)
     wallet.proposals()           # pending referral proposals: id -> {'terms', 'reads', ...}
     referral_id = wallet.accept_proposal(proposal_id)   # signs in the browser
     wallet.decline_proposal(proposal_id)
@@ -14,6 +16,7 @@ combined flow test: open, import or create a key, unlock, grant, revoke, read ac
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -197,9 +200,34 @@ class WalletPage:
         self.review_grant(grantee, categories, purposes, until)
         return self.sign_grant()
 
-    def revoke(self, consent_id: int) -> None:
-        self._act(f"li.consent[data-consent-id='{consent_id}'] button.revoke", "revoke")
+    def review_revoke(self, consent_id: int) -> str:
+        """Press the consent's Revoke button and return the plain-words summary the wallet
+        shows before anything is signed."""
+        self.page.click(f"li.consent[data-consent-id='{consent_id}'] button.revoke")
+        self.page.wait_for_selector(
+            f"#revoke-confirm-box[data-consent-id='{consent_id}'] #revoke-summary",
+            timeout=TIMEOUT_MS,
+        )
+        return self.page.inner_text("#revoke-summary")
+
+    def revoke_typed(self) -> dict[str, Any]:
+        """The typed message (domain and Revoke message) shown under the summary."""
+        return dict(json.loads(self.page.text_content("#revoke-typed") or "{}"))
+
+    def cancel_revoke(self) -> None:
+        self.page.click("#revoke-cancel")
+        self.page.wait_for_selector("#revoke-summary", state="detached", timeout=TIMEOUT_MS)
+
+    def sign_revoke(self, consent_id: int) -> None:
+        """Sign the reviewed revocation; the consent leaves the active list."""
+        self._act("#revoke-sign", "revoke")
         assert consent_id not in self.consents()
+
+    def revoke(self, consent_id: int) -> str:
+        """Review, then sign; the summary that was shown."""
+        summary = self.review_revoke(consent_id)
+        self.sign_revoke(consent_id)
+        return summary
 
     # ---- referrals --------------------------------------------------------------------------
 

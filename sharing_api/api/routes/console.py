@@ -127,7 +127,7 @@ def members_of(services: Services) -> list[MemberOut]:
 
 
 def _verification(state: ConsoleState) -> VerificationOut | None:
-    last = state.last
+    last = state.latest()
     return None if last is None else VerificationOut(**last.__dict__)
 
 
@@ -159,8 +159,9 @@ def verification(
     run: bool = False,
     sample: Annotated[int | None, Query(ge=1)] = None,
 ) -> VerificationOut:
-    if run or state.last is None:
-        state.verify(services, sample, {m.address for m in members_of(services)})
+    if run or state.latest() is None:
+        done = state.verify(services, sample, {m.address for m in members_of(services)})
+        return VerificationOut(**done.__dict__)
     out = _verification(state)
     assert out is not None
     return out

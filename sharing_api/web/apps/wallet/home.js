@@ -5,7 +5,7 @@ import { api } from "../shared/api.js";
 import { h } from "./dom.js";
 import * as fmt from "./format.js";
 import { t } from "./i18n.js";
-import { signRevoke } from "./typed.js";
+import { revokeMessage, signRevoke } from "./typed.js";
 
 // Everything the lists need, fetched together.
 export async function loadHome() {
@@ -85,7 +85,7 @@ export function consentsSection(app, data) {
       ),
       h(
         "button",
-        { class: "revoke danger", type: "button", onclick: () => revoke(app, c.consent_id) },
+        { class: "revoke danger", type: "button", onclick: () => reviewRevoke(app, c) },
         t("consents.revoke"),
       ),
     ),
@@ -95,13 +95,53 @@ export function consentsSection(app, data) {
     { id: "consents", class: "card" },
     h("h2", {}, t("consents.title")),
     items.length ? h("ul", { class: "list" }, items) : h("p", { class: "muted" }, t("consents.empty")),
+    h("div", { id: "revoke-confirm-box" }),
   );
 }
 
-async function revoke(app, consentId) {
+// What revoking this consent means, in plain words.
+export function describeRevoke(app, consent) {
+  return t("revoke.summary", {
+    id: consent.consent_id,
+    grantee: fmt.grantee(app.members, consent),
+    categories: fmt.categories(consent.categories),
+    purposes: fmt.purposes(consent.purposes),
+  });
+}
+
+// Revoke, step 1: the consent in plain words next to the exact typed message; nothing is
+// signed until the patient presses Sign (Cancel signs nothing).
+async function reviewRevoke(app, consent) {
+  const box = document.getElementById("revoke-confirm-box");
+  box.replaceChildren();
+  delete box.dataset.consentId;
+  let domain;
+  const ok = await app.busy(null, async () => {
+    domain = await api(`/consents/domain?patient=${app.address}`);
+  });
+  if (!ok) return;
+  app.status("");
+  const deadline = Math.floor(Date.now() / 1000) + 600;
+  const message = revokeMessage(app.address, consent.consent_id, domain.nonce, deadline);
+  box.dataset.consentId = consent.consent_id;
+  box.append(
+    h("p", { id: "revoke-summary", class: "summary warn" }, describeRevoke(app, consent)),
+    h("details", {}, h("summary", {}, t("grant.signing")),
+      h("pre", { id: "revoke-typed" }, JSON.stringify({ domain, message }, null, 1))),
+    h("div", { class: "row" },
+      h("button", { id: "revoke-sign", type: "button", class: "danger",
+        onclick: () => revoke(app, consent.consent_id, domain, deadline) }, t("revoke.sign")),
+      h("button", { id: "revoke-cancel", type: "button", class: "link",
+        onclick: () => {
+          box.replaceChildren();
+          delete box.dataset.consentId;
+        } }, t("revoke.cancel"))),
+  );
+}
+
+// Revoke, step 2: sign exactly the message shown and have the API relay it.
+async function revoke(app, consentId, domain, deadline) {
   const done = await app.busy(t("consents.revoking"), async () => {
-    const domain = await api(`/consents/domain?patient=${app.address}`);
-    const deadline = Math.floor(Date.now() / 1000) + 600;
     const body = await signRevoke(
       app.wallet,
       consentId,

@@ -97,9 +97,14 @@ export async function signGrant(signer, terms, chainId, consentRegistry) {
   return { ...terms, signature: vrs(signature) };
 }
 
+// The Revoke typed message (what the wallet shows before signing, and then signs).
+export function revokeMessage(patient, consentId, nonce, deadline) {
+  return { patient: getAddress(patient), consentId, nonce, deadline };
+}
+
 // Sign a revocation; returns the API's POST /consents/{id}/revoke body.
 export async function signRevoke(signer, consentId, nonce, deadline, chainId, consentRegistry) {
-  const message = { patient: await signer.getAddress(), consentId, nonce, deadline };
+  const message = revokeMessage(await signer.getAddress(), consentId, nonce, deadline);
   const signature = await signer.signTypedData(
     consentDomain(chainId, consentRegistry),
     REVOKE_TYPES,
