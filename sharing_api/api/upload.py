@@ -23,7 +23,8 @@ class Spooled:
 
 async def spool_body(request: Request, limit: int, expected_sha256: str | None) -> Spooled:
     """The body in a temp file (memory up to 1 MiB); 413 past ``limit`` (checked on the
-    declared length first, then on the bytes actually received), 400 on a hash mismatch."""
+    declared length first, then on the bytes actually received), 400 when the body's SHA-256
+    differs from ``expected_sha256`` (the ``sha256`` query parameter the SDK sends)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, f"upload of {declared} bytes exceeds the limit of {limit} bytes")
@@ -40,7 +41,11 @@ async def spool_body(request: Request, limit: int, expected_sha256: str | None) 
         if size == 0:
             raise ApiError(400, "empty upload: send the record's ciphertext as the body")
         if expected_sha256 is not None and digest.hexdigest() != expected_sha256.lower():
-            raise ApiError(400, "the body does not match X-Content-SHA256")
+            raise ApiError(
+                400,
+                f"the body's SHA-256 is {digest.hexdigest()}, not the {expected_sha256.lower()} "
+                "given in the `sha256` query parameter",
+            )
     except BaseException:
         spool.close()
         raise

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -127,6 +129,10 @@ def run_record_scenario(workdir: Path, echo: Callable[[str], None] = click.echo)
     return s.failures
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 @click.command()
 @click.option(
     "--workdir",
@@ -134,7 +140,11 @@ def run_record_scenario(workdir: Path, echo: Callable[[str], None] = click.echo)
     default=None,
     help="Keep the demo's files here (default: a temporary directory).",
 )
-@click.option("--keep-running", is_flag=True, help="Leave the API up at the end (Ctrl-C stops).")
+@click.option(
+    "--keep-running",
+    is_flag=True,
+    help="Leave the API up at the end (Ctrl-C or SIGTERM stops it and the ledger).",
+)
 @click.option("--records-only", is_flag=True, help="Only the record-encryption part.")
 @click.option(
     "--network",
@@ -154,11 +164,18 @@ def demo(workdir: Path | None, keep_running: bool, records_only: bool, network: 
 
     def hold(api: Any) -> None:
         click.secho(f"\nThe sharing API stays up at {api.url} (Ctrl-C to stop).", bold=True)
+        # SIGTERM (a supervisor, `kill`) stops it like Ctrl-C: the API, the ledger node and
+        # the store are shut down on the way out, not left running as orphans.
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _interrupt) if main else None
         try:
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
-            pass
+            click.echo("Stopping the sharing API and the ledger node.")
+        finally:
+            if main:
+                signal.signal(signal.SIGTERM, previous)
 
     with tempfile.TemporaryDirectory(prefix="alliance-demo-") as tmp:
         target = workdir or Path(tmp)

@@ -79,8 +79,22 @@ class IndexDB:
         )
         return found[0] if found else None
 
-    def consents(self, *, patient: str | None = None, limit: int = 500) -> list[Row]:
+    def consents(
+        self,
+        *,
+        patient: str | None = None,
+        grantee: str | None = None,
+        grantee_roles: int = 0,
+        limit: int = 500,
+    ) -> list[Row]:
+        """Consents, oldest first; with ``grantee``, only those a member is party to: granted
+        to its address, or to a role among ``grantee_roles`` (its role bits)."""
         where = [consents.c.patient == patient.lower()] if patient else []
+        if grantee is not None:
+            party = consents.c.grantee == grantee.lower()
+            if grantee_roles:
+                party = party | (consents.c.grantee_role.bitwise_and(int(grantee_roles)) != 0)
+            where.append(party)
         return self._select(consents, *where, order=consents.c.consent_id, limit=limit)
 
     def referral(self, referral_id: int) -> Row | None:

@@ -139,3 +139,61 @@ def test_regulator_is_read_only(cast: Cast) -> None:
             method, _path(path), headers=cast.regulator._headers(), json={}
         )
         assert response.status_code == 403, path
+
+
+def test_consents_visible_only_to_their_parties(cast: Cast) -> None:
+    """A patient's consent to h1 is h1's (and its staff's), the patient's and the regulator's
+    to see: another member, its staff and another patient get 403 and lists without it. A
+    consent to a role (hospitals) is seen by the members holding that role, not the clinic."""
+    from eth_account import Account
+
+    from sharing_api.chain import Role
+
+    patient = Account.create()
+    wallet = SharingClient(cast.api.url)
+    wallet.login(patient.key)
+    to_h1 = wallet.grant_consent(
+        patient.key, grantee=cast.address("h1"), categories=["lab"], purposes=["treatment"]
+    )["consent_id"]
+    to_hospitals = wallet.grant_consent(
+        patient.key, grantee_role=int(Role.HOSPITAL), categories=["lab"], purposes=["treatment"]
+    )["consent_id"]
+
+    def sees(client: SharingClient) -> dict[int, int]:
+        """consent id -> status of GET /consents/{id}, /fhir, and whether lists show it."""
+        out = {}
+        for cid in (to_h1, to_hospitals):
+            one = client.http.get(f"/consents/{cid}", headers=client._headers())
+            fhir = client.http.get(f"/consents/{cid}/fhir", headers=client._headers())
+            assert one.status_code == fhir.status_code, (one.text, fhir.text)
+            if one.status_code == 403:
+                assert one.headers["content-type"].startswith("application/problem+json")
+            else:
+                assert one.status_code == 200 and one.json()["consent_id"] == cid
+            out[cid] = one.status_code
+            listed = [
+                {c["consent_id"] for c in client.json("GET", "/consents", params=params)}
+                for params in ({}, {"patient": patient.address})
+                if client not in (wallet, other) or params == {}  # patients: their own
+            ]
+            assert all((cid in ids) == (one.status_code == 200) for ids in listed), (cid, listed)
+        return out
+
+    other = SharingClient(cast.api.url)
+    other.login(Account.create().key)
+    try:
+        both = {to_h1: 200, to_hospitals: 200}
+        assert sees(wallet) == both
+        assert sees(cast.regulator) == both
+        assert sees(cast.h1) == sees(cast.h1_doctor) == sees(cast.h1_nurse) == both
+        # h3 is a hospital too: the role consent only; the clinic: neither.
+        assert sees(cast.h3) == sees(cast.h3_doctor) == {to_h1: 403, to_hospitals: 200}
+        assert sees(cast.clinic) == sees(cast.clinic_doctor) == {to_h1: 403, to_hospitals: 403}
+        assert sees(other) == {to_h1: 403, to_hospitals: 403}
+        theirs = other.http.get(
+            "/consents", params={"patient": patient.address}, headers=other._headers()
+        )
+        assert theirs.status_code == 403
+    finally:
+        wallet.close()
+        other.close()

@@ -60,7 +60,9 @@ def test_oversize_upload_streamed_without_length(cast: Cast, unchanged: None) ->
 def test_malformed_policy_category_hash(cast: Cast, unchanged: None) -> None:
     _problem(_upload(cast, b"ciphertext", policy="role:doctor and and"), 400)
     _problem(_upload(cast, b"ciphertext", category="horoscope"), 400)
-    _problem(_upload(cast, b"ciphertext", sha256="00" * 32), 400)
+    mismatch = _problem(_upload(cast, b"ciphertext", sha256="00" * 32), 400)
+    assert "`sha256` query parameter" in mismatch["detail"]  # what the SDK sends
+    assert "00" * 32 in mismatch["detail"]
     _problem(_upload(cast, b""), 400)
     _problem(_upload(cast, b"ciphertext", patient="0xnotanaddress"), 422)
 
@@ -142,6 +144,65 @@ def test_forged_and_expired_tokens(cast: Cast) -> None:
     )
 
 
+@pytest.fixture
+def referral_body(cast: Cast) -> dict[str, Any]:
+    """A POST /referrals body that the clinic could really send: its record of a new patient,
+    and the patient's consent to h3 for a referral (made before `unchanged` looks)."""
+    patient = Account.create()
+    record = cast.clinic.upload(patient.address, "lab", POLICY, b"refer-me")
+    wallet = SharingClient(cast.api.url)
+    wallet.login(patient.key)
+    consent = wallet.grant_consent(
+        patient.key, grantee=cast.address("h3"), categories=["lab"], purposes=["referral"]
+    )
+    wallet.close()
+    return {
+        "patient": patient.address,
+        "receiver": cast.address("h3"),
+        "direction": "up",
+        "record_ids": [record["record_id"]],
+        "consent_id": consent["consent_id"],
+    }
+
+
+@pytest.mark.parametrize("kind", ["forged", "expired"])
+def test_forged_or_expired_token_writes_nothing(
+    cast: Cast, kind: str, referral_body: dict[str, Any], unchanged: None
+) -> None:
+    """A clinic's token forged (wrong secret) or expired, on every kind of write: 401
+    problem+json, and nothing on chain or in storage, though each request would succeed
+    with a good token (real record, consent, signed grant)."""
+    clinic = cast.address("clinic")
+    claims = Principal(kind=Kind.MEMBER, subject=clinic, member=clinic, chain_roles=("clinic",))
+    secret = cast.api.services.tokens.secret
+    if kind == "forged":
+        token = TokenService("not-the-secret-" + "0" * 40, 60).issue(claims)[0]
+    else:
+        token = TokenService(secret, 60, clock=lambda: time.time() - 3600).issue(claims)[0]
+    bearer = {"Authorization": f"Bearer {token}"}
+    octets = {**bearer, "Content-Type": "application/octet-stream"}
+    http = cast.anonymous.http
+    rid = referral_body["record_ids"][0]
+    upload = {"patient": referral_body["patient"], "category": "lab", "policy": POLICY}
+    responses = {
+        "upload": http.post("/records", params=upload, content=b"sealed", headers=octets),
+        "supersede": http.post(
+            f"/records/{rid}/supersede", params={"policy": POLICY}, content=b"v2", headers=octets
+        ),
+        "consent": http.post(
+            "/consents", json=_signed_grant(cast, Account.create(), clinic), headers=bearer
+        ),
+        "referral": http.post("/referrals", json=referral_body, headers=bearer),
+    }
+    why = "token expired" if kind == "expired" else "invalid token"
+    for route, response in responses.items():
+        assert why in _problem(response, 401)["detail"], route
+    # The same claims signed with the real secret on a live clock are accepted.
+    good = TokenService(secret, 60).issue(claims)[0]
+    me = http.get("/auth/me", headers={"Authorization": f"Bearer {good}"})
+    assert me.status_code == 200 and me.json()["kind"] == "member"
+
+
 def test_replayed_and_misaddressed_sign_in(cast: Cast) -> None:
     key = Account.create()
     nonce = cast.anonymous.json("POST", "/auth/nonce")
@@ -176,13 +237,13 @@ def test_replayed_and_misaddressed_sign_in(cast: Cast) -> None:
     _problem(cast.anonymous.http.post("/auth/login", json=good), 401)  # replay
 
 
-def test_replayed_consent_signature(cast: Cast) -> None:
-    patient = Account.create()
+def _signed_grant(cast: Cast, patient: Any, grantee: str) -> dict[str, Any]:
+    """The POST /consents body of a lab/treatment grant ``patient`` signed for ``grantee``."""
     domain = cast.h1.json("GET", "/consents/domain", params={"patient": patient.address})
     now = int(time.time())
     terms = GrantTerms(
         patient=patient.address,
-        grantee=cast.address("h1"),
+        grantee=grantee,
         grantee_role=0,
         categories=1 << 1,
         purposes=1,
@@ -195,7 +256,12 @@ def test_replayed_consent_signature(cast: Cast) -> None:
     sig = sign_typed_data(
         grant_typed_data(terms, int(domain["chain_id"]), domain["consent_registry"]), patient.key
     )
-    body = grant_body(terms, ["lab"], ["treatment"], sig.v, sig.r, sig.s)
+    return grant_body(terms, ["lab"], ["treatment"], sig.v, sig.r, sig.s)
+
+
+def test_replayed_consent_signature(cast: Cast) -> None:
+    patient = Account.create()
+    body = _signed_grant(cast, patient, cast.address("h1"))
     before = len(cast.regulator.json("GET", "/audit/consents"))
     first = cast.h1.http.post("/consents", json=body, headers=cast.h1._headers())
     assert first.status_code == 201, first.text

@@ -225,3 +225,71 @@ def test_sealed_key_file_signs_in(cast: Cast, tmp_path: Path) -> None:
         env={"ALLIANCE_PASSPHRASE": "not-it", **api},
     )
     assert wrong.exit_code != 0 and "wrong passphrase" in str(wrong.exception)
+
+
+def test_record_list_and_referral_lifecycle_on_the_command_line(cast: Cast, tmp_path: Path) -> None:
+    """`alliance record list` and `alliance referral accept|complete|list`: a referral goes
+    created -> accepted -> completed, and each party's list shows it with its status."""
+    from eth_account import Account
+
+    from sharing_api.sdk import SharingClient
+
+    api = {"ALLIANCE_API_URL": cast.api.url}
+    keys = {}
+    for name in ("clinic", "h3", "h1"):
+        keys[name] = tmp_path / f"{name}.key"
+        keys[name].write_text(cast.alliance.keys[name])
+    patient = Account.create()
+    keys["patient"] = tmp_path / "patient.key"
+    keys["patient"].write_text("0x" + bytes(patient.key).hex())
+
+    def as_(who: str, *args: str) -> object:
+        return json.loads(_run([*args, "--key-file", str(keys[who])], **api))
+
+    rid = cast.clinic.upload(patient.address, "lab", "c1.role:doctor", b"cli-referral")["record_id"]
+    # record list: the custodian and the patient see the record, an unrelated member does not.
+    mine = as_("clinic", "record", "list", "--patient", patient.address)
+    assert isinstance(mine, list) and [r["record_id"] for r in mine] == [rid]
+    assert mine[0]["custodian"] == cast.address("clinic").lower()
+    own = as_("patient", "record", "list")
+    assert isinstance(own, list) and [r["record_id"] for r in own] == [rid]
+    assert as_("h1", "record", "list", "--patient", patient.address) == []
+
+    wallet = SharingClient(cast.api.url)
+    wallet.login(patient.key)
+    consent = wallet.grant_consent(
+        patient.key, grantee=cast.address("h3"), categories=["lab"], purposes=["referral"]
+    )
+    wallet.close()
+    created = as_(
+        "clinic",
+        *("referral", "create", "--patient", patient.address, "--receiver", cast.address("h3")),
+        *("--records", str(rid), "--consent", str(consent["consent_id"])),
+    )
+    assert isinstance(created, dict) and created["status"] == "created"
+    fid = created["referral_id"]
+
+    def statuses(who: str) -> dict[int, str]:
+        listed = as_(who, "referral", "list")
+        assert isinstance(listed, list)
+        return {r["referral_id"]: r["status"] for r in listed}
+
+    assert statuses("h3")[fid] == "created"
+    accepted = as_("h3", "referral", "accept", str(fid))
+    assert isinstance(accepted, dict) and accepted["status"] == "accepted"
+    assert statuses("clinic")[fid] == "accepted"
+    # The receiver lists the record (the patient's consent and the referral cover it).
+    received = as_("h3", "record", "list", "--patient", patient.address)
+    assert isinstance(received, list) and [r["record_id"] for r in received] == [rid]
+
+    # Only the receiver may complete it: the referrer is refused, nothing changes.
+    refused = CliRunner().invoke(
+        cli, ["referral", "complete", str(fid), "--key-file", str(keys["clinic"])], env=api
+    )
+    assert refused.exit_code != 0 and "403" in str(refused.exception)
+    completed = as_("h3", "referral", "complete", str(fid), "--note", "discharged")
+    assert isinstance(completed, dict) and completed["status"] == "completed"
+    assert completed["record_ids"] == [rid] and completed["receiver"] == cast.address("h3").lower()
+    assert statuses("clinic")[fid] == statuses("h3")[fid] == "completed"
+    assert statuses("patient") == {fid: "completed"}
+    assert fid not in statuses("h1")  # not a party to it

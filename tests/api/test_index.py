@@ -1,8 +1,10 @@
 """The chain indexer: catches up from the deployment block, resumes after a restart without
-re-reading what it stored, and gives the same rows on SQLite and on a real PostgreSQL."""
+re-reading what it stored (on SQLite and on a real PostgreSQL), ends equal to a fresh index,
+and gives the same rows on both. PostgreSQL missing is a failure (`make setup`), not a skip."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +15,9 @@ from web3 import Web3
 from sharing_api.index import IndexDB, Indexer
 from sharing_api.sdk import SharingClient
 from tests.api.conftest import Cast
+from tests.support import postgres
 from tests.support.api import running_api
-from tests.support.postgres import postgres_bin_dir, running_postgres
+from tests.support.postgres import running_postgres
 
 pytestmark = pytest.mark.integration
 
@@ -42,10 +45,19 @@ def _chain_counts(cast: Cast) -> tuple[int, int]:
     )
 
 
-def test_catches_up_and_resumes(cast: Cast, tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def index_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty index database: a SQLite file, or a real PostgreSQL server's database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'index.sqlite3'}"
+        return
+    with running_postgres() as pg:
+        yield pg.url
+
+
+def test_catches_up_and_resumes(cast: Cast, index_url: str) -> None:
     cast.clinic.upload(cast.patient_key.address, "lab", "c1.role:doctor", b"index-me-1")
-    url = f"sqlite:///{tmp_path / 'index.sqlite3'}"
-    db, indexer = _indexer(cast, url)
+    db, indexer = _indexer(cast, index_url)
     head = indexer.sync()
     records, accesses = _chain_counts(cast)
     assert len(db.records(limit=10_000)) == records
@@ -53,9 +65,20 @@ def test_catches_up_and_resumes(cast: Cast, tmp_path: Path) -> None:
     assert db.next_block() == head
     db.close()
 
+    # While it is stopped the chain moves on: a record, a consent, and a logged read.
+    patient = Account.create()
+    new = cast.clinic.upload(patient.address, "lab", "c1.role:doctor", b"index-me-2")
+    wallet = SharingClient(cast.api.url)
+    wallet.login(patient.key)
+    consent = wallet.grant_consent(
+        patient.key, grantee=cast.address("h1"), categories=["lab"], purposes=["treatment"]
+    )
+    wallet.close()
+    _, headers = cast.h1_doctor.fetch(new["record_id"])
+    records, accesses = _chain_counts(cast)
+
     # Restart: a new indexer on the same database starts from the stored cursor.
-    new = cast.clinic.upload(cast.patient_key.address, "lab", "c1.role:doctor", b"index-me-2")
-    db2, indexer2 = _indexer(cast, url)
+    db2, indexer2 = _indexer(cast, index_url)
     assert db2.next_block() == head
     fetched: list[tuple[int, int]] = []
     original = indexer2._index_range
@@ -69,14 +92,22 @@ def test_catches_up_and_resumes(cast: Cast, tmp_path: Path) -> None:
     assert fetched and fetched[0][0] == head  # resumed, did not rescan from the deployment
     rows = db2.records(limit=10_000)
     assert [r["record_id"] for r in rows].count(new["record_id"]) == 1
-    assert len(rows) == records + 1
+    assert len(rows) == records
+    assert db2.consent(consent["consent_id"]) is not None
+    resumed = _snapshot(db2)
+    assert int(headers["x-access-id"]) in [a["access_id"] for a in resumed["accesses"]]
+    assert len(resumed["accesses"]) == accesses
+    # It ends where an index built from scratch ends.
+    fresh_db, fresh = _indexer(cast, "sqlite://")
+    fresh.sync()
+    assert resumed == _snapshot(fresh_db)
+    fresh_db.close()
     # Replaying an indexed range is harmless (upserts): no duplicates.
     indexer2._index_range(cast.alliance.deployment.block_number, head - 1)
-    assert len(db2.records(limit=10_000)) == records + 1
+    assert _snapshot(db2) == resumed
     db2.close()
 
 
-@pytest.mark.skipif(postgres_bin_dir() is None, reason="PostgreSQL not installed (apt postgresql)")
 def test_postgres_index_and_api(cast: Cast, tmp_path: Path) -> None:
     sqlite_db, sqlite_indexer = _indexer(cast, f"sqlite:///{tmp_path / 'ref.sqlite3'}")
     with running_postgres() as pg:
@@ -96,6 +127,14 @@ def test_postgres_index_and_api(cast: Cast, tmp_path: Path) -> None:
             assert summary["accesses"] == _chain_counts(cast)[1]
             regulator.close()
     sqlite_db.close()
+
+
+def test_missing_postgres_fails_with_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No skip when PostgreSQL is missing: the test fails and says `make setup` installs it."""
+    monkeypatch.setattr(postgres, "postgres_bin_dir", lambda: None)
+    missing = pytest.raises(pytest.fail.Exception, match=r"make setup.*scripts/apt-packages\.txt")
+    with missing, running_postgres():
+        pass
 
 
 def test_fast_decoder_matches_web3(cast: Cast) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sharing_api.api.core.security import NonceLimitError, NonceStore
 from sharing_api.index import IndexDB
 from sharing_api.index.schema import siwe_nonces
-from tests.support.postgres import postgres_bin_dir, running_postgres
+from tests.support.postgres import running_postgres
 
 
 class Clock:
@@ -91,6 +91,5 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.mark.integration
-@pytest.mark.skipif(postgres_bin_dir() is None, reason="PostgreSQL not installed (apt postgresql)")
 def test_nonce_store_on_postgres(postgres_url: str) -> None:
     _check_store(postgres_url)

@@ -12,7 +12,7 @@ import pytest
 
 from sharing_api.index.db import IndexDB
 from sharing_api.index.proposals import ACCEPTED, ACCEPTING, DECLINED, PENDING, ProposalStore
-from tests.support.postgres import postgres_bin_dir, running_postgres
+from tests.support.postgres import running_postgres
 
 PATIENT = "0x" + "aB" * 20
 CLINIC = "0x" + "11" * 20
@@ -26,8 +26,6 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ProposalSt
         yield ProposalStore(db.engine)
         db.close()
         return
-    if postgres_bin_dir() is None:
-        pytest.skip("PostgreSQL not installed (apt postgresql)")
     with running_postgres() as pg:
         db = IndexDB(pg.url)
         yield ProposalStore(db.engine)

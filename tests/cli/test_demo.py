@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 from sharing_api.cli.main import main
@@ -37,3 +48,72 @@ def test_full_alliance_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[st
     ):
         assert expected in out
     assert (tmp_path / "alliance" / "deployment.json").exists()
+
+
+def _port_open(url: str) -> bool:
+    parts = urlsplit(url)
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex((parts.hostname or "", parts.port or 0)) == 0
+
+
+def _ours(marker: str) -> list[int]:
+    """Pids of the processes whose command line names ``marker`` (this test's directory)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker in (entry / "cmdline").read_text():
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+@pytest.mark.integration
+def test_keep_running_serves_until_terminated(tmp_path: Path) -> None:
+    """`alliance demo --keep-running`: after the scenario the API answers /health; SIGTERM
+    stops it cleanly (exit 0), and the API and the ledger node it started are gone."""
+    work = tmp_path / "work"
+    env = {**os.environ, "ALLIANCE_HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sharing_api.cli", "demo", "--keep-running", "--workdir", str(work)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=tmp_path,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    out = ""
+    api = node = None
+    try:
+        deadline = time.monotonic() + 180
+        while api is None:
+            assert proc.poll() is None, "demo exited early:\n" + out[-3000:]
+            assert time.monotonic() < deadline, "API never reported up:\n" + out[-3000:]
+            if select.select([proc.stdout], [], [], 1.0)[0]:
+                out += os.read(proc.stdout.fileno(), 65536).decode(errors="replace")
+                node = re.search(r"^\s+node (http://\S+),", out, re.MULTILINE)
+                api = re.search(r"stays up at (http://\S+) ", out)
+        assert node is not None, out
+        api_url, node_url = api.group(1), node.group(1)
+        assert "FAIL" not in out
+        health = httpx.get(f"{api_url}/health", timeout=10)
+        assert health.status_code == 200 and health.json()["status"] == "ok"
+        assert _port_open(node_url)
+
+        proc.send_signal(signal.SIGTERM)
+        rest = proc.communicate(timeout=60)[0].decode(errors="replace")
+        assert proc.returncode == 0, out[-2000:] + rest
+        assert "Stopping the sharing API" in rest and "Every step behaved as expected" in rest
+        assert not _port_open(api_url) and not _port_open(node_url)
+        assert _ours(str(tmp_path)) == []  # no ledger node (or anything else) left behind
+        assert not (tmp_path / "home").exists()  # everything stayed in the work dir
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        for pid in _ours(str(tmp_path)):  # only if the test failed: the processes it started
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        proc.stdout.close()

@@ -3,6 +3,9 @@
     with running_postgres() as pg:
         engine = create_engine(pg.url)   # postgresql+psycopg://postgres@127.0.0.1:PORT/test
 
+PostgreSQL is a required test dependency (`make setup` installs it from
+scripts/apt-packages.txt): without it the tests that need it fail, saying so, rather than skip.
+
 PostgreSQL refuses to run as root: when the tests run as root, the server runs as the
 `postgres` system user (created by the Debian package) over a data dir it owns.
 """
@@ -20,6 +23,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from ledger_node.network.procs import stop_group
 
@@ -49,11 +54,24 @@ def _as_postgres_user() -> list[str]:
     return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
 
 
-@contextmanager
-def running_postgres(database: str = "test") -> Iterator[PostgresServer]:
+MISSING = (
+    "PostgreSQL is not installed (no initdb on PATH or under /usr/lib/postgresql/*/bin): "
+    "run `make setup`, which installs the Debian package `postgresql` listed in "
+    "scripts/apt-packages.txt. The PostgreSQL tests fail rather than skip without it."
+)
+
+
+def require_postgres() -> Path:
+    """PostgreSQL's bin directory, or fail the calling test with how to install it."""
     bindir = postgres_bin_dir()
     if bindir is None:
-        raise FileNotFoundError("PostgreSQL is not installed (Debian package `postgresql`)")
+        pytest.fail(MISSING, pytrace=False)
+    return bindir
+
+
+@contextmanager
+def running_postgres(database: str = "test") -> Iterator[PostgresServer]:
+    bindir = require_postgres()
     prefix = _as_postgres_user()
     with tempfile.TemporaryDirectory(prefix="alliance-pg-") as tmp:
         data = Path(tmp) / "data"

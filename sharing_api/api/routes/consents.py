@@ -1,4 +1,9 @@
-"""Consents: relay a patient's signed EIP-712 grant or revocation; list; FHIR export."""
+"""Consents: relay a patient's signed EIP-712 grant or revocation; list; FHIR export.
+
+Who sees a consent: its patient; a member (and its staff) it is granted to, by address or by
+a role the member holds on chain; the regulator (all of them). Anyone else gets 403 for one
+consent and lists that leave it out. A member relaying a patient's signed grant or revocation
+gets the result back (it holds the patient's signed terms)."""
 
 from __future__ import annotations
 
@@ -110,7 +115,23 @@ def relayer_for(services: Services, principal: Principal) -> Alliance:
     return services.signer(principal.member)
 
 
-def find_consent(services: Services, consent_id: int, principal: Principal) -> dict[str, Any]:
+def is_party(services: Services, principal: Principal, row: dict[str, Any]) -> bool:
+    """May this caller see this consent (see the module's docstring)?"""
+    if principal.kind is Kind.REGULATOR:
+        return True
+    if principal.kind is Kind.PATIENT:
+        return bool(row["patient"] == principal.subject.lower())
+    if row["grantee"] == principal.member.lower():
+        return True
+    role = int(row["grantee_role"])
+    return bool(role and role & int(services.roles_of(principal.member)))
+
+
+def find_consent(
+    services: Services, consent_id: int, principal: Principal, *, relayed: bool = False
+) -> dict[str, Any]:
+    """The consent, if the caller may see it (403 if not); ``relayed``: a member relaying
+    the patient's signed grant or revocation of it may, grantee or not."""
     row = services.index.consent(consent_id)
     if row is None:
         services.indexer.sync()
@@ -119,6 +140,8 @@ def find_consent(services: Services, consent_id: int, principal: Principal) -> d
         raise not_found(f"no consent {consent_id}")
     if principal.kind is Kind.PATIENT and row["patient"] != principal.subject.lower():
         raise forbidden("patients see their own consents only")
+    if not relayed and not is_party(services, principal, row):
+        raise forbidden(f"consent {consent_id} is not granted to your member")
     return row
 
 
@@ -152,7 +175,7 @@ def grant(body: GrantIn, principal: PatientOrCare, services: ServicesDep) -> Con
     )
     services.metrics.chain_writes.labels("consent").inc()
     services.indexer.sync()
-    return consent_out(find_consent(services, granted.consent_id, principal))
+    return consent_out(find_consent(services, granted.consent_id, principal, relayed=True))
 
 
 @router.post(
@@ -163,16 +186,20 @@ def grant(body: GrantIn, principal: PatientOrCare, services: ServicesDep) -> Con
 def revoke(
     consent_id: int, body: RevokeIn, principal: PatientOrCare, services: ServicesDep
 ) -> ConsentOut:
-    row = find_consent(services, consent_id, principal)
+    row = find_consent(services, consent_id, principal, relayed=True)
     relayer_for(services, principal).consents.revoke_by_sig(
         consent_id, body.nonce, body.deadline, body.signature.to_sig()
     )
     services.metrics.chain_writes.labels("revoke").inc()
     services.indexer.sync()
-    return consent_out(find_consent(services, int(row["consent_id"]), principal))
+    return consent_out(find_consent(services, int(row["consent_id"]), principal, relayed=True))
 
 
-@router.get("", responses=PROBLEM_RESPONSES, summary="List consents (from the index)")
+@router.get(
+    "",
+    responses=PROBLEM_RESPONSES,
+    summary="List the consents you are party to (from the index; the regulator: all)",
+)
 def list_consents(
     principal: Anyone,
     services: ServicesDep,
@@ -181,11 +208,18 @@ def list_consents(
     if principal.kind is Kind.PATIENT:
         if patient is not None and patient.lower() != principal.subject.lower():
             raise forbidden("patients see their own consents only")
-        patient = principal.subject
-    return [consent_out(r) for r in services.index.consents(patient=patient)]
+        rows = services.index.consents(patient=principal.subject)
+    elif principal.kind is Kind.REGULATOR:
+        rows = services.index.consents(patient=patient)
+    else:  # a member and its staff: the consents granted to it (by address or role)
+        roles = int(services.roles_of(principal.member))
+        rows = services.index.consents(
+            patient=patient, grantee=principal.member, grantee_roles=roles
+        )
+    return [consent_out(r) for r in rows]
 
 
-@router.get("/{consent_id}", responses=PROBLEM_RESPONSES, summary="One consent")
+@router.get("/{consent_id}", responses=PROBLEM_RESPONSES, summary="One consent you are party to")
 def get_consent(consent_id: int, principal: Anyone, services: ServicesDep) -> ConsentOut:
     return consent_out(find_consent(services, consent_id, principal))
 

@@ -24,7 +24,7 @@ router = APIRouter(prefix="/records", tags=["records"])
 INLINE_BYTES = 1024 * 1024
 
 Address = Annotated[str, Query(pattern=r"^0x[0-9a-fA-F]{40}$")]
-Sha256Header = Annotated[str | None, Query(alias="sha256", pattern=r"^[0-9a-fA-F]{64}$")]
+Sha256Query = Annotated[str | None, Query(alias="sha256", pattern=r"^[0-9a-fA-F]{64}$")]
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"description": text, "content": {"application/problem+json": {}}}
     for code, text in (
@@ -130,7 +130,7 @@ async def upload(
     patient: Address,
     category: Annotated[str, Query(max_length=32)],
     policy: Annotated[str, Query(min_length=1, max_length=4096)],
-    sha256: Sha256Header = None,
+    sha256: Sha256Query = None,
 ) -> RecordOut:
     cat = Category.parse(category)
     _check_policy(policy)
@@ -154,7 +154,7 @@ async def supersede(
     principal: CareProvider,
     services: ServicesDep,
     policy: Annotated[str, Query(min_length=1, max_length=4096)],
-    sha256: Sha256Header = None,
+    sha256: Sha256Query = None,
 ) -> RecordOut:
     old = await run_in_threadpool(find_record, services, record_id)
     if old["custodian"] != principal.member.lower():
