@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from functools import partial
+from typing import Any
 
 import pytest
 
@@ -32,6 +33,7 @@ class Sender(threading.Thread):
         super().__init__(daemon=True)
         self.net, self.key, self.targets = net, key, targets
         self.acked: list[str] = []
+        self.acked_by: dict[str, list[str]] = {t: [] for t in targets}
         self.refused = 0
         self.halt = threading.Event()
 
@@ -39,8 +41,11 @@ class Sender(threading.Thread):
         nonce, i = 0, 0
         while not self.halt.is_set():
             raw = sign(self.key, nonce, SINK, b"", gas=21_000)
+            target = self.targets[i % len(self.targets)]
             try:
-                self.acked.append(self.net.send(self.targets[i % len(self.targets)], raw))
+                tx_hash = self.net.send(target, raw)
+                self.acked.append(tx_hash)
+                self.acked_by[target].append(tx_hash)
                 nonce += 1
             except Exception:  # not acknowledged (node or etcd away): send it again
                 self.refused += 1
@@ -49,31 +54,59 @@ class Sender(threading.Thread):
             time.sleep(0.01)
 
 
+def first_block_not_by(
+    net: TestNetwork, node: str, after: int, sealer: str
+) -> dict[str, Any] | None:
+    """The first block above ``after`` (as ``node`` serves it) whose miner is not ``sealer``."""
+    for n in range(after + 1, net.height(node) + 1):
+        block = net.rpc(node, "eth_getBlockByNumber", hex(n), False)
+        if block["miner"].lower() != sealer.lower():
+            return dict(block)
+    return None
+
+
 def test_killed_producer_is_replaced_within_5s_and_no_acked_tx_is_lost() -> None:
     with local_network(3, blockTimeMs=50) as net:
         old = wait_for("a producer", net.producer, 15)
+        old_sealer = wait_for("the producer's sealer", lambda: net.status()["producer_sealer"], 5)
         rest = [n for n in MEMBERS if n != old]
-        sender = Sender(net, net.member_key(rest[0]), rest)
+        # the producer gets every third transaction too, up to the moment it is killed
+        sender = Sender(net, net.member_key(rest[0]), [old, *rest])
         sender.start()
         wait_for("some traffic", lambda: len(sender.acked) > 30, 20)
+        # blocks up to here are the old producer's; whatever it left in etcd is above too
         height = net.height(rest[0])
         net.kill(old)
         killed_at = time.monotonic()
-        new = wait_for("another producer", lambda: (p := net.producer()) != old and p, 10, 0.02)
-        # takeover = a new producer *committing* blocks again
-        wait_for("a block by the new producer", lambda: net.height(rest[1]) > height + 1, 10, 0.02)
+        acked_at_kill = len(sender.acked)
+        # takeover = a block sealed by *another* sealer, not one the old producer left in etcd
+        block = wait_for(
+            "a block sealed by a new producer",
+            lambda: first_block_not_by(net, rest[0], height, old_sealer),
+            10,
+            0.02,
+        )
         takeover = time.monotonic() - killed_at
         st = net.status()  # what `alliance network status` shows
-        assert st["producer"] == new
+        new = st["producer"]
+        assert new in rest
+        assert block["miner"].lower() == st["producer_sealer"].lower()
+        assert block["miner"].lower() == next(n for n in st["nodes"] if n["id"] == new)["sealer"]
         assert next(n for n in st["nodes"] if n["id"] == old)["up"] is False
-        wait_for("more traffic", lambda: len(sender.acked) > 60, 20)
+        print(f"takeover after SIGKILL: {takeover:.2f} s (block {int(block['number'], 16)})")
+        assert takeover < 5.0, f"takeover took {takeover:.2f} s"
+        wait_for("more traffic", lambda: len(sender.acked) > acked_at_kill + 30, 20)
         sender.halt.set()
         sender.join(10)
-        assert new in rest
-        print(f"takeover after SIGKILL: {takeover:.2f} s")
-        assert takeover < 5.0, f"takeover took {takeover:.2f} s"
+        assert not sender.is_alive()
+        assert sender.refused > 0  # the sends to the killed node failed and were not counted
+        by_old = sender.acked_by[old]
+        assert by_old, "the producer acknowledged nothing before it was killed"
+        # ... and one of its acknowledgements came just before the SIGKILL (round robin)
+        assert by_old[-1] in sender.acked[max(0, acked_at_kill - 6) : acked_at_kill]
+        print(f"acked {len(sender.acked)} ({len(by_old)} by the killed producer), "
+              f"refused {sender.refused}")  # fmt: skip
         last = sender.acked[-1]
-        wait_for("the last acked receipt", lambda: net.receipt(rest[0], last), 20)
         for node in [*rest, "regulator"]:
             wait_for(f"receipts on {node}", partial(net.receipt, node, last), 20)
             missing = [h for h in sender.acked if net.receipt(node, h) is None]
