@@ -303,7 +303,12 @@ class ReplicaNode(Node):
         app = super().app()
 
         async def release(_: web.Application) -> None:
-            # A clean stop hands the producer role over at once instead of after the TTL.
+            # Stop the loop first (it would otherwise go on with a closed etcd client), then
+            # revoke the lease: a clean stop hands the producer role over at once instead of
+            # after the TTL.
+            if self._producer is not None:
+                self._producer.cancel()
+                await asyncio.gather(self._producer, return_exceptions=True)
             await asyncio.to_thread(self.keeper.stop)
             await self.etcd.close()
 
