@@ -34,7 +34,7 @@ class LeaseKeeper(threading.Thread):
         self.lease = 0
         self.last_alive = 0.0
         self._current = 0
-        self._stop = threading.Event()
+        self._halt = threading.Event()  # not `_stop`: that is a Thread method join() calls
         self.client = httpx.Client(timeout=max(0.5, ttl / 4))
 
     def call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -58,7 +58,7 @@ class LeaseKeeper(threading.Thread):
         return bool(self.lease) and time.monotonic() - self.last_alive < self.ttl * 0.75
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             try:
                 if not self.lease:
                     self.lease = int(self.call("/v3/lease/grant", {"TTL": str(self.ttl)})["ID"])
@@ -78,10 +78,10 @@ class LeaseKeeper(threading.Thread):
                 )
             except OSError:
                 pass
-            self._stop.wait(self.ttl / 4)
+            self._halt.wait(self.ttl / 4)
 
     def stop(self, revoke: bool = True) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join(5)
         if revoke and self.lease:
             with contextlib.suppress(OSError):

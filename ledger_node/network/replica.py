@@ -19,6 +19,8 @@ import contextlib
 import contextvars
 import json
 import logging
+import os
+import signal
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +66,10 @@ MAX_BLOCK_BYTES = 8 * 1024 * 1024
 # the etcd write with checking, but every entry is one more etcd write, watch event and read:
 # on this 2-core machine 100 vs 500 made no difference measurable above the noise.
 FORWARD_CHUNK = 500
+# Fault-test failpoint: when this variable names a file, the producer that deletes it (so
+# only one, once) stops its own process with SIGSTOP after sealing a block and before
+# committing it to etcd (tests/network/test_faults.py, the compare-and-swap fence).
+FAILPOINT_SEALED = "ALLIANCE_FAILPOINT_SEALED"
 # The transactions collected by the HTTP request being answered (contextvars: requests are
 # concurrent tasks, and a batch awaits between its chunks).
 _collect: contextvars.ContextVar[list[bytes] | None] = contextvars.ContextVar(
@@ -263,9 +269,12 @@ class ReplicaNode(Node):
                 worked = False
                 self._nudge.clear()
                 try:
-                    if self.producing and self.keeper.lease != self._token_lease:
+                    # A reason set last round (e.g. a refused commit) is the one to report.
+                    if self._demote is not None or not self.producing:
+                        pass
+                    elif self.keeper.lease != self._token_lease:
                         self._demote = "lease expired"
-                    elif self.producing and not self.keeper.alive():
+                    elif not self.keeper.alive():
                         self._demote = "lost contact with etcd"
                     if self._demote is not None:
                         await self._step_down()
@@ -303,7 +312,12 @@ class ReplicaNode(Node):
         app = super().app()
 
         async def release(_: web.Application) -> None:
-            # A clean stop hands the producer role over at once instead of after the TTL.
+            # Stop the loop first (it would otherwise go on with a closed etcd client), then
+            # revoke the lease: a clean stop hands the producer role over at once instead of
+            # after the TTL.
+            if self._producer is not None:
+                self._producer.cancel()
+                await asyncio.gather(self._producer, return_exceptions=True)
             await asyncio.to_thread(self.keeper.stop)
             await self.etcd.close()
 
@@ -543,6 +557,14 @@ class ReplicaNode(Node):
             entry.waiting = keep
         self.chain.flush()
 
+    def _stop_here(self, failpoint: str, number: int) -> None:
+        try:
+            os.unlink(failpoint)
+        except FileNotFoundError:
+            return
+        log.warning("%s: failpoint: SIGSTOP before committing block %d", self.node_id, number)
+        os.kill(os.getpid(), signal.SIGSTOP)
+
     async def _produce_round(self) -> bool:
         await self._admit_from_pool()
         chain = self.chain
@@ -564,6 +586,8 @@ class ReplicaNode(Node):
                 done.append(key)
         number = proposal.header.number
         blob = encode_block(proposal.header, [t.raw for t in proposal.txs])
+        if failpoint := os.environ.get(FAILPOINT_SEALED):
+            self._stop_here(failpoint, number)
         sealed = time.perf_counter()
 
         async def commit() -> tuple[bool, float]:

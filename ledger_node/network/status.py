@@ -42,6 +42,7 @@ async def _gather(net: LocalNetwork) -> dict[str, Any]:
             return out
         out["height"] = height_of(newest.key) if newest else 0
         out["producer"] = from_json(producer.value)["id"] if producer else None
+        out["producer_sealer"] = from_json(producer.value).get("sealer") if producer else None
         out["faulty"] = [k.key.rsplit(b"/", 1)[1].decode() for k in faulty]
         out["pool_entries"] = len(pool)
         reported = {from_json(n.value)["id"]: from_json(n.value) for n in live}
@@ -57,6 +58,7 @@ async def _gather(net: LocalNetwork) -> dict[str, Any]:
                     row["up"] = True
                 info = reported.get(spec.id)
                 row["role"] = info["role"] if info else ("follower" if spec.follower else "-")
+                row["sealer"] = info.get("sealer") if info else None
                 row["alarms"] = info.get("alarms", []) if info else []
                 if "height" in row:
                     row["lag"] = out["height"] - row["height"]

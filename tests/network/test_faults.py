@@ -1,13 +1,18 @@
-"""Fault tests, each bounded in time: producer killed, etcd member killed, node cut off."""
+"""Fault tests, each bounded in time: producer killed, producer deposed while stopped, etcd
+member killed, node cut off."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from functools import partial
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from ledger_node.network.replica import FAILPOINT_SEALED
 from tests.ledger_node.helpers import sign
 from tests.support.etcd import requires_etcd
 from tests.support.network import TestNetwork, local_network, wait_for
@@ -32,6 +37,7 @@ class Sender(threading.Thread):
         super().__init__(daemon=True)
         self.net, self.key, self.targets = net, key, targets
         self.acked: list[str] = []
+        self.acked_by: dict[str, list[str]] = {t: [] for t in targets}
         self.refused = 0
         self.halt = threading.Event()
 
@@ -39,8 +45,11 @@ class Sender(threading.Thread):
         nonce, i = 0, 0
         while not self.halt.is_set():
             raw = sign(self.key, nonce, SINK, b"", gas=21_000)
+            target = self.targets[i % len(self.targets)]
             try:
-                self.acked.append(self.net.send(self.targets[i % len(self.targets)], raw))
+                tx_hash = self.net.send(target, raw)
+                self.acked.append(tx_hash)
+                self.acked_by[target].append(tx_hash)
                 nonce += 1
             except Exception:  # not acknowledged (node or etcd away): send it again
                 self.refused += 1
@@ -49,31 +58,59 @@ class Sender(threading.Thread):
             time.sleep(0.01)
 
 
+def first_block_not_by(
+    net: TestNetwork, node: str, after: int, sealer: str
+) -> dict[str, Any] | None:
+    """The first block above ``after`` (as ``node`` serves it) whose miner is not ``sealer``."""
+    for n in range(after + 1, net.height(node) + 1):
+        block = net.rpc(node, "eth_getBlockByNumber", hex(n), False)
+        if block["miner"].lower() != sealer.lower():
+            return dict(block)
+    return None
+
+
 def test_killed_producer_is_replaced_within_5s_and_no_acked_tx_is_lost() -> None:
     with local_network(3, blockTimeMs=50) as net:
         old = wait_for("a producer", net.producer, 15)
+        old_sealer = wait_for("the producer's sealer", lambda: net.status()["producer_sealer"], 5)
         rest = [n for n in MEMBERS if n != old]
-        sender = Sender(net, net.member_key(rest[0]), rest)
+        # the producer gets every third transaction too, up to the moment it is killed
+        sender = Sender(net, net.member_key(rest[0]), [old, *rest])
         sender.start()
         wait_for("some traffic", lambda: len(sender.acked) > 30, 20)
+        # blocks up to here are the old producer's; whatever it left in etcd is above too
         height = net.height(rest[0])
         net.kill(old)
         killed_at = time.monotonic()
-        new = wait_for("another producer", lambda: (p := net.producer()) != old and p, 10, 0.02)
-        # takeover = a new producer *committing* blocks again
-        wait_for("a block by the new producer", lambda: net.height(rest[1]) > height + 1, 10, 0.02)
+        acked_at_kill = len(sender.acked)
+        # takeover = a block sealed by *another* sealer, not one the old producer left in etcd
+        block = wait_for(
+            "a block sealed by a new producer",
+            lambda: first_block_not_by(net, rest[0], height, old_sealer),
+            10,
+            0.02,
+        )
         takeover = time.monotonic() - killed_at
         st = net.status()  # what `alliance network status` shows
-        assert st["producer"] == new
+        new = st["producer"]
+        assert new in rest
+        assert block["miner"].lower() == st["producer_sealer"].lower()
+        assert block["miner"].lower() == next(n for n in st["nodes"] if n["id"] == new)["sealer"]
         assert next(n for n in st["nodes"] if n["id"] == old)["up"] is False
-        wait_for("more traffic", lambda: len(sender.acked) > 60, 20)
+        print(f"takeover after SIGKILL: {takeover:.2f} s (block {int(block['number'], 16)})")
+        assert takeover < 5.0, f"takeover took {takeover:.2f} s"
+        wait_for("more traffic", lambda: len(sender.acked) > acked_at_kill + 30, 20)
         sender.halt.set()
         sender.join(10)
-        assert new in rest
-        print(f"takeover after SIGKILL: {takeover:.2f} s")
-        assert takeover < 5.0, f"takeover took {takeover:.2f} s"
+        assert not sender.is_alive()
+        assert sender.refused > 0  # the sends to the killed node failed and were not counted
+        by_old = sender.acked_by[old]
+        assert by_old, "the producer acknowledged nothing before it was killed"
+        # ... and one of its acknowledgements came just before the SIGKILL (round robin)
+        assert by_old[-1] in sender.acked[max(0, acked_at_kill - 6) : acked_at_kill]
+        print(f"acked {len(sender.acked)} ({len(by_old)} by the killed producer), "
+              f"refused {sender.refused}")  # fmt: skip
         last = sender.acked[-1]
-        wait_for("the last acked receipt", lambda: net.receipt(rest[0], last), 20)
         for node in [*rest, "regulator"]:
             wait_for(f"receipts on {node}", partial(net.receipt, node, last), 20)
             missing = [h for h in sender.acked if net.receipt(node, h) is None]
@@ -129,3 +166,106 @@ def test_cut_off_node_stops_producing_and_catches_up() -> None:
         )
         assert net.receipt(victim, hashes[-1]) is not None
         assert head == net.head(victim)[1]
+
+
+def test_deposed_producer_cannot_commit_at_a_taken_height(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The producer stops (SIGSTOP, at the failpoint: block h sealed, not yet sent to etcd)
+    until its lease expires and another node has committed h and more; then SIGCONT: its
+    commit of h, sent to a reachable etcd, is refused by the compare-and-swap, it steps down,
+    and every node ends with the same block at every height, no alarm, no tx lost."""
+    failpoint = tmp_path / "failpoint"
+    monkeypatch.setenv(FAILPOINT_SEALED, str(failpoint))  # the nodes inherit it (not armed)
+    with local_network(3, blockTimeMs=50) as net:
+        old = wait_for("a producer", net.producer, 15)
+        st = wait_for(
+            "the producer's sealer", lambda: (x := net.status())["producer_sealer"] and x, 5
+        )
+        old_sealer = st["producer_sealer"]
+        rest = [n for n in MEMBERS if n != old]
+        sender = Sender(net, net.member_key(rest[0]), rest)
+        sender.start()
+        wait_for("some traffic", lambda: len(sender.acked) > 20, 20)
+        offset = len(net.log(old))
+        pid = net.net.procs[old].pid
+        failpoint.touch()  # armed: the producer's next sealed block stops it
+        wait_for("the producer stopping itself", lambda: not failpoint.exists(), 10, 0.01)
+        try:
+            wait_for("SIGSTOP", lambda: proc_state(pid) == "T", 5, 0.01)
+            stopped_at = time.monotonic()
+            sealed = int(
+                wait_for("the failpoint's log line", lambda: re.search(
+                    r"failpoint: SIGSTOP before committing block (\d+)", net.log(old)[offset:]
+                ), 5).group(1)
+            )  # fmt: skip
+            assert net.status()["height"] == sealed - 1  # h was sealed, never committed
+            block = wait_for(
+                "a block sealed by another producer",
+                lambda: first_block_not_by(net, rest[0], sealed - 1, old_sealer),
+                10,
+                0.02,
+            )
+            print(f"stopped producer replaced after {time.monotonic() - stopped_at:.2f} s")
+            assert int(block["number"], 16) == sealed  # the height it sealed is taken
+            new = net.producer()
+            assert new in rest
+            wait_for("more blocks", lambda: net.height(rest[0]) >= sealed + 2, 10, 0.02)
+            assert proc_state(pid) == "T"  # still stopped: it could not have sent anything
+        finally:
+            net.resume(old)
+        resumed_at = time.monotonic()
+        line = wait_for(
+            "the old producer stepping down",
+            lambda: next(
+                (x for x in net.log(old)[offset:].splitlines() if "no longer producing" in x),
+                None,
+            ),
+            10,
+        )
+        print(f"stepped down {time.monotonic() - resumed_at:.2f} s after SIGCONT: {line}")
+        # its commit was refused
+        assert f"lost the producer role before block {sealed}" in line, net.log(old)[offset:]
+        # the gauge drops once the hand-over attempt (a delete fenced on its token) returns
+        wait_for("is_producer 0", lambda: net.metric(old, "alliance_is_producer") == 0.0, 5)
+        assert net.metric(old, "alliance_takeovers_total") == 1.0  # it did not take it back
+        assert net.producer() == new
+        sender.halt.set()
+        sender.join(10)
+        everyone = [*MEMBERS, "regulator"]
+        wait_for(
+            "an empty pool and one head everywhere",
+            lambda: net.status()["pool_entries"] == 0 and same_head(net, everyone, sealed + 2),
+            30,
+        )
+        top = net.head(old)[0]
+        # no fork: every height holds the same block on every node, and none above its
+        # last committed block is the old producer's
+        for n in range(1, top + 1):
+            blocks = [net.rpc(x, "eth_getBlockByNumber", hex(n), False) for x in everyone]
+            assert len({b["hash"] for b in blocks}) == 1, f"fork at height {n}"
+            if n >= sealed:
+                assert blocks[0]["miner"].lower() != old_sealer.lower(), n
+        # no alarm anywhere: nothing refused, nothing removed, nobody marked faulty
+        st = net.status()
+        assert st["faulty"] == []
+        for node in everyone:
+            assert net.metric(node, "alliance_blocks_refused_total") == 0.0, node
+            assert net.metric(node, "alliance_blocks_removed_total") == 0.0, node
+            assert "ALARM" not in net.log(node), node
+            assert next(r for r in st["nodes"] if r["id"] == node)["alarms"] == []
+        missing = [x for x in sender.acked if net.receipt(old, x) is None]
+        assert not missing, f"{len(missing)} acknowledged transactions lost"
+        # a clean stop (SIGTERM) revokes the lease: the role moves at once, not after the TTL
+        net.stop(new)
+        stopped_at = time.monotonic()
+        wait_for("a producer after a clean stop", lambda: net.producer() not in (None, new), 5)
+        handover = time.monotonic() - stopped_at
+        print(f"hand-over after SIGTERM: {handover:.2f} s")
+        assert handover < 1.0, f"hand-over took {handover:.2f} s: the lease was not revoked"
+        assert "Traceback" not in net.log(new), net.log(new)[-2000:]
+
+
+def proc_state(pid: int) -> str:
+    """R running, S sleeping, T stopped... (the process's main thread)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]

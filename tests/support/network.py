@@ -5,6 +5,7 @@
         net.producer()                          # id of the node holding the producer key
         net.cut("node1"); net.restore("node1")  # partition one node from etcd
         net.kill("node2")                       # SIGKILL; net.start("node2") brings it back
+        net.pause("node1"); net.resume("node1") # SIGSTOP / SIGCONT (a frozen process)
 
 Every node reaches etcd through its own TcpProxy per etcd member, so ``cut`` isolates one
 node from the ordering service without root. Everything is stopped on exit.
@@ -13,6 +14,8 @@ node from the ordering service without root. Everything is stopped on exit.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -57,9 +60,14 @@ class TestNetwork:
         self.net.kill_node(node_id)
 
     def stop(self, node_id: str) -> None:
-        import signal
-
         self.net.kill_node(node_id, signal.SIGTERM)
+
+    def pause(self, node_id: str) -> None:
+        """SIGSTOP the node's process group: frozen mid-step, sockets open, nothing sent."""
+        os.killpg(self.net.procs[node_id].pid, signal.SIGSTOP)
+
+    def resume(self, node_id: str) -> None:
+        os.killpg(self.net.procs[node_id].pid, signal.SIGCONT)
 
     def cut(self, node_id: str) -> None:
         for p in self.proxies[node_id]:
