@@ -14,7 +14,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -202,26 +205,50 @@ class LocalNetwork:
         self.node(node_id).pid = None
 
     def down(self) -> None:
-        """Stop every node, then etcd. Works from another process via recorded pids."""
+        """Stop every node, then etcd, each group all at once. Works from another process
+        via recorded pids."""
+        stops: list[Callable[[], None]] = []
         for spec in self.nodes:
             proc = self.procs.pop(spec.id, None)
             if proc is not None:
-                stop_group(proc)
+                stops.append(partial(stop_group, proc))
             elif spec.pid:
-                _stop_pid(spec.pid)
+                stops.append(partial(_stop_pid, spec.pid))
             spec.pid = None
+        _all_at_once(stops)
         if self.etcd is not None:
-            self.etcd.stop()
+            _all_at_once([partial(stop_group, m.proc) for m in self.etcd.members])
         else:
-            for pid in self.etcd_pids:
-                if pid:
-                    _stop_pid(pid)
+            _all_at_once([partial(_stop_pid, pid) for pid in self.etcd_pids if pid])
         self.etcd_pids = [None] * len(self.etcd_ports)
         self.etcd = None
         self.save()
 
     def has_data(self) -> bool:
         return all((self.data_dir(n.id) / DB_FILE).exists() for n in self.nodes)
+
+
+def _all_at_once(stops: list[Callable[[], None]]) -> None:
+    """Each stop waits for its process to exit: run them side by side, not one by one."""
+    if stops:
+        with ThreadPoolExecutor(len(stops)) as pool:
+            for done in [pool.submit(stop) for stop in stops]:
+                done.result()
+
+
+def _exited(pid: int) -> bool:
+    """The group is gone, or its leader (nodes and etcd start no children) is a zombie: it
+    has exited and waits for a parent that is not this process (``network down`` run from
+    another shell) to reap it."""
+    try:
+        os.killpg(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
 
 
 def _stop_pid(pid: int, timeout: float = 10.0) -> None:
@@ -232,9 +259,7 @@ def _stop_pid(pid: int, timeout: float = 10.0) -> None:
         return
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.killpg(pid, 0)
-        except ProcessLookupError:
+        if _exited(pid):
             return
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
