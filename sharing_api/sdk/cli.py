@@ -318,16 +318,13 @@ def referral_create(
     key_file: Path | None,
 ) -> None:
     """Create a referral handing records over to the receiver."""
-    body = {
-        "patient": patient,
-        "receiver": receiver,
-        "direction": direction,
-        "record_ids": [int(i) for i in _csv(record_ids)],
-        "consent_id": consent_id,
-        "reason": reason,
-    }
+    ids = [int(i) for i in _csv(record_ids)]
     with _client(api_url, key_file) as client:
-        _show(client.json("POST", "/referrals", json=body))
+        _show(
+            client.create_referral(
+                patient, receiver, ids, consent_id, direction=direction, reason=reason
+            )
+        )
 
 
 @referral.command("propose")
@@ -385,8 +382,13 @@ def _transition(action: str) -> click.Command:
     @_key_option
     def command(referral_id: int, note: str, api_url: str, key_file: Path | None) -> None:
         with _client(api_url, key_file) as client:
-            body = None if action == "accept" else {"note": note}
-            _show(client.json("POST", f"/referrals/{referral_id}/{action}", json=body))
+            steps = {
+                "accept": lambda: client.accept_referral(referral_id),
+                "reject": lambda: client.reject_referral(referral_id, note),
+                "complete": lambda: client.complete_referral(referral_id, note),
+                "cancel": lambda: client.cancel_referral(referral_id, note),
+            }
+            _show(steps[action]())
 
     return command
 
@@ -401,4 +403,4 @@ for _action in ("accept", "reject", "complete", "cancel"):
 def referral_list(api_url: str, key_file: Path | None) -> None:
     """Referrals you are a party to (a patient: their own)."""
     with _client(api_url, key_file) as client:
-        _show(client.json("GET", "/referrals"))
+        _show(client.referrals())

@@ -267,6 +267,67 @@ class SharingClient:
         out: dict[str, Any] = self.json("POST", f"/consents/{consent_id}/revoke", json=body)
         return out
 
+    # ---- referrals (between members, on a consent) -----------------------------------------
+
+    def create_referral(
+        self,
+        patient: str,
+        receiver: str,
+        record_ids: Iterable[int],
+        consent_id: int,
+        *,
+        direction: str = "up",
+        reason: str = "",
+    ) -> dict[str, Any]:
+        """Hand records over to ``receiver`` under the patient's consent (purpose referral)."""
+        body = {
+            "patient": patient,
+            "receiver": receiver,
+            "direction": direction,
+            "record_ids": list(record_ids),
+            "consent_id": consent_id,
+            "reason": reason,
+        }
+        out: dict[str, Any] = self.json("POST", "/referrals", json=body)
+        return out
+
+    def accept_referral(self, referral_id: int) -> dict[str, Any]:
+        """As the receiver."""
+        out: dict[str, Any] = self.json("POST", f"/referrals/{referral_id}/accept")
+        return out
+
+    def reject_referral(self, referral_id: int, note: str = "") -> dict[str, Any]:
+        """As the receiver."""
+        return self._referral_step(referral_id, "reject", note)
+
+    def complete_referral(self, referral_id: int, note: str = "") -> dict[str, Any]:
+        """As the receiver, once the patient's care there is done."""
+        return self._referral_step(referral_id, "complete", note)
+
+    def cancel_referral(self, referral_id: int, note: str = "") -> dict[str, Any]:
+        """As the referrer, before the receiver answered."""
+        return self._referral_step(referral_id, "cancel", note)
+
+    def _referral_step(self, referral_id: int, action: str, note: str) -> dict[str, Any]:
+        out: dict[str, Any] = self.json(
+            "POST", f"/referrals/{referral_id}/{action}", json={"note": note}
+        )
+        return out
+
+    def referrals(self) -> list[dict[str, Any]]:
+        """Referrals this caller is a party to (a patient: their own)."""
+        out: list[dict[str, Any]] = self.json("GET", "/referrals")
+        return out
+
+    def referral(self, referral_id: int) -> dict[str, Any]:
+        out: dict[str, Any] = self.json("GET", f"/referrals/{referral_id}")
+        return out
+
+    def referral_history(self, referral_id: int) -> list[dict[str, Any]]:
+        """Every status change, oldest first: who moved it, when."""
+        out: list[dict[str, Any]] = self.json("GET", f"/referrals/{referral_id}/history")
+        return out
+
     # ---- referral proposals (a member proposes; the patient answers) ------------------------
 
     def propose_referral(

@@ -124,32 +124,26 @@ def test_referral_hands_records_over(cast: Cast) -> None:
     consent = patient_client.grant_consent(
         patient.key, grantee=cast.address("h3"), categories=["lab"], purposes=["referral"]
     )
-    referral = cast.clinic_doctor.json(
-        "POST",
-        "/referrals",
-        json={
-            "patient": patient.address,
-            "receiver": cast.address("h3"),
-            "direction": "up",
-            "record_ids": [rid],
-            "consent_id": consent["consent_id"],
-            "reason": "suspected ACS",
-        },
+    referral = cast.clinic_doctor.create_referral(
+        patient.address, cast.address("h3"), [rid], consent["consent_id"], reason="suspected ACS"
     )
     fid = referral["referral_id"]
-    assert referral["status"] == "created"
+    assert (referral["status"], referral["direction"]) == ("created", "up")
     with pytest.raises(ApiError) as wrong_party:
-        cast.h1.json("POST", f"/referrals/{fid}/accept")
+        cast.h1.accept_referral(fid)
     assert wrong_party.value.status == 403
-    assert cast.h3_doctor.json("POST", f"/referrals/{fid}/accept")["status"] == "accepted"
+    assert cast.h3_doctor.accept_referral(fid)["status"] == "accepted"
     data, _ = cast.h3_doctor.fetch(rid, referral_id=fid, purpose="treatment")
     assert data == sealed
-    assert (
-        cast.h3.json("POST", f"/referrals/{fid}/complete", json={"note": "discharged"})["status"]
-        == "completed"
-    )
-    mine = patient_client.json("GET", "/referrals")
+    assert cast.h3.complete_referral(fid, note="discharged")["status"] == "completed"
+    mine = patient_client.referrals()
     assert [r["referral_id"] for r in mine] == [fid]
+    assert patient_client.referral(fid)["status"] == "completed"
+    history = cast.h3.referral_history(fid)
+    assert [(h["from_status"], h["to_status"]) for h in history][-2:] == [
+        ("created", "accepted"),
+        ("accepted", "completed"),
+    ]
     audit = cast.regulator.json("GET", "/audit/referrals", params={"patient": patient.address})
     assert audit[0]["status"] == "completed"
     patient_client.close()

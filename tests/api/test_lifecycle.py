@@ -184,7 +184,7 @@ def test_referral_reject(cast: Cast, patient: tuple[LocalAccount, SharingClient]
     assert cast.h3.json("GET", f"/referrals/{fid}")["status"] == "created"
 
     note = "no cardiology beds this week"
-    out = cast.h3_doctor.json("POST", f"/referrals/{fid}/reject", json={"note": note})
+    out = cast.h3_doctor.reject_referral(fid, note)
     assert out["status"] == "rejected"
     # A rejected referral is over: it cannot be accepted, and hands over no records.
     assert _status(lambda: cast.h3.json("POST", f"/referrals/{fid}/accept")) == 409
@@ -218,7 +218,7 @@ def test_referral_cancel(cast: Cast, patient: tuple[LocalAccount, SharingClient]
     assert cast.clinic.json("GET", f"/referrals/{fid}")["status"] == "accepted"
 
     note = "patient moved to another city"
-    out = cast.clinic_doctor.json("POST", f"/referrals/{fid}/cancel", json={"note": note})
+    out = cast.clinic_doctor.cancel_referral(fid, note)
     assert out["status"] == "cancelled"
     # Cancelled: the receiver's access ends, and the referral cannot move again.
     assert _status(lambda: cast.h3_doctor.fetch(rid, referral_id=fid)) == 403
