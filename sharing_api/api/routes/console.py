@@ -18,6 +18,7 @@ from sharing_api.api.console_state import ConsoleState, console_state
 from sharing_api.api.deps import Regulator
 from sharing_api.api.fhir_export import audit_bundle
 from sharing_api.api.routes.audit import AccessOut, AddressQuery, FreshServices, access_out
+from sharing_api.api.routes.members import member_infos
 from sharing_api.api.routes.records import PROBLEM_RESPONSES
 from sharing_api.api.services import Services
 from sharing_api.audit import charts
@@ -110,20 +111,16 @@ class AnomalyOut(BaseModel):
 
 
 def members_of(services: Services) -> list[MemberOut]:
-    out = []
-    registry = services.reader.registry
-    for address in registry.members():
-        info = registry.member(address)
-        out.append(
-            MemberOut(
-                address=address.lower(),
-                name=info.name,
-                roles=info.roles.labels(),
-                tier=charts.tier(info.roles, info.name),
-                active=info.active,
-            )
+    return [
+        MemberOut(
+            address=a,
+            name=i.name,
+            roles=i.roles.labels(),
+            tier=charts.tier(i.roles, i.name),
+            active=i.active,
         )
-    return out
+        for a, i in member_infos(services)
+    ]
 
 
 def _verification(state: ConsoleState) -> VerificationOut | None:

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from sharing_api.api.deps import Anyone, ServicesDep
 from sharing_api.api.routes.records import PROBLEM_RESPONSES
 from sharing_api.api.services import Services
+from sharing_api.chain.governance import MemberInfo
 
 router = APIRouter(prefix="/members", tags=["members"])
 
@@ -20,22 +21,18 @@ class MemberOut(BaseModel):
     active: bool
 
 
-def members(services: Services) -> list[MemberOut]:
-    """Every member the registry lists, lowercase addresses like the index (a few eth_calls:
-    alliances have tens of members, not thousands)."""
+def member_infos(services: Services) -> list[tuple[str, MemberInfo]]:
+    """Every member the registry lists with its record, lowercase addresses like the index
+    (a few eth_calls: alliances have tens of members, not thousands)."""
     registry = services.reader.registry
-    out = []
-    for address in registry.members():
-        info = registry.member(address)
-        out.append(
-            MemberOut(
-                address=address.lower(),
-                name=info.name,
-                roles=info.roles.labels(),
-                active=info.active,
-            )
-        )
-    return out
+    return [(address.lower(), registry.member(address)) for address in registry.members()]
+
+
+def members(services: Services) -> list[MemberOut]:
+    return [
+        MemberOut(address=a, name=i.name, roles=i.roles.labels(), active=i.active)
+        for a, i in member_infos(services)
+    ]
 
 
 def names(services: Services) -> dict[str, str]:
