@@ -218,11 +218,19 @@ def _run(reporter: Reporter, args: argparse.Namespace) -> None:
                     categories=["lab"],
                     purposes=["treatment"],
                 )
-                ids = [
-                    clinic.upload(
-                        patient.address, "lab", "c1.role:doctor", os.urandom(RECORD_BYTES)
-                    )["record_id"]
+                # Sealed containers (the API refuses anything else) of exactly RECORD_BYTES:
+                # header and one chunk's framing, measured on an empty record, plus payload.
+                params = [clinic.authority_params("c1")]
+                overhead = len(clinic.seal(b"", "c1.role:doctor", params))
+                sealed = [
+                    clinic.seal(os.urandom(RECORD_BYTES - overhead), "c1.role:doctor", params)
                     for _ in range(RECORDS)
+                ]
+                if {len(c) for c in sealed} != {RECORD_BYTES}:
+                    raise RuntimeError(f"sealed sizes {sorted({len(c) for c in sealed})}")
+                ids = [
+                    clinic.upload(patient.address, "lab", "c1.role:doctor", c)["record_id"]
+                    for c in sealed
                 ]
                 doctor = h1.staff_client("dr-bench", "doctor")
                 fetch = [f"/records/{i}/content" for i in ids]

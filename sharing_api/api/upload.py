@@ -1,14 +1,17 @@
-"""Receiving a ciphertext: spool the streamed request body, bounded, hashing as it comes."""
+"""Receiving a ciphertext: spool the streamed request body, bounded, hashing as it comes, and
+refuse anything that is not a sealed record container."""
 
 from __future__ import annotations
 
 import hashlib
 import tempfile
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, BinaryIO, cast
 
 from starlette.requests import Request
 
+from crypto.errors import FormatError
+from crypto.records import read_container_header
 from sharing_api.api.errors import ApiError
 
 SPOOL_IN_MEMORY = 1024 * 1024
@@ -24,7 +27,8 @@ class Spooled:
 async def spool_body(request: Request, limit: int, expected_sha256: str | None) -> Spooled:
     """The body in a temp file (memory up to 1 MiB); 413 past ``limit`` (checked on the
     declared length first, then on the bytes actually received), 400 when the body's SHA-256
-    differs from ``expected_sha256`` (the ``sha256`` query parameter the SDK sends)."""
+    differs from ``expected_sha256`` (the ``sha256`` query parameter the SDK sends) or when it
+    is not a sealed record container."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, f"upload of {declared} bytes exceeds the limit of {limit} bytes")
@@ -46,8 +50,25 @@ async def spool_body(request: Request, limit: int, expected_sha256: str | None) 
                 f"the body's SHA-256 is {digest.hexdigest()}, not the {expected_sha256.lower()} "
                 "given in the `sha256` query parameter",
             )
+        spool.seek(0)
+        check_sealed(spool)
     except BaseException:
         spool.close()
         raise
-    spool.seek(0)
     return Spooled(spool, size, digest.digest())
+
+
+def check_sealed(spool: IO[bytes]) -> None:
+    """The body must be what the SDK writes: "ALRC", a version, and a record header that
+    parses strictly (group elements length- and subgroup-checked). Plaintext sent by mistake
+    is refused before anything is stored. The stream position is left at the start."""
+    try:
+        read_container_header(cast(BinaryIO, spool))
+    except FormatError as exc:
+        raise ApiError(
+            400,
+            f"the body is not a sealed record container ({exc}): encrypt the record with "
+            "the SDK (SharingClient.seal) and upload the container it returns",
+        ) from None
+    finally:
+        spool.seek(0)

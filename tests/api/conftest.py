@@ -3,6 +3,7 @@ a SQLite index, and the API under uvicorn on 127.0.0.1 (one per session)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,13 @@ class Cast:
 
     def address(self, name: str) -> str:
         return self.alliance.address(name)
+
+    def sealed(self, payload: bytes, policy: str = "c1.role:doctor") -> bytes:
+        """``payload`` sealed under ``policy`` by the clinic's SDK (uploads must be sealed
+        record containers): the authorities are the policy's attribute prefixes."""
+        authorities = sorted(set(re.findall(r"([A-Za-z0-9_-]+)\.[A-Za-z_]", policy)))
+        params = [self.clinic.authority_params(a) for a in authorities]
+        return self.clinic.seal(payload, policy, params)
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,9 @@ def _patient_with_lab_records(cast: Cast, n: int) -> tuple[str, int, list[int]]:
     finally:
         patient.close()
     ids = [
-        cast.clinic.upload(key.address, "lab", POLICY, os.urandom(1000))["record_id"]
+        cast.clinic.upload(key.address, "lab", POLICY, cast.sealed(os.urandom(1000), POLICY))[
+            "record_id"
+        ]
         for _ in range(n)
     ]
     return key.address, int(consent["consent_id"]), ids
@@ -119,7 +121,8 @@ def test_head_waiter_wakes_on_new_blocks(cast: Cast) -> None:
         heads.max_wait_s = 20.0
         before = w3.eth.block_number
         with ThreadPoolExecutor(1) as pool:
-            upload = pool.submit(cast.clinic.upload, cast.address("h1"), "lab", POLICY, b"x")
+            sealed = cast.sealed(b"x", POLICY)
+            upload = pool.submit(cast.clinic.upload, cast.address("h1"), "lab", POLICY, sealed)
             started = time.monotonic()
             pushed = heads.wait()  # returns with the upload's block, not after max_wait_s
             assert time.monotonic() - started < 10.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,7 @@ import pytest
 from eth_account import Account
 
 from sharing_api.api.core.security import ISSUER, Kind, Principal, TokenService
+from sharing_api.api.upload import check_sealed
 from sharing_api.auth.siwe import SiweMessage, sign_message
 from sharing_api.chain.typed_data import (
     GrantTerms,
@@ -65,6 +67,28 @@ def test_malformed_policy_category_hash(cast: Cast, unchanged: None) -> None:
     assert "00" * 32 in mismatch["detail"]
     _problem(_upload(cast, b""), 400)
     _problem(_upload(cast, b"ciphertext", patient="0xnotanaddress"), 422)
+
+
+def test_plaintext_or_broken_containers_are_refused(cast: Cast, unchanged: None) -> None:
+    """Only sealed record containers are stored: plaintext sent by mistake, or a container
+    whose header is cut short or altered, is a 400 and nothing is written."""
+    sealed = cast.sealed(b'{"resourceType": "Observation"}', POLICY)
+    prefix = 9  # "ALRC" | version | header length
+    header_len = int.from_bytes(sealed[5:9], "big")
+    altered = bytearray(sealed)
+    altered[prefix + header_len // 2] ^= 0xFF  # inside a group element or the policy text
+    for body in (
+        b'{"resourceType": "Patient", "name": [{"family": "Li"}]}',
+        sealed[: prefix + header_len - 1],
+        b"ALRC\x02" + sealed[5:],
+        bytes(altered),
+    ):
+        problem = _problem(_upload(cast, body), 400)
+        assert "not a sealed record container" in problem["detail"]
+        assert "SharingClient.seal" in problem["detail"]
+    # The same container, intact, passes the check (so the refusals above are about the
+    # body; the route itself stores it, as every other upload in these tests shows).
+    check_sealed(io.BytesIO(sealed))
 
 
 def test_malformed_bodies(cast: Cast, unchanged: None) -> None:
@@ -149,7 +173,7 @@ def referral_body(cast: Cast) -> dict[str, Any]:
     """A POST /referrals body that the clinic could really send: its record of a new patient,
     and the patient's consent to h3 for a referral (made before `unchanged` looks)."""
     patient = Account.create()
-    record = cast.clinic.upload(patient.address, "lab", POLICY, b"refer-me")
+    record = cast.clinic.upload(patient.address, "lab", POLICY, cast.sealed(b"refer-me", POLICY))
     wallet = SharingClient(cast.api.url)
     wallet.login(patient.key)
     consent = wallet.grant_consent(
@@ -278,7 +302,9 @@ def test_replayed_consent_signature(cast: Cast) -> None:
 
 @pytest.fixture
 def a_record(cast: Cast) -> int:
-    record = cast.clinic.upload(cast.patient_key.address, "imaging", POLICY, b"sealed-bytes")
+    record = cast.clinic.upload(
+        cast.patient_key.address, "imaging", POLICY, cast.sealed(b"sealed-bytes", POLICY)
+    )
     return int(record["record_id"])
 
 

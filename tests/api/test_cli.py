@@ -246,7 +246,9 @@ def test_record_list_and_referral_lifecycle_on_the_command_line(cast: Cast, tmp_
     def as_(who: str, *args: str) -> object:
         return json.loads(_run([*args, "--key-file", str(keys[who])], **api))
 
-    rid = cast.clinic.upload(patient.address, "lab", "c1.role:doctor", b"cli-referral")["record_id"]
+    rid = cast.clinic.upload(
+        patient.address, "lab", "c1.role:doctor", cast.sealed(b"cli-referral")
+    )["record_id"]
     # record list: the custodian and the patient see the record, an unrelated member does not.
     mine = as_("clinic", "record", "list", "--patient", patient.address)
     assert isinstance(mine, list) and [r["record_id"] for r in mine] == [rid]

@@ -56,7 +56,9 @@ def index_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 def test_catches_up_and_resumes(cast: Cast, index_url: str) -> None:
-    cast.clinic.upload(cast.patient_key.address, "lab", "c1.role:doctor", b"index-me-1")
+    cast.clinic.upload(
+        cast.patient_key.address, "lab", "c1.role:doctor", cast.sealed(b"index-me-1")
+    )
     db, indexer = _indexer(cast, index_url)
     head = indexer.sync()
     records, accesses = _chain_counts(cast)
@@ -67,7 +69,7 @@ def test_catches_up_and_resumes(cast: Cast, index_url: str) -> None:
 
     # While it is stopped the chain moves on: a record, a consent, and a logged read.
     patient = Account.create()
-    new = cast.clinic.upload(patient.address, "lab", "c1.role:doctor", b"index-me-2")
+    new = cast.clinic.upload(patient.address, "lab", "c1.role:doctor", cast.sealed(b"index-me-2"))
     wallet = SharingClient(cast.api.url)
     wallet.login(patient.key)
     consent = wallet.grant_consent(
@@ -147,7 +149,9 @@ def test_fast_decoder_matches_web3(cast: Cast) -> None:
         patient.key, grantee=cast.address("h1"), categories=["lab"], purposes=["treatment"]
     )
     wallet.close()
-    rid = cast.clinic.upload(patient.address, "lab", "c1.role:doctor", b"decode-me")["record_id"]
+    rid = cast.clinic.upload(patient.address, "lab", "c1.role:doctor", cast.sealed(b"decode-me"))[
+        "record_id"
+    ]
     cast.h1_doctor.fetch(rid)
     _db, indexer = _indexer(cast, "sqlite://")
     reader = cast.api.services.reader

@@ -81,7 +81,11 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
             h1, clinic, h3 = (signed_in(alliance.keys[n]) for n in ("h1", "clinic", "h3"))
             h1_doc = h1.staff_client("dr-chen", "doctor", ["dept:cardiology"])
             h3_doc = h3.staff_client("dr-wang", "doctor", ["dept:internal-medicine"])
-            blobs = [b"audit-record-one" * 8, b"audit-record-two" * 8]
+            params = [clinic.authority_params("c1")]
+            blobs = [
+                clinic.seal(plain, "c1.role:doctor", params)
+                for plain in (b"audit-record-one" * 8, b"audit-record-two" * 8)
+            ]
             rids = [
                 clinic.upload(patient.address, "lab", "c1.role:doctor", b)["record_id"]
                 for b in blobs
@@ -145,7 +149,7 @@ def test_verify_chain_and_blobs_then_a_tampered_blob(history: dict[str, Any]) ->
         if p.is_file() and history["blobs"][1] in p.read_bytes()
     )
     data = target.read_bytes()
-    target.write_bytes(data.replace(b"audit-record-two", b"audit-record-TWO", 1))
+    target.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # the sealed body's last byte
     try:
         bad = run("verify", *history["chain"], "--storage-root", history["storage"])
     finally:
@@ -320,7 +324,7 @@ def test_verify_lists_every_problem_as_a_failed_line(
         if p.is_file() and history["blobs"][0] in p.read_bytes()
     )
     data = target.read_bytes()
-    target.write_bytes(data.replace(b"audit-record-one", b"audit-record-ONE", 1))
+    target.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # the sealed body's last byte
     args = ["verify", "--data-dir", str(tmp_path / "node"), "--genesis", str(wrong)]
     args += [*history["chain"], "--storage-root", history["storage"]]
     try:

@@ -49,7 +49,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         h1_doc = h1.staff_client("dr-chen", "doctor", ["dept:cardiology"])
         clinic_doc = clinic.staff_client("dr-zhao", "doctor", ["dept:general-practice"])
         h3_doc = h3.staff_client("dr-wang", "doctor", ["dept:internal-medicine"])
-        rid = clinic.upload(patient.address, "lab", "c1.role:doctor", b"sealed" * 40)["record_id"]
+        sealed = clinic.seal(b"{}" * 120, "c1.role:doctor", [clinic.authority_params("c1")])
+        rid = clinic.upload(patient.address, "lab", "c1.role:doctor", sealed)["record_id"]
         consent = pclient.grant_consent(
             patient_key,
             grantee=alliance.address("h1"),
