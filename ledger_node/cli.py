@@ -16,6 +16,19 @@ from ledger_node.block import address_of
 KEY_FILE = "node.key"
 
 
+# Shared by `node start` and `network node`: both produce blocks the same way.
+block_time_option = click.option(
+    "--block-time-ms", type=int, default=None, help="override the genesis block time"
+)
+cut_txs_option = click.option(
+    "--cut-txs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="cut a block as soon as this many transactions wait [default: 500, at most the "
+    "genesis maxBlockTxs]",
+)
+
+
 def default_data_dir() -> Path:
     return Path(os.environ.get("ALLIANCE_HOME", Path.home() / ".alliance")) / "node"
 
@@ -92,14 +105,8 @@ def init_cmd(genesis_file: Path, data_dir: Path | None, key_file: Path | None) -
 @click.option(
     "--rpc", default="127.0.0.1:8545", show_default=True, help="HOST:PORT (port 0 = any free)"
 )
-@click.option("--block-time-ms", type=int, default=None, help="override the genesis block time")
-@click.option(
-    "--cut-txs",
-    type=click.IntRange(min=1),
-    default=None,
-    help="cut a block as soon as this many transactions wait [default: 500, at most the "
-    "genesis maxBlockTxs]",
-)
+@block_time_option
+@cut_txs_option
 @click.option(
     "--synchronous",
     type=click.Choice(["full", "normal"]),

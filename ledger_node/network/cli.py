@@ -13,7 +13,13 @@ from pathlib import Path
 
 import click
 
-from ledger_node.cli import KEY_FILE, load_key, parse_hostport
+from ledger_node.cli import (
+    KEY_FILE,
+    block_time_option,
+    cut_txs_option,
+    load_key,
+    parse_hostport,
+)
 
 
 def default_root() -> Path:
@@ -107,13 +113,8 @@ def down_cmd(root: Path | None, purge: bool) -> None:
 @click.option("--rpc", default="127.0.0.1:8545", show_default=True, help="HOST:PORT")
 @click.option("--follower", is_flag=True, help="read-only: never produce (regulator)")
 @click.option("--lease-ttl", type=int, default=2, show_default=True, help="producer lease (s)")
-@click.option("--block-time-ms", type=int, default=None, help="override the genesis block time")
-@click.option(
-    "--cut-txs",
-    type=click.IntRange(min=1),
-    default=None,
-    help="cut a block as soon as this many transactions wait [default: 500]",
-)
+@block_time_option
+@cut_txs_option
 def node_cmd(
     data_dir: Path,
     node_id: str,

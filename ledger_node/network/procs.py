@@ -10,7 +10,10 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,24 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def process_state(pid: int) -> str | None:
+    """The state letter /proc gives a process (R running, S sleeping, T stopped, Z exited
+    but not yet reaped), or None if there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[0]
+
+
+def all_at_once(stops: list[Callable[[], None]]) -> None:
+    """Each stop waits for its process to exit: run them side by side, not one by one."""
+    if stops:
+        with ThreadPoolExecutor(len(stops)) as pool:
+            for done in [pool.submit(stop) for stop in stops]:
+                done.result()
 
 
 def etcd_binary() -> str | None:
@@ -156,5 +177,4 @@ class EtcdCluster:
         stop_group(self.members[index].proc, signal.SIGKILL)
 
     def stop(self) -> None:
-        for m in self.members:
-            stop_group(m.proc)
+        all_at_once([partial(stop_group, m.proc) for m in self.members])

@@ -133,6 +133,7 @@ class ReplicaNode(Node):
     ) -> None:
         super().__init__(chain, block_time_ms, cut_txs)
         chain.pool_in_store = False  # acknowledged transactions are durable in etcd's pool
+        self._failpoint = os.environ.get(FAILPOINT_SEALED)  # fault tests only
         self.etcd, self.keys, self.node_id, self.url = etcd, keys, node_id, url
         self.follower = follower or chain.key is None
         self.sealer = address_of(chain.key) if chain.key is not None else None
@@ -270,12 +271,11 @@ class ReplicaNode(Node):
                 self._nudge.clear()
                 try:
                     # A reason set last round (e.g. a refused commit) is the one to report.
-                    if self._demote is not None or not self.producing:
-                        pass
-                    elif self.keeper.lease != self._token_lease:
-                        self._demote = "lease expired"
-                    elif not self.keeper.alive():
-                        self._demote = "lost contact with etcd"
+                    if self.producing and self._demote is None:
+                        if self.keeper.lease != self._token_lease:
+                            self._demote = "lease expired"
+                        elif not self.keeper.alive():
+                            self._demote = "lost contact with etcd"
                     if self._demote is not None:
                         await self._step_down()
                     if self._resync and self.producing:
@@ -586,8 +586,8 @@ class ReplicaNode(Node):
                 done.append(key)
         number = proposal.header.number
         blob = encode_block(proposal.header, [t.raw for t in proposal.txs])
-        if failpoint := os.environ.get(FAILPOINT_SEALED):
-            self._stop_here(failpoint, number)
+        if self._failpoint:
+            self._stop_here(self._failpoint, number)
         sealed = time.perf_counter()
 
         async def commit() -> tuple[bool, float]:

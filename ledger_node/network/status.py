@@ -41,8 +41,9 @@ async def _gather(net: LocalNetwork) -> dict[str, Any]:
             out["error"] = str(exc)
             return out
         out["height"] = height_of(newest.key) if newest else 0
-        out["producer"] = from_json(producer.value)["id"] if producer else None
-        out["producer_sealer"] = from_json(producer.value).get("sealer") if producer else None
+        token = from_json(producer.value) if producer else {}
+        out["producer"] = token.get("id")
+        out["producer_sealer"] = token.get("sealer")
         out["faulty"] = [k.key.rsplit(b"/", 1)[1].decode() for k in faulty]
         out["pool_entries"] = len(pool)
         reported = {from_json(n.value)["id"]: from_json(n.value) for n in live}

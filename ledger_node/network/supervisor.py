@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -26,7 +25,14 @@ from coincurve import PrivateKey
 
 from ledger_node.block import address_of
 from ledger_node.chain import DB_FILE, init_data_dir
-from ledger_node.network.procs import EtcdCluster, EtcdMember, free_port, stop_group
+from ledger_node.network.procs import (
+    EtcdCluster,
+    EtcdMember,
+    all_at_once,
+    free_port,
+    process_state,
+    stop_group,
+)
 
 STATE_FILE = "network.json"
 REGULATOR_ID = "regulator"
@@ -215,25 +221,17 @@ class LocalNetwork:
             elif spec.pid:
                 stops.append(partial(_stop_pid, spec.pid))
             spec.pid = None
-        _all_at_once(stops)
+        all_at_once(stops)
         if self.etcd is not None:
-            _all_at_once([partial(stop_group, m.proc) for m in self.etcd.members])
+            self.etcd.stop()
         else:
-            _all_at_once([partial(_stop_pid, pid) for pid in self.etcd_pids if pid])
+            all_at_once([partial(_stop_pid, pid) for pid in self.etcd_pids if pid])
         self.etcd_pids = [None] * len(self.etcd_ports)
         self.etcd = None
         self.save()
 
     def has_data(self) -> bool:
         return all((self.data_dir(n.id) / DB_FILE).exists() for n in self.nodes)
-
-
-def _all_at_once(stops: list[Callable[[], None]]) -> None:
-    """Each stop waits for its process to exit: run them side by side, not one by one."""
-    if stops:
-        with ThreadPoolExecutor(len(stops)) as pool:
-            for done in [pool.submit(stop) for stop in stops]:
-                done.result()
 
 
 def _exited(pid: int) -> bool:
@@ -244,11 +242,7 @@ def _exited(pid: int) -> bool:
         os.killpg(pid, 0)
     except ProcessLookupError:
         return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
+    return process_state(pid) in (None, "Z")
 
 
 def _stop_pid(pid: int, timeout: float = 10.0) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from ledger_node.network.procs import process_state
 from ledger_node.network.replica import FAILPOINT_SEALED
 from tests.ledger_node.helpers import sign
 from tests.support.etcd import requires_etcd
@@ -192,7 +193,7 @@ def test_deposed_producer_cannot_commit_at_a_taken_height(
         failpoint.touch()  # armed: the producer's next sealed block stops it
         wait_for("the producer stopping itself", lambda: not failpoint.exists(), 10, 0.01)
         try:
-            wait_for("SIGSTOP", lambda: proc_state(pid) == "T", 5, 0.01)
+            wait_for("SIGSTOP", lambda: process_state(pid) == "T", 5, 0.01)
             stopped_at = time.monotonic()
             sealed = int(
                 wait_for("the failpoint's log line", lambda: re.search(
@@ -211,7 +212,7 @@ def test_deposed_producer_cannot_commit_at_a_taken_height(
             new = net.producer()
             assert new in rest
             wait_for("more blocks", lambda: net.height(rest[0]) >= sealed + 2, 10, 0.02)
-            assert proc_state(pid) == "T"  # still stopped: it could not have sent anything
+            assert process_state(pid) == "T"  # still stopped: it could not have sent anything
         finally:
             net.resume(old)
         resumed_at = time.monotonic()
@@ -264,8 +265,3 @@ def test_deposed_producer_cannot_commit_at_a_taken_height(
         print(f"hand-over after SIGTERM: {handover:.2f} s")
         assert handover < 1.0, f"hand-over took {handover:.2f} s: the lease was not revoked"
         assert "Traceback" not in net.log(new), net.log(new)[-2000:]
-
-
-def proc_state(pid: int) -> str:
-    """R running, S sleeping, T stopped... (the process's main thread)."""
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]

@@ -5,7 +5,7 @@
         net.producer()                          # id of the node holding the producer key
         net.cut("node1"); net.restore("node1")  # partition one node from etcd
         net.kill("node2")                       # SIGKILL; net.start("node2") brings it back
-        net.pause("node1"); net.resume("node1") # SIGSTOP / SIGCONT (a frozen process)
+        net.resume("node1")                     # SIGCONT (after a failpoint's SIGSTOP)
 
 Every node reaches etcd through its own TcpProxy per etcd member, so ``cut`` isolates one
 node from the ordering service without root. Everything is stopped on exit.
@@ -61,10 +61,6 @@ class TestNetwork:
 
     def stop(self, node_id: str) -> None:
         self.net.kill_node(node_id, signal.SIGTERM)
-
-    def pause(self, node_id: str) -> None:
-        """SIGSTOP the node's process group: frozen mid-step, sockets open, nothing sent."""
-        os.killpg(self.net.procs[node_id].pid, signal.SIGSTOP)
 
     def resume(self, node_id: str) -> None:
         os.killpg(self.net.procs[node_id].pid, signal.SIGCONT)
