@@ -34,22 +34,17 @@ class Verification:
 
 @dataclass
 class ConsoleState:
-    store: VerificationStore | None = None  # where the last result is kept (None: memory)
+    store: VerificationStore  # the last result, in the index database
     lock: threading.Lock = field(default_factory=threading.Lock)
-    last: Verification | None = None
     next_block: int = 0  # first block whose link and seal are not yet checked
     parent_hash: str | None = None
     sealers: set[str] = field(default_factory=set)
     block_times: dict[int, int] = field(default_factory=dict)
 
     def latest(self) -> Verification | None:
-        """The last verification: from the store (which another worker, or this API before
-        a restart, may have written), else the one run here."""
-        if self.store is not None:
-            kept = self.store.load()
-            if kept is not None:
-                return Verification(**kept)
-        return self.last
+        """The last verification, by this API, another worker or this API before a restart."""
+        kept = self.store.load()
+        return None if kept is None else Verification(**kept)
 
     def block_time(self, services: Services, number: int) -> int:
         ts = self.block_times.get(number)
@@ -70,13 +65,12 @@ class ConsoleState:
             records = services.index.records(limit=10_000_000)
             blobs = asdict(verify_blobs(services.storage, records, sample, seed=int(time.time())))
             errors += [f"record {f['record_id']}: {f['error']}" for f in blobs["failures"]]
-            self.last = Verification(
+            result = Verification(
                 int(time.time()), round(time.monotonic() - started, 3), not errors, chain, blobs,
                 errors,
             )  # fmt: skip
-            if self.store is not None:
-                self.store.save(asdict(self.last))
-            return self.last
+            self.store.save(asdict(result))
+            return result
 
     def _check_links(
         self, services: Services, members: set[str], errors: list[str]

@@ -11,13 +11,17 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from sharing_api.audit.rules import Thresholds, find_anomalies
 from sharing_api.storage.config import alliance_home
+
+if TYPE_CHECKING:
+    from sharing_api.audit.verify import ChainResult
 
 
 def _chain_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -122,20 +126,23 @@ def verify_cmd(
         if not as_json:
             click.echo(f"FAILED: {problem}")
 
-    checks: list[tuple[str, str, Path]] = []  # (key, what, source)
+    # (key in --json, what, where, the check)
+    checks: list[tuple[str, str, str, Callable[[], ChainResult]]] = []
     if data_dir is not None:
-        checks.append(("chain", "chain", data_dir))
+        where = f"data directory {data_dir}"
+        checks.append(("chain", "chain", where, partial(verify_chain, data_dir)))
     if genesis is not None:
-        checks.append(("chain_rpc", "chain over JSON-RPC", genesis))
-    for key, what, source in checks:
+        genesis_file = genesis
+
+        def over_rpc() -> ChainResult:
+            return verify_rpc(http_request(rpc), genesis_file)
+
+        checks.append(("chain_rpc", "chain over JSON-RPC", f"{rpc}, genesis {genesis}", over_rpc))
+    for key, what, where, run in checks:
         try:
-            if key == "chain":
-                chain = verify_chain(source)
-            else:
-                chain = verify_rpc(http_request(rpc), source)
+            chain = run()
         except failures as exc:
             out[key] = {"error": _reason(exc)}
-            where = f"data directory {source}" if key == "chain" else f"{rpc}, genesis {source}"
             failed(f"{what} ({where}): {_reason(exc)}")
             continue
         out[key] = asdict(chain)
@@ -189,9 +196,13 @@ def _verify_failures() -> tuple[type[BaseException], ...]:
 
 
 def _reason(exc: BaseException) -> str:
+    from ledger_node.block import SealError
+    from ledger_node.txcodec import TxError
+    from sharing_api.storage.errors import IntegrityError
+
     text = str(exc).strip()
-    # A SealError's text names the block and what differs; other errors need their kind.
-    if type(exc).__name__ in ("SealError", "TxError", "IntegrityError") and text:
+    # These say what is wrong (the block and what differs, the blob); others need their kind.
+    if isinstance(exc, SealError | TxError | IntegrityError) and text:
         return text
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 

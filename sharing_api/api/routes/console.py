@@ -156,12 +156,11 @@ def verification(
     run: bool = False,
     sample: Annotated[int | None, Query(ge=1)] = None,
 ) -> VerificationOut:
-    if run or state.latest() is None:
-        done = state.verify(services, sample, {m.address for m in members_of(services)})
-        return VerificationOut(**done.__dict__)
-    out = _verification(state)
-    assert out is not None
-    return out
+    kept = None if run else _verification(state)
+    if kept is not None:
+        return kept
+    done = state.verify(services, sample, {m.address for m in members_of(services)})
+    return VerificationOut(**done.__dict__)
 
 
 class Filters:
