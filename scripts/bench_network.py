@@ -66,7 +66,7 @@ def send_round_robin(rpcs: list[Rpc], watch: Rpc, raws: list[bytes]) -> float:
         hashes += rpc.batch(
             "eth_sendRawTransaction", [["0x" + r.hex()] for r in raws[i : i + BATCH]]
         )
-    return _all_receipts(watch, hashes, start)
+    return _all_receipts(watch, hashes, hashes[-RELAYERS:], start)
 
 
 def send_streams(urls: list[str], watch: Rpc, raws: list[bytes]) -> float:
@@ -86,18 +86,21 @@ def send_streams(urls: list[str], watch: Rpc, raws: list[bytes]) -> float:
         return hashes
 
     start = time.perf_counter()
-    with ThreadPoolExecutor(STREAMS) as pool:
-        hashes = [h for part in pool.map(send, range(STREAMS)) for h in part]
-    tps = _all_receipts(watch, hashes, start)
-    for c in clients:
-        c.client.close()
-    return tps
+    try:
+        with ThreadPoolExecutor(STREAMS) as pool:
+            parts = list(pool.map(send, range(STREAMS)))
+    finally:
+        for c in clients:
+            c.client.close()
+    # each stream's last RELAYERS // STREAMS hashes: the last transaction of each relayer
+    lasts = [h for part in parts for h in part[-(RELAYERS // STREAMS) :]]
+    return _all_receipts(watch, [h for part in parts for h in part], lasts, start)
 
 
-def _all_receipts(watch: Rpc, hashes: list[str], start: float) -> float:
+def _all_receipts(watch: Rpc, hashes: list[str], lasts: list[str], start: float) -> float:
     # Like bench_ledger.send_all: poll each relayer's last transaction first (light), then
     # fetch every receipt.
-    watch.wait_receipts(hashes[-RELAYERS:])
+    watch.wait_receipts(lasts)
     receipts = watch.wait_receipts(hashes)
     elapsed = time.perf_counter() - start
     if any(r["status"] != "0x1" for r in receipts):

@@ -3,7 +3,6 @@ a SQLite index, and the API under uvicorn on 127.0.0.1 (one per session)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
+from crypto.policy import leaves, parse_policy
 from sharing_api.sdk import SharingClient
 from tests.support.api import RunningApi, TestAlliance, running_api, running_ledger_alliance
 
@@ -51,9 +51,9 @@ class Cast:
 
     def sealed(self, payload: bytes, policy: str = "c1.role:doctor") -> bytes:
         """``payload`` sealed under ``policy`` by the clinic's SDK (uploads must be sealed
-        record containers): the authorities are the policy's attribute prefixes."""
-        authorities = sorted(set(re.findall(r"([A-Za-z0-9_-]+)\.[A-Za-z_]", policy)))
-        params = [self.clinic.authority_params(a) for a in authorities]
+        record containers), with the parameters of every authority the policy names."""
+        named = {a.authority for a in leaves(parse_policy(policy))}
+        params = [self.clinic.authority_params(a) for a in sorted(x for x in named if x)]
         return self.clinic.seal(payload, policy, params)
 
 

@@ -207,11 +207,12 @@ def test_forged_or_expired_token_writes_nothing(
     octets = {**bearer, "Content-Type": "application/octet-stream"}
     http = cast.anonymous.http
     rid = referral_body["record_ids"][0]
+    sealed = cast.sealed(b"v2", POLICY)  # a body the API would store
     upload = {"patient": referral_body["patient"], "category": "lab", "policy": POLICY}
     responses = {
-        "upload": http.post("/records", params=upload, content=b"sealed", headers=octets),
+        "upload": http.post("/records", params=upload, content=sealed, headers=octets),
         "supersede": http.post(
-            f"/records/{rid}/supersede", params={"policy": POLICY}, content=b"v2", headers=octets
+            f"/records/{rid}/supersede", params={"policy": POLICY}, content=sealed, headers=octets
         ),
         "consent": http.post(
             "/consents", json=_signed_grant(cast, Account.create(), clinic), headers=bearer
