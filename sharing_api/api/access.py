@@ -13,11 +13,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sharing_api.api.access_batch import AccessNotLogged
 from sharing_api.api.core.security import Kind, Principal
 from sharing_api.api.errors import ApiError, forbidden
 from sharing_api.api.services import Services
 from sharing_api.chain import Basis, Category, Purpose, Role
+from sharing_api.chain.access_batch import AccessNotLogged
 from sharing_api.chain.scopes import ReferralStatus
 
 

@@ -14,6 +14,18 @@ from sharing_api.chain.errors import ChainUnavailable, ContractRevert
 
 PROBLEM = "application/problem+json"
 log = logging.getLogger(__name__)
+# The problem responses every route may answer, for the OpenAPI document.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"description": text, "content": {"application/problem+json": {}}}
+    for code, text in (
+        (400, "bad input"),
+        (401, "no valid token"),
+        (403, "not allowed"),
+        (404, "unknown"),
+        (413, "too large"),
+        (422, "malformed"),
+    )
+}
 
 
 class ApiError(Exception):

@@ -12,15 +12,15 @@ from eth_account import Account
 from eth_utils.address import to_checksum_address
 
 from crypto.authority import AttributeAuthority
-from sharing_api.api.access_batch import AccessBatcher
 from sharing_api.api.core.config import ApiSettings
 from sharing_api.api.core.jwt_secret import token_secret
 from sharing_api.api.core.keys import unlock_members
 from sharing_api.api.core.security import NonceStore, TokenService
 from sharing_api.api.errors import forbidden
-from sharing_api.api.fastcall import FastCalls
 from sharing_api.api.metrics import Metrics
 from sharing_api.chain import Alliance, ChainClient, Deployment, Role
+from sharing_api.chain.access_batch import AccessBatcher
+from sharing_api.chain.fastcall import FastCalls
 from sharing_api.index import IndexDB, Indexer
 
 

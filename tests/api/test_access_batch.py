@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from eth_account import Account
 
-from sharing_api.api.access_batch import AccessBatcher, AccessNotLogged
 from sharing_api.chain import Basis, Purpose
+from sharing_api.chain.access_batch import AccessBatcher, AccessNotLogged
 from sharing_api.chain.heads import HeadWaiter
 from sharing_api.sdk import ApiError, SharingClient
 from tests.api.conftest import Cast

@@ -12,10 +12,9 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from sharing_api.api.deps import CareProvider, Regulator, ServicesDep
-from sharing_api.api.errors import ApiError, forbidden, not_found
+from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden, not_found
 from sharing_api.api.fhir_export import audit_bundle
 from sharing_api.api.routes.consents import ConsentOut, consent_out
-from sharing_api.api.routes.records import PROBLEM_RESPONSES
 from sharing_api.api.routes.referrals import ReferralOut, referral_out
 from sharing_api.api.services import Services
 from sharing_api.chain import Basis, Purpose

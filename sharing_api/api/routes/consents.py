@@ -15,9 +15,8 @@ from pydantic import BaseModel, Field
 
 from sharing_api.api.core.security import Kind, Principal
 from sharing_api.api.deps import Anyone, PatientOrCare, ServicesDep
-from sharing_api.api.errors import forbidden, not_found
+from sharing_api.api.errors import PROBLEM_RESPONSES, forbidden, not_found
 from sharing_api.api.fhir_export import consent_resource
-from sharing_api.api.routes.records import PROBLEM_RESPONSES
 from sharing_api.api.services import Services
 from sharing_api.chain import Alliance, Category, GrantTerms, Purpose, Signature
 from sharing_api.chain.scopes import mask, unmask

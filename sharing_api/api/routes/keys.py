@@ -11,8 +11,7 @@ from pydantic import BaseModel, Field
 
 from crypto.expiry import current_epoch, date_of
 from sharing_api.api.deps import ServicesDep, StaffOnly
-from sharing_api.api.errors import forbidden, not_found
-from sharing_api.api.routes.records import PROBLEM_RESPONSES
+from sharing_api.api.errors import PROBLEM_RESPONSES, forbidden, not_found
 
 router = APIRouter(prefix="/keys", tags=["keys"])
 MAX_DAYS = 366

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from sharing_api.api.deps import Anyone, ServicesDep
-from sharing_api.api.routes.records import PROBLEM_RESPONSES
+from sharing_api.api.errors import PROBLEM_RESPONSES
 from sharing_api.api.services import Services
 from sharing_api.chain.governance import MemberInfo
 

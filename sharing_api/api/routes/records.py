@@ -14,7 +14,7 @@ from crypto.policy import parse_policy
 from sharing_api.api.access import Grant, decide, log_access, readable_by
 from sharing_api.api.core.security import Kind, Principal
 from sharing_api.api.deps import Anyone, CareProvider, ServicesDep
-from sharing_api.api.errors import ApiError, forbidden, not_found
+from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden, not_found
 from sharing_api.api.services import Services
 from sharing_api.api.upload import spool_body
 from sharing_api.chain import Category, Purpose
@@ -25,17 +25,6 @@ INLINE_BYTES = 1024 * 1024
 
 Address = Annotated[str, Query(pattern=r"^0x[0-9a-fA-F]{40}$")]
 Sha256Query = Annotated[str | None, Query(alias="sha256", pattern=r"^[0-9a-fA-F]{64}$")]
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"description": text, "content": {"application/problem+json": {}}}
-    for code, text in (
-        (400, "bad input"),
-        (401, "no valid token"),
-        (403, "not allowed"),
-        (404, "unknown"),
-        (413, "too large"),
-        (422, "malformed"),
-    )
-}
 
 
 class RecordOut(BaseModel):

@@ -19,9 +19,9 @@ from pydantic import BaseModel, Field
 
 from sharing_api.api.core.security import Kind, Principal
 from sharing_api.api.deps import CareProvider, PatientOrCare, ServicesDep, require
-from sharing_api.api.errors import ApiError, forbidden, not_found
+from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden, not_found
 from sharing_api.api.routes.consents import AddressField, SignatureIn
-from sharing_api.api.routes.records import PROBLEM_RESPONSES, find_record
+from sharing_api.api.routes.records import find_record
 from sharing_api.api.routes.referrals import _hash
 from sharing_api.api.services import Services
 from sharing_api.chain import Direction

@@ -11,9 +11,8 @@ from pydantic import BaseModel, Field
 
 from sharing_api.api.core.security import Kind, Principal
 from sharing_api.api.deps import Anyone, CareProvider, ServicesDep
-from sharing_api.api.errors import ApiError, forbidden, not_found
+from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden, not_found
 from sharing_api.api.routes.consents import AddressField, SignatureIn
-from sharing_api.api.routes.records import PROBLEM_RESPONSES
 from sharing_api.api.services import Services
 from sharing_api.chain import Direction, ReferralStatus
 

@@ -1,6 +1,6 @@
 """Signing the access-log transactions by hand (rlp + coincurve): ~10x less CPU than
 eth-account's general path, which matters when every fetch sends one. Byte-identical to
-eth-account (both use RFC 6979 deterministic nonces): ``tests/api/test_txsign.py``."""
+eth-account (both use RFC 6979 deterministic nonces): ``tests/contracts/test_txsign.py``."""
 
 from __future__ import annotations
 

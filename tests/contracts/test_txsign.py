@@ -6,7 +6,7 @@ import pytest
 from coincurve import PrivateKey
 from eth_account import Account
 
-from sharing_api.api.txsign import sign_transaction
+from sharing_api.chain.txsign import sign_transaction
 
 KEY = "0x" + "4c" * 32
 BASE = {

@@ -31,7 +31,6 @@ from eth_utils.abi import event_abi_to_log_topic
 from eth_utils.crypto import keccak
 from web3 import Web3
 
-from sharing_api.api.txsign import sign_transaction
 from sharing_api.chain.artifacts import load_artifact
 from sharing_api.chain.client import ChainClient
 from sharing_api.chain.errors import ChainUnavailable, TransactionRejected
@@ -39,6 +38,7 @@ from sharing_api.chain.heads import HeadWaiter
 from sharing_api.chain.records import AccessEntry, access_batch_calldata
 from sharing_api.chain.rpc import JsonRpc, RpcError
 from sharing_api.chain.scopes import Basis, Purpose
+from sharing_api.chain.txsign import sign_transaction
 
 log = logging.getLogger(__name__)
 # Gas limit of a batch: a consent-based entry costs ~14-19k gas in a batch and a cold
