@@ -197,3 +197,31 @@ def test_get_logs_uses_an_index_never_a_scan(tmp_path: Path) -> None:
         sql, args = store.last_logs_query
         plan = " ".join(str(r[3]) for r in store.db.execute("EXPLAIN QUERY PLAN " + sql, args))
         assert expect in plan and "SCAN" not in plan, plan
+
+
+def test_get_logs_null_topic_positions_match_anything(tmp_path: Path) -> None:
+    """``[sig, null, n]`` (an open middle position, as web3 sends for an event filtered on
+    its first and third indexed fields) matches any value there and filters the others."""
+    from eth_utils.crypto import keccak
+
+    from ledger_node.rpc import parse_log_filter
+
+    chain = make_chain(tmp_path, interval=100)
+    probe = deploy_probe(chain, K0)
+    _workload(chain, probe, 2, 1_700_000_040)  # per block: Bumped(A0, 1), Bumped(K1's, 5)
+    a1 = bytes.fromhex(Account.from_key(K1).address[2:])
+    sig = "0x" + keccak(text="Bumped(address,uint256,bytes)").hex()
+
+    def n(value: int) -> str:
+        return "0x" + value.to_bytes(32, "big").hex()
+
+    def query(topics: list[object]) -> list[tuple[bytes, int]]:
+        addrs, parsed = parse_log_filter({"address": "0x" + probe.hex(), "topics": topics})
+        rows = chain.store.query_logs(1, chain.head.number, addrs, parsed, 100)
+        return [(r.topics[1][12:], int.from_bytes(r.topics[2], "big")) for r in rows]
+
+    assert query([sig, None, n(5)]) == [(a1, 5), (a1, 5)]
+    assert query([sig, None, [n(1), n(5)]]) == [(A0, 1), (a1, 5)] * 2
+    assert query([None, "0x" + bytes(12).hex() + a1.hex(), None]) == [(a1, 5), (a1, 5)]
+    assert query([sig, None, n(7)]) == []
+    assert query([sig, None, None, n(5)]) == []  # Bumped has no fourth topic
