@@ -4,15 +4,17 @@ pragma solidity ^0.8.28;
 import {NotMember} from "./Errors.sol";
 import {IAllianceRegistry, IConsentRegistry, IRecordRegistry, IReferralRegistry, Roles, Scopes} from "./Interfaces.sol";
 
-/// The audit trail of record accesses. A member (the reader, or the record's custodian
-/// serving it) logs each access with its basis; a consent or referral basis must cover the
-/// access at that moment or the call reverts. Break-glass (emergency, no consent) is
-/// accepted for care providers but flagged, and stays open until the reader justifies it.
+/// The audit trail of record accesses. A member logs each of its own accesses (only in its
+/// own name) with its basis; a consent or referral basis must cover the access at that
+/// moment or the call reverts. A custodian reading its own record needs no other basis.
+/// Break-glass (emergency, no consent) is accepted for care providers but flagged, and stays
+/// open until the reader justifies it.
 contract AccessLog {
     enum Basis {
         Consent,
         Referral,
-        BreakGlass
+        BreakGlass,
+        Custodian // appended: the numbers above keep their meaning
     }
 
     struct BreakGlassEntry {
@@ -21,7 +23,8 @@ contract AccessLog {
         bool justified;
     }
 
-    error NotReaderOrCustodian(address caller);
+    error NotOwnAccess(address caller, address reader);
+    error ReaderNotCustodian(uint256 recordId, address reader);
     error BasisDoesNotCover(Basis basis, uint256 basisId);
     error InvalidPurpose(uint8 purpose);
     error MissingReason();
@@ -63,8 +66,9 @@ contract AccessLog {
         referrals = referrals_;
     }
 
-    /// Logs that `reader` accessed `recordId` for `purpose` on `basis` (`basisId` is the
-    /// consent or referral id; ignored for break-glass, which needs `reasonHash`).
+    /// Logs that `reader` (the caller itself) accessed `recordId` for `purpose` on `basis`
+    /// (`basisId` is the consent or referral id; ignored for break-glass, which needs
+    /// `reasonHash`, and for custodian).
     function logAccess(uint256 recordId, address reader, uint8 purpose, Basis basis, uint256 basisId, bytes32 reasonHash)
         external
         returns (uint256 accessId)
@@ -101,9 +105,11 @@ contract AccessLog {
         private
         returns (uint256 accessId)
     {
+        // Only in its own name: otherwise a member could log a read (even a break-glass one)
+        // that another member never made, and the audit trail would blame that member.
+        if (msg.sender != reader) revert NotOwnAccess(msg.sender, reader);
         if (purpose >= Scopes.PURPOSE_COUNT) revert InvalidPurpose(purpose);
         IRecordRegistry.Record memory rec = records.getRecord(recordId);
-        if (msg.sender != reader && msg.sender != rec.custodian) revert NotReaderOrCustodian(msg.sender);
 
         accessId = _nextId++;
         if (basis == Basis.Consent) {
@@ -116,6 +122,11 @@ contract AccessLog {
                 revert InvalidPurpose(purpose);
             }
             if (!referrals.coversAccess(basisId, rec.patient, reader, recordId)) revert BasisDoesNotCover(basis, basisId);
+        } else if (basis == Basis.Custodian) {
+            if (reader != rec.custodian) revert ReaderNotCustodian(recordId, reader);
+            // An emergency read is break-glass, reviewed as such, even by the custodian.
+            if (purpose == Scopes.PURPOSE_EMERGENCY) revert InvalidPurpose(purpose);
+            basisId = 0;
         } else {
             if (purpose != Scopes.PURPOSE_EMERGENCY) revert InvalidPurpose(purpose);
             if (reasonHash == bytes32(0)) revert MissingReason();

@@ -4,14 +4,16 @@ pragma solidity ^0.8.28;
 import {NotMember, ZeroAddress} from "./Errors.sol";
 import {IAllianceRegistry, Roles} from "./Interfaces.sol";
 
-/// The alliance's members, their roles and ABE public-parameter hashes, and the M-of-N
-/// governance that changes them. The ledger node asks `isMember` to admit transactions.
+/// The alliance's members, their roles and ABE public-parameter hashes, the directory of
+/// their gateways, and the M-of-N governance that changes them. The ledger node asks
+/// `isMember` to admit transactions.
 contract AllianceRegistry is IAllianceRegistry {
     enum ProposalKind {
         AddMember,
         RemoveMember,
         SetRoles,
-        SetThreshold
+        SetThreshold,
+        ClearGateway // appended: the numbers above keep their meaning
     }
 
     struct Member {
@@ -19,6 +21,13 @@ contract AllianceRegistry is IAllianceRegistry {
         bool active;
         bytes32 abeParamsHash;
         string name;
+    }
+
+    /// Where a member's gateway serves ciphertext to other members, and the SHA-256 of its
+    /// TLS certificate (other gateways pin it).
+    struct Gateway {
+        string url;
+        bytes32 tlsFingerprint;
     }
 
     struct Proposal {
@@ -42,12 +51,18 @@ contract AllianceRegistry is IAllianceRegistry {
     error AlreadyApproved(uint256 proposalId, address member);
     error StaleProposal(uint256 proposalId);
     error LengthMismatch();
+    error InvalidGatewayUrl();
+    error MissingTlsFingerprint();
+    error NoGateway(address account);
+    error UnsupportedProposalKind(ProposalKind kind);
 
     event MemberAdded(address indexed account, uint8 roles, string name, bytes32 abeParamsHash);
     event MemberRemoved(address indexed account);
     event RolesChanged(address indexed account, uint8 oldRoles, uint8 newRoles);
     event ThresholdChanged(uint256 oldThreshold, uint256 newThreshold);
     event AbeParamsChanged(address indexed account, bytes32 abeParamsHash);
+    event GatewaySet(address indexed member, string url, bytes32 tlsFingerprint);
+    event GatewayCleared(address indexed member);
     event ProposalCreated(
         uint256 indexed proposalId,
         ProposalKind kind,
@@ -64,6 +79,7 @@ contract AllianceRegistry is IAllianceRegistry {
     mapping(address => uint256) private _listIndex; // position + 1; 0 = absent
     mapping(uint256 => Proposal) private _proposals;
     mapping(uint256 => mapping(address => bool)) private _approved;
+    mapping(address => Gateway) private _gateways;
 
     uint256 public threshold;
     uint256 public proposalCount;
@@ -121,6 +137,12 @@ contract AllianceRegistry is IAllianceRegistry {
         return _memberList.length;
     }
 
+    /// A member's gateway; an empty url when it has none.
+    function gatewayOf(address account) external view returns (string memory url, bytes32 tlsFingerprint) {
+        Gateway storage g = _gateways[account];
+        return (g.url, g.tlsFingerprint);
+    }
+
     function getProposal(uint256 proposalId) external view returns (Proposal memory) {
         return _proposals[proposalId];
     }
@@ -133,7 +155,7 @@ contract AllianceRegistry is IAllianceRegistry {
 
     /// Proposes a change; the proposer's approval is counted at once (so M = 1 executes now).
     /// `roles`, `name` and `abeParamsHash` are used by AddMember (roles also by SetRoles);
-    /// `newThreshold` by SetThreshold.
+    /// `newThreshold` by SetThreshold; ClearGateway uses only `account`.
     function propose(
         ProposalKind kind,
         address account,
@@ -169,6 +191,21 @@ contract AllianceRegistry is IAllianceRegistry {
         emit AbeParamsChanged(msg.sender, abeParamsHash);
     }
 
+    /// A member publishes (or moves) its own gateway; there is no way to set another's.
+    /// Plain http is accepted for loopback tests: gateways refuse it unless told otherwise.
+    function setGateway(string calldata url, bytes32 tlsFingerprint) external onlyMember {
+        bytes calldata u = bytes(url);
+        bool https = _startsWith(u, "https://");
+        // Something must follow the scheme; 256 bytes bound the storage a member can take.
+        uint256 scheme = https ? 8 : 7;
+        if (u.length > 256 || u.length <= scheme || (!https && !_startsWith(u, "http://"))) {
+            revert InvalidGatewayUrl();
+        }
+        if (https && tlsFingerprint == bytes32(0)) revert MissingTlsFingerprint();
+        _gateways[msg.sender] = Gateway({url: url, tlsFingerprint: tlsFingerprint});
+        emit GatewaySet(msg.sender, url, tlsFingerprint);
+    }
+
     // ---- internals ---------------------------------------------------------------------
 
     function _approve(uint256 proposalId, Proposal storage p) private {
@@ -202,8 +239,13 @@ contract AllianceRegistry is IAllianceRegistry {
         } else if (kind == ProposalKind.SetRoles) {
             if (!_members[account].active) revert NotMember(account);
             if (roles == 0 || roles & ~Roles.ALL != 0) revert InvalidRoles(roles);
-        } else {
+        } else if (kind == ProposalKind.SetThreshold) {
             if (newThreshold == 0 || newThreshold > n) revert InvalidThreshold(newThreshold, n);
+        } else if (kind == ProposalKind.ClearGateway) {
+            if (bytes(_gateways[account].url).length == 0) revert NoGateway(account);
+        } else {
+            // Unreachable while every kind has a branch above; a kind added without one fails here.
+            revert UnsupportedProposalKind(kind);
         }
     }
 
@@ -218,9 +260,13 @@ contract AllianceRegistry is IAllianceRegistry {
             uint8 old = _members[p.account].roles;
             _members[p.account].roles = p.roles;
             emit RolesChanged(p.account, old, p.roles);
-        } else {
+        } else if (p.kind == ProposalKind.SetThreshold) {
             emit ThresholdChanged(threshold, p.threshold);
             threshold = p.threshold;
+        } else if (p.kind == ProposalKind.ClearGateway) {
+            _clearGateway(p.account);
+            // Membership and threshold are unchanged: pending approvals keep counting.
+            return;
         }
         epoch += 1;
     }
@@ -244,5 +290,20 @@ contract AllianceRegistry is IAllianceRegistry {
         delete _listIndex[account];
         delete _members[account];
         emit MemberRemoved(account);
+        // A former member's gateway must no longer be found in the directory.
+        if (bytes(_gateways[account].url).length != 0) _clearGateway(account);
+    }
+
+    function _clearGateway(address account) private {
+        delete _gateways[account];
+        emit GatewayCleared(account);
+    }
+
+    function _startsWith(bytes calldata data, bytes memory prefix) private pure returns (bool) {
+        if (data.length < prefix.length) return false;
+        for (uint256 i = 0; i < prefix.length; i++) {
+            if (data[i] != prefix[i]) return false;
+        }
+        return true;
     }
 }

@@ -11,6 +11,8 @@ from sharing_api.chain.alliance import Alliance
 from sharing_api.chain.client import ChainClient, Sent
 from sharing_api.chain.errors import ChainUnavailable, ContractRevert, TransactionRejected
 from sharing_api.chain.genesis import Deployment, Genesis, MemberSpec, deploy_alliance
+from sharing_api.chain.governance import GatewayEntry
+from sharing_api.chain.records import AccessEvent
 from sharing_api.chain.scopes import (
     Basis,
     Category,
@@ -23,6 +25,7 @@ from sharing_api.chain.scopes import (
 from sharing_api.chain.typed_data import GrantTerms, Signature
 
 __all__ = [
+    "AccessEvent",
     "Alliance",
     "Basis",
     "Category",
@@ -31,6 +34,7 @@ __all__ = [
     "ContractRevert",
     "Deployment",
     "Direction",
+    "GatewayEntry",
     "Genesis",
     "GrantTerms",
     "MemberSpec",

@@ -108,6 +108,10 @@ class ChainClient:
             address=Web3.to_checksum_address(address), abi=load_artifact(name).abi
         )
 
+    def block_number(self) -> int:
+        """The head's number."""
+        return int(self._rpc(lambda: self.w3.eth.block_number))
+
     def block_timestamp(self) -> int:
         """The latest block's timestamp: the clock the contracts judge validity by."""
         return int(self._rpc(lambda: self.w3.eth.get_block("latest"))["timestamp"])

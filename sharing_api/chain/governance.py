@@ -1,4 +1,5 @@
-"""AllianceRegistry: members, roles, ABE parameter hashes and M-of-N proposals."""
+"""AllianceRegistry: members, roles, ABE parameter hashes, the gateway directory and M-of-N
+proposals."""
 
 from __future__ import annotations
 
@@ -38,6 +39,15 @@ class ProposalInfo:
 
 
 @dataclass(frozen=True)
+class GatewayEntry:
+    """A member's gateway in the on-chain directory: where it serves, and the SHA-256 of its
+    TLS certificate that other gateways pin (zero for a plain-http loopback gateway)."""
+
+    url: str
+    fingerprint: bytes
+
+
+@dataclass(frozen=True)
 class Proposed:
     proposal_id: int
     executed: bool
@@ -64,6 +74,11 @@ class AllianceRegistry(ContractWrapper):
 
     def members(self) -> list[str]:
         return [to_checksum_address(a) for a in self._call(self.fn.getMembers())]
+
+    def gateway_of(self, account: str) -> GatewayEntry | None:
+        """The member's gateway entry, or None when it has published none."""
+        url, fingerprint = self._call(self.fn.gatewayOf(to_checksum_address(account)))
+        return GatewayEntry(str(url), bytes(fingerprint)) if url else None
 
     def threshold(self) -> int:
         return int(self._call(self.fn.threshold()))
@@ -124,6 +139,10 @@ class AllianceRegistry(ContractWrapper):
     def propose_threshold(self, threshold: int) -> Proposed:
         return self.propose(ProposalKind.SET_THRESHOLD, threshold=threshold)
 
+    def propose_clear_gateway(self, account: str) -> Proposed:
+        """Propose to remove a member's gateway from the directory (e.g. a compromised host)."""
+        return self.propose(ProposalKind.CLEAR_GATEWAY, account=account)
+
     def approve(self, proposal_id: int) -> Proposed:
         receipt = self.client.send(self.fn.approve(proposal_id))
         executed = events_in_receipt(self.NAME, self.contract, "ProposalExecuted", receipt)
@@ -131,3 +150,12 @@ class AllianceRegistry(ContractWrapper):
 
     def set_abe_params_hash(self, abe_params_hash: bytes) -> Sent:
         return self._send(self.fn.setAbeParamsHash(abe_params_hash))
+
+    # ---- gateway directory ---------------------------------------------------------------
+
+    def set_gateway(self, url: str, fingerprint: bytes) -> Sent:
+        """Publish this member's own gateway (the contract checks the url's scheme and
+        length, and that https comes with a fingerprint)."""
+        if len(fingerprint) != 32:
+            raise ValueError("fingerprint must be the 32-byte SHA-256 of the TLS certificate")
+        return self._send(self.fn.setGateway(url, fingerprint))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
@@ -52,6 +53,21 @@ class AccessEntry:
     basis: Basis
     basis_id: int = 0
     reason_hash: bytes = ZERO32
+
+
+@dataclass(frozen=True)
+class AccessEvent:
+    """One AccessLogged event, as a custodian's gateway checks it before serving a reader."""
+
+    access_id: int
+    record_id: int
+    patient: str
+    reader: str
+    logger: str  # equals reader: a member logs only its own accesses
+    purpose: Purpose
+    basis: Basis
+    basis_id: int
+    block_number: int
 
 
 @dataclass(frozen=True)
@@ -172,6 +188,47 @@ class AccessLog(ContractWrapper):
         if len(found) != len(entries):
             raise ValueError(f"{len(entries)} accesses sent, {len(found)} AccessLogged events")
         return LoggedBatch(tuple(int(e.args["accessId"]) for e in found), sent_of(receipt))
+
+    def access_events(
+        self,
+        record_id: int,
+        reader: str,
+        from_block: int,
+        to_block: int | Literal["latest"] = "latest",
+    ) -> list[AccessEvent]:
+        """The accesses ``reader`` logged to ``record_id`` in blocks ``from_block`` ..
+        ``to_block`` (inclusive), oldest first. The node filters by the indexed topics
+        (recordId, reader; patient left open), so nothing else crosses the wire; the rows
+        are checked again here, as access control must not trust a node to filter."""
+        if from_block < 0 or (to_block != "latest" and to_block < from_block):
+            raise ValueError(f"bad block window {from_block}..{to_block}")
+        want = reader.lower()
+        # anvil refuses a window past its head where our node answers []: answer [] on both.
+        head = self.client.block_number()
+        if from_block > head:
+            return []
+        found = self.events(
+            "AccessLogged",
+            from_block=from_block,
+            to_block=to_block if to_block == "latest" else min(to_block, head),
+            recordId=record_id,
+            reader=to_checksum_address(reader),
+        )
+        return [
+            AccessEvent(
+                access_id=int(e.args["accessId"]),
+                record_id=int(e.args["recordId"]),
+                patient=str(e.args["patient"]),
+                reader=str(e.args["reader"]),
+                logger=str(e.args["logger"]),
+                purpose=Purpose(e.args["purpose"]),
+                basis=Basis(e.args["basis"]),
+                basis_id=int(e.args["basisId"]),
+                block_number=e.block_number,
+            )
+            for e in found
+            if int(e.args["recordId"]) == record_id and str(e.args["reader"]).lower() == want
+        ]
 
     def log_break_glass(self, record_id: int, reader: str, reason_hash: bytes) -> Logged:
         return self.log_access(

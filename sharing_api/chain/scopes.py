@@ -95,6 +95,11 @@ class Basis(IntEnum):
     CONSENT = 0
     REFERRAL = 1
     BREAK_GLASS = 2
+    CUSTODIAN = 3  # the record's custodian reading its own record
+
+    @property
+    def label(self) -> str:
+        return _label(self.name)
 
 
 class ReferralStatus(IntEnum):
@@ -118,6 +123,7 @@ class ProposalKind(IntEnum):
     REMOVE_MEMBER = 1
     SET_ROLES = 2
     SET_THRESHOLD = 3
+    CLEAR_GATEWAY = 4
 
 
 def mask(items: Iterable[E]) -> int:

@@ -21,42 +21,47 @@ def _without_id(args: dict[str, Any]) -> dict[str, Any]:
 
 def test_batch_emits_what_single_calls_emit(actors: Actors) -> None:
     clinic = actors.clinic.client.address
-    h1 = actors.h1.client.address
     g = grant(actors.h1, actors.patient, clinic, categories=(Category.LAB,))
     lab = register(actors.h1, actors.patient, Category.LAB)
-    er = register(actors.clinic, actors.patient, Category.SUMMARY)
+    er = register(actors.h1, actors.patient, Category.SUMMARY)
+    own = register(actors.clinic, actors.patient, Category.IMAGING)
     entries = [
         AccessEntry(lab, clinic, Purpose.TREATMENT, Basis.CONSENT, g.consent_id),
         AccessEntry(lab, clinic, Purpose.REFERRAL, Basis.CONSENT, g.consent_id),
-        AccessEntry(er, h1, Purpose.EMERGENCY, Basis.BREAK_GLASS, 0, sha("unconscious")),
+        AccessEntry(er, clinic, Purpose.EMERGENCY, Basis.BREAK_GLASS, 0, sha("unconscious")),
+        AccessEntry(own, clinic, Purpose.TREATMENT, Basis.CUSTODIAN),
     ]
     # The batcher's hand-encoded calldata is what web3 would send.
-    fn = actors.h1.access.fn.logAccessBatch(
-        [lab, lab, er],
-        [clinic, clinic, h1],
-        [0, 1, 4],
-        [0, 0, 2],
-        [g.consent_id, g.consent_id, 0],
-        [b"\0" * 32, b"\0" * 32, sha("unconscious")],
+    fn = actors.clinic.access.fn.logAccessBatch(
+        [lab, lab, er, own],
+        [clinic] * 4,
+        [0, 1, 4, 0],
+        [0, 0, 2, 3],
+        [g.consent_id, g.consent_id, 0, 0],
+        [b"\0" * 32, b"\0" * 32, sha("unconscious"), b"\0" * 32],
     )
     assert "0x" + access_batch_calldata(entries).hex() == fn._encode_transaction_data()
 
     singles = [
-        actors.h1.access.log_access(
+        actors.clinic.access.log_access(
             e.record_id, e.reader, e.purpose, e.basis, e.basis_id, e.reason_hash
         ).access_id
         for e in entries
     ]
-    batch = actors.h1.access.log_access_batch(entries)
-    assert batch.access_ids == tuple(range(singles[-1] + 1, singles[-1] + 4))
+    batch = actors.clinic.access.log_access_batch(entries)
+    assert batch.access_ids == tuple(range(singles[-1] + 1, singles[-1] + 5))
     logged = actors.regulator.access.events("AccessLogged")
     assert [e.args["accessId"] for e in logged] == [*singles, *batch.access_ids]
-    assert [_without_id(e.args) for e in logged[:3]] == [_without_id(e.args) for e in logged[3:]]
-    assert {e.tx_hash for e in logged[3:]} == {batch.sent.tx_hash}
-    assert [e.log_index for e in logged[3:]] == sorted(e.log_index for e in logged[3:])
+    assert [_without_id(e.args) for e in logged[:4]] == [_without_id(e.args) for e in logged[4:]]
+    assert {e.tx_hash for e in logged[4:]} == {batch.sent.tx_hash}
+    assert [e.log_index for e in logged[4:]] == sorted(e.log_index for e in logged[4:])
     # Break-glass entries of a batch enter the review queue like single ones.
     assert actors.regulator.access.unjustified_break_glass() == [singles[2], batch.access_ids[2]]
-    assert actors.regulator.access.break_glass_entry(batch.access_ids[2]) == (h1, h1, False)
+    assert actors.regulator.access.break_glass_entry(batch.access_ids[2]) == (
+        clinic,
+        clinic,
+        False,
+    )
 
 
 def test_every_entry_is_checked_and_one_refusal_reverts_the_batch(actors: Actors) -> None:
@@ -74,12 +79,11 @@ def test_every_entry_is_checked_and_one_refusal_reverts_the_batch(actors: Actors
             imaging, clinic, Purpose.TREATMENT, Basis.CONSENT, g.consent_id
         ),
         "InvalidPurpose": AccessEntry(lab, clinic, bad_purpose, Basis.CONSENT, g.consent_id),
-        # the clinic is neither this reader nor the record's custodian
-        "NotReaderOrCustodian": AccessEntry(
-            lab, h3, Purpose.TREATMENT, Basis.CONSENT, g.consent_id
-        ),
+        # the clinic logs only in its own name
+        "NotOwnAccess": AccessEntry(lab, h3, Purpose.TREATMENT, Basis.CONSENT, g.consent_id),
         "MissingReason": AccessEntry(lab, clinic, Purpose.EMERGENCY, Basis.BREAK_GLASS, 0),
         "UnknownRecord": AccessEntry(999, clinic, Purpose.TREATMENT, Basis.CONSENT, 1),
+        "ReaderNotCustodian": AccessEntry(lab, clinic, Purpose.TREATMENT, Basis.CUSTODIAN),
     }
     for name, entry in refused.items():
         for position in range(3):  # first, middle and last entry

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from sharing_api.chain import Basis, Category, Purpose
+from sharing_api.chain.records import AccessEntry
 from tests.contracts.conftest import Actors
 from tests.contracts.helpers import CID, POLICY, grant, register, reverts, sha
 
@@ -81,24 +82,131 @@ def test_access_on_consent_is_logged_for_auditors(actors: Actors) -> None:
     clinic = actors.clinic.client.address
     g = grant(actors.h1, actors.patient, clinic, categories=(Category.LAB,))
     record = register(actors.h1, actors.patient, Category.LAB)
-    # The custodian serving the record logs it for the reader; so may the reader itself.
-    by_custodian = actors.h1.access.log_access(
+    # The reader logs its own accesses; the custodian serving the record cannot log them.
+    first_read = actors.clinic.access.log_access(
         record, clinic, Purpose.TREATMENT, Basis.CONSENT, g.consent_id
     )
-    by_reader = actors.clinic.access.log_access(
+    second_read = actors.clinic.access.log_access(
         record, clinic, Purpose.REFERRAL, Basis.CONSENT, g.consent_id
     )
-    assert by_reader.access_id == by_custodian.access_id + 1
+    assert second_read.access_id == first_read.access_id + 1
     logged = actors.regulator.access.events("AccessLogged", patient=actors.patient.address)
-    assert [e.args["accessId"] for e in logged] == [by_custodian.access_id, by_reader.access_id]
+    assert [e.args["accessId"] for e in logged] == [first_read.access_id, second_read.access_id]
     first = logged[0].args
     assert first["recordId"] == record and first["reader"] == clinic
-    assert first["logger"] == actors.h1.client.address
+    assert first["logger"] == clinic
     assert (first["purpose"], first["basis"], first["basisId"]) == (
         Purpose.TREATMENT,
         Basis.CONSENT,
         g.consent_id,
     )
+
+
+def test_a_member_logs_only_in_its_own_name(actors: Actors) -> None:
+    """The custodian (h1) of a record cannot log a read in the clinic's name: not on the
+    clinic's consent, and above all not a break-glass read the clinic never made. (Before
+    this rule the custodian could log for any reader of its records.)"""
+    h1, clinic = actors.h1.client.address, actors.clinic.client.address
+    g = grant(actors.h1, actors.patient, clinic, categories=(Category.LAB,))
+    record = register(actors.h1, actors.patient, Category.LAB)
+    err = reverts(
+        "NotOwnAccess",
+        lambda: actors.h1.access.log_access(
+            record, clinic, Purpose.TREATMENT, Basis.CONSENT, g.consent_id
+        ),
+    )
+    assert err.args_by_name == {"caller": h1, "reader": clinic}
+    reverts(
+        "NotOwnAccess",
+        lambda: actors.h1.access.log_break_glass(record, clinic, sha("framed")),
+    )
+    batch = [AccessEntry(record, h1, Purpose.TREATMENT, Basis.CUSTODIAN)] * 2
+    batch.insert(1, AccessEntry(record, clinic, Purpose.TREATMENT, Basis.CONSENT, g.consent_id))
+    reverts("NotOwnAccess", lambda: actors.h1.access.log_access_batch(batch))
+    assert actors.regulator.access.events("AccessLogged") == []
+    assert actors.regulator.access.unjustified_break_glass() == []
+
+
+def test_custodian_reads_its_own_record_on_the_custodian_basis(actors: Actors) -> None:
+    h1, clinic = actors.h1.client.address, actors.clinic.client.address
+    record = register(actors.h1, actors.patient, Category.DISCHARGE)
+    own = actors.h1.access.log_access(record, h1, Purpose.TREATMENT, Basis.CUSTODIAN, 77)
+    event = actors.regulator.access.events("AccessLogged")[-1]
+    assert event.args["accessId"] == own.access_id
+    assert (event.args["basis"], event.args["basisId"], event.args["logger"]) == (
+        Basis.CUSTODIAN,
+        0,  # nothing to point at: recorded as 0 whatever was passed
+        h1,
+    )
+    assert event.args["purpose"] == Purpose.TREATMENT
+    # Only the custodian: another member, even a care provider, needs a consent or referral.
+    err = reverts(
+        "ReaderNotCustodian",
+        lambda: actors.clinic.access.log_access(record, clinic, Purpose.TREATMENT, Basis.CUSTODIAN),
+    )
+    assert err.args_by_name == {"recordId": record, "reader": clinic}
+    # An emergency read is break-glass (reviewed), even for the custodian.
+    reverts(
+        "InvalidPurpose",
+        lambda: actors.h1.access.log_access(
+            record, h1, Purpose.EMERGENCY, Basis.CUSTODIAN, 0, sha("r")
+        ),
+    )
+    # Batched like any other basis; a foreign reader in the batch reverts all of it.
+    ok = AccessEntry(record, h1, Purpose.RESEARCH, Basis.CUSTODIAN)
+    assert len(actors.h1.access.log_access_batch([ok, ok]).access_ids) == 2
+    reverts(
+        "ReaderNotCustodian",
+        lambda: actors.clinic.access.log_access_batch(
+            [AccessEntry(record, clinic, Purpose.TREATMENT, Basis.CUSTODIAN)]
+        ),
+    )
+    assert [e.args["basis"] for e in actors.regulator.access.events("AccessLogged")] == [
+        Basis.CUSTODIAN
+    ] * 3
+
+
+def test_access_events_find_one_reader_and_record_in_a_window(actors: Actors) -> None:
+    """What a custodian's gateway asks before serving: did this reader log an access to this
+    record in the last blocks? (eth_getLogs on recordId and reader, the patient topic open.)"""
+    h1, clinic = actors.h1.client.address, actors.clinic.client.address
+    g = grant(actors.h1, actors.patient, clinic, categories=(Category.LAB, Category.SUMMARY))
+    lab = register(actors.h1, actors.patient, Category.LAB)
+    summary = register(actors.h1, actors.patient, Category.SUMMARY)
+    log = actors.clinic.access.log_access
+    early = log(lab, clinic, Purpose.TREATMENT, Basis.CONSENT, g.consent_id)
+    log(summary, clinic, Purpose.TREATMENT, Basis.CONSENT, g.consent_id)  # other record
+    actors.h1.access.log_access(lab, h1, Purpose.TREATMENT, Basis.CUSTODIAN)  # other reader
+    late = log(lab, clinic, Purpose.REFERRAL, Basis.CONSENT, g.consent_id)
+    after = log(lab, clinic, Purpose.TREATMENT, Basis.CONSENT, g.consent_id)
+
+    events = actors.h1.access.access_events(lab, clinic, early.sent.block_number, "latest")
+    assert [e.access_id for e in events] == [early.access_id, late.access_id, after.access_id]
+    first = events[0]
+    assert (first.record_id, first.patient, first.reader, first.logger) == (
+        lab,
+        actors.patient.address,
+        clinic,
+        clinic,
+    )
+    assert (first.purpose, first.basis, first.basis_id, first.block_number) == (
+        Purpose.TREATMENT,
+        Basis.CONSENT,
+        g.consent_id,
+        early.sent.block_number,
+    )
+    # The window is inclusive at both ends and leaves out what lies outside it.
+    window = actors.h1.access.access_events(
+        lab, clinic.lower(), early.sent.block_number + 1, late.sent.block_number
+    )
+    assert [e.access_id for e in window] == [late.access_id]
+    assert [e.access_id for e in actors.h1.access.access_events(lab, h1, 0)] == [
+        early.access_id + 2
+    ]
+    assert actors.h1.access.access_events(summary, h1, 0) == []
+    assert actors.h1.access.access_events(lab, clinic, after.sent.block_number + 1) == []
+    with pytest.raises(ValueError, match="block window"):
+        actors.h1.access.access_events(lab, clinic, 10, 9)
 
 
 def test_access_outside_the_consent_is_refused(actors: Actors) -> None:
@@ -129,9 +237,9 @@ def test_access_outside_the_consent_is_refused(actors: Actors) -> None:
         "BasisDoesNotCover",
         lambda: log(other, clinic, Purpose.TREATMENT, Basis.CONSENT, g.consent_id),
     )
-    # a member that is neither the reader nor the custodian cannot log on others' behalf
+    # a member cannot log on another's behalf
     reverts(
-        "NotReaderOrCustodian",
+        "NotOwnAccess",
         lambda: actors.h3.access.log_access(
             lab, clinic, Purpose.TREATMENT, Basis.CONSENT, g.consent_id
         ),
@@ -185,15 +293,19 @@ def test_removed_member_loses_consent_based_access(actors: Actors) -> None:
     clinic = actors.clinic.client.address
     g = grant(actors.h1, actors.patient, clinic, categories=(Category.LAB,))
     record = register(actors.h1, actors.patient, Category.LAB)
+    assert actors.h1.consents.permits(
+        g.consent_id, actors.patient.address, clinic, Category.LAB, Purpose.TREATMENT
+    )
     p = actors.h1.registry.propose_threshold(1)
     actors.h3.registry.approve(p.proposal_id)
     actors.h1.registry.propose_remove_member(clinic)
     assert not actors.h1.consents.permits(
         g.consent_id, actors.patient.address, clinic, Category.LAB, Purpose.TREATMENT
     )
+    # Only the clinic could log its read, and it no longer may write at all.
     reverts(
-        "BasisDoesNotCover",
-        lambda: actors.h1.access.log_access(
+        "NotMember",
+        lambda: actors.clinic.access.log_access(
             record, clinic, Purpose.TREATMENT, Basis.CONSENT, g.consent_id
         ),
     )

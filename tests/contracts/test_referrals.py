@@ -63,7 +63,7 @@ def test_referral_lifecycle_and_access_while_active(actors: Actors) -> None:
     h3 = actors.h3.client.address
     reverts(
         "BasisDoesNotCover",
-        lambda: actors.h1.access.log_access(lab, h3, Purpose.TREATMENT, Basis.REFERRAL, rid),
+        lambda: actors.h3.access.log_access(lab, h3, Purpose.TREATMENT, Basis.REFERRAL, rid),
     )
 
     actors.clinic.referrals.complete(rid, sha("discharged home"))
