@@ -1,7 +1,7 @@
 """API benchmark: 64 KB records served with consent checks and on-chain access logging.
 
 Set-up: the project's ledger node, the alliance contracts, and the API under uvicorn in its own
-process (``alliance api serve``); a patient consents to the tertiary hospital, a clinic uploads
+process (``alliance gateway serve``); a patient consents to the tertiary hospital, a clinic uploads
 records, and the hospital's doctor fetches them. Every fetch is checked against the consent
 on chain and logged in the AccessLog (mined) before a byte is served.
 
@@ -65,8 +65,9 @@ def start_api(config: Path, port: int, log_path: Path) -> subprocess.Popen[bytes
         sys.executable,
         "-m",
         "sharing_api.cli",
-        "api",
+        "gateway",
         "serve",
+        "--insecure-http",
         "--config",
         str(config),
         "--port",

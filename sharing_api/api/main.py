@@ -14,6 +14,7 @@ from sharing_api.api.routes import (
     auth,
     consents,
     console,
+    gateway,
     health,
     keys,
     members,
@@ -51,7 +52,19 @@ def create_app(services: Services, *, follow_chain: bool = True, threads: int = 
     app.state.services = services
     errors.install(app)
     services.metrics.install(app)
-    routers = (health, auth, records, consents, referrals, keys, audit, console, members, patients)
+    routers = (
+        health,
+        auth,
+        records,
+        consents,
+        referrals,
+        keys,
+        audit,
+        console,
+        members,
+        patients,
+        gateway,
+    )
     for module in routers:
         app.include_router(module.router)
     app.include_router(referral_proposals.router)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Any
 
 from eth_account import Account
 from eth_utils.address import to_checksum_address
@@ -21,31 +20,12 @@ from sharing_api.api.metrics import Metrics
 from sharing_api.chain import Alliance, ChainClient, Deployment, Role
 from sharing_api.chain.access_batch import AccessBatcher
 from sharing_api.chain.fastcall import FastCalls
+from sharing_api.gateway.authorities import RemoteAuthorities
+from sharing_api.gateway.peers import Directory, PeerFetcher
 from sharing_api.index import IndexDB, Indexer
-
-
-class BlobInfo(Protocol):
-    cid: str
-    sha256: str | None
-    size: int
-
-
-class BlobStore(Protocol):
-    """What the API needs of ``sharing_api.storage.base.Storage`` (any backend)."""
-
-    def put(self, source: bytes | IO[bytes]) -> Any: ...
-
-    def get(self, cid: str, expected_sha256: str | None = None) -> Iterator[bytes]: ...
-
-    def delete(self, cid: str) -> bool: ...
-
-    def has(self, cid: str) -> bool: ...
-
-
-def open_default_storage(root: Path, max_size: int) -> BlobStore:
-    from sharing_api.storage.local import LocalStorage
-
-    return LocalStorage(root, max_size=max_size)
+from sharing_api.index.served import ServedAccesses
+from sharing_api.storage.base import Storage
+from sharing_api.storage.config import open_storage
 
 
 @dataclass
@@ -55,24 +35,28 @@ class Services:
     reader: Alliance  # eth_call only: no key of value behind it
     hosted: dict[str, Alliance]  # checksum address -> a signer for that member
     authorities: dict[str, AttributeAuthority]  # checksum member address -> ABE master key
-    storage: BlobStore
+    storage: Storage
     index: IndexDB
     indexer: Indexer
     tokens: TokenService
     nonces: NonceStore
     fast: FastCalls  # raw eth_calls of the fetch path
+    served: ServedAccesses  # access ids this gateway has served to other gateways
+    peers: PeerFetcher  # other members' gateways, found in the on-chain directory
+    remote_authorities: RemoteAuthorities  # other members' ABE parameters, hash-checked
     metrics: Metrics = field(default_factory=Metrics)
     batchers: dict[str, AccessBatcher] = field(default_factory=dict)
     _batch_lock: threading.Lock = field(default_factory=threading.Lock)
     # record id -> the record's fields that never change on chain (patient, category,
     # custodian, cid, content hash): the fetch path reads them without the index DB.
     fixed_records: dict[int, dict[str, Any]] = field(default_factory=dict)
+    _members_seen: dict[str, tuple[float, bool]] = field(default_factory=dict)
 
     @classmethod
     def build(
         cls,
         settings: ApiSettings,
-        storage: BlobStore | None = None,
+        storage: Storage | None = None,
         passphrase: str | None = None,
     ) -> Services:
         """Unlock the hosted members' key files first (``passphrase``, else the settings'
@@ -91,6 +75,11 @@ class Services:
             hosted[signer.client.address] = signer
             if member.authority is not None:
                 authorities[signer.client.address] = member.authority
+        peers = PeerFetcher(
+            Directory(reader.registry, settings.directory_ttl_s),
+            insecure_http=settings.insecure_http,
+            timeout=settings.peer_timeout_s,
+        )
         index = IndexDB(settings.resolved_database_url())
         indexer = Indexer(index, base.w3, deployment)
         return cls(
@@ -99,12 +88,14 @@ class Services:
             reader=reader,
             hosted=hosted,
             authorities=authorities,
-            storage=storage
-            or open_default_storage(settings.resolved_storage_root(), settings.max_upload_bytes),
+            storage=storage or open_storage(settings.resolved_storage()),
             index=index,
             indexer=indexer,
             tokens=TokenService(secret, settings.token_ttl_s),
             nonces=NonceStore(index.engine, settings.nonce_ttl_s),
+            served=ServedAccesses(index.engine),
+            peers=peers,
+            remote_authorities=RemoteAuthorities(reader.registry, peers, set(hosted)),
             fast=FastCalls(
                 settings.chain_url,
                 deployment.addresses["ConsentRegistry"],
@@ -112,6 +103,24 @@ class Services:
                 settings.chain_timeout_s,
             ),
         )
+
+    def hosts(self, member: str) -> bool:
+        """Whether this gateway holds ``member``'s keys (and so its records)."""
+        try:
+            return to_checksum_address(member) in self.hosted
+        except ValueError:
+            return False
+
+    def is_member(self, address: str, ttl_s: float = 5.0) -> bool:
+        """AllianceRegistry.isMember, remembered for a few seconds (gateway fetch path)."""
+        key = address.lower()
+        seen = self._members_seen.get(key)
+        if seen is None or time.monotonic() - seen[0] > ttl_s:
+            seen = (time.monotonic(), self.reader.registry.is_member(address))
+            if len(self._members_seen) > 10_000:
+                self._members_seen.clear()
+            self._members_seen[key] = seen
+        return seen[1]
 
     def signer(self, member: str) -> Alliance:
         """The chain signer of a member this API hosts; 403 for any other member."""
@@ -142,4 +151,5 @@ class Services:
         for batcher in self.batchers.values():
             batcher.close()
         self.fast.close()
+        self.peers.close()
         self.index.close()

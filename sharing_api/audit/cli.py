@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from sharing_api.audit.rules import Thresholds, find_anomalies
-from sharing_api.storage.config import alliance_home
+from sharing_api.settings import alliance_home
 
 if TYPE_CHECKING:
     from sharing_api.audit.verify import ChainResult

@@ -238,6 +238,10 @@ class AccessLog(ContractWrapper):
     def justify(self, access_id: int, justification_hash: bytes) -> Sent:
         return self._send(self.fn.justify(access_id, justification_hash))
 
+    def access_count(self) -> int:
+        """How many accesses have been logged (ids run from 1 to this)."""
+        return int(self._call(self.fn.accessCount()))
+
     def break_glass_entry(self, access_id: int) -> tuple[str, str, bool]:
         """(reader, logger, justified) of a break-glass access."""
         reader, logger, justified = self._call(self.fn.getBreakGlass(access_id))

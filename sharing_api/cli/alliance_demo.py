@@ -3,24 +3,28 @@ a referral up to the tertiary hospital, a revocation, a break-glass read and the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from eth_account import Account
 
 from crypto.authority import AttributeAuthority
-from sharing_api.api.core.config import ApiSettings
-from sharing_api.api.core.keys import seal_hosted_member
-from sharing_api.api.server import RunningApi, serve_in_thread
 from sharing_api.chain import ChainClient, Genesis, MemberSpec, Role, deploy_alliance
 from sharing_api.cli.local_node import ledger_backend
 from sharing_api.cli.network_checks import check_network
 from sharing_api.fhir import chest_pain_bundle, validate_resource
+from sharing_api.gateway.local import LocalGateway, MemberKeys, prepare_gateway, running_gateway
 from sharing_api.sdk import ApiError, SharingClient
+from sharing_api.storage.local import LocalStorage
+
+if TYPE_CHECKING:
+    from ledger_node.network.supervisor import LocalNetwork
 
 # (authority id, name, roles); the tertiary hospital first, the regulator last.
 INSTITUTIONS = [
@@ -62,10 +66,39 @@ def _refused(call: Callable[[], Any]) -> int:
     return 200
 
 
+# Who runs which gateway: the tertiary and the county hospital their own, a cloud operator
+# the community and township clinics (each clinic's keys sealed under its own passphrase).
+GATEWAYS = {"h1": ["h1"], "pj": ["pj"], "cloud": ["xq", "gh", "cx", "fx", "dt", "gx", "bm"]}
+
+
+@dataclass
+class DemoAlliance:
+    """The running gateways, by name, and who is served where."""
+
+    gateways: dict[str, LocalGateway]
+    home: dict[str, str]  # member id (and "regulator") -> the gateway name it signs in at
+
+    def client(self, who: str, key: str | bytes) -> SharingClient:
+        gateway = self.gateways[self.home.get(who, "reg")]
+        client = SharingClient(gateway.url, verify=gateway.verify)
+        client.login(key)
+        return client
+
+
+def _node_urls(chain_url: str, net: LocalNetwork | None) -> tuple[list[str], str]:
+    """Each gateway's own ledger node (in a network), or the one node for all; and the
+    regulator's (its read-only follower in a network)."""
+    if net is None:
+        return [chain_url], chain_url
+    members = [n.url for n in net.nodes if not n.follower]
+    followers = [n.url for n in net.nodes if n.follower]
+    return members, (followers or members)[0]
+
+
 def run_alliance_scenario(
     workdir: Path,
     echo: Callable[[str], None] = click.echo,
-    keep_running: Callable[[RunningApi], None] | None = None,
+    keep_running: Callable[[DemoAlliance], None] | None = None,
     network: int = 0,
 ) -> list[str]:
     s = Steps(echo)
@@ -104,46 +137,62 @@ def run_alliance_scenario(
             echo(f"    {aid:<3} {name:<42} {address[aid]}")
         echo(f"    reg {REGULATOR:<42} {address['regulator']}")
 
-        # The API holds the members' ledger and ABE master keys sealed under a passphrase,
-        # random for this run's temporary home, handed to it directly (never written down).
+        s.step("Each institution starts its own gateway (keys, TLS, store, index)")
+        nodes, regulator_node = _node_urls(chain_url, net)
         passphrase = secrets.token_urlsafe(24)
-        hosted = [
-            seal_hosted_member(workdir / "keys", aid, keys[aid], passphrase, authorities[aid])
-            for aid, _, _ in INSTITUTIONS
-        ]
-        echo(f"    {len(hosted)} members' ledger and ABE master keys sealed in {workdir / 'keys'}")
-        settings = ApiSettings(
-            chain_url=chain_url,
-            deployment_file=str(workdir / "deployment.json"),
-            members=tuple(hosted),
-            storage_root=str(workdir / "storage"),
-            database_url=f"sqlite:///{workdir / 'index.sqlite3'}",
-            state_dir=str(workdir / "api"),
-            index_poll_s=0.2,
+        prepared: dict[str, LocalGateway] = {}
+        for i, (name, hosted) in enumerate(GATEWAYS.items()):
+            prepared[name] = prepare_gateway(
+                workdir / "gateways" / name,
+                [
+                    MemberKeys(
+                        aid,
+                        keys[aid],
+                        authorities[aid],
+                        own_passphrase=secrets.token_urlsafe(24) if name == "cloud" else "",
+                    )
+                    for aid in hosted
+                ],
+                chain_url=nodes[i % len(nodes)],
+                deployment_file=workdir / "deployment.json",
+                passphrase=passphrase,
+            )
+        # The regulator's console gateway hosts no member: it signs nothing on chain.
+        prepared["reg"] = prepare_gateway(
+            workdir / "gateways" / "reg",
+            [],
+            chain_url=regulator_node,
+            deployment_file=workdir / "deployment.json",
+            passphrase=passphrase,
         )
-        with serve_in_thread(settings, passphrase=passphrase) as api:
-            _scenario(s, api, keys, address, echo)
+        with contextlib.ExitStack() as stack:
+            for gateway in prepared.values():
+                stack.enter_context(running_gateway(gateway))
+            for name, gateway in prepared.items():
+                serves = ", ".join(GATEWAYS.get(name, [])) or "the regulator's console"
+                echo(f"    gateway {name:<5} {gateway.url}  {serves}")
+            home = {aid: name for name, members in GATEWAYS.items() for aid in members}
+            world = DemoAlliance(prepared, {**home, "regulator": "reg"})
+            _scenario(s, world, keys, address, echo)
             if net is not None:
                 s.step("The alliance network agrees: every node verified every block")
                 check_network(net, keys["h1"], s.expect, echo)
             if keep_running is not None and not s.failures:
-                keep_running(api)
+                keep_running(world)
     return s.failures
 
 
 def _scenario(
     s: Steps,
-    api: RunningApi,
+    world: DemoAlliance,
     keys: dict[str, str],
     address: dict[str, str],
     echo: Callable[[str], None],
 ) -> None:
-    s.step(f"The sharing API is up at {api.url}; members sign in (EIP-4361)")
+    s.step("Members sign in at their own gateways (EIP-4361)")
 
     def member(aid: str) -> SharingClient:
-        client = SharingClient(api.url)
-        client.login(keys[aid])
-        return client
+        return world.client(aid, keys[aid])
 
     h1, xq, regulator = member("h1"), member("xq"), member("regulator")
     s.expect(
@@ -156,13 +205,11 @@ def _scenario(
     nurse = h1.staff_client("nurse-liu", "nurse", ["dept:cardiology"])
     echo("    staff tokens: dr-zhao@xq, dr-chen@h1 (cardiology), dr-li@h1 (ER), nurse-liu@h1")
 
-    s.step("Patients create wallets and sign in")
+    s.step("Patients create wallets and sign in (at their community clinic's gateway)")
     patients = [Account.create() for _ in range(2)]
     wallets = []
     for p in patients:
-        client = SharingClient(api.url)
-        client.login(p.key)
-        wallets.append(client)
+        wallets.append(world.client("xq", p.key))
         echo(f"    patient wallet {p.address}")
     patient, wallet = patients[0], wallets[0]
 
@@ -208,12 +255,21 @@ def _scenario(
         f"referral {referral['referral_id']} xq -> h1 accepted", accepted["status"] == "accepted"
     )
 
-    s.step("The cardiologist reads the record (checked and logged on chain, decrypted locally)")
+    s.step(
+        "The cardiologist reads the record through h1's gateway, which logs the access on "
+        "chain and fetches the ciphertext from the cloud gateway holding the clinic's records"
+    )
     data, headers = cardiologist.fetch(rec["record_id"], referral_id=referral["referral_id"])
     key = cardiologist.issue_my_key()
     s.expect(
         f"dr-chen decrypts the bundle (access {headers['x-access-id']} logged first)",
         SharingClient.open(data, key) == plaintext,
+    )
+    h1_store = LocalStorage(world.gateways["h1"].directory / "storage")
+    cloud_store = LocalStorage(world.gateways["cloud"].directory / "storage")
+    s.expect(
+        "the ciphertext stays in the cloud gateway's store (h1's gateway holds no copy)",
+        cloud_store.has(rec["cid"]) and not h1_store.has(rec["cid"]),
     )
     nurse_data, _ = nurse.fetch(rec["record_id"])
     try:

@@ -143,7 +143,7 @@ def _interrupt(signum: int, frame: Any) -> None:
 @click.option(
     "--keep-running",
     is_flag=True,
-    help="Leave the API up at the end (Ctrl-C or SIGTERM stops it and the ledger).",
+    help="Leave the gateways up at the end (Ctrl-C or SIGTERM stops them and the ledger).",
 )
 @click.option("--records-only", is_flag=True, help="Only the record-encryption part.")
 @click.option(
@@ -162,8 +162,13 @@ def demo(workdir: Path | None, keep_running: bool, records_only: bool, network: 
         "AllianceLedger demo: sharing an encrypted FHIR record across the alliance", bold=True
     )
 
-    def hold(api: Any) -> None:
-        click.secho(f"\nThe sharing API stays up at {api.url} (Ctrl-C to stop).", bold=True)
+    def hold(world: Any) -> None:
+        first, *others = world.gateways.items()
+        click.secho(
+            f"\nThe {first[0]} gateway stays up at {first[1].url} (Ctrl-C to stop), and "
+            + ", ".join(f"{name} at {g.url}" for name, g in others),
+            bold=True,
+        )
         # SIGTERM (a supervisor, `kill`) stops it like Ctrl-C: the API, the ledger node and
         # the store are shut down on the way out, not left running as orphans.
         main = threading.current_thread() is threading.main_thread()
@@ -172,7 +177,7 @@ def demo(workdir: Path | None, keep_running: bool, records_only: bool, network: 
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
-            click.echo("Stopping the sharing API and the ledger node.")
+            click.echo("Stopping the gateways and the ledger node.")
         finally:
             if main:
                 signal.signal(signal.SIGTERM, previous)

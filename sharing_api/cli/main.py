@@ -14,7 +14,10 @@ import click
 
 # name -> ("module:attribute", one-line help). Add a line when a capability lands.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "api": ("sharing_api.api.cli:api", "Serve the sharing API (records, consents, audit)."),
+    "gateway": (
+        "sharing_api.gateway.cli:gateway",
+        "Run a member gateway: the sharing API, keys, TLS, directory entry.",
+    ),
     "record": ("sharing_api.sdk.cli:record", "Publish, fetch and list encrypted records."),
     "consent": ("sharing_api.sdk.cli:consent", "Grant, revoke and list patient consents."),
     "referral": ("sharing_api.sdk.cli:referral", "Create and follow referrals between members."),

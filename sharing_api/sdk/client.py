@@ -51,6 +51,20 @@ def _raise_for(response: httpx.Response) -> None:
         raise ApiError(response.status_code, problem)
 
 
+def _interruptible(record_id: int, response: httpx.Response) -> Iterator[bytes]:
+    """The body's chunks; a stream that breaks off is one clear error, not an httpx one."""
+    received = 0
+    try:
+        for chunk in response.iter_bytes():
+            received += len(chunk)
+            yield chunk
+    except httpx.HTTPError as exc:
+        raise DownloadInterrupted(
+            f"record {record_id}: the download broke off after {received} bytes ({exc}); "
+            "nothing was written"
+        ) from None
+
+
 @dataclass
 class Download:
     headers: dict[str, str]
@@ -58,10 +72,19 @@ class Download:
     chunks: Iterator[bytes]
 
 
+class DownloadInterrupted(OSError):
+    """The ciphertext stream broke off (the gateway or the custodian's gateway failed)."""
+
+
 class SharingClient:
-    def __init__(self, base_url: str, token: str = "", *, timeout: float = 60.0) -> None:
+    def __init__(
+        self, base_url: str, token: str = "", *, timeout: float = 60.0, verify: Any = True
+    ) -> None:
+        """``verify``: how to trust the gateway's TLS certificate (True: the system's CAs;
+        a path: the gateway's own self-signed ``tls/cert.pem``)."""
         self.base_url = base_url.rstrip("/")
-        self.http = httpx.Client(base_url=self.base_url, timeout=timeout)
+        self.verify = verify
+        self.http = httpx.Client(base_url=self.base_url, timeout=timeout, verify=verify)
         self.token = token
 
     def close(self) -> None:
@@ -116,7 +139,7 @@ class SharingClient:
             "/auth/staff-tokens",
             json={"staff_id": staff_id, "role": role, "attributes": list(attributes)},
         )
-        return SharingClient(self.base_url, out["access_token"])
+        return SharingClient(self.base_url, out["access_token"], verify=self.verify)
 
     # ---- keys --------------------------------------------------------------------------------
 
@@ -208,7 +231,7 @@ class SharingClient:
             yield Download(
                 dict(response.headers),
                 int(length) if length and length.isdigit() else None,
-                response.iter_bytes(),
+                _interruptible(record_id, response),
             )
 
     # ---- consents (patient side: signs locally) ---------------------------------------------

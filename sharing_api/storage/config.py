@@ -16,25 +16,22 @@ from boto3's usual sources (``AWS_ACCESS_KEY_ID``, ...).
 
 from __future__ import annotations
 
-import os
-import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+
+from sharing_api.settings import alliance_home, layered, settings_file
 from sharing_api.storage.base import Storage
 
 BACKENDS = ("local", "ipfs", "s3", "replicated")
 DEFAULT_MAX_SIZE = 8 * 1024**3
 
 
-def alliance_home() -> Path:
-    return Path(os.environ.get("ALLIANCE_HOME", "~/.alliance")).expanduser()
+class StorageConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-@dataclass(frozen=True)
-class StorageConfig:
     backend: str = "local"
     local_root: str = ""  # default: $ALLIANCE_HOME/storage
     ipfs_api: str = "http://127.0.0.1:5001"
@@ -44,13 +41,20 @@ class StorageConfig:
     s3_access_key: str = ""
     s3_secret_key: str = ""
     s3_region: str = "us-east-1"
-    replicas: tuple[str, ...] = field(default=("local", "ipfs"))
+    replicas: tuple[str, ...] = ("local", "ipfs")
     max_size: int = DEFAULT_MAX_SIZE  # bytes; 0 means no limit
     cid_version: int = 0
     retries: int = 3
     timeout: float = 30.0
 
-    def validated(self) -> StorageConfig:
+    @field_validator("replicas", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        items = value.split(",") if isinstance(value, str) else value
+        return tuple(str(v).strip() for v in items if str(v).strip())
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StorageConfig:
         if self.backend not in BACKENDS:
             raise ValueError(f"unknown storage backend {self.backend!r} (one of {BACKENDS})")
         if self.cid_version not in (0, 1):
@@ -63,49 +67,26 @@ class StorageConfig:
         return self
 
 
-def _coerce(name: str, value: Any) -> Any:
-    kind = {f.name: f.type for f in fields(StorageConfig)}[name]
-    if kind == "int":
-        return int(value)
-    if kind == "float":
-        return float(value)
-    if kind == "tuple[str, ...]":
-        items = value.split(",") if isinstance(value, str) else value
-        return tuple(str(v).strip() for v in items if str(v).strip())
-    return str(value)
-
-
 def load_config(
     config_file: Path | None = None,
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
+    file_values: Mapping[str, Any] | None = None,
 ) -> StorageConfig:
-    """Merge defaults, the config file, ``ALLIANCE_STORAGE_*`` variables and overrides."""
-    environ = os.environ if environ is None else environ
-    names = {f.name for f in fields(StorageConfig)}
-    values: dict[str, Any] = {}
-    path = config_file or alliance_home() / "storage.toml"
-    if path.exists():
-        try:
-            table = tomllib.loads(path.read_text()).get("storage", {})
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"{path}: {exc}") from None
-        unknown = set(table) - names
-        if unknown:
-            raise ValueError(f"{path}: unknown storage settings {sorted(unknown)}")
-        values.update(table)
-    elif config_file is not None:
-        raise FileNotFoundError(f"storage config file not found: {path}")
-    for name in names:
-        env = environ.get(f"ALLIANCE_STORAGE_{name.upper()}")
-        if env is not None:
-            values[name] = env
-    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    try:
-        coerced = {k: _coerce(k, v) for k, v in values.items()}
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"bad storage setting: {exc}") from None
-    return replace(StorageConfig(), **coerced).validated()
+    """Merge defaults, the config file (``file_values`` if the caller read it already),
+    ``ALLIANCE_STORAGE_*`` variables and overrides."""
+    if file_values is None:
+        file_values = settings_file(
+            config_file, alliance_home() / "storage.toml", section="storage"
+        )
+    return layered(
+        StorageConfig,
+        env_prefix="ALLIANCE_STORAGE_",
+        file_values=file_values,
+        overrides=overrides,
+        environ=environ,
+        what="storage setting",
+    )
 
 
 def open_storage(config: StorageConfig, backend: str | None = None) -> Storage:

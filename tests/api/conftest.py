@@ -104,7 +104,7 @@ class ChainCounts:
 @pytest.fixture
 def unchanged(cast: Cast) -> Iterator[None]:
     """Asserts after the test that nothing was written on chain or in storage."""
-    root = cast.api.services.settings.resolved_storage_root()
+    root = Path(cast.api.services.settings.resolved_storage().local_root)
     before_files, before_chain = storage_files(root), ChainCounts(cast).values
     yield
     assert storage_files(root) == before_files

@@ -102,7 +102,7 @@ def test_cli_validates_fhir_before_encrypting(
     bundle = chest_pain_bundle(cast.patient_key.address, "c1")
     bundle["entry"][0]["resource"]["birthDate"] = "yesterday"  # not a FHIR date
     bad.write_text(json.dumps(bundle))
-    root = cast.api.services.settings.resolved_storage_root()
+    root = Path(cast.api.services.settings.resolved_storage().local_root)
     before = (storage_files(root), ChainCounts(cast).values)
     args = ["--patient", cast.patient_key.address, "--category", "summary"]
     who = ["--key-file", str(clinic_key)]

@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _serve(config: Path, port: int, env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
-    cmd = [sys.executable, "-m", "sharing_api.cli", "api", "serve", "--config", str(config)]
+    cmd = [sys.executable, "-m", "sharing_api.cli", "gateway", "serve", "--insecure-http", "--config", str(config)]
     return subprocess.Popen(
         [*cmd, "--port", str(port), *extra],
         stdout=subprocess.DEVNULL,
@@ -66,7 +66,7 @@ def _config(alliance: TestAlliance, tmp_path: Path, **changes: Any) -> Path:
 
 
 def _refused(config: Path, env: dict[str, str], *extra: str) -> str:
-    """Run `alliance api serve`; it must exit 1 with one error line, never listening."""
+    """Run `alliance gateway serve`; it must exit 1 with one error line, never listening."""
     port = free_port()
     proc = _serve(config, port, env, *extra)
     try:
@@ -194,7 +194,7 @@ def test_seal_key_command(tmp_path: Path) -> None:
     out = tmp_path / "sealed.key"
     env = {"ALLIANCE_PASSPHRASE": "pw-for-seal"}
     result = CliRunner().invoke(
-        cli, ["api", "seal-key", "--out", str(out), "--from", str(plain)], env=env
+        cli, ["gateway", "seal-key", "--out", str(out), "--from", str(plain)], env=env
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["address"] == key.address
@@ -203,5 +203,5 @@ def test_seal_key_command(tmp_path: Path) -> None:
     assert unlock_members(ApiSettings(members=(member,)), "pw-for-seal")[0].ledger_key == bytes(
         key.key
     )
-    again = CliRunner().invoke(cli, ["api", "seal-key", "--out", str(out)], env=env)
+    again = CliRunner().invoke(cli, ["gateway", "seal-key", "--out", str(out)], env=env)
     assert again.exit_code != 0  # never overwrites a key file

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,7 +38,7 @@ class Nothing:
 
     def __init__(self, cast: Cast) -> None:
         self.cast = cast
-        self.root = cast.api.services.settings.resolved_storage_root()
+        self.root = Path(cast.api.services.settings.resolved_storage().local_root)
         self.before = (storage_files(self.root), ChainCounts(cast).values)
 
     def same(self) -> bool:

@@ -1,5 +1,8 @@
-"""API settings: a JSON file (``$ALLIANCE_HOME/api.json`` or ``--config``) overridden by
-``ALLIANCE_API_<FIELD>`` environment variables.
+"""Gateway settings: a JSON file (``$ALLIANCE_HOME/api.json`` or ``--config``) overridden by
+``ALLIANCE_API_<FIELD>`` environment variables, then by flags (``sharing_api.settings``).
+
+The record store is configured exactly as for `alliance storage`: the file's ``storage``
+table, else ``$ALLIANCE_HOME/storage.toml``; then ``ALLIANCE_STORAGE_*``; then flags.
 
 Hosted members are the members this API instance signs chain transactions for (it holds their
 ledger keys, and, for attribute authorities, their ABE master keys): a hospital runs the API
@@ -12,22 +15,21 @@ Those keys live in passphrase-sealed key files (``crypto/keystore.py``; see
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sharing_api.settings import alliance_home, layered, settings_file
+from sharing_api.storage.config import StorageConfig, load_config
 
-def alliance_home() -> Path:
-    return Path(os.environ.get("ALLIANCE_HOME", "~/.alliance")).expanduser()
+__all__ = ["ApiSettings", "HostedMember", "alliance_home", "load_settings"]
 
 
 class HostedMember(BaseModel):
     """A member this API signs for: ``key_file`` is its ledger key sealed under the API's
-    passphrase (``alliance api seal-key``); ``authority_key_file`` its sealed ABE master key
+    passphrase (``alliance gateway seal-key``); ``authority_key_file`` its sealed ABE master key
     (``alliance abe setup``'s ``master.key``) if it issues staff keys."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -37,6 +39,11 @@ class HostedMember(BaseModel):
     authority_key_file: str | None = Field(
         default=None, description="sealed ABE master key file (kind 'authority')"
     )
+    passphrase_file: str = Field(
+        default="",
+        description="this member's own passphrase file (a hosted clinic's keys sealed apart); "
+        "default: the gateway's passphrase",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -44,7 +51,7 @@ class HostedMember(BaseModel):
         if isinstance(data, dict) and "key" in data:
             raise ValueError(
                 "a plaintext ledger 'key' in the API config is refused: seal it into a key "
-                "file with `alliance api seal-key` and name it as 'key_file'"
+                "file with `alliance gateway seal-key` and name it as 'key_file'"
             )
         return data
 
@@ -55,7 +62,8 @@ class ApiSettings(BaseModel):
     chain_url: str = "http://127.0.0.1:8545"
     deployment_file: str = ""  # default: $ALLIANCE_HOME/deployment.json
     members: tuple[HostedMember, ...] = ()
-    storage_root: str = ""  # local store root; default: $ALLIANCE_HOME/storage
+    storage_root: str = ""  # shorthand for storage.local_root
+    storage: StorageConfig = StorageConfig()  # the record store, as `alliance storage` has it
     database_url: str = ""  # default: SQLite at $ALLIANCE_HOME/api/index.sqlite3
     state_dir: str = ""  # the API's own files (JWT secret); default: $ALLIANCE_HOME/api
     passphrase_file: str = ""  # unlocks the key files; else $ALLIANCE_PASSPHRASE
@@ -67,6 +75,14 @@ class ApiSettings(BaseModel):
     max_upload_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
     index_poll_s: float = Field(default=0.5, gt=0)
     chain_timeout_s: float = Field(default=30.0, gt=0)
+    # ---- the gateway among gateways ----
+    public_url: str = ""  # where other gateways reach this one (registered on chain)
+    tls_cert_file: str = ""  # default: state_dir/tls/cert.pem when it exists
+    tls_key_file: str = ""  # default: state_dir/tls/key.pem
+    insecure_http: bool = False  # serve and call peers over plain HTTP (loopback tests only)
+    access_window_blocks: int = Field(default=64, gt=0, le=100_000)
+    peer_timeout_s: float = Field(default=30.0, gt=0)
+    directory_ttl_s: float = Field(default=10.0, ge=0)  # how long a directory entry is trusted
 
     @field_validator("jwt_secret")
     @classmethod
@@ -78,8 +94,19 @@ class ApiSettings(BaseModel):
     def resolved_deployment_file(self) -> Path:
         return Path(self.deployment_file or alliance_home() / "deployment.json")
 
-    def resolved_storage_root(self) -> Path:
-        return Path(self.storage_root or alliance_home() / "storage")
+    def resolved_storage(self) -> StorageConfig:
+        """The store config, with the local root defaulting to $ALLIANCE_HOME/storage."""
+        root = self.storage.local_root or self.storage_root or str(alliance_home() / "storage")
+        return self.storage.model_copy(update={"local_root": root})
+
+    def resolved_tls(self) -> tuple[Path, Path] | None:
+        """(certificate, key) to serve with, or None when there is none (plain HTTP)."""
+        tls = self.resolved_state_dir() / "tls"
+        cert = Path(self.tls_cert_file) if self.tls_cert_file else tls / "cert.pem"
+        key = Path(self.tls_key_file) if self.tls_key_file else tls / "key.pem"
+        if self.tls_cert_file or self.tls_key_file or cert.exists():
+            return cert, key
+        return None
 
     def resolved_state_dir(self) -> Path:
         return Path(self.state_dir or alliance_home() / "api")
@@ -96,28 +123,24 @@ def load_settings(
     config_file: Path | None = None,
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
+    *,
+    storage_file: Path | None = None,
+    storage_overrides: Mapping[str, Any] | None = None,
 ) -> ApiSettings:
-    """Defaults < config file < ``ALLIANCE_API_*`` environment < explicit overrides."""
-    environ = os.environ if environ is None else environ
-    values: dict[str, Any] = {}
-    path = config_file or alliance_home() / "api.json"
-    if path.exists():
-        try:
-            values.update(json.loads(path.read_text(encoding="utf-8")))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: not JSON: {exc}") from None
-    elif config_file is not None:
-        raise FileNotFoundError(f"API config file not found: {path}")
-    for name in ApiSettings.model_fields:
-        env = environ.get(f"ALLIANCE_API_{name.upper()}")
-        if env is not None and name != "members":
-            values[name] = env
-    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    try:
-        return ApiSettings.model_validate(values)
-    except ValidationError as exc:
-        # One line, and never the offending input: it may be a key pasted into the config.
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ValueError(f"bad API settings: {problems}") from None
+    """Defaults < config file < ``ALLIANCE_API_*`` environment < explicit overrides; the
+    ``storage`` table likewise from its own layers (see the module docstring)."""
+    values = settings_file(config_file, alliance_home() / "api.json")
+    storage_values = values.pop("storage", None)
+    if storage_file is not None or not isinstance(storage_values, dict):
+        storage_values = None  # read storage.toml (or the explicit file) the usual way
+    storage = load_config(storage_file, storage_overrides, environ, file_values=storage_values)
+    settings = layered(
+        ApiSettings,
+        env_prefix="ALLIANCE_API_",
+        file_values=values,
+        overrides=overrides,
+        environ=environ,
+        not_from_env=("members", "storage"),
+        what="API settings",
+    )
+    return settings.model_copy(update={"storage": storage})

@@ -40,13 +40,7 @@ def resolve_passphrase(settings: ApiSettings, environ: Mapping[str, str] | None 
     """The passphrase file if one is configured (trailing newline dropped), else the env."""
     environ = os.environ if environ is None else environ
     if settings.passphrase_file:
-        path = Path(settings.passphrase_file)
-        if path.stat().st_size > MAX_PASSPHRASE_BYTES:
-            raise PassphraseError(f"{path}: too large to be a passphrase file")
-        value = path.read_text(encoding="utf-8").rstrip("\r\n")
-        if not value:
-            raise PassphraseError(f"passphrase file {path} is empty")
-        return value
+        return read_passphrase_file(Path(settings.passphrase_file))
     value = environ.get(PASSPHRASE_ENV, "")
     if not value:
         raise PassphraseError(
@@ -56,13 +50,23 @@ def resolve_passphrase(settings: ApiSettings, environ: Mapping[str, str] | None 
     return value
 
 
+def read_passphrase_file(path: Path) -> str:
+    """A passphrase kept in a file (trailing newline dropped)."""
+    if path.stat().st_size > MAX_PASSPHRASE_BYTES:
+        raise PassphraseError(f"{path}: too large to be a passphrase file")
+    value = path.read_text(encoding="utf-8").rstrip("\r\n")
+    if not value:
+        raise PassphraseError(f"passphrase file {path} is empty")
+    return value
+
+
 def _open(path: Path, kind: str, passphrase: str) -> bytes:
     try:
         return read_key_file(path, kind, passphrase)
     except KeystoreError as exc:
         hint = ""
         if "not a key file" in str(exc):
-            hint = " (plaintext keys are refused: seal them with `alliance api seal-key`)"
+            hint = " (plaintext keys are refused: seal them with `alliance gateway seal-key`)"
         raise KeystoreError(f"{path}: {exc}{hint}") from None
 
 
@@ -82,11 +86,20 @@ def unlock_member(member: HostedMember, passphrase: str) -> UnlockedMember:
 
 
 def unlock_members(settings: ApiSettings, passphrase: str | None = None) -> list[UnlockedMember]:
-    """Every hosted member's keys; asks for no passphrase when nothing is hosted."""
-    if not settings.members:
-        return []
-    secret = passphrase if passphrase is not None else resolve_passphrase(settings)
-    return [unlock_member(m, secret) for m in settings.members]
+    """Every hosted member's keys: a member with its own ``passphrase_file`` (a hosted
+    clinic's keys sealed apart) unlocks with it; the others with the gateway's passphrase,
+    which is asked for only if some member needs it."""
+    shared: str | None = passphrase
+    unlocked = []
+    for member in settings.members:
+        if member.passphrase_file:
+            secret = read_passphrase_file(Path(member.passphrase_file))
+        else:
+            if shared is None:
+                shared = resolve_passphrase(settings)
+            secret = shared
+        unlocked.append(unlock_member(member, secret))
+    return unlocked
 
 
 def seal_ledger_key(path: Path, private_key: str | bytes, passphrase: str) -> str:

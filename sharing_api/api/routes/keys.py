@@ -83,4 +83,8 @@ def params(authority_id: str, services: ServicesDep) -> Response:
     for authority in services.authorities.values():
         if authority.authority == authority_id:
             return Response(authority.params().to_bytes(), media_type="application/octet-stream")
-    raise not_found(f"no attribute authority {authority_id!r} on this API")
+    # Another member's authority: from its gateway, checked against its hash on chain.
+    remote = services.remote_authorities.params(authority_id)
+    if remote is None:
+        raise not_found(f"no attribute authority {authority_id!r} in the alliance")
+    return Response(remote.to_bytes(), media_type="application/octet-stream")

@@ -18,6 +18,7 @@ from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden, not_f
 from sharing_api.api.services import Services
 from sharing_api.api.upload import spool_body
 from sharing_api.chain import Category, Purpose
+from sharing_api.gateway.peers import PeerError
 from sharing_api.storage.errors import NotFoundError
 
 router = APIRouter(prefix="/records", tags=["records"])
@@ -197,23 +198,25 @@ async def content(
     break_glass: bool = False,
     reason: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> Response:
-    services.signer(principal.member)  # 403 early if we cannot log for this member
+    signer = services.signer(principal.member)  # 403 early if we cannot log for this member
     wanted = Purpose.parse(purpose)
 
-    def check() -> tuple[Grant, list[bytes], int, Iterator[bytes] | None]:
+    def check() -> tuple[dict[str, Any], Grant, list[bytes], int, Iterator[bytes] | None]:
         row = fixed_record(services, record_id)
         grant = decide(services, principal, row, wanted, referral_id, break_glass, reason)
+        if not services.hosts(row["custodian"]):
+            return row, grant, [], 0, None  # another member's gateway holds the ciphertext
         try:  # read (and verify) before logging; nothing leaves until the access is mined
-            head, size, rest = _read_head(services, row)
+            head, size, rest = read_head(services, row)
         except NotFoundError:
             raise ApiError(
                 404, f"ciphertext of record {record_id} is missing from storage"
             ) from None
-        return grant, head, size, rest
+        return row, grant, head, size, rest
 
     # The checks block on the chain and storage (a worker thread); waiting for the access to
     # be mined holds no thread (a coroutine), and a small record then goes out from here.
-    grant, head, size, rest = await run_in_threadpool(check)
+    row, grant, head, size, rest = await run_in_threadpool(check)
     try:
         access_id = await log_access(services, principal, record_id, grant)
     except BaseException:
@@ -225,6 +228,9 @@ async def content(
     superseded_by = services.indexer.superseded.get(record_id, 0)
     if superseded_by:  # still readable, but tell the reader a newer one exists
         headers["X-Superseded-By"] = str(superseded_by)
+    if not services.hosts(row["custodian"]):
+        remote = await _from_custodian(services, signer.client.account.key, row, access_id)
+        return StreamingResponse(remote, media_type="application/octet-stream", headers=headers)
     if rest is None:  # small records (most FHIR documents) go out in one piece
         services.metrics.bytes_out.inc(size)
         return Response(b"".join(head), media_type="application/octet-stream", headers=headers)
@@ -239,7 +245,33 @@ async def content(
     return StreamingResponse(stream(), media_type="application/octet-stream", headers=headers)
 
 
-def _read_head(
+async def _from_custodian(
+    services: Services, reader_key: bytes, row: dict[str, Any], access_id: int
+) -> Iterator[bytes]:
+    """The ciphertext from the custodian's gateway, against the access just logged; a
+    refusal or an unreachable custodian before the first byte is one clear error."""
+    try:
+        chunks = await run_in_threadpool(
+            services.peers.fetch,
+            row["custodian"],
+            int(row["record_id"]),
+            access_id,
+            bytes(reader_key),
+            row["content_hash"].removeprefix("0x"),
+        )
+    except PeerError as exc:
+        status = exc.status if exc.status in (403, 404, 409) else 502
+        raise ApiError(status, f"access {access_id} is logged, but {exc.detail}") from None
+
+    def counted() -> Iterator[bytes]:
+        for chunk in chunks:
+            services.metrics.bytes_out.inc(len(chunk))
+            yield chunk
+
+    return counted()
+
+
+def read_head(
     services: Services, row: dict[str, Any]
 ) -> tuple[list[bytes], int, Iterator[bytes] | None]:
     """Up to INLINE_BYTES of verified ciphertext; the rest as an iterator (None if done)."""
