@@ -185,3 +185,18 @@ def blood_pressure_observation(
             },
         ],
     }
+
+
+SAMPLE_KINDS = ("chest-pain", "blood-pressure")
+
+
+def sample_bundle(kind: str, patient_id: str, custodian: str, day: str) -> dict[str, Any]:
+    """A validated sample record to try publishing with (``alliance record sample``)."""
+    if kind == "chest-pain":
+        bundle = chest_pain_bundle(patient_id, custodian, day)
+    elif kind == "blood-pressure":
+        reading = blood_pressure_observation(patient_id, 148, 92, day)
+        bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": reading}]}
+    else:
+        raise FhirError(f"unknown sample {kind!r} (choose from {', '.join(SAMPLE_KINDS)})")
+    return validate_resource(bundle)

@@ -3,7 +3,7 @@
 Encryption and decryption happen here, locally; the API only ever sees ciphertext. Who you
 are: ``ALLIANCE_TOKEN`` (a staff token a member issued), or a ledger/wallet key file
 (``--key-file`` or ``ALLIANCE_KEY_FILE``: 0x-hex, or sealed under ``ALLIANCE_PASSPHRASE`` by
-``alliance api seal-key``) to sign in with EIP-4361. Keys are never command-line arguments.
+``alliance gateway seal-key``) to sign in with EIP-4361. Keys are never command-line arguments.
 """
 
 from __future__ import annotations
@@ -12,21 +12,53 @@ import base64
 import io
 import json
 import os
+import ssl
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import click
 
 from crypto.authority import UserKey
+from crypto.errors import PolicyError
 from crypto.files import atomic_output
 from crypto.keystore import read_key_file
+from crypto.policy import parse_policy
 from sharing_api.api.core.keys import LEDGER_KIND
-from sharing_api.fhir import validate_resource
-from sharing_api.sdk.client import Download, SharingClient
+from sharing_api.chain import Category, Purpose
+from sharing_api.fhir import SAMPLE_KINDS, sample_bundle, validate_resource
+from sharing_api.sdk.client import ApiUnreachable, Download, SharingClient, check_address
 
 DEFAULT_API = "http://127.0.0.1:8000"
+DEFAULT_TIMEOUT_S = 60.0
 KEYSTORE_MAGIC = b"ALKS"
+
+
+class SdkGroup(click.Group):
+    """A command group whose commands report an unreachable API as one line (with what to
+    check), not an httpx traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ApiUnreachable as exc:
+            hint = "is it running? set ALLIANCE_API_URL or --api"
+            raise ApiUnreachable(exc.url, exc.reason, hint) from None
+
+
+class Address(click.ParamType[str]):
+    """An account address: 0x and 40 hex digits, refused in one line naming the option."""
+
+    name = "0xADDRESS"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        where = param.opts[0] if param is not None and param.opts else "address"
+        # A ValueError, not click's BadParameter: `alliance` prints it as one `error:` line.
+        return check_address(str(value), where)
+
+
+ADDRESS = Address()
 _api_option = click.option(
     "--api",
     "api_url",
@@ -40,12 +72,12 @@ _key_option = click.option(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     envvar="ALLIANCE_KEY_FILE",
     default=None,
-    help="Your ledger/wallet private key (0x-hex, or sealed by `alliance api seal-key`).",
+    help="Your ledger/wallet private key (0x-hex, or sealed by `alliance gateway seal-key`).",
 )
 
 
 def _read_key(path: Path | None) -> str:
-    """A 0x-hex key file, or a sealed one (``alliance api seal-key``) opened with
+    """A 0x-hex key file, or a sealed one (``alliance gateway seal-key``) opened with
     ``ALLIANCE_PASSPHRASE`` or a prompt."""
     if path is None:
         raise ValueError("no identity: set ALLIANCE_TOKEN or pass --key-file")
@@ -58,9 +90,31 @@ def _read_key(path: Path | None) -> str:
     return data.decode("utf-8").strip()
 
 
+def _timeout() -> float:
+    text = os.environ.get("ALLIANCE_API_TIMEOUT", "")
+    try:
+        seconds = float(text) if text else DEFAULT_TIMEOUT_S
+    except ValueError:
+        raise ValueError(f"ALLIANCE_API_TIMEOUT: not a number of seconds: {text!r}") from None
+    if seconds <= 0:
+        raise ValueError(f"ALLIANCE_API_TIMEOUT: must be positive: {text!r}")
+    return seconds
+
+
+def _verify() -> ssl.SSLContext | bool:
+    """Trust for the gateway's certificate: ``ALLIANCE_API_CA`` names the gateway's own
+    self-signed ``tls/cert.pem`` (its fingerprint is on chain), else the system's CAs."""
+    cafile = os.environ.get("ALLIANCE_API_CA", "")
+    if not cafile:
+        return True
+    if not Path(cafile).is_file():
+        raise ValueError(f"ALLIANCE_API_CA: no such certificate file: {cafile}")
+    return ssl.create_default_context(cafile=cafile)
+
+
 def _client(api_url: str, key_file: Path | None) -> SharingClient:
     token = os.environ.get("ALLIANCE_TOKEN", "")
-    client = SharingClient(api_url, token)
+    client = SharingClient(api_url, token, timeout=_timeout(), verify=_verify())
     if not token:
         client.login(_read_key(key_file))
     return client
@@ -77,34 +131,83 @@ def _csv(text: str) -> list[str]:
 # ---- records ----------------------------------------------------------------------------
 
 
-@click.group()
+@click.group(cls=SdkGroup)
 def record() -> None:
     """Publish, fetch (and decrypt locally) and list encrypted records."""
 
 
+_CATEGORIES = ", ".join(c.label for c in Category)
+_PURPOSES = ", ".join(p.label for p in Purpose)
+_POLICY_HELP = (
+    "CP-ABE policy, e.g. 'role:doctor and dept:cardiology' (unprefixed attributes are your "
+    "member's) or '(h1.role:doctor and h1.dept:cardiology) or c1.role:doctor'."
+)
+
+
+@record.command("sample")
+@click.option("--patient", required=True, type=ADDRESS, help="The patient's wallet address.")
+@click.option(
+    "--kind",
+    type=click.Choice(SAMPLE_KINDS),
+    default=SAMPLE_KINDS[0],
+    show_default=True,
+    help="Which sample: a chest-pain visit (Bundle of 6) or one blood-pressure reading.",
+)
+@click.option(
+    "--custodian",
+    default="Sample Community Clinic",
+    show_default=True,
+    help="The institution named as the encounter's service provider.",
+)
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the bundle (JSON).",
+)
+def record_sample(patient: str, kind: str, custodian: str, out_path: Path) -> None:
+    """Write a valid sample FHIR R4 Bundle to try `record put` with (no API needed)."""
+    bundle = sample_bundle(kind, patient, custodian, date.today().isoformat())
+    with atomic_output(out_path) as handle:
+        handle.write(json.dumps(bundle, indent=2, ensure_ascii=False).encode() + b"\n")
+    click.echo(
+        f"sample {kind} bundle for {patient} -> {out_path}; publish it with: alliance record "
+        f"put {out_path} --patient {patient} --category summary --policy ... --key-file ...",
+        err=True,
+    )
+
+
 @record.command("put")
 @click.argument("fhir_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--patient", required=True, help="The patient's wallet address.")
-@click.option("--category", required=True, help="summary, lab, imaging, prescription, ...")
-@click.option("--policy", required=True, help="CP-ABE policy, e.g. 'h1.role:doctor or ...'.")
+@click.option("--patient", required=True, type=ADDRESS, help="The patient's wallet address.")
+@click.option("--category", required=True, help=f"Record category: {_CATEGORIES}.")
+@click.option("--policy", required=True, help=_POLICY_HELP)
 @_api_option
 @_key_option
 def record_put(
     fhir_file: Path, patient: str, category: str, policy: str, api_url: str, key_file: Path | None
 ) -> None:
-    """Validate a FHIR R4 resource, encrypt it locally and publish it."""
-    document = validate_resource(fhir_file.read_bytes())  # before signing in or encrypting
+    """Validate a FHIR R4 resource, encrypt it locally and publish it.
+
+    No FHIR file yet? `alliance record sample --patient 0x.. --out bundle.json` writes one.
+    The policy actually sealed (every attribute with its authority) is printed on stderr.
+    """
+    # Everything checkable here is checked before signing in, encrypting or sending.
+    document = validate_resource(fhir_file.read_bytes())
+    Category.parse(category)
+    _check_policy(policy)
     with _client(api_url, key_file) as client:
-        sealed = _seal_for(client, document, policy)
+        sealed, sealed_policy = _seal_for(client, document, policy)
         with _upload_bar(sealed) as bar:
-            out = client.upload(patient, category, policy, _chunks(sealed, bar))
+            out = client.upload(patient, category, sealed_policy, _chunks(sealed, bar))
         _show(out)
 
 
 @record.command("supersede")
 @click.argument("record_id", type=int)
 @click.argument("fhir_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--policy", required=True, help="CP-ABE policy of the new version.")
+@click.option("--policy", required=True, help=f"Of the new version. {_POLICY_HELP}")
 @_api_option
 @_key_option
 def record_supersede(
@@ -112,27 +215,31 @@ def record_supersede(
 ) -> None:
     """Publish a new version of a record you keep (validated, encrypted locally)."""
     document = validate_resource(fhir_file.read_bytes())
+    _check_policy(policy)
     with _client(api_url, key_file) as client:
-        sealed = _seal_for(client, document, policy)
+        sealed, sealed_policy = _seal_for(client, document, policy)
         with _upload_bar(sealed) as bar:
-            out = client.supersede(record_id, policy, _chunks(sealed, bar))
+            out = client.supersede(record_id, sealed_policy, _chunks(sealed, bar))
         _show(out)
 
 
-def _seal_for(client: SharingClient, document: dict[str, Any], policy: str) -> bytes:
-    authorities = sorted({a.split(".", 1)[0] for a in _attributes(policy)})
-    params = [client.authority_params(a) for a in authorities]
-    return SharingClient.seal_fhir(document, policy, params)
+def _check_policy(policy: str) -> None:
+    try:
+        parse_policy(policy)
+    except PolicyError as exc:
+        raise PolicyError(f"--policy: {exc}") from None
+
+
+def _seal_for(client: SharingClient, document: dict[str, Any], policy: str) -> tuple[bytes, str]:
+    """The sealed container and the policy it was sealed under (shown, so that what a
+    shorthand like 'role:doctor' became is never a surprise)."""
+    qualified, params = client.policy_for_sealing(policy)
+    click.echo(f"policy: {qualified}", err=True)
+    return SharingClient.seal_fhir(document, qualified, params), qualified
 
 
 def _upload_bar(sealed: bytes) -> Any:
     return click.progressbar(length=len(sealed), label="uploading", file=sys.stderr, show_pos=True)
-
-
-def _attributes(policy: str) -> list[str]:
-    from crypto.policy import leaves, parse_policy
-
-    return [str(leaf.name) for leaf in leaves(parse_policy(policy))]
 
 
 def _chunks(data: bytes, bar: Any, size: int = 256 * 1024) -> Any:
@@ -151,9 +258,23 @@ def _chunks(data: bytes, bar: Any, size: int = 256 * 1024) -> Any:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Your ABE key (from `alliance record key`).",
 )
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--purpose", default="treatment", show_default=True)
-@click.option("--referral", "referral_id", type=int, default=None)
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the decrypted record (created 0600).",
+)
+@click.option(
+    "--purpose", default="treatment", show_default=True, help=f"Purpose of use: {_PURPOSES}."
+)
+@click.option(
+    "--referral",
+    "referral_id",
+    type=int,
+    default=None,
+    help="Read under this referral (as its receiver) instead of a consent.",
+)
 @click.option("--break-glass", is_flag=True, help="Emergency read without consent (doctors).")
 @click.option("--reason", default=None, help="Why (required with --break-glass).")
 @_api_option
@@ -170,6 +291,7 @@ def record_get(
     key_file: Path | None,
 ) -> None:
     """Fetch a record (the access is logged on chain first) and decrypt it locally."""
+    Purpose.parse(purpose)
     key = UserKey.from_bytes(key_path.read_bytes())
     with _client(api_url, key_file) as client:
         query = {"purpose": purpose, "referral_id": referral_id, "reason": reason}
@@ -205,8 +327,14 @@ def _receive(download: Download) -> bytes:
 
 
 @record.command("key")
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--days", default=30, show_default=True, type=int)
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write your ABE key (created 0600).",
+)
+@click.option("--days", default=30, show_default=True, type=int, help="How long the key is valid.")
 @_api_option
 def record_key(out_path: Path, days: int, api_url: str) -> None:
     """Ask your member (attribute authority) for your ABE key (needs ALLIANCE_TOKEN)."""
@@ -222,7 +350,7 @@ def record_key(out_path: Path, days: int, api_url: str) -> None:
 
 
 @record.command("list")
-@click.option("--patient", default=None)
+@click.option("--patient", default=None, type=ADDRESS, help="Only this patient's records.")
 @_api_option
 @_key_option
 def record_list(patient: str | None, api_url: str, key_file: Path | None) -> None:
@@ -234,22 +362,33 @@ def record_list(patient: str | None, api_url: str, key_file: Path | None) -> Non
 # ---- consents ---------------------------------------------------------------------------
 
 
-@click.group()
+@click.group(cls=SdkGroup)
 def consent() -> None:
     """Grant, revoke and list consents (the patient signs locally, a member relays)."""
 
 
 @consent.command("grant")
-@click.option("--grantee", required=True, help="Member address the consent is for.")
-@click.option("--categories", required=True, help="Comma-separated, e.g. summary,lab.")
-@click.option("--purposes", default="treatment", show_default=True)
-@click.option("--days", default=30, show_default=True, type=int)
+@click.option("--grantee", required=True, type=ADDRESS, help="Member address the consent is for.")
+@click.option(
+    "--categories", required=True, help=f"Comma-separated record categories: {_CATEGORIES}."
+)
+@click.option(
+    "--purposes",
+    default="treatment",
+    show_default=True,
+    help=f"Comma-separated purposes of use: {_PURPOSES}.",
+)
+@click.option("--days", default=30, show_default=True, type=int, help="How long the consent lasts.")
 @_api_option
 @_key_option
 def consent_grant(
     grantee: str, categories: str, purposes: str, days: int, api_url: str, key_file: Path | None
 ) -> None:
     """Sign a consent grant with your wallet key and have it relayed on chain."""
+    for category in _csv(categories):  # before a passphrase prompt or a request
+        Category.parse(category)
+    for purpose in _csv(purposes):
+        Purpose.parse(purpose)
     key = _read_key(key_file)
     with _client(api_url, key_file) as client:
         _show(
@@ -275,7 +414,7 @@ def consent_revoke(consent_id: int, api_url: str, key_file: Path | None) -> None
 
 
 @consent.command("list")
-@click.option("--patient", default=None)
+@click.option("--patient", default=None, type=ADDRESS, help="Only this patient's consents.")
 @_api_option
 @_key_option
 def consent_list(patient: str | None, api_url: str, key_file: Path | None) -> None:
@@ -287,15 +426,24 @@ def consent_list(patient: str | None, api_url: str, key_file: Path | None) -> No
 # ---- referrals --------------------------------------------------------------------------
 
 
-@click.group()
+@click.group(cls=SdkGroup)
 def referral() -> None:
     """Refer patients between members and follow the referral's life."""
 
 
+_DIRECTION_HELP = "up: to a higher-level institution; down: back to primary care."
+
+
 @referral.command("create")
-@click.option("--patient", required=True)
-@click.option("--receiver", required=True, help="Receiving member's address.")
-@click.option("--direction", type=click.Choice(["up", "down"]), default="up", show_default=True)
+@click.option("--patient", required=True, type=ADDRESS, help="The patient's wallet address.")
+@click.option("--receiver", required=True, type=ADDRESS, help="Receiving member's address.")
+@click.option(
+    "--direction",
+    type=click.Choice(["up", "down"]),
+    default="up",
+    show_default=True,
+    help=_DIRECTION_HELP,
+)
 @click.option("--records", "record_ids", required=True, help="Comma-separated record ids.")
 @click.option(
     "--consent",
@@ -304,7 +452,7 @@ def referral() -> None:
     type=int,
     help="The patient's consent to the receiver (purpose referral).",
 )
-@click.option("--reason", default="")
+@click.option("--reason", default="", help="Why (kept off chain; only its hash is on chain).")
 @_api_option
 @_key_option
 def referral_create(
@@ -328,13 +476,31 @@ def referral_create(
 
 
 @referral.command("propose")
-@click.option("--patient", required=True)
-@click.option("--receiver", required=True, help="Receiving member's address.")
-@click.option("--direction", type=click.Choice(["up", "down"]), default="up", show_default=True)
+@click.option("--patient", required=True, type=ADDRESS, help="The patient's wallet address.")
+@click.option(
+    "--receiver", required=True, type=ADDRESS, help="Receiving member's (or staff) address."
+)
+@click.option(
+    "--direction",
+    type=click.Choice(["up", "down"]),
+    default="up",
+    show_default=True,
+    help=_DIRECTION_HELP,
+)
 @click.option("--records", "record_ids", default="", help="Comma-separated record ids.")
-@click.option("--categories", default="", help="Comma-separated categories (current records).")
-@click.option("--reason", default="")
-@click.option("--expires-days", type=int, default=7, show_default=True)
+@click.option(
+    "--categories",
+    default="",
+    help="Comma-separated categories: the patient's current records of these are handed over.",
+)
+@click.option("--reason", default="", help="Why, shown to the patient.")
+@click.option(
+    "--expires-days",
+    type=int,
+    default=7,
+    show_default=True,
+    help="Days the patient has to answer.",
+)
 @_api_option
 @_key_option
 def referral_propose(
@@ -348,7 +514,7 @@ def referral_propose(
     api_url: str,
     key_file: Path | None,
 ) -> None:
-    """Propose a referral; the patient accepts (signing) or declines it in the wallet."""
+    """Propose a referral for the patient to accept (signing) or decline."""
     with _client(api_url, key_file) as client:
         _show(
             client.propose_referral(
@@ -367,9 +533,56 @@ def referral_propose(
 @_api_option
 @_key_option
 def referral_proposals(api_url: str, key_file: Path | None) -> None:
-    """My member's referral proposals and their status (a patient: their inbox)."""
+    """Proposals: my member's and their status, or a patient's inbox."""
     with _client(api_url, key_file) as client:
         _show(client.referral_proposals())
+
+
+@referral.command("proposal-accept")
+@click.argument("proposal_id", type=int)
+@_api_option
+@_key_option
+def referral_proposal_accept(proposal_id: int, api_url: str, key_file: Path | None) -> None:
+    """Accept a proposal as its patient: sign its ReferralConsent with your key."""
+    key = _read_key(key_file)
+    with _client(api_url, key_file) as client:
+        out = client.accept_referral_proposal(key, proposal_id)
+        click.echo(_proposal_in_words(client, out), err=True)
+    _show(out)
+
+
+@referral.command("proposal-decline")
+@click.argument("proposal_id", type=int)
+@click.option("--note", default="", help="Why, for the proposing member.")
+@_api_option
+@_key_option
+def referral_proposal_decline(
+    proposal_id: int, note: str, api_url: str, key_file: Path | None
+) -> None:
+    """Decline a proposal as its patient (nothing goes on chain)."""
+    with _client(api_url, key_file) as client:
+        out = client.decline_referral_proposal(proposal_id, note)
+        click.echo(_proposal_in_words(client, out), err=True)
+    _show(out)
+
+
+def _proposal_in_words(client: SharingClient, p: dict[str, Any]) -> str:
+    """What the patient just answered, with member names rather than bare addresses."""
+    names = {m["address"].lower(): m["name"] for m in client.json("GET", "/members")}
+
+    def who(address: str) -> str:
+        name = names.get(address.lower())
+        return f"{name} ({address})" if name else address
+
+    records = ", ".join(map(str, p["record_ids"])) or "none"
+    kinds = f" ({', '.join(p['categories'])})" if p["categories"] else ""
+    line = (
+        f"proposal {p['proposal_id']} {p['status']}: referral {p['direction']} from "
+        f"{who(p['referrer'])} to {who(p['receiver'])}, records {records}{kinds}"
+    )
+    if p.get("referral_id") is not None:
+        line += f"; referral {p['referral_id']} created on chain"
+    return line + (f"; reason: {p['reason']}" if p["reason"] else "")
 
 
 def _transition(action: str) -> click.Command:
@@ -377,7 +590,7 @@ def _transition(action: str) -> click.Command:
 
     @click.command(action, help=f"{action.capitalize()} a referral (as its {party}).")
     @click.argument("referral_id", type=int)
-    @click.option("--note", default="")
+    @click.option("--note", default="", help="A note for the other party.")
     @_api_option
     @_key_option
     def command(referral_id: int, note: str, api_url: str, key_file: Path | None) -> None:

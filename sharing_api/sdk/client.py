@@ -7,6 +7,7 @@ import base64
 import hashlib
 import io
 import json
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ import httpx
 from eth_account import Account
 
 from crypto.authority import AuthorityParams, UserKey
+from crypto.errors import PolicyError
+from crypto.policy import Attr, Gate, Node, leaves, parse_policy, to_text
 from crypto.records import decrypt_record, encrypt_record, read_container_header, write_container
 from sharing_api.auth.siwe import SiweMessage, sign_message
 from sharing_api.chain import Category, Purpose
@@ -31,6 +34,7 @@ from sharing_api.chain.typed_data import (
 from sharing_api.fhir import validate_resource
 
 ZERO_ADDRESS = "0x" + "00" * 20
+ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
 class ApiError(ValueError):
@@ -39,7 +43,41 @@ class ApiError(ValueError):
     def __init__(self, status: int, problem: dict[str, Any]) -> None:
         self.status = status
         self.problem = problem
-        super().__init__(f"API {status}: {problem.get('detail') or problem.get('title')}")
+        message = f"API {status}: {problem.get('detail') or problem.get('title')}"
+        # A 422 names the fields it refused; "request does not match the schema" alone
+        # leaves the caller guessing which one.
+        fields = [_field_error(e) for e in problem.get("errors") or () if isinstance(e, dict)]
+        if fields:
+            message += ": " + "; ".join(fields)
+        super().__init__(message)
+
+
+def _field_error(error: dict[str, Any]) -> str:
+    where = ".".join(str(part) for part in error.get("loc") or ())
+    return f"{where}: {error.get('msg', '')}" if where else str(error.get("msg", ""))
+
+
+class ApiUnreachable(ConnectionError):
+    """No answer from the API: refused, timed out, or the connection dropped."""
+
+    def __init__(self, url: str, reason: str, hint: str = "") -> None:
+        self.url = url
+        self.reason = reason
+        message = f"cannot reach the sharing API at {url} ({reason})"
+        super().__init__(f"{message}; {hint}" if hint else message)
+
+
+def _unreachable(url: str, exc: httpx.TransportError, timeout_s: float) -> ApiUnreachable:
+    if isinstance(exc, httpx.ConnectTimeout):
+        reason = f"no connection within {timeout_s:g} s"
+    elif isinstance(exc, httpx.TimeoutException):
+        reason = f"no answer within {timeout_s:g} s"
+    elif isinstance(exc, httpx.ConnectError):
+        text = str(exc)
+        reason = "connection refused" if "refused" in text.lower() else text or "cannot connect"
+    else:
+        reason = f"connection lost: {exc}" if str(exc) else "connection lost"
+    return ApiUnreachable(url, reason)
 
 
 def _raise_for(response: httpx.Response) -> None:
@@ -84,6 +122,7 @@ class SharingClient:
         a path: the gateway's own self-signed ``tls/cert.pem``)."""
         self.base_url = base_url.rstrip("/")
         self.verify = verify
+        self.timeout = timeout
         self.http = httpx.Client(base_url=self.base_url, timeout=timeout, verify=verify)
         self.token = token
 
@@ -103,7 +142,10 @@ class SharingClient:
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {**self._headers(), **kwargs.pop("headers", {})}
-        response = self.http.request(method, path, headers=headers, **kwargs)
+        try:
+            response = self.http.request(method, path, headers=headers, **kwargs)
+        except httpx.TransportError as exc:
+            raise _unreachable(self.base_url, exc, self.timeout) from exc
         _raise_for(response)
         return response
 
@@ -147,6 +189,35 @@ class SharingClient:
         raw = self.request("GET", f"/keys/authorities/{authority}/params").content
         return AuthorityParams.from_bytes(raw)
 
+    def authorities(self) -> dict[str, str]:
+        """The attribute authorities this API serves: authority id -> member address."""
+        rows: list[dict[str, Any]] = self.json("GET", "/keys/authorities")
+        return {str(r["authority"]): str(r["member"]).lower() for r in rows}
+
+    def my_authority(self) -> str | None:
+        """The authority id of the caller's member (a staff token: its member's), or None if
+        that member is no attribute authority on this API (or the caller is a patient)."""
+        member = str(self.json("GET", "/auth/me").get("member") or "").lower()
+        mine = [a for a, m in self.authorities().items() if member and m == member]
+        return mine[0] if mine else None
+
+    def policy_for_sealing(self, policy: str) -> tuple[str, list[AuthorityParams]]:
+        """The policy with every attribute prefixed by its authority, and those authorities'
+        parameters. Unprefixed attributes (``role:doctor``) are the caller's own member's,
+        as in ``alliance abe``; an authority this API does not know is one clear error."""
+        tree = parse_policy(policy)  # a syntax error costs no request
+        own = self.my_authority() if any(a.authority is None for a in leaves(tree)) else None
+        qualified = qualify_policy(tree, own)
+        known = self.authorities()
+        named = sorted({str(a.authority) for a in leaves(parse_policy(qualified))})
+        unknown = [a for a in named if a not in known]
+        if unknown:
+            raise PolicyError(
+                f"policy names no known attribute authority {unknown[0]!r} "
+                f"(this API knows: {', '.join(sorted(known)) or 'none'})"
+            )
+        return qualified, [self.authority_params(a) for a in named]
+
     def issue_my_key(self, valid_days: int = 30) -> UserKey:
         out = self.json("POST", "/keys", json={"valid_days": valid_days})
         return UserKey.from_bytes(base64.b64decode(out["key"]))
@@ -185,6 +256,7 @@ class SharingClient:
         self, record_id: int, policy: str, ciphertext: bytes | Iterator[bytes]
     ) -> dict[str, Any]:
         """Publish a new version of a record this member keeps; the old one is superseded."""
+        parse_policy(policy)  # refused here, before the body goes out
         params: dict[str, str] = {"policy": policy}
         if isinstance(ciphertext, bytes):
             params["sha256"] = hashlib.sha256(ciphertext).hexdigest()
@@ -200,6 +272,10 @@ class SharingClient:
     def upload(
         self, patient: str, category: str, policy: str, ciphertext: bytes | Iterator[bytes]
     ) -> dict[str, Any]:
+        # The API would refuse these too, but only after the whole body went out.
+        check_address(patient, "patient")
+        Category.parse(category)
+        parse_policy(policy)
         params: dict[str, str] = {"patient": patient, "category": category, "policy": policy}
         if isinstance(ciphertext, bytes):
             params["sha256"] = hashlib.sha256(ciphertext).hexdigest()
@@ -222,17 +298,22 @@ class SharingClient:
     def download(self, record_id: int, **params: Any) -> Iterator[Download]:
         """Stream a record's ciphertext (for progress bars and large records)."""
         query = {k: v for k, v in params.items() if v is not None}
+        if "purpose" in query:
+            Purpose.parse(str(query["purpose"]))
         path = f"/records/{record_id}/content"
-        with self.http.stream("GET", path, params=query, headers=self._headers()) as response:
-            if response.status_code >= 400:
-                response.read()
-                _raise_for(response)
-            length = response.headers.get("content-length")
-            yield Download(
-                dict(response.headers),
-                int(length) if length and length.isdigit() else None,
-                _interruptible(record_id, response),
-            )
+        try:
+            with self.http.stream("GET", path, params=query, headers=self._headers()) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    _raise_for(response)
+                length = response.headers.get("content-length")
+                yield Download(
+                    dict(response.headers),
+                    int(length) if length and length.isdigit() else None,
+                    _interruptible(record_id, response),
+                )
+        except httpx.TransportError as exc:
+            raise _unreachable(self.base_url, exc, self.timeout) from exc
 
     # ---- consents (patient side: signs locally) ---------------------------------------------
 
@@ -248,15 +329,19 @@ class SharingClient:
         deadline_s: int = 600,
     ) -> dict[str, Any]:
         patient = Account.from_key(patient_key).address
+        # Bad terms are refused before any request, not as a 422 (or a hex error) later.
+        check_address(grantee, "grantee")
+        cats, purps = list(categories), list(purposes)
+        category_mask = mask(Category.parse(c) for c in cats)
+        purpose_mask = mask(Purpose.parse(p) for p in purps)
         domain = self.json("GET", "/consents/domain", params={"patient": patient})
         now = int(datetime.now(UTC).timestamp())
-        cats, purps = list(categories), list(purposes)
         terms = GrantTerms(
             patient=patient,
             grantee=grantee,
             grantee_role=grantee_role,
-            categories=mask(Category.parse(c) for c in cats),
-            purposes=mask(Purpose.parse(p) for p in purps),
+            categories=category_mask,
+            purposes=purpose_mask,
             valid_from=now - 120,
             valid_until=now + valid_for_s,
             document_hash=b"\x00" * 32,
@@ -422,6 +507,31 @@ class SharingClient:
             "POST", f"/referral-proposals/{proposal_id}/decline", json={"note": note}
         )
         return out
+
+
+def check_address(value: str, what: str) -> str:
+    """``value`` if it is an account address (0x and 40 hex digits), else ValueError."""
+    if not ADDRESS_RE.fullmatch(value):
+        raise ValueError(f"{what}: not an address (0x followed by 40 hex digits): {value!r}")
+    return value
+
+
+def qualify_policy(policy: str | Node, authority: str | None) -> str:
+    """The canonical policy text with ``authority.`` before every unprefixed attribute."""
+
+    def qualify(node: Node) -> Node:
+        if isinstance(node, Attr):
+            if node.authority is not None:
+                return node
+            if authority is None:
+                raise PolicyError(
+                    f"attribute {node.name!r} names no authority and your member is no "
+                    f"attribute authority here: write it as <authority>.{node.name}"
+                )
+            return Attr(f"{authority}.{node.name}")
+        return Gate(node.threshold, tuple(qualify(c) for c in node.children))
+
+    return to_text(qualify(parse_policy(policy) if isinstance(policy, str) else policy))
 
 
 def grant_body(

@@ -295,3 +295,202 @@ def test_record_list_and_referral_lifecycle_on_the_command_line(cast: Cast, tmp_
     assert statuses("clinic")[fid] == statuses("h3")[fid] == "completed"
     assert statuses("patient") == {fid: "completed"}
     assert fid not in statuses("h1")  # not a party to it
+
+
+def _main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, list[str]]:
+    """`alliance ARGS` as the console script runs it: status, stdout, stderr lines."""
+    from sharing_api.cli.main import main
+
+    capsys.readouterr()
+    status = main(args)
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err.strip().splitlines()
+
+
+def _key_file(tmp_path: Path, name: str, key: str) -> str:
+    path = tmp_path / f"{name}.key"
+    path.write_text(key)
+    return str(path)
+
+
+def _uploads(cast: Cast) -> float:
+    """POST /records requests the API has seen, whatever their status."""
+    return sum(
+        sample.value
+        for metric in cast.api.services.metrics.requests.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+        and sample.labels["route"] == "/records"
+        and sample.labels["method"] == "POST"
+    )
+
+
+def test_an_unprefixed_policy_is_the_members_own(
+    cast: Cast, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's `abe` style, 'role:doctor and dept:cardiology', published by h1: sealed
+    and registered as h1's attributes, shown to the user, and h1's cardiologist reads it."""
+    from eth_account import Account
+
+    from sharing_api.sdk import SharingClient
+
+    monkeypatch.setenv("ALLIANCE_API_URL", cast.api.url)
+    monkeypatch.delenv("ALLIANCE_TOKEN", raising=False)
+    h1 = _key_file(tmp_path, "h1", cast.alliance.keys["h1"])
+    patient = Account.create()
+    bundle = tmp_path / "bundle.json"
+    status, _, err = _main(
+        ["record", "sample", "--patient", patient.address, "--out", str(bundle)], capsys
+    )
+    assert status == 0, err
+    policy = "role:doctor and dept:cardiology"
+    put = ["record", "put", str(bundle), "--patient", patient.address, "--category", "summary"]
+    status, out, err = _main([*put, "--policy", policy, "--key-file", h1], capsys)
+    assert status == 0, err
+    expanded = "h1.role:doctor and h1.dept:cardiology"
+    assert f"policy: {expanded}" in err
+    record = json.loads(out)
+    assert record["policy"] == expanded
+
+    wallet = SharingClient(cast.api.url)
+    wallet.login(patient.key)
+    wallet.grant_consent(
+        patient.key, grantee=cast.address("h1"), categories=["summary"], purposes=["treatment"]
+    )
+    wallet.close()
+    token = {"ALLIANCE_TOKEN": cast.h1_doctor.token, "ALLIANCE_API_URL": cast.api.url}
+    key, read = tmp_path / "dr.key", tmp_path / "read.json"
+    _run(["record", "key", "--out", str(key)], **token)
+    _run(
+        ["record", "get", str(record["record_id"]), "--key", str(key), "--out", str(read)], **token
+    )
+    assert json.loads(read.read_text()) == json.loads(bundle.read_text())
+
+    # supersede takes the same shorthand.
+    supersede = ["record", "supersede", str(record["record_id"]), str(bundle)]
+    status, out, err = _main([*supersede, "--policy", "role:doctor", "--key-file", h1], capsys)
+    assert status == 0, err
+    assert json.loads(out)["policy"] == "h1.role:doctor" and "policy: h1.role:doctor" in err
+
+
+@pytest.mark.usefixtures("unchanged")
+def test_policies_naming_no_known_authority_are_one_line(
+    cast: Cast, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ALLIANCE_API_URL", cast.api.url)
+    monkeypatch.delenv("ALLIANCE_TOKEN", raising=False)
+    bundle = tmp_path / "bundle.json"
+    bundle.write_text(json.dumps(chest_pain_bundle(cast.patient_key.address, "c1")))
+    put = ["record", "put", str(bundle), "--patient", cast.patient_key.address]
+    put += ["--category", "summary"]
+    clinic = _key_file(tmp_path, "clinic", cast.alliance.keys["clinic"])
+    status, _, err = _main(
+        [*put, "--policy", "c1.role:doctor or xq.role:doctor", "--key-file", clinic], capsys
+    )
+    assert (status, err) == (
+        1,
+        ["error: policy names no known attribute authority 'xq' (this API knows: c1, h1)"],
+    )
+    # h3 is no attribute authority: its shorthand has no owner to expand to.
+    h3 = _key_file(tmp_path, "h3", cast.alliance.keys["h3"])
+    status, _, err = _main([*put, "--policy", "role:doctor", "--key-file", h3], capsys)
+    assert status == 1 and len(err) == 1, err
+    assert "'role:doctor' names no authority" in err[0] and "<authority>.role:doctor" in err[0]
+
+
+def test_a_422_names_the_field(
+    cast: Cast, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sharing_api.sdk import ApiError
+
+    with pytest.raises(ApiError) as refused:
+        cast.clinic.json("GET", "/records", params={"patient": "0x123"})
+    assert refused.value.status == 422 and "query.patient: " in str(refused.value)
+    # The command line prints it: a staff key valid for longer than the API allows.
+    monkeypatch.setenv("ALLIANCE_API_URL", cast.api.url)
+    monkeypatch.setenv("ALLIANCE_TOKEN", cast.h1_doctor.token)
+    out = tmp_path / "dr.key"
+    status, _, err = _main(["record", "key", "--out", str(out), "--days", "9999"], capsys)
+    assert status == 1 and len(err) == 1, err
+    assert err[0].startswith("error: API 422: ") and "body.valid_days: " in err[0], err
+    assert not out.exists()
+
+
+@pytest.mark.usefixtures("unchanged")
+@pytest.mark.parametrize(
+    ("category", "policy", "error"),
+    [
+        ("x-ray", "c1.role:doctor", "error: unknown category 'x-ray' (choose from summary, "),
+        ("lab", "c1.role:doctor and", "error: --policy: expected an attribute"),
+        ("lab", "c1.role:Doctor or", "error: --policy: invalid attribute 'c1.role:Doctor'"),
+    ],
+)
+def test_bad_category_or_policy_is_refused_before_anything_is_sent(
+    cast: Cast,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    category: str,
+    policy: str,
+    error: str,
+) -> None:
+    monkeypatch.setenv("ALLIANCE_API_URL", cast.api.url)
+    monkeypatch.delenv("ALLIANCE_TOKEN", raising=False)
+    bundle = tmp_path / "bundle.json"
+    bundle.write_text(json.dumps(chest_pain_bundle(cast.patient_key.address, "c1")))
+    clinic = _key_file(tmp_path, "clinic", cast.alliance.keys["clinic"])
+    before = _uploads(cast)
+    put = ["record", "put", str(bundle), "--patient", cast.patient_key.address]
+    status, _, err = _main(
+        [*put, "--category", category, "--policy", policy, "--key-file", clinic], capsys
+    )
+    assert status == 1 and len(err) == 1 and err[0].startswith(error), err
+    # The SDK refuses too, before the body goes out.
+    with pytest.raises(ValueError):
+        cast.clinic.upload(cast.patient_key.address, category, policy, iter([b"never sent"]))
+    assert _uploads(cast) == before
+
+
+def test_the_patient_answers_proposals_on_the_command_line(
+    cast: Cast, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from eth_account import Account
+
+    from sharing_api.sdk import SharingClient
+
+    monkeypatch.setenv("ALLIANCE_API_URL", cast.api.url)
+    monkeypatch.delenv("ALLIANCE_TOKEN", raising=False)
+    patient = Account.create()
+    key = _key_file(tmp_path, "patient", "0x" + bytes(patient.key).hex())
+    rid = cast.clinic.upload(patient.address, "lab", "c1.role:doctor", cast.sealed(b"{}"))[
+        "record_id"
+    ]
+    propose = cast.clinic_doctor.propose_referral
+    first = propose(patient.address, cast.address("h3"), categories=["lab"], reason="nephrology")
+    second = propose(patient.address, cast.address("h3"), record_ids=[rid])
+
+    status, out, err = _main(
+        ["referral", "proposal-accept", str(first["proposal_id"]), "--key-file", key], capsys
+    )
+    assert status == 0, err
+    accepted = json.loads(out)
+    assert accepted["status"] == "accepted" and accepted["record_ids"] == [rid]
+    (said,) = err
+    assert said.startswith(f"proposal {first['proposal_id']} accepted: referral up from ")
+    assert "Pujiang County People's Hospital" in said and "reason: nephrology" in said
+    wallet = SharingClient(cast.api.url)
+    wallet.login(patient.key)
+    try:  # on chain, the patient's own referral
+        (made,) = wallet.referrals()
+        assert made["referral_id"] == accepted["referral_id"] and made["status"] == "created"
+    finally:
+        wallet.close()
+
+    args = ["referral", "proposal-decline", str(second["proposal_id"]), "--note", "not now"]
+    status, out, err = _main([*args, "--key-file", key], capsys)
+    assert status == 0, err
+    declined = json.loads(out)
+    assert declined["status"] == "declined" and declined["note"] == "not now"
+    # Answered once: a second answer is one line, exit 1.
+    status, _, err = _main([*args, "--key-file", key], capsys)
+    assert status == 1 and len(err) == 1 and "already declined" in err[0], err

@@ -29,7 +29,16 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _serve(config: Path, port: int, env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
-    cmd = [sys.executable, "-m", "sharing_api.cli", "gateway", "serve", "--insecure-http", "--config", str(config)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "sharing_api.cli",
+        "gateway",
+        "serve",
+        "--insecure-http",
+        "--config",
+        str(config),
+    ]
     return subprocess.Popen(
         [*cmd, "--port", str(port), *extra],
         stdout=subprocess.DEVNULL,
