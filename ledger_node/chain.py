@@ -32,6 +32,7 @@ from ledger_node.block import (
 from ledger_node.engine_revm import RevmEngine
 from ledger_node.genesis import Genesis
 from ledger_node.permission import NotAMember, Permissions
+from ledger_node.refusal import Refusal
 from ledger_node.state import StateDelta, WorldState
 from ledger_node.store import LogRow, Store, TxRow
 from ledger_node.txcodec import Tx, TxCache, TxError, decode_raw, intrinsic_gas
@@ -40,7 +41,12 @@ DB_FILE = "chain.sqlite3"
 
 
 class AdmissionError(ValueError):
-    """A transaction refused at admission (bad nonce, wrong chain, not a member, ...)."""
+    """A transaction refused at admission (bad nonce, wrong chain, ...); ``reason`` says
+    which, for callers that branch on it (the message is for people and anvil parity)."""
+
+    def __init__(self, reason: Refusal, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass
@@ -222,27 +228,37 @@ class Chain:
 
     def _check(self, tx: Tx) -> None:
         if self.key is None:
-            raise AdmissionError("this node has no sealer key: it serves reads only")
+            raise AdmissionError(
+                Refusal.READ_ONLY, "this node has no sealer key: it serves reads only"
+            )
         if tx.chain_id != self.genesis.chain_id:
             raise AdmissionError(
-                f"wrong chain id {tx.chain_id} (this chain is {self.genesis.chain_id})"
+                Refusal.WRONG_CHAIN,
+                f"wrong chain id {tx.chain_id} (this chain is {self.genesis.chain_id})",
             )
-        if tx.hash in self.known:
-            raise AdmissionError("already known")  # a mined duplicate fails the nonce check
+        if tx.hash in self.known:  # a mined duplicate fails the nonce check
+            raise AdmissionError(Refusal.ALREADY_KNOWN, "already known")
         if not self.permissions.admits(self.engine, tx.sender):
             raise NotAMember(f"sender 0x{tx.sender.hex()} is not an alliance member")
         want = self.next_nonce(tx.sender)
         if tx.nonce < want:
-            raise AdmissionError(f"nonce too low: next nonce {want}, tx nonce {tx.nonce}")
+            raise AdmissionError(
+                Refusal.NONCE_TOO_LOW, f"nonce too low: next nonce {want}, tx nonce {tx.nonce}"
+            )
         if tx.nonce > want:
-            raise AdmissionError(f"nonce too high: next nonce {want}, tx nonce {tx.nonce} (gap)")
+            raise AdmissionError(
+                Refusal.NONCE_TOO_HIGH,
+                f"nonce too high: next nonce {want}, tx nonce {tx.nonce} (gap)",
+            )
         if tx.gas < intrinsic_gas(tx):
-            raise AdmissionError("intrinsic gas too low")
+            raise AdmissionError(Refusal.GAS_LIMIT, "intrinsic gas too low")
         if tx.gas > self.genesis.block_gas_limit:
-            raise AdmissionError("exceeds block gas limit")
+            raise AdmissionError(Refusal.GAS_LIMIT, "exceeds block gas limit")
         cost = tx.gas * tx.gas_price + tx.value
         if cost and self.engine.account(tx.sender).balance < cost:
-            raise AdmissionError("insufficient funds for gas * price + value")
+            raise AdmissionError(
+                Refusal.INSUFFICIENT_FUNDS, "insufficient funds for gas * price + value"
+            )
 
     def _enqueue(self, seq: int, tx: Tx) -> None:
         self.pool.append(Pending(seq, tx))
@@ -254,7 +270,7 @@ class Chain:
         try:
             tx = self.txcache.decode(raw)
         except TxError as exc:
-            raise AdmissionError(str(exc)) from exc
+            raise AdmissionError(Refusal.INVALID, str(exc)) from exc
         self._check(tx)
         if self.pool_in_store:
             self.store.begin()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ledger_node.abc import ExecutionEngine, Message
+from ledger_node.refusal import Refusal
 from ledger_node.txcodec import keccak
 
 IS_MEMBER = keccak(b"isMember(address)")[:4]
@@ -10,6 +11,8 @@ IS_MEMBER = keccak(b"isMember(address)")[:4]
 
 class NotAMember(ValueError):
     """The sender is not an admitted alliance member."""
+
+    reason = Refusal.NOT_MEMBER
 
 
 class Permissions:

@@ -9,8 +9,9 @@ from ledger_node.abc import Message
 from ledger_node.block import Header
 from ledger_node.chain import AdmissionError, Chain
 from ledger_node.permission import NotAMember
+from ledger_node.refusal import REJECTED, Refusal
 from ledger_node.store import LogRow, TxRow
-from ledger_node.txcodec import Tx, TxError, decode_raw, keccak
+from ledger_node.txcodec import Tx, decode_raw, keccak
 
 CLIENT_VERSION = "alliance-ledger/0.1.0/pyrevm-0.3.7"
 EMPTY_UNCLES = "0x1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347"
@@ -20,7 +21,7 @@ MAX_ESTIMATE_MARGIN = 1.0
 
 
 class RpcError(Exception):
-    def __init__(self, code: int, message: str, data: str | None = None) -> None:
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
         super().__init__(message)
         self.code, self.message, self.data = code, message, data
 
@@ -33,6 +34,12 @@ class RpcError(Exception):
 
 def invalid(msg: str) -> RpcError:
     return RpcError(-32602, msg)
+
+
+def refused(reason: Refusal, message: str) -> RpcError:
+    """An admission refusal: anvil's code and words, plus the reason clients branch on."""
+    code = -32602 if reason is Refusal.INVALID else REJECTED
+    return RpcError(code, message, {"reason": reason.value})
 
 
 def q(n: int) -> str:
@@ -223,11 +230,8 @@ class Methods:
         data = p_bytes(raw, "transaction")
         try:
             return h(self.chain.submit(data))
-        except NotAMember as exc:
-            raise RpcError(-32003, str(exc)) from None
-        except AdmissionError as exc:
-            code = -32602 if isinstance(exc.__cause__, TxError) else -32003
-            raise RpcError(code, str(exc)) from None
+        except (AdmissionError, NotAMember) as exc:
+            raise refused(exc.reason, str(exc)) from None
 
     def _tx_json(self, tx: Tx, row: TxRow | None, header: Header | None) -> dict[str, Any]:
         out: dict[str, Any] = {"type": q(tx.type)}

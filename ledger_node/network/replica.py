@@ -54,7 +54,8 @@ from ledger_node.network.layout import (
 )
 from ledger_node.network.lease import LeaseKeeper
 from ledger_node.permission import NotAMember
-from ledger_node.rpc import RpcError, h, p_bytes
+from ledger_node.refusal import Refusal
+from ledger_node.rpc import RpcError, h, p_bytes, refused
 from ledger_node.server import MAX_BATCH, Node, _error
 from ledger_node.txcodec import TxError, intrinsic_gas
 
@@ -169,17 +170,20 @@ class ReplicaNode(Node):
         try:
             tx = chain.txcache.decode(data)
         except TxError as exc:
-            raise RpcError(-32602, str(exc)) from None
+            raise refused(Refusal.INVALID, str(exc)) from None
         if tx.chain_id != chain.genesis.chain_id:
-            raise RpcError(-32003, f"wrong chain id {tx.chain_id}")
+            raise refused(Refusal.WRONG_CHAIN, f"wrong chain id {tx.chain_id}")
         if not chain.permissions.admits(chain.engine, tx.sender):
-            raise RpcError(-32003, f"sender 0x{tx.sender.hex()} is not an alliance member")
+            message = f"sender 0x{tx.sender.hex()} is not an alliance member"
+            raise refused(Refusal.NOT_MEMBER, message)
         if tx.nonce < chain.nonce_of(tx.sender):
-            raise RpcError(-32003, f"nonce too low: next nonce {chain.nonce_of(tx.sender)}")
+            message = f"nonce too low: next nonce {chain.nonce_of(tx.sender)}"
+            raise refused(Refusal.NONCE_TOO_LOW, message)
         if tx.gas < intrinsic_gas(tx) or tx.gas > chain.genesis.block_gas_limit:
-            raise RpcError(-32003, "gas outside intrinsic gas .. block gas limit")
+            raise refused(Refusal.GAS_LIMIT, "gas outside intrinsic gas .. block gas limit")
         if self.follower:
-            raise RpcError(-32003, "read-only follower: send transactions to a member's node")
+            message = "read-only follower: send transactions to a member's node"
+            raise refused(Refusal.READ_ONLY, message)
         collect = _collect.get()
         if collect is None:
             raise RpcError(-32603, "transactions are accepted over HTTP only")
@@ -550,9 +554,11 @@ class ReplicaNode(Node):
                 try:
                     entry.pending.add(self.chain.submit(raw))
                 except (AdmissionError, NotAMember) as exc:
-                    if "nonce too high" in str(exc) and now - entry.since < PENDING_NONCE_WAIT_S:
+                    # A gap: an earlier nonce of the sender may still be on its way.
+                    gap = exc.reason is Refusal.NONCE_TOO_HIGH
+                    if gap and now - entry.since < PENDING_NONCE_WAIT_S:
                         keep.append(raw)
-                    elif "already known" not in str(exc):
+                    elif exc.reason is not Refusal.ALREADY_KNOWN:
                         log.info("%s: dropped a pool transaction: %s", self.node_id, exc)
             entry.waiting = keep
         self.chain.flush()

@@ -4,11 +4,11 @@ and lag behind the newest block in etcd, faulty sealers and refusals."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 import httpx
 
+from ledger_node.jsonrpc import ChainUnavailable, JsonRpc, RpcError
 from ledger_node.network.etcd import Etcd, last_key, prefix_end
 from ledger_node.network.layout import Keys, from_json, height_of
 from ledger_node.network.supervisor import LocalNetwork
@@ -47,26 +47,29 @@ async def _gather(net: LocalNetwork) -> dict[str, Any]:
         out["faulty"] = [k.key.rsplit(b"/", 1)[1].decode() for k in faulty]
         out["pool_entries"] = len(pool)
         reported = {from_json(n.value)["id"]: from_json(n.value) for n in live}
-        async with httpx.AsyncClient(timeout=1.0) as client:
-            for spec in net.nodes:
-                row: dict[str, Any] = {"id": spec.id, "url": spec.url, "up": False}
-                with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
-                    reply = await client.post(
-                        spec.url,
-                        json={"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []},
-                    )
-                    row["height"] = int(reply.json()["result"], 16)
-                    row["up"] = True
-                info = reported.get(spec.id)
-                row["role"] = info["role"] if info else ("follower" if spec.follower else "-")
-                row["sealer"] = info.get("sealer") if info else None
-                row["alarms"] = info.get("alarms", []) if info else []
-                if "height" in row:
-                    row["lag"] = out["height"] - row["height"]
-                out["nodes"].append(row)
+        heights = await asyncio.gather(*(asyncio.to_thread(_height, n.url) for n in net.nodes))
+        for spec, height in zip(net.nodes, heights, strict=True):
+            row: dict[str, Any] = {"id": spec.id, "url": spec.url, "up": height is not None}
+            info = reported.get(spec.id)
+            row["role"] = info["role"] if info else ("follower" if spec.follower else "-")
+            row["sealer"] = info.get("sealer") if info else None
+            row["alarms"] = info.get("alarms", []) if info else []
+            if height is not None:
+                row["height"] = height
+                row["lag"] = out["height"] - height
+            out["nodes"].append(row)
     finally:
         await etcd.close()
     return out
+
+
+def _height(url: str) -> int | None:
+    """The node's block height, or None when it does not answer (usably) within a second."""
+    with JsonRpc(url, timeout=1.0) as rpc:
+        try:
+            return int(rpc.call("eth_blockNumber", []), 16)
+        except (ChainUnavailable, RpcError, TypeError, ValueError):
+            return None
 
 
 def network_status(net: LocalNetwork) -> dict[str, Any]:

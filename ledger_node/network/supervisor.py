@@ -20,11 +20,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import httpx
 from coincurve import PrivateKey
 
 from ledger_node.block import address_of
 from ledger_node.chain import DB_FILE, init_data_dir
+from ledger_node.jsonrpc import ChainUnavailable, JsonRpc, RpcError
 from ledger_node.network.procs import (
     EtcdCluster,
     EtcdMember,
@@ -186,12 +186,9 @@ class LocalNetwork:
             if proc is not None and proc.poll() is not None:
                 tail = (self.root / f"{spec.id}.log").read_text()[-1500:]
                 raise RuntimeError(f"node {spec.id} exited: {tail}")
-            with contextlib.suppress(httpx.HTTPError):
-                httpx.post(
-                    spec.url,
-                    json={"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []},
-                    timeout=1,
-                )
+            with contextlib.suppress(ChainUnavailable), JsonRpc(spec.url, timeout=1) as rpc:
+                with contextlib.suppress(RpcError):  # an error object is an answer too
+                    rpc.call("eth_blockNumber", [])
                 return
             time.sleep(0.1)
         raise TimeoutError(f"node {spec.id} did not start")

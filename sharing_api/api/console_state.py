@@ -17,6 +17,7 @@ from fastapi import Request
 from sharing_api.api.services import Services
 from sharing_api.audit.rpc_verify import verify_links_rpc
 from sharing_api.audit.verify import verify_blobs
+from sharing_api.chain.errors import ChainUnavailable, RpcError
 from sharing_api.index.console_results import VerificationStore
 
 OUR_NODE = "alliance-ledger/"  # web3_clientVersion prefix of the project's ledger node
@@ -75,13 +76,13 @@ class ConsoleState:
     def _check_links(
         self, services: Services, members: set[str], errors: list[str]
     ) -> dict[str, Any]:
-        w3 = services.reader.client.w3
+        transport = services.reader.client.rpc
 
         def rpc(method: str, params: list[Any]) -> Any:
-            response = w3.provider.make_request(method, params)  # type: ignore[arg-type]
-            if "error" in response:
-                raise OSError(f"{method}: {response['error']}")
-            return response["result"]
+            try:
+                return transport.call(method, params)
+            except RpcError as exc:  # a node error is not a broken chain: not a ValueError
+                raise ChainUnavailable(f"{method}: {exc}") from exc
 
         client = str(rpc("web3_clientVersion", []))
         if not client.startswith(OUR_NODE):

@@ -160,20 +160,9 @@ def verify_rpc(request: Request, genesis_file: Path, last: int | None = None) ->
 
 
 def http_request(url: str, timeout: float = 30.0) -> Request:
-    """A plain JSON-RPC caller (no web3 middleware rewriting block fields)."""
-    import httpx
+    """A plain JSON-RPC caller (no web3 middleware rewriting block fields) on the transport;
+    a node that cannot be reached or answers an error raises an OSError
+    (``ChainUnavailable``) or ValueError (``RpcError``)."""
+    from ledger_node.jsonrpc import JsonRpc
 
-    client = httpx.Client(timeout=timeout)
-    ids = iter(range(1, 1 << 62))
-
-    def call(method: str, params: list[Any]) -> Any:
-        try:
-            body = {"jsonrpc": "2.0", "id": next(ids), "method": method, "params": params}
-            reply = client.post(url, json=body).json()
-        except httpx.HTTPError as exc:
-            raise OSError(f"{url}: {exc}") from exc
-        if "error" in reply:
-            raise OSError(f"{method}: {reply['error']}")
-        return reply["result"]
-
-    return call
+    return JsonRpc(url, timeout).call

@@ -33,10 +33,16 @@ from web3 import Web3
 
 from sharing_api.chain.artifacts import load_artifact
 from sharing_api.chain.client import ChainClient
-from sharing_api.chain.errors import ChainUnavailable, TransactionRejected
+from sharing_api.chain.errors import (
+    ChainUnavailable,
+    NonceTooHigh,
+    NonceTooLow,
+    RpcError,
+    TransactionRejected,
+)
 from sharing_api.chain.heads import HeadWaiter
 from sharing_api.chain.records import AccessEntry, access_batch_calldata
-from sharing_api.chain.rpc import JsonRpc, RpcError
+from sharing_api.chain.rpc import JsonRpc
 from sharing_api.chain.scopes import Basis, Purpose
 from sharing_api.chain.txsign import sign_transaction
 
@@ -207,7 +213,7 @@ class AccessBatcher:
                 return
             except RpcError as exc:
                 # Another process signing as this member took the nonce: ask the node, retry.
-                if attempt == 0 and "nonce" in str(exc).lower():
+                if attempt == 0 and isinstance(exc, (NonceTooLow, NonceTooHigh)):
                     continue
                 client.forget_fees()  # the refusal may be about the price
                 raise AccessNotLogged(f"access not logged: the node refused it: {exc}") from None
@@ -267,10 +273,10 @@ class AccessBatcher:
             replies = self.rpc.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
         except (ChainUnavailable, TransactionRejected) as exc:
             log.warning("access receipts: %s", exc)
-            replies = [{} for _ in hashes]
+            replies = [None for _ in hashes]
         now = time.monotonic()
         for tx_hash, reply in zip(hashes, replies, strict=True):
-            receipt = reply.get("result")
+            receipt = None if isinstance(reply, RpcError) else reply
             with self._cv:
                 flight = self._in_flight.get(tx_hash)
                 if flight is None or (not receipt and now < flight.deadline):

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, ClassVar
 
-import requests
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
@@ -28,7 +27,15 @@ from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import Nonce, TxParams, TxReceipt
 
 from sharing_api.chain.artifacts import decode_revert, load_artifact
-from sharing_api.chain.errors import ChainUnavailable, TransactionRejected
+from sharing_api.chain.errors import (
+    ChainUnavailable,
+    NonceTooHigh,
+    NonceTooLow,
+    TransactionRejected,
+    rpc_error,
+)
+from sharing_api.chain.provider import TransportProvider
+from sharing_api.chain.rpc import JsonRpc
 
 # Headroom over eth_estimateGas: warm/cold slot costs can differ between estimate and block.
 GAS_MARGIN_NUM, GAS_MARGIN_DEN = 6, 5
@@ -63,14 +70,17 @@ class ChainClient:
         timeout: float = 30.0,
         w3: Web3 | None = None,
         legacy_fees: bool = False,
+        rpc: JsonRpc | None = None,
     ) -> None:
         """``legacy_fees``: always send type-0 transactions priced at eth_gasPrice (for nodes
-        that take no EIP-1559 transactions); otherwise the latest block decides."""
+        that take no EIP-1559 transactions); otherwise the latest block decides. ``rpc``:
+        the transport to share (web3 sends through it too)."""
         self.url = url
         self.timeout = timeout
         self.legacy_fees = legacy_fees
+        self.rpc = rpc or JsonRpc(url, timeout)
         if w3 is None:
-            w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
+            w3 = Web3(TransportProvider(self.rpc))
             # Sealed blocks (a PoA node, ours) carry more than 32 bytes of extraData, which
             # web3 otherwise refuses; harmless on other nodes.
             w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
@@ -92,9 +102,14 @@ class ChainClient:
         return self.account.address
 
     def as_account(self, private_key: str | bytes | LocalAccount) -> ChainClient:
-        """Another signer on the same endpoint (shares the HTTP connection pool)."""
+        """Another signer on the same endpoint (shares the transport and its connections)."""
         return ChainClient(
-            self.url, private_key, timeout=self.timeout, w3=self.w3, legacy_fees=self.legacy_fees
+            self.url,
+            private_key,
+            timeout=self.timeout,
+            w3=self.w3,
+            legacy_fees=self.legacy_fees,
+            rpc=self.rpc,
         )
 
     @property
@@ -208,7 +223,7 @@ class ChainClient:
                     slot.next = None  # unknown whether it was taken: ask the node again
                     self.forget_fees()  # the refusal may be about the price
                     # Another client (or process) used this account's nonce: retry once.
-                    if attempt == 0 and "nonce" in str(exc).lower():
+                    if attempt == 0 and isinstance(exc, (NonceTooLow, NonceTooHigh)):
                         continue
                     raise
                 except Exception:
@@ -259,15 +274,17 @@ class ChainClient:
         return {"maxFeePerGas": 2 * int(base_fee) + tip, "maxPriorityFeePerGas": tip}
 
     def _rpc(self, request: Any) -> Any:
+        """Run a web3 request; the node's error objects become typed errors (the transport
+        already raises ChainUnavailable). Any error that is not a known refusal is still a
+        TransactionRejected, as callers of this client have always caught."""
         try:
             return request()
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise ChainUnavailable(f"chain endpoint {self.url} unreachable: {exc}") from exc
         except Web3RPCError as exc:
             response = exc.rpc_response or {}
-            error = response.get("error")
-            message = error.get("message") if isinstance(error, dict) else None
-            raise TransactionRejected(f"node refused: {message or exc}") from exc
+            error = rpc_error(response.get("error") or {"message": str(exc)})
+            if not isinstance(error, TransactionRejected):
+                error = TransactionRejected(error.error)
+            raise error from exc
 
 
 class _NonceSlot:

@@ -1,8 +1,49 @@
-"""Errors of the chain client: reverts carry the contract's named custom error."""
+"""Errors of the chain client: reverts carry the contract's named custom error; the
+transport's errors (unreachable, refused at admission, ...) are ``ledger_node.jsonrpc``'s,
+re-exported so the API side imports every chain error from here."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from ledger_node.jsonrpc.errors import (
+    AlreadyKnown,
+    BadReply,
+    ChainTimeout,
+    ChainUnavailable,
+    ExecutionReverted,
+    GasLimitRefused,
+    InsufficientFunds,
+    InvalidTransaction,
+    NonceTooHigh,
+    NonceTooLow,
+    NotAdmitted,
+    ReadOnlyNode,
+    RpcError,
+    TransactionRejected,
+    WrongChain,
+    rpc_error,
+)
+
+__all__ = [
+    "AlreadyKnown",
+    "BadReply",
+    "ChainTimeout",
+    "ChainUnavailable",
+    "ContractRevert",
+    "ExecutionReverted",
+    "GasLimitRefused",
+    "InsufficientFunds",
+    "InvalidTransaction",
+    "NonceTooHigh",
+    "NonceTooLow",
+    "NotAdmitted",
+    "ReadOnlyNode",
+    "RpcError",
+    "TransactionRejected",
+    "WrongChain",
+    "rpc_error",
+]
 
 
 class ContractRevert(ValueError):
@@ -16,16 +57,7 @@ class ContractRevert(ValueError):
         super().__init__(f"contract reverted: {name}({shown})")
 
 
-class ChainUnavailable(OSError):
-    """The JSON-RPC endpoint cannot be reached or did not answer in time."""
-
-
 def _show(value: Any) -> str:
     if isinstance(value, bytes):
         return "0x" + value.hex()
     return str(value)
-
-
-class TransactionRejected(ValueError):
-    """The node refused a request outright (not a contract revert): e.g. the sender is not
-    permitted, lacks funds, or the nonce was taken. ``message`` is the node's own words."""

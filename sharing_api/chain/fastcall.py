@@ -12,8 +12,8 @@ from typing import Any
 from eth_abi.abi import decode, encode
 from eth_utils.crypto import keccak
 
-from sharing_api.chain.errors import ChainUnavailable
-from sharing_api.chain.rpc import JsonRpc, RpcError
+from sharing_api.chain.errors import ChainUnavailable, RpcError
+from sharing_api.chain.rpc import JsonRpc
 
 
 def selector(signature: str) -> bytes:

@@ -10,20 +10,18 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import httpx
 from eth_account import Account
+
+from sharing_api.chain.errors import ReadOnlyNode, RpcError
+from sharing_api.chain.rpc import JsonRpc
 
 if TYPE_CHECKING:
     from ledger_node.network.supervisor import LocalNetwork
 
 
 def _rpc(url: str, method: str, *params: Any) -> Any:
-    reply = httpx.post(
-        url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}, timeout=10
-    ).json()
-    if "error" in reply:
-        raise ValueError(reply["error"].get("message", "error"))
-    return reply["result"]
+    with JsonRpc(url, timeout=10) as rpc:
+        return rpc.call(method, list(params))
 
 
 def settled_status(net: LocalNetwork, timeout: float = 30.0) -> dict[str, Any]:
@@ -71,10 +69,10 @@ def check_network(
     raw = account.sign_transaction({**tx, "nonce": nonce, "chainId": chain_id}).raw_transaction
     try:
         _rpc(regulator.url, "eth_sendRawTransaction", "0x" + raw.hex())
-        refusal = ""
-    except ValueError as exc:
-        refusal = str(exc)
+        refusal: RpcError | None = None
+    except RpcError as exc:
+        refusal = exc
     expect(
         f"the regulator's follower serves reads and refuses writes ({refusal})",
-        "read-only" in refusal,
+        isinstance(refusal, ReadOnlyNode),
     )

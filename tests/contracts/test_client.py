@@ -13,6 +13,7 @@ from sharing_api.chain import (
     ContractRevert,
     TransactionRejected,
 )
+from sharing_api.chain.errors import InsufficientFunds, NonceTooLow, NotAdmitted
 from tests.contracts.conftest import Actors, ChainEndpoint
 from tests.contracts.helpers import CID, POLICY, sha
 
@@ -114,12 +115,40 @@ def test_node_refusal_is_a_value_error(actors: Actors, chain: ChainEndpoint) -> 
     pauper = ChainClient(chain.url, Account.create().key)  # no balance at all
     registry = actors.h1.registry.address
     if chain.name == "ledger":  # permissioned: a non-member is refused at admission
-        with pytest.raises(TransactionRejected, match=r"not an alliance member"):
+        with pytest.raises(NotAdmitted, match=r"not an alliance member"):
             pauper.deploy("RecordRegistry", registry)
         return
     if chain.free_gas:  # free gas: even a pauper's transaction goes through
         address, _ = pauper.deploy("RecordRegistry", registry)
         assert address
         return
-    with pytest.raises(TransactionRejected, match=r"(?i)insufficient funds"):
+    with pytest.raises(InsufficientFunds, match=r"(?i)insufficient funds"):
         pauper.deploy("RecordRegistry", registry)
+    assert issubclass(InsufficientFunds, TransactionRejected)  # what callers have caught
+
+
+def test_a_nonce_taken_elsewhere_is_asked_again_once(actors: Actors, chain: ChainEndpoint) -> None:
+    """Another process signing as the same account uses the nonce this client expected: the
+    node refuses with NonceTooLow (typed, on every backend) and the client retries once."""
+    client = ChainClient(chain.url, chain.keys[-1])
+    registry = actors.h1.registry.address
+    client.deploy("RecordRegistry", registry)  # the client now expects the next nonce
+    with client.reserve_nonces(0) as expected:
+        pass
+    other = {
+        "to": client.address,
+        "value": 0,
+        "gas": 21_000,
+        "gasPrice": client.rpc.call("eth_gasPrice", []),
+    }
+    signed = client.account.sign_transaction(
+        {**other, "nonce": expected, "chainId": client.chain_id}
+    )
+    client.w3.eth.wait_for_transaction_receipt(
+        client.w3.eth.send_raw_transaction(signed.raw_transaction)
+    )
+    raw = client.account.sign_transaction({**other, "nonce": expected, "chainId": client.chain_id})
+    with pytest.raises(NonceTooLow):  # what the client meets on its next send
+        client.rpc.call("eth_sendRawTransaction", ["0x" + raw.raw_transaction.hex()])
+    address, _ = client.deploy("RecordRegistry", registry)
+    assert address
