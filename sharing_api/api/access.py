@@ -2,7 +2,8 @@
 
 Consent gates who MAY fetch: a live consent of the patient covering (reader member,
 category, purpose), an active referral handing the record to the reader, or break-glass by a
-doctor with a reason. The AccessLog transaction must be mined before the ciphertext flows.
+doctor with a reason. The record's custodian reads its own record on the custodian basis.
+The AccessLog transaction must be mined before the ciphertext flows.
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ def decide(
                 f"referral {referral_id} does not hand record {record['record_id']} to {reader}"
             )
         return Grant(Basis.REFERRAL, referral_id, purpose)
+    if str(record["custodian"]).lower() == reader.lower():
+        # The member holds this record already: its own staff need no consent to read it.
+        return Grant(Basis.CUSTODIAN, 0, purpose)
     consent_id = services.fast.is_permitted(patient, reader, int(record["category"]), int(purpose))
     if consent_id is None:
         raise forbidden(

@@ -25,7 +25,7 @@ CSV_FIELDS = (
 
 
 def basis_name(value: int) -> str:
-    return Basis(int(value)).name.lower().replace("_", "-")
+    return Basis(int(value)).label
 
 
 def write_csv(rows: Sequence[dict[str, Any]], path: Path) -> None:

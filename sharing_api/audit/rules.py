@@ -61,6 +61,7 @@ class Access:
     pos: Pos
     timestamp: int
     category: int | None = None  # the record's category, when known
+    custodian: str | None = None  # the record's custodian, when known
 
 
 @dataclass(frozen=True)
@@ -126,8 +127,17 @@ def _referral_problem(a: Access, r: Referral | None) -> str | None:
     return None
 
 
+def _custodian_problem(a: Access) -> str | None:
+    if a.custodian is None:
+        return f"custodian basis, but the custodian of record {a.record_id} is unknown"
+    if a.custodian.lower() != a.reader.lower():
+        return f"custodian basis, but record {a.record_id} is held by {a.custodian}"
+    return None
+
+
 def no_live_basis(h: History) -> list[Anomaly]:
-    """Accesses whose consent or referral did not cover them when they happened.
+    """Accesses whose consent or referral did not cover them when they happened, or that
+    claim the custodian basis for a reader who is not the record's custodian.
     (A consent revoked before the access is left to ``after_revocation``.)"""
     consents = {c.consent_id: c for c in h.consents}
     referrals = {r.referral_id: r for r in h.referrals}
@@ -139,6 +149,8 @@ def no_live_basis(h: History) -> list[Anomaly]:
             problem = _referral_problem(a, referrals.get(a.basis_id))
         elif a.basis == Basis.BREAK_GLASS:
             problem = None  # judged by `unjustified_break_glass`
+        elif a.basis == Basis.CUSTODIAN:
+            problem = _custodian_problem(a)
         else:
             problem = f"unknown basis {a.basis}"
         if problem is not None:

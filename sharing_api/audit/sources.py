@@ -145,6 +145,7 @@ def from_events(events: Iterable[ChainEvent], timestamps: dict[int, int]) -> Aud
             (ev.block_number, ev.log_index),
             r["timestamp"],
             records[r["record_id"]]["category"] if r["record_id"] in records else None,
+            records[r["record_id"]]["custodian"] if r["record_id"] in records else None,
         )
         for ev, r in raw_accesses
     )
@@ -210,6 +211,7 @@ def read_index_db(db: IndexDB, limit: int = 10_000_000) -> AuditData:
         if ReferralStatus(int(r["status"])) not in OPEN_REFERRAL
     }
     category = {int(r["record_id"]): int(r["category"]) for r in records}
+    custodian = {int(r["record_id"]): str(r["custodian"]) for r in records}
     consents = tuple(
         Consent(
             int(c["consent_id"]),
@@ -253,6 +255,7 @@ def read_index_db(db: IndexDB, limit: int = 10_000_000) -> AuditData:
             (int(r["block_number"]), 1),
             int(r["timestamp"]),
             category.get(int(r["record_id"])),
+            custodian.get(int(r["record_id"])),
         )
         for r in rows
     )

@@ -14,7 +14,14 @@ from sharing_api.chain.referrals import ReferralRegistry
 
 # Events an auditor reads, per contract.
 AUDIT_EVENTS = {
-    "AllianceRegistry": ("MemberAdded", "MemberRemoved", "RolesChanged", "ThresholdChanged"),
+    "AllianceRegistry": (
+        "MemberAdded",
+        "MemberRemoved",
+        "RolesChanged",
+        "ThresholdChanged",
+        "GatewaySet",
+        "GatewayCleared",
+    ),
     "ConsentRegistry": ("ConsentGranted", "ConsentRevoked"),
     "RecordRegistry": ("RecordRegistered", "RecordSuperseded"),
     "ReferralRegistry": ("ReferralCreated", "ReferralStatusChanged"),

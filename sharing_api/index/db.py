@@ -11,7 +11,14 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
 from sharing_api.index import schema
-from sharing_api.index.schema import accesses, consents, records, referral_changes, referrals
+from sharing_api.index.schema import (
+    accesses,
+    consents,
+    gateways,
+    records,
+    referral_changes,
+    referrals,
+)
 
 Row = dict[str, Any]
 
@@ -150,6 +157,15 @@ class IndexDB:
         if unjustified:
             where.append(accesses.c.justified.is_(False))
         return self._select(accesses, *where, order=accesses.c.access_id, limit=limit)
+
+    def gateway_changes(self, *, member: str | None = None, limit: int = 1000) -> list[Row]:
+        """Changes of the gateway directory in chain order: url and fingerprint set (or moved),
+        or both None where the entry was cleared (by governance or the member's removal)."""
+        where = [gateways.c.member == member.lower()] if member else []
+        order = (gateways.c.block_number, gateways.c.log_index)
+        query = select(gateways).where(*where).order_by(*order).limit(limit)
+        with self.engine.connect() as conn:
+            return _rows(conn, query)
 
     def next_block(self, name: str = "alliance") -> int | None:
         with self.engine.connect() as conn:

@@ -27,11 +27,26 @@ from sharing_api.chain.genesis import Deployment
 from sharing_api.chain.rpc import JsonRpc
 from sharing_api.index import schema
 from sharing_api.index.db import IndexDB
-from sharing_api.index.schema import accesses, consents, records, referral_changes, referrals
+from sharing_api.index.schema import (
+    accesses,
+    consents,
+    gateways,
+    records,
+    referral_changes,
+    referrals,
+)
 
 log = logging.getLogger(__name__)
 CURSOR = "alliance"
-INDEXED = ("ConsentRegistry", "RecordRegistry", "ReferralRegistry", "AccessLog")
+INDEXED = (
+    "AllianceRegistry",
+    "ConsentRegistry",
+    "RecordRegistry",
+    "ReferralRegistry",
+    "AccessLog",
+)
+# Of AllianceRegistry only the directory is indexed (governance has its own audit trail).
+_ONLY = {"AllianceRegistry": {"GatewaySet", "GatewayCleared"}}
 _STATIC = re.compile(r"^(u?int\d*|address|bool|bytes\d+)$")
 IN_CHUNK = 500  # ids per IN (...) query: far below SQLite's and PostgreSQL's limits
 
@@ -116,8 +131,9 @@ class Indexer:
         self.superseded: dict[int, int] = {}
         self._decoders: dict[bytes, _EventDecoder] = {}
         for name in INDEXED:
+            wanted = _ONLY.get(name)  # None: every event of the contract
             for item in load_artifact(name).abi:
-                if item.get("type") == "event":
+                if item.get("type") == "event" and (wanted is None or item["name"] in wanted):
                     topic = bytes(event_abi_to_log_topic(item))  # type: ignore[arg-type]
                     self._decoders[topic] = _EventDecoder(name, item)
         self._handlers: dict[str, Callable[[Connection, ChainEvent], None]] = {
@@ -129,6 +145,8 @@ class Indexer:
             "ReferralStatusChanged": self._referral_status,
             "AccessLogged": self._access,
             "BreakGlassJustified": self._justified,
+            "GatewaySet": self._gateway,
+            "GatewayCleared": self._gateway,
         }
         # Raw JSON-RPC where the endpoint is plain HTTP: web3's log formatters cost more
         # CPU than everything else the indexer does per access.
@@ -395,4 +413,26 @@ class Indexer:
             update(accesses)
             .where(accesses.c.access_id == int(ev.args["accessId"]))
             .values(justified=True, justification_hash=_hex(ev.args["justificationHash"]))
+        )
+
+    def _gateway(self, conn: Connection, ev: ChainEvent) -> None:
+        # One row per change, keyed by its place in the chain: a replayed range adds nothing.
+        seen = conn.execute(
+            select(gateways.c.id).where(
+                gateways.c.block_number == ev.block_number,
+                gateways.c.log_index == ev.log_index,
+            )
+        ).first()
+        if seen is not None:
+            return
+        cleared = ev.name == "GatewayCleared"
+        conn.execute(
+            insert(gateways).values(
+                member=_addr(ev.args["member"]),
+                url=None if cleared else str(ev.args["url"]),
+                fingerprint=None if cleared else _hex(ev.args["tlsFingerprint"]),
+                block_number=ev.block_number,
+                log_index=ev.log_index,
+                tx_hash=ev.tx_hash,
+            )
         )

@@ -113,6 +113,20 @@ accesses = Table(
     Column("timestamp", BigInteger, nullable=False),
 )
 
+# Every change of the gateway directory, in chain order (set, moved, cleared), so auditors
+# see where each member's gateway was and when; url NULL = cleared.
+gateways = Table(
+    "gateways",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("member", String(42), nullable=False, index=True),
+    Column("url", Text, nullable=True),
+    Column("fingerprint", String(66), nullable=True),
+    Column("block_number", BigInteger, nullable=False),
+    Column("log_index", Integer, nullable=False),
+    Column("tx_hash", String(66), nullable=False),
+)
+
 # Sign-in (EIP-4361) nonces the API issued and not yet used: kept here, not in memory, so
 # they survive restarts and every worker of one API shares them. Deleted when used.
 siwe_nonces = Table(
@@ -127,6 +141,7 @@ __all__ = [
     "accesses",
     "consents",
     "cursor",
+    "gateways",
     "metadata",
     "records",
     "referrals",

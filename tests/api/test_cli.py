@@ -153,13 +153,8 @@ def test_cli_supersede_cancel_and_progress(cast: Cast, tmp_path: Path) -> None:
     record = json.loads(new.stdout)
     assert record["supersedes"] == old and record["patient"] == patient.address.lower()
 
-    # The clinic's doctor reads the new version under the patient's consent (the contracts
-    # have no custodian basis): a download progress bar, and the plaintext written 0600.
-    wallet = SharingClient(cast.api.url)
-    wallet.login(patient.key)
-    wallet.grant_consent(
-        patient.key, grantee=cast.address("clinic"), categories=["lab"], purposes=["treatment"]
-    )
+    # The clinic's doctor reads the new version of the clinic's own record (the custodian
+    # basis: no consent): a download progress bar, and the plaintext written 0600.
     token = {"ALLIANCE_TOKEN": cast.clinic_doctor.token, **api}
     key, out = tmp_path / "dr.key", tmp_path / "read.json"
     _run(["record", "key", "--out", str(key)], **token)
@@ -172,8 +167,14 @@ def test_cli_supersede_cancel_and_progress(cast: Cast, tmp_path: Path) -> None:
     assert "downloading" in got.stderr
     assert json.loads(out.read_text()) == corrected
     assert out.stat().st_mode & 0o777 == 0o600
+    read = cast.regulator.json("GET", "/audit/accesses", params={"record_id": record["record_id"]})
+    assert [(a["basis"], a["reader"]) for a in read] == [
+        ("custodian", cast.address("clinic").lower())
+    ]
 
     # The referrer cancels a referral from the command line.
+    wallet = SharingClient(cast.api.url)
+    wallet.login(patient.key)
     consent = wallet.grant_consent(
         patient.key, grantee=cast.address("h3"), categories=["lab"], purposes=["referral"]
     )

@@ -4,6 +4,7 @@ and gives the same rows on both. PostgreSQL missing is a failure (`make setup`),
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ def _snapshot(db: IndexDB) -> dict[str, Any]:
         "consents": db.consents(limit=10_000),
         "referrals": db.referrals(limit=10_000),
         "accesses": db.accesses(limit=10_000),
+        # row ids are the database's own; the chain position identifies a change
+        "gateways": [{k: v for k, v in r.items() if k != "id"} for r in db.gateway_changes()],
     }
 
 
@@ -67,7 +70,10 @@ def test_catches_up_and_resumes(cast: Cast, index_url: str) -> None:
     assert db.next_block() == head
     db.close()
 
-    # While it is stopped the chain moves on: a record, a consent, and a logged read.
+    # While it is stopped the chain moves on: a record, a consent, a logged read, a gateway.
+    cast.api.services.signer(cast.address("clinic")).registry.set_gateway(
+        "https://gw.clinic.example", hashlib.sha256(b"index-me").digest()
+    )
     patient = Account.create()
     new = cast.clinic.upload(patient.address, "lab", "c1.role:doctor", cast.sealed(b"index-me-2"))
     wallet = SharingClient(cast.api.url)
@@ -99,6 +105,7 @@ def test_catches_up_and_resumes(cast: Cast, index_url: str) -> None:
     resumed = _snapshot(db2)
     assert int(headers["x-access-id"]) in [a["access_id"] for a in resumed["accesses"]]
     assert len(resumed["accesses"]) == accesses
+    assert resumed["gateways"][-1]["url"] == "https://gw.clinic.example"
     # It ends where an index built from scratch ends.
     fresh_db, fresh = _indexer(cast, "sqlite://")
     fresh.sync()
@@ -108,6 +115,37 @@ def test_catches_up_and_resumes(cast: Cast, index_url: str) -> None:
     indexer2._index_range(cast.alliance.deployment.block_number, head - 1)
     assert _snapshot(db2) == resumed
     db2.close()
+
+
+def test_gateway_directory_changes_are_indexed(cast: Cast) -> None:
+    """Every set, move and clear of a member's gateway becomes a row, in chain order."""
+    h1, h3 = cast.address("h1"), cast.address("h3")
+    fp = hashlib.sha256(b"h1 gateway").digest()
+    services = cast.api.services
+    first = services.signer(h1).registry.set_gateway("https://gw1.h1.example", fp)
+    moved = services.signer(h1).registry.set_gateway("http://127.0.0.1:8701", bytes(32))
+    proposed = services.signer(h3).registry.propose_clear_gateway(h1)
+    cleared = services.signer(cast.address("clinic")).registry.approve(proposed.proposal_id)
+    assert cleared.executed
+    db, indexer = _indexer(cast, "sqlite://")
+    indexer.sync()
+    changes = db.gateway_changes(member=h1)
+    assert [(c["url"], c["fingerprint"], c["tx_hash"]) for c in changes] == [
+        ("https://gw1.h1.example", "0x" + fp.hex(), first.tx_hash),
+        ("http://127.0.0.1:8701", "0x" + "00" * 32, moved.tx_hash),
+        (None, None, cleared.sent.tx_hash),
+    ]
+    assert [c["member"] for c in changes] == [h1.lower()] * 3
+    assert [c["block_number"] for c in changes] == [
+        first.block_number,
+        moved.block_number,
+        cleared.sent.block_number,
+    ]
+    assert db.gateway_changes(member=cast.address("regulator")) == []
+    # Replaying the range adds nothing.
+    indexer._index_range(cast.alliance.deployment.block_number, indexer.sync() - 1)
+    assert db.gateway_changes(member=h1) == changes
+    db.close()
 
 
 def test_postgres_index_and_api(cast: Cast, tmp_path: Path) -> None:
@@ -155,7 +193,11 @@ def test_fast_decoder_matches_web3(cast: Cast) -> None:
     cast.h1_doctor.fetch(rid)
     _db, indexer = _indexer(cast, "sqlite://")
     reader = cast.api.services.reader
+    cast.api.services.signer(cast.address("h3")).registry.set_gateway(
+        "https://gw.h3.example/decode", hashlib.sha256(b"decode-me").digest()
+    )
     wrappers = {
+        "AllianceRegistry": reader.registry,
         "ConsentRegistry": reader.consents,
         "RecordRegistry": reader.records,
         "ReferralRegistry": reader.referrals,
@@ -187,4 +229,4 @@ def test_fast_decoder_matches_web3(cast: Cast) -> None:
         assert ours.block_number == theirs["blockNumber"]
         assert ours.log_index == theirs["logIndex"]
         seen.add(decoder.name)
-    assert {"RecordRegistered", "ConsentGranted", "AccessLogged"} <= seen
+    assert {"RecordRegistered", "ConsentGranted", "AccessLogged", "GatewaySet"} <= seen

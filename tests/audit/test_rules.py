@@ -116,6 +116,21 @@ def test_no_live_basis_category_and_closed_referral() -> None:
     assert sorted(ids(no_live_basis(h))) == [20, 21]
 
 
+def test_custodian_basis_holds_only_for_the_records_custodian() -> None:
+    own = {"basis": int(Basis.CUSTODIAN), "basis_id": 0}
+    h = plant(
+        clean(),
+        access(50, 36, reader=CLINIC, custodian=CLINIC, **own),  # the custodian itself
+        access(51, 37, reader=CLINIC, custodian=CLINIC.upper().replace("0X", "0x"), **own),
+        access(52, 38, reader=DOCTOR, custodian=CLINIC, **own),  # someone else's record
+        access(53, 39, reader=CLINIC, custodian=None, **own),  # record unknown to the index
+    )
+    found = no_live_basis(h)
+    assert ids(found) == [52, 53]
+    assert f"held by {CLINIC}" in found[0].detail and "unknown" in found[1].detail
+    assert ids(find_anomalies(h, T, NOW)) == [52, 53]
+
+
 def test_after_revocation_finds_reads_on_a_revoked_consent() -> None:
     h = plant(clean(), access(30, 41), access(31, 50, reader=CLINIC, basis_id=2))
     found = after_revocation(h)

@@ -108,6 +108,8 @@ def test_removing_a_member_clears_its_gateway(actors: Actors) -> None:
     assert actors.h1.registry.gateway_of(clinic) == GatewayEntry("https://clinic.example", FP_B)
     cleared = actors.h1.registry.events("GatewayCleared")
     assert [(e.args["member"], e.tx_hash) for e in cleared] == [(h3, removed.sent.tx_hash)]
+    trail = [e.name for e in actors.regulator.audit_trail() if e.name.startswith("Gateway")]
+    assert trail == ["GatewaySet", "GatewaySet", "GatewayCleared"]
     # A removed member without an entry leaves no GatewayCleared behind.
     p = actors.h1.registry.propose_remove_member(actors.regulator.client.address)
     actors.clinic.registry.approve(p.proposal_id)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from eth_account import Account
 
-from sharing_api.chain import Category, GrantTerms, Purpose
+from sharing_api.chain import Basis, Category, GrantTerms, Purpose
 from sharing_api.chain.scopes import mask
 from sharing_api.chain.typed_data import (
     grant_typed_data,
@@ -80,8 +80,8 @@ def test_every_category_purpose_and_basis_has_a_label() -> None:
         assert f"cat.{c.label}" in keys
     for p in Purpose:
         assert f"purpose.{p.label}" in keys
-    for b in ("consent", "referral", "break-glass"):
-        assert f"basis.{b}" in keys
+    for b in Basis:
+        assert f"basis.{b.label}" in keys
 
 
 def test_browser_signatures_match_python() -> None:

@@ -67,7 +67,7 @@ def access_out(row: dict[str, Any]) -> AccessOut:
     return AccessOut(
         **{k: row[k] for k in AccessOut.model_fields if k not in ("purpose", "basis")},
         purpose=Purpose(int(row["purpose"])).label,
-        basis=Basis(int(row["basis"])).name.lower().replace("_", "-"),
+        basis=Basis(int(row["basis"])).label,
     )
 
 

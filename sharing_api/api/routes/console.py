@@ -119,7 +119,7 @@ def members_of(services: Services) -> list[MemberOut]:
             tier=charts.tier(i.roles, i.name),
             active=i.active,
         )
-        for a, i in member_infos(services)
+        for a, i, _ in member_infos(services, gateways=False)
     ]
 
 

@@ -10,7 +10,7 @@ import { groupedBars, pivot } from "./charts.js";
 
 const $ = (id) => document.getElementById(id);
 const PURPOSES = ["treatment", "referral", "consultation", "research", "emergency"];
-const BASES = ["consent", "referral", "break-glass"];
+const BASES = ["consent", "referral", "break-glass", "custodian"];
 const members = new Map(); // lowercase address -> member
 
 const short = (a) => (a ? `${a.slice(0, 6)}…${a.slice(-4)}` : "");
