@@ -13,7 +13,7 @@ from eth_account import Account
 
 from sharing_api.chain import Alliance, ChainClient, Deployment
 from sharing_api.gateway.fetch_auth import HEADER_EXPIRES, sign_fetch
-from sharing_api.sdk import ApiError, SharingClient
+from sharing_api.sdk import ApiError, DownloadInterrupted, SharingClient
 from tests.gateway.conftest import Gateways
 
 pytestmark = pytest.mark.integration
@@ -155,3 +155,37 @@ def test_a_wrong_tls_fingerprint_on_chain_is_refused(g: Gateways) -> None:
 @pytest.fixture
 def g(gateways: Gateways) -> Gateways:
     return gateways
+
+
+def test_a_restarted_gateway_resumes_its_index(g: Gateways) -> None:
+    g.h1.stop()
+    try:
+        record_id, _ = _publish(g, b'{"resourceType": "Bundle", "id": "while-down"}')
+    finally:
+        g.h1.start()
+    regulator = g.client(g.h1, g.alliance.keys["regulator"])
+    ids = [r["record_id"] for r in regulator.json("GET", "/records")]
+    assert record_id in ids and ids.count(record_id) == 1
+    # Nothing indexed twice: every record once, in order.
+    assert sorted(set(ids)) == sorted(ids)
+
+
+def test_custodian_stopped_mid_stream_gives_one_clear_error(g: Gateways) -> None:
+    payload = secrets.token_bytes(24 * 1024 * 1024)  # streams in many chunks
+    record_id, _ = _publish(g, payload)
+    _consent(g)
+    doctor = g.member("h1").staff_client("dr-chen", "doctor", ["dept:cardiology"])
+    try:
+        with pytest.raises(DownloadInterrupted) as broke, doctor.download(record_id) as download:
+            assert next(download.chunks)
+            g.cloud.stop()  # SIGTERM then SIGKILL to the custodian's whole process group
+            for _ in download.chunks:
+                pass
+        assert "broke off" in str(broke.value)
+        # And a read while the custodian is down: one problem, logged access named.
+        with pytest.raises(ApiError) as down:
+            doctor.fetch(record_id)
+        assert down.value.status == 502
+        assert "cannot reach" in down.value.problem["detail"]
+    finally:
+        g.cloud.start()
