@@ -163,8 +163,9 @@ def seal_key(out_file: Path, from_file: Path | None, passphrase_file: Path | Non
     click.echo(json.dumps({"address": address, "key_file": str(out_file)}))
 
 
-from sharing_api.gateway.operate import init, register, status  # noqa: E402
+from sharing_api.gateway.operate import add_member, init, register, status  # noqa: E402
 
 gateway.add_command(init)
+gateway.add_command(add_member)
 gateway.add_command(register)
 gateway.add_command(status)

@@ -141,6 +141,73 @@ def init(
     click.echo(json.dumps(out, indent=2))
 
 
+@click.command("add-member")
+@click.option(
+    "--config",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The hosting gateway's gateway.json (e.g. a cloud operator's).",
+)
+@click.option("--id", "member_id", required=True, help="The hosted member's short id, e.g. fx.")
+@click.option(
+    "--ledger-key-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="The member's existing plaintext 0x-hex ledger key (default: a new key).",
+)
+@click.option("--no-authority", is_flag=True, help="The member issues no ABE attribute keys.")
+@click.option(
+    "--member-passphrase-file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The member's OWN passphrase: its keys are sealed apart from the operator's.",
+)
+def add_member(
+    config: Path,
+    member_id: str,
+    ledger_key_file: Path | None,
+    no_authority: bool,
+    member_passphrase_file: Path,
+) -> None:
+    """Host another member on this gateway (a cloud operator's clinics): its keys sealed
+    under its own passphrase, listed in gateway.json. Then `register` and restart."""
+    from eth_account import Account
+
+    from crypto.authority import AttributeAuthority
+    from sharing_api.api.core.keys import read_passphrase_file, seal_hosted_member
+
+    values = json.loads(config.read_text(encoding="utf-8"))
+    members = values.setdefault("members", [])
+    keys_dir = config.parent / "keys"
+    if (keys_dir / f"{member_id}.ledger.key").exists():
+        raise click.ClickException(f"member {member_id!r} already has keys in {keys_dir}")
+    passphrase = read_passphrase_file(member_passphrase_file)
+    key = (
+        ledger_key_file.read_text(encoding="utf-8").strip()
+        if ledger_key_file
+        else "0x" + secrets.token_hex(32)
+    )
+    authority = None if no_authority else AttributeAuthority.setup(member_id)
+    member = seal_hosted_member(keys_dir, member_id, key, passphrase, authority)
+    member = member.model_copy(update={"passphrase_file": str(member_passphrase_file.resolve())})
+    members.append(member.model_dump(exclude_defaults=True))
+    config.write_text(json.dumps(values, indent=2) + "\n", encoding="utf-8")
+    click.echo(
+        json.dumps(
+            {
+                "member": member_id,
+                "address": Account.from_key(key).address,
+                "abe_params_fingerprint": (
+                    authority.params().fingerprint.hex() if authority else None
+                ),
+                "config": str(config),
+                "next": [f"alliance gateway register --config {config}", "restart the gateway"],
+            },
+            indent=2,
+        )
+    )
+
+
 @click.command()
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option(

@@ -50,8 +50,31 @@ def test_init_register_status(tmp_path: Path) -> None:
         assert before.exit_code == 0, before.output
         assert json.loads(before.output)["members"][0]["directory_url"] is None
 
+        # A cloud operator hosts the clinic too, its keys sealed under the clinic's own
+        # passphrase (the operator's does not open them).
+        clinic_hex = tmp_path / "clinic.hex"
+        clinic_hex.write_text(alliance.keys["clinic"])
+        clinic_pass = tmp_path / "clinic.pass"
+        clinic_pass.write_text("the clinic's own passphrase\n")
+        added = run.invoke(
+            cli,
+            [
+                "gateway", "add-member", "--config", config, "--id", "clinic",
+                "--ledger-key-file", str(clinic_hex),
+                "--member-passphrase-file", str(clinic_pass),
+            ],
+        )  # fmt: skip
+        assert added.exit_code == 0, added.output
+        assert json.loads(added.output)["address"] == alliance.address("clinic")
+        from crypto.errors import KeystoreError
+        from crypto.keystore import read_key_file
+
+        with pytest.raises(KeystoreError):
+            read_key_file(gw / "keys" / "clinic.ledger.key", "ledger", "operator passphrase")
+
         registered = run.invoke(cli, ["gateway", "register", "--config", config])
         assert registered.exit_code == 0, registered.output
+        assert len(registered.output.strip().splitlines()) == 2
         on_chain = Alliance(
             ChainClient(alliance.chain_url, alliance.keys["h3"]),
             Deployment.load(alliance.root / "deployment.json"),
@@ -64,7 +87,7 @@ def test_init_register_status(tmp_path: Path) -> None:
         assert report["node"]["reachable"] and report["node"]["head"] > 0
         assert report["store"]["reachable"]
         assert report["index"]["lag_blocks"] == 0
-        assert report["members"][0]["matches_this_gateway"] is True
+        assert [m["matches_this_gateway"] for m in report["members"]] == [True, True]
 
         plain_http = run.invoke(
             cli, ["gateway", "serve", "--config", config, "--state-dir", str(tmp_path / "none")]
