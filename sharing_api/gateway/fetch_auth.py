@@ -19,6 +19,7 @@ from eth_utils.address import is_hex_address, to_checksum_address
 
 TAG = "AllianceLedger gateway fetch v1"
 MAX_LIFETIME_S = 120  # a custodian refuses requests that claim to live longer
+HEADER_CUSTODIAN = "X-Alliance-Custodian"
 HEADER_READER = "X-Alliance-Reader"
 HEADER_ACCESS = "X-Alliance-Access"
 HEADER_EXPIRES = "X-Alliance-Expires"
@@ -58,6 +59,7 @@ def sign_fetch(
     )
     signed = Account.sign_message(encode_defunct(text=request.text()), private_key)
     return {
+        HEADER_CUSTODIAN: request.custodian,
         HEADER_READER: reader,
         HEADER_ACCESS: str(access_id),
         HEADER_EXPIRES: str(request.expires),
@@ -73,12 +75,17 @@ def _int(headers: Mapping[str, str], name: str) -> int:
 
 
 def verify_fetch(
-    headers: Mapping[str, str], custodian: str, record_id: int, now: float | None = None
+    headers: Mapping[str, str], record_id: int, now: float | None = None
 ) -> FetchRequest:
-    """The request the headers carry, if well formed, live and signed by its reader."""
+    """The request the headers carry, if well formed, live and signed by its reader. Checked
+    before anything else is looked up, so an unsigned request costs the custodian nothing
+    but this; the caller then checks the record's custodian is the one signed for."""
     reader = headers.get(HEADER_READER, "")
     if not is_hex_address(reader):
         raise FetchAuthError(f"{HEADER_READER}: expected the reader member's address")
+    custodian = headers.get(HEADER_CUSTODIAN, "")
+    if not is_hex_address(custodian):
+        raise FetchAuthError(f"{HEADER_CUSTODIAN}: expected the custodian member's address")
     access_id = _int(headers, HEADER_ACCESS)
     expires = _int(headers, HEADER_EXPIRES)
     now = time.time() if now is None else now

@@ -91,6 +91,12 @@ def test_custodian_refuses_without_a_matching_fresh_unused_access(g: Gateways) -
     _, headers = doctor.fetch(record_id)
     used = int(headers["x-access-id"])
 
+    # Signed for a custodian the record does not have (h3, hosted on the same gateway).
+    wrong = sign_fetch(h1_key, g.alliance.address("h3"), record_id, used)
+    assert _custodian_get(g, record_id, wrong).status_code == 404
+    # Unsigned: refused before anything is looked up.
+    assert _custodian_get(g, record_id, {}).status_code == 401
+
     # The same access again, freshly signed by its own reader: single use.
     replay = _custodian_get(g, record_id, sign_fetch(h1_key, clinic, record_id, used))
     assert replay.status_code == 409, replay.text

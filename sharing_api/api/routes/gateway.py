@@ -56,14 +56,15 @@ def _logged_access(services: Services, request: FetchRequest) -> bool:
 )
 async def ciphertext(record_id: int, request: Request, services: ServicesDep) -> StreamingResponse:
     def check() -> tuple[list[bytes], int, Iterator[bytes] | None]:
-        row = fixed_record(services, record_id)
-        custodian = row["custodian"]
-        if not services.hosts(custodian):
-            raise not_found(f"record {record_id} is not in the custody of a member hosted here")
         try:
-            fetch = verify_fetch(request.headers, custodian, record_id)
+            fetch = verify_fetch(request.headers, record_id)
         except FetchAuthError as exc:
             raise ApiError(401, str(exc), "Unauthorized") from None
+        if not services.hosts(fetch.custodian):
+            raise not_found(f"{fetch.custodian} is not a member hosted by this gateway")
+        row = fixed_record(services, record_id)
+        if row["custodian"] != fetch.custodian.lower():
+            raise not_found(f"record {record_id} is not in the custody of {fetch.custodian}")
         if not services.is_member(fetch.reader):
             raise forbidden(f"{fetch.reader} is not a member of the alliance")
         if not _logged_access(services, fetch):
