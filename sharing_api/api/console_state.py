@@ -1,7 +1,7 @@
 """What the regulator console keeps between requests: the last verification result (in the
 index database, ``sharing_api.index.console_results``, so it survives a restart), how far
 the chain's hash links have been checked (in memory: after a restart a re-run checks from
-genesis again), and a cache of block times. One per app, on ``app.state``; a lock keeps one
+genesis again), and a cache of block times. One per app, in its ``Services``; a lock keeps one
 verification at a time.
 """
 
@@ -10,15 +10,17 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
-from sharing_api.api.services import Services
 from sharing_api.audit.rpc_verify import verify_links_rpc
 from sharing_api.audit.verify import verify_blobs
 from sharing_api.chain.errors import ChainUnavailable, RpcError
 from sharing_api.index.console_results import VerificationStore
+
+if TYPE_CHECKING:
+    from sharing_api.api.services import Services
 
 OUR_NODE = "alliance-ledger/"  # web3_clientVersion prefix of the project's ledger node
 
@@ -112,16 +114,7 @@ class ConsoleState:
         }
 
 
-_create = threading.Lock()
-
-
 def console_state(request: Request) -> ConsoleState:
-    state = getattr(request.app.state, "console", None)
-    if state is None:
-        with _create:
-            state = getattr(request.app.state, "console", None)
-            if state is None:
-                services: Services = request.app.state.services
-                state = ConsoleState(store=VerificationStore(services.index.engine))
-                request.app.state.console = state
-    return state
+    """The app's console state (built with the other stores in ``Services.build``)."""
+    services: Services = request.app.state.services
+    return services.console

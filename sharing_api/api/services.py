@@ -11,6 +11,7 @@ from eth_account import Account
 from eth_utils.address import to_checksum_address
 
 from crypto.authority import AttributeAuthority
+from sharing_api.api.console_state import ConsoleState
 from sharing_api.api.core.config import ApiSettings
 from sharing_api.api.core.jwt_secret import token_secret
 from sharing_api.api.core.keys import unlock_members
@@ -23,6 +24,7 @@ from sharing_api.chain.fastcall import FastCalls
 from sharing_api.gateway.authorities import RemoteAuthorities
 from sharing_api.gateway.peers import Directory, PeerFetcher
 from sharing_api.index import IndexDB, Indexer
+from sharing_api.index.console_results import VerificationStore
 from sharing_api.index.served import ServedAccesses
 from sharing_api.storage.base import Storage
 from sharing_api.storage.config import open_storage
@@ -44,6 +46,7 @@ class Services:
     served: ServedAccesses  # access ids this gateway has served to other gateways
     peers: PeerFetcher  # other members' gateways, found in the on-chain directory
     remote_authorities: RemoteAuthorities  # other members' ABE parameters, hash-checked
+    console: ConsoleState  # the regulator console's verification state
     metrics: Metrics = field(default_factory=Metrics)
     batchers: dict[str, AccessBatcher] = field(default_factory=dict)
     _batch_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -94,6 +97,7 @@ class Services:
             tokens=TokenService(secret, settings.token_ttl_s),
             nonces=NonceStore(index.engine, settings.nonce_ttl_s),
             served=ServedAccesses(index.engine),
+            console=ConsoleState(store=VerificationStore(index.engine)),
             peers=peers,
             remote_authorities=RemoteAuthorities(reader.registry, peers, set(hosted)),
             fast=FastCalls(
