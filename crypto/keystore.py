@@ -20,7 +20,12 @@ from crypto.errors import FormatError, KeystoreError
 from crypto.files import atomic_output
 
 VERSION = 1
-DEFAULT_LOG2_N = 15  # ~32 MiB and ~0.1 s per open: a desktop-class cost for an attacker
+# scrypt N = 2^17, r = 8, p = 1 (128 MiB, ~0.4 s per open): the cost OWASP recommends.
+DEFAULT_LOG2_N = 17
+# Files sealed more cheaply than this are refused on load: an attacker who could swap a key
+# file for a cheaply sealed one would otherwise make its passphrase cheap to guess. The demo
+# seals its throw-away keys at exactly this minimum (nine members start faster).
+MIN_LOG2_N = 15
 MAX_FILE_BYTES = 16 << 20
 
 
@@ -31,6 +36,8 @@ def _kdf(passphrase: str, salt: bytes, log2_n: int, r: int, p: int) -> bytes:
 def seal(kind: str, payload: bytes, passphrase: str, log2_n: int = DEFAULT_LOG2_N) -> bytes:
     if not passphrase:
         raise KeystoreError("an empty passphrase is not allowed")
+    if not MIN_LOG2_N <= log2_n <= 20:
+        raise KeystoreError(f"scrypt log2 N must be {MIN_LOG2_N}..20, not {log2_n}")
     salt, nonce, r, p = os.urandom(16), os.urandom(12), 8, 1
     head = (
         Writer().raw(b"ALKS").u8(VERSION).text(kind).u8(log2_n).u8(r).u8(p).raw(salt).raw(nonce)
@@ -51,8 +58,11 @@ def unseal(data: bytes, passphrase: str, expected_kind: str) -> bytes:
         raise KeystoreError(f"not a key file: {exc}") from exc
     if kind != expected_kind:
         raise KeystoreError(f"key file holds a {kind} key, expected a {expected_kind} key")
-    if not (10 <= log2_n <= 20 and 1 <= block <= 16 and 1 <= parallel <= 4):
-        raise KeystoreError("key file has out-of-range KDF parameters")
+    if not (MIN_LOG2_N <= log2_n <= 20 and 8 <= block <= 16 and 1 <= parallel <= 4):
+        raise KeystoreError(
+            f"key file has out-of-range KDF parameters (scrypt log2 N {log2_n}, r {block}, "
+            f"p {parallel}; at least log2 N {MIN_LOG2_N}, r 8): re-seal it"
+        )
     head, body = data[: r.offset], data[r.offset :]
     key = _kdf(passphrase, salt, log2_n, block, parallel)
     try:
@@ -61,9 +71,11 @@ def unseal(data: bytes, passphrase: str, expected_kind: str) -> bytes:
         raise KeystoreError("wrong passphrase or corrupted key file") from None
 
 
-def write_key_file(path: Path, kind: str, payload: bytes, passphrase: str) -> None:
+def write_key_file(
+    path: Path, kind: str, payload: bytes, passphrase: str, log2_n: int = DEFAULT_LOG2_N
+) -> None:
     """Write atomically with owner-only permissions."""
-    sealed = seal(kind, payload, passphrase)
+    sealed = seal(kind, payload, passphrase, log2_n)
     with atomic_output(path, mode=0o600) as handle:
         handle.write(sealed)
 

@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
@@ -150,6 +152,21 @@ def sign_message(message: SiweMessage, private_key: bytes | str) -> str:
     return "0x" + bytes(signed.signature).hex()
 
 
+def origin(uri: str) -> str:
+    """scheme://host[:port] of a URI, lower-cased, default ports dropped."""
+    parts = urlsplit(uri.strip())
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    port = parts.port
+    if port is None or (scheme, port) in (("http", 80), ("https", 443)):
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+MAX_AGE_S = 600  # a sign-in message must be used within this long of its Issued At ...
+MAX_LIFETIME_S = 3600  # ... and may not claim to live longer than this
+CLOCK_SKEW_S = 60
+
+
 def verify_message(
     text: str,
     signature: str,
@@ -157,19 +174,36 @@ def verify_message(
     domain: str,
     nonce: str,
     chain_id: int,
+    uri_origins: Collection[str] = (),
     now: datetime | None = None,
 ) -> SiweMessage:
-    """Check the message is for us, fresh and signed by its address; return it."""
+    """Check the message is for us (domain, chain, and a URI at one of ``uri_origins``:
+    the gateway's own, so a page elsewhere cannot relay a signature it obtained), fresh
+    (Issued At recent, Expiration Time required and near), and signed by its address."""
     message = parse_message(text)
     now = now or datetime.now(UTC)
     if message.domain != domain:
         raise SiweError(f"sign-in message is for {message.domain!r}, not {domain!r}")
     if message.chain_id != chain_id:
         raise SiweError(f"sign-in message is for chain {message.chain_id}, not {chain_id}")
+    allowed = {origin(u) for u in uri_origins}
+    if origin(message.uri) not in allowed:
+        raise SiweError(
+            f"sign-in message URI {message.uri!r} is not this gateway "
+            f"({', '.join(sorted(allowed)) or 'none configured'})"
+        )
     if not secrets.compare_digest(message.nonce, nonce):
         raise SiweError("sign-in message nonce is unknown or already used")
-    if message.expiration_time and now >= message.expiration_time:
+    if message.expiration_time is None:
+        raise SiweError("sign-in message must carry an Expiration Time")
+    if now >= message.expiration_time:
         raise SiweError("sign-in message has expired")
+    if message.issued_at > now + timedelta(seconds=CLOCK_SKEW_S):
+        raise SiweError("sign-in message is issued in the future (check the clock)")
+    if now - message.issued_at > timedelta(seconds=MAX_AGE_S):
+        raise SiweError(f"sign-in message was issued over {MAX_AGE_S} s ago: sign a new one")
+    if message.expiration_time - message.issued_at > timedelta(seconds=MAX_LIFETIME_S):
+        raise SiweError(f"sign-in message may live {MAX_LIFETIME_S} s at most")
     if message.not_before and now < message.not_before:
         raise SiweError("sign-in message is not valid yet")
     try:

@@ -24,6 +24,7 @@ import httpx
 
 from crypto.authority import AttributeAuthority
 from crypto.files import atomic_output
+from crypto.keystore import MIN_LOG2_N
 from ledger_node.network.procs import stop_group
 from sharing_api.api.core.config import HostedMember
 from sharing_api.api.core.keys import seal_hosted_member
@@ -133,10 +134,12 @@ def prepare_gateway(
     storage: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
     register: bool = True,
+    kdf_log2_n: int = MIN_LOG2_N,
 ) -> LocalGateway:
     """Seal the members' keys (each under its own passphrase where it has one), make the
     TLS certificate, write gateway.json and (``register``) put each member's directory entry
-    on chain, as `alliance gateway register` does; nothing runs yet."""
+    on chain, as `alliance gateway register` does; nothing runs yet. Keys are sealed at the
+    keystore's minimum cost by default: these are throw-away demo and test alliances."""
     directory.mkdir(parents=True, exist_ok=True)
     hosted: list[HostedMember] = []
     for m in members:
@@ -146,6 +149,7 @@ def prepare_gateway(
             m.ledger_key,
             m.own_passphrase or passphrase,
             m.authority,
+            kdf_log2_n,
         )
         if m.own_passphrase:
             own = _write_secret(directory / "keys" / f"{m.member_id}.passphrase", m.own_passphrase)

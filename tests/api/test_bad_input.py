@@ -238,7 +238,7 @@ def test_replayed_and_misaddressed_sign_in(cast: Cast) -> None:
             "domain": nonce["domain"],
             "address": key.address,
             "statement": "",
-            "uri": "x:y",
+            "uri": cast.api.url,
             "chain_id": nonce["chain_id"],
             "nonce": nonce["nonce"],
             "issued_at": now,

@@ -21,6 +21,8 @@ from sharing_api.auth.siwe import SiweMessage, sign_message
 from sharing_api.sdk import SharingClient
 from tests.support.api import running_api
 
+PUBLIC_URL = "https://gw.h1.test"
+
 if TYPE_CHECKING:
     from tests.support.api import TestAlliance
 
@@ -34,13 +36,13 @@ def _nonce(url: str) -> dict[str, Any]:
     return out
 
 
-def _signed(key: LocalAccount, facts: dict[str, Any]) -> dict[str, str]:
+def _signed(key: LocalAccount, facts: dict[str, Any], uri: str) -> dict[str, str]:
     now = datetime.now(UTC)
     message = SiweMessage(
         domain=facts["domain"],
         address=key.address,
         statement="",
-        uri="http://127.0.0.1",
+        uri=uri,
         chain_id=int(facts["chain_id"]),
         nonce=facts["nonce"],
         issued_at=now,
@@ -58,13 +60,16 @@ def _me(url: str, token: str) -> httpx.Response:
 
 
 def test_nonces_and_tokens_survive_a_restart(alliance: TestAlliance, tmp_path: Path) -> None:
+    # Both instances serve one gateway, registered under one public URL: the URI signed.
     settings = alliance.settings(
-        database_url=f"sqlite:///{tmp_path / 'index.sqlite3'}", state_dir=str(tmp_path / "api")
+        database_url=f"sqlite:///{tmp_path / 'index.sqlite3'}",
+        state_dir=str(tmp_path / "api"),
+        public_url=PUBLIC_URL,
     )
     patient = Account.create()
     with running_api(settings) as first:
-        used = _signed(patient, _nonce(first.url))
-        kept = _signed(patient, _nonce(first.url))
+        used = _signed(patient, _nonce(first.url), PUBLIC_URL)
+        kept = _signed(patient, _nonce(first.url), PUBLIC_URL)
         response = _login(first.url, used)
         assert response.status_code == 200, response.text
         token = response.json()["access_token"]
@@ -87,7 +92,7 @@ def test_nonces_and_tokens_survive_a_restart(alliance: TestAlliance, tmp_path: P
         refused = _me(second.url, forged)
         assert refused.status_code == 401
         assert refused.headers["content-type"].startswith("application/problem+json")
-        stale = _signed(patient, _nonce(second.url))
+        stale = _signed(patient, _nonce(second.url), PUBLIC_URL)
 
     # A configured secret wins over the persisted one: old tokens no longer verify.
     configured = settings.model_copy(update={"jwt_secret": "c" * 64})
@@ -110,8 +115,8 @@ def test_expired_nonce_is_refused(alliance: TestAlliance, tmp_path: Path) -> Non
     )
     patient = Account.create()
     with running_api(settings) as api:
-        late = _signed(patient, _nonce(api.url))
-        on_time = _signed(patient, _nonce(api.url))
+        late = _signed(patient, _nonce(api.url), api.url)
+        on_time = _signed(patient, _nonce(api.url), api.url)
         assert _login(api.url, on_time).status_code == 200
         time.sleep(1.2)
         response = _login(api.url, late)
@@ -122,11 +127,13 @@ def test_expired_nonce_is_refused(alliance: TestAlliance, tmp_path: Path) -> Non
 def test_two_workers_share_nonces_and_secret(alliance: TestAlliance, tmp_path: Path) -> None:
     """Two API instances on one database and state dir at once (as worker processes would)."""
     settings = alliance.settings(
-        database_url=f"sqlite:///{tmp_path / 'index.sqlite3'}", state_dir=str(tmp_path / "api")
+        database_url=f"sqlite:///{tmp_path / 'index.sqlite3'}",
+        state_dir=str(tmp_path / "api"),
+        public_url=PUBLIC_URL,
     )
     patient = Account.create()
     with running_api(settings) as a, running_api(settings) as b:
-        body = _signed(patient, _nonce(a.url))
+        body = _signed(patient, _nonce(a.url), PUBLIC_URL)
         at_b = _login(b.url, body)
         assert at_b.status_code == 200, at_b.text
         assert _login(a.url, body).status_code == 401  # used at b: gone for a too

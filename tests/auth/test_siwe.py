@@ -40,6 +40,7 @@ def _verify(message: SiweMessage, signature: str | None = None, **overrides: obj
         "domain": "127.0.0.1:8700",
         "nonce": message.nonce,
         "chain_id": 31337,
+        "uri_origins": ["http://127.0.0.1:8700"],
         "now": NOW,
     }
     kwargs.update(overrides)

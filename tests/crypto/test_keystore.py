@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from crypto.errors import KeystoreError
-from crypto.keystore import read_key_file, seal, unseal, write_key_file
+from crypto.keystore import MIN_LOG2_N, read_key_file, seal, unseal, write_key_file
 
 
 def test_round_trip_and_file_mode(tmp_path: Path) -> None:
@@ -18,7 +18,7 @@ def test_round_trip_and_file_mode(tmp_path: Path) -> None:
 
 
 def test_wrong_passphrase_kind_and_corruption(tmp_path: Path) -> None:
-    sealed = seal("user", b"secret", "pw", log2_n=10)
+    sealed = seal("user", b"secret", "pw", log2_n=MIN_LOG2_N)
     with pytest.raises(KeystoreError, match="wrong passphrase"):
         unseal(sealed, "pW", "user")
     with pytest.raises(KeystoreError, match="expected a authority key"):
@@ -33,7 +33,7 @@ def test_wrong_passphrase_kind_and_corruption(tmp_path: Path) -> None:
 
 
 def test_kdf_parameters_are_bounded() -> None:
-    sealed = bytearray(seal("user", b"secret", "pw", log2_n=10))
+    sealed = bytearray(seal("user", b"secret", "pw", log2_n=MIN_LOG2_N))
     sealed[4 + 1 + 4 + 4] = 40  # log2(n) = 40 would take forever
     with pytest.raises(KeystoreError, match="out-of-range"):
         unseal(bytes(sealed), "pw", "user")

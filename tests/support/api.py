@@ -18,6 +18,7 @@ from eth_account import Account
 
 from crypto.authority import AttributeAuthority
 from crypto.files import atomic_output
+from crypto.keystore import MIN_LOG2_N
 from sharing_api.api.core.config import ApiSettings, HostedMember
 from sharing_api.api.core.keys import seal_hosted_member
 from sharing_api.api.server import RunningApi, free_port, serve_in_thread
@@ -51,6 +52,7 @@ class TestAlliance:
                     self.keys[name],
                     TEST_PASSPHRASE,
                     self.authorities.get(self.keys[name]),
+                    MIN_LOG2_N,  # test keys: the cheapest cost the loader accepts
                 )
                 for name in ("h1", "clinic", "h3")
             )

@@ -17,7 +17,7 @@ from eth_account import Account
 
 from crypto.authority import AttributeAuthority
 from crypto.errors import KeystoreError
-from crypto.keystore import read_key_file, write_key_file
+from crypto.keystore import DEFAULT_LOG2_N, read_key_file, write_key_file
 from sharing_api.api.core.config import ApiSettings, HostedMember
 
 LEDGER_KIND = "ledger"  # a member's 32-byte ledger (secp256k1) private key
@@ -102,10 +102,12 @@ def unlock_members(settings: ApiSettings, passphrase: str | None = None) -> list
     return unlocked
 
 
-def seal_ledger_key(path: Path, private_key: str | bytes, passphrase: str) -> str:
+def seal_ledger_key(
+    path: Path, private_key: str | bytes, passphrase: str, log2_n: int = DEFAULT_LOG2_N
+) -> str:
     """Seal a ledger key into ``path`` (0600, atomic); returns the account's address."""
     account = Account.from_key(private_key)
-    write_key_file(path, LEDGER_KIND, bytes(account.key), passphrase)
+    write_key_file(path, LEDGER_KIND, bytes(account.key), passphrase, log2_n)
     return str(account.address)
 
 
@@ -115,16 +117,17 @@ def seal_hosted_member(
     private_key: str | bytes,
     passphrase: str,
     authority: AttributeAuthority | None = None,
+    log2_n: int = DEFAULT_LOG2_N,
 ) -> HostedMember:
     """Seal a member's keys into ``directory`` and describe them for the API config
     (used by `alliance demo` and the tests' alliance)."""
     directory.mkdir(parents=True, exist_ok=True)
     key_file = directory / f"{name}.ledger.key"
-    seal_ledger_key(key_file, private_key, passphrase)
+    seal_ledger_key(key_file, private_key, passphrase, log2_n)
     if authority is None:
         return HostedMember(key_file=str(key_file))
     authority_file = directory / f"{name}.authority.key"
-    write_key_file(authority_file, AUTHORITY_KIND, authority.to_bytes(), passphrase)
+    write_key_file(authority_file, AUTHORITY_KIND, authority.to_bytes(), passphrase, log2_n)
     return HostedMember(
         key_file=str(key_file),
         authority=authority.authority,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, StringConstraints
 
 from crypto.authority import qualify
@@ -67,7 +67,12 @@ def nonce(services: ServicesDep) -> NonceOut:
 
 
 @router.post("/login", summary="Exchange a signed EIP-4361 message for a short-lived token")
-def login(body: LoginIn, services: ServicesDep) -> TokenOut:
+def login(body: LoginIn, request: Request, services: ServicesDep) -> TokenOut:
+    # The URI a client signs is the gateway it talks to: this request's own origin, or the
+    # public URL the gateway is registered under (behind a proxy the two differ).
+    origins = [str(request.base_url)]
+    if services.settings.public_url:
+        origins.append(services.settings.public_url)
     try:
         parsed = parse_message(body.message)
         message = verify_message(
@@ -76,6 +81,7 @@ def login(body: LoginIn, services: ServicesDep) -> TokenOut:
             domain=services.settings.siwe_domain,
             nonce=parsed.nonce,
             chain_id=services.deployment.chain_id,
+            uri_origins=origins,
         )
     except SiweError as exc:
         raise ApiError(401, str(exc), "Unauthorized") from None
