@@ -6,6 +6,8 @@ a peer that is down leaves a partial inbox that says so."""
 from __future__ import annotations
 
 import json
+import secrets
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +19,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from sharing_api.chain import Alliance, ChainClient, ReferralStatus
-from sharing_api.gateway.inbox_auth import inbox_text, sign_relay, sign_text
+from sharing_api.gateway.inbox_auth import decline_text, inbox_text, sign_relay, sign_text
 from sharing_api.sdk import ApiError, SharingClient
 from tests.gateway.conftest import Gateways
 
@@ -49,6 +51,16 @@ def patient(gateways: Gateways) -> Iterator[Patient]:
         yield Patient(key, wallet, record_id)
     finally:
         wallet.close()
+
+
+@pytest.fixture
+def g(gateways: Gateways) -> Gateways:
+    return gateways
+
+
+@pytest.fixture
+def p(patient: Patient) -> Patient:
+    return patient
 
 
 def _propose(g: Gateways, member: str, p: Patient, receiver: str, **terms: Any) -> dict[str, Any]:
@@ -230,11 +242,103 @@ def test_a_down_peer_leaves_a_partial_inbox_that_says_so(g: Gateways, p: Patient
     _find(again, g.alliance.address("h1"), remote["proposal_id"])
 
 
-@pytest.fixture
-def g(gateways: Gateways) -> Gateways:
-    return gateways
+def test_a_peer_that_never_answers_does_not_hold_the_inbox(g: Gateways, p: Patient) -> None:
+    """The clinic's directory entry points at a socket that takes connections and says
+    nothing: the inbox at h1 still answers within its bound, with h3's proposal (asked at
+    the cloud gateway in parallel) and a note naming the silent one."""
+    home = g.client(g.h1, p.key.key)
+    made = g.member("h3").propose_referral(
+        p.address, g.alliance.address("h1"), record_ids=[p.record_id]
+    )
+    clinic = Alliance(
+        ChainClient(g.alliance.chain_url, g.alliance.keys["clinic"]), g.alliance.deployment
+    )
+    good = clinic.registry.gateway_of(clinic.client.address)
+    assert good is not None
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # connections complete in the backlog; no byte ever comes back
+        silent_url = f"https://127.0.0.1:{silent.getsockname()[1]}"
+        clinic.registry.set_gateway(silent_url, secrets.token_bytes(32))
+        try:
+            started = time.monotonic()
+            inbox = home.referral_inbox(p.key.key)
+            took = time.monotonic() - started
+        finally:
+            clinic.registry.set_gateway(good.url, good.fingerprint)
+    assert took < 10, took  # inbox_timeout_s (5 s) + 1 s, not the 30 s peer timeout
+    assert [(q["referrer"], q["proposal_id"]) for q in inbox["proposals"]] == [
+        (g.alliance.address("h3").lower(), made["proposal_id"])
+    ]
+    (silent_one,) = inbox["unreachable"]
+    assert silent_one["gateway_url"] == silent_url
+    assert silent_one["names"] == ["Xinqiao Community Clinic"]
+    assert "no answer within" in silent_one["detail"]
+    home.close()
 
 
-@pytest.fixture
-def p(patient: Patient) -> Patient:
-    return patient
+def test_answers_relayed_to_the_origin_are_checked_there(g: Gateways, p: Patient) -> None:
+    """A decline signed by someone else, or an accept whose ReferralConsent is not the
+    patient's, is refused by the origin gateway (h1) even when relayed by a member."""
+    h1 = g.alliance.address("h1")
+    pid = _propose(g, "h1", p, "clinic")["proposal_id"]
+    path = f"/gateway/referral-proposals/{pid}/decline"
+    expires = int(time.time()) + 300
+    text = decline_text(p.address, h1, pid, "", g.alliance.deployment.chain_id, expires)
+    for why, signer in {
+        "the member's": g.alliance.keys["clinic"],
+        "a stranger's": Account.create().key,
+    }.items():
+        body = json.dumps(
+            {
+                "patient": p.address,
+                "referrer": h1,
+                "note": "",
+                "expires": expires,
+                "signature": sign_text(signer, text),
+            }
+        ).encode()
+        headers = sign_relay(
+            bytes.fromhex(g.alliance.keys["clinic"].removeprefix("0x")), h1, "POST", path, body
+        )
+        refused = httpx.post(
+            g.h1.url + path,
+            content=body,
+            headers={**headers, "Content-Type": "application/json"},
+            verify=g.h1.verify,
+            timeout=30,
+        )
+        assert refused.status_code == 403, (why, refused.text)
+    # A relay request whose body was changed after signing is not the relay's.
+    body = json.dumps(
+        {
+            "patient": p.address,
+            "referrer": h1,
+            "note": "",
+            "expires": expires,
+            "signature": sign_text(p.key.key, text),
+        }
+    ).encode()
+    headers = sign_relay(
+        bytes.fromhex(g.alliance.keys["clinic"].removeprefix("0x")), h1, "POST", path, body
+    )
+    tampered = httpx.post(
+        g.h1.url + path,
+        content=body.replace(b'"note": ""', b'"note": "x"'),
+        headers={**headers, "Content-Type": "application/json"},
+        verify=g.h1.verify,
+        timeout=30,
+    )
+    assert tampered.status_code == 401
+
+    proposal = _find(p.wallet.referral_inbox(p.key.key), h1, pid)
+    stranger = Account.create()
+    forged = g.client(g.cloud, stranger.key)
+    with pytest.raises(ApiError) as not_theirs:  # another patient cannot answer it
+        forged.accept_inbox_proposal(stranger.key, proposal)
+    assert not_theirs.value.status == 403
+    with pytest.raises(ApiError) as wrong_terms:  # the patient's key, other terms
+        p.wallet.accept_inbox_proposal(p.key.key, {**proposal, "reason": "something else"})
+    assert wrong_terms.value.status == 400
+    assert at_a_status(g, pid) == "pending"
+    forged.close()
