@@ -15,11 +15,13 @@ from sharing_api.api.routes import (
     consents,
     console,
     gateway,
+    gateway_proposals,
     health,
     keys,
     members,
     patients,
     records,
+    referral_inbox,
     referral_proposals,
     referrals,
 )
@@ -68,5 +70,7 @@ def create_app(services: Services, *, follow_chain: bool = True, threads: int = 
     for module in routers:
         app.include_router(module.router)
     app.include_router(referral_proposals.router)
+    app.include_router(referral_inbox.router)
+    app.include_router(gateway_proposals.router)
     mount_web(app)
     return app

@@ -146,6 +146,43 @@ class PeerFetcher:
         except httpx.HTTPError as exc:
             raise PeerError(502, f"cannot reach {member}'s gateway at {peer.url}: {exc}") from None
 
+    def post_json(
+        self,
+        member: str,
+        path: str,
+        body: bytes,
+        headers: dict[str, str],
+        timeout: float | None = None,
+        max_bytes: int = 4 << 20,
+    ) -> Any:
+        """POST ``body`` (JSON bytes, sent exactly as signed) to ``member``'s gateway; its JSON
+        answer, or PeerError with the peer's status and problem detail."""
+        peer = self._peer(member)
+        try:
+            response = peer.http.post(
+                path,
+                content=body,
+                headers={**headers, "Content-Type": "application/json"},
+                timeout=self.timeout if timeout is None else timeout,
+            )
+        except httpx.HTTPError as exc:
+            raise PeerError(502, f"cannot reach {member}'s gateway at {peer.url}: {exc}") from None
+        if len(response.content) > max_bytes:
+            raise PeerError(502, f"{member}'s gateway: {path} answered too much")
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if response.status_code != 200:
+            detail = answer.get("detail") if isinstance(answer, dict) else None
+            raise PeerError(
+                response.status_code,
+                f"{member}'s gateway refused: {detail or f'HTTP {response.status_code}'}",
+            )
+        if answer is None:
+            raise PeerError(502, f"{member}'s gateway: {path} did not answer JSON")
+        return answer
+
     def fetch(
         self,
         custodian: str,

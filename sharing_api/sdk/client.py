@@ -32,6 +32,7 @@ from sharing_api.chain.typed_data import (
     sign_typed_data,
 )
 from sharing_api.fhir import validate_resource
+from sharing_api.gateway.inbox_auth import decline_text, inbox_text, sign_text
 
 ZERO_ADDRESS = "0x" + "00" * 20
 ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}")
@@ -477,6 +478,16 @@ class SharingClient:
     ) -> dict[str, Any]:
         """As the patient: sign the ReferralConsent locally and accept (what the wallet does)."""
         p = self.json("GET", f"/referral-proposals/{proposal_id}")
+        body = self._referral_consent(patient_key, p, deadline_s)
+        out: dict[str, Any] = self.json(
+            "POST", f"/referral-proposals/{proposal_id}/accept", json=body
+        )
+        return out
+
+    def _referral_consent(
+        self, patient_key: str | bytes, p: dict[str, Any], deadline_s: int
+    ) -> dict[str, Any]:
+        """The accept body: the patient's ReferralConsent over proposal ``p``'s terms."""
         signing = self.json("GET", "/patients/me/signing")
         deadline = int(datetime.now(UTC).timestamp()) + deadline_s
         reason = p["reason"]
@@ -493,13 +504,45 @@ class SharingClient:
             referral_registry=signing["referral_registry"],
         )
         sig = sign_typed_data(typed, patient_key)
-        body = {
+        return {
             "deadline": deadline,
             "signature": {"v": sig.v, "r": "0x" + sig.r.hex(), "s": "0x" + sig.s.hex()},
         }
-        out: dict[str, Any] = self.json(
-            "POST", f"/referral-proposals/{proposal_id}/accept", json=body
-        )
+
+    # ---- the alliance-wide inbox (proposals held by any member's gateway) --------------------
+
+    def referral_inbox(self, patient_key: str | bytes, lifetime_s: int = 300) -> dict[str, Any]:
+        """As the patient: sign an inbox statement for this gateway and list my proposals at
+        every gateway: ``{"proposals": [...], "unreachable": [...], "relay": ...}``."""
+        signing = self.json("GET", "/patients/me/signing")
+        patient = Account.from_key(patient_key).address
+        expires = int(datetime.now(UTC).timestamp()) + lifetime_s
+        text = inbox_text(patient, signing["inbox_relay"], int(signing["chain_id"]), expires)
+        body = {"expires": expires, "signature": sign_text(patient_key, text)}
+        out: dict[str, Any] = self.json("POST", "/patients/me/referral-inbox", json=body)
+        return out
+
+    def accept_inbox_proposal(
+        self, patient_key: str | bytes, proposal: dict[str, Any], deadline_s: int = 600
+    ) -> dict[str, Any]:
+        """Accept a proposal from :meth:`referral_inbox`, wherever it is held."""
+        body = self._referral_consent(patient_key, proposal, deadline_s)
+        path = f"/patients/me/referral-inbox/{proposal['referrer']}/{proposal['proposal_id']}"
+        out: dict[str, Any] = self.json("POST", path + "/accept", json=body)
+        return out
+
+    def decline_inbox_proposal(
+        self, patient_key: str | bytes, proposal: dict[str, Any], note: str = ""
+    ) -> dict[str, Any]:
+        """Decline a proposal from :meth:`referral_inbox` with a signed decline."""
+        signing = self.json("GET", "/patients/me/signing")
+        patient = Account.from_key(patient_key).address
+        expires = int(datetime.now(UTC).timestamp()) + 300
+        referrer, pid = proposal["referrer"], int(proposal["proposal_id"])
+        text = decline_text(patient, referrer, pid, note, int(signing["chain_id"]), expires)
+        body = {"note": note, "expires": expires, "signature": sign_text(patient_key, text)}
+        path = f"/patients/me/referral-inbox/{referrer}/{pid}/decline"
+        out: dict[str, Any] = self.json("POST", path, json=body)
         return out
 
     def decline_referral_proposal(self, proposal_id: int, note: str = "") -> dict[str, Any]:

@@ -23,6 +23,11 @@ from sharing_api.chain.typed_data import (
     revoke_typed_data,
     sign_typed_data,
 )
+from sharing_api.gateway.inbox_auth import (
+    check_inbox_statement,
+    decline_text,
+    inbox_text,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 WALLET = REPO / "sharing_api" / "web" / "apps" / "wallet"
@@ -174,3 +179,26 @@ def test_browser_referral_agreement_matches_python() -> None:
     assert (sig["v"], sig["r"], sig["s"]) == (py.v, "0x" + py.r.hex(), "0x" + py.s.hex())
     assert out["patient_signature"]["deadline"] == 1790000600
     assert out["direction"] == "down" and out["reason"] == "随访 follow-up"
+
+
+def test_inbox_statements_are_the_texts_the_gateways_check() -> None:
+    """The wallet's EIP-191 inbox and decline statements are, character for character, what
+    sharing_api.gateway.inbox_auth verifies (a space off and every peer would refuse), and
+    ethers' signature over them verifies there."""
+    patient = Account.from_key(KEY).address
+    relay, referrer = REGISTRY.lower(), "0x" + "ab" * 20
+    note = "closer to home, 离家近"
+    expires = 1_700_000_000
+    script = f"""
+        import {{ Wallet }} from "ethers";
+        import {{ inboxText, declineText }} from "{WALLET / "statements.js"}";
+        const inbox = inboxText("{patient}", "{relay}", {CHAIN_ID}, {expires});
+        const decline = declineText("{patient}", "{referrer}", 7, {json.dumps(note)},
+          {CHAIN_ID}, {expires});
+        const signature = await new Wallet("{KEY}").signMessage(inbox);
+        console.log(JSON.stringify({{ inbox, decline, signature }}));
+    """
+    out = node(script)
+    assert out["inbox"] == inbox_text(patient, relay, CHAIN_ID, expires)
+    assert out["decline"] == decline_text(patient, referrer, 7, note, CHAIN_ID, expires)
+    check_inbox_statement(patient, relay, CHAIN_ID, expires, out["signature"], now=expires - 300)

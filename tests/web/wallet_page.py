@@ -245,17 +245,33 @@ class WalletPage:
                 out[pid] = {"text": li.inner_text()}
         return out
 
-    def accept_proposal(self, proposal_id: int) -> int:
+    @staticmethod
+    def _proposal(proposal_id: int, referrer: str | None) -> str:
+        """The selector of a proposal's item (ids are per gateway: give the referrer when
+        the inbox may hold proposals from several)."""
+        by = f"[data-referrer='{referrer.lower()}']" if referrer else ""
+        return f"li.proposal[data-proposal-id='{proposal_id}']{by}"
+
+    def proposal_origin(self, proposal_id: int, referrer: str | None = None) -> str:
+        """'local' (held by this gateway) or 'remote' (gathered from another)."""
+        return str(self.page.get_attribute(self._proposal(proposal_id, referrer), "data-origin"))
+
+    def accept_proposal(self, proposal_id: int, referrer: str | None = None) -> int:
         """Accept (the wallet signs the ReferralConsent); the new referral's id."""
-        self._act(f"li.proposal[data-proposal-id='{proposal_id}'] button.accept", "accept")
-        item = self.page.locator(f"li.proposal[data-proposal-id='{proposal_id}']")
-        assert item.get_attribute("data-status") == "accepted"
+        item = self._proposal(proposal_id, referrer)
+        self._act(f"{item} button.accept", "accept")
+        assert self.page.get_attribute(item, "data-status") == "accepted"
         digits = "".join(c if c.isdigit() else " " for c in self.status()[1]).split()
         return int(digits[0])
 
-    def decline_proposal(self, proposal_id: int) -> None:
-        self._act(f"li.proposal[data-proposal-id='{proposal_id}'] button.decline", "decline")
+    def decline_proposal(self, proposal_id: int, referrer: str | None = None) -> None:
+        self._act(f"{self._proposal(proposal_id, referrer)} button.decline", "decline")
         assert proposal_id not in self.proposals()
+
+    def unreachable_note(self) -> str:
+        """The inbox's note naming gateways that did not answer ('' when all did)."""
+        note = self.page.locator("#inbox-unreachable")
+        return note.inner_text() if note.count() else ""
 
     # ---- language and layout ----------------------------------------------------------------
 

@@ -83,6 +83,7 @@ class ApiSettings(BaseModel):
     access_window_blocks: int = Field(default=64, gt=0, le=100_000)
     peer_timeout_s: float = Field(default=30.0, gt=0)
     directory_ttl_s: float = Field(default=10.0, ge=0)  # how long a directory entry is trusted
+    inbox_timeout_s: float = Field(default=5.0, gt=0)  # a patient's inbox waits this long for peers
 
     @field_validator("jwt_secret")
     @classmethod

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
+from sharing_api.api.alliance_inbox import relay_member
 from sharing_api.api.core.security import Kind, Principal
 from sharing_api.api.deps import ServicesDep, require
 from sharing_api.api.errors import PROBLEM_RESPONSES
@@ -39,6 +40,7 @@ class SigningOut(BaseModel):
     referral_registry: str
     consent_nonce: int
     referral_nonce: int
+    inbox_relay: str  # the member this gateway asks other gateways as (inbox statement)
 
 
 def block_times(services: Services, numbers: set[int]) -> dict[int, int]:
@@ -100,4 +102,5 @@ def signing(principal: PatientOnly, services: ServicesDep) -> SigningOut:
         referral_registry=a["ReferralRegistry"],
         consent_nonce=services.reader.consents.nonce_of(principal.subject),
         referral_nonce=services.reader.referrals.nonce_of(principal.subject),
+        inbox_relay=relay_member(services),
     )

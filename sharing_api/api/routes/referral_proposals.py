@@ -155,7 +155,7 @@ def _visible(row: dict[str, Any], principal: Principal) -> None:
         raise forbidden("members see the proposals they are a party to")
 
 
-def _find(store: ProposalStore, proposal_id: int) -> dict[str, Any]:
+def find_proposal(store: ProposalStore, proposal_id: int) -> dict[str, Any]:
     row = store.get(proposal_id)
     if row is None:
         raise not_found(f"no referral proposal {proposal_id}")
@@ -228,14 +228,20 @@ def my_proposals(
 def get_proposal(
     proposal_id: int, principal: PatientOrCare, services: ServicesDep, store: StoreDep
 ) -> ProposalOut:
-    row = _find(store, proposal_id)
+    row = find_proposal(store, proposal_id)
     _visible(row, principal)
     return proposal_out(services, row)
 
 
-def _answerable(store: ProposalStore, proposal_id: int, principal: Principal) -> dict[str, Any]:
-    row = _find(store, proposal_id)
-    if row["patient"] != principal.subject.lower():
+def answerable(
+    store: ProposalStore, proposal_id: int, patient: str, referrer: str | None = None
+) -> dict[str, Any]:
+    """The proposal, if ``patient`` is its patient and it still waits for an answer (and,
+    given ``referrer``, that member made it: ids are per gateway, not alliance-wide)."""
+    row = find_proposal(store, proposal_id)
+    if referrer is not None and row["referrer"] != referrer.lower():
+        raise not_found(f"{referrer} made no referral proposal {proposal_id}")
+    if row["patient"] != patient.lower():
         raise forbidden("only the patient answers a referral proposal")
     if row["status"] != PENDING:
         raise ApiError(409, f"proposal {proposal_id} is already {row['status']}")
@@ -287,7 +293,16 @@ def accept(
     services: ServicesDep,
     store: StoreDep,
 ) -> ProposalOut:
-    row = _answerable(store, proposal_id, principal)
+    row = answerable(store, proposal_id, principal.subject)
+    return accept_answer(services, store, row, body)
+
+
+def accept_answer(
+    services: Services, store: ProposalStore, row: dict[str, Any], body: AcceptIn
+) -> ProposalOut:
+    """Check the patient's ReferralConsent and submit it as the referrer (local and relayed
+    accepts alike: the origin gateway is the one that checks and submits)."""
+    proposal_id = int(row["proposal_id"])
     check_signature(services, row, body)
     if not store.claim(proposal_id, ACCEPTING):
         raise ApiError(409, f"proposal {proposal_id} was answered meanwhile")
@@ -312,7 +327,7 @@ def accept(
         tx_hash=referred.sent.tx_hash,
     )
     services.indexer.sync()
-    return proposal_out(services, _find(store, proposal_id))
+    return proposal_out(services, find_proposal(store, proposal_id))
 
 
 @router.post(
@@ -327,8 +342,14 @@ def decline(
     services: ServicesDep,
     store: StoreDep,
 ) -> ProposalOut:
-    _answerable(store, proposal_id, principal)
+    answerable(store, proposal_id, principal.subject)
+    return decline_answer(services, store, proposal_id, body.note)
+
+
+def decline_answer(
+    services: Services, store: ProposalStore, proposal_id: int, note: str
+) -> ProposalOut:
     if not store.claim(proposal_id, DECLINED):
         raise ApiError(409, f"proposal {proposal_id} was answered meanwhile")
-    store.finish(proposal_id, note=body.note)
-    return proposal_out(services, _find(store, proposal_id))
+    store.finish(proposal_id, note=note)
+    return proposal_out(services, find_proposal(store, proposal_id))

@@ -1,22 +1,33 @@
 // The signed-in screen's lists: my records with who read them, my active consents (revoke),
-// my referrals on chain with their status. Data comes from the API's index of the chain
-// (referral proposals, which are not on chain yet, come from the API's inbox: referral.js).
+// my referrals on chain with their status. Data comes from the API's index of the chain,
+// which every gateway of the alliance holds whole. Referral proposals are not on chain yet:
+// each lives at the proposing member's gateway, so this gateway gathers them from all
+// (POST /patients/me/referral-inbox, with the patient's signed statement: referral.js).
 import { api } from "../shared/api.js";
 import { h } from "./dom.js";
 import * as fmt from "./format.js";
 import { t } from "./i18n.js";
+import { inboxStatement } from "./statements.js";
 import { revokeMessage, signRevoke } from "./typed.js";
 
 // Everything the lists need, fetched together.
-export async function loadHome() {
-  const [records, accesses, consents, referrals, proposals] = await Promise.all([
+export async function loadHome(app) {
+  const statement = inboxStatement(app, await api("/patients/me/signing"));
+  const [records, accesses, consents, referrals, inbox] = await Promise.all([
     api("/patients/me/records"),
     api("/patients/me/accesses"),
     api("/consents"),
     api("/referrals"),
-    api("/patients/me/referral-proposals"),
+    statement.then((body) => api("/patients/me/referral-inbox", { method: "POST", body })),
   ]);
-  return { records, accesses, consents, referrals, proposals };
+  return {
+    records,
+    accesses,
+    consents,
+    referrals,
+    proposals: inbox.proposals,
+    unreachable: inbox.unreachable,
+  };
 }
 
 export function recordsSection(app, data) {

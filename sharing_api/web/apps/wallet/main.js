@@ -18,6 +18,7 @@ const app = {
   address: null,
   members: [],
   data: null, // the lists of the signed-in screen
+  inboxStatement: null, // the signed "list my referral proposals", reused while it lives
   message: { text: "", kind: "" },
 
   value(id) {
@@ -62,7 +63,7 @@ const app = {
     const ok = await this.busy(t("signin.working"), async () => {
       await signIn(this.wallet);
       this.members = await api("/members");
-      this.data = await loadHome();
+      this.data = await loadHome(this);
     }, (error) => t("signin.failed", { error: error.message }));
     if (!ok) {
       this.wallet = null;
@@ -73,7 +74,7 @@ const app = {
 
   async refresh(text) {
     const ok = await this.busy(null, async () => {
-      this.data = await loadHome();
+      this.data = await loadHome(this);
     });
     this.render();
     if (ok && text) this.status(text, "ok");
@@ -81,6 +82,7 @@ const app = {
 
   lock() {
     this.wallet = null;
+    this.inboxStatement = null;
     this.data = null;
     setToken(null);
     this.status("");

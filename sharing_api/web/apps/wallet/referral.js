@@ -3,19 +3,37 @@
 // (EIP-712) here; the API checks that signature and submits it as the referring member
 // (ReferralRegistry.createWithSig), so the referral exists on chain only with the patient's
 // agreement. Decline = nothing goes on chain.
+// The inbox is the alliance's: proposals made at any member's gateway, gathered by this one.
+// A proposal is named by its referrer and id (ids are per gateway); its answer goes through
+// this gateway to the proposing member's, which checks the signature and acts.
 import { api } from "../shared/api.js";
 import { h } from "./dom.js";
 import * as fmt from "./format.js";
-import { t } from "./i18n.js";
+import { joinList, t } from "./i18n.js";
+import { signDecline } from "./statements.js";
 import { signReferral } from "./typed.js";
 
 const SIGNATURE_VALID_S = 600; // the API submits at once; a short deadline is enough
 const ANSWERED_SHOWN = 5;
 
+function referrerName(app, p) {
+  return p.referrer_name || fmt.memberName(app.members, p.referrer);
+}
+
+// Where a proposal is answered: this gateway or the proposing member's.
+function answerPath(p, action) {
+  return `/patients/me/referral-inbox/${p.referrer}/${p.proposal_id}/${action}`;
+}
+
+function itemData(p) {
+  return { proposalId: p.proposal_id, referrer: p.referrer, status: p.status,
+    origin: p.origin_url ? "remote" : "local" };
+}
+
 // The terms as sentences: who refers me where and why; who may then read what; until when.
 export function describeProposal(app, p) {
   const params = {
-    referrer: fmt.memberName(app.members, p.referrer),
+    referrer: referrerName(app, p),
     receiver: fmt.memberName(app.members, p.receiver),
     direction: t(`direction.${p.direction}`),
     reason: p.reason,
@@ -34,7 +52,7 @@ function pendingItem(app, p) {
   const words = describeProposal(app, p);
   return h(
     "li",
-    { class: "proposal", dataset: { proposalId: p.proposal_id, status: p.status } },
+    { class: "proposal", dataset: itemData(p) },
     h("p", { class: "terms" }, words.terms),
     h("p", { class: "reads" }, words.reads),
     h("p", { class: "muted small" }, words.until),
@@ -52,9 +70,9 @@ function pendingItem(app, p) {
 function answeredItem(app, p) {
   return h(
     "li",
-    { class: "proposal answered", dataset: { proposalId: p.proposal_id, status: p.status } },
+    { class: "proposal answered", dataset: itemData(p) },
     t("proposals.answered", {
-      referrer: fmt.memberName(app.members, p.referrer),
+      referrer: referrerName(app, p),
       receiver: fmt.memberName(app.members, p.receiver),
       status: t(`proposal.${p.status}`, { id: p.referral_id }),
     }),
@@ -74,8 +92,18 @@ export function proposalsSection(app, data) {
     answered.length
       ? h("ul", { class: "list answered" }, answered.map((p) => answeredItem(app, p)))
       : null,
+    unreachableNote(data.unreachable || []),
     h("p", { class: "muted small" }, t("proposals.note")),
   );
+}
+
+// Gateways that did not answer: their proposals are missing here, and the patient is told.
+function unreachableNote(unreachable) {
+  if (!unreachable.length) return null;
+  const names = joinList(unreachable.map((u) => joinList(u.names)));
+  return h("p", { id: "inbox-unreachable", class: "warn small",
+    dataset: { gateways: unreachable.map((u) => u.gateway_url).join(" ") } },
+  t("proposals.unreachable", { names }));
 }
 
 async function accept(app, p) {
@@ -92,7 +120,7 @@ async function accept(app, p) {
     };
     const signed = await signReferral(app.wallet, terms, s.referral_nonce, deadline, s.chain_id,
       s.referral_registry);
-    const done = await api(`/referral-proposals/${p.proposal_id}/accept`, {
+    const done = await api(answerPath(p, "accept"), {
       method: "POST",
       body: signed.patient_signature,
     });
@@ -103,7 +131,9 @@ async function accept(app, p) {
 
 async function decline(app, p) {
   const ok = await app.busy(t("proposals.declining"), async () => {
-    await api(`/referral-proposals/${p.proposal_id}/decline`, { method: "POST", body: {} });
+    const s = await api("/patients/me/signing");
+    const body = await signDecline(app.wallet, p, "", s);
+    await api(answerPath(p, "decline"), { method: "POST", body });
   });
   if (ok) await app.refresh(["proposals.declined", {}]);
 }
