@@ -15,7 +15,7 @@ from sharing_api.api.console_state import ConsoleState
 from sharing_api.api.core.config import ApiSettings
 from sharing_api.api.core.jwt_secret import token_secret
 from sharing_api.api.core.keys import unlock_members
-from sharing_api.api.core.security import NonceStore, TokenService
+from sharing_api.api.core.security import DEFAULT_AUDIENCE, NonceStore, TokenService
 from sharing_api.api.errors import forbidden
 from sharing_api.api.metrics import Metrics
 from sharing_api.chain import Alliance, ChainClient, Deployment, Role
@@ -94,7 +94,9 @@ class Services:
             storage=storage or open_storage(settings.resolved_storage()),
             index=index,
             indexer=indexer,
-            tokens=TokenService(secret, settings.token_ttl_s),
+            tokens=TokenService(
+                secret, settings.token_ttl_s, audience=settings.public_url or DEFAULT_AUDIENCE
+            ),
             nonces=NonceStore(index.engine, settings.nonce_ttl_s),
             served=ServedAccesses(index.engine),
             console=ConsoleState(store=VerificationStore(index.engine)),

@@ -86,7 +86,7 @@ def test_nonces_and_tokens_survive_a_restart(alliance: TestAlliance, tmp_path: P
         assert _login(second.url, kept).status_code == 200
         assert _login(second.url, kept).status_code == 401
         # A token signed with another secret is refused.
-        forged = TokenService("f" * 64, 60).issue(
+        forged = TokenService("f" * 64, 60, audience=PUBLIC_URL).issue(
             Principal(kind=Kind.PATIENT, subject=patient.address)
         )[0]
         refused = _me(second.url, forged)
@@ -102,9 +102,8 @@ def test_nonces_and_tokens_survive_a_restart(alliance: TestAlliance, tmp_path: P
         fresh = _login(third.url, stale)
         assert fresh.status_code == 200
         assert _me(third.url, fresh.json()["access_token"]).status_code == 200
-        assert TokenService("c" * 64, 60).verify(fresh.json()["access_token"]).subject == (
-            patient.address
-        )
+        tokens = TokenService("c" * 64, 60, audience=PUBLIC_URL)
+        assert tokens.verify(fresh.json()["access_token"]).subject == (patient.address)
 
 
 def test_expired_nonce_is_refused(alliance: TestAlliance, tmp_path: Path) -> None:

@@ -25,6 +25,9 @@ from sharing_api.index.schema import siwe_nonces
 
 ALGORITHM = "HS256"
 ISSUER = "alliance-sharing-api"
+# A token names the gateway it is for (its public URL, else this default): one gateway's
+# token is never accepted by another, even one that shares its secret by mistake.
+DEFAULT_AUDIENCE = "alliance-gateway"
 
 
 class Kind(StrEnum):
@@ -65,6 +68,7 @@ class TokenService:
     secret: str
     ttl_s: int
     clock: Any = field(default=time.time)
+    audience: str = DEFAULT_AUDIENCE
     # token text -> (caller, expiry): a token whose HMAC was checked once is the same bytes
     # next time, so a repeat caller skips PyJWT (about a third of a millisecond per request).
     _verified: dict[str, tuple[Principal, int]] = field(default_factory=dict, repr=False)
@@ -74,6 +78,7 @@ class TokenService:
         expires = now + (ttl_s or self.ttl_s)
         claims = {
             "iss": ISSUER,
+            "aud": self.audience,
             "sub": principal.subject,
             "kind": principal.kind.value,
             "member": principal.member,
@@ -107,7 +112,8 @@ class TokenService:
                 self.secret,
                 algorithms=[ALGORITHM],
                 issuer=ISSUER,
-                options={"require": ["exp", "iat", "sub", "iss", "jti"]},
+                audience=self.audience,
+                options={"require": ["exp", "iat", "sub", "iss", "jti", "aud"]},
                 leeway=0,
             )
         except jwt.ExpiredSignatureError:
