@@ -16,12 +16,12 @@ from eth_account import Account
 
 from crypto.authority import AttributeAuthority
 from sharing_api.chain import ChainClient, Genesis, MemberSpec, Role, deploy_alliance
+from sharing_api.cli.demo_storage import DemoStores, demo_stores
 from sharing_api.cli.local_node import ledger_backend
 from sharing_api.cli.network_checks import check_network
 from sharing_api.fhir import chest_pain_bundle, validate_resource
 from sharing_api.gateway.local import LocalGateway, MemberKeys, prepare_gateway, running_gateway
 from sharing_api.sdk import ApiError, SharingClient
-from sharing_api.storage.local import LocalStorage
 
 if TYPE_CHECKING:
     from ledger_node.network.supervisor import LocalNetwork
@@ -77,6 +77,7 @@ class DemoAlliance:
 
     gateways: dict[str, LocalGateway]
     home: dict[str, str]  # member id (and "regulator") -> the gateway name it signs in at
+    stores: DemoStores | None = None  # the storage servers behind the gateways
 
     def client(self, who: str, key: str | bytes) -> SharingClient:
         gateway = self.gateways[self.home.get(who, "reg")]
@@ -100,6 +101,7 @@ def run_alliance_scenario(
     echo: Callable[[str], None] = click.echo,
     keep_running: Callable[[DemoAlliance], None] | None = None,
     network: int = 0,
+    storage: str = "local",
 ) -> list[str]:
     s = Steps(echo)
     deployer = Account.create()
@@ -111,7 +113,10 @@ def run_alliance_scenario(
     where = f"a {network}-member network (etcd-ordered)" if network else "the ledger node"
     s.step(f"Start {where} and deploy the alliance contracts")
     admitted = [deployer.address, *address.values()]
-    with ledger_backend(workdir, admitted, network) as (chain_url, net):
+    with (
+        demo_stores(storage, workdir / "stores", [*GATEWAYS, "reg"]) as stores,
+        ledger_backend(workdir, admitted, network) as (chain_url, net),
+    ):
         genesis = Genesis(
             members=(
                 *(
@@ -156,6 +161,7 @@ def run_alliance_scenario(
                 chain_url=nodes[i % len(nodes)],
                 deployment_file=workdir / "deployment.json",
                 passphrase=passphrase,
+                storage=stores.table(name),
             )
         # The regulator's console gateway hosts no member: it signs nothing on chain.
         prepared["reg"] = prepare_gateway(
@@ -164,15 +170,20 @@ def run_alliance_scenario(
             chain_url=regulator_node,
             deployment_file=workdir / "deployment.json",
             passphrase=passphrase,
+            storage=stores.table("reg"),
         )
+        for name, gateway in prepared.items():
+            gateway.env.update(stores.env(name))
         with contextlib.ExitStack() as stack:
             for gateway in prepared.values():
                 stack.enter_context(running_gateway(gateway))
             for name, gateway in prepared.items():
                 serves = ", ".join(GATEWAYS.get(name, [])) or "the regulator's console"
                 echo(f"    gateway {name:<5} {gateway.url}  {serves}")
+            for line in stores.describe():
+                echo(line)
             home = {aid: name for name, members in GATEWAYS.items() for aid in members}
-            world = DemoAlliance(prepared, {**home, "regulator": "reg"})
+            world = DemoAlliance(prepared, {**home, "regulator": "reg"}, stores)
             _scenario(s, world, keys, address, echo)
             if net is not None:
                 s.step("The alliance network agrees: every node verified every block")
@@ -265,11 +276,9 @@ def _scenario(
         f"dr-chen decrypts the bundle (access {headers['x-access-id']} logged first)",
         SharingClient.open(data, key) == plaintext,
     )
-    h1_store = LocalStorage(world.gateways["h1"].directory / "storage")
-    cloud_store = LocalStorage(world.gateways["cloud"].directory / "storage")
     s.expect(
         "the ciphertext stays in the cloud gateway's store (h1's gateway holds no copy)",
-        cloud_store.has(rec["cid"]) and not h1_store.has(rec["cid"]),
+        _held_only_by(world, rec["cid"], "cloud", "h1"),
     )
     nurse_data, _ = nurse.fetch(rec["record_id"])
     try:
@@ -336,3 +345,16 @@ def _scenario(
     )
     for client in (h1, xq, regulator, gp, cardiologist, er_doctor, nurse, *wallets):
         client.close()
+
+
+def _held_only_by(world: DemoAlliance, cid: str, custodian: str, reader: str) -> bool:
+    """Whether the custodian's store holds the blob and the reader's does not."""
+    stores = world.stores or DemoStores("local", Path())
+    held = {}
+    for name in (custodian, reader):
+        store = stores.open(name, world.gateways[name].directory / "storage")
+        try:
+            held[name] = store.has(cid)
+        finally:
+            store.close()
+    return held[custodian] and not held[reader]

@@ -147,6 +147,14 @@ def _interrupt(signum: int, frame: Any) -> None:
 )
 @click.option("--records-only", is_flag=True, help="Only the record-encryption part.")
 @click.option(
+    "--storage",
+    type=click.Choice(["local", "ipfs", "s3"]),
+    default="local",
+    show_default=True,
+    help="The gateways' record stores: local directories, a js-ipfs daemon per gateway, "
+    "or SeaweedFS S3 with a bucket per gateway (the demo starts and stops the servers).",
+)
+@click.option(
     "--network",
     type=click.IntRange(min=0),
     default=0,
@@ -154,7 +162,9 @@ def _interrupt(signum: int, frame: Any) -> None:
     help="Run the ledger as a local N-member network (etcd x3, N nodes, a regulator "
     "follower) instead of one node.",
 )
-def demo(workdir: Path | None, keep_running: bool, records_only: bool, network: int) -> None:
+def demo(
+    workdir: Path | None, keep_running: bool, records_only: bool, network: int, storage: str
+) -> None:
     """Run the alliance demo scenario end to end (exit 0 only if every step behaved)."""
     from sharing_api.cli.alliance_demo import run_alliance_scenario
 
@@ -190,7 +200,10 @@ def demo(workdir: Path | None, keep_running: bool, records_only: bool, network: 
         failures = run_record_scenario(target / "records")
         if not records_only:
             failures += run_alliance_scenario(
-                target / "alliance", keep_running=hold if keep_running else None, network=network
+                target / "alliance",
+                keep_running=hold if keep_running else None,
+                network=network,
+                storage=storage,
             )
     if failures:
         raise click.ClickException(f"{len(failures)} step(s) did not behave: {failures[0]}")

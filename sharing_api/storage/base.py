@@ -56,6 +56,10 @@ class Storage(ABC):
     def delete(self, cid: str) -> bool:
         """Remove (or unpin) the blob; True if it was there. Idempotent."""
 
+    def cids(self) -> Iterator[str]:
+        """Every blob's CID (in no particular order): what a restore copies from a backup."""
+        raise NotImplementedError(f"the {self.name} backend cannot list its blobs")
+
     def has(self, cid: str) -> bool:
         try:
             self.stat(cid)

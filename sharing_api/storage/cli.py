@@ -1,4 +1,4 @@
-"""`alliance storage put|get|stat|delete`: the content-addressed record store by hand."""
+"""`alliance storage put|get|stat|delete|restore`: the content-addressed record store by hand."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from sharing_api.storage.config import BACKENDS, load_config, open_storage
     "--config",
     "config_file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Config file (default: $ALLIANCE_HOME/storage.toml).",
+    help="Config file: storage.toml, or a gateway.json (its storage table) "
+    "(default: $ALLIANCE_HOME/storage.toml).",
 )
 @click.option("--local-root", help="Directory of the local store.")
 @click.option("--ipfs-api", help="Kubo RPC API address, e.g. http://127.0.0.1:5001.")
@@ -107,3 +108,47 @@ def delete(ctx: click.Context, cid: str) -> None:
     """Delete (unpin) CID: crypto-shredding for an erasure request."""
     removed = _store(ctx).delete(cid)
     click.echo("deleted" if removed else "absent")
+
+
+@storage.command("restore")
+@click.option(
+    "--cid", "cids", multiple=True, help="Only these CIDs (default: all the backup holds)."
+)
+@click.option(
+    "--check-present",
+    is_flag=True,
+    help="Also read back every copy the primaries hold and replace any that fails verification.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def restore_cmd(
+    ctx: click.Context, cids: tuple[str, ...], check_present: bool, as_json: bool
+) -> None:
+    """Copy blobs from the backup (the `backup` setting) back into the primary store.
+
+    Every blob is verified against its CID on the way; exit 1 if any could not be restored.
+    """
+    from sharing_api.storage.replicated import ReplicatedStorage
+    from sharing_api.storage.restore import restore
+
+    store = _store(ctx)
+    if not isinstance(store, ReplicatedStorage) or not store.backups:
+        raise click.ClickException("no backup is configured (the storage setting `backup`)")
+    report = restore(store.replicas, store.backups[0], cids or None, check_present=check_present)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"restored": report.restored, "present": report.present, "failed": report.failed}
+            )
+        )
+    else:
+        for cid in report.restored:
+            click.echo(f"restored {cid} (verified)")
+        for cid, why in report.failed.items():
+            click.echo(f"failed   {cid}: {why}", err=True)
+        click.echo(
+            f"{len(report.restored)} restored, {len(report.present)} already present, "
+            f"{len(report.failed)} failed"
+        )
+    if not report.ok:
+        raise click.exceptions.Exit(1)

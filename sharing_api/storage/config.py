@@ -9,13 +9,23 @@ table whose keys are the field names below, e.g.::
     ipfs_api = "http://127.0.0.1:5001"
     max_size = 1073741824
 
+An off-site backup (an alliance backup centre) is a ``[storage.backup]`` table of its own
+(an ``s3`` or ``ipfs`` endpoint with its own bucket and credentials): writes then go to the
+primary store and the backup, reads come from the primary only, erasure reaches both::
+
+    [storage.backup]
+    backend = "s3"
+    s3_endpoint = "https://backup.alliance.example"
+    s3_bucket = "h1"
+
 Environment variables: ``ALLIANCE_STORAGE_<FIELD>`` (e.g. ``ALLIANCE_STORAGE_BACKEND``,
-``ALLIANCE_STORAGE_S3_BUCKET``; ``replicas`` comma-separated). S3 credentials may also come
-from boto3's usual sources (``AWS_ACCESS_KEY_ID``, ...).
+``ALLIANCE_STORAGE_S3_BUCKET``; ``replicas`` comma-separated, ``backup`` as JSON). S3
+credentials may also come from boto3's usual sources (``AWS_ACCESS_KEY_ID``, ...).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -46,6 +56,13 @@ class StorageConfig(BaseModel):
     cid_version: int = 0
     retries: int = 3
     timeout: float = 30.0
+    # Written with every blob, erased with it, never read: see ReplicatedStorage.backups.
+    backup: StorageConfig | None = None
+
+    @field_validator("backup", mode="before")
+    @classmethod
+    def _json_table(cls, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) and value.strip() else value or None
 
     @field_validator("replicas", mode="before")
     @classmethod
@@ -64,6 +81,10 @@ class StorageConfig(BaseModel):
             raise ValueError(f"replicas must name two or more of local, ipfs, s3: {self.replicas}")
         if self.max_size < 0:
             raise ValueError("max_size must be >= 0")
+        if self.backup is not None and (
+            self.backup.backend not in ("s3", "ipfs") or self.backup.backup is not None
+        ):
+            raise ValueError("backup must be one s3 or ipfs endpoint (a backup centre, no gateway)")
         return self
 
 
@@ -79,6 +100,8 @@ def load_config(
         file_values = settings_file(
             config_file, alliance_home() / "storage.toml", section="storage"
         )
+        if isinstance(file_values.get("storage"), dict):  # a gateway.json: its storage table
+            file_values = file_values["storage"]
     return layered(
         StorageConfig,
         env_prefix="ALLIANCE_STORAGE_",
@@ -91,6 +114,17 @@ def load_config(
 
 def open_storage(config: StorageConfig, backend: str | None = None) -> Storage:
     """Build the configured backend (``backend`` picks one replica's settings by name)."""
+    if config.backup is not None and backend is None:
+        from sharing_api.storage.replicated import ReplicatedStorage
+
+        primary = open_storage(config.model_copy(update={"backup": None}))
+        replicas = primary.replicas if isinstance(primary, ReplicatedStorage) else [primary]
+        return ReplicatedStorage(
+            replicas,
+            backups=[open_storage(config.backup)],
+            max_size=config.max_size or None,
+            cid_version=config.cid_version,
+        )
     kind = backend or config.backend
     limit = config.max_size or None
     if kind == "local":

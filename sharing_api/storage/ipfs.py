@@ -10,6 +10,7 @@ against inner nodes fetched with ``block/get``.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -166,6 +167,22 @@ class IPFSStorage(Storage):
             raise BackendUnavailableError(f"ipfs at {self.api}", f"cat broke: {exc!r}") from None
         finally:
             response.close()
+
+    def cids(self) -> Iterator[str]:
+        # Our blobs are the node's recursive pins (Kubo answers one {"Keys": {...}} object,
+        # js-ipfs may stream one {"Cid": ...} object per line).
+        response = self._post("pin/ls", type="recursive")
+        if response.status_code != 200:
+            raise self._error(response, "pin/ls")
+        for line in response.text.splitlines():
+            if not line.strip():
+                continue
+            answer = json.loads(line)
+            if "Keys" in answer:
+                yield from answer["Keys"]
+            elif "Cid" in answer:
+                cid = answer["Cid"]
+                yield cid["/"] if isinstance(cid, dict) else str(cid)
 
     def delete(self, cid: str) -> bool:
         CID.parse(cid)

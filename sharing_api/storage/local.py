@@ -120,6 +120,11 @@ class LocalStorage(Storage):
             ),
         )
 
+    def cids(self) -> Iterator[str]:
+        for path in self._blobs.glob("*/*"):
+            if path.is_file():
+                yield path.name
+
     def delete(self, cid: str) -> bool:
         path = self._path(cid)
         try:

@@ -6,6 +6,11 @@ acknowledged record must survive the loss of one site). Reads try the replicas i
 if one is down, misses the blob, or serves bad bytes, the next one is used, also in the
 middle of a stream: the bytes already handed out (all verified) are skipped on the next
 replica, which verifies the whole blob again from the start.
+
+Backups (an alliance backup centre, or any copy that must never serve members) are written
+like replicas and erased like replicas, but never read: ``get``/``stat``/``has`` consult the
+primary replicas only, so a blob missing from them is a NotFoundError even when a backup
+holds it. Bringing it back is an explicit, verified restore (``restore.py``).
 """
 
 from __future__ import annotations
@@ -26,11 +31,17 @@ class ReplicatedStorage(Storage):
     name = "replicated"
 
     def __init__(
-        self, replicas: Sequence[Storage], *, max_size: int | None = None, cid_version: int = 0
+        self,
+        replicas: Sequence[Storage],
+        *,
+        backups: Sequence[Storage] = (),
+        max_size: int | None = None,
+        cid_version: int = 0,
     ) -> None:
-        if len(replicas) < 2:
-            raise ValueError("a replicated store needs at least two replicas")
+        if not replicas or len(replicas) + len(backups) < 2:
+            raise ValueError("a replicated store needs at least two replicas (or one and a backup)")
         self.replicas = list(replicas)
+        self.backups = list(backups)
         self.max_size = max_size
         self.cid_version = cid_version
         self.failovers = 0  # reads that had to move to another replica (for monitoring)
@@ -40,7 +51,7 @@ class ReplicatedStorage(Storage):
         # feed every replica the same rewindable bytes.
         with spooled(source, self.cid_version, self.max_size) as spool:
             start = spool.stream.tell()
-            for replica in self.replicas:
+            for replica in [*self.replicas, *self.backups]:
                 spool.stream.seek(start)
                 info = replica.put(spool.stream)
                 if info.cid != spool.info.cid:
@@ -71,6 +82,12 @@ class ReplicatedStorage(Storage):
 
     def _all_failed(self, cid: str, errors: Sequence[StorageError]) -> StorageError:
         if errors and all(isinstance(e, NotFoundError) for e in errors):
+            if self.backups:  # say why the backup's copy is not used, and what to do
+                return NotFoundError(
+                    cid,
+                    f"{self.name} (primary replicas; the backup serves no reads: "
+                    "`alliance storage restore` brings blobs back from it)",
+                )
             return NotFoundError(cid, self.name)
         detail = "; ".join(str(e) for e in errors)
         if any(isinstance(e, IntegrityError) for e in errors):
@@ -127,10 +144,19 @@ class ReplicatedStorage(Storage):
     def delete(self, cid: str) -> bool:
         # Erasure must reach every copy: a replica that is down makes this fail loudly.
         found = False
-        for replica in self.replicas:
+        for replica in [*self.replicas, *self.backups]:
             found = replica.delete(cid) or found
         return found
 
-    def close(self) -> None:
+    def cids(self) -> Iterator[str]:
+        """The blobs the primary replicas hold (a backup's own list: ``backups[i].cids()``)."""
+        seen: set[str] = set()
         for replica in self.replicas:
+            for cid in replica.cids():
+                if cid not in seen:
+                    seen.add(cid)
+                    yield cid
+
+    def close(self) -> None:
+        for replica in [*self.replicas, *self.backups]:
             replica.close()

@@ -175,6 +175,23 @@ class S3Storage(Storage):
             manifest.info.sha256,
         )
 
+    def cids(self) -> Iterator[str]:
+        pages = self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix
+        )
+        try:
+            for page in pages:
+                for item in page.get("Contents", []):
+                    name = item["Key"][len(self.prefix) :]
+                    # A data object is a complete blob (its manifest went up first).
+                    if not name.endswith(".dag") and "/" not in name:
+                        yield name
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            raise BackendUnavailableError(self._where, f"list: {error.get('Code', '')}") from None
+        except BotoCoreError as exc:
+            raise BackendUnavailableError(self._where, f"list: {exc}") from None
+
     def delete(self, cid: str) -> bool:
         key = self._key(cid)
         try:
