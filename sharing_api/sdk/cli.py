@@ -14,7 +14,7 @@ import json
 import os
 import ssl
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -617,3 +617,52 @@ def referral_list(api_url: str, key_file: Path | None) -> None:
     """Referrals you are a party to (a patient: their own)."""
     with _client(api_url, key_file) as client:
         _show(client.referrals())
+
+
+# ---- staff ------------------------------------------------------------------------------
+
+
+@click.group(cls=SdkGroup)
+def staff() -> None:
+    """A member signs its staff in: tokens for `record key|get` (ALLIANCE_TOKEN)."""
+
+
+@staff.command("token")
+@click.option(
+    "--id",
+    "staff_id",
+    required=True,
+    help="The staff member's id at your member, e.g. dr-chen (letters, digits, ._@-).",
+)
+@click.option("--role", required=True, help="Their role, e.g. doctor or nurse (ABE role:ROLE).")
+@click.option(
+    "--attrs",
+    default="",
+    help="Comma-separated further ABE attributes, e.g. dept:cardiology (your member's).",
+)
+@_api_option
+@_key_option
+def staff_token(staff_id: str, role: str, attrs: str, api_url: str, key_file: Path | None) -> None:
+    """Issue a token to one of your staff, signed in as your member (--key-file).
+
+    Prints only the token, for ALLIANCE_TOKEN=$(alliance staff token ...); who it names and
+    until when goes to stderr.
+    """
+    # A staff token in the environment would sign in as that staff, who may issue nothing.
+    if os.environ.get("ALLIANCE_TOKEN"):
+        raise ValueError("ALLIANCE_TOKEN is set: unset it, a member signs in with --key-file")
+    body = {"staff_id": staff_id, "role": role, "attributes": _csv(attrs)}
+    with _client(api_url, key_file) as client:
+        out = client.json("POST", "/auth/staff-tokens", json=body)
+        attributes = client.json("GET", "/auth/me", headers=_bearer(out["access_token"]))
+    until = datetime.fromtimestamp(int(out["expires_at"]), UTC).strftime("%Y-%m-%d %H:%M UTC")
+    click.echo(
+        f"staff token for {out['subject']} ({', '.join(attributes['attributes'])}) "
+        f"valid until {until}",
+        err=True,
+    )
+    click.echo(out["access_token"])
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

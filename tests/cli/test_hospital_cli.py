@@ -17,14 +17,14 @@ from crypto.expiry import current_epoch
 from sharing_api.api.server import free_port
 from sharing_api.cli.main import main
 from sharing_api.fhir import SAMPLE_KINDS, validate_resource
-from sharing_api.sdk.cli import consent, record, referral
+from sharing_api.sdk.cli import consent, record, referral, staff
 
 PATIENT = "0x5a1E0000000000000000000000000000000000b7"
 LEDGER_KEY = "0x" + "11" * 32  # any valid key: these tests never reach an API
 
 
 def _commands() -> Iterator[tuple[str, click.Command]]:
-    for group in (record, consent, referral):
+    for group in (record, consent, referral, staff):
         assert isinstance(group, click.Group)
         for name, command in group.commands.items():
             yield f"{group.name} {name}", command
@@ -115,6 +115,7 @@ UNREACHABLE = [
     (["referral", "proposals", "--key-file", "{key}"], {}),
     (["referral", "proposal-accept", "1", "--key-file", "{key}"], {}),
     (["referral", "proposal-decline", "1", "--key-file", "{key}"], {}),
+    (["staff", "token", "--id", "dr-chen", "--role", "doctor", "--key-file", "{key}"], {}),
 ]
 
 
@@ -183,4 +184,16 @@ def test_a_bad_timeout_setting_is_one_line(
     assert (status, _err(capsys)) == (
         1,
         ["error: ALLIANCE_API_TIMEOUT: not a number of seconds: 'soon'"],
+    )
+
+
+def test_staff_token_with_a_staff_token_set_is_one_line(
+    files: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A member issues staff tokens; ALLIANCE_TOKEN would sign in as a staff member instead.
+    monkeypatch.setenv("ALLIANCE_TOKEN", "a-staff-token")
+    argv = ["staff", "token", "--id", "dr-chen", "--role", "doctor", "--key-file", files["key"]]
+    assert (main(argv), _err(capsys)) == (
+        1,
+        ["error: ALLIANCE_TOKEN is set: unset it, a member signs in with --key-file"],
     )
