@@ -21,7 +21,7 @@ from typing import Any
 import click
 
 from crypto.authority import UserKey
-from crypto.errors import PolicyError
+from crypto.errors import KeystoreError, PolicyError
 from crypto.files import atomic_output
 from crypto.keystore import read_key_file
 from crypto.policy import parse_policy
@@ -43,8 +43,18 @@ class SdkGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ApiUnreachable as exc:
-            hint = "is it running? set ALLIANCE_API_URL or --api"
-            raise ApiUnreachable(exc.url, exc.reason, hint) from None
+            raise ApiUnreachable(exc.url, exc.reason, _unreachable_hint(exc.reason)) from None
+
+
+def _unreachable_hint(reason: str) -> str:
+    """What to check: a gateway's self-signed certificate is the usual cause of a TLS failure,
+    not a gateway that is down."""
+    if "CERTIFICATE_VERIFY_FAILED" not in reason:
+        return "is it running? set ALLIANCE_API_URL or --api"
+    cafile = os.environ.get("ALLIANCE_API_CA", "")
+    if cafile:
+        return f"ALLIANCE_API_CA={cafile} is not this gateway's certificate"
+    return "trust the gateway's own certificate: ALLIANCE_API_CA=<gateway dir>/tls/cert.pem"
 
 
 class Address(click.ParamType[str]):
@@ -86,7 +96,13 @@ def _read_key(path: Path | None) -> str:
         passphrase = os.environ.get("ALLIANCE_PASSPHRASE") or str(
             click.prompt(f"Passphrase for {path}", hide_input=True, err=True)
         )
-        return "0x" + read_key_file(path, LEDGER_KIND, passphrase).hex()
+        try:
+            return "0x" + read_key_file(path, LEDGER_KIND, passphrase).hex()
+        except KeystoreError as exc:
+            # Which file, and where its passphrase came from: a member and a hosted clinic
+            # may have different ones.
+            source = " (ALLIANCE_PASSPHRASE)" if os.environ.get("ALLIANCE_PASSPHRASE") else ""
+            raise KeystoreError(f"{path}: {exc}{source}") from None
     return data.decode("utf-8").strip()
 
 
