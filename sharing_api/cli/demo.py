@@ -157,6 +157,7 @@ def _interrupt(signum: int, frame: Any) -> None:
 def demo(workdir: Path | None, keep_running: bool, records_only: bool, network: int) -> None:
     """Run the alliance demo scenario end to end (exit 0 only if every step behaved)."""
     from sharing_api.cli.alliance_demo import run_alliance_scenario
+    from sharing_api.cli.demo_handoff import hand_off
 
     click.secho(
         "AllianceLedger demo: sharing an encrypted FHIR record across the alliance", bold=True
@@ -190,7 +191,12 @@ def demo(workdir: Path | None, keep_running: bool, records_only: bool, network: 
         failures = run_record_scenario(target / "records")
         if not records_only:
             failures += run_alliance_scenario(
-                target / "alliance", keep_running=hold if keep_running else None, network=network
+                target / "alliance",
+                keep_running=hold if keep_running else None,
+                network=network,
+                handoff=lambda world: hand_off(
+                    world, target, kept=workdir is not None, running=keep_running
+                ),
             )
     if failures:
         raise click.ClickException(f"{len(failures)} step(s) did not behave: {failures[0]}")
