@@ -129,6 +129,21 @@ def run_record_scenario(workdir: Path, echo: Callable[[str], None] = click.echo)
     return s.failures
 
 
+def _check_unused(workdir: Path) -> None:
+    """Refuse a --workdir that an earlier demo already used, before anything runs: its ledger
+    node would refuse the chain anyway, half-way through, and its keys are someone's hand-off."""
+    used = [
+        p
+        for p in ("alliance/node", "alliance/network", "alliance/gateways")
+        if (workdir / p).exists()
+    ]
+    if used:
+        raise ValueError(
+            f"--workdir {workdir} already holds an earlier demo ({used[0]}): "
+            "choose a new directory, or remove that one first"
+        )
+
+
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
@@ -183,6 +198,8 @@ def demo(workdir: Path | None, keep_running: bool, records_only: bool, network: 
             if main:
                 signal.signal(signal.SIGTERM, previous)
 
+    if workdir is not None and not records_only:
+        _check_unused(workdir)
     with tempfile.TemporaryDirectory(prefix="alliance-demo-") as tmp:
         target = workdir or Path(tmp)
         target.mkdir(parents=True, exist_ok=True)

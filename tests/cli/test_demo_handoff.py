@@ -16,6 +16,7 @@ from crypto.keystore import read_key_file
 from sharing_api.api.core.keys import LEDGER_KIND
 from sharing_api.cli.alliance_demo import DemoAlliance, DemoFacts
 from sharing_api.cli.demo_handoff import hand_off
+from sharing_api.cli.main import main
 from sharing_api.gateway.local import MemberKeys, prepare_gateway
 
 PASSPHRASE = "demo passphrase (tests only)"
@@ -137,3 +138,16 @@ def test_a_rerun_in_the_same_directory_replaces_the_keys(
     hand_off(world, tmp_path, kept=True, running=True)
     sealed = tmp_path / "demo-only-keys" / "regulator.ledger.key"
     assert read_key_file(sealed, LEDGER_KIND, PASSPHRASE).hex() == world.keys["regulator"][2:]
+
+
+def test_a_workdir_used_by_an_earlier_demo_is_refused_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "alliance" / "node").mkdir(parents=True)
+    assert main(["demo", "--workdir", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines() == [
+        f"error: --workdir {tmp_path} already holds an earlier demo (alliance/node): "
+        "choose a new directory, or remove that one first"
+    ]
+    assert "[1]" not in captured.out and not (tmp_path / "records").exists()
