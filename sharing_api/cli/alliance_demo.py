@@ -7,7 +7,7 @@ import contextlib
 import json
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +71,14 @@ def _refused(call: Callable[[], Any]) -> int:
 GATEWAYS = {"h1": ["h1"], "pj": ["pj"], "cloud": ["xq", "gh", "cx", "fx", "dt", "gx", "bm"]}
 
 
+@dataclass(frozen=True)
+class DemoFacts:
+    """What the scenario left on chain, for someone carrying on from the demo."""
+
+    patient_keys: list[str]  # the patients' wallet keys (0x-hex); the first has the record
+    record_id: int  # the first patient's record (its consent revoked by the scenario)
+
+
 @dataclass
 class DemoAlliance:
     """The running gateways, by name, and who is served where."""
@@ -78,6 +86,9 @@ class DemoAlliance:
     gateways: dict[str, LocalGateway]
     home: dict[str, str]  # member id (and "regulator") -> the gateway name it signs in at
     stores: DemoStores | None = None  # the storage servers behind the gateways
+    keys: dict[str, str] = field(default_factory=dict)  # member id -> ledger key (0x-hex)
+    address: dict[str, str] = field(default_factory=dict)  # member id -> address
+    facts: DemoFacts | None = None  # what the scenario left on chain, once it ran
 
     def client(self, who: str, key: str | bytes) -> SharingClient:
         gateway = self.gateways[self.home.get(who, "reg")]
@@ -102,6 +113,7 @@ def run_alliance_scenario(
     keep_running: Callable[[DemoAlliance], None] | None = None,
     network: int = 0,
     storage: str = "local",
+    handoff: Callable[[DemoAlliance], None] | None = None,
 ) -> list[str]:
     s = Steps(echo)
     deployer = Account.create()
@@ -183,11 +195,13 @@ def run_alliance_scenario(
             for line in stores.describe():
                 echo(line)
             home = {aid: name for name, members in GATEWAYS.items() for aid in members}
-            world = DemoAlliance(prepared, {**home, "regulator": "reg"}, stores)
-            _scenario(s, world, keys, address, echo)
+            world = DemoAlliance(prepared, {**home, "regulator": "reg"}, stores, keys, address)
+            world.facts = _scenario(s, world, keys, address, echo)
             if net is not None:
                 s.step("The alliance network agrees: every node verified every block")
                 check_network(net, keys["h1"], s.expect, echo)
+            if handoff is not None and not s.failures:
+                handoff(world)
             if keep_running is not None and not s.failures:
                 keep_running(world)
     return s.failures
@@ -199,7 +213,7 @@ def _scenario(
     keys: dict[str, str],
     address: dict[str, str],
     echo: Callable[[str], None],
-) -> None:
+) -> DemoFacts:
     s.step("Members sign in at their own gateways (EIP-4361)")
 
     def member(aid: str) -> SharingClient:
@@ -345,6 +359,7 @@ def _scenario(
     )
     for client in (h1, xq, regulator, gp, cardiologist, er_doctor, nurse, *wallets):
         client.close()
+    return DemoFacts(["0x" + bytes(p.key).hex() for p in patients], int(rec["record_id"]))
 
 
 def _held_only_by(world: DemoAlliance, cid: str, custodian: str, reader: str) -> bool:

@@ -129,6 +129,21 @@ def run_record_scenario(workdir: Path, echo: Callable[[str], None] = click.echo)
     return s.failures
 
 
+def _check_unused(workdir: Path) -> None:
+    """Refuse a --workdir that an earlier demo already used, before anything runs: its ledger
+    node would refuse the chain anyway, half-way through, and its keys are someone's hand-off."""
+    used = [
+        p
+        for p in ("alliance/node", "alliance/network", "alliance/gateways")
+        if (workdir / p).exists()
+    ]
+    if used:
+        raise ValueError(
+            f"--workdir {workdir} already holds an earlier demo ({used[0]}): "
+            "choose a new directory, or remove that one first"
+        )
+
+
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
@@ -167,6 +182,7 @@ def demo(
 ) -> None:
     """Run the alliance demo scenario end to end (exit 0 only if every step behaved)."""
     from sharing_api.cli.alliance_demo import run_alliance_scenario
+    from sharing_api.cli.demo_handoff import hand_off
 
     click.secho(
         "AllianceLedger demo: sharing an encrypted FHIR record across the alliance", bold=True
@@ -192,6 +208,8 @@ def demo(
             if main:
                 signal.signal(signal.SIGTERM, previous)
 
+    if workdir is not None and not records_only:
+        _check_unused(workdir)
     with tempfile.TemporaryDirectory(prefix="alliance-demo-") as tmp:
         target = workdir or Path(tmp)
         target.mkdir(parents=True, exist_ok=True)
@@ -204,6 +222,9 @@ def demo(
                 keep_running=hold if keep_running else None,
                 network=network,
                 storage=storage,
+                handoff=lambda world: hand_off(
+                    world, target, kept=workdir is not None, running=keep_running
+                ),
             )
     if failures:
         raise click.ClickException(f"{len(failures)} step(s) did not behave: {failures[0]}")

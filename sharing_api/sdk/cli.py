@@ -14,14 +14,14 @@ import json
 import os
 import ssl
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
 from crypto.authority import UserKey
-from crypto.errors import PolicyError
+from crypto.errors import KeystoreError, PolicyError
 from crypto.files import atomic_output
 from crypto.keystore import read_key_file
 from crypto.policy import parse_policy
@@ -43,8 +43,18 @@ class SdkGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ApiUnreachable as exc:
-            hint = "is it running? set ALLIANCE_API_URL or --api"
-            raise ApiUnreachable(exc.url, exc.reason, hint) from None
+            raise ApiUnreachable(exc.url, exc.reason, _unreachable_hint(exc.reason)) from None
+
+
+def _unreachable_hint(reason: str) -> str:
+    """What to check: a gateway's self-signed certificate is the usual cause of a TLS failure,
+    not a gateway that is down."""
+    if "CERTIFICATE_VERIFY_FAILED" not in reason:
+        return "is it running? set ALLIANCE_API_URL or --api"
+    cafile = os.environ.get("ALLIANCE_API_CA", "")
+    if cafile:
+        return f"ALLIANCE_API_CA={cafile} is not this gateway's certificate"
+    return "trust the gateway's own certificate: ALLIANCE_API_CA=<gateway dir>/tls/cert.pem"
 
 
 class Address(click.ParamType[str]):
@@ -86,7 +96,13 @@ def _read_key(path: Path | None) -> str:
         passphrase = os.environ.get("ALLIANCE_PASSPHRASE") or str(
             click.prompt(f"Passphrase for {path}", hide_input=True, err=True)
         )
-        return "0x" + read_key_file(path, LEDGER_KIND, passphrase).hex()
+        try:
+            return "0x" + read_key_file(path, LEDGER_KIND, passphrase).hex()
+        except KeystoreError as exc:
+            # Which file, and where its passphrase came from: a member and a hosted clinic
+            # may have different ones.
+            source = " (ALLIANCE_PASSPHRASE)" if os.environ.get("ALLIANCE_PASSPHRASE") else ""
+            raise KeystoreError(f"{path}: {exc}{source}") from None
     return data.decode("utf-8").strip()
 
 
@@ -617,3 +633,52 @@ def referral_list(api_url: str, key_file: Path | None) -> None:
     """Referrals you are a party to (a patient: their own)."""
     with _client(api_url, key_file) as client:
         _show(client.referrals())
+
+
+# ---- staff ------------------------------------------------------------------------------
+
+
+@click.group(cls=SdkGroup)
+def staff() -> None:
+    """A member signs its staff in: tokens for `record key|get` (ALLIANCE_TOKEN)."""
+
+
+@staff.command("token")
+@click.option(
+    "--id",
+    "staff_id",
+    required=True,
+    help="The staff member's id at your member, e.g. dr-chen (letters, digits, ._@-).",
+)
+@click.option("--role", required=True, help="Their role, e.g. doctor or nurse (ABE role:ROLE).")
+@click.option(
+    "--attrs",
+    default="",
+    help="Comma-separated further ABE attributes, e.g. dept:cardiology (your member's).",
+)
+@_api_option
+@_key_option
+def staff_token(staff_id: str, role: str, attrs: str, api_url: str, key_file: Path | None) -> None:
+    """Issue a token to one of your staff, signed in as your member (--key-file).
+
+    Prints only the token, for ALLIANCE_TOKEN=$(alliance staff token ...); who it names and
+    until when goes to stderr.
+    """
+    # A staff token in the environment would sign in as that staff, who may issue nothing.
+    if os.environ.get("ALLIANCE_TOKEN"):
+        raise ValueError("ALLIANCE_TOKEN is set: unset it, a member signs in with --key-file")
+    body = {"staff_id": staff_id, "role": role, "attributes": _csv(attrs)}
+    with _client(api_url, key_file) as client:
+        out = client.json("POST", "/auth/staff-tokens", json=body)
+        attributes = client.json("GET", "/auth/me", headers=_bearer(out["access_token"]))
+    until = datetime.fromtimestamp(int(out["expires_at"]), UTC).strftime("%Y-%m-%d %H:%M UTC")
+    click.echo(
+        f"staff token for {out['subject']} ({', '.join(attributes['attributes'])}) "
+        f"valid until {until}",
+        err=True,
+    )
+    click.echo(out["access_token"])
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -209,15 +209,22 @@ class SharingClient:
         tree = parse_policy(policy)  # a syntax error costs no request
         own = self.my_authority() if any(a.authority is None for a in leaves(tree)) else None
         qualified = qualify_policy(tree, own)
-        known = self.authorities()
         named = sorted({str(a.authority) for a in leaves(parse_policy(qualified))})
-        unknown = [a for a in named if a not in known]
-        if unknown:
-            raise PolicyError(
-                f"policy names no known attribute authority {unknown[0]!r} "
-                f"(this API knows: {', '.join(sorted(known)) or 'none'})"
-            )
-        return qualified, [self.authority_params(a) for a in named]
+        params = []
+        for authority in named:
+            # Not only the authorities hosted here: the gateway fetches another member's
+            # parameters from that member's gateway (checked against its hash on chain).
+            try:
+                params.append(self.authority_params(authority))
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise
+                known = self.authorities()
+                raise PolicyError(
+                    f"policy names no known attribute authority {authority!r} "
+                    f"(this API knows: {', '.join(sorted(known)) or 'none'})"
+                ) from None
+        return qualified, params
 
     def issue_my_key(self, valid_days: int = 30) -> UserKey:
         out = self.json("POST", "/keys", json={"valid_days": valid_days})

@@ -4,9 +4,13 @@ is not there are one `error:` line and exit 1."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
+import ssl
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -14,17 +18,19 @@ import pytest
 
 from crypto.authority import AttributeAuthority
 from crypto.expiry import current_epoch
+from sharing_api.api.core.keys import seal_ledger_key
 from sharing_api.api.server import free_port
 from sharing_api.cli.main import main
 from sharing_api.fhir import SAMPLE_KINDS, validate_resource
-from sharing_api.sdk.cli import consent, record, referral
+from sharing_api.gateway.tls import make_certificate
+from sharing_api.sdk.cli import consent, record, referral, staff
 
 PATIENT = "0x5a1E0000000000000000000000000000000000b7"
 LEDGER_KEY = "0x" + "11" * 32  # any valid key: these tests never reach an API
 
 
 def _commands() -> Iterator[tuple[str, click.Command]]:
-    for group in (record, consent, referral):
+    for group in (record, consent, referral, staff):
         assert isinstance(group, click.Group)
         for name, command in group.commands.items():
             yield f"{group.name} {name}", command
@@ -115,6 +121,7 @@ UNREACHABLE = [
     (["referral", "proposals", "--key-file", "{key}"], {}),
     (["referral", "proposal-accept", "1", "--key-file", "{key}"], {}),
     (["referral", "proposal-decline", "1", "--key-file", "{key}"], {}),
+    (["staff", "token", "--id", "dr-chen", "--role", "doctor", "--key-file", "{key}"], {}),
 ]
 
 
@@ -184,3 +191,89 @@ def test_a_bad_timeout_setting_is_one_line(
         1,
         ["error: ALLIANCE_API_TIMEOUT: not a number of seconds: 'soon'"],
     )
+
+
+def test_staff_token_with_a_staff_token_set_is_one_line(
+    files: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A member issues staff tokens; ALLIANCE_TOKEN would sign in as a staff member instead.
+    monkeypatch.setenv("ALLIANCE_TOKEN", "a-staff-token")
+    argv = ["staff", "token", "--id", "dr-chen", "--role", "doctor", "--key-file", files["key"]]
+    assert (main(argv), _err(capsys)) == (
+        1,
+        ["error: ALLIANCE_TOKEN is set: unset it, a member signs in with --key-file"],
+    )
+
+
+def test_a_sealed_key_with_the_wrong_passphrase_names_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sealed = tmp_path / "h1.ledger.key"
+    seal_ledger_key(sealed, LEDGER_KEY, "the right passphrase")
+    monkeypatch.setenv("ALLIANCE_PASSPHRASE", "another member's passphrase")
+    argv = ["consent", "grant", "--grantee", PATIENT, "--categories", "lab"]
+    status = main([*argv, "--key-file", str(sealed)])
+    assert (status, _err(capsys)) == (
+        1,
+        [f"error: {sealed}: wrong passphrase or corrupted key file (ALLIANCE_PASSPHRASE)"],
+    )
+
+
+@contextmanager
+def _tls_server(directory: Path) -> Iterator[str]:
+    """A TLS listener with a gateway's self-signed certificate (it only shakes hands)."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    make_certificate(cert, key, "gw", ["127.0.0.1"])
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    stop = threading.Event()
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        listener.settimeout(0.1)
+
+        def serve() -> None:
+            while not stop.is_set():
+                try:
+                    conn, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                with contextlib.suppress(OSError), conn:
+                    context.wrap_socket(conn, server_side=True).close()
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        try:
+            yield f"https://127.0.0.1:{listener.getsockname()[1]}"
+        finally:
+            stop.set()
+            thread.join(5)
+
+
+def test_a_gateway_certificate_not_trusted_says_which_setting(
+    files: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A self-signed gateway without ALLIANCE_API_CA is not "is it running?"."""
+    (tmp_path / "gw").mkdir()
+    monkeypatch.delenv("ALLIANCE_API_CA", raising=False)
+    with _tls_server(tmp_path / "gw") as url:
+        status = main(["record", "list", "--api", url, "--key-file", files["key"]])
+        err = _err(capsys)
+        assert status == 1 and len(err) == 1, err
+        assert err[0].startswith(f"error: cannot reach the sharing API at {url} (")
+        assert "CERTIFICATE_VERIFY_FAILED" in err[0]
+        assert err[0].endswith(
+            "; trust the gateway's own certificate: ALLIANCE_API_CA=<gateway dir>/tls/cert.pem"
+        )
+        # Another gateway's certificate: named as the wrong one.
+        (tmp_path / "other").mkdir()
+        make_certificate(tmp_path / "other/cert.pem", tmp_path / "other/key.pem", "x", [])
+        monkeypatch.setenv("ALLIANCE_API_CA", str(tmp_path / "other/cert.pem"))
+        status = main(["record", "list", "--api", url, "--key-file", files["key"]])
+        err = _err(capsys)
+        assert status == 1 and err[0].endswith(
+            f"; ALLIANCE_API_CA={tmp_path / 'other/cert.pem'} is not this gateway's certificate"
+        ), err
