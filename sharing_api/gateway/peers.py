@@ -90,11 +90,11 @@ class PeerFetcher:
     def _peer(self, member: str) -> _Peer:
         entry = self.directory.lookup(member)
         key = member.lower()
+        url = entry.url.rstrip("/")
         with self._lock:
             found = self._peers.get(key)
-        if found is not None and (found.url, found.fingerprint) == (entry.url, entry.fingerprint):
+        if found is not None and (found.url, found.fingerprint) == (url, entry.fingerprint):
             return found
-        url = entry.url.rstrip("/")
         if url.startswith("https://"):
             try:
                 verify: Any = pinned_context(url, entry.fingerprint, self.timeout)
@@ -116,7 +116,11 @@ class PeerFetcher:
         )
         with self._lock:
             old = self._peers.get(key)
-            self._peers[key] = peer
+            if old is not None and (old.url, old.fingerprint) == (url, entry.fingerprint):
+                # Another request connected first: keep its client, which may be in use.
+                peer, old = old, peer
+            else:
+                self._peers[key] = peer
         if old is not None:
             old.http.close()
         return peer
