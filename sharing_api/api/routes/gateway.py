@@ -32,16 +32,16 @@ def _logged_access(services: Services, request: FetchRequest) -> bool:
     little for this gateway's node to catch up with the reader's."""
     window = services.settings.access_window_blocks
     deadline = time.monotonic() + LAG_WAIT_S
+    fast = services.fast  # raw JSON-RPC: web3's log decoding was most of this route's CPU
     while True:
-        head = services.reader.client.w3.eth.block_number
-        found = services.reader.access.access_events(
-            request.record_id, request.reader, max(0, head - window), head
+        head = fast.block_number()
+        found = fast.logged_access(
+            request.access_id, request.record_id, request.reader, max(0, head - window), head
         )
-        for event in found:
-            if event.access_id == request.access_id:
-                return event.logger.lower() == request.reader.lower()
+        if found is not None:
+            return found.logger == request.reader.lower()
         # Only an access our node has not seen yet is worth waiting for.
-        if request.access_id <= services.reader.access.access_count():
+        if request.access_id <= fast.access_count():
             return False
         if time.monotonic() > deadline:
             return False
