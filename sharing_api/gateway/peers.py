@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
+from eth_account.signers.local import LocalAccount
 
 from sharing_api.gateway.fetch_auth import sign_fetch
 from sharing_api.gateway.tls import PinMismatch, pinned_context
@@ -111,8 +112,13 @@ class PeerFetcher:
                 f"{member}'s gateway is registered at {url}: plain HTTP between gateways "
                 "needs insecure_http (loopback tests only)",
             )
+        # As many kept-alive connections as worker threads may fetch at once (anyio's 40):
+        # httpx keeps 20, and every connection past them was a new TLS handshake.
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
         peer = _Peer(
-            url, entry.fingerprint, httpx.Client(base_url=url, verify=verify, timeout=self.timeout)
+            url,
+            entry.fingerprint,
+            httpx.Client(base_url=url, verify=verify, timeout=self.timeout, limits=limits),
         )
         with self._lock:
             old = self._peers.get(key)
@@ -155,7 +161,7 @@ class PeerFetcher:
         custodian: str,
         record_id: int,
         access_id: int,
-        reader_key: bytes,
+        reader_key: bytes | LocalAccount,
         expected_sha256: str,
     ) -> Iterator[bytes]:
         """Open the custodian's stream (errors before the first byte raise PeerError here);
