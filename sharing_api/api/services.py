@@ -107,6 +107,7 @@ class Services:
                 deployment.addresses["ConsentRegistry"],
                 deployment.addresses["ReferralRegistry"],
                 settings.chain_timeout_s,
+                access_log=deployment.addresses["AccessLog"],
             ),
         )
 

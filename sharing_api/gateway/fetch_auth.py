@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
+from eth_account.signers.local import LocalAccount
 from eth_utils.address import is_hex_address, to_checksum_address
 
 TAG = "AllianceLedger gateway fetch v1"
@@ -46,10 +47,18 @@ class FetchRequest:
 
 
 def sign_fetch(
-    private_key: bytes, custodian: str, record_id: int, access_id: int, lifetime_s: int = 60
+    private_key: bytes | LocalAccount,
+    custodian: str,
+    record_id: int,
+    access_id: int,
+    lifetime_s: int = 60,
 ) -> dict[str, str]:
-    """The headers of a fetch signed by the reader member's key."""
-    reader = Account.from_key(private_key).address
+    """The headers of a fetch signed by the reader member's key (an account, on the fetch
+    path: deriving the address from raw key bytes costs more than the signature)."""
+    account = (
+        private_key if isinstance(private_key, LocalAccount) else Account.from_key(private_key)
+    )
+    reader = account.address
     request = FetchRequest(
         to_checksum_address(custodian),
         record_id,
@@ -57,7 +66,7 @@ def sign_fetch(
         reader,
         int(time.time()) + lifetime_s,
     )
-    signed = Account.sign_message(encode_defunct(text=request.text()), private_key)
+    signed = account.sign_message(encode_defunct(text=request.text()))
     return {
         HEADER_CUSTODIAN: request.custodian,
         HEADER_READER: reader,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
+from eth_account.signers.local import LocalAccount
 
 from sharing_api.gateway.fetch_auth import sign_fetch
 from sharing_api.gateway.tls import PinMismatch, pinned_context
@@ -90,11 +91,11 @@ class PeerFetcher:
     def _peer(self, member: str) -> _Peer:
         entry = self.directory.lookup(member)
         key = member.lower()
+        url = entry.url.rstrip("/")
         with self._lock:
             found = self._peers.get(key)
-        if found is not None and (found.url, found.fingerprint) == (entry.url, entry.fingerprint):
+        if found is not None and (found.url, found.fingerprint) == (url, entry.fingerprint):
             return found
-        url = entry.url.rstrip("/")
         if url.startswith("https://"):
             try:
                 verify: Any = pinned_context(url, entry.fingerprint, self.timeout)
@@ -111,12 +112,21 @@ class PeerFetcher:
                 f"{member}'s gateway is registered at {url}: plain HTTP between gateways "
                 "needs insecure_http (loopback tests only)",
             )
+        # As many kept-alive connections as worker threads may fetch at once (anyio's 40):
+        # httpx keeps 20, and every connection past them was a new TLS handshake.
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
         peer = _Peer(
-            url, entry.fingerprint, httpx.Client(base_url=url, verify=verify, timeout=self.timeout)
+            url,
+            entry.fingerprint,
+            httpx.Client(base_url=url, verify=verify, timeout=self.timeout, limits=limits),
         )
         with self._lock:
             old = self._peers.get(key)
-            self._peers[key] = peer
+            if old is not None and (old.url, old.fingerprint) == (url, entry.fingerprint):
+                # Another request connected first: keep its client, which may be in use.
+                peer, old = old, peer
+            else:
+                self._peers[key] = peer
         if old is not None:
             old.http.close()
         return peer
@@ -188,7 +198,7 @@ class PeerFetcher:
         custodian: str,
         record_id: int,
         access_id: int,
-        reader_key: bytes,
+        reader_key: bytes | LocalAccount,
         expected_sha256: str,
     ) -> Iterator[bytes]:
         """Open the custodian's stream (errors before the first byte raise PeerError here);

@@ -148,10 +148,16 @@ class Indexer:
             "GatewaySet": self._gateway,
             "GatewayCleared": self._gateway,
         }
-        # Raw JSON-RPC where the endpoint is plain HTTP: web3's log formatters cost more
-        # CPU than everything else the indexer does per access.
+        # Raw JSON-RPC where the endpoint is HTTP: web3's log formatters cost more CPU than
+        # everything else the indexer does per access. web3 on the project's transport
+        # (TransportProvider) has no endpoint_uri: use its transport.
+        transport = getattr(w3.provider, "transport", None)
         url = getattr(w3.provider, "endpoint_uri", None)
-        self._rpc = JsonRpc(str(url)) if str(url).startswith(("http://", "https://")) else None
+        self._rpc: JsonRpc | None = None
+        if isinstance(transport, JsonRpc):
+            self._rpc = transport
+        elif str(url).startswith(("http://", "https://")):
+            self._rpc = JsonRpc(str(url))
         self._pending_accesses: list[dict[str, Any]] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

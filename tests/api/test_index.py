@@ -13,6 +13,7 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
+from sharing_api.chain import ChainClient
 from sharing_api.index import IndexDB, Indexer
 from sharing_api.sdk import SharingClient
 from tests.api.conftest import Cast
@@ -36,8 +37,21 @@ def _snapshot(db: IndexDB) -> dict[str, Any]:
 
 def _indexer(cast: Cast, url: str) -> tuple[IndexDB, Indexer]:
     db = IndexDB(url)
-    w3 = Web3(Web3.HTTPProvider(cast.alliance.chain_url))
+    # web3 on the project's transport, as the gateway builds it (Services.build).
+    w3 = ChainClient(cast.alliance.chain_url, Account.create().key).w3
     return db, Indexer(db, w3, cast.alliance.deployment, batch_blocks=50)
+
+
+def test_the_indexer_reads_logs_raw_on_either_provider(cast: Cast) -> None:
+    """web3's log formatters cost more CPU than the rest of the indexing of an access: the
+    indexer sends eth_getLogs itself on the project's transport and on web3's HTTP one."""
+    for w3 in (
+        ChainClient(cast.alliance.chain_url, Account.create().key).w3,
+        Web3(Web3.HTTPProvider(cast.alliance.chain_url)),
+    ):
+        indexer = Indexer(IndexDB("sqlite://"), w3, cast.alliance.deployment)
+        assert indexer._rpc is not None
+    assert cast.api.services.indexer._rpc is not None
 
 
 def _chain_counts(cast: Cast) -> tuple[int, int]:

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from sharing_api.chain import Basis, Category, Purpose
+from sharing_api.chain.fastcall import FastCalls, LoggedAccess
 from sharing_api.chain.records import AccessEntry
 from tests.contracts.conftest import Actors
 from tests.contracts.helpers import CID, POLICY, grant, register, reverts, sha
@@ -207,6 +208,38 @@ def test_access_events_find_one_reader_and_record_in_a_window(actors: Actors) ->
     assert actors.h1.access.access_events(lab, clinic, after.sent.block_number + 1) == []
     with pytest.raises(ValueError, match="block window"):
         actors.h1.access.access_events(lab, clinic, 10, 9)
+
+    # The custodian gateway's raw look-up of one access gives the same answers.
+    a = actors.h1.deployment.addresses
+    fast = FastCalls(
+        actors.h1.client.url, a["ConsentRegistry"], a["ReferralRegistry"], access_log=a["AccessLog"]
+    )
+    try:
+        head = fast.block_number()
+        assert head == actors.h1.client.block_number()
+        assert fast.access_count() == actors.h1.access.access_count()
+        for e in events:
+            found = fast.logged_access(
+                e.access_id, lab, clinic.lower(), early.sent.block_number, head
+            )
+            assert found == LoggedAccess(e.access_id, clinic.lower(), e.block_number)
+        late_block = late.sent.block_number
+        assert fast.logged_access(late.access_id, lab, clinic, late_block, late_block)
+        # Outside the window, another record, another reader: nothing.
+        assert (
+            fast.logged_access(early.access_id, lab, clinic, early.sent.block_number + 1, head)
+            is None
+        )
+        assert fast.logged_access(late.access_id, summary, clinic, 0, head) is None
+        assert fast.logged_access(late.access_id, lab, h1, 0, head) is None
+        own = actors.h1.access.access_events(lab, h1, 0)[0]
+        assert fast.logged_access(own.access_id, lab, h1, 0, head) == LoggedAccess(
+            own.access_id, h1.lower(), own.block_number
+        )
+        with pytest.raises(ValueError, match="block window"):
+            fast.logged_access(1, lab, clinic, 10, 9)
+    finally:
+        fast.close()
 
 
 def test_access_outside_the_consent_is_refused(actors: Actors) -> None:

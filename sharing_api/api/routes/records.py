@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Any
 
+from eth_account.signers.local import LocalAccount
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
@@ -229,8 +230,10 @@ async def content(
     if superseded_by:  # still readable, but tell the reader a newer one exists
         headers["X-Superseded-By"] = str(superseded_by)
     if not services.hosts(row["custodian"]):
-        remote = await _from_custodian(services, signer.client.account.key, row, access_id)
-        return StreamingResponse(remote, media_type="application/octet-stream", headers=headers)
+        got, more = await _from_custodian(services, signer.client.account, row, access_id)
+        if more is None:  # all of it, hash-checked: one piece, like a local small record
+            return Response(got, media_type="application/octet-stream", headers=headers)
+        return StreamingResponse(more, media_type="application/octet-stream", headers=headers)
     if rest is None:  # small records (most FHIR documents) go out in one piece
         services.metrics.bytes_out.inc(size)
         return Response(b"".join(head), media_type="application/octet-stream", headers=headers)
@@ -246,29 +249,48 @@ async def content(
 
 
 async def _from_custodian(
-    services: Services, reader_key: bytes, row: dict[str, Any], access_id: int
-) -> Iterator[bytes]:
-    """The ciphertext from the custodian's gateway, against the access just logged; a
-    refusal or an unreachable custodian before the first byte is one clear error."""
-    try:
-        chunks = await run_in_threadpool(
-            services.peers.fetch,
+    services: Services, reader: LocalAccount, row: dict[str, Any], access_id: int
+) -> tuple[bytes, Iterator[bytes] | None]:
+    """The ciphertext from the custodian's gateway, against the access just logged: the
+    whole of a small record (hash-checked), else the first INLINE_BYTES and the rest as a
+    verified stream. A refusal, an unreachable custodian, or a small record whose bytes do
+    not match the chain is one clear error before the first byte."""
+
+    def fetch_head() -> tuple[list[bytes], Iterator[bytes] | None]:
+        # One worker-thread hop for a small record: streaming it cost a hop per chunk.
+        chunks = services.peers.fetch(
             row["custodian"],
             int(row["record_id"]),
             access_id,
-            bytes(reader_key),
+            reader,
             row["content_hash"].removeprefix("0x"),
         )
+        head: list[bytes] = []
+        size = 0
+        for chunk in chunks:
+            head.append(chunk)
+            size += len(chunk)
+            if size >= INLINE_BYTES:
+                return head, chunks
+        return head, None
+
+    try:
+        head, rest = await run_in_threadpool(fetch_head)
     except PeerError as exc:
         status = exc.status if exc.status in (403, 404, 409) else 502
         raise ApiError(status, f"access {access_id} is logged, but {exc.detail}") from None
+    got = b"".join(head)
+    services.metrics.bytes_out.inc(len(got))
+    if rest is None:
+        return got, None
 
     def counted() -> Iterator[bytes]:
-        for chunk in chunks:
+        yield got
+        for chunk in rest:
             services.metrics.bytes_out.inc(len(chunk))
             yield chunk
 
-    return counted()
+    return b"", counted()
 
 
 def read_head(
