@@ -9,6 +9,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from sharing_api.api import errors
+from sharing_api.api.headers import SecurityHeaders
 from sharing_api.api.routes import (
     audit,
     auth,
@@ -50,7 +51,12 @@ def create_app(services: Services, *, follow_chain: bool = True, threads: int = 
         description="Encrypted health records shared across a medical alliance: consent "
         "checked and every access logged on chain before a byte of ciphertext is served.",
         lifespan=lifespan,
+        # No Swagger/ReDoc pages: they load their scripts from a CDN. The schema stays at
+        # /openapi.json for any local viewer.
+        docs_url=None,
+        redoc_url=None,
     )
+    app.add_middleware(SecurityHeaders)
     app.state.services = services
     errors.install(app)
     services.metrics.install(app)
