@@ -149,6 +149,7 @@ def run(reporter: Reporter, args: argparse.Namespace) -> None:
                     Direction.DOWN,
                     [record.record_id],
                     for_referral.consent_id,
+                    now + 3_600,  # before the consent ends (now + 1 day)
                 ),
             )
             c.measure("referral/accept", partial(clinic.referrals.accept, referral.referral_id))

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
-import {NotMember} from "./Errors.sol";
-import {IAllianceRegistry, IConsentRegistry, IRecordRegistry, IReferralRegistry, Roles, Scopes} from "./Interfaces.sol";
+import {IAllianceRegistry, IConsentRegistry, IRecordRegistry, IReferralRegistry, Scopes, requireCareProvider} from "./Interfaces.sol";
 
 /// The audit trail of record accesses. A member logs each of its own accesses (only in its
 /// own name) with its basis; a consent or referral basis must cover the access at that
 /// moment or the call reverts. A custodian reading its own record needs no other basis.
 /// Break-glass (emergency, no consent) is accepted for care providers but flagged, and stays
-/// open until the reader justifies it.
+/// open until the reader justifies it. Only hospitals and clinics log accesses: the
+/// regulator reads the trail, it never reads records through it.
 contract AccessLog {
     enum Basis {
         Consent,
@@ -28,7 +28,6 @@ contract AccessLog {
     error BasisDoesNotCover(Basis basis, uint256 basisId);
     error InvalidPurpose(uint8 purpose);
     error MissingReason();
-    error NotCareProvider(address reader);
     error NotBreakGlass(uint256 accessId);
     error AlreadyJustified(uint256 accessId);
     error NotReader(uint256 accessId, address caller);
@@ -73,7 +72,7 @@ contract AccessLog {
         external
         returns (uint256 accessId)
     {
-        if (!alliance.isMember(msg.sender)) revert NotMember(msg.sender);
+        requireCareProvider(alliance, msg.sender);
         accessId = _log(recordId, reader, purpose, basis, basisId, reasonHash);
     }
 
@@ -94,7 +93,7 @@ contract AccessLog {
             readers.length != n || purposes.length != n || bases.length != n || basisIds.length != n
                 || reasonHashes.length != n
         ) revert LengthMismatch();
-        if (!alliance.isMember(msg.sender)) revert NotMember(msg.sender);
+        requireCareProvider(alliance, msg.sender);
         firstAccessId = _nextId;
         for (uint256 i = 0; i < n; ++i) {
             _log(recordIds[i], readers[i], purposes[i], bases[i], basisIds[i], reasonHashes[i]);
@@ -130,7 +129,7 @@ contract AccessLog {
         } else {
             if (purpose != Scopes.PURPOSE_EMERGENCY) revert InvalidPurpose(purpose);
             if (reasonHash == bytes32(0)) revert MissingReason();
-            if (!alliance.hasRole(reader, Roles.HOSPITAL | Roles.CLINIC)) revert NotCareProvider(reader);
+            // reader == msg.sender, already checked to be a hospital or clinic
             basisId = 0;
             _breakGlass[accessId] = BreakGlassEntry({reader: reader, logger: msg.sender, justified: false});
         }

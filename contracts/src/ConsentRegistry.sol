@@ -164,6 +164,15 @@ contract ConsentRegistry is IConsentRegistry, Eip712 {
         return _consents[consentId].revoked;
     }
 
+    /// The end (validUntil) of consent `consentId` if it is live now, else 0 (unknown,
+    /// revoked, not yet valid or over). A referral on the consent ends with it.
+    function liveUntil(uint256 consentId) external view returns (uint256) {
+        Consent storage c = _consents[consentId];
+        if (c.patient == address(0) || c.revoked) return 0;
+        if (block.timestamp < c.validFrom || block.timestamp >= c.validUntil) return 0;
+        return c.validUntil;
+    }
+
     /// Whether consent `consentId` is the patient's and lets `reader` access a record of
     /// `category` for `purpose` at this block's time.
     function permits(uint256 consentId, address patient, address reader, uint8 category, uint8 purpose)

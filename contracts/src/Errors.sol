@@ -9,3 +9,4 @@ error ZeroAddress();
 error InvalidSignature();
 error SignatureExpired(uint256 deadline);
 error InvalidNonce(address signer, uint256 expected);
+error NotCareProvider(address account);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
+import {NotCareProvider, NotMember} from "./Errors.sol";
+
 // What the alliance contracts ask of each other. Addresses are wired once at deployment
 // (immutable), so no contract can be re-pointed later.
 
@@ -38,6 +40,7 @@ interface IConsentRegistry {
         view
         returns (bool);
     function isRevoked(uint256 consentId) external view returns (bool);
+    function liveUntil(uint256 consentId) external view returns (uint256);
 }
 
 interface IRecordRegistry {
@@ -58,4 +61,13 @@ interface IReferralRegistry {
         external
         view
         returns (bool);
+}
+
+/// Only hospitals and clinics write care data (records, referrals, accesses): the regulator
+/// and a bare attribute authority are members but not care providers. One external call
+/// (`rolesOf` is 0 for a non-member), so outsiders still get `NotMember`.
+function requireCareProvider(IAllianceRegistry alliance, address account) view {
+    uint8 roles = alliance.rolesOf(account);
+    if (roles == 0) revert NotMember(account);
+    if (roles & (Roles.HOSPITAL | Roles.CLINIC) == 0) revert NotCareProvider(account);
 }

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
-import {NotMember, ZeroAddress} from "./Errors.sol";
-import {IAllianceRegistry, IRecordRegistry, Scopes} from "./Interfaces.sol";
+import {ZeroAddress} from "./Errors.sol";
+import {IAllianceRegistry, IRecordRegistry, Scopes, requireCareProvider} from "./Interfaces.sol";
 
 /// Encrypted records registered by their custodian (the registering member). Nothing personal
 /// on chain: the patient's wallet address, the ciphertext's CID and SHA-256, the ABE policy
 /// string and a category. CID and policy live in the RecordRegistered event only (storing
 /// the strings would roughly double the gas); storage keeps what other contracts check.
+/// Only hospitals and clinics register records (the regulator audits, it does not hold care).
 contract RecordRegistry is IRecordRegistry {
     error UnknownRecord(uint256 recordId);
     error NotCustodian(uint256 recordId, address caller);
@@ -39,7 +40,7 @@ contract RecordRegistry is IRecordRegistry {
         external
         returns (uint256 recordId)
     {
-        if (!alliance.isMember(msg.sender)) revert NotMember(msg.sender);
+        requireCareProvider(alliance, msg.sender);
         if (patient == address(0)) revert ZeroAddress();
         if (category >= Scopes.CATEGORY_COUNT) revert InvalidCategory(category);
         recordId = _store(patient, category, cid, contentHash, policy, 0);
@@ -50,7 +51,7 @@ contract RecordRegistry is IRecordRegistry {
         external
         returns (uint256 recordId)
     {
-        if (!alliance.isMember(msg.sender)) revert NotMember(msg.sender);
+        requireCareProvider(alliance, msg.sender);
         Record storage old = _records[oldRecordId];
         if (old.patient == address(0)) revert UnknownRecord(oldRecordId);
         if (old.custodian != msg.sender) revert NotCustodian(oldRecordId, msg.sender);

@@ -1,9 +1,10 @@
 """Who may fetch a record, and the on-chain log of the access (before any byte is served).
 
 Consent gates who MAY fetch: a live consent of the patient covering (reader member,
-category, purpose), an active referral handing the record to the reader, or break-glass by a
-doctor with a reason. The record's custodian reads its own record on the custodian basis.
-The AccessLog transaction must be mined before the ciphertext flows.
+category, purpose), an accepted, unexpired referral handing the record to the reader (on a
+consent still live, if it rests on one), or break-glass by a doctor with a reason. The
+record's custodian reads its own record on the custodian basis. The AccessLog transaction
+must be mined before the ciphertext flows.
 """
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ from sharing_api.api.errors import ApiError, forbidden
 from sharing_api.api.services import Services
 from sharing_api.chain import Basis, Category, Purpose, Role
 from sharing_api.chain.access_batch import AccessNotLogged
+from sharing_api.chain.coverage import (
+    ConsentTerms,
+    ReferralTerms,
+    consent_problem,
+    referral_problem,
+)
 from sharing_api.chain.scopes import ReferralStatus
 
 
@@ -97,33 +104,51 @@ async def log_access(services: Services, principal: Principal, record_id: int, g
 
 
 def readable_by(services: Services, member: str, rows: list[dict[str, Any]]) -> list[Any]:
-    """Records a member may fetch now (its own, a live consent, or an active referral),
-    judged from the index (no chain scan)."""
+    """Records a member may fetch now (its own, a live consent, or an accepted, unexpired
+    referral on a live consent), judged from the index (no chain scan) by the same rules
+    as the contracts (sharing_api.chain.coverage)."""
     me = member.lower()
     roles = int(services.roles_of(member))
     now = int(time.time())
     patients = {r["patient"] for r in rows}
     consents = [
-        c
-        for p in patients
-        for c in services.index.consents(patient=p)
-        if not c["revoked"]
-        and c["valid_from"] <= now < c["valid_until"]
-        and (c["grantee"] == me or (c["grantee_role"] and c["grantee_role"] & roles))
+        ConsentTerms.from_row(c) for p in patients for c in services.index.consents(patient=p)
     ]
-    handed: set[int] = set()
+    referrals: list[tuple[ReferralTerms, ConsentTerms | None]] = []
     for ref in services.index.referrals(party=me):
-        if ref["receiver"] == me and ref["status"] == int(ReferralStatus.ACCEPTED):
-            handed.update(ref["record_ids"])
-    out = []
-    for r in rows:
-        if (
-            r["custodian"] == me
-            or int(r["record_id"]) in handed
-            or any(
-                c["patient"] == r["patient"] and c["categories"] >> int(r["category"]) & 1
-                for c in consents
+        if ref["receiver"] != me or ref["status"] != int(ReferralStatus.ACCEPTED):
+            continue  # the rule refuses these anyway: spare the consent lookup
+        backing = services.index.consent(int(ref["consent_id"])) if ref["consent_id"] else None
+        referrals.append(
+            (ReferralTerms.from_row(ref), ConsentTerms.from_row(backing) if backing else None)
+        )
+
+    def covered(r: dict[str, Any]) -> bool:
+        patient, record_id, category = r["patient"], int(r["record_id"]), int(r["category"])
+        return any(
+            referral_problem(
+                t,
+                patient=patient,
+                reader=me,
+                record_id=record_id,
+                now=now,
+                consent=c,
+                reader_roles=roles,
             )
-        ):
-            out.append(r)
-    return out
+            is None
+            for t, c in referrals
+        ) or any(
+            consent_problem(
+                c,
+                patient=patient,
+                reader=me,
+                reader_roles=roles,
+                category=category,
+                purpose=None,  # any: the reader names the purpose when it fetches
+                now=now,
+            )
+            is None
+            for c in consents
+        )
+
+    return [r for r in rows if r["custodian"] == me or covered(r)]

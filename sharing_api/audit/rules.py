@@ -12,7 +12,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sharing_api.chain.scopes import Basis
+from sharing_api.chain.coverage import (
+    ConsentTerms,
+    ReferralTerms,
+    consent_problem,
+    referral_problem,
+)
+from sharing_api.chain.scopes import Basis, ReferralStatus
 
 ZERO = "0x" + "0" * 40
 Pos = tuple[int, int]  # (block number, log index): where an event sits in chain order
@@ -46,7 +52,18 @@ class Referral:
     receiver: str
     record_ids: tuple[int, ...]
     pos: Pos
-    closed: Pos | None = None  # rejected, completed or cancelled at this point
+    closed: Pos | None = None  # rejected, completed, cancelled or withdrawn at this point
+    accepted: Pos | None = None  # access through it starts here
+    expires_at: int | None = None  # None: a referral from before referrals expired
+    consent_id: int = 0  # the consent it rests on (0: the patient signed it)
+    closed_status: ReferralStatus = ReferralStatus.CANCELLED  # the status it closed to
+
+    def status_at(self, pos: Pos) -> ReferralStatus:
+        if self.closed is not None and self.closed < pos:
+            return self.closed_status
+        if self.accepted is not None and self.accepted < pos:
+            return ReferralStatus.ACCEPTED
+        return ReferralStatus.CREATED
 
 
 @dataclass(frozen=True)
@@ -62,6 +79,7 @@ class Access:
     timestamp: int
     category: int | None = None  # the record's category, when known
     custodian: str | None = None  # the record's custodian, when known
+    reader_roles: int | None = None  # the reader's role mask then, when known
 
 
 @dataclass(frozen=True)
@@ -98,33 +116,61 @@ class Thresholds:
 def _consent_problem(a: Access, c: Consent | None) -> str | None:
     if c is None or c.pos > a.pos:
         return f"consent {a.basis_id} does not exist at the time of access"
-    if c.patient.lower() != a.patient.lower():
-        return f"consent {a.basis_id} is for another patient"
-    if c.grantee.lower() not in (a.reader.lower(), ZERO):
-        return f"consent {a.basis_id} was granted to {c.grantee}, not the reader"
-    if c.grantee.lower() == ZERO and not c.grantee_role:
-        return f"consent {a.basis_id} names no grantee"
-    if not c.valid_from <= a.timestamp < c.valid_until:
-        return f"consent {a.basis_id} is not valid at {a.timestamp}"
-    if not (c.purposes >> a.purpose) & 1:
-        return f"consent {a.basis_id} does not cover purpose {a.purpose}"
-    if a.category is not None and not (c.categories >> a.category) & 1:
-        return f"consent {a.basis_id} does not cover category {a.category}"
-    return None
+    # Revocation is `after_revocation`'s finding: judged here as not revoked.
+    problem = consent_problem(
+        _terms(c, revoked=False),
+        patient=a.patient,
+        reader=a.reader,
+        reader_roles=a.reader_roles,
+        category=a.category,
+        purpose=a.purpose,
+        now=a.timestamp,
+    )
+    return None if problem is None else f"consent {a.basis_id} {problem}"
 
 
-def _referral_problem(a: Access, r: Referral | None) -> str | None:
+def _terms(c: Consent, *, revoked: bool) -> ConsentTerms:
+    return ConsentTerms(
+        c.patient,
+        c.grantee,
+        c.grantee_role,
+        c.categories,
+        c.purposes,
+        c.valid_from,
+        c.valid_until,
+        revoked,
+    )
+
+
+def _referral_problem(
+    a: Access,
+    r: Referral | None,
+    consents: dict[int, Consent],
+    revoked_at: dict[int, Pos],
+) -> str | None:
     if r is None or r.pos > a.pos:
         return f"referral {a.basis_id} does not exist at the time of access"
-    if r.closed is not None and r.closed < a.pos:
-        return f"referral {a.basis_id} was closed before the access"
-    if r.patient.lower() != a.patient.lower():
-        return f"referral {a.basis_id} is for another patient"
-    if a.reader.lower() != r.receiver.lower():
-        return f"referral {a.basis_id} hands records to {r.receiver}, not the reader"
-    if a.record_id not in r.record_ids:
-        return f"referral {a.basis_id} does not include record {a.record_id}"
-    return None
+    backing = consents.get(r.consent_id) if r.consent_id else None
+    if backing is not None and backing.pos > a.pos:
+        backing = None
+    revoked = r.consent_id in revoked_at and revoked_at[r.consent_id] < a.pos
+    problem = referral_problem(
+        ReferralTerms(
+            r.patient,
+            r.receiver,
+            r.record_ids,
+            r.status_at(a.pos),
+            r.expires_at if r.expires_at is not None else 1 << 63,
+            r.consent_id,
+        ),
+        patient=a.patient,
+        reader=a.reader,
+        record_id=a.record_id,
+        now=a.timestamp,
+        consent=None if backing is None else _terms(backing, revoked=revoked),
+        reader_roles=a.reader_roles,
+    )
+    return None if problem is None else f"referral {a.basis_id} {problem}"
 
 
 def _custodian_problem(a: Access) -> str | None:
@@ -138,15 +184,19 @@ def _custodian_problem(a: Access) -> str | None:
 def no_live_basis(h: History) -> list[Anomaly]:
     """Accesses whose consent or referral did not cover them when they happened, or that
     claim the custodian basis for a reader who is not the record's custodian.
-    (A consent revoked before the access is left to ``after_revocation``.)"""
+    (A consent revoked before the access is left to ``after_revocation``; a referral whose
+    consent was revoked before the access is found here.)"""
     consents = {c.consent_id: c for c in h.consents}
     referrals = {r.referral_id: r for r in h.referrals}
+    revoked_at: dict[int, Pos] = {}
+    for rev in h.revocations:
+        revoked_at[rev.consent_id] = min(rev.pos, revoked_at.get(rev.consent_id, rev.pos))
     found = []
     for a in h.accesses:
         if a.basis == Basis.CONSENT:
             problem = _consent_problem(a, consents.get(a.basis_id))
         elif a.basis == Basis.REFERRAL:
-            problem = _referral_problem(a, referrals.get(a.basis_id))
+            problem = _referral_problem(a, referrals.get(a.basis_id), consents, revoked_at)
         elif a.basis == Basis.BREAK_GLASS:
             problem = None  # judged by `unjustified_break_glass`
         elif a.basis == Basis.CUSTODIAN:

@@ -4,8 +4,8 @@ FHIR AuditEvent builder and the CSV take)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,9 +58,17 @@ def from_events(events: Iterable[ChainEvent], timestamps: dict[int, int]) -> Aud
     records: dict[int, Row] = {}
     rows: dict[int, Row] = {}
     raw_accesses: list[tuple[ChainEvent, Row]] = []
+    roles: dict[str, int] = {}  # member -> role mask, as of the event being folded
+    reader_roles: dict[int, int] = {}  # access id -> the reader's roles when it was logged
     for ev in events:
         a, pos, ts = ev.args, (ev.block_number, ev.log_index), timestamps[ev.block_number]
-        if ev.name == "RecordRegistered":
+        if ev.name == "MemberAdded":
+            roles[str(a["account"]).lower()] = int(a["roles"])
+        elif ev.name == "RolesChanged":
+            roles[str(a["account"]).lower()] = int(a["newRoles"])
+        elif ev.name == "MemberRemoved":
+            roles.pop(str(a["account"]).lower(), None)
+        elif ev.name == "RecordRegistered":
             records[int(a["recordId"])] = {
                 "record_id": int(a["recordId"]),
                 "patient": str(a["patient"]).lower(),
@@ -95,20 +103,17 @@ def from_events(events: Iterable[ChainEvent], timestamps: dict[int, int]) -> Aud
                 str(a["receiver"]).lower(),
                 tuple(int(i) for i in a["recordIds"]),
                 pos,
+                expires_at=int(a["expiresAt"]),
+                consent_id=int(a["consentId"]),
             )
         elif ev.name == "ReferralStatusChanged":
             rid = int(a["referralId"])
             ref = referrals.get(rid)
-            if ref is not None and ref.closed is None and int(a["to"]) not in OPEN_REFERRAL:
-                referrals[rid] = Referral(
-                    ref.referral_id,
-                    ref.patient,
-                    ref.referrer,
-                    ref.receiver,
-                    ref.record_ids,
-                    ref.pos,
-                    pos,
-                )
+            to = ReferralStatus(int(a["to"]))
+            if ref is not None and ref.closed is None and to not in OPEN_REFERRAL:
+                referrals[rid] = replace(ref, closed=pos, closed_status=to)
+            elif ref is not None and ref.accepted is None and to is ReferralStatus.ACCEPTED:
+                referrals[rid] = replace(ref, accepted=pos)
         elif ev.name == "AccessLogged":
             row: Row = {
                 "access_id": int(a["accessId"]),
@@ -127,6 +132,7 @@ def from_events(events: Iterable[ChainEvent], timestamps: dict[int, int]) -> Aud
                 "timestamp": ts,
             }
             rows[int(a["accessId"])] = row
+            reader_roles[int(a["accessId"])] = roles.get(row["reader"], 0)
             raw_accesses.append((ev, row))
         elif ev.name == "BreakGlassJustified":
             aid = int(a["accessId"])
@@ -146,6 +152,7 @@ def from_events(events: Iterable[ChainEvent], timestamps: dict[int, int]) -> Aud
             r["timestamp"],
             records[r["record_id"]]["category"] if r["record_id"] in records else None,
             records[r["record_id"]]["custodian"] if r["record_id"] in records else None,
+            reader_roles[r["access_id"]],
         )
         for ev, r in raw_accesses
     )
@@ -180,15 +187,39 @@ def read_chain(alliance: Alliance) -> AuditData:
 LAST_IN_BLOCK = 1 << 30
 
 
-def _closed_at(changes: list[Row]) -> Pos | None:
+def _moved_to(changes: list[Row], wanted: Callable[[ReferralStatus], bool]) -> Row | None:
+    """The first status change into a status ``wanted`` accepts."""
     for c in changes:
-        if int(c["to_status"]) not in OPEN_REFERRAL:
-            return (int(c["block_number"]), int(c["log_index"]))
+        if wanted(ReferralStatus(int(c["to_status"]))):
+            return c
     return None
 
 
+def _pos(change: Row | None) -> Pos | None:
+    return None if change is None else (int(change["block_number"]), int(change["log_index"]))
+
+
+def _referral_from_index(r: Row, changes: list[Row]) -> Referral:
+    closed = _moved_to(changes, lambda s: s not in OPEN_REFERRAL)
+    return Referral(
+        int(r["referral_id"]),
+        r["patient"],
+        r["referrer"],
+        r["receiver"],
+        tuple(r["record_ids"]),
+        (int(r["block_number"]), 0),
+        _pos(closed),
+        _pos(_moved_to(changes, lambda s: s is ReferralStatus.ACCEPTED)),
+        int(r["expires_at"]),
+        int(r["consent_id"]),
+        ReferralStatus(int(closed["to_status"])) if closed else ReferralStatus.CANCELLED,
+    )
+
+
 def read_index(url: str, limit: int = 10_000_000) -> AuditData:
-    """The same records from the API's index database (SQLite or PostgreSQL URL)."""
+    """The same records from the API's index database (SQLite or PostgreSQL URL). The index
+    keeps no roles, so consents granted to a role are not judged on the reader's role here
+    (``read_chain`` does, and the console passes ``roles_of``)."""
     from sharing_api.index.db import IndexDB
 
     db = IndexDB(url)
@@ -198,18 +229,16 @@ def read_index(url: str, limit: int = 10_000_000) -> AuditData:
         db.close()
 
 
-def read_index_db(db: IndexDB, limit: int = 10_000_000) -> AuditData:
-    """``read_index`` over an open index (the API's own, for the regulator console)."""
+def read_index_db(
+    db: IndexDB, limit: int = 10_000_000, roles_of: Callable[[str], int] | None = None
+) -> AuditData:
+    """``read_index`` over an open index (the API's own, for the regulator console).
+    ``roles_of``: a reader's role mask (now: the index keeps no role history)."""
     records = db.records(limit=limit)
     consent_rows = db.consents(limit=limit)
     referral_rows = db.referrals(limit=limit)
     rows = db.accesses(limit=limit)
     head = (db.next_block() or 1) - 1
-    closed = {
-        int(r["referral_id"]): _closed_at(db.referral_history(int(r["referral_id"])))
-        for r in referral_rows
-        if ReferralStatus(int(r["status"])) not in OPEN_REFERRAL
-    }
     category = {int(r["record_id"]): int(r["category"]) for r in records}
     custodian = {int(r["record_id"]): str(r["custodian"]) for r in records}
     consents = tuple(
@@ -231,18 +260,20 @@ def read_index_db(db: IndexDB, limit: int = 10_000_000) -> AuditData:
         for c in consent_rows
         if c["revoked"] and c["revoked_block"] is not None
     )
+    # A referral still Created has moved nowhere: spare its history query.
     referrals = tuple(
-        Referral(
-            int(r["referral_id"]),
-            r["patient"],
-            r["referrer"],
-            r["receiver"],
-            tuple(r["record_ids"]),
-            (int(r["block_number"]), 0),
-            closed.get(int(r["referral_id"])),
+        _referral_from_index(
+            r,
+            []
+            if int(r["status"]) == ReferralStatus.CREATED
+            else db.referral_history(int(r["referral_id"])),
         )
         for r in referral_rows
     )
+    roles: dict[str, int | None] = {}
+    for r in rows:
+        if r["reader"] not in roles:
+            roles[r["reader"]] = None if roles_of is None else int(roles_of(r["reader"]))
     accesses = tuple(
         Access(
             int(r["access_id"]),
@@ -256,6 +287,7 @@ def read_index_db(db: IndexDB, limit: int = 10_000_000) -> AuditData:
             int(r["timestamp"]),
             category.get(int(r["record_id"])),
             custodian.get(int(r["record_id"])),
+            roles[r["reader"]],
         )
         for r in rows
     )

@@ -9,6 +9,7 @@ from eth_utils.address import to_checksum_address
 
 from sharing_api.chain.base import ContractWrapper
 from sharing_api.chain.client import Sent
+from sharing_api.chain.coverage import ConsentTerms, consent_problem
 from sharing_api.chain.scopes import Category, Purpose, Role, mask
 from sharing_api.chain.typed_data import (
     ZERO_ADDRESS,
@@ -41,13 +42,28 @@ class ConsentInfo:
 
         ``reader_roles`` is the reader's role mask now (``Role(0)`` for a non-member).
         """
-        if self.revoked or not self.valid_from <= now < self.valid_until:
-            return False
-        if not (self.categories >> int(category) & 1 and self.purposes >> int(purpose) & 1):
-            return False
-        if int(self.grantee, 16) != 0:
-            return self.grantee.lower() == reader.lower() and bool(reader_roles)
-        return bool(reader_roles & self.grantee_role)
+        problem = consent_problem(
+            self.terms(),
+            patient=self.patient,
+            reader=reader,
+            reader_roles=int(reader_roles),
+            category=int(category),
+            purpose=int(purpose),
+            now=now,
+        )
+        return problem is None
+
+    def terms(self) -> ConsentTerms:
+        return ConsentTerms(
+            self.patient,
+            self.grantee,
+            int(self.grantee_role),
+            self.categories,
+            self.purposes,
+            self.valid_from,
+            self.valid_until,
+            self.revoked,
+        )
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""ReferralRegistry: two-way referrals with the records handed over."""
+"""ReferralRegistry: two-way referrals with the records handed over, each with an expiry."""
 
 from __future__ import annotations
 
@@ -10,9 +10,16 @@ from eth_utils.address import to_checksum_address
 from sharing_api.chain.base import ContractWrapper
 from sharing_api.chain.client import Sent
 from sharing_api.chain.scopes import Direction, ReferralStatus
-from sharing_api.chain.typed_data import Signature, referral_typed_data, sign_typed_data
+from sharing_api.chain.typed_data import (
+    Signature,
+    referral_typed_data,
+    sign_typed_data,
+    withdraw_typed_data,
+)
 
 ZERO32 = b"\x00" * 32
+# ReferralRegistry.MAX_DURATION: the longest a referral may last from its creation.
+MAX_REFERRAL_DURATION_S = 90 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -24,6 +31,11 @@ class ReferralInfo:
     consent_id: int
     referrer: str
     receiver: str
+    expires_at: int
+
+    def grants_access(self, now: int) -> bool:
+        """Accepted and not expired (the consent behind it is the contract's to check)."""
+        return self.status is ReferralStatus.ACCEPTED and now < self.expires_at
 
 
 @dataclass(frozen=True)
@@ -42,9 +54,11 @@ class ReferralRegistry(ContractWrapper):
         direction: Direction,
         record_ids: Sequence[int],
         consent_id: int,
+        expires_at: int,
         reason_hash: bytes = ZERO32,
     ) -> Referred:
-        """Refer on the strength of the patient's live consent (purpose referral, to receiver)."""
+        """Refer on the strength of the patient's live consent (purpose referral, to receiver),
+        until ``expires_at`` (at most MAX_REFERRAL_DURATION_S away, not after the consent)."""
         fn = self.fn.create(
             to_checksum_address(patient),
             to_checksum_address(receiver),
@@ -52,6 +66,7 @@ class ReferralRegistry(ContractWrapper):
             list(record_ids),
             consent_id,
             reason_hash,
+            expires_at,
         )
         event, sent = self._send_for_event(fn, "ReferralCreated")
         return Referred(int(event.args["referralId"]), sent)
@@ -68,6 +83,7 @@ class ReferralRegistry(ContractWrapper):
         receiver: str,
         direction: Direction,
         record_ids: Sequence[int],
+        expires_at: int,
         deadline: int,
         reason_hash: bytes = ZERO32,
         nonce: int | None = None,
@@ -85,6 +101,7 @@ class ReferralRegistry(ContractWrapper):
             direction=int(direction),
             record_ids=list(record_ids),
             reason_hash=reason_hash,
+            expires_at=expires_at,
             nonce=nonce,
             deadline=deadline,
             chain_id=self.client.chain_id,
@@ -98,16 +115,19 @@ class ReferralRegistry(ContractWrapper):
         receiver: str,
         direction: Direction,
         record_ids: Sequence[int],
+        expires_at: int,
         deadline: int,
         sig: Signature,
         reason_hash: bytes = ZERO32,
     ) -> Referred:
+        """Relay the referral the patient signed (``sign_referral``, same ``expires_at``)."""
         fn = self.fn.createWithSig(
             to_checksum_address(patient),
             to_checksum_address(receiver),
             int(direction),
             list(record_ids),
             reason_hash,
+            expires_at,
             deadline,
             sig.v,
             sig.r,
@@ -128,10 +148,31 @@ class ReferralRegistry(ContractWrapper):
     def cancel(self, referral_id: int, reason_hash: bytes = ZERO32) -> Sent:
         return self._send(self.fn.cancel(referral_id, reason_hash))
 
+    def sign_withdraw(
+        self, referral_id: int, patient_key: str | bytes, *, deadline: int, nonce: int | None = None
+    ) -> tuple[int, Signature]:
+        """Returns (nonce, signature) of the patient's Withdraw of ``referral_id``."""
+        from eth_account import Account
+
+        patient = Account.from_key(patient_key).address
+        nonce = self.nonce_of(patient) if nonce is None else nonce
+        typed = withdraw_typed_data(
+            patient, referral_id, nonce, deadline, self.client.chain_id, self.address
+        )
+        return nonce, sign_typed_data(typed, patient_key)
+
+    def withdraw_by_sig(self, referral_id: int, nonce: int, deadline: int, sig: Signature) -> Sent:
+        """Relay the patient's signed Withdraw (any member may; the patient pays nothing)."""
+        return self._send(self.fn.withdrawBySig(referral_id, nonce, deadline, sig.v, sig.r, sig.s))
+
+    def withdraw(self, referral_id: int) -> Sent:
+        """Withdrawal by the patient's own transaction (this client's account is the patient)."""
+        return self._send(self.fn.withdraw(referral_id))
+
     def get(self, referral_id: int) -> ReferralInfo:
         f = self._call(self.fn.getReferral(referral_id))
         return ReferralInfo(
-            referral_id, f[0], ReferralStatus(f[1]), Direction(f[2]), f[3], f[4], f[5]
+            referral_id, f[0], ReferralStatus(f[1]), Direction(f[2]), f[3], f[4], f[5], f[6]
         )
 
     def covers_access(self, referral_id: int, patient: str, reader: str, record_id: int) -> bool:

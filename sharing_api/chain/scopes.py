@@ -109,6 +109,7 @@ class ReferralStatus(IntEnum):
     REJECTED = 3
     COMPLETED = 4
     CANCELLED = 5
+    WITHDRAWN = 6  # by the patient
 
 
 class Direction(IntEnum):

@@ -1,4 +1,5 @@
-"""EIP-712 messages a patient signs: consent grants and revocations, and referral consents.
+"""EIP-712 messages a patient signs: consent grants and revocations, referral consents and
+referral withdrawals.
 
 Pure functions (no I/O): the wallet builds the same structures, signs them with the patient's
 key, and hands the signature to any member, which relays it on chain.
@@ -45,6 +46,13 @@ REFERRAL_FIELDS = [
     {"name": "direction", "type": "uint8"},
     {"name": "recordIds", "type": "uint256[]"},
     {"name": "reasonHash", "type": "bytes32"},
+    {"name": "expiresAt", "type": "uint256"},  # the referral ends then: the patient agrees to it
+    {"name": "nonce", "type": "uint256"},
+    {"name": "deadline", "type": "uint256"},
+]
+WITHDRAW_FIELDS = [
+    {"name": "patient", "type": "address"},
+    {"name": "referralId", "type": "uint256"},
     {"name": "nonce", "type": "uint256"},
     {"name": "deadline", "type": "uint256"},
 ]
@@ -137,6 +145,7 @@ def referral_typed_data(
     direction: int,
     record_ids: list[int],
     reason_hash: bytes,
+    expires_at: int,
     nonce: int,
     deadline: int,
     chain_id: int,
@@ -153,6 +162,25 @@ def referral_typed_data(
             "direction": direction,
             "recordIds": list(record_ids),
             "reasonHash": reason_hash,
+            "expiresAt": expires_at,
+            "nonce": nonce,
+            "deadline": deadline,
+        },
+    }
+
+
+def withdraw_typed_data(
+    patient: str, referral_id: int, nonce: int, deadline: int, chain_id: int, referral_registry: str
+) -> dict[str, Any]:
+    """The patient ends a referral (ReferralRegistry.withdrawBySig); nonce shared with
+    ReferralConsent."""
+    return {
+        "types": {"EIP712Domain": _DOMAIN_FIELDS, "Withdraw": WITHDRAW_FIELDS},
+        "primaryType": "Withdraw",
+        "domain": domain("AllianceReferral", chain_id, referral_registry),
+        "message": {
+            "patient": to_checksum_address(patient),
+            "referralId": referral_id,
             "nonce": nonce,
             "deadline": deadline,
         },

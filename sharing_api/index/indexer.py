@@ -346,6 +346,7 @@ class Indexer:
                 "consent_id": int(a["consentId"]),
                 "status": 1,
                 "reason_hash": _hex(a["reasonHash"]),
+                "expires_at": int(a["expiresAt"]),
                 "block_number": ev.block_number,
                 "tx_hash": ev.tx_hash,
                 "timestamp": self._timestamp(ev.block_number),

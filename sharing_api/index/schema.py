@@ -75,6 +75,7 @@ referrals = Table(
     Column("consent_id", ID, nullable=False),
     Column("status", Integer, nullable=False),
     Column("reason_hash", String(66), nullable=False),
+    Column("expires_at", BigInteger, nullable=False),  # access through it ends then
     Column("block_number", BigInteger, nullable=False),
     Column("tx_hash", String(66), nullable=False),
     Column("timestamp", BigInteger, nullable=False),

@@ -14,6 +14,7 @@ import json
 import os
 import ssl
 import sys
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -469,6 +470,13 @@ _DIRECTION_HELP = "up: to a higher-level institution; down: back to primary care
     help="The patient's consent to the receiver (purpose referral).",
 )
 @click.option("--reason", default="", help="Why (kept off chain; only its hash is on chain).")
+@click.option(
+    "--expires-days",
+    type=click.IntRange(1, 90),
+    default=None,
+    help="Days until the referral (and access through it) ends [default: 30, or the "
+    "consent's end if sooner].",
+)
 @_api_option
 @_key_option
 def referral_create(
@@ -478,15 +486,23 @@ def referral_create(
     record_ids: str,
     consent_id: int,
     reason: str,
+    expires_days: int | None,
     api_url: str,
     key_file: Path | None,
 ) -> None:
     """Create a referral handing records over to the receiver."""
     ids = [int(i) for i in _csv(record_ids)]
+    expires_at = None if expires_days is None else int(time.time()) + expires_days * 86_400
     with _client(api_url, key_file) as client:
         _show(
             client.create_referral(
-                patient, receiver, ids, consent_id, direction=direction, reason=reason
+                patient,
+                receiver,
+                ids,
+                consent_id,
+                direction=direction,
+                reason=reason,
+                expires_at=expires_at,
             )
         )
 
@@ -556,13 +572,22 @@ def referral_proposals(api_url: str, key_file: Path | None) -> None:
 
 @referral.command("proposal-accept")
 @click.argument("proposal_id", type=int)
+@click.option(
+    "--lasts-days",
+    type=click.IntRange(1, 90),
+    default=30,
+    show_default=True,
+    help="Days the referral lasts once created (you sign this).",
+)
 @_api_option
 @_key_option
-def referral_proposal_accept(proposal_id: int, api_url: str, key_file: Path | None) -> None:
+def referral_proposal_accept(
+    proposal_id: int, lasts_days: int, api_url: str, key_file: Path | None
+) -> None:
     """Accept a proposal as its patient: sign its ReferralConsent with your key."""
     key = _read_key(key_file)
     with _client(api_url, key_file) as client:
-        out = client.accept_referral_proposal(key, proposal_id)
+        out = client.accept_referral_proposal(key, proposal_id, lasts_s=lasts_days * 86_400)
         click.echo(_proposal_in_words(client, out), err=True)
     _show(out)
 
@@ -624,6 +649,18 @@ def _transition(action: str) -> click.Command:
 
 for _action in ("accept", "reject", "complete", "cancel"):
     referral.add_command(_transition(_action))
+
+
+@referral.command("withdraw")
+@click.argument("referral_id", type=int)
+@_api_option
+@_key_option
+def referral_withdraw(referral_id: int, api_url: str, key_file: Path | None) -> None:
+    """As the patient: sign a withdrawal with your wallet key; a member relays it and the
+    referral ends at once."""
+    key = _read_key(key_file)
+    with _client(api_url, key_file) as client:
+        _show(client.withdraw_referral(key, referral_id))
 
 
 @referral.command("list")

@@ -30,6 +30,7 @@ from sharing_api.chain.typed_data import (
     referral_typed_data,
     revoke_typed_data,
     sign_typed_data,
+    withdraw_typed_data,
 )
 from sharing_api.fhir import validate_resource
 from sharing_api.gateway.inbox_auth import decline_text, inbox_text, sign_text
@@ -394,9 +395,11 @@ class SharingClient:
         *,
         direction: str = "up",
         reason: str = "",
+        expires_at: int | None = None,
     ) -> dict[str, Any]:
-        """Hand records over to ``receiver`` under the patient's consent (purpose referral)."""
-        body = {
+        """Hand records over to ``receiver`` under the patient's consent (purpose referral),
+        until ``expires_at`` (default: the API's, 30 days or the consent's end if sooner)."""
+        body: dict[str, Any] = {
             "patient": patient,
             "receiver": receiver,
             "direction": direction,
@@ -404,6 +407,8 @@ class SharingClient:
             "consent_id": consent_id,
             "reason": reason,
         }
+        if expires_at is not None:
+            body["expires_at"] = expires_at
         out: dict[str, Any] = self.json("POST", "/referrals", json=body)
         return out
 
@@ -428,6 +433,31 @@ class SharingClient:
         out: dict[str, Any] = self.json(
             "POST", f"/referrals/{referral_id}/{action}", json={"note": note}
         )
+        return out
+
+    def withdraw_referral(
+        self, patient_key: str | bytes, referral_id: int, deadline_s: int = 600
+    ) -> dict[str, Any]:
+        """As the patient: sign a Withdraw locally and have a member relay it (the referral
+        ends at once; the patient pays nothing)."""
+        signing = self.json("GET", "/patients/me/signing")
+        nonce = int(signing["referral_nonce"])
+        deadline = int(datetime.now(UTC).timestamp()) + deadline_s
+        typed = withdraw_typed_data(
+            Account.from_key(patient_key).address,
+            referral_id,
+            nonce,
+            deadline,
+            int(signing["chain_id"]),
+            signing["referral_registry"],
+        )
+        sig = sign_typed_data(typed, patient_key)
+        body = {
+            "nonce": nonce,
+            "deadline": deadline,
+            "signature": {"v": sig.v, "r": "0x" + sig.r.hex(), "s": "0x" + sig.s.hex()},
+        }
+        out: dict[str, Any] = self.json("POST", f"/referrals/{referral_id}/withdraw", json=body)
         return out
 
     def referrals(self) -> list[dict[str, Any]]:
@@ -481,22 +511,33 @@ class SharingClient:
         return out
 
     def accept_referral_proposal(
-        self, patient_key: str | bytes, proposal_id: int, deadline_s: int = 600
+        self,
+        patient_key: str | bytes,
+        proposal_id: int,
+        deadline_s: int = 600,
+        lasts_s: int = 30 * 86_400,
     ) -> dict[str, Any]:
-        """As the patient: sign the ReferralConsent locally and accept (what the wallet does)."""
+        """As the patient: sign the ReferralConsent locally and accept (what the wallet does).
+        The referral ends ``lasts_s`` from now (at most 90 days): the patient signs that."""
         p = self.json("GET", f"/referral-proposals/{proposal_id}")
-        body = self._referral_consent(patient_key, p, deadline_s)
+        body = self._referral_consent(patient_key, p, deadline_s, lasts_s)
         out: dict[str, Any] = self.json(
             "POST", f"/referral-proposals/{proposal_id}/accept", json=body
         )
         return out
 
     def _referral_consent(
-        self, patient_key: str | bytes, p: dict[str, Any], deadline_s: int
+        self,
+        patient_key: str | bytes,
+        p: dict[str, Any],
+        deadline_s: int,
+        lasts_s: int = 30 * 86_400,
     ) -> dict[str, Any]:
-        """The accept body: the patient's ReferralConsent over proposal ``p``'s terms."""
+        """The accept body: the patient's ReferralConsent over proposal ``p``'s terms, for a
+        referral that ends ``lasts_s`` from now."""
         signing = self.json("GET", "/patients/me/signing")
-        deadline = int(datetime.now(UTC).timestamp()) + deadline_s
+        now = int(datetime.now(UTC).timestamp())
+        deadline = now + deadline_s
         reason = p["reason"]
         typed = referral_typed_data(
             patient=p["patient"],
@@ -505,6 +546,7 @@ class SharingClient:
             direction=0 if p["direction"] == "up" else 1,
             record_ids=p["record_ids"],
             reason_hash=hashlib.sha256(reason.encode()).digest() if reason else b"\x00" * 32,
+            expires_at=now + lasts_s,
             nonce=int(signing["referral_nonce"]),
             deadline=deadline,
             chain_id=int(signing["chain_id"]),
@@ -513,6 +555,7 @@ class SharingClient:
         sig = sign_typed_data(typed, patient_key)
         return {
             "deadline": deadline,
+            "expires_at": now + lasts_s,
             "signature": {"v": sig.v, "r": "0x" + sig.r.hex(), "s": "0x" + sig.s.hex()},
         }
 

@@ -50,6 +50,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/referrals/{referral_id}/reject"): CARE,
     ("POST", "/referrals/{referral_id}/complete"): CARE,
     ("POST", "/referrals/{referral_id}/cancel"): CARE,
+    ("POST", "/referrals/{referral_id}/withdraw"): {P, M, S},
     ("GET", "/referrals"): AUTHED,
     ("GET", "/referrals/{referral_id}"): AUTHED,
     ("GET", "/referrals/{referral_id}/history"): AUTHED,

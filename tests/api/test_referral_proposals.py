@@ -146,11 +146,13 @@ def test_bad_signature_is_refused_and_nothing_goes_on_chain(cast: Cast, patient:
         receiver=cast.address("h3"),
         direction=Direction.UP,
         record_ids=[patient.records["summary"]],
+        expires_at=2**39,
         deadline=2**40,
         reason_hash=b"\x01" * 32,
     )
     body = {
         "deadline": 2**40,
+        "expires_at": 2**39,
         "signature": {
             "v": signature.v,
             "r": "0x" + signature.r.hex(),

@@ -50,7 +50,7 @@ def clean() -> History:
     return History(
         consents=(consent(1), consent(2, grantee=ZERO, grantee_role=2, pos=(12, 0))),
         revocations=(Revocation(1, (40, 0), T0 + 40),),
-        referrals=(Referral(5, PATIENT, CLINIC, DOCTOR, (7, 8), (20, 0)),),
+        referrals=(Referral(5, PATIENT, CLINIC, DOCTOR, (7, 8), (20, 0), accepted=(20, 1)),),
         accesses=(
             access(1, 15),
             access(2, 16),

@@ -132,6 +132,11 @@ def open_chain(chain: ChainEndpoint) -> ChainEndpoint:
 
 @pytest.fixture
 def actors(chain: ChainEndpoint) -> Actors:
+    return make_actors(chain)
+
+
+def make_actors(chain: ChainEndpoint) -> Actors:
+    """A fresh alliance on ``chain`` (tests/security deploys its own on anvil)."""
     deployer = ChainClient(chain.url, chain.keys[0])
     deployment, _gas = deploy_alliance(deployer, genesis_for(chain.keys))
     base = Alliance(deployer, deployment)

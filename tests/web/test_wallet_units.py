@@ -22,6 +22,7 @@ from sharing_api.chain.typed_data import (
     referral_typed_data,
     revoke_typed_data,
     sign_typed_data,
+    withdraw_typed_data,
 )
 from sharing_api.gateway.inbox_auth import (
     check_inbox_statement,
@@ -153,6 +154,7 @@ def test_browser_referral_agreement_matches_python() -> None:
         "direction": "down",
         "record_ids": [4, 9],
         "reason": "随访 follow-up",
+        "expires_at": 1792592000,
     }
     out = node(
         "import { Wallet } from 'ethers';"
@@ -169,6 +171,7 @@ def test_browser_referral_agreement_matches_python() -> None:
         direction=1,
         record_ids=[4, 9],
         reason_hash=hashlib.sha256("随访 follow-up".encode()).digest(),  # as the API hashes it
+        expires_at=1792592000,
         nonce=2,
         deadline=1790000600,
         chain_id=CHAIN_ID,
@@ -179,6 +182,23 @@ def test_browser_referral_agreement_matches_python() -> None:
     assert (sig["v"], sig["r"], sig["s"]) == (py.v, "0x" + py.r.hex(), "0x" + py.s.hex())
     assert out["patient_signature"]["deadline"] == 1790000600
     assert out["direction"] == "down" and out["reason"] == "随访 follow-up"
+    assert out["expires_at"] == 1792592000  # the API's POST /referrals takes what was signed
+
+
+def test_browser_referral_withdrawal_matches_python() -> None:
+    out = node(
+        "import { Wallet } from 'ethers';"
+        f"import {{ signWithdraw }} from '{WALLET / 'typed.js'}';"
+        f"const w = new Wallet('{KEY}');"
+        f"const body = await signWithdraw(w, 12, 3, 1790000600, {CHAIN_ID}, '{REGISTRY}');"
+        "console.log(JSON.stringify(body));"
+    )
+    patient = Account.from_key(KEY).address
+    typed = withdraw_typed_data(patient, 12, 3, 1790000600, CHAIN_ID, REGISTRY)
+    py = sign_typed_data(typed, KEY)
+    sig = out["signature"]
+    assert (sig["v"], sig["r"], sig["s"]) == (py.v, "0x" + py.r.hex(), "0x" + py.s.hex())
+    assert (out["nonce"], out["deadline"]) == (3, 1790000600)
 
 
 def test_inbox_statements_are_the_texts_the_gateways_check() -> None:

@@ -310,7 +310,11 @@ Source = Annotated[
 def _anomalies(
     services: Services, within: int, per_day: int, now: int | None, source: str = "index"
 ) -> tuple[Any, list[Any]]:
-    data = read_chain(services.reader) if source == "chain" else read_index_db(services.index)
+    data = (
+        read_chain(services.reader)
+        if source == "chain"
+        else read_index_db(services.index, roles_of=services.roles_of)
+    )
     at = int(time.time()) if now is None else now
     return data, find_anomalies(data.history, Thresholds(within, per_day), at)
 

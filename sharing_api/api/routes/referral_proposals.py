@@ -69,10 +69,14 @@ class ProposalIn(BaseModel):
 
 
 class AcceptIn(BaseModel):
-    """The patient's ReferralConsent signature over the proposal's terms (nonce: the
-    patient's current ReferralRegistry nonce, see GET /patients/me/signing)."""
+    """The patient's ReferralConsent signature over the proposal's terms and the referral's
+    expiry the patient chose (nonce: the patient's current ReferralRegistry nonce, see
+    GET /patients/me/signing)."""
 
     deadline: Annotated[int, Field(ge=0, lt=2**256)]
+    expires_at: Annotated[int, Field(ge=1, lt=2**40)] = Field(
+        description="Unix time the referral ends, as signed (at most 90 days away)"
+    )
     signature: SignatureIn
 
 
@@ -263,6 +267,7 @@ def check_signature(services: Services, row: dict[str, Any], body: AcceptIn) -> 
         direction=int(row["direction"]),
         record_ids=row["record_ids"],
         reason_hash=_hash(row["reason"]),
+        expires_at=body.expires_at,
         nonce=registry.nonce_of(row["patient"]),
         deadline=body.deadline,
         chain_id=registry.client.chain_id,
@@ -312,6 +317,7 @@ def accept_answer(
             row["receiver"],
             Direction(int(row["direction"])),
             row["record_ids"],
+            body.expires_at,
             body.deadline,
             body.signature.to_sig(),
             _hash(row["reason"]),

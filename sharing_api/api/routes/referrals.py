@@ -1,23 +1,30 @@
 """Referrals between members: create (on a consent or the patient's signature), accept,
-reject, complete, cancel, list. The receiver's readers may then fetch the handed-over records."""
+reject, complete, cancel, the patient's withdrawal, list. Once the receiver accepts, its
+readers may fetch the handed-over records until the referral ends: closed, withdrawn, past
+its own expiry, or its consent revoked or over."""
 
 from __future__ import annotations
 
 import hashlib
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from sharing_api.api.core.security import Kind, Principal
-from sharing_api.api.deps import Anyone, CareProvider, ServicesDep
+from sharing_api.api.deps import Anyone, CareProvider, PatientOrCare, ServicesDep
 from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden, not_found
-from sharing_api.api.routes.consents import AddressField, SignatureIn
+from sharing_api.api.routes.consents import AddressField, SignatureIn, relayer_for
 from sharing_api.api.services import Services
 from sharing_api.chain import Direction, ReferralStatus
+from sharing_api.chain.referrals import MAX_REFERRAL_DURATION_S
 
 router = APIRouter(prefix="/referrals", tags=["referrals"])
 ZERO32 = b"\x00" * 32
+# A referral on a consent, created without an expiry, lasts this long (or until the consent
+# ends, if sooner). One the patient signs always names its expiry: the patient agreed to it.
+DEFAULT_REFERRAL_DURATION_S = 30 * 24 * 3600
 
 
 class PatientSignature(BaseModel):
@@ -33,6 +40,22 @@ class ReferralIn(BaseModel):
     consent_id: Annotated[int, Field(ge=1)] | None = None
     patient_signature: PatientSignature | None = None
     reason: str = Field(default="", max_length=1024)
+    expires_at: Annotated[int, Field(ge=1, lt=2**40)] | None = Field(
+        default=None,
+        description="Unix time the referral (and access through it) ends: at most "
+        f"{MAX_REFERRAL_DURATION_S // 86_400} days away, not after the consent ends. Required "
+        "with patient_signature (the value the patient signed); on a consent it defaults to "
+        f"{DEFAULT_REFERRAL_DURATION_S // 86_400} days, or the consent's end if sooner.",
+    )
+
+
+class WithdrawIn(BaseModel):
+    """The patient's signed EIP-712 Withdraw (domain AllianceReferral; nonce: the patient's
+    ReferralRegistry nonce, see GET /patients/me/signing)."""
+
+    nonce: Annotated[int, Field(ge=0, lt=2**256)]
+    deadline: Annotated[int, Field(ge=0, lt=2**256)]
+    signature: SignatureIn
 
 
 class NoteIn(BaseModel):
@@ -48,6 +71,8 @@ class ReferralOut(BaseModel):
     record_ids: list[int]
     consent_id: int
     status: str
+    expires_at: int
+    expired: bool  # past expires_at: no access through it, whatever its status says
     block_number: int
     tx_hash: str
 
@@ -69,9 +94,14 @@ def _hash(text: str) -> bytes:
 
 def referral_out(row: dict[str, Any]) -> ReferralOut:
     return ReferralOut(
-        **{k: row[k] for k in ReferralOut.model_fields if k not in ("direction", "status")},
+        **{
+            k: row[k]
+            for k in ReferralOut.model_fields
+            if k not in ("direction", "status", "expired")
+        },
         direction=Direction(int(row["direction"])).name.lower(),
         status=ReferralStatus(int(row["status"])).name.lower(),
+        expired=int(row["expires_at"]) <= time.time(),
     )
 
 
@@ -93,22 +123,32 @@ def create(body: ReferralIn, principal: CareProvider, services: ServicesDep) -> 
     direction = Direction.UP if body.direction == "up" else Direction.DOWN
     if (body.consent_id is None) == (body.patient_signature is None):
         raise ApiError(400, "give exactly one of consent_id or patient_signature")
+    if body.expires_at is not None and body.expires_at <= time.time():
+        raise ApiError(400, "expires_at has passed")
     if body.consent_id is not None:
+        expires_at = body.expires_at
+        if expires_at is None:
+            consent = services.reader.consents.get(body.consent_id)
+            expires_at = min(int(time.time()) + DEFAULT_REFERRAL_DURATION_S, consent.valid_until)
         referred = signer.referrals.create(
             body.patient,
             body.receiver,
             direction,
             body.record_ids,
             body.consent_id,
+            expires_at,
             _hash(body.reason),
         )
     else:
         assert body.patient_signature is not None
+        if body.expires_at is None:
+            raise ApiError(400, "give expires_at: the expiry the patient signed")
         referred = signer.referrals.create_with_sig(
             body.patient,
             body.receiver,
             direction,
             body.record_ids,
+            body.expires_at,
             body.patient_signature.deadline,
             body.patient_signature.signature.to_sig(),
             _hash(body.reason),
@@ -163,6 +203,24 @@ def cancel(
     referral_id: int, body: NoteIn, principal: CareProvider, services: ServicesDep
 ) -> ReferralOut:
     return _transition(referral_id, "cancel", body.note, principal, services)
+
+
+@router.post(
+    "/{referral_id}/withdraw",
+    responses=PROBLEM_RESPONSES,
+    summary="Relay a patient's signed withdrawal: the referral ends at once",
+)
+def withdraw(
+    referral_id: int, body: WithdrawIn, principal: PatientOrCare, services: ServicesDep
+) -> ReferralOut:
+    get_referral(referral_id, principal, services)  # 404/403 as for reading it
+    # The patient pays nothing: a hosted member relays (a member caller relays itself).
+    relayer_for(services, principal).referrals.withdraw_by_sig(
+        referral_id, body.nonce, body.deadline, body.signature.to_sig()
+    )
+    services.metrics.chain_writes.labels("referral").inc()
+    services.indexer.sync()
+    return get_referral(referral_id, principal, services)
 
 
 @router.get("", responses=PROBLEM_RESPONSES, summary="List referrals (from the index)")

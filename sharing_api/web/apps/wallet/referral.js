@@ -14,6 +14,9 @@ import { signDecline } from "./statements.js";
 import { signReferral } from "./typed.js";
 
 const SIGNATURE_VALID_S = 600; // the API submits at once; a short deadline is enough
+// How long an accepted referral lasts (the chain allows 90 days at most): the patient sees
+// the end date in words before signing it, and signs exactly that date.
+const REFERRAL_DAYS = 30;
 const ANSWERED_SHOWN = 5;
 
 function referrerName(app, p) {
@@ -31,8 +34,10 @@ function itemData(p) {
 }
 
 // The terms as sentences: who refers me where and why; who may then read what; until when.
-export function describeProposal(app, p) {
+export function describeProposal(app, p, endsAt) {
   const params = {
+    ends: fmt.day(endsAt),
+    days: REFERRAL_DAYS,
     referrer: referrerName(app, p),
     receiver: fmt.memberName(app.members, p.receiver),
     direction: t(`direction.${p.direction}`),
@@ -45,21 +50,24 @@ export function describeProposal(app, p) {
     terms: t(p.reason ? "proposals.terms" : "proposals.terms.noreason", params),
     reads: t("proposals.reads", params),
     until: t("proposals.until", params),
+    ends: t("proposals.ends", params),
   };
 }
 
 function pendingItem(app, p) {
-  const words = describeProposal(app, p);
+  const endsAt = Math.floor(Date.now() / 1000) + REFERRAL_DAYS * 86400;
+  const words = describeProposal(app, p, endsAt);
   return h(
     "li",
     { class: "proposal", dataset: itemData(p) },
     h("p", { class: "terms" }, words.terms),
     h("p", { class: "reads" }, words.reads),
+    h("p", { class: "ends" }, words.ends),
     h("p", { class: "muted small" }, words.until),
     h(
       "div",
       { class: "row" },
-      h("button", { class: "accept", type: "button", onclick: () => accept(app, p) },
+      h("button", { class: "accept", type: "button", onclick: () => accept(app, p, endsAt) },
         t("proposals.accept")),
       h("button", { class: "decline link", type: "button", onclick: () => decline(app, p) },
         t("proposals.decline")),
@@ -106,7 +114,7 @@ function unreachableNote(unreachable) {
   t("proposals.unreachable", { names }));
 }
 
-async function accept(app, p) {
+async function accept(app, p, endsAt) {
   let referralId = null;
   const ok = await app.busy(t("proposals.accepting"), async () => {
     const s = await api("/patients/me/signing");
@@ -117,12 +125,13 @@ async function accept(app, p) {
       direction: p.direction,
       record_ids: p.record_ids,
       reason: p.reason,
+      expires_at: endsAt,
     };
     const signed = await signReferral(app.wallet, terms, s.referral_nonce, deadline, s.chain_id,
       s.referral_registry);
     const done = await api(answerPath(p, "accept"), {
       method: "POST",
-      body: signed.patient_signature,
+      body: { ...signed.patient_signature, expires_at: signed.expires_at },
     });
     referralId = done.referral_id;
   });

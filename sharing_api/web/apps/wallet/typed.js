@@ -42,6 +42,16 @@ export const REFERRAL_TYPES = {
     { name: "direction", type: "uint8" },
     { name: "recordIds", type: "uint256[]" },
     { name: "reasonHash", type: "bytes32" },
+    { name: "expiresAt", type: "uint256" }, // the referral ends then: show it before signing
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+};
+
+export const WITHDRAW_TYPES = {
+  Withdraw: [
+    { name: "patient", type: "address" },
+    { name: "referralId", type: "uint256" },
     { name: "nonce", type: "uint256" },
     { name: "deadline", type: "uint256" },
   ],
@@ -138,6 +148,7 @@ export async function signReferral(signer, terms, nonce, deadline, chainId, refe
     direction: DIRECTIONS.indexOf(terms.direction),
     recordIds: terms.record_ids,
     reasonHash: reasonHash(terms.reason),
+    expiresAt: terms.expires_at,
     nonce,
     deadline,
   };
@@ -152,6 +163,19 @@ export async function signReferral(signer, terms, nonce, deadline, chainId, refe
     direction: terms.direction,
     record_ids: terms.record_ids,
     reason: terms.reason,
+    expires_at: terms.expires_at,
     patient_signature: { deadline, signature: vrs(signature) },
   };
+}
+
+// The patient ends a referral (ReferralRegistry.withdrawBySig; the nonce is the referral
+// nonce of GET /patients/me/signing). Returns the API's POST /referrals/{id}/withdraw body.
+export async function signWithdraw(signer, referralId, nonce, deadline, chainId, referralRegistry) {
+  const message = { patient: await signer.getAddress(), referralId, nonce, deadline };
+  const signature = await signer.signTypedData(
+    referralDomain(chainId, referralRegistry),
+    WITHDRAW_TYPES,
+    message,
+  );
+  return { nonce, deadline, signature: vrs(signature) };
 }
