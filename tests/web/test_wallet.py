@@ -218,6 +218,9 @@ def test_patient_answers_referral_proposals(
         shown[pid]["reads"] == f"If you accept, {H1_NAME} may read your Summary records (#{rid})."
     )
     assert shown[other]["terms"] == f"Xinqiao Community Clinic refers you to {H1_NAME} (up)."
+    # The referral's own end, in words, before the patient signs it (30 days from now).
+    assert shown[pid]["ends"].startswith("If you accept, the referral ends on ")
+    assert "(30 days)" in shown[pid]["ends"]
     screenshot(page, "wallet-8-referral-proposals")
 
     nonce = registry.nonce_of(patient.address)
@@ -231,6 +234,7 @@ def test_patient_answers_referral_proposals(
     assert on_chain.referrer.lower() == alliance.address("clinic").lower()
     assert on_chain.receiver.lower() == h1_address.lower()
     assert on_chain.status is ReferralStatus.CREATED
+    assert abs(on_chain.expires_at - (time.time() + 30 * 86_400)) < 3600  # what was shown
     mine = {p["proposal_id"]: p for p in clinic.referral_proposals()}
     assert mine[pid]["status"] == "accepted" and mine[pid]["referral_id"] == fid
     (created,) = wallet.referrals()

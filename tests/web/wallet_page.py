@@ -233,12 +233,13 @@ class WalletPage:
 
     def proposals(self, status: str = "pending") -> dict[int, dict[str, str]]:
         """Referral proposals shown with this status: proposal id -> texts (pending ones:
-        'terms', 'reads' and 'until'; answered ones: 'text')."""
+        'terms', 'reads', 'ends' and 'until'; answered ones: 'text')."""
         out: dict[int, dict[str, str]] = {}
         for li in self.page.locator(f"li.proposal[data-status='{status}']").all():
             pid = int(li.get_attribute("data-proposal-id") or 0)
             if status == "pending":
-                out[pid] = {k: li.locator(f"p.{k}").inner_text() for k in ("terms", "reads")} | {
+                texts = ("terms", "reads", "ends")
+                out[pid] = {k: li.locator(f"p.{k}").inner_text() for k in texts} | {
                     "until": li.locator("p.small").inner_text()
                 }
             else:
