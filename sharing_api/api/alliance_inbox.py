@@ -34,9 +34,9 @@ from typing import Annotated
 from pydantic import BaseModel, Field, ValidationError
 
 from sharing_api.api.errors import ApiError
-from sharing_api.api.routes.consents import AddressField
-from sharing_api.api.routes.members import member_infos
-from sharing_api.api.routes.referral_proposals import AcceptIn, ProposalOut
+from sharing_api.api.lookups import member_infos
+from sharing_api.api.proposals import AcceptIn, ProposalOut
+from sharing_api.api.schemas import AddressField
 from sharing_api.api.services import Services
 from sharing_api.chain.scopes import Role
 from sharing_api.gateway.inbox_auth import sign_relay

@@ -15,6 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sharing_api.api.core.security import Kind, Principal, TokenError
 from sharing_api.api.errors import ApiError, forbidden
 from sharing_api.api.services import Services
+from sharing_api.index.proposals import ProposalStore
 
 _bearer = HTTPBearer(auto_error=False, description="token from POST /auth/login")
 
@@ -61,3 +62,22 @@ MemberOnly = Annotated[Principal, Depends(require(Kind.MEMBER))]
 StaffOnly = Annotated[Principal, Depends(require(Kind.STAFF))]
 Regulator = Annotated[Principal, Depends(require(Kind.REGULATOR))]
 PatientOrCare = Annotated[Principal, Depends(require(Kind.PATIENT, Kind.MEMBER, Kind.STAFF))]
+PatientOnly = Annotated[Principal, Depends(require(Kind.PATIENT))]
+
+
+# Not async: catching the index up blocks on the chain, so FastAPI runs it in a thread.
+def fresh(services: ServicesDep) -> Services:
+    """Catch the index up to the chain head first (reads only blocks not yet indexed), so
+    an audit query sees every access already acknowledged to a reader."""
+    services.indexer.sync()
+    return services
+
+
+FreshServices = Annotated[Services, Depends(fresh)]
+
+
+async def get_proposals(services: ServicesDep) -> ProposalStore:
+    return services.proposals
+
+
+ProposalsDep = Annotated[ProposalStore, Depends(get_proposals)]

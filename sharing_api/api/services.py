@@ -25,6 +25,7 @@ from sharing_api.gateway.authorities import RemoteAuthorities
 from sharing_api.gateway.peers import Directory, PeerFetcher
 from sharing_api.index import IndexDB, Indexer
 from sharing_api.index.console_results import VerificationStore
+from sharing_api.index.proposals import ProposalStore
 from sharing_api.index.served import ServedAccesses
 from sharing_api.storage.base import Storage
 from sharing_api.storage.config import open_storage
@@ -47,6 +48,7 @@ class Services:
     peers: PeerFetcher  # other members' gateways, found in the on-chain directory
     remote_authorities: RemoteAuthorities  # other members' ABE parameters, hash-checked
     console: ConsoleState  # the regulator console's verification state
+    proposals: ProposalStore  # referral proposals waiting for patients (off chain)
     metrics: Metrics = field(default_factory=Metrics)
     batchers: dict[str, AccessBatcher] = field(default_factory=dict)
     _batch_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -100,6 +102,7 @@ class Services:
             nonces=NonceStore(index.engine, settings.nonce_ttl_s),
             served=ServedAccesses(index.engine),
             console=ConsoleState(store=VerificationStore(index.engine)),
+            proposals=ProposalStore(index.engine),
             peers=peers,
             remote_authorities=RemoteAuthorities(reader.registry, peers, set(hosted)),
             fast=FastCalls(

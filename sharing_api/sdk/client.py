@@ -23,6 +23,7 @@ from crypto.policy import Attr, Gate, Node, leaves, parse_policy, to_text
 from crypto.records import decrypt_record, encrypt_record, read_container_header, write_container
 from sharing_api.auth.siwe import SiweMessage, sign_message
 from sharing_api.chain import Category, Purpose
+from sharing_api.chain.referrals import text_hash
 from sharing_api.chain.scopes import mask
 from sharing_api.chain.typed_data import (
     GrantTerms,
@@ -545,7 +546,7 @@ class SharingClient:
             receiver=p["receiver"],
             direction=0 if p["direction"] == "up" else 1,
             record_ids=p["record_ids"],
-            reason_hash=hashlib.sha256(reason.encode()).digest() if reason else b"\x00" * 32,
+            reason_hash=text_hash(reason),
             expires_at=now + lasts_s,
             nonce=int(signing["referral_nonce"]),
             deadline=deadline,

@@ -8,45 +8,24 @@ import hashlib
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from sharing_api.api.deps import CareProvider, Regulator, ServicesDep
+from sharing_api.api.deps import CareProvider, FreshServices, Regulator
 from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden, not_found
 from sharing_api.api.fhir_export import audit_bundle
-from sharing_api.api.routes.consents import ConsentOut, consent_out
-from sharing_api.api.routes.referrals import ReferralOut, referral_out
-from sharing_api.api.services import Services
-from sharing_api.chain import Basis, Purpose
+from sharing_api.api.schemas import (
+    AccessOut,
+    AddressQuery,
+    ConsentOut,
+    ReferralOut,
+    access_out,
+    consent_out,
+    referral_out,
+)
+from sharing_api.chain import Basis
 
 router = APIRouter(prefix="/audit", tags=["audit"])
-AddressQuery = Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")]
-
-
-def fresh(services: ServicesDep) -> Services:
-    """Catch the index up to the chain head first (reads only blocks not yet indexed), so
-    an audit query sees every access already acknowledged to a reader."""
-    services.indexer.sync()
-    return services
-
-
-FreshServices = Annotated[Services, Depends(fresh)]
-
-
-class AccessOut(BaseModel):
-    access_id: int
-    record_id: int
-    patient: str
-    reader: str
-    logger: str
-    purpose: str
-    basis: str
-    basis_id: int
-    reason_hash: str
-    justified: bool
-    block_number: int
-    tx_hash: str
-    timestamp: int
 
 
 class JustifyIn(BaseModel):
@@ -61,14 +40,6 @@ class SummaryOut(BaseModel):
     accesses: int
     break_glass: int
     break_glass_unjustified: int
-
-
-def access_out(row: dict[str, Any]) -> AccessOut:
-    return AccessOut(
-        **{k: row[k] for k in AccessOut.model_fields if k not in ("purpose", "basis")},
-        purpose=Purpose(int(row["purpose"])).label,
-        basis=Basis(int(row["basis"])).label,
-    )
 
 
 @router.get("/accesses", responses=PROBLEM_RESPONSES, summary="Every logged access")

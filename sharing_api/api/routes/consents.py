@@ -17,25 +17,16 @@ from sharing_api.api.core.security import Kind, Principal
 from sharing_api.api.deps import Anyone, PatientOrCare, ServicesDep
 from sharing_api.api.errors import PROBLEM_RESPONSES, forbidden, not_found
 from sharing_api.api.fhir_export import consent_resource
+from sharing_api.api.lookups import relayer_for
+from sharing_api.api.schemas import AddressField, ConsentOut, Hex32, SignatureIn, consent_out
 from sharing_api.api.services import Services
-from sharing_api.chain import Alliance, Category, GrantTerms, Purpose, Signature
-from sharing_api.chain.scopes import mask, unmask
+from sharing_api.chain import Category, GrantTerms, Purpose
+from sharing_api.chain.scopes import mask
 
 router = APIRouter(prefix="/consents", tags=["consents"])
 
-Hex32 = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$")]
-AddressField = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
 U40 = Annotated[int, Field(ge=0, lt=2**40)]
 U256 = Annotated[int, Field(ge=0, lt=2**256)]
-
-
-class SignatureIn(BaseModel):
-    v: Annotated[int, Field(ge=0, le=255)]
-    r: Hex32
-    s: Hex32
-
-    def to_sig(self) -> Signature:
-        return Signature(self.v, bytes.fromhex(self.r[2:]), bytes.fromhex(self.s[2:]))
 
 
 class GrantIn(BaseModel):
@@ -74,44 +65,11 @@ class RevokeIn(BaseModel):
     signature: SignatureIn
 
 
-class ConsentOut(BaseModel):
-    consent_id: int
-    patient: str
-    grantee: str
-    grantee_role: int
-    categories: list[str]
-    purposes: list[str]
-    valid_from: int
-    valid_until: int
-    revoked: bool
-    relayer: str
-    block_number: int
-    tx_hash: str
-
-
 class DomainOut(BaseModel):
     chain_id: int
     consent_registry: str
     referral_registry: str
     nonce: int | None = None
-
-
-def consent_out(row: dict[str, Any]) -> ConsentOut:
-    return ConsentOut(
-        **{k: row[k] for k in ConsentOut.model_fields if k not in ("categories", "purposes")},
-        categories=[c.label for c in unmask(Category, int(row["categories"]))],
-        purposes=[p.label for p in unmask(Purpose, int(row["purposes"]))],
-    )
-
-
-def relayer_for(services: Services, principal: Principal) -> Alliance:
-    """Members relay with their own account; a patient's signature is relayed by the first
-    member this API hosts (the patient pays nothing and needs no account)."""
-    if principal.kind is Kind.PATIENT:
-        if not services.hosted:
-            raise forbidden("this API hosts no member to relay with")
-        return next(iter(services.hosted.values()))
-    return services.signer(principal.member)
 
 
 def is_party(services: Services, principal: Principal, row: dict[str, Any]) -> bool:

@@ -15,11 +15,11 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
 from sharing_api.api.console_state import ConsoleState, console_state
-from sharing_api.api.deps import Regulator
+from sharing_api.api.deps import FreshServices, Regulator
 from sharing_api.api.errors import PROBLEM_RESPONSES
 from sharing_api.api.fhir_export import audit_bundle
-from sharing_api.api.routes.audit import AccessOut, AddressQuery, FreshServices, access_out
-from sharing_api.api.routes.members import member_infos
+from sharing_api.api.lookups import member_infos
+from sharing_api.api.schemas import AccessOut, AddressQuery, access_out
 from sharing_api.api.services import Services
 from sharing_api.audit import charts
 from sharing_api.audit.report import anomalies_about, csv_text, render_html, summary_of

@@ -18,7 +18,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from sharing_api.api.deps import ServicesDep
 from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden, not_found
-from sharing_api.api.routes.records import fixed_record, read_head
+from sharing_api.api.lookups import fixed_record, read_head
 from sharing_api.api.services import Services
 from sharing_api.gateway.fetch_auth import FetchAuthError, FetchRequest, verify_fetch
 from sharing_api.storage.errors import NotFoundError

@@ -19,11 +19,10 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ValidationError
 
 from sharing_api.api.alliance_inbox import PeerAcceptIn, PeerDeclineIn, PeerInboxIn, PeerInboxOut
-from sharing_api.api.deps import ServicesDep
+from sharing_api.api.deps import ProposalsDep, ServicesDep
 from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden, not_found
-from sharing_api.api.routes.referral_proposals import (
+from sharing_api.api.proposals import (
     ProposalOut,
-    StoreDep,
     accept_answer,
     answerable,
     decline_answer,
@@ -82,7 +81,7 @@ def _own_proposal(
     responses=PROBLEM_RESPONSES,
     summary="A patient's referral proposals held here (relayed, with the patient's statement)",
 )
-async def inbox(request: Request, services: ServicesDep, store: StoreDep) -> PeerInboxOut:
+async def inbox(request: Request, services: ServicesDep, store: ProposalsDep) -> PeerInboxOut:
     relay, body = await _relayed(request, services, PeerInboxIn)
 
     def answer() -> PeerInboxOut:
@@ -104,7 +103,7 @@ async def inbox(request: Request, services: ServicesDep, store: StoreDep) -> Pee
     summary="Accept a proposal made here (relayed patient's ReferralConsent)",
 )
 async def accept(
-    proposal_id: int, request: Request, services: ServicesDep, store: StoreDep
+    proposal_id: int, request: Request, services: ServicesDep, store: ProposalsDep
 ) -> ProposalOut:
     _, body = await _relayed(request, services, PeerAcceptIn)
 
@@ -121,7 +120,7 @@ async def accept(
     summary="Decline a proposal made here (relayed patient's signed decline)",
 )
 async def decline(
-    proposal_id: int, request: Request, services: ServicesDep, store: StoreDep
+    proposal_id: int, request: Request, services: ServicesDep, store: ProposalsDep
 ) -> ProposalOut:
     _, body = await _relayed(request, services, PeerDeclineIn)
 

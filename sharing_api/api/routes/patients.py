@@ -10,11 +10,10 @@ from pydantic import BaseModel
 
 from sharing_api.api.alliance_inbox import relay_member
 from sharing_api.api.core.security import Kind, Principal
-from sharing_api.api.deps import ServicesDep, require
+from sharing_api.api.deps import FreshServices, ServicesDep, require
 from sharing_api.api.errors import PROBLEM_RESPONSES
-from sharing_api.api.routes.audit import AccessOut, FreshServices, access_out
-from sharing_api.api.routes.members import names
-from sharing_api.api.routes.records import RecordOut, record_out
+from sharing_api.api.lookups import names
+from sharing_api.api.schemas import AccessOut, RecordOut, access_out, record_out
 from sharing_api.api.services import Services
 
 router = APIRouter(prefix="/patients/me", tags=["patients"])

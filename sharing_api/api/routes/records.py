@@ -9,13 +9,14 @@ from eth_account.signers.local import LocalAccount
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel
 
 from crypto.policy import parse_policy
 from sharing_api.api.access import Grant, decide, log_access, readable_by
 from sharing_api.api.core.security import Kind, Principal
 from sharing_api.api.deps import Anyone, CareProvider, ServicesDep
-from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden, not_found
+from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden
+from sharing_api.api.lookups import INLINE_BYTES, find_record, fixed_record, read_head
+from sharing_api.api.schemas import RecordOut, record_out
 from sharing_api.api.services import Services
 from sharing_api.api.upload import spool_body
 from sharing_api.chain import Category, Purpose
@@ -23,57 +24,9 @@ from sharing_api.gateway.peers import PeerError
 from sharing_api.storage.errors import NotFoundError
 
 router = APIRouter(prefix="/records", tags=["records"])
-INLINE_BYTES = 1024 * 1024
 
 Address = Annotated[str, Query(pattern=r"^0x[0-9a-fA-F]{40}$")]
 Sha256Query = Annotated[str | None, Query(alias="sha256", pattern=r"^[0-9a-fA-F]{64}$")]
-
-
-class RecordOut(BaseModel):
-    record_id: int
-    patient: str
-    custodian: str
-    category: str
-    content_hash: str
-    cid: str
-    policy: str
-    supersedes: int
-    superseded_by: int
-    block_number: int
-    tx_hash: str
-
-
-def record_out(row: dict[str, Any]) -> RecordOut:
-    return RecordOut(**{**row, "category": Category(int(row["category"])).label})
-
-
-def find_record(services: Services, record_id: int) -> dict[str, Any]:
-    row = services.index.record(record_id)
-    if row is None:  # maybe registered since the last poll
-        services.indexer.sync()
-        row = services.index.record(record_id)
-    if row is None:
-        raise not_found(f"no record {record_id}")
-    return row
-
-
-FIXED_FIELDS = ("record_id", "patient", "custodian", "category", "cid", "content_hash")
-
-
-def fixed_record(services: Services, record_id: int) -> dict[str, Any]:
-    """The record's immutable fields (what the fetch path needs), cached per process: a
-    record's patient, category, custodian and ciphertext never change on chain (a new
-    version is a new record)."""
-    found = services.fixed_records.get(record_id)
-    if found is None:
-        row = find_record(services, record_id)
-        found = {k: row[k] for k in FIXED_FIELDS}
-        if int(row["superseded_by"]):  # superseded before this process indexed it
-            services.indexer.superseded[record_id] = int(row["superseded_by"])
-        if len(services.fixed_records) >= 100_000:
-            services.fixed_records.clear()
-        services.fixed_records[record_id] = found
-    return found
 
 
 def _check_policy(policy: str) -> str:
@@ -291,18 +244,3 @@ async def _from_custodian(
             yield chunk
 
     return b"", counted()
-
-
-def read_head(
-    services: Services, row: dict[str, Any]
-) -> tuple[list[bytes], int, Iterator[bytes] | None]:
-    """Up to INLINE_BYTES of verified ciphertext; the rest as an iterator (None if done)."""
-    chunks = iter(services.storage.get(row["cid"], row["content_hash"].removeprefix("0x")))
-    head: list[bytes] = []
-    size = 0
-    for chunk in chunks:
-        head.append(chunk)
-        size += len(chunk)
-        if size >= INLINE_BYTES:
-            return head, size, chunks
-    return head, size, None

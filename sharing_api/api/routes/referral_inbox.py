@@ -22,13 +22,11 @@ from sharing_api.api.alliance_inbox import (
     gather,
     relay_member,
 )
-from sharing_api.api.deps import ServicesDep
+from sharing_api.api.deps import PatientOnly, ProposalsDep, ServicesDep
 from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError
-from sharing_api.api.routes.referral_proposals import (
+from sharing_api.api.proposals import (
     AcceptIn,
-    PatientOnly,
     ProposalOut,
-    StoreDep,
     accept_answer,
     answerable,
     decline_answer,
@@ -50,7 +48,7 @@ Referrer = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{40}$")]
     summary="My referral proposals at every gateway (patient; body: my signed inbox statement)",
 )
 def inbox(
-    body: InboxStatementIn, principal: PatientOnly, services: ServicesDep, store: StoreDep
+    body: InboxStatementIn, principal: PatientOnly, services: ServicesDep, store: ProposalsDep
 ) -> InboxOut:
     patient = principal.subject
     try:
@@ -79,7 +77,7 @@ async def accept(
     body: AcceptIn,
     principal: PatientOnly,
     services: ServicesDep,
-    store: StoreDep,
+    store: ProposalsDep,
 ) -> ProposalOut:
     patient = principal.subject
 
@@ -104,7 +102,7 @@ async def decline(
     body: DeclineStatementIn,
     principal: PatientOnly,
     services: ServicesDep,
-    store: StoreDep,
+    store: ProposalsDep,
 ) -> ProposalOut:
     patient = principal.subject
 

@@ -5,7 +5,6 @@ its own expiry, or its consent revoked or over."""
 
 from __future__ import annotations
 
-import hashlib
 import time
 from typing import Annotated, Any
 
@@ -15,10 +14,11 @@ from pydantic import BaseModel, Field
 from sharing_api.api.core.security import Kind, Principal
 from sharing_api.api.deps import Anyone, CareProvider, PatientOrCare, ServicesDep
 from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden, not_found
-from sharing_api.api.routes.consents import AddressField, SignatureIn, relayer_for
+from sharing_api.api.lookups import relayer_for
+from sharing_api.api.schemas import AddressField, ReferralOut, SignatureIn, referral_out
 from sharing_api.api.services import Services
 from sharing_api.chain import Direction, ReferralStatus
-from sharing_api.chain.referrals import MAX_REFERRAL_DURATION_S
+from sharing_api.chain.referrals import MAX_REFERRAL_DURATION_S, text_hash
 
 router = APIRouter(prefix="/referrals", tags=["referrals"])
 ZERO32 = b"\x00" * 32
@@ -62,21 +62,6 @@ class NoteIn(BaseModel):
     note: str = Field(default="", max_length=1024)
 
 
-class ReferralOut(BaseModel):
-    referral_id: int
-    patient: str
-    referrer: str
-    receiver: str
-    direction: str
-    record_ids: list[int]
-    consent_id: int
-    status: str
-    expires_at: int
-    expired: bool  # past expires_at: no access through it, whatever its status says
-    block_number: int
-    tx_hash: str
-
-
 class ReferralChangeOut(BaseModel):
     """One ReferralStatusChanged event from the index: who moved the referral, and when."""
 
@@ -86,23 +71,6 @@ class ReferralChangeOut(BaseModel):
     note_hash: str
     block_number: int
     timestamp: int
-
-
-def _hash(text: str) -> bytes:
-    return hashlib.sha256(text.encode()).digest() if text else ZERO32
-
-
-def referral_out(row: dict[str, Any]) -> ReferralOut:
-    return ReferralOut(
-        **{
-            k: row[k]
-            for k in ReferralOut.model_fields
-            if k not in ("direction", "status", "expired")
-        },
-        direction=Direction(int(row["direction"])).name.lower(),
-        status=ReferralStatus(int(row["status"])).name.lower(),
-        expired=int(row["expires_at"]) <= time.time(),
-    )
 
 
 def find_referral(services: Services, referral_id: int, principal: Principal) -> dict[str, Any]:
@@ -137,7 +105,7 @@ def create(body: ReferralIn, principal: CareProvider, services: ServicesDep) -> 
             body.record_ids,
             body.consent_id,
             expires_at,
-            _hash(body.reason),
+            text_hash(body.reason),
         )
     else:
         assert body.patient_signature is not None
@@ -151,7 +119,7 @@ def create(body: ReferralIn, principal: CareProvider, services: ServicesDep) -> 
             body.expires_at,
             body.patient_signature.deadline,
             body.patient_signature.signature.to_sig(),
-            _hash(body.reason),
+            text_hash(body.reason),
         )
     services.metrics.chain_writes.labels("referral").inc()
     services.indexer.sync()
@@ -169,7 +137,7 @@ def _transition(
     if action == "accept":
         referrals.accept(referral_id)
     else:
-        getattr(referrals, action)(referral_id, _hash(note))
+        getattr(referrals, action)(referral_id, text_hash(note))
     services.metrics.chain_writes.labels("referral").inc()
     services.indexer.sync()
     return referral_out(find_referral(services, referral_id, principal))

@@ -1,0 +1,132 @@
+"""The request fields and response models that several route families share, and how an
+index row becomes each response: one place, so no route imports another."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import Query
+from pydantic import BaseModel, Field
+
+from sharing_api.chain import Basis, Category, Direction, Purpose, ReferralStatus, Signature
+from sharing_api.chain.scopes import unmask
+
+Hex32 = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$")]
+
+
+AddressField = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
+
+
+AddressQuery = Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")]
+
+
+class SignatureIn(BaseModel):
+    v: Annotated[int, Field(ge=0, le=255)]
+    r: Hex32
+    s: Hex32
+
+    def to_sig(self) -> Signature:
+        return Signature(self.v, bytes.fromhex(self.r[2:]), bytes.fromhex(self.s[2:]))
+
+
+class RecordOut(BaseModel):
+    record_id: int
+    patient: str
+    custodian: str
+    category: str
+    content_hash: str
+    cid: str
+    policy: str
+    supersedes: int
+    superseded_by: int
+    block_number: int
+    tx_hash: str
+
+
+def record_out(row: dict[str, Any]) -> RecordOut:
+    return RecordOut(**{**row, "category": Category(int(row["category"])).label})
+
+
+class ConsentOut(BaseModel):
+    consent_id: int
+    patient: str
+    grantee: str
+    grantee_role: int
+    categories: list[str]
+    purposes: list[str]
+    valid_from: int
+    valid_until: int
+    revoked: bool
+    relayer: str
+    block_number: int
+    tx_hash: str
+
+
+def consent_out(row: dict[str, Any]) -> ConsentOut:
+    return ConsentOut(
+        **{k: row[k] for k in ConsentOut.model_fields if k not in ("categories", "purposes")},
+        categories=[c.label for c in unmask(Category, int(row["categories"]))],
+        purposes=[p.label for p in unmask(Purpose, int(row["purposes"]))],
+    )
+
+
+class ReferralOut(BaseModel):
+    referral_id: int
+    patient: str
+    referrer: str
+    receiver: str
+    direction: str
+    record_ids: list[int]
+    consent_id: int
+    status: str
+    expires_at: int
+    expired: bool  # past expires_at: no access through it, whatever its status says
+    block_number: int
+    tx_hash: str
+
+
+def referral_out(row: dict[str, Any]) -> ReferralOut:
+    return ReferralOut(
+        **{
+            k: row[k]
+            for k in ReferralOut.model_fields
+            if k not in ("direction", "status", "expired")
+        },
+        direction=Direction(int(row["direction"])).name.lower(),
+        status=ReferralStatus(int(row["status"])).name.lower(),
+        expired=int(row["expires_at"]) <= time.time(),
+    )
+
+
+class AccessOut(BaseModel):
+    access_id: int
+    record_id: int
+    patient: str
+    reader: str
+    logger: str
+    purpose: str
+    basis: str
+    basis_id: int
+    reason_hash: str
+    justified: bool
+    block_number: int
+    tx_hash: str
+    timestamp: int
+
+
+def access_out(row: dict[str, Any]) -> AccessOut:
+    return AccessOut(
+        **{k: row[k] for k in AccessOut.model_fields if k not in ("purpose", "basis")},
+        purpose=Purpose(int(row["purpose"])).label,
+        basis=Basis(int(row["basis"])).label,
+    )
+
+
+class MemberOut(BaseModel):
+    address: str
+    name: str
+    roles: list[str]
+    active: bool
+    gateway_url: str | None  # None: the member has published no gateway
+    gateway_fingerprint: str | None  # 0x-hex SHA-256 of the gateway's TLS certificate
