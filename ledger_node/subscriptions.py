@@ -4,8 +4,9 @@ Notifications follow geth's shape: ``{"method": "eth_subscription", "params":
 {"subscription": ID, "result": ...}}``; new heads carry the block without transactions.
 
 Everything a socket is sent (replies and notifications) goes through its ``Outbox``: a
-bounded queue drained by the socket's own task. The producer only queues, so a client that
-stops reading delays nobody; once its queue is full it is dropped (close code 1008).
+bounded queue drained (and JSON-encoded) by the socket's own task. The producer only reads the
+block's logs once and queues, so a client that stops reading delays nobody; once its queue
+is full it is dropped (close code 1008).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from aiohttp import WSMsgType, web
 from ledger_node.block import Header
 from ledger_node.clients import LIMIT_EXCEEDED, client_of
 from ledger_node.rpc import RpcError, parse_log_filter
+from ledger_node.store import LogRow
 
 if TYPE_CHECKING:
     from ledger_node.server import Node
@@ -38,16 +40,17 @@ class Outbox:
 
     def __init__(self, ws: web.WebSocketResponse, request: web.Request, size: int) -> None:
         self.ws, self.request = ws, request
-        self.queue: asyncio.Queue[str] = asyncio.Queue(size)
+        self.queue: asyncio.Queue[Any] = asyncio.Queue(size)
         self.dropped = False
         self._closing: asyncio.Task[None] | None = None
         self._task = asyncio.create_task(self._drain())
 
-    def put(self, text: str) -> bool:
+    def put(self, message: Any) -> bool:
+        """Queue a JSON-RPC message (encoded by the drain task, not by the caller)."""
         if self.dropped:
             return False
         try:
-            self.queue.put_nowait(text)
+            self.queue.put_nowait(message)
         except asyncio.QueueFull:
             self.drop(f"too slow: {self.queue.maxsize} messages waiting")
             return False
@@ -55,9 +58,9 @@ class Outbox:
 
     async def _drain(self) -> None:
         while True:
-            text = await self.queue.get()
+            message = await self.queue.get()
             try:
-                await self.ws.send_str(text)
+                await self.ws.send_str(json.dumps(message))
             except (ConnectionError, RuntimeError):
                 self.dropped = True
                 return
@@ -112,7 +115,7 @@ class Subscriptions:
                 if msg.type != WSMsgType.TEXT:
                     continue
                 reply = await self._on_message(out, client_of(request), msg.data)
-                if not out.put(json.dumps(reply)):
+                if not out.put(reply):
                     break
         finally:
             out.stop()
@@ -177,6 +180,7 @@ class Subscriptions:
             return
         methods = self.node.methods
         head: dict[str, Any] | None = None
+        logs: list[tuple[LogRow, dict[str, Any]]] | None = None
         for sid, sub in list(self.subs.items()):
             if sub.out.dropped or sub.out.ws.closed:
                 self._remove(sid)
@@ -187,13 +191,25 @@ class Subscriptions:
                     head.pop("transactions", None)
                 items: list[Any] = [head]
             else:
-                rows = self.node.chain.store.query_logs(
-                    header.number, header.number, sub.addresses, sub.topics, 100_000
-                )
-                items = methods.logs_json(rows)
+                if logs is None:  # the block's logs once, however many subscribers
+                    n = header.number
+                    rows = self.node.chain.store.query_logs(n, n, [], [], 1 << 62)
+                    logs = list(zip(rows, methods.logs_json(rows), strict=True))
+                items = [j for row, j in logs if matches(row, sub.addresses, sub.topics)]
             for item in items:
                 note = {"jsonrpc": "2.0", "method": "eth_subscription",
                         "params": {"subscription": sid, "result": item}}  # fmt: skip
-                if not sub.out.put(json.dumps(note)):
+                if not sub.out.put(note):
                     self._remove(sid)
                     break
+
+
+def matches(row: LogRow, addresses: list[bytes], topics: list[list[bytes] | None]) -> bool:
+    """A log filter as eth_getLogs applies it: any of the addresses, and at each topic
+    position None (anything) or any of the listed topics."""
+    if addresses and row.address not in addresses:
+        return False
+    for i, alts in enumerate(topics):
+        if alts is not None and (i >= len(row.topics) or row.topics[i] not in alts):
+            return False
+    return True

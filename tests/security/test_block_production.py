@@ -12,6 +12,7 @@ import pytest
 
 from tests.support.abuse import (
     KECCAK_BURNER,
+    LOG_EMITTER,
     BlockGaps,
     CallFlood,
     HugeBatches,
@@ -29,10 +30,12 @@ RUN_S = 10.0
 
 def test_a_stalled_subscriber_does_not_delay_blocks(default_node: NodeProcess) -> None:
     url = default_node.url
-    with (
-        StalledSubscriber(url, subscriptions=32),
-        BlockGaps(url, member(default_node, 0), DEV_CHAIN_ID) as gaps,
-    ):
+    # Transactions that log: every block carries ~1.5 MB of notifications for the stalled
+    # socket, more than the kernel's buffers take, so a producer that waited would stop.
+    emitter = deploy(url, member(default_node, 3), LOG_EMITTER, DEV_CHAIN_ID)
+    logs = (100).to_bytes(32, "big")
+    honest = BlockGaps(url, member(default_node, 0), DEV_CHAIN_ID, to=emitter, data=logs)
+    with StalledSubscriber(url, subscriptions=32), honest as gaps:
         gaps.stop.wait(RUN_S)
     report = gaps.report()
     assert report.blocks >= 5 and report.included == report.acknowledged, report

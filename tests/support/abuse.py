@@ -210,8 +210,8 @@ class NonceFlood(_Threads):
 
 
 class StalledSubscriber:
-    """Connects over WebSocket with a tiny receive buffer, subscribes to newHeads
-    ``subscriptions`` times and never reads again."""
+    """Connects over WebSocket with a tiny receive buffer, subscribes ``subscriptions``
+    times (newHeads and every log, alternately) and never reads again."""
 
     name = "stalled subscriber"
 
@@ -242,7 +242,8 @@ class StalledSubscriber:
         if b" 101 " not in status:
             raise ConnectionError(f"WebSocket refused: {status!r}")
         for i in range(self.subscriptions):
-            msg = {"jsonrpc": "2.0", "id": i, "method": "eth_subscribe", "params": ["newHeads"]}
+            kind = ["newHeads"] if i % 2 else ["logs", {}]
+            msg = {"jsonrpc": "2.0", "id": i, "method": "eth_subscribe", "params": kind}
             sock.sendall(_client_frame(json.dumps(msg).encode()))
         self.sock = sock
         return self
@@ -272,9 +273,10 @@ class GapReport:
 
 
 class BlockGaps:
-    """Honest work: a member sends ``per_send`` transactions every ``interval`` s; a newHeads
-    subscriber notes when each block arrives. ``report()`` (after the ``with`` block) gives
-    the longest time between blocks while an acknowledged transaction waited."""
+    """Honest work: a member sends ``per_send`` transactions every ``interval`` s (plain
+    transfers, or calls of ``to`` with ``data``); a newHeads subscriber notes when each block
+    arrives. ``report()`` (after the ``with`` block) gives the longest time between blocks
+    while an acknowledged transaction waited."""
 
     name = "block gaps"
 
@@ -285,8 +287,12 @@ class BlockGaps:
         chain_id: int,
         per_send: int = 5,
         interval: float = 0.05,
+        to: str | None = None,
+        data: bytes = b"",
     ) -> None:
         self.url, self.key, self.chain_id = url, key, chain_id
+        self.to = bytes.fromhex((to or address_of(key))[2:])
+        self.data, self.gas = data, 21_000 if to is None else 3_000_000
         self.per_send, self.interval = per_send, interval
         self.stop = threading.Event()
         self.acks: dict[str, float] = {}
@@ -309,13 +315,13 @@ class BlockGaps:
 
     def _send(self) -> None:
         me = self.key
-        to = bytes.fromhex(address_of(me)[2:])
         nonce = int(rpc(self.url, "eth_getTransactionCount", [address_of(me), "pending"]), 16)
         with httpx.Client(timeout=60) as client:
             while not self.stop.is_set():
                 body = [
                     {"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction",
-                     "params": [sign_tx(me, self.chain_id, nonce + i, to, b"", 21_000)]}
+                     "params": [sign_tx(me, self.chain_id, nonce + i, self.to, self.data,
+                                        self.gas)]}
                     for i in range(self.per_send)
                 ]  # fmt: skip
                 try:
