@@ -148,7 +148,7 @@ class CallFlood(_Threads):
     """``threads`` clients, each sending batches of ``batch`` gas-burning eth_calls (no gas
     given: the node's default applies) back to back."""
 
-    name = "eth_call loops"
+    name = "eth_call_loops"
 
     def __init__(self, url: str, burner: str, threads: int = 3, batch: int = 4) -> None:
         super().__init__()
@@ -166,7 +166,7 @@ class CallFlood(_Threads):
 class HugeBatches(_Threads):
     """A 10,000-call batch of gas-burning eth_calls, then a full batch of cheap reads."""
 
-    name = "huge batches"
+    name = "huge_batches"
 
     def __init__(self, url: str, burner: str, allowed: int = 1_000) -> None:
         super().__init__()
@@ -188,7 +188,7 @@ class NonceFlood(_Threads):
     """Batches of a member's transactions with nonces far ahead: refused, each after its
     signature is recovered and its sender checked."""
 
-    name = "nonce floods"
+    name = "nonce_floods"
 
     def __init__(self, url: str, key: PrivateKey, chain_id: int, batch: int = 500) -> None:
         super().__init__()
@@ -213,7 +213,7 @@ class StalledSubscriber:
     """Connects over WebSocket with a tiny receive buffer, subscribes ``subscriptions``
     times (newHeads and every log, alternately) and never reads again."""
 
-    name = "stalled subscriber"
+    name = "stalled_subscriber"
 
     def __init__(self, url: str, subscriptions: int = 32) -> None:
         self.url, self.subscriptions = url, subscriptions
@@ -278,7 +278,7 @@ class BlockGaps:
     arrives. ``report()`` (after the ``with`` block) gives the longest time between blocks
     while an acknowledged transaction waited."""
 
-    name = "block gaps"
+    name = "block_gaps"
 
     def __init__(
         self,
@@ -371,14 +371,16 @@ class BlockGaps:
         gaps: list[float] = []
         previous = min(self.acks.values(), default=self.ended)
         for number, at in arrivals:
-            waiting = [self.acks[h] for h, b in included.items() if b >= number]
-            waiting += [t for h, t in self.acks.items() if h not in included]
-            first = min((t for t in waiting if t < at), default=None)
-            if first is not None:
-                gaps.append((at - max(previous, first)) * 1000)
+            # Acknowledged before this block arrived, and still waiting for it (or later).
+            waiting = [
+                t for h, t in self.acks.items() if t < at and included.get(h, number) >= number
+            ]
+            if waiting:
+                gaps.append((at - max(previous, min(waiting))) * 1000)
             previous = at
-        stuck = [t for h, t in self.acks.items() if h not in included]
-        if stuck:  # never included: waiting until the end of the run
+        # Waiting when the run ended: not included, or in a block no subscriber saw by then.
+        stuck = [t for h, t in self.acks.items() if included.get(h) not in self.arrivals]
+        if stuck:
             gaps.append((self.ended - max(previous, min(stuck))) * 1000)
         return GapReport(
             round(max(gaps, default=0.0), 1), len(arrivals), len(self.acks), len(included), gaps
