@@ -7,6 +7,9 @@ runs the jobs a unit at a time (a call, or one probe of an ``eth_estimateGas``),
 loop back after every ``SLICE_S``. With any number of clients the producer (and every socket)
 waits for at most one slice plus one unit, and a unit is bounded by the gas cap.
 
+A loop that awaits I/O in the middle of its work (the replicated producer's etcd round trips)
+``hold``s the queue meanwhile: otherwise each of its awaits could cost it one more turn.
+
 Fair shares: clients (by address) take turns, and within a client its jobs take turns; a
 turn runs units of one job until ``SLICE_S`` has passed. So a batch of a thousand calls, or a
 client with many connections, delays others by one slice per round, not by its whole length.
@@ -15,10 +18,11 @@ client with many connections, delays others by one slice per round, not by its w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,7 +49,22 @@ class CallQueue:
         self._steps = steps  # one request -> its units, ending with the JSON-RPC reply
         self._clients: OrderedDict[str, deque[_Job]] = OrderedDict()
         self._ready = asyncio.Event()
+        self._free = asyncio.Event()  # cleared while someone holds the queue
+        self._free.set()
+        self._holds = 0
         self._worker: asyncio.Task[None] | None = None
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """No new turn starts inside this block (a turn under way finishes first)."""
+        self._holds += 1
+        self._free.clear()
+        try:
+            yield
+        finally:
+            self._holds -= 1
+            if not self._holds:
+                self._free.set()
 
     async def run(self, reqs: list[Any], client: str = "") -> list[dict[str, Any]]:
         """The replies to ``reqs``, in order, run in the caller's context (contextvars)."""
@@ -64,6 +83,7 @@ class CallQueue:
         while True:
             await self._ready.wait()
             while self._clients:
+                await self._free.wait()
                 client, jobs = self._clients.popitem(last=False)
                 job = jobs.popleft()
                 started = time.perf_counter()
