@@ -113,16 +113,6 @@ class Node:
         self.metrics.head.set(chain.head.number)
 
     # -- JSON-RPC ----------------------------------------------------------------------
-    def dispatch(self, req: Any) -> dict[str, Any]:
-        """Answer one call at once (tests and tools; the server goes through ``calls``)."""
-        steps = self.dispatch_steps(req)
-        while True:
-            try:
-                next(steps)
-            except StopIteration as stop:
-                reply: dict[str, Any] = stop.value
-                return reply
-
     def dispatch_steps(self, req: Any) -> Steps:
         """Answer one call; a method that returns a generator (eth_estimateGas) pauses
         between its executions, so the call queue can run other work in between."""
