@@ -106,6 +106,7 @@ class Node:
             raise ValueError("cut_txs must be >= 1")
         self.cut_txs = min(cut_txs or DEFAULT_CUT_TXS, chain.genesis.max_block_txs)
         self._wake = asyncio.Event()
+        self._flush_failures = 0
         self._last_block = 0.0
         self._producer: asyncio.Task[None] | None = None
         self._counted = chain.tx_count
@@ -163,14 +164,20 @@ class Node:
         refused = too_big(doc, self.limits)
         if refused is not None:
             return refused
+        failures = self._flush_failures
         outs = await self.calls.run(doc if isinstance(doc, list) else [doc], client)
         out: Any = outs if isinstance(doc, list) else outs[0]
         try:
             self.chain.flush()  # durable before the hashes leave this process
         except Exception:
             log.exception("could not commit admitted transactions")
+            self._flush_failures += 1
             self.chain.store.rollback()
             raise
+        # Jobs interleave in the call queue: a commit that failed while this one ran may
+        # have rolled back its transactions too, so it must not acknowledge them either.
+        if self._flush_failures != failures:
+            raise RuntimeError("a commit of admitted transactions failed meanwhile")
         if self.chain.pool:
             self._wake.set()
         self.metrics.pool.set(len(self.chain.pool))
