@@ -7,6 +7,7 @@ against py-evm, an independent EVM.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Generator
 from dataclasses import dataclass, field
 
 from ledger_node.state import Account, StateDelta
@@ -64,8 +65,19 @@ class ExecutionEngine(ABC):
         """Run a message against the current state and change nothing (eth_call)."""
 
     @abstractmethod
+    def estimate_gas_steps(self, msg: Message) -> Generator[None, None, Outcome]:
+        """``estimate_gas``, pausing (``yield``) between its executions so that a caller can
+        run other work in between; the outcome is the generator's return value."""
+
     def estimate_gas(self, msg: Message) -> Outcome:
         """Smallest gas limit under which ``msg`` succeeds (``gas_used`` holds it)."""
+        steps = self.estimate_gas_steps(msg)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as stop:
+                outcome: Outcome = stop.value
+                return outcome
 
     @abstractmethod
     def account(self, addr: bytes) -> Account: ...

@@ -6,12 +6,18 @@ import asyncio
 import contextlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 from coincurve import PrivateKey
 
 from ledger_node.block import address_of
+
+if TYPE_CHECKING:
+    from ledger_node.chain import Chain
+    from ledger_node.limits import RpcLimits
 
 KEY_FILE = "node.key"
 
@@ -27,6 +33,34 @@ cut_txs_option = click.option(
     help="cut a block as soon as this many transactions wait [default: 500, at most the "
     "genesis maxBlockTxs]",
 )
+
+
+# The JSON-RPC limits (ledger_node/limits.py): each flag overrides the genesis rpcLimits.
+_LIMIT_FLAGS = (
+    ("call_gas_cap", "eth_call/eth_estimateGas gas cap [default: 30000000, <= block gas limit]"),
+    ("max_batch", "calls per JSON-RPC batch [default: 1000]"),
+    ("max_logs_range", "blocks per eth_getLogs query [default: 100000]"),
+    ("max_logs", "logs per eth_getLogs answer [default: 10000]"),
+    ("max_connections_per_client", "requests in flight + WebSockets per address [default: 64]"),
+    ("max_subscriptions_per_client", "eth_subscribe per client address [default: 100]"),
+    ("max_body_bytes", "HTTP body / WebSocket message bytes [default: 5 MiB]"),
+    ("ws_queue", "messages queued for a WebSocket before it is dropped [default: 1024]"),
+)
+
+
+def rpc_limit_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    for name, help_ in reversed(_LIMIT_FLAGS):
+        flag = "--" + name.replace("_", "-")
+        fn = click.option(flag, name, type=click.IntRange(min=1), default=None, help=help_)(fn)
+    return fn
+
+
+def rpc_limits(chain: Chain, flags: dict[str, Any]) -> RpcLimits:
+    """The node's limits: its flags over the genesis ``rpcLimits`` over the defaults."""
+    from ledger_node.limits import RpcLimits
+
+    chosen = {name: flags.pop(name, None) for name, _ in _LIMIT_FLAGS}
+    return RpcLimits.resolve(chain.genesis.rpc_limits, chosen, chain.genesis.block_gas_limit)
 
 
 def default_data_dir() -> Path:
@@ -114,12 +148,14 @@ def init_cmd(genesis_file: Path, data_dir: Path | None, key_file: Path | None) -
     show_default=True,
     help="SQLite fsync policy: full survives power loss, normal survives process crashes",
 )
+@rpc_limit_options
 def start_cmd(
     data_dir: Path | None,
     rpc: str,
     block_time_ms: int | None,
     cut_txs: int | None,
     synchronous: str,
+    **limit_flags: Any,
 ) -> None:
     """Run the node: JSON-RPC on POST /, Prometheus metrics on GET /metrics."""
     from ledger_node.chain import Chain
@@ -130,7 +166,7 @@ def start_cmd(
     key_path = data_dir / KEY_FILE
     key = load_key(key_path) if key_path.exists() else None
     chain = Chain(data_dir, key, synchronous.upper())
-    node_ = Node(chain, block_time_ms, cut_txs)
+    node_ = Node(chain, block_time_ms, cut_txs, rpc_limits(chain, limit_flags))
 
     def ready(bound: int) -> None:
         click.echo(f"listening on http://{host}:{bound} head={chain.head.number}", err=False)

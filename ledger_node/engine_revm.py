@@ -15,6 +15,7 @@ only in exception text and dumps no state. This module owns all of that:
 from __future__ import annotations
 
 import re
+from collections.abc import Generator
 from typing import Any
 
 from pyrevm import EVM, BlockEnv, CfgEnv, Env
@@ -166,12 +167,15 @@ class RevmEngine(ExecutionEngine):
             self.evm.revert(snap)
             self.evm.reset_transient_storage()
 
-    def estimate_gas(self, msg: Message) -> Outcome:
+    def estimate_gas_steps(self, msg: Message) -> Generator[None, None, Outcome]:
+        """``estimate_gas`` by binary search, pausing after every probe: each probe may run
+        up to the gas cap, so the node's call queue runs other work between them."""
         top = self.call(_with_gas(msg, min(msg.gas, self.gas_limit)))
         if not top.success:
             return top
         lo, hi = max(msg.intrinsic_gas, top.gas_used) - 1, min(msg.gas, self.gas_limit)
         while hi - lo > 1:
+            yield
             mid = (lo + hi) // 2
             if self.call(_with_gas(msg, mid)).success:
                 hi = mid

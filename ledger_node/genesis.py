@@ -6,7 +6,12 @@ Example::
      "allianceRegistry": "0x...", "alloc": {"0x...": {"balance": "0x0"}},
      "blockGasLimit": 1000000000, "blockTimeMs": 250, "checkpointInterval": 64,
      "checkpointMaxTxs": 4000,
-     "maxBlockTxs": 4000, "timestamp": 1700000000}
+     "maxBlockTxs": 4000, "timestamp": 1700000000,
+     "rpcLimits": {"callGasCap": 30000000, "maxBatch": 1000}}
+
+``rpcLimits`` (optional, any subset) are the JSON-RPC limits every node of the alliance starts
+with; each node's start flags override them (``ledger_node/limits.py``). They are node
+settings, not consensus rules.
 
 Permissioning: until code exists at ``allianceRegistry`` the genesis ``members`` may send
 transactions; from then on the registry's ``isMember(address)`` alone decides. The founders
@@ -20,6 +25,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ledger_node.limits import RpcLimits
 from ledger_node.state import Account, WorldState
 
 
@@ -45,6 +51,16 @@ def _int(value: object, what: str) -> int:
     raise ValueError(f"genesis: {what} must be an integer")
 
 
+def _rpc_limits(value: object) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError("genesis: rpcLimits must be an object")
+    # Checked now, so that a typo fails at init and not when a node starts.
+    RpcLimits.resolve(value, {}, 2**256)
+    return dict(value)
+
+
 @dataclass(frozen=True)
 class Genesis:
     chain_id: int
@@ -59,6 +75,7 @@ class Genesis:
     timestamp: int = 0
     alloc: dict[bytes, Account] = field(default_factory=dict)
     alloc_storage: dict[bytes, dict[int, int]] = field(default_factory=dict)
+    rpc_limits: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Genesis:
@@ -104,6 +121,7 @@ class Genesis:
             timestamp=_int(doc.get("timestamp", 0), "timestamp"),
             alloc=alloc,
             alloc_storage=storage,
+            rpc_limits=_rpc_limits(doc.get("rpcLimits")),
         )
         if (
             min(g.checkpoint_interval, g.checkpoint_max_txs, g.max_block_txs) < 1

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any
 
 from ledger_node.abc import Message
 from ledger_node.block import Header
 from ledger_node.chain import AdmissionError, Chain
+from ledger_node.limits import RpcLimits
 from ledger_node.permission import NotAMember
 from ledger_node.refusal import REJECTED, Refusal
 from ledger_node.store import LogRow, TxRow
@@ -16,7 +17,6 @@ from ledger_node.txcodec import Tx, decode_raw, keccak
 CLIENT_VERSION = "alliance-ledger/0.1.0/pyrevm-0.3.7"
 EMPTY_UNCLES = "0x1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347"
 EMPTY_TRIE = "0x56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421"
-MAX_LOGS = 10_000
 MAX_ESTIMATE_MARGIN = 1.0
 
 
@@ -81,8 +81,9 @@ def p_addr(v: Any, what: str = "address") -> bytes:
 
 
 class Methods:
-    def __init__(self, chain: Chain) -> None:
+    def __init__(self, chain: Chain, limits: RpcLimits | None = None) -> None:
         self.chain = chain
+        self.limits = limits or RpcLimits.resolve({}, {}, chain.genesis.block_gas_limit)
         self.table: dict[str, Callable[..., Any]] = {
             name.replace("__", "_"): getattr(self, name)
             for name in dir(self)
@@ -184,7 +185,7 @@ class Methods:
         self._state_tag(tag)
         return h(self.chain.engine.storage_at(a, s).to_bytes(32, "big"))
 
-    def _message(self, call: Any, default_gas: int) -> Message:
+    def _message(self, call: Any) -> Message:
         if not isinstance(call, dict):
             raise invalid("call object expected")
         sender = p_addr(call["from"], "from") if call.get("from") else bytes(20)
@@ -192,34 +193,47 @@ class Methods:
         data_v = call.get("input", call.get("data", "0x"))
         data = p_bytes(data_v, "input") if data_v is not None else b""
         value = p_quantity(call.get("value", "0x0"), "value")
-        gas = p_quantity(call["gas"], "gas") if call.get("gas") else default_gas
-        gas = min(gas, self.chain.genesis.block_gas_limit)
+        cap = self.limits.call_gas_cap
+        # Above the cap the gas is lowered to it, as geth and Besu do (clients often send a
+        # transaction's own large gas limit with eth_call).
+        gas = min(p_quantity(call["gas"], "gas"), cap) if call.get("gas") else cap
         price = p_quantity(call.get("gasPrice", "0x0"), "gasPrice")
         zeros = data.count(0)
         intrinsic = 21000 + 4 * zeros + 16 * (len(data) - zeros) + (32000 if to is None else 0)
         return Message(sender, to, data, value, gas, price, 0, intrinsic)
 
-    @staticmethod
-    def _raise_failure(out: Any) -> None:
+    def _raise_failure(self, out: Any, msg: Message) -> None:
         if out.error == "revert":
             reason = _revert_reason(out.output)
             raise RpcError(3, f"execution reverted{': ' + reason if reason else ''}", h(out.output))
+        if "OutOfGas" in str(out.error) and msg.gas == self.limits.call_gas_cap:
+            raise RpcError(
+                -32000,
+                f"out of gas: gas required exceeds allowance ({msg.gas}, this node's "
+                "eth_call/eth_estimateGas gas cap)",
+            )
         raise RpcError(-32000, f"execution failed: {out.error}")
 
     def eth_call(self, call: Any, tag: Any = "latest", *_: Any) -> str:
-        msg = self._message(call, self.chain.genesis.block_gas_limit)
+        msg = self._message(call)
         self._state_tag(tag)
         out = self.chain.engine.call(msg)
         if not out.success:
-            self._raise_failure(out)
+            self._raise_failure(out, msg)
         return h(out.output)
 
-    def eth_estimateGas(self, call: Any, tag: Any = "latest", *_: Any) -> str:
-        msg = self._message(call, self.chain.genesis.block_gas_limit)
+    def eth_estimateGas(
+        self, call: Any, tag: Any = "latest", *_: Any
+    ) -> Generator[None, None, str]:
+        """A generator: the node's call queue runs other work between its probes."""
+        msg = self._message(call)
         self._state_tag(tag)
-        out = self.chain.engine.estimate_gas(msg)
+        return self._estimate(msg)
+
+    def _estimate(self, msg: Message) -> Generator[None, None, str]:
+        out = yield from self.chain.engine.estimate_gas_steps(msg)
         if not out.success:
-            self._raise_failure(out)
+            self._raise_failure(out, msg)
         # The engine is warm between checkpoints, so the same tx may cost more when it lands
         # right after a cold restart. Gas is free here: pad so such a tx cannot run out.
         padded = int(out.gas_used * (1 + MAX_ESTIMATE_MARGIN)) + 50_000
@@ -420,9 +434,25 @@ class Methods:
         addrs, topics = parse_log_filter(flt)
         if lo > hi:
             return []
-        rows = self.chain.store.query_logs(lo, hi, addrs, topics, MAX_LOGS)
-        if len(rows) > MAX_LOGS:
-            raise RpcError(-32005, f"query returned more than {MAX_LOGS} results: narrow the range")
+        span, most = self.limits.max_logs_range, self.limits.max_logs
+        if hi - lo + 1 > span:
+            raise RpcError(
+                -32005,
+                f"block range too large: {hi - lo + 1} blocks ({q(lo)}..{q(hi)}), this node "
+                f"answers at most {span} per query: narrow the range, e.g. [{q(lo)}, "
+                f"{q(lo + span - 1)}]",
+                {"limit": span},
+            )
+        rows = self.chain.store.query_logs(lo, hi, addrs, topics, most)
+        if len(rows) > most:
+            # Like Infura: name a range that fits (the blocks before the one that overflowed).
+            fits = max(lo, rows[-1].block - 1)
+            raise RpcError(
+                -32005,
+                f"query returned more than {most} results: narrow the range, e.g. "
+                f"[{q(lo)}, {q(fits)}]",
+                {"limit": most, "from": q(lo), "to": q(fits)},
+            )
         return self._logs_json(rows, {}, {})
 
 

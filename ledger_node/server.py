@@ -1,8 +1,10 @@
 """HTTP JSON-RPC server (aiohttp), the block producer loop and the Prometheus endpoint.
 
-Everything runs on one asyncio thread: requests and block production never interleave, so
-the chain needs no locks. Admitted transactions are committed to SQLite before the HTTP
-response carrying their hashes is sent (``Chain.flush``).
+Everything runs on one asyncio thread, so the chain needs no locks. Calls never run in the
+request handlers: they go through the node's ``CallQueue`` (calls.py), whose one worker runs
+them a unit at a time and hands the loop back between slices, so the producer waits for at
+most one call. Admitted transactions are committed to SQLite before the HTTP response
+carrying their hashes is sent (``Chain.flush``). ``limits.py`` holds the per-client limits.
 """
 
 from __future__ import annotations
@@ -11,17 +13,19 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Generator
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from ledger_node.calls import CallQueue, Steps
 from ledger_node.chain import Chain
+from ledger_node.clients import PerClient, client_of
+from ledger_node.limits import RpcLimits
 from ledger_node.rpc import Methods, RpcError
 from ledger_node.subscriptions import Subscriptions
 
-MAX_BODY = 64 * 1024 * 1024
-MAX_BATCH = 10_000
 # A block is cut as soon as this many transactions wait (or when the block time has passed
 # since the last one), like an ordering service's batch size and batch timeout: under load
 # blocks stay small, so replicas re-execute one while the next is built (see network README).
@@ -63,12 +67,37 @@ def _error(id_: Any, code: int, message: str, data: str | None = None) -> dict[s
     return {"jsonrpc": "2.0", "id": id_, "error": RpcError(code, message, data).to_json()}
 
 
+def too_big(doc: Any, limits: RpcLimits) -> dict[str, Any] | None:
+    """The one error for an empty or oversized batch (then nothing in it runs), else None."""
+    if not isinstance(doc, list):
+        return None
+    if not doc:
+        return _error(None, -32600, "Invalid request: empty batch")
+    if len(doc) > limits.max_batch:
+        return _error(
+            None,
+            -32600,
+            f"Invalid request: batch of {len(doc)} calls, this node takes at most "
+            f"{limits.max_batch} per batch",
+        )
+    return None
+
+
 class Node:
     def __init__(
-        self, chain: Chain, block_time_ms: int | None = None, cut_txs: int | None = None
+        self,
+        chain: Chain,
+        block_time_ms: int | None = None,
+        cut_txs: int | None = None,
+        limits: RpcLimits | None = None,
     ) -> None:
         self.chain = chain
-        self.methods = Methods(chain)
+        self.limits = limits or RpcLimits.resolve(
+            chain.genesis.rpc_limits, {}, chain.genesis.block_gas_limit
+        )
+        self.methods = Methods(chain, self.limits)
+        self.calls = CallQueue(self.dispatch_steps)
+        self.clients = PerClient(self.limits.max_connections_per_client)
         self.metrics = Metrics()
         self.block_time = (
             block_time_ms if block_time_ms is not None else chain.genesis.block_time_ms
@@ -77,6 +106,7 @@ class Node:
             raise ValueError("cut_txs must be >= 1")
         self.cut_txs = min(cut_txs or DEFAULT_CUT_TXS, chain.genesis.max_block_txs)
         self._wake = asyncio.Event()
+        self._flush_failures = 0
         self._last_block = 0.0
         self._producer: asyncio.Task[None] | None = None
         self._counted = chain.tx_count
@@ -84,7 +114,9 @@ class Node:
         self.metrics.head.set(chain.head.number)
 
     # -- JSON-RPC ----------------------------------------------------------------------
-    def dispatch(self, req: Any) -> dict[str, Any]:
+    def dispatch_steps(self, req: Any) -> Steps:
+        """Answer one call; a method that returns a generator (eth_estimateGas) pauses
+        between its executions, so the call queue can run other work in between."""
         if not isinstance(req, dict):
             return _error(None, -32600, "Invalid request")
         id_ = req.get("id")
@@ -102,7 +134,12 @@ class Node:
             return _error(id_, -32601, "Method not found")
         self.metrics.requests.inc()
         try:
-            return {"jsonrpc": "2.0", "id": id_, "result": fn(*params)}
+            result = fn(*params)
+            if isinstance(result, Generator):
+                result = yield from result
+            if self.chain.pool:
+                self._wake.set()  # a batch of transactions need not finish to fill a block
+            return {"jsonrpc": "2.0", "id": id_, "result": result}
         except RpcError as exc:
             return {"jsonrpc": "2.0", "id": id_, "error": exc.to_json()}
         except TypeError as exc:
@@ -117,29 +154,30 @@ class Node:
         body = await request.read()
         try:
             doc = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             return web.json_response(_error(None, -32700, "Parse error"))
-        out = self.respond(doc)
+        out = await self.respond(doc, client_of(request))
         return web.Response(text=json.dumps(out), content_type="application/json")
 
-    def respond(self, doc: Any) -> Any:
+    async def respond(self, doc: Any, client: str) -> Any:
         """Answer a parsed request or batch (HTTP and WebSocket share this)."""
-        out: Any
-        if isinstance(doc, list):
-            if not doc:
-                out = _error(None, -32600, "Invalid request: empty batch")
-            elif len(doc) > MAX_BATCH:
-                out = _error(None, -32600, f"Invalid request: batch above {MAX_BATCH} calls")
-            else:
-                out = [self.dispatch(r) for r in doc]
-        else:
-            out = self.dispatch(doc)
+        refused = too_big(doc, self.limits)
+        if refused is not None:
+            return refused
+        failures = self._flush_failures
+        outs = await self.calls.run(doc if isinstance(doc, list) else [doc], client)
+        out: Any = outs if isinstance(doc, list) else outs[0]
         try:
             self.chain.flush()  # durable before the hashes leave this process
         except Exception:
             log.exception("could not commit admitted transactions")
+            self._flush_failures += 1
             self.chain.store.rollback()
             raise
+        # Jobs interleave in the call queue: a commit that failed while this one ran may
+        # have rolled back its transactions too, so it must not acknowledge them either.
+        if self._flush_failures != failures:
+            raise RuntimeError("a commit of admitted transactions failed meanwhile")
         if self.chain.pool:
             self._wake.set()
         self.metrics.pool.set(len(self.chain.pool))
@@ -178,7 +216,7 @@ class Node:
                 ntx, self._counted = self.chain.tx_count - self._counted, self.chain.tx_count
                 self.metrics.block(header.number, ntx, time.perf_counter() - started)
                 try:
-                    await self.subscriptions.publish(header)
+                    self.subscriptions.publish(header)  # queues only: never waits on a socket
                 except Exception:
                     log.exception("could not notify subscribers")
             if not self.chain.pool:
@@ -187,7 +225,9 @@ class Node:
             await asyncio.sleep(0)
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_BODY)
+        app = web.Application(
+            client_max_size=self.limits.max_body_bytes, middlewares=[self.clients.middleware]
+        )
         app.router.add_post("/", self.handle)
         app.router.add_get("/", self.subscriptions.handle)
         app.router.add_get("/metrics", self.handle_metrics)
@@ -200,6 +240,7 @@ class Node:
         async def stop_producer(_: web.Application) -> None:
             if self._producer is not None:
                 self._producer.cancel()
+            self.calls.stop()
             self.chain.close()
 
         app.on_startup.append(start_producer)

@@ -115,7 +115,7 @@ class Rpc:
         last_progress = time.monotonic()
         while pending:
             before = len(pending)
-            chunk = pending[:2000]
+            chunk = pending[:1000]  # the node's default batch cap (ledger_node/limits.py)
             got = self.batch("eth_getTransactionReceipt", [[h] for h in chunk])
             for h, r in zip(chunk, got, strict=True):
                 if r is not None:

@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -19,6 +20,8 @@ from ledger_node.cli import (
     cut_txs_option,
     load_key,
     parse_hostport,
+    rpc_limit_options,
+    rpc_limits,
 )
 
 
@@ -115,6 +118,7 @@ def down_cmd(root: Path | None, purge: bool) -> None:
 @click.option("--lease-ttl", type=int, default=2, show_default=True, help="producer lease (s)")
 @block_time_option
 @cut_txs_option
+@rpc_limit_options
 def node_cmd(
     data_dir: Path,
     node_id: str,
@@ -125,6 +129,7 @@ def node_cmd(
     lease_ttl: int,
     block_time_ms: int | None,
     cut_txs: int | None,
+    **limit_flags: Any,
 ) -> None:
     """Run one replicated node (``network up`` starts these)."""
     from ledger_node.chain import Chain
@@ -143,7 +148,16 @@ def node_cmd(
     etcd = Etcd([e for e in endpoints.split(",") if e])
     url = f"http://{host}:{port}"
     node = ReplicaNode(
-        chain, etcd, Keys(name), node_id, url, follower, lease_ttl, block_time_ms, cut_txs
+        chain,
+        etcd,
+        Keys(name),
+        node_id,
+        url,
+        follower,
+        lease_ttl,
+        block_time_ms,
+        cut_txs,
+        rpc_limits(chain, limit_flags),
     )
 
     def ready(bound: int) -> None:

@@ -30,6 +30,8 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from ledger_node.block import Header, SealError, address_of
 from ledger_node.chain import AdmissionError, Chain
+from ledger_node.clients import client_of
+from ledger_node.limits import RpcLimits
 from ledger_node.network.etcd import (
     KV,
     Etcd,
@@ -56,7 +58,7 @@ from ledger_node.network.lease import LeaseKeeper
 from ledger_node.permission import NotAMember
 from ledger_node.refusal import Refusal
 from ledger_node.rpc import RpcError, h, p_bytes, refused
-from ledger_node.server import MAX_BATCH, Node, _error
+from ledger_node.server import Node, _error, too_big
 from ledger_node.txcodec import TxError, intrinsic_gas
 
 log = logging.getLogger("ledger_node.network")
@@ -131,8 +133,9 @@ class ReplicaNode(Node):
         lease_ttl: int = 2,
         block_time_ms: int | None = None,
         cut_txs: int | None = None,
+        limits: RpcLimits | None = None,
     ) -> None:
-        super().__init__(chain, block_time_ms, cut_txs)
+        super().__init__(chain, block_time_ms, cut_txs, limits)
         chain.pool_in_store = False  # acknowledged transactions are durable in etcd's pool
         self._failpoint = os.environ.get(FAILPOINT_SEALED)  # fault tests only
         self.etcd, self.keys, self.node_id, self.url = etcd, keys, node_id, url
@@ -197,35 +200,32 @@ class ReplicaNode(Node):
             doc = json.loads(body)
         except (ValueError, UnicodeDecodeError):
             return web.json_response(_error(None, -32700, "Parse error"))
+        refusal = too_big(doc, self.limits)
+        if refusal is not None:
+            return web.json_response(refusal)
         batch = isinstance(doc, list)
         reqs: list[Any] = doc if batch else [doc]
-        if batch and not reqs:
-            return web.json_response(_error(None, -32600, "Invalid request: empty batch"))
-        if len(reqs) > MAX_BATCH:
-            return web.json_response(_error(None, -32600, f"batch above {MAX_BATCH} calls"))
         # A batch's transactions go to etcd's pool in chunks, in order: each chunk's write
         # is under way while the next chunk is checked. The response, with every hash, is
-        # sent only once all of them are durable (a failed chunk fails its requests).
-        collected: list[bytes] = []
-        token = _collect.set(collected)
+        # sent only once all of them are durable (a failed chunk fails its requests). The
+        # calls run in the node's call queue (calls.py), a chunk per job.
         outs: list[dict[str, Any]] = []
         puts: list[tuple[asyncio.Task[None], list[int]]] = []
         previous: asyncio.Task[None] | None = None
-        members: list[int] = []
-        try:
-            for i, req in enumerate(reqs):
-                before = len(collected)
-                outs.append(self.dispatch(req))
-                if len(collected) > before:
-                    members.append(i)
-                if collected and (len(collected) >= FORWARD_CHUNK or i == len(reqs) - 1):
-                    previous = asyncio.create_task(self._make_durable(list(collected), previous))
-                    puts.append((previous, members))
-                    collected.clear()
-                    members = []
-                    await asyncio.sleep(0)  # let the write leave now
-        finally:
-            _collect.reset(token)
+        for start in range(0, len(reqs), FORWARD_CHUNK):
+            chunk = reqs[start : start + FORWARD_CHUNK]
+            collected: list[bytes] = []
+            token = _collect.set(collected)  # the queue runs the job in this context
+            try:
+                replies = await self.calls.run(chunk, client_of(request))
+            finally:
+                _collect.reset(token)
+            sent = [_sent(q, r) for q, r in zip(chunk, replies, strict=True)]
+            members = [start + i for i, ok in enumerate(sent) if ok]
+            outs += replies
+            if collected:
+                previous = asyncio.create_task(self._make_durable(collected, previous))
+                puts.append((previous, members))
         for task, idxs in puts:
             try:
                 await task
@@ -287,7 +287,8 @@ class ReplicaNode(Node):
                     if self.producing:
                         worked = await self._produce_round()
                     else:
-                        worked = await self._follow()
+                        with self.calls.hold():  # a replica keeps up before it serves calls
+                            worked = await self._follow()
                         if not worked and not self.follower:
                             await self._campaign()
                 except OSError as exc:
@@ -445,12 +446,9 @@ class ReplicaNode(Node):
         return applied
 
     async def _notify(self, header: Header) -> None:
-        """Tell WebSocket subscribers (newHeads/logs) when the node has them (ledger branch)."""
-        subs = getattr(self, "subscriptions", None)
-        if subs is None:
-            return
+        """Queue the block for WebSocket subscribers (newHeads/logs); never waits on them."""
         try:
-            await subs.publish(header)
+            self.subscriptions.publish(header)
         except Exception:
             log.exception("could not notify subscribers")
 
@@ -572,14 +570,21 @@ class ReplicaNode(Node):
         os.kill(os.getpid(), signal.SIGSTOP)
 
     async def _produce_round(self) -> bool:
-        await self._admit_from_pool()
-        chain = self.chain
-        if not chain.pool:
+        # The calls wait while this loop talks to etcd, so that each round trip does not
+        # also wait for a call (calls.py); they run during the block time instead.
+        with self.calls.hold():
+            await self._admit_from_pool()
+        if not self.chain.pool:
             return False
         wait = self.block_wait()
         if wait > 0:
             await asyncio.sleep(wait)
             return True
+        with self.calls.hold():
+            return await self._seal_and_commit()
+
+    async def _seal_and_commit(self) -> bool:
+        chain = self.chain
         started = time.perf_counter()
         proposal = chain.propose_block()
         if proposal is None:
@@ -638,3 +643,12 @@ class ReplicaNode(Node):
         self.metrics.pool.set(len(chain.pool))
         await self._notify(proposal.header)
         return True
+
+
+def _sent(req: Any, reply: dict[str, Any]) -> bool:
+    """Whether this call handed a transaction to the batch's etcd write."""
+    return (
+        isinstance(req, dict)
+        and req.get("method") == "eth_sendRawTransaction"
+        and "result" in reply
+    )
