@@ -10,6 +10,8 @@ from web3._utils.events import EventLogErrorFlags
 from web3.contract import Contract
 from web3.types import BlockIdentifier, EventData, TxReceipt
 
+from sharing_api.chain.logs import block_number, logs_in_range
+
 
 @dataclass(frozen=True)
 class ChainEvent:
@@ -52,11 +54,19 @@ def read_events(
     to_block: BlockIdentifier = "latest",
     filters: dict[str, Any] | None = None,
 ) -> list[ChainEvent]:
-    """Logs of one event, oldest first; ``filters`` match indexed parameters."""
-    logs = contract.events[event].get_logs(
-        argument_filters=filters or None, from_block=from_block, to_block=to_block
-    )
-    return [to_event(contract_name, log) for log in logs]
+    """Logs of one event, oldest first; ``filters`` match indexed parameters. Read in as
+    many queries as the node's eth_getLogs limits need (``chain.logs``)."""
+    latest = lambda: int(contract.w3.eth.block_number)  # noqa: E731
+    first, last = block_number(from_block, latest), block_number(to_block, latest)
+
+    def get(lo: int, hi: int) -> list[EventData]:
+        return list(
+            contract.events[event].get_logs(
+                argument_filters=filters or None, from_block=lo, to_block=hi
+            )
+        )
+
+    return [to_event(contract_name, log) for log in logs_in_range(get, first, last)]
 
 
 def events_in_receipt(

@@ -24,6 +24,7 @@ from web3 import Web3
 from sharing_api.chain.artifacts import load_artifact
 from sharing_api.chain.events import ChainEvent
 from sharing_api.chain.genesis import Deployment
+from sharing_api.chain.logs import logs_in_range
 from sharing_api.chain.rpc import JsonRpc
 from sharing_api.index import schema
 from sharing_api.index.db import IndexDB
@@ -186,13 +187,19 @@ class Indexer:
             return start
 
     def _get_logs(self, start: int, end: int) -> list[Any]:
+        """Every log of the alliance contracts in [start, end], in as many queries as the
+        node's eth_getLogs limits need (a busy range holds more accesses than one answer)."""
         addresses = [Web3.to_checksum_address(self.deployment.addresses[n]) for n in INDEXED]
-        if self._rpc is None:
-            return list(
-                self.w3.eth.get_logs({"address": addresses, "fromBlock": start, "toBlock": end})
-            )
-        flt = {"address": addresses, "fromBlock": hex(start), "toBlock": hex(end)}
-        return list(self._rpc.call("eth_getLogs", [flt]) or [])
+
+        def get(lo: int, hi: int) -> list[Any]:
+            if self._rpc is None:
+                return list(
+                    self.w3.eth.get_logs({"address": addresses, "fromBlock": lo, "toBlock": hi})
+                )
+            flt = {"address": addresses, "fromBlock": hex(lo), "toBlock": hex(hi)}
+            return list(self._rpc.call("eth_getLogs", [flt]) or [])
+
+        return logs_in_range(get, start, end)
 
     def _index_range(self, start: int, end: int) -> None:
         self._pending_accesses = []  # nothing left over from a range that failed
