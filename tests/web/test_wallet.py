@@ -257,6 +257,20 @@ def test_patient_answers_referral_proposals(
     assert f"转诊 #{fid}" in wallet.referrals()[0]["text"]
     assert f"您已同意（转诊 #{fid}）" in wallet.proposals("accepted")[pid]["text"]
     wallet.toggle_language()
+
+    # The patient withdraws the referral from the wallet: the hospital's next read through
+    # it is refused, and the chain says who ended it.
+    summary = wallet.withdraw_referral(fid)
+    assert summary == (
+        f"You are withdrawing referral #{fid}. Once you sign, {H1_NAME} can no longer read "
+        f"records #{rid} through it."
+    )
+    assert registry.get(fid).status is ReferralStatus.WITHDRAWN
+    (withdrawn,) = wallet.referrals()
+    assert withdrawn["status"] == "withdrawn" and "withdrawn by you" in withdrawn["text"]
+    with pytest.raises(ApiError) as refused:
+        h1.fetch(rid, purpose="referral", referral_id=fid)
+    assert refused.value.status == 403
     for client in (clinic, h1):
         client.close()
     assert time.monotonic() - started < 60

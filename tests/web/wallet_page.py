@@ -148,6 +148,18 @@ class WalletPage:
             for li in self.page.locator("li.referral").all()
         ]
 
+    def withdraw_referral(self, referral_id: int) -> str:
+        """Press the referral's Withdraw button, read the plain-words summary shown before
+        anything is signed, then sign; returns the summary."""
+        self.page.click(f"li.referral[data-referral-id='{referral_id}'] button.withdraw")
+        self.page.wait_for_selector(
+            f"#withdraw-confirm-box[data-referral-id='{referral_id}'] #withdraw-summary",
+            timeout=TIMEOUT_MS,
+        )
+        summary = self.page.inner_text("#withdraw-summary")
+        self._act("#withdraw-sign", "withdraw")
+        return summary
+
     # ---- consents ---------------------------------------------------------------------------
 
     def review_grant(

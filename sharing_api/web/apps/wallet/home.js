@@ -8,7 +8,7 @@ import { h } from "./dom.js";
 import * as fmt from "./format.js";
 import { t } from "./i18n.js";
 import { inboxStatement } from "./statements.js";
-import { revokeMessage, signRevoke } from "./typed.js";
+import { revokeMessage, signRevoke, signWithdraw } from "./typed.js";
 
 // Everything the lists need, fetched together.
 export async function loadHome(app) {
@@ -168,7 +168,7 @@ async function revoke(app, consentId, domain, deadline) {
 
 export function referralsSection(app, data) {
   // Open ones (waiting for the receiver, or accepted) first, newest first within each.
-  const open = (r) => r.status === "created" || r.status === "accepted";
+  const open = (r) => (r.status === "created" || r.status === "accepted") && !r.expired;
   const sorted = [...data.referrals].sort(
     (a, b) => open(b) - open(a) || b.referral_id - a.referral_id,
   );
@@ -176,14 +176,19 @@ export function referralsSection(app, data) {
     h(
       "li",
       { class: "referral", dataset: { referralId: r.referral_id, status: r.status } },
-      t("referrals.line", {
+      h("span", { class: "line" }, t("referrals.line", {
         id: r.referral_id,
         referrer: fmt.memberName(app.members, r.referrer),
         receiver: fmt.memberName(app.members, r.receiver),
         direction: t(`direction.${r.direction}`),
         records: r.record_ids.map((id) => `#${id}`).join(", "),
-        status: t(`status.${r.status}`),
-      }),
+        status: r.expired && open({ ...r, expired: false }) ? t("status.expired")
+          : t(`status.${r.status}`),
+      })),
+      open(r) ? h("span", { class: "muted small ends" }, " " + t("referrals.ends",
+        { date: fmt.day(r.expires_at) })) : null,
+      open(r) ? h("button", { class: "withdraw link", type: "button",
+        onclick: () => reviewWithdraw(app, r) }, t("referrals.withdraw")) : null,
     ),
   );
   return h(
@@ -191,6 +196,41 @@ export function referralsSection(app, data) {
     { id: "referrals", class: "card" },
     h("h2", {}, t("referrals.title")),
     items.length ? h("ul", { class: "list" }, items) : h("p", { class: "muted" }, t("referrals.empty")),
+    h("div", { id: "withdraw-confirm-box" }),
     h("p", { class: "muted small" }, t("referrals.note")),
   );
+}
+
+// Withdraw, step 1: what ends, in plain words; nothing is signed until Sign is pressed.
+function reviewWithdraw(app, referral) {
+  const box = document.getElementById("withdraw-confirm-box");
+  box.dataset.referralId = referral.referral_id;
+  box.replaceChildren(
+    h("p", { id: "withdraw-summary", class: "summary warn" }, t("withdraw.summary", {
+      id: referral.referral_id,
+      receiver: fmt.memberName(app.members, referral.receiver),
+      records: referral.record_ids.map((id) => `#${id}`).join(", "),
+    })),
+    h("div", { class: "row" },
+      h("button", { id: "withdraw-sign", type: "button", class: "danger",
+        onclick: () => withdraw(app, referral.referral_id) }, t("withdraw.sign")),
+      h("button", { id: "withdraw-cancel", type: "button", class: "link",
+        onclick: () => {
+          box.replaceChildren();
+          delete box.dataset.referralId;
+        } }, t("revoke.cancel"))),
+  );
+}
+
+// Withdraw, step 2: the patient signs ReferralRegistry's Withdraw (EIP-712); a member of
+// this gateway relays it (withdrawBySig), so the patient pays nothing.
+async function withdraw(app, referralId) {
+  const done = await app.busy(t("withdraw.working"), async () => {
+    const s = await api("/patients/me/signing");
+    const deadline = Math.floor(Date.now() / 1000) + 600;
+    const body = await signWithdraw(app.wallet, referralId, s.referral_nonce, deadline,
+      s.chain_id, s.referral_registry);
+    await api(`/referrals/${referralId}/withdraw`, { method: "POST", body });
+  });
+  if (done) await app.refresh(["withdraw.done", { id: referralId }]);
 }
