@@ -10,6 +10,7 @@ import stat
 
 import pytest
 from eth_account import Account
+from eth_typing import HexStr
 
 from sharing_api.staff.pseudonym import load_or_create_secret, pseudonym
 from tests.api.conftest import Cast
@@ -32,9 +33,7 @@ def test_accesses_carry_a_pseudonym_per_member_and_no_name(cast: Cast) -> None:
     _, read_clinic = same_clinic.fetch(at_clinic["record_id"])
     _, read_member = cast.h1.fetch(at_h1["record_id"])  # the member's own token: no person
 
-    logged = {
-        int(e.args["accessId"]): e for e in services.reader.access.events("AccessLogged")
-    }
+    logged = {int(e.args["accessId"]): e for e in services.reader.access.events("AccessLogged")}
     staff_h1 = bytes(logged[int(read_h1["x-access-id"])].args["staff"])
     staff_clinic = bytes(logged[int(read_clinic["x-access-id"])].args["staff"])
     assert bytes(logged[int(read_member["x-access-id"])].args["staff"]) == ZERO
@@ -50,8 +49,9 @@ def test_accesses_carry_a_pseudonym_per_member_and_no_name(cast: Cast) -> None:
 
     # No name anywhere in what the chain holds for these reads, nor in the audit rows.
     for e in (logged[int(h["x-access-id"])] for h in (read_h1, read_clinic)):
-        receipt = services.reader.client.w3.eth.get_transaction_receipt(e.tx_hash)
-        tx = services.reader.client.w3.eth.get_transaction(e.tx_hash)
+        tx_hash = HexStr(e.tx_hash)
+        receipt = services.reader.client.w3.eth.get_transaction_receipt(tx_hash)
+        tx = services.reader.client.w3.eth.get_transaction(tx_hash)
         raw = bytes(tx["input"]) + b"".join(bytes(log["data"]) for log in receipt["logs"])
         assert b"moonlighter" not in raw
     rows = cast.regulator.json("GET", "/audit/accesses", params={"patient": patient})

@@ -36,13 +36,13 @@ def test_a_revoked_staff_token_is_refused_at_once(cast: Cast) -> None:
 
     out = cast.h1.json("POST", "/auth/staff/dr-leaver/revoke")
     assert out["revoked"] is True and out["member"] == cast.address("h1")
-    for attempt in (
-        lambda: leaver.json("GET", "/auth/me"),
-        lambda: leaver.fetch(rid["record_id"]),
-        lambda: leaver.json("POST", "/keys", json={"valid_days": 1}),
+    for method, path, body in (
+        ("GET", "/auth/me", None),
+        ("GET", f"/records/{rid['record_id']}/content", None),
+        ("POST", "/keys", {"valid_days": 1}),
     ):
         with pytest.raises(ApiError) as refused:
-            attempt()
+            leaver.request(method, path, json=body)
         assert refused.value.status == 401
     # No new token for them; their colleague is untouched.
     with pytest.raises(ApiError) as again:
