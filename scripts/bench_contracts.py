@@ -185,7 +185,13 @@ def _throughput(
     client = clinic.client
     w3 = client.w3
     fn = clinic.access.fn.logAccess(
-        record_id, reader, int(Purpose.TREATMENT), int(Basis.CONSENT), consent_id, b"\0" * 32
+        record_id,
+        reader,
+        int(Purpose.TREATMENT),
+        int(Basis.CONSENT),
+        consent_id,
+        b"\0" * 32,
+        b"\0" * 32,  # staff pseudonym: the member itself
     )
     data = fn._encode_transaction_data()
     nonce = w3.eth.get_transaction_count(client.address, "pending")

@@ -8,13 +8,26 @@ import {IAllianceRegistry, IConsentRegistry, IRecordRegistry, IReferralRegistry,
 /// moment or the call reverts. A custodian reading its own record needs no other basis.
 /// Break-glass (emergency, no consent) is accepted for care providers but flagged, and stays
 /// open until the reader justifies it. Only hospitals and clinics log accesses: the
-/// regulator reads the trail, it never reads records through it.
+/// regulator reads the trail, it never reads records through it. Each entry names the person
+/// who read only by `staff`, a keyed pseudonym that only the reader's gateway can open (to the
+/// regulator, audited); zero when the member itself read.
 contract AccessLog {
     enum Basis {
         Consent,
         Referral,
         BreakGlass,
         Custodian // appended: the numbers above keep their meaning
+    }
+
+    /// One access as logged: the arguments of logAccess, an element of logAccessBatch.
+    struct Entry {
+        uint256 recordId;
+        address reader;
+        uint8 purpose;
+        Basis basis;
+        uint256 basisId;
+        bytes32 reasonHash;
+        bytes32 staff;
     }
 
     struct BreakGlassEntry {
@@ -31,7 +44,6 @@ contract AccessLog {
     error NotBreakGlass(uint256 accessId);
     error AlreadyJustified(uint256 accessId);
     error NotReader(uint256 accessId, address caller);
-    error LengthMismatch();
 
     event AccessLogged(
         uint256 accessId,
@@ -42,7 +54,8 @@ contract AccessLog {
         uint8 purpose,
         Basis basis,
         uint256 basisId,
-        bytes32 reasonHash
+        bytes32 reasonHash,
+        bytes32 staff
     );
     event BreakGlassJustified(uint256 indexed accessId, address indexed by, bytes32 justificationHash);
 
@@ -67,73 +80,73 @@ contract AccessLog {
 
     /// Logs that `reader` (the caller itself) accessed `recordId` for `purpose` on `basis`
     /// (`basisId` is the consent or referral id; ignored for break-glass, which needs
-    /// `reasonHash`, and for custodian).
-    function logAccess(uint256 recordId, address reader, uint8 purpose, Basis basis, uint256 basisId, bytes32 reasonHash)
-        external
-        returns (uint256 accessId)
-    {
+    /// `reasonHash`, and for custodian). `staff` is the reading person's pseudonym (0: the
+    /// member itself); the contract cannot check it, it only carries it into the event.
+    function logAccess(
+        uint256 recordId,
+        address reader,
+        uint8 purpose,
+        Basis basis,
+        uint256 basisId,
+        bytes32 reasonHash,
+        bytes32 staff
+    ) external returns (uint256 accessId) {
         requireCareProvider(alliance, msg.sender);
-        accessId = _log(recordId, reader, purpose, basis, basisId, reasonHash);
+        accessId = _log(Entry(recordId, reader, purpose, basis, basisId, reasonHash, staff));
     }
 
     /// Logs many accesses in one transaction (an API serving many readers batches them):
     /// entry i is checked exactly as `logAccess` checks it and emits the same AccessLogged
     /// event, so indexers and auditors cannot tell the two apart. Any entry that fails its
     /// check reverts the whole batch. The access ids are consecutive from the one returned.
-    function logAccessBatch(
-        uint256[] calldata recordIds,
-        address[] calldata readers,
-        uint8[] calldata purposes,
-        Basis[] calldata bases,
-        uint256[] calldata basisIds,
-        bytes32[] calldata reasonHashes
-    ) external returns (uint256 firstAccessId) {
-        uint256 n = recordIds.length;
-        if (
-            readers.length != n || purposes.length != n || bases.length != n || basisIds.length != n
-                || reasonHashes.length != n
-        ) revert LengthMismatch();
+    /// One array of entries, not one array per field: seven calldata arrays leave no stack.
+    function logAccessBatch(Entry[] calldata entries) external returns (uint256 firstAccessId) {
         requireCareProvider(alliance, msg.sender);
         firstAccessId = _nextId;
+        uint256 n = entries.length;
         for (uint256 i = 0; i < n; ++i) {
-            _log(recordIds[i], readers[i], purposes[i], bases[i], basisIds[i], reasonHashes[i]);
+            _log(entries[i]);
         }
     }
 
-    function _log(uint256 recordId, address reader, uint8 purpose, Basis basis, uint256 basisId, bytes32 reasonHash)
-        private
-        returns (uint256 accessId)
-    {
+    function _log(Entry memory e) private returns (uint256 accessId) {
+        address reader = e.reader;
+        uint8 purpose = e.purpose;
+        Basis basis = e.basis;
         // Only in its own name: otherwise a member could log a read (even a break-glass one)
         // that another member never made, and the audit trail would blame that member.
         if (msg.sender != reader) revert NotOwnAccess(msg.sender, reader);
         if (purpose >= Scopes.PURPOSE_COUNT) revert InvalidPurpose(purpose);
-        IRecordRegistry.Record memory rec = records.getRecord(recordId);
+        IRecordRegistry.Record memory rec = records.getRecord(e.recordId);
 
         accessId = _nextId++;
         if (basis == Basis.Consent) {
-            if (!consents.permits(basisId, rec.patient, reader, rec.category, purpose)) {
-                revert BasisDoesNotCover(basis, basisId);
+            if (!consents.permits(e.basisId, rec.patient, reader, rec.category, purpose)) {
+                revert BasisDoesNotCover(basis, e.basisId);
             }
         } else if (basis == Basis.Referral) {
             // A referral carries care for the referred patient, not research.
             if (purpose != Scopes.PURPOSE_TREATMENT && purpose != Scopes.PURPOSE_REFERRAL) {
                 revert InvalidPurpose(purpose);
             }
-            if (!referrals.coversAccess(basisId, rec.patient, reader, recordId)) revert BasisDoesNotCover(basis, basisId);
+            if (!referrals.coversAccess(e.basisId, rec.patient, reader, e.recordId)) {
+                revert BasisDoesNotCover(basis, e.basisId);
+            }
         } else if (basis == Basis.Custodian) {
-            if (reader != rec.custodian) revert ReaderNotCustodian(recordId, reader);
+            if (reader != rec.custodian) revert ReaderNotCustodian(e.recordId, reader);
             // An emergency read is break-glass, reviewed as such, even by the custodian.
             if (purpose == Scopes.PURPOSE_EMERGENCY) revert InvalidPurpose(purpose);
-            basisId = 0;
+            e.basisId = 0;
         } else {
             if (purpose != Scopes.PURPOSE_EMERGENCY) revert InvalidPurpose(purpose);
-            if (reasonHash == bytes32(0)) revert MissingReason();
+            if (e.reasonHash == bytes32(0)) revert MissingReason();
             // reader == msg.sender, already checked to be a hospital or clinic
-            basisId = 0;
+            e.basisId = 0;
             _breakGlass[accessId] = BreakGlassEntry({reader: reader, logger: msg.sender, justified: false});
         }
-        emit AccessLogged(accessId, recordId, rec.patient, reader, msg.sender, purpose, basis, basisId, reasonHash);
+        emit AccessLogged(
+            accessId, e.recordId, rec.patient, reader, msg.sender, purpose, basis, e.basisId, e.reasonHash, e.staff
+        );
     }
 
     /// Closes a break-glass access with the hash of its justification (reader or logger).

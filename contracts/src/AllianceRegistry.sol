@@ -55,6 +55,8 @@ contract AllianceRegistry is IAllianceRegistry {
     error MissingTlsFingerprint();
     error NoGateway(address account);
     error UnsupportedProposalKind(ProposalKind kind);
+    error NotRegulator(address account);
+    error MissingPseudonym();
 
     event MemberAdded(address indexed account, uint8 roles, string name, bytes32 abeParamsHash);
     event MemberRemoved(address indexed account);
@@ -63,6 +65,7 @@ contract AllianceRegistry is IAllianceRegistry {
     event AbeParamsChanged(address indexed account, bytes32 abeParamsHash);
     event GatewaySet(address indexed member, string url, bytes32 tlsFingerprint);
     event GatewayCleared(address indexed member);
+    event StaffRevealed(address indexed member, bytes32 indexed staff, address indexed regulator);
     event ProposalCreated(
         uint256 indexed proposalId,
         ProposalKind kind,
@@ -204,6 +207,17 @@ contract AllianceRegistry is IAllianceRegistry {
         if (https && tlsFingerprint == bytes32(0)) revert MissingTlsFingerprint();
         _gateways[msg.sender] = Gateway({url: url, tlsFingerprint: tlsFingerprint});
         emit GatewaySet(msg.sender, url, tlsFingerprint);
+    }
+
+    /// A member's gateway records that it is revealing to `regulator` the person behind
+    /// `staff`, one of its staff pseudonyms (as AccessLogged carries them), before it answers:
+    /// every reveal is on the alliance's record (whose staff, which pseudonym, to whom), the
+    /// person never is. Only the member itself can say it revealed its own staff.
+    function recordStaffReveal(bytes32 staff, address regulator) external onlyMember {
+        if (staff == bytes32(0)) revert MissingPseudonym();
+        Member storage r = _members[regulator];
+        if (!r.active || r.roles & Roles.REGULATOR == 0) revert NotRegulator(regulator);
+        emit StaffRevealed(msg.sender, staff, regulator);
     }
 
     // ---- internals ---------------------------------------------------------------------

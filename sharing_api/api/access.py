@@ -86,7 +86,13 @@ def decide(
 async def log_access(services: Services, principal: Principal, record_id: int, grant: Grant) -> int:
     """Log the access on chain as the reader member and wait until it is mined (batched with
     other readers' accesses); 409 if the transaction reverted (nothing is served then).
-    Waiting holds no thread: a block interval is long, and readers wait for it together."""
+    Waiting holds no thread: a block interval is long, and readers wait for it together.
+    A staff member's read carries their pseudonym, never their name (zero: the member's)."""
+    staff = b"\x00" * 32
+    if principal.kind is Kind.STAFF:
+        staff = services.staff_pseudonym(principal.member, principal.staff_id)
+        # Kept before the access is logged, so every pseudonym on chain can be revealed.
+        services.staff.remember(staff, principal.member, principal.staff_id, principal.staff_role)
     pending = services.batcher(principal.member).submit(
         record_id,
         principal.member,
@@ -94,6 +100,7 @@ async def log_access(services: Services, principal: Principal, record_id: int, g
         grant.basis,
         grant.basis_id,
         grant.reason_hash,
+        staff,
     )
     try:
         access_id = await asyncio.wrap_future(pending)

@@ -35,9 +35,16 @@ async def get_principal(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise ApiError(401, "a bearer token is required", "Unauthorized")
     try:
-        return services.tokens.verify(credentials.credentials)
+        principal = services.tokens.verify(credentials.credentials)
     except TokenError as exc:
         raise ApiError(401, str(exc), "Unauthorized") from None
+    # Checked on every request, after the token cache: a revoked person's token, valid
+    # and cached, stops working at once, on every worker (the list is in the index DB).
+    if principal.kind is Kind.STAFF and services.staff.is_revoked(
+        principal.member, principal.staff_id
+    ):
+        raise ApiError(401, "this staff member's access was revoked", "Unauthorized")
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -34,6 +34,15 @@ def _wallet(address: str) -> dict[str, Any]:
     return {"identifier": {"system": "urn:alliance:wallet", "value": address}}
 
 
+def _staff_agent(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The person who read, by the pseudonym on chain only (none when the member read)."""
+    staff = str(row.get("staff") or "")
+    if not staff or int(staff, 16) == 0:
+        return []
+    who = {"identifier": {"system": "urn:alliance:staff-pseudonym", "value": staff}}
+    return [{"who": who, "requestor": True}]
+
+
 def consent_resource(row: dict[str, Any], now: int) -> dict[str, Any]:
     live = not row["revoked"] and row["valid_from"] <= now < row["valid_until"]
     actor: dict[str, Any] = (
@@ -112,6 +121,7 @@ def audit_event(row: dict[str, Any]) -> dict[str, Any]:
                 "requestor": True,
                 "policy": [f"urn:alliance:basis:{basis.name.lower()}:{row['basis_id']}"],
             },
+            *_staff_agent(row),
         ],
         "source": {
             "observer": _wallet(row["logger"]),

@@ -25,6 +25,7 @@ from sharing_api.api.routes import (
     referral_inbox,
     referral_proposals,
     referrals,
+    staff_reveal,
 )
 from sharing_api.api.services import Services
 from sharing_api.web.mount import mount_web
@@ -68,6 +69,7 @@ def create_app(services: Services, *, follow_chain: bool = True, threads: int = 
         referrals,
         keys,
         audit,
+        staff_reveal,
         console,
         members,
         patients,

@@ -109,6 +109,9 @@ class AccessOut(BaseModel):
     basis: str
     basis_id: int
     reason_hash: str
+    # The reading person's keyed pseudonym (0x00..00: the member itself). Never a name: the
+    # regulator asks the reader's gateway (GET /audit/staff/{pseudonym}), and that is audited.
+    staff: str
     justified: bool
     block_number: int
     tx_hash: str

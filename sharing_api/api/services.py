@@ -27,6 +27,8 @@ from sharing_api.index import IndexDB, Indexer
 from sharing_api.index.console_results import VerificationStore
 from sharing_api.index.proposals import ProposalStore
 from sharing_api.index.served import ServedAccesses
+from sharing_api.index.staff import StaffStore
+from sharing_api.staff.pseudonym import load_or_create_secret, pseudonym
 from sharing_api.storage.base import Storage
 from sharing_api.storage.config import open_storage
 
@@ -49,6 +51,7 @@ class Services:
     remote_authorities: RemoteAuthorities  # other members' ABE parameters, hash-checked
     console: ConsoleState  # the regulator console's verification state
     proposals: ProposalStore  # referral proposals waiting for patients (off chain)
+    staff: StaffStore  # staff pseudonyms issued, staff revoked, ABE keys issued to staff
     metrics: Metrics = field(default_factory=Metrics)
     batchers: dict[str, AccessBatcher] = field(default_factory=dict)
     _batch_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -56,6 +59,7 @@ class Services:
     # custodian, cid, content hash): the fetch path reads them without the index DB.
     fixed_records: dict[int, dict[str, Any]] = field(default_factory=dict)
     _members_seen: dict[str, tuple[float, bool]] = field(default_factory=dict)
+    _pseudonym_secrets: dict[str, bytes] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -103,6 +107,7 @@ class Services:
             served=ServedAccesses(index.engine),
             console=ConsoleState(store=VerificationStore(index.engine)),
             proposals=ProposalStore(index.engine),
+            staff=StaffStore(index.engine),
             peers=peers,
             remote_authorities=RemoteAuthorities(reader.registry, peers, set(hosted)),
             fast=FastCalls(
@@ -152,6 +157,16 @@ class Services:
                 found = AccessBatcher(signer.client, self.deployment.addresses["AccessLog"])
                 self.batchers[address] = found
             return found
+
+    def staff_pseudonym(self, member: str, staff_id: str) -> bytes:
+        """The pseudonym of ``member``'s ``staff_id`` on chain, under the member's secret (in
+        ``state_dir/staff_pseudonyms``, created on first use)."""
+        key = member.lower()
+        secret = self._pseudonym_secrets.get(key)
+        if secret is None:
+            directory = self.settings.resolved_state_dir() / "staff_pseudonyms"
+            secret = self._pseudonym_secrets[key] = load_or_create_secret(directory, key)
+        return pseudonym(secret, member, staff_id)
 
     def roles_of(self, address: str) -> Role:
         return self.reader.registry.roles_of(address)

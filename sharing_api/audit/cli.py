@@ -235,6 +235,36 @@ def anomalies_cmd(
     click.echo(f"{len(found)} anomalies in {len(data.history.accesses)} accesses")
 
 
+@audit.command("reveal")
+@click.option("--access", "access_id", type=click.IntRange(min=1), required=True)
+@click.option(
+    "--key-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="The regulator's ledger key (0x-hex, or sealed; ALLIANCE_PASSPHRASE opens it).",
+)
+@click.option("--insecure-http", is_flag=True, help="Allow a plain-http gateway (tests).")
+@click.option(
+    "--rpc", default="http://127.0.0.1:8545", show_default=True, help="Ledger JSON-RPC URL."
+)
+@click.option("--deployment", type=click.Path(path_type=Path), default=None)
+def reveal_cmd(
+    access_id: int, key_file: Path, insecure_http: bool, rpc: str, deployment: Path | None
+) -> None:
+    """As the regulator: who made an access. Asks the reader member's gateway (found in the
+    on-chain directory), which records the reveal on chain (StaffRevealed) before answering."""
+    from sharing_api.audit.sources import connect
+    from sharing_api.sdk.cli import _read_key
+    from sharing_api.sdk.reveal import reveal_access
+
+    alliance = connect(rpc, deployment or alliance_home() / "deployment.json")
+    out = reveal_access(alliance, access_id, _read_key(key_file), insecure_http=insecure_http)
+    click.echo(
+        f"access {access_id}: {out['staff_id']} ({out['role']}) of {out['member']}; "
+        f"reveal recorded in tx {out['reveal_tx']}"
+    )
+
+
 def _day(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC)
 

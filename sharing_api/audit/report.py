@@ -20,8 +20,18 @@ from sharing_api.chain import Basis, Purpose
 
 CSV_FIELDS = (
     "access_id", "timestamp", "time_utc", "record_id", "patient", "reader", "logger", "purpose",
-    "basis", "basis_id", "justified", "block_number", "tx_hash",
+    "basis", "basis_id", "staff", "justified", "block_number", "tx_hash",
 )  # fmt: skip
+LISTING_COLUMNS = (
+    "access", "time (UTC)", "record", "reader", "staff", "purpose", "basis", "justified", "tx",
+)  # fmt: skip
+ZERO_STAFF = "0x" + "00" * 32
+
+
+def staff_label(row: dict[str, Any]) -> str:
+    """Who read, as the chain says it: a staff pseudonym, or "" for the member itself."""
+    staff = str(row.get("staff") or ZERO_STAFF)
+    return "" if staff == ZERO_STAFF else staff
 
 
 def basis_name(value: int) -> str:
@@ -45,7 +55,7 @@ def csv_text(rows: Sequence[dict[str, Any]]) -> str:
                 day_of(int(r["timestamp"])) + "T" + _clock(int(r["timestamp"])) + "Z",
                 r["record_id"], r["patient"], r["reader"], r["logger"],
                 Purpose(int(r["purpose"])).label, basis_name(r["basis"]), r["basis_id"],
-                str(bool(r["justified"])).lower(), r["block_number"], r["tx_hash"],
+                staff_label(r), str(bool(r["justified"])).lower(), r["block_number"], r["tx_hash"],
             ]
         )  # fmt: skip
     return buf.getvalue()
@@ -116,13 +126,14 @@ def render_html(
         ],
     )
     listing = _table(
-        ["access", "time (UTC)", "record", "reader", "purpose", "basis", "justified", "tx"],
+        LISTING_COLUMNS,
         [
             (
                 r["access_id"],
                 day_of(int(r["timestamp"])) + " " + _clock(int(r["timestamp"])),
                 r["record_id"],
                 r["reader"],
+                staff_label(r),
                 Purpose(int(r["purpose"])).label,
                 f"{basis_name(r['basis'])} {r['basis_id']}",
                 bool(r["justified"]),

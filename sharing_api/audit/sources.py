@@ -125,6 +125,7 @@ def from_events(events: Iterable[ChainEvent], timestamps: dict[int, int]) -> Aud
                 "basis": int(a["basis"]),
                 "basis_id": int(a["basisId"]),
                 "reason_hash": _hex(a["reasonHash"]),
+                "staff": _hex(a["staff"]),
                 "justified": False,
                 "justification_hash": None,
                 "block_number": ev.block_number,

@@ -41,7 +41,7 @@ from sharing_api.chain.errors import (
     TransactionRejected,
 )
 from sharing_api.chain.heads import HeadWaiter
-from sharing_api.chain.records import AccessEntry, access_batch_calldata
+from sharing_api.chain.records import ZERO32, AccessEntry, access_batch_calldata
 from sharing_api.chain.rpc import JsonRpc
 from sharing_api.chain.scopes import Basis, Purpose
 from sharing_api.chain.txsign import sign_transaction
@@ -121,9 +121,11 @@ class AccessBatcher:
         basis_id: int,
         reason_hash: bytes,
         timeout: float = 60.0,
+        staff: bytes = ZERO32,
     ) -> int:
         """Queue one access and block until it is mined; returns the access id."""
-        return self.submit(record_id, reader, purpose, basis, basis_id, reason_hash).result(timeout)
+        pending = self.submit(record_id, reader, purpose, basis, basis_id, reason_hash, staff)
+        return pending.result(timeout)
 
     def submit(
         self,
@@ -133,10 +135,12 @@ class AccessBatcher:
         basis: Basis,
         basis_id: int,
         reason_hash: bytes,
+        staff: bytes = ZERO32,
     ) -> Future[int]:
         """Queue one access; the future is the access id once mined (``asyncio.wrap_future``
-        lets a coroutine wait without holding a thread)."""
-        job = _Job(AccessEntry(record_id, reader, purpose, basis, basis_id, reason_hash))
+        lets a coroutine wait without holding a thread). ``staff``: the reader's pseudonym."""
+        entry = AccessEntry(record_id, reader, purpose, basis, basis_id, reason_hash, staff)
+        job = _Job(entry)
         self._enqueue([job])
         return job.future
 

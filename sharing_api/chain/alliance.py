@@ -21,6 +21,7 @@ AUDIT_EVENTS = {
         "ThresholdChanged",
         "GatewaySet",
         "GatewayCleared",
+        "StaffRevealed",
     ),
     "ConsentRegistry": ("ConsentGranted", "ConsentRevoked"),
     "RecordRegistry": ("RecordRegistered", "RecordSuperseded"),

@@ -148,6 +148,11 @@ class AllianceRegistry(ContractWrapper):
         executed = events_in_receipt(self.NAME, self.contract, "ProposalExecuted", receipt)
         return Proposed(proposal_id, bool(executed), sent_of(receipt))
 
+    def record_staff_reveal(self, staff: bytes, regulator: str) -> Sent:
+        """Put on record (event StaffRevealed) that this member reveals to ``regulator`` the
+        person behind its staff pseudonym ``staff``: done before the answer is given."""
+        return self._send(self.fn.recordStaffReveal(staff, to_checksum_address(regulator)))
+
     def set_abe_params_hash(self, abe_params_hash: bytes) -> Sent:
         return self._send(self.fn.setAbeParamsHash(abe_params_hash))
 

@@ -21,7 +21,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "record": ("sharing_api.sdk.cli:record", "Publish, fetch and list encrypted records."),
     "consent": ("sharing_api.sdk.cli:consent", "Grant, revoke and list patient consents."),
     "referral": ("sharing_api.sdk.cli:referral", "Create and follow referrals between members."),
-    "staff": ("sharing_api.sdk.cli:staff", "Issue staff tokens (a member signs its staff in)."),
+    "staff": ("sharing_api.sdk.cli:staff", "Issue and revoke staff tokens (a member's staff)."),
     "abe": ("crypto.cli:abe", "CP-ABE attribute authorities, keys, encryption and re-wrapping."),
     "demo": ("sharing_api.cli.demo:demo", "Run the alliance demo scenario end to end."),
     "contracts": ("contracts.cli:contracts_group", "Compile and deploy the Solidity contracts."),

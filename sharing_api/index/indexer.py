@@ -400,6 +400,7 @@ class Indexer:
                 "basis": int(a["basis"]),
                 "basis_id": int(a["basisId"]),
                 "reason_hash": _hex(a["reasonHash"]),
+                "staff": _hex(a["staff"]),
                 "justified": False,
                 "block_number": ev.block_number,
                 "tx_hash": ev.tx_hash,

@@ -107,6 +107,7 @@ accesses = Table(
     Column("basis", Integer, nullable=False, index=True),
     Column("basis_id", ID, nullable=False),
     Column("reason_hash", String(66), nullable=False),
+    Column("staff", String(66), nullable=False, default="0x" + "00" * 32, index=True),
     Column("justified", Boolean, nullable=False, default=False),
     Column("justification_hash", String(66), nullable=True),
     Column("block_number", BigInteger, nullable=False),
@@ -137,6 +138,42 @@ siwe_nonces = Table(
     Column("expires_at", Float, nullable=False, index=True),
 )
 
+# ---- a gateway's own staff (never on chain) ----------------------------------------------
+# Pseudonyms this gateway put on chain for its members' staff: the only way back from a
+# pseudonym to a person, opened to the regulator alone (GET /audit/staff/{pseudonym}).
+staff_pseudonyms = Table(
+    "staff_pseudonyms",
+    metadata,
+    Column("pseudonym", String(66), primary_key=True),
+    Column("member", String(42), nullable=False),
+    Column("staff_id", String(64), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("first_seen", Float, nullable=False),
+)
+
+# Staff a member revoked: every request with their token is refused from then on (every
+# worker reads this table, so none lets one through).
+staff_revocations = Table(
+    "staff_revocations",
+    metadata,
+    Column("member", String(42), primary_key=True),
+    Column("staff_id", String(64), primary_key=True),
+    Column("revoked_at", Float, nullable=False),
+)
+
+# ABE keys issued to staff through POST /keys: what to re-issue after a rotation, and whose.
+staff_keys = Table(
+    "staff_keys",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("member", String(42), nullable=False, index=True),
+    Column("staff_id", String(64), nullable=False),
+    Column("attributes", Text, nullable=False),  # JSON list
+    Column("generation", Integer, nullable=False),
+    Column("expiry_epoch", Integer, nullable=False),
+    Column("issued_at", Float, nullable=False),
+)
+
 __all__ = [
     "Numeric",
     "accesses",
@@ -147,4 +184,7 @@ __all__ = [
     "records",
     "referrals",
     "siwe_nonces",
+    "staff_keys",
+    "staff_pseudonyms",
+    "staff_revocations",
 ]

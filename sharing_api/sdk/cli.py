@@ -717,5 +717,23 @@ def staff_token(staff_id: str, role: str, attrs: str, api_url: str, key_file: Pa
     click.echo(out["access_token"])
 
 
+@staff.command("revoke")
+@click.option("--id", "staff_id", required=True, help="The staff member's id at your member.")
+@_api_option
+@_key_option
+def staff_revoke(staff_id: str, api_url: str, key_file: Path | None) -> None:
+    """Revoke one of your staff: every token of theirs is refused from now on.
+
+    Their ABE keys are listed: rotate your authority (`alliance abe revoke`) to shut them out
+    of records sealed from then on (contracts/README.md, "Staff").
+    """
+    with _client(api_url, key_file) as client:
+        out = client.revoke_staff(staff_id)
+    state = "revoked" if out["revoked"] else "was already revoked"
+    click.echo(f"{out['staff_id']} of {out['member']} {state}")
+    for key_id in out["key_ids"]:
+        click.echo(f"ABE key {key_id}")
+
+
 def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}

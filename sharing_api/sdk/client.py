@@ -186,6 +186,17 @@ class SharingClient:
         )
         return SharingClient(self.base_url, out["access_token"], verify=self.verify)
 
+    def revoke_staff(self, staff_id: str) -> dict[str, Any]:
+        """As a member: revoke one of its staff (their tokens stop working at once)."""
+        out: dict[str, Any] = self.json("POST", f"/auth/staff/{staff_id}/revoke")
+        return out
+
+    def reveal_staff(self, pseudonym: str) -> dict[str, Any]:
+        """As the regulator: who a staff pseudonym of a member hosted here stands for (the
+        gateway records the reveal on chain first)."""
+        out: dict[str, Any] = self.json("GET", f"/audit/staff/{pseudonym}")
+        return out
+
     # ---- keys --------------------------------------------------------------------------------
 
     def authority_params(self, authority: str) -> AuthorityParams:

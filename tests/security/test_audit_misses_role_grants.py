@@ -55,7 +55,7 @@ def test_the_chain_audit_judges_roles_as_they_were_at_the_access() -> None:
         return _event(
             "AccessLogged", block, accessId=access_id, recordId=3, patient=PATIENT,
             reader=HOSPITAL, logger=HOSPITAL, purpose=int(Purpose.TREATMENT),
-            basis=int(Basis.CONSENT), basisId=1, reasonHash=b"\x00" * 32,
+            basis=int(Basis.CONSENT), basisId=1, reasonHash=b"\x00" * 32, staff=b"\x00" * 32,
         )  # fmt: skip
 
     events = [

@@ -70,6 +70,9 @@ class ApiSettings(BaseModel):
     jwt_secret: str = ""  # default: generated once, kept in state_dir/jwt_secret (0600)
     token_ttl_s: int = Field(default=900, gt=0, le=86_400)
     staff_token_ttl_s: int = Field(default=8 * 3600, gt=0, le=7 * 86_400)
+    # The longest an ABE key issued to staff lives (POST /keys clamps longer requests): a
+    # leaked or revoked person's key dies by itself within this, rotation or not.
+    staff_key_max_days: int = Field(default=30, ge=1, le=366)
     siwe_domain: str = "alliance.local"
     nonce_ttl_s: int = Field(default=300, gt=0)
     max_upload_bytes: int = Field(default=64 * 1024 * 1024, gt=0)

@@ -59,6 +59,11 @@ class Principal:
         """The wallet address of a patient or member (staff have none of their own)."""
         return self.subject if self.kind is not Kind.STAFF else ""
 
+    @property
+    def staff_id(self) -> str:
+        """The member's own id of a staff member (the subject is ``staff_id@member``)."""
+        return self.subject.rsplit("@", 1)[0] if self.kind is Kind.STAFF else ""
+
 
 VERIFIED_CACHE_SIZE = 10_000
 

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field, StringConstraints
 
 from crypto.authority import qualify
 from sharing_api.api.core.security import Kind, NonceLimitError, Principal
 from sharing_api.api.deps import Anyone, MemberOnly, ServicesDep
-from sharing_api.api.errors import ApiError
+from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden
 from sharing_api.auth.siwe import SiweError, parse_message, verify_message
 from sharing_api.chain import Role
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+log = logging.getLogger(__name__)
 
 
 class NonceOut(BaseModel):
@@ -41,6 +43,18 @@ class StaffTokenIn(BaseModel):
     role: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
     attributes: list[Annotated[str, StringConstraints(max_length=128)]] = Field(
         default_factory=list, max_length=32
+    )
+
+
+StaffId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._@-]{1,64}$")]
+
+
+class StaffRevokedOut(BaseModel):
+    staff_id: str
+    member: str
+    revoked: bool = Field(description="false if the staff member was revoked already")
+    key_ids: list[str] = Field(
+        description="ABE keys issued to them: rotate the member's authority to shut them out"
     )
 
 
@@ -110,6 +124,8 @@ def login(body: LoginIn, request: Request, services: ServicesDep) -> TokenOut:
 def staff_token(body: StaffTokenIn, member: MemberOnly, services: ServicesDep) -> TokenOut:
     if not ({"hospital", "clinic"} & set(member.chain_roles)):
         raise ApiError(403, "only hospitals and clinics have clinical staff", "Forbidden")
+    if services.staff.is_revoked(member.member, body.staff_id):
+        raise forbidden(f"staff member {body.staff_id} was revoked")
     authority = services.authorities.get(member.member)
     prefix = authority.authority if authority is not None else ""
     attributes = [f"role:{body.role}", *body.attributes]
@@ -127,6 +143,23 @@ def staff_token(body: StaffTokenIn, member: MemberOnly, services: ServicesDep) -
     )
     token, expires = services.tokens.issue(principal, services.settings.staff_token_ttl_s)
     return TokenOut(access_token=token, expires_at=expires, kind="staff", subject=principal.subject)
+
+
+@router.post(
+    "/staff/{staff_id}/revoke",
+    responses=PROBLEM_RESPONSES,
+    summary="A member revokes one of its staff: every token of theirs stops working now",
+)
+def revoke_staff(staff_id: StaffId, member: MemberOnly, services: ServicesDep) -> StaffRevokedOut:
+    revoked = services.staff.revoke(member.member, staff_id)
+    log.warning("member %s revoked staff %s", member.member, staff_id)
+    keys = services.staff.keys(member.member, staff_id)
+    return StaffRevokedOut(
+        staff_id=staff_id,
+        member=member.member,
+        revoked=revoked,
+        key_ids=[k.key_id for k in keys],
+    )
 
 
 @router.get("/me", summary="Who the token says you are")

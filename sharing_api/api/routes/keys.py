@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from crypto.expiry import current_epoch, date_of
 from sharing_api.api.deps import ServicesDep, StaffOnly
 from sharing_api.api.errors import PROBLEM_RESPONSES, forbidden, not_found
+from sharing_api.index.staff import IssuedKey
 
 router = APIRouter(prefix="/keys", tags=["keys"])
 MAX_DAYS = 366
@@ -40,11 +41,24 @@ class AuthorityOut(BaseModel):
 
 @router.post("", responses=PROBLEM_RESPONSES, summary="Issue my ABE key (staff token)")
 def issue(body: KeyRequest, staff: StaffOnly, services: ServicesDep) -> KeyOut:
+    """The key lives ``valid_days``, clamped to the gateway's ``staff_key_max_days`` (default
+    30): a key cannot be recalled, so its life is what bounds a revoked person's reach."""
     authority = services.authorities.get(staff.member)
     if authority is None:
         raise forbidden(f"member {staff.member} is not an attribute authority on this API")
-    expiry = current_epoch() + body.valid_days
+    expiry = current_epoch() + min(body.valid_days, services.settings.staff_key_max_days)
     key = authority.issue_key(staff.attributes, expiry, staff.subject)
+    # Recorded so that revoking this person can rotate the authority and re-issue the rest.
+    services.staff.record_key(
+        IssuedKey(
+            key_id=key.key_id.hex(),
+            member=staff.member,
+            staff_id=staff.staff_id,
+            attributes=key.attributes,
+            generation=key.generation,
+            expiry_epoch=expiry,
+        )
+    )
     return KeyOut(
         authority=key.authority,
         subject=key.subject,

@@ -135,6 +135,8 @@ async function loadTimeline() {
     tr.className = a.basis;
     cell(tr, utc(a.timestamp));
     cell(tr, nameOf(a.reader), { class: "reader" });
+    // The person who read, as a pseudonym only the reader's gateway can open (audited).
+    cell(tr, /^0x0+$/.test(a.staff) ? "" : short(a.staff), { class: "staff", title: a.staff });
     cell(tr, short(a.patient), { title: a.patient });
     cell(tr, `#${a.record_id} ${a.category || ""}`);
     cell(tr, a.purpose, { class: "purpose" });

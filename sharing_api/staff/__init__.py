@@ -1,0 +1,1 @@
+"""Staff of a member: keyed pseudonyms on chain, revocation, the ABE keys issued to them."""
