@@ -1,5 +1,5 @@
 """Threat: one person could break the glass without limit (main: no rate limit). Now each
-member sets a count per window per person (h3: 2 per hour, tests/support/api.py): the third
+member sets a count per window per person (the clinic: 2 per hour, tests/api/conftest.py): the third
 read is refused with 429 and when the limit resets, another person is unaffected, and the
 count lives in the index DB (a restarted or second worker counts the same reads)."""
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 def test_break_glass_is_rate_limited_per_person(cast: Cast) -> None:
     rid = unconsented_record(cast)
-    er = cast.h3.staff_client("dr-er-sun", "emergency-physician", ["dept:emergency"])
+    er = cast.clinic.staff_client("dr-er-sun", "emergency-physician", ["dept:emergency"])
     started = time.time()
     for _ in range(2):
         er.fetch(rid, break_glass=True, reason="polytrauma, unconscious")
@@ -34,8 +34,8 @@ def test_break_glass_is_rate_limited_per_person(cast: Cast) -> None:
 
     # Kept in the index DB: a fresh store over it (a restart, another worker) agrees.
     fresh = BreakGlassStore(cast.api.services.index.engine)
-    member = cast.address("h3")
+    member = cast.address("clinic")
     assert fresh.take_turn(member, f"dr-er-sun@{member}", 2, 3600) is not None
 
-    other = cast.h3.staff_client("dr-er-zhou", "emergency-physician", ["dept:emergency"])
+    other = cast.clinic.staff_client("dr-er-zhou", "emergency-physician", ["dept:emergency"])
     other.fetch(rid, break_glass=True, reason="polytrauma, unconscious")

@@ -70,15 +70,6 @@ class TestAlliance:
                 )
                 for name in ("h1", "clinic", "h3", "regulator")
             ]
-            # h3 keeps break-glass to its ER physicians, twice an hour per person
-            # (tests/security/test_break_glass_*); h1 and the clinic keep the defaults.
-            members[2] = members[2].model_copy(
-                update={
-                    "break_glass_roles": ("emergency-physician",),
-                    "break_glass_limit": 2,
-                    "break_glass_window_s": 3600,
-                }
-            )
             audit_file = self.root / "keys" / "regulator.audit.key"
             seal_audit_key(audit_file, self.audit_key, TEST_PASSPHRASE, MIN_LOG2_N)
             members[-1] = members[-1].model_copy(update={"audit_key_file": str(audit_file)})
