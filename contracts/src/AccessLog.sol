@@ -40,8 +40,7 @@ contract AccessLog {
         address reader;
         address logger;
         bool justified;
-        Review review;
-        bytes32 reviewer; // the justifying person's pseudonym under the reader's member
+        Review review; // the reviewer's pseudonym is in BreakGlassJustified only (gas)
     }
 
     error NotOwnAccess(address caller, address reader);
@@ -163,9 +162,8 @@ contract AccessLog {
             if (reasonHash == bytes32(0)) revert MissingReason();
             // reader == msg.sender, already checked to be a hospital or clinic
             basisId = 0;
-            _breakGlass[accessId] = BreakGlassEntry({
-                reader: reader, logger: msg.sender, justified: false, review: Review.Open, reviewer: bytes32(0)
-            });
+            _breakGlass[accessId] =
+                BreakGlassEntry({reader: reader, logger: msg.sender, justified: false, review: Review.Open});
         }
         emit AccessLogged(accessId, recordId, rec.patient, reader, msg.sender, purpose, basis, basisId, reasonHash);
     }
@@ -185,7 +183,6 @@ contract AccessLog {
         if (reviewer == bytes32(0)) revert MissingReviewer();
         e.justified = true;
         e.review = Review.Justified;
-        e.reviewer = reviewer;
         emit BreakGlassJustified(accessId, msg.sender, justificationHash, reviewer);
     }
 

@@ -253,9 +253,11 @@ class AccessLog(ContractWrapper):
         return str(owner), bytes(key)
 
     def break_glass_review(self, access_id: int) -> tuple[Review, bytes]:
-        """(review state, reviewer pseudonym) of a break-glass access."""
+        """(review state, reviewer pseudonym) of a break-glass access; the pseudonym (32 zero
+        bytes until justified) is kept in the BreakGlassJustified event, not in storage."""
         entry = self._call(self.fn.getBreakGlass(access_id))
-        return Review(int(entry[3])), bytes(entry[4])
+        found = self.events("BreakGlassJustified", accessId=access_id)
+        return Review(int(entry[3])), bytes(found[-1].args["reviewer"]) if found else bytes(32)
 
     def access_count(self) -> int:
         """How many accesses have been logged (ids run from 1 to this)."""
@@ -263,7 +265,7 @@ class AccessLog(ContractWrapper):
 
     def break_glass_entry(self, access_id: int) -> tuple[str, str, bool]:
         """(reader, logger, justified) of a break-glass access."""
-        reader, logger, justified, _review, _reviewer = self._call(self.fn.getBreakGlass(access_id))
+        reader, logger, justified, _review = self._call(self.fn.getBreakGlass(access_id))
         return reader, logger, bool(justified)
 
     def unjustified_break_glass(self) -> list[int]:
