@@ -1,16 +1,27 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
-import {IAllianceRegistry, IConsentRegistry, IRecordRegistry, IReferralRegistry, Scopes, requireCareProvider} from "./Interfaces.sol";
+import {NotRegulator} from "./Errors.sol";
+import {
+    IAllianceRegistry,
+    IConsentRegistry,
+    IRecordRegistry,
+    IReferralRegistry,
+    Roles,
+    Scopes,
+    requireCareProvider
+} from "./Interfaces.sol";
 
 /// The audit trail of record accesses. A member logs each of its own accesses (only in its
 /// own name) with its basis; a consent or referral basis must cover the access at that
 /// moment or the call reverts. A custodian reading its own record needs no other basis.
-/// Break-glass (emergency, no consent) is accepted for care providers but flagged, and stays
-/// open until the reader justifies it. Only hospitals and clinics log accesses: the
-/// regulator reads the trail, it never reads records through it. Each entry names the person
-/// who read only by `staff`, a keyed pseudonym that only the reader's gateway can open (to the
-/// regulator, audited); zero when the member itself read.
+/// Break-glass (emergency, no consent) is accepted for care providers but flagged: the reader's
+/// member justifies it (naming the reviewing person by pseudonym), and the regulator closes
+/// it, accepted or flagged. Reasons and justifications are off chain, encrypted to the
+/// regulator's audit key (`setAuditKey`); the chain holds salted commitments to them. Only
+/// hospitals and clinics log accesses: the regulator reads the trail and closes reviews. Each
+/// entry names the person who read only by `staff`, a keyed pseudonym that only the reader's
+/// gateway can open (to the regulator, audited); zero when the member itself read.
 contract AccessLog {
     enum Basis {
         Consent,
@@ -30,10 +41,20 @@ contract AccessLog {
         bytes32 staff;
     }
 
+    /// The review of a break-glass access: Open until justified, closed by the regulator.
+    enum Review {
+        None,
+        Open,
+        Justified,
+        Accepted,
+        Flagged
+    }
+
     struct BreakGlassEntry {
         address reader;
         address logger;
         bool justified;
+        Review review; // the reviewer's pseudonym is in BreakGlassJustified only (gas)
     }
 
     error NotOwnAccess(address caller, address reader);
@@ -44,6 +65,10 @@ contract AccessLog {
     error NotBreakGlass(uint256 accessId);
     error AlreadyJustified(uint256 accessId);
     error NotReader(uint256 accessId, address caller);
+    error MissingReviewer();
+    error NotJustified(uint256 accessId);
+    error AlreadyClosed(uint256 accessId);
+    error InvalidAuditKey();
 
     event AccessLogged(
         uint256 accessId,
@@ -57,7 +82,11 @@ contract AccessLog {
         bytes32 reasonHash,
         bytes32 staff
     );
-    event BreakGlassJustified(uint256 indexed accessId, address indexed by, bytes32 justificationHash);
+    event BreakGlassJustified(
+        uint256 indexed accessId, address indexed by, bytes32 justificationHash, bytes32 reviewer
+    );
+    event BreakGlassClosed(uint256 indexed accessId, address indexed regulator, bool accepted);
+    event AuditKeySet(address indexed regulator, bytes32 publicKey);
 
     IAllianceRegistry public immutable alliance;
     IConsentRegistry public immutable consents;
@@ -65,6 +94,8 @@ contract AccessLog {
     IReferralRegistry public immutable referrals;
     uint64 private _nextId = 1;
     mapping(uint256 => BreakGlassEntry) private _breakGlass;
+    address private _auditKeyOwner;
+    bytes32 private _auditKey; // X25519 public key that break-glass reasons are sealed to
 
     constructor(
         IAllianceRegistry alliance_,
@@ -142,22 +173,56 @@ contract AccessLog {
             if (e.reasonHash == bytes32(0)) revert MissingReason();
             // reader == msg.sender, already checked to be a hospital or clinic
             e.basisId = 0;
-            _breakGlass[accessId] = BreakGlassEntry({reader: reader, logger: msg.sender, justified: false});
+            _breakGlass[accessId] =
+                BreakGlassEntry({reader: reader, logger: msg.sender, justified: false, review: Review.Open});
         }
         emit AccessLogged(
             accessId, e.recordId, rec.patient, reader, msg.sender, purpose, basis, e.basisId, e.reasonHash, e.staff
         );
     }
 
-    /// Closes a break-glass access with the hash of its justification (reader or logger).
-    function justify(uint256 accessId, bytes32 justificationHash) external {
+    /// The reader's member records the justification's commitment and the reviewer's
+    /// pseudonym. That the reviewer is another person, in a reviewing role, is the member's
+    /// gateway's check: persons exist only under the member's pseudonyms.
+    function justify(uint256 accessId, bytes32 justificationHash, bytes32 reviewer) external {
         BreakGlassEntry storage e = _breakGlass[accessId];
         if (e.reader == address(0)) revert NotBreakGlass(accessId);
         if (msg.sender != e.reader && msg.sender != e.logger) revert NotReader(accessId, msg.sender);
-        if (e.justified) revert AlreadyJustified(accessId);
+        if (e.review != Review.Open) {
+            if (e.justified) revert AlreadyJustified(accessId);
+            revert AlreadyClosed(accessId);
+        }
         if (justificationHash == bytes32(0)) revert MissingReason();
+        if (reviewer == bytes32(0)) revert MissingReviewer();
         e.justified = true;
-        emit BreakGlassJustified(accessId, msg.sender, justificationHash);
+        e.review = Review.Justified;
+        emit BreakGlassJustified(accessId, msg.sender, justificationHash, reviewer);
+    }
+
+    /// The regulator closes a review: accepts a justified access, or flags one (justified or
+    /// not: an access nobody justifies is what flagging is for).
+    function closeBreakGlass(uint256 accessId, bool accepted) external {
+        if (!alliance.hasRole(msg.sender, Roles.REGULATOR)) revert NotRegulator(msg.sender);
+        BreakGlassEntry storage e = _breakGlass[accessId];
+        if (e.reader == address(0)) revert NotBreakGlass(accessId);
+        if (e.review == Review.Accepted || e.review == Review.Flagged) revert AlreadyClosed(accessId);
+        if (accepted && e.review != Review.Justified) revert NotJustified(accessId);
+        e.review = accepted ? Review.Accepted : Review.Flagged;
+        emit BreakGlassClosed(accessId, msg.sender, accepted);
+    }
+
+    /// The regulator publishes the X25519 public key that gateways seal break-glass reasons
+    /// and justifications to (a new one replaces it; AuditKeySet keeps the history).
+    function setAuditKey(bytes32 publicKey) external {
+        if (!alliance.hasRole(msg.sender, Roles.REGULATOR)) revert NotRegulator(msg.sender);
+        if (publicKey == bytes32(0)) revert InvalidAuditKey();
+        _auditKeyOwner = msg.sender;
+        _auditKey = publicKey;
+        emit AuditKeySet(msg.sender, publicKey);
+    }
+
+    function auditKey() external view returns (address regulator, bytes32 publicKey) {
+        return (_auditKeyOwner, _auditKey);
     }
 
     function getBreakGlass(uint256 accessId) external view returns (BreakGlassEntry memory) {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
-import {NotMember, ZeroAddress} from "./Errors.sol";
+import {NotMember, NotRegulator, ZeroAddress} from "./Errors.sol";
 import {IAllianceRegistry, Roles} from "./Interfaces.sol";
 
 /// The alliance's members, their roles and ABE public-parameter hashes, the directory of
@@ -55,7 +55,6 @@ contract AllianceRegistry is IAllianceRegistry {
     error MissingTlsFingerprint();
     error NoGateway(address account);
     error UnsupportedProposalKind(ProposalKind kind);
-    error NotRegulator(address account);
     error MissingPseudonym();
 
     event MemberAdded(address indexed account, uint8 roles, string name, bytes32 abeParamsHash);

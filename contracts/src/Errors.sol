@@ -10,3 +10,4 @@ error InvalidSignature();
 error SignatureExpired(uint256 deadline);
 error InvalidNonce(address signer, uint256 expected);
 error NotCareProvider(address account);
+error NotRegulator(address account);

@@ -2,7 +2,8 @@
 
 Consent gates who MAY fetch: a live consent of the patient covering (reader member,
 category, purpose), an accepted, unexpired referral handing the record to the reader (on a
-consent still live, if it rests on one), or break-glass by a doctor with a reason. The
+consent still live, if it rests on one), or break-glass by a role the member allows,
+with a reason sealed to the regulator (api/break_glass.py). The
 record's custodian reads its own record on the custodian basis. The AccessLog transaction
 must be mined before the ciphertext flows.
 """
@@ -10,11 +11,11 @@ must be mined before the ciphertext flows.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from sharing_api.api.break_glass import SealedReason, keep_reason, seal_reason
 from sharing_api.api.core.security import Kind, Principal
 from sharing_api.api.errors import ApiError, forbidden
 from sharing_api.api.services import Services
@@ -35,6 +36,7 @@ class Grant:
     basis_id: int
     purpose: Purpose
     reason_hash: bytes = b"\x00" * 32
+    sealed_reason: SealedReason | None = None  # break-glass: kept off chain once logged
 
 
 def decide(
@@ -50,14 +52,10 @@ def decide(
     reader = principal.member
     patient = record["patient"]
     if break_glass:
-        if principal.kind is not Kind.STAFF or principal.staff_role != "doctor":
-            raise forbidden("break-glass is for doctors (a staff token with role doctor)")
-        if not reason or not reason.strip():
-            raise ApiError(400, "break-glass needs a reason")
         if not services.reader.registry.has_role(reader, Role.HOSPITAL | Role.CLINIC):
             raise forbidden("break-glass is for care providers")
-        digest = hashlib.sha256(reason.strip().encode()).digest()
-        return Grant(Basis.BREAK_GLASS, 0, Purpose.EMERGENCY, digest)
+        sealed = seal_reason(services, principal, reason)
+        return Grant(Basis.BREAK_GLASS, 0, Purpose.EMERGENCY, sealed.commitment, sealed)
     if purpose is Purpose.EMERGENCY:
         raise ApiError(400, "purpose emergency is break-glass: set break_glass and a reason")
     if referral_id is not None:
@@ -107,6 +105,8 @@ async def log_access(services: Services, principal: Principal, record_id: int, g
     except AccessNotLogged as exc:
         raise ApiError(409, str(exc), "Conflict") from None
     services.metrics.chain_writes.labels("access").inc()
+    if grant.sealed_reason is not None:
+        keep_reason(services, principal, access_id, grant.sealed_reason)
     return access_id
 
 

@@ -59,6 +59,7 @@ _FORBIDDEN_REVERTS = {
     "NotCareProvider",
     "NotReader",
     "NotPatient",
+    "NotRegulator",
 }
 _NOT_FOUND_REVERTS = {"UnknownRecord", "UnknownConsent", "UnknownReferral", "NotBreakGlass"}
 _TITLES = {
@@ -69,6 +70,7 @@ _TITLES = {
     409: "Conflict",
     413: "Content Too Large",
     422: "Unprocessable Content",
+    429: "Too Many Requests",
     503: "Service Unavailable",
 }
 
@@ -82,6 +84,8 @@ def problem(status: int, detail: str, title: str = "", **extra: Any) -> JSONResp
         **extra,
     }
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 429 and "retry_after" in extra:  # a rate limit says when it resets
+        headers = {"Retry-After": str(extra["retry_after"])}
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 

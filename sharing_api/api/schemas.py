@@ -10,7 +10,7 @@ from fastapi import Query
 from pydantic import BaseModel, Field
 
 from sharing_api.chain import Basis, Category, Direction, Purpose, ReferralStatus, Signature
-from sharing_api.chain.scopes import unmask
+from sharing_api.chain.scopes import Review, unmask
 
 Hex32 = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$")]
 
@@ -113,6 +113,8 @@ class AccessOut(BaseModel):
     # regulator asks the reader's gateway (GET /audit/staff/{pseudonym}), and that is audited.
     staff: str
     justified: bool
+    # break-glass only: open (waiting for justification), justified, accepted, flagged
+    review: str | None
     block_number: int
     tx_hash: str
     timestamp: int
@@ -120,9 +122,10 @@ class AccessOut(BaseModel):
 
 def access_out(row: dict[str, Any]) -> AccessOut:
     return AccessOut(
-        **{k: row[k] for k in AccessOut.model_fields if k not in ("purpose", "basis")},
+        **{k: row[k] for k in AccessOut.model_fields if k not in ("purpose", "basis", "review")},
         purpose=Purpose(int(row["purpose"])).label,
         basis=Basis(int(row["basis"])).label,
+        review=Review(int(row["review"] or 0)).label if row["review"] else None,
     )
 
 

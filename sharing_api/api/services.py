@@ -7,12 +7,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from eth_account import Account
 from eth_utils.address import to_checksum_address
 
 from crypto.authority import AttributeAuthority
 from sharing_api.api.console_state import ConsoleState
-from sharing_api.api.core.config import ApiSettings
+from sharing_api.api.core.config import ApiSettings, HostedMember
 from sharing_api.api.core.jwt_secret import token_secret
 from sharing_api.api.core.keys import unlock_members
 from sharing_api.api.core.security import DEFAULT_AUDIENCE, NonceStore, TokenService
@@ -24,6 +25,7 @@ from sharing_api.chain.fastcall import FastCalls
 from sharing_api.gateway.authorities import RemoteAuthorities
 from sharing_api.gateway.peers import Directory, PeerFetcher
 from sharing_api.index import IndexDB, Indexer
+from sharing_api.index.break_glass import BreakGlassStore
 from sharing_api.index.console_results import VerificationStore
 from sharing_api.index.proposals import ProposalStore
 from sharing_api.index.served import ServedAccesses
@@ -52,6 +54,9 @@ class Services:
     console: ConsoleState  # the regulator console's verification state
     proposals: ProposalStore  # referral proposals waiting for patients (off chain)
     staff: StaffStore  # staff pseudonyms issued, staff revoked, ABE keys issued to staff
+    break_glass: BreakGlassStore  # per-person turns, reasons sealed to the regulator
+    member_config: dict[str, HostedMember] = field(default_factory=dict)  # checksum address ->
+    audit_keys: dict[str, X25519PrivateKey] = field(default_factory=dict)  # regulator -> key
     metrics: Metrics = field(default_factory=Metrics)
     batchers: dict[str, AccessBatcher] = field(default_factory=dict)
     _batch_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -79,11 +84,16 @@ class Services:
         reader = Alliance(base, deployment)
         hosted: dict[str, Alliance] = {}
         authorities: dict[str, AttributeAuthority] = {}
-        for member in unlocked:
+        member_config: dict[str, HostedMember] = {}
+        audit_keys: dict[str, X25519PrivateKey] = {}
+        for config, member in zip(settings.members, unlocked, strict=True):
             signer = reader.as_account(member.ledger_key)
             hosted[signer.client.address] = signer
+            member_config[signer.client.address] = config
             if member.authority is not None:
                 authorities[signer.client.address] = member.authority
+            if member.audit_key is not None:
+                audit_keys[signer.client.address] = member.audit_key
         peers = PeerFetcher(
             Directory(reader.registry, settings.directory_ttl_s),
             insecure_http=settings.insecure_http,
@@ -108,6 +118,9 @@ class Services:
             console=ConsoleState(store=VerificationStore(index.engine)),
             proposals=ProposalStore(index.engine),
             staff=StaffStore(index.engine),
+            break_glass=BreakGlassStore(index.engine),
+            member_config=member_config,
+            audit_keys=audit_keys,
             peers=peers,
             remote_authorities=RemoteAuthorities(reader.registry, peers, set(hosted)),
             fast=FastCalls(
@@ -146,6 +159,10 @@ class Services:
             return self.hosted[to_checksum_address(member)]
         except (KeyError, ValueError):
             raise forbidden(f"member {member} is not hosted by this API instance") from None
+
+    def member_settings(self, member: str) -> HostedMember:
+        """A hosted member's own settings (its break-glass rules); 403 for any other."""
+        return self.member_config[self.signer(member).client.address]
 
     def batcher(self, member: str) -> AccessBatcher:
         """The access-log batcher signing as a hosted member (created on first use)."""

@@ -26,7 +26,7 @@ AUDIT_EVENTS = {
     "ConsentRegistry": ("ConsentGranted", "ConsentRevoked"),
     "RecordRegistry": ("RecordRegistered", "RecordSuperseded"),
     "ReferralRegistry": ("ReferralCreated", "ReferralStatusChanged"),
-    "AccessLog": ("AccessLogged", "BreakGlassJustified"),
+    "AccessLog": ("AccessLogged", "BreakGlassJustified", "BreakGlassClosed", "AuditKeySet"),
 }
 
 

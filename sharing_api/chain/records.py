@@ -12,7 +12,7 @@ from eth_utils.crypto import keccak
 from sharing_api.chain.base import ContractWrapper
 from sharing_api.chain.client import Sent, sent_of
 from sharing_api.chain.events import events_in_receipt
-from sharing_api.chain.scopes import Basis, Category, Purpose
+from sharing_api.chain.scopes import Basis, Category, Purpose, Review
 
 ZERO32 = b"\x00" * 32
 LOG_ACCESS_BATCH = keccak(
@@ -251,8 +251,29 @@ class AccessLog(ContractWrapper):
             record_id, reader, Purpose.EMERGENCY, Basis.BREAK_GLASS, 0, reason_hash, staff
         )
 
-    def justify(self, access_id: int, justification_hash: bytes) -> Sent:
-        return self._send(self.fn.justify(access_id, justification_hash))
+    def justify(self, access_id: int, justification_hash: bytes, reviewer: bytes) -> Sent:
+        """Record the justification's commitment and the reviewing person's pseudonym."""
+        return self._send(self.fn.justify(access_id, justification_hash, reviewer))
+
+    def close_break_glass(self, access_id: int, accepted: bool) -> Sent:
+        """The regulator closes a review: accepted (justified ones only) or flagged."""
+        return self._send(self.fn.closeBreakGlass(access_id, accepted))
+
+    def set_audit_key(self, public_key: bytes) -> Sent:
+        """The regulator publishes the X25519 key break-glass reasons are sealed to."""
+        return self._send(self.fn.setAuditKey(public_key))
+
+    def audit_key(self) -> tuple[str, bytes]:
+        """(regulator, X25519 public key); the zero address and 32 zero bytes if unset."""
+        owner, key = self._call(self.fn.auditKey())
+        return str(owner), bytes(key)
+
+    def break_glass_review(self, access_id: int) -> tuple[Review, bytes]:
+        """(review state, reviewer pseudonym) of a break-glass access; the pseudonym (32 zero
+        bytes until justified) is kept in the BreakGlassJustified event, not in storage."""
+        entry = self._call(self.fn.getBreakGlass(access_id))
+        found = self.events("BreakGlassJustified", accessId=access_id)
+        return Review(int(entry[3])), bytes(found[-1].args["reviewer"]) if found else bytes(32)
 
     def access_count(self) -> int:
         """How many accesses have been logged (ids run from 1 to this)."""
@@ -260,7 +281,7 @@ class AccessLog(ContractWrapper):
 
     def break_glass_entry(self, access_id: int) -> tuple[str, str, bool]:
         """(reader, logger, justified) of a break-glass access."""
-        reader, logger, justified = self._call(self.fn.getBreakGlass(access_id))
+        reader, logger, justified, _review = self._call(self.fn.getBreakGlass(access_id))
         return reader, logger, bool(justified)
 
     def unjustified_break_glass(self) -> list[int]:

@@ -102,6 +102,21 @@ class Basis(IntEnum):
         return _label(self.name)
 
 
+class Review(IntEnum):
+    """The review of a break-glass access (AccessLog.Review): the reader's member justifies
+    it, the regulator closes it."""
+
+    NONE = 0
+    OPEN = 1  # waiting for a justification
+    JUSTIFIED = 2
+    ACCEPTED = 3  # closed by the regulator
+    FLAGGED = 4  # closed by the regulator
+
+    @property
+    def label(self) -> str:
+        return _label(self.name)
+
+
 class ReferralStatus(IntEnum):
     NONE = 0
     CREATED = 1

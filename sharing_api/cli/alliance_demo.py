@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from eth_account import Account
 
+from crypto.audit_seal import open_sealed, public_bytes
 from crypto.authority import AttributeAuthority
-from sharing_api.chain import ChainClient, Genesis, MemberSpec, Role, deploy_alliance
+from sharing_api.chain import Alliance, ChainClient, Genesis, MemberSpec, Role, deploy_alliance
 from sharing_api.cli.demo_storage import DemoStores, demo_stores
 from sharing_api.cli.local_node import ledger_backend
 from sharing_api.cli.network_checks import check_network
@@ -89,9 +91,14 @@ class DemoAlliance:
     keys: dict[str, str] = field(default_factory=dict)  # member id -> ledger key (0x-hex)
     address: dict[str, str] = field(default_factory=dict)  # member id -> address
     facts: DemoFacts | None = None  # what the scenario left on chain, once it ran
+    audit_key: X25519PrivateKey | None = None  # the regulator's (its console gateway holds it)
 
     def client(self, who: str, key: str | bytes) -> SharingClient:
-        gateway = self.gateways[self.home.get(who, "reg")]
+        return self.client_at(who, key)
+
+    def client_at(self, served: str, key: str | bytes) -> SharingClient:
+        """Signed in with ``key`` at the gateway that serves member ``served``."""
+        gateway = self.gateways[self.home.get(served, "reg")]
         client = SharingClient(gateway.url, verify=gateway.verify)
         client.login(key)
         return client
@@ -175,10 +182,14 @@ def run_alliance_scenario(
                 passphrase=passphrase,
                 storage=stores.table(name),
             )
-        # The regulator's console gateway hosts no member: it signs nothing on chain.
+        # The regulator's console gateway hosts the regulator: it signs the close of a
+        # break-glass review and holds the audit key that opens the sealed reasons.
+        audit_key = X25519PrivateKey.generate()
+        regulator_chain = Alliance(ChainClient(chain_url, keys["regulator"]), deployment)
+        regulator_chain.access.set_audit_key(public_bytes(audit_key.public_key()))
         prepared["reg"] = prepare_gateway(
             workdir / "gateways" / "reg",
-            [],
+            [MemberKeys("regulator", keys["regulator"], audit_key=audit_key)],
             chain_url=regulator_node,
             deployment_file=workdir / "deployment.json",
             passphrase=passphrase,
@@ -196,6 +207,7 @@ def run_alliance_scenario(
                 echo(line)
             home = {aid: name for name, members in GATEWAYS.items() for aid in members}
             world = DemoAlliance(prepared, {**home, "regulator": "reg"}, stores, keys, address)
+            world.audit_key = audit_key
             world.facts = _scenario(s, world, keys, address, echo)
             if net is not None:
                 s.step("The alliance network agrees: every node verified every block")
@@ -330,15 +342,47 @@ def _scenario(
         "the break-glass read waits in the review queue",
         [a["access_id"] for a in queue] == [bg_access],
     )
-    h1.json(
+    status = _refused(
+        lambda: er_doctor.json(
+            "POST", f"/audit/break-glass/{bg_access}/justify", json={"justification": "mine"}
+        )
+    )
+    s.expect(f"dr-li cannot justify her own break-glass read ({status})", status == 403)
+    chief = h1.staff_client("dr-zhang", "chief-physician", ["dept:emergency"])
+    chief.json(
         "POST",
         f"/audit/break-glass/{bg_access}/justify",
         json={"justification": "STEMI; patient unconscious; family unreachable"},
     )
     s.expect(
-        "after h1 justifies it, the queue is empty",
+        "after h1's chief physician justifies it, nothing waits for a justification",
         regulator.json("GET", "/audit/break-glass") == [],
     )
+    # The sealed texts stay at h1's gateway: the regulator fetches them there, opens them
+    # with its audit key, and checks each against the commitment on chain.
+    assert world.audit_key is not None
+    audit_key = world.audit_key
+    at_h1 = world.client_at("h1", keys["regulator"])
+    sealed_texts = at_h1.json("GET", f"/audit/break-glass/{bg_access}/sealed")
+    opened = {
+        t["kind"]: open_sealed(audit_key, t["kind"], bytes.fromhex(t["envelope"][2:]))
+        for t in sealed_texts
+    }
+    s.expect(
+        "the regulator reads the reason and the justification, and both match the chain",
+        opened["reason"].text.startswith("unconscious")
+        and all(
+            "0x" + o.commitment(kind).hex() == t["commitment"]
+            for t in sealed_texts
+            for kind, o in opened.items()
+            if t["kind"] == kind
+        ),
+    )
+    at_h1.close()
+    closed = regulator.json(
+        "POST", f"/audit/break-glass/{bg_access}/close", json={"accepted": True}
+    )
+    s.expect("the regulator closes the case: accepted (on chain)", closed["review"] == "accepted")
     summary = regulator.json("GET", "/audit/summary")
     accesses = regulator.json("GET", "/audit/accesses", params={"patient": patient.address})
     for a in accesses:
@@ -357,7 +401,7 @@ def _scenario(
         and summary["break_glass"] == 1
         and summary["break_glass_unjustified"] == 0,
     )
-    for client in (h1, xq, regulator, gp, cardiologist, er_doctor, nurse, *wallets):
+    for client in (h1, xq, regulator, gp, cardiologist, er_doctor, nurse, chief, *wallets):
         client.close()
     return DemoFacts(["0x" + bytes(p.key).hex() for p in patients], int(rec["record_id"]))
 

@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from crypto.authority import AttributeAuthority
 from crypto.files import atomic_output
 from crypto.keystore import MIN_LOG2_N
 from ledger_node.network.procs import stop_group
 from sharing_api.api.core.config import HostedMember
-from sharing_api.api.core.keys import seal_hosted_member
+from sharing_api.api.core.keys import seal_audit_key, seal_hosted_member
 from sharing_api.api.server import free_port
 from sharing_api.chain import Alliance, ChainClient, Deployment
 from sharing_api.gateway.operate import write_gateway_config
@@ -43,6 +44,7 @@ class MemberKeys:
     ledger_key: str
     authority: AttributeAuthority | None = None
     own_passphrase: str = ""
+    audit_key: X25519PrivateKey | None = None  # a regulator's: opens break-glass reasons
 
 
 @dataclass
@@ -151,6 +153,10 @@ def prepare_gateway(
             m.authority,
             kdf_log2_n,
         )
+        if m.audit_key is not None:
+            audit_file = directory / "keys" / f"{m.member_id}.audit.key"
+            seal_audit_key(audit_file, m.audit_key, m.own_passphrase or passphrase, kdf_log2_n)
+            sealed = sealed.model_copy(update={"audit_key_file": str(audit_file)})
         if m.own_passphrase:
             own = _write_secret(directory / "keys" / f"{m.member_id}.passphrase", m.own_passphrase)
             sealed = sealed.model_copy(update={"passphrase_file": str(own)})

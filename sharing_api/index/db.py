@@ -158,6 +158,12 @@ class IndexDB:
             where.append(accesses.c.justified.is_(False))
         return self._select(accesses, *where, order=accesses.c.access_id, limit=limit)
 
+    def access(self, access_id: int) -> Row | None:
+        found = self._select(
+            accesses, accesses.c.access_id == access_id, order=accesses.c.access_id, limit=1
+        )
+        return found[0] if found else None
+
     def gateway_changes(self, *, member: str | None = None, limit: int = 1000) -> list[Row]:
         """Changes of the gateway directory in chain order: url and fingerprint set (or moved),
         or both None where the entry was cleared (by governance or the member's removal)."""

@@ -26,6 +26,7 @@ from sharing_api.chain.events import ChainEvent
 from sharing_api.chain.genesis import Deployment
 from sharing_api.chain.logs import logs_in_range
 from sharing_api.chain.rpc import JsonRpc
+from sharing_api.chain.scopes import Basis, Review
 from sharing_api.index import schema
 from sharing_api.index.db import IndexDB
 from sharing_api.index.schema import (
@@ -146,6 +147,7 @@ class Indexer:
             "ReferralStatusChanged": self._referral_status,
             "AccessLogged": self._access,
             "BreakGlassJustified": self._justified,
+            "BreakGlassClosed": self._closed,
             "GatewaySet": self._gateway,
             "GatewayCleared": self._gateway,
         }
@@ -402,6 +404,7 @@ class Indexer:
                 "reason_hash": _hex(a["reasonHash"]),
                 "staff": _hex(a["staff"]),
                 "justified": False,
+                "review": int(Review.OPEN if int(a["basis"]) == Basis.BREAK_GLASS else Review.NONE),
                 "block_number": ev.block_number,
                 "tx_hash": ev.tx_hash,
                 "timestamp": self._timestamp(ev.block_number),
@@ -427,7 +430,20 @@ class Indexer:
         conn.execute(
             update(accesses)
             .where(accesses.c.access_id == int(ev.args["accessId"]))
-            .values(justified=True, justification_hash=_hex(ev.args["justificationHash"]))
+            .values(
+                justified=True,
+                justification_hash=_hex(ev.args["justificationHash"]),
+                review=int(Review.JUSTIFIED),
+                reviewer=_hex(ev.args["reviewer"]),
+            )
+        )
+
+    def _closed(self, conn: Connection, ev: ChainEvent) -> None:
+        closed = Review.ACCEPTED if ev.args["accepted"] else Review.FLAGGED
+        conn.execute(
+            update(accesses)
+            .where(accesses.c.access_id == int(ev.args["accessId"]))
+            .values(review=int(closed))
         )
 
     def _gateway(self, conn: Connection, ev: ChainEvent) -> None:

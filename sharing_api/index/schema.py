@@ -110,6 +110,8 @@ accesses = Table(
     Column("staff", String(66), nullable=False, default="0x" + "00" * 32, index=True),
     Column("justified", Boolean, nullable=False, default=False),
     Column("justification_hash", String(66), nullable=True),
+    Column("review", Integer, nullable=False, default=0),  # chain.scopes.Review (break-glass)
+    Column("reviewer", String(66), nullable=True),  # the justifying person's pseudonym
     Column("block_number", BigInteger, nullable=False),
     Column("tx_hash", String(66), nullable=False),
     Column("timestamp", BigInteger, nullable=False),

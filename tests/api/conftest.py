@@ -22,9 +22,21 @@ def alliance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestAlliance]
         yield deployed
 
 
+# The clinic keeps break-glass to its emergency physicians, twice an hour per person
+# (tests/security/test_break_glass_*); h1 and h3 keep the defaults (doctors, 3 a day).
+CLINIC_BREAK_GLASS = {
+    "break_glass_roles": ("emergency-physician",),
+    "break_glass_limit": 2,
+    "break_glass_window_s": 3600,
+}
+
+
 @pytest.fixture(scope="session")
 def api(alliance: TestAlliance) -> Iterator[RunningApi]:
-    with running_api(alliance.settings(max_upload_bytes=256 * 1024)) as running:
+    members = list(alliance.hosted_members())
+    members[1] = members[1].model_copy(update=CLINIC_BREAK_GLASS)  # h1, clinic, h3, regulator
+    settings = alliance.settings(max_upload_bytes=256 * 1024, members=tuple(members))
+    with running_api(settings) as running:
         yield running
 
 

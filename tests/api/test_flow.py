@@ -20,7 +20,7 @@ def test_health_and_metrics(cast: Cast) -> None:
     health = cast.anonymous.json("GET", "/health")
     assert health["status"] == "ok"
     assert health["chain_id"] == cast.alliance.deployment.chain_id
-    assert len(health["hosted_members"]) == 3
+    assert len(health["hosted_members"]) == 4  # h1, clinic, h3 and the regulator (console)
     metrics = cast.anonymous.request("GET", "/metrics").text
     assert "alliance_api_requests_total" in metrics
 
@@ -95,7 +95,8 @@ def test_record_consent_revoke_break_glass(cast: Cast) -> None:
     access_id = int(headers["x-access-id"])
     queue = cast.regulator.json("GET", "/audit/break-glass")
     assert access_id in [a["access_id"] for a in queue]
-    justified = cast.h1.json(
+    chief = cast.h1.staff_client("dr-gao", "chief-physician", ["dept:cardiology"])
+    justified = chief.json(
         "POST",
         f"/audit/break-glass/{access_id}/justify",
         json={"justification": "STEMI, patient unconscious"},

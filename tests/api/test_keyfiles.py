@@ -115,7 +115,7 @@ def test_start_needs_the_right_passphrase(alliance: TestAlliance, tmp_path: Path
             assert time.monotonic() < deadline, "the API did not start"
             time.sleep(0.1)
         health = httpx.get(f"http://127.0.0.1:{port}/health").json()
-        expected = sorted(alliance.address(n) for n in ("h1", "clinic", "h3"))
+        expected = sorted(alliance.address(n) for n in ("h1", "clinic", "h3", "regulator"))
         assert health["hosted_members"] == expected
     finally:
         proc.terminate()
@@ -147,7 +147,8 @@ def test_plaintext_keys_are_refused(alliance: TestAlliance, tmp_path: Path) -> N
 def test_sealed_files_hold_no_key_bytes(alliance: TestAlliance, tmp_path: Path) -> None:
     settings = alliance.settings()
     config_text = settings.model_dump_json()
-    for name, member in zip(("h1", "clinic", "h3"), settings.members, strict=True):
+    names = ("h1", "clinic", "h3", "regulator")
+    for name, member in zip(names, settings.members, strict=True):
         key = Account.from_key(alliance.keys[name]).key
         files = [Path(member.key_file)]
         if member.authority_key_file:
@@ -167,7 +168,7 @@ def test_sealed_files_hold_no_key_bytes(alliance: TestAlliance, tmp_path: Path) 
     # Unlocking gives back exactly the keys.
     unlocked = unlock_members(settings, TEST_PASSPHRASE)
     assert [u.ledger_key for u in unlocked] == [
-        bytes(Account.from_key(alliance.keys[n]).key) for n in ("h1", "clinic", "h3")
+        bytes(Account.from_key(alliance.keys[n]).key) for n in names
     ]
     assert unlocked[0].authority is not None
     assert unlocked[0].authority.to_bytes() == alliance.authorities[alliance.keys["h1"]].to_bytes()

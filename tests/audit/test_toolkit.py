@@ -101,7 +101,8 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
             pclient.revoke_consent(patient.key, consent["consent_id"])
             h1_doc.fetch(rids[0], break_glass=True, reason="collapsed in ER")
             _, headers = h3_doc.fetch(rids[1], break_glass=True, reason="unconscious")
-            justify_later(h3, int(headers["x-access-id"]))
+            chief = h3.staff_client("dr-qin", "chief-physician", ["dept:internal-medicine"])
+            justify_later(chief, int(headers["x-access-id"]))
             yield {
                 "node_dir": root / "node",
                 "genesis": effective_genesis(root / "node", root / "genesis.json"),

@@ -9,6 +9,7 @@ import pytest
 from sharing_api.chain import Basis, Category, Purpose
 from sharing_api.chain.fastcall import FastCalls, LoggedAccess
 from sharing_api.chain.records import AccessEntry
+from sharing_api.chain.scopes import Review
 from tests.contracts.conftest import Actors
 from tests.contracts.helpers import CID, POLICY, grant, register, reverts, sha
 
@@ -312,14 +313,49 @@ def test_break_glass_is_flagged_and_later_justified(actors: Actors) -> None:
     assert actors.regulator.access.unjustified_break_glass() == [bg.access_id]
     assert actors.regulator.access.break_glass_entry(bg.access_id) == (h1, h1, False)
 
-    reverts("NotReader", lambda: actors.clinic.access.justify(bg.access_id, sha("why")))
-    reverts("MissingReason", lambda: access.justify(bg.access_id, b"\0" * 32))
-    reverts("NotBreakGlass", lambda: access.justify(bg.access_id + 100, sha("why")))
-    access.justify(bg.access_id, sha("cardiac arrest; record of allergies needed"))
-    reverts("AlreadyJustified", lambda: access.justify(bg.access_id, sha("again")))
+    who = sha("reviewer pseudonym")
+    reverts("NotReader", lambda: actors.clinic.access.justify(bg.access_id, sha("why"), who))
+    reverts("MissingReason", lambda: access.justify(bg.access_id, b"\0" * 32, who))
+    reverts("MissingReviewer", lambda: access.justify(bg.access_id, sha("why"), b"\0" * 32))
+    reverts("NotBreakGlass", lambda: access.justify(bg.access_id + 100, sha("why"), who))
+    reverts("NotJustified", lambda: actors.regulator.access.close_break_glass(bg.access_id, True))
+    access.justify(bg.access_id, sha("cardiac arrest; record of allergies needed"), who)
+    reverts("AlreadyJustified", lambda: access.justify(bg.access_id, sha("again"), who))
     assert actors.regulator.access.unjustified_break_glass() == []
     justified = actors.regulator.access.events("BreakGlassJustified", accessId=bg.access_id)[-1]
     assert justified.args["justificationHash"] == sha("cardiac arrest; record of allergies needed")
+    assert justified.args["reviewer"] == who
+    assert access.break_glass_review(bg.access_id) == (Review.JUSTIFIED, who)
+
+
+def test_only_the_regulator_closes_a_break_glass_review(actors: Actors) -> None:
+    h1 = actors.h1.client.address
+    record = register(actors.clinic, actors.patient, Category.CHRONIC_CARE)
+    first = actors.h1.access.log_break_glass(record, h1, sha("first")).access_id
+    second = actors.h1.access.log_break_glass(record, h1, sha("second")).access_id
+    actors.h1.access.justify(first, sha("why"), sha("reviewer"))
+    regulator = actors.regulator.client.address
+    reverts("NotRegulator", lambda: actors.h1.access.close_break_glass(first, True))
+    reverts("NotRegulator", lambda: actors.clinic.access.close_break_glass(first, False))
+    reverts("NotBreakGlass", lambda: actors.regulator.access.close_break_glass(second + 9, False))
+    actors.regulator.access.close_break_glass(first, True)
+    actors.regulator.access.close_break_glass(second, False)  # never justified: flagged
+    reverts("AlreadyClosed", lambda: actors.regulator.access.close_break_glass(first, False))
+    reverts("AlreadyClosed", lambda: actors.h1.access.justify(second, sha("late"), sha("r")))
+    assert actors.h1.access.break_glass_review(first)[0] == Review.ACCEPTED
+    assert actors.h1.access.break_glass_review(second)[0] == Review.FLAGGED
+    closed = actors.h1.access.events("BreakGlassClosed")
+    assert [(int(e.args["accessId"]), e.args["regulator"], e.args["accepted"]) for e in closed][
+        -2:
+    ] == [(first, regulator, True), (second, regulator, False)]
+
+
+def test_only_the_regulator_publishes_the_audit_key(actors: Actors) -> None:
+    key = bytes(range(32))
+    reverts("NotRegulator", lambda: actors.h1.access.set_audit_key(key))
+    reverts("InvalidAuditKey", lambda: actors.regulator.access.set_audit_key(b"\0" * 32))
+    actors.regulator.access.set_audit_key(key)
+    assert actors.h1.access.audit_key() == (actors.regulator.client.address, key)
 
 
 def test_removed_member_loses_consent_based_access(actors: Actors) -> None:

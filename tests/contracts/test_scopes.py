@@ -11,7 +11,7 @@ import pytest
 
 from contracts import build
 from sharing_api.chain import Basis, Category, ProposalKind, Purpose
-from sharing_api.chain.scopes import Direction, ReferralStatus
+from sharing_api.chain.scopes import Direction, ReferralStatus, Review
 from tests.contracts.conftest import Actors
 from tests.contracts.helpers import register, reverts
 
@@ -32,6 +32,7 @@ def _snake(camel: str) -> str:
     ("source", "name", "py"),
     [
         ("AccessLog.sol", "Basis", Basis),
+        ("AccessLog.sol", "Review", Review),
         ("AllianceRegistry.sol", "ProposalKind", ProposalKind),
         ("ReferralRegistry.sol", "Status", ReferralStatus),
         ("ReferralRegistry.sol", "Direction", Direction),

@@ -14,15 +14,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from eth_account import Account
 
+from crypto.audit_seal import public_bytes
 from crypto.authority import AttributeAuthority
 from crypto.files import atomic_output
 from crypto.keystore import MIN_LOG2_N
 from sharing_api.api.core.config import ApiSettings, HostedMember
-from sharing_api.api.core.keys import seal_hosted_member
+from sharing_api.api.core.keys import seal_audit_key, seal_hosted_member
 from sharing_api.api.server import RunningApi, free_port, serve_in_thread
-from sharing_api.chain import ChainClient, Deployment, Genesis, MemberSpec, Role, deploy_alliance
+from sharing_api.chain import (
+    Alliance,
+    ChainClient,
+    Deployment,
+    Genesis,
+    MemberSpec,
+    Role,
+    deploy_alliance,
+)
 from tests.support.ledger import DEV_KEYS, running_node
 
 # Who is who in the test alliance (ledger keys from the node's dev keys).
@@ -37,15 +47,19 @@ class TestAlliance:
     deployment: Deployment
     authorities: dict[str, AttributeAuthority]  # member key -> authority
     keys: dict[str, str] = field(default_factory=dict)  # name -> ledger key
+    # the regulator's X25519 audit key (published on chain): break-glass reasons are sealed to it
+    audit_key: X25519PrivateKey = field(default_factory=X25519PrivateKey.generate)
     _hosted: tuple[HostedMember, ...] = ()
 
     def address(self, name: str) -> str:
         return str(Account.from_key(self.keys[name]).address)
 
     def hosted_members(self) -> tuple[HostedMember, ...]:
-        """h1, clinic and h3's keys sealed under TEST_PASSPHRASE in ``root/keys`` (once)."""
+        """h1, clinic and h3's keys sealed under TEST_PASSPHRASE in ``root/keys`` (once), and
+        the regulator's (its console gateway: it closes break-glass reviews and holds the
+        audit key that opens their reasons)."""
         if not self._hosted:
-            self._hosted = tuple(
+            members = [
                 seal_hosted_member(
                     self.root / "keys",
                     name,
@@ -54,8 +68,12 @@ class TestAlliance:
                     self.authorities.get(self.keys[name]),
                     MIN_LOG2_N,  # test keys: the cheapest cost the loader accepts
                 )
-                for name in ("h1", "clinic", "h3")
-            )
+                for name in ("h1", "clinic", "h3", "regulator")
+            ]
+            audit_file = self.root / "keys" / "regulator.audit.key"
+            seal_audit_key(audit_file, self.audit_key, TEST_PASSPHRASE, MIN_LOG2_N)
+            members[-1] = members[-1].model_copy(update={"audit_key_file": str(audit_file)})
+            self._hosted = tuple(members)
         return self._hosted
 
     def passphrase_file(self) -> Path:
@@ -108,7 +126,10 @@ def deploy_test_alliance(root: Path, chain_url: str, deployer_key: str) -> TestA
     deployment, _ = deploy_alliance(ChainClient(chain_url, deployer_key), genesis)
     root.mkdir(parents=True, exist_ok=True)
     deployment.save(root / "deployment.json")
-    return TestAlliance(root, chain_url, deployment, {H1: h1_auth, CLINIC: clinic_auth}, keys=keys)
+    made = TestAlliance(root, chain_url, deployment, {H1: h1_auth, CLINIC: clinic_auth}, keys=keys)
+    regulator = Alliance(ChainClient(chain_url, keys["regulator"]), deployment)
+    regulator.access.set_audit_key(public_bytes(made.audit_key.public_key()))
+    return made
 
 
 @contextmanager

@@ -206,6 +206,23 @@ class ConsolePage:
         )
         return queue
 
+    def break_glass_review(self, access_id: int) -> dict[str, Any]:
+        """One queue row: its review state, the opened reason and justification, the buttons."""
+        row = self.page.locator(f"#bg-queue tbody tr[data-access-id='{access_id}']")
+        return {
+            "review": row.get_attribute("data-review"),
+            "reason": row.locator(".reason").inner_text(),
+            "justification": row.locator(".justification").inner_text(),
+            "buttons": row.locator(".actions button").all_inner_texts(),
+        }
+
+    def close_break_glass(self, access_id: int, accepted: bool) -> None:
+        """Click Accept or Flag on a queue row and wait for the queue to reload."""
+        before = self._gens(("break-glass",))
+        button = "button.accept" if accepted else "button.flag"
+        self.page.click(f"#bg-queue tbody tr[data-access-id='{access_id}'] {button}")
+        self._wait_past(before)
+
     # ---- exports ------------------------------------------------------------------------------
 
     @contextmanager

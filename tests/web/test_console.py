@@ -158,6 +158,18 @@ def test_regulator_console_end_to_end(world: dict[str, Any]) -> None:
         assert console.break_glass_queue() == [
             {"access_id": world["break_glass"], "reader_name": H3}
         ]
+        # The regulator reads the reason (opened with its audit key) and, nobody having
+        # justified the read, flags it: a transaction of its own, and the row is closed.
+        review = console.break_glass_review(world["break_glass"])
+        assert review == {
+            "review": "open",
+            "reason": "unconscious",
+            "justification": "–",
+            "buttons": ["Flag"],  # accepting needs a justification
+        }
+        console.close_break_glass(world["break_glass"], accepted=False)
+        closed = console.break_glass_review(world["break_glass"])
+        assert closed["review"] == "flagged" and closed["buttons"] == []
 
         # Exports: the CSV of the timeline and the HTML report (and the FHIR bundle).
         name, text = console.export_text("csv")

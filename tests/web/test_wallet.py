@@ -152,7 +152,7 @@ def test_grant_read_see_revoke(api: RunningApi, alliance: support.TestAlliance, 
     emergency = [a for a in wallet.accesses(rid) if a["basis"] == "break-glass"]
     assert (
         len(emergency) == 1
-        and "emergency (break-glass) (not yet justified)" in (emergency[0]["text"])
+        and "emergency (break-glass) (waiting for justification)" in (emergency[0]["text"])
     )
     screenshot(page, "wallet-4-revoked")
 
@@ -173,6 +173,56 @@ def test_grant_read_see_revoke(api: RunningApi, alliance: support.TestAlliance, 
     wallet.unlock(PASSPHRASE)
     assert wallet.address() == patient.address
     for client in (clinic, h1, doctor):
+        client.close()
+
+
+def test_break_glass_reads_are_marked_with_their_review(
+    api: RunningApi, alliance: support.TestAlliance, page: Page
+) -> None:
+    """Every break-glass read of the patient's record is marked as an emergency read, with
+    where its review stands (en and zh-CN): waiting, justified, accepted, flagged."""
+    patient = Account.create()
+    clinic = signed_in(api, alliance.keys["clinic"])
+    h1 = signed_in(api, alliance.keys["h1"])
+    regulator = signed_in(api, alliance.keys["regulator"])
+    er = h1.staff_client("dr-er-fang", "doctor", ["dept:emergency"])
+    chief = h1.staff_client("dr-hu", "chief-physician", ["dept:emergency"])
+    sealed = clinic.seal(b'{"resourceType": "Observation"}', POLICY, [h1.authority_params("h1")])
+    rid = clinic.upload(patient.address, "lab", POLICY, sealed)["record_id"]
+    ids = [
+        int(er.fetch(rid, break_glass=True, reason="unconscious in ER")[1]["x-access-id"])
+        for _ in range(3)
+    ]
+    for access_id in ids[1:]:
+        chief.json(
+            "POST", f"/audit/break-glass/{access_id}/justify", json={"justification": "STEMI"}
+        )
+    regulator.json("POST", f"/audit/break-glass/{ids[2]}/close", json={"accepted": True})
+
+    wallet = WalletPage(page, api.url)
+    wallet.open()
+    wallet.import_key("0x" + bytes(patient.key).hex(), PASSPHRASE)
+    shown = {a["access_id"]: a for a in wallet.accesses(rid)}
+    assert set(shown) == set(ids)
+    assert all(
+        a["basis"] == "break-glass" and a["badge"] == ["Emergency read"] for a in shown.values()
+    )
+    assert [shown[i]["review"] for i in ids] == ["open", "justified", "accepted"]
+    assert "(waiting for justification)" in shown[ids[0]]["text"]
+    assert "(accepted by the regulator)" in shown[ids[2]]["text"]
+
+    regulator.json("POST", f"/audit/break-glass/{ids[0]}/close", json={"accepted": False})
+    wallet.refresh()
+    flagged = next(a for a in wallet.accesses(rid) if a["access_id"] == ids[0])
+    assert flagged["review"] == "flagged" and "(flagged by the regulator)" in flagged["text"]
+    assert wallet.toggle_language() == "zh-CN"
+    zh = {a["access_id"]: a["text"] for a in wallet.accesses(rid)}
+    assert "紧急调阅" in zh[ids[0]] and "监管机构已标记为异常" in zh[ids[0]]
+    assert "等待说明理由" not in zh[ids[1]] and "已说明理由，待监管机构审核" in zh[ids[1]]
+    assert wallet.horizontal_overflow() == 0
+    screenshot(page, "wallet-7-break-glass-zh")
+    wallet.toggle_language()
+    for client in (clinic, h1, regulator, er, chief):
         client.close()
 
 

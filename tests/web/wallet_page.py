@@ -126,6 +126,8 @@ class WalletPage:
                 "access_id": int(li.get_attribute("data-access-id") or 0),
                 "basis": li.get_attribute("data-basis"),
                 "reader": li.get_attribute("data-reader"),
+                "review": li.get_attribute("data-review"),  # break-glass only
+                "badge": li.locator(".badge").all_inner_texts(),
                 "text": li.inner_text(),
             }
             for li in items

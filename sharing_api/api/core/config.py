@@ -44,6 +44,23 @@ class HostedMember(BaseModel):
         description="this member's own passphrase file (a hosted clinic's keys sealed apart); "
         "default: the gateway's passphrase",
     )
+    # ---- break-glass (the member's own rules; see api/break_glass.py) ----
+    break_glass_roles: tuple[str, ...] = Field(
+        default=("doctor",), description="staff roles that may break the glass"
+    )
+    break_glass_reviewers: tuple[str, ...] = Field(
+        default=("chief-physician", "medical-director"),
+        description="staff roles that may justify another person's break-glass read",
+    )
+    break_glass_limit: int = Field(
+        default=3, gt=0, le=1000, description="break-glass reads per person per window"
+    )
+    break_glass_window_s: int = Field(default=24 * 3600, gt=0, le=30 * 86_400)
+    audit_key_file: str | None = Field(
+        default=None,
+        description="a regulator's sealed X25519 audit key (kind 'audit'): this gateway "
+        "opens the break-glass reasons sealed to it, for the regulator's console",
+    )
 
     @model_validator(mode="before")
     @classmethod

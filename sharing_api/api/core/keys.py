@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from eth_account import Account
 
 from crypto.authority import AttributeAuthority
@@ -22,6 +23,7 @@ from sharing_api.api.core.config import ApiSettings, HostedMember
 
 LEDGER_KIND = "ledger"  # a member's 32-byte ledger (secp256k1) private key
 AUTHORITY_KIND = "authority"  # as `alliance abe setup` writes master.key
+AUDIT_KIND = "audit"  # a regulator's X25519 audit key (32 raw bytes), opens break-glass reasons
 PASSPHRASE_ENV = "ALLIANCE_PASSPHRASE"
 MAX_PASSPHRASE_BYTES = 4096
 
@@ -34,6 +36,7 @@ class PassphraseError(ValueError):
 class UnlockedMember:
     ledger_key: bytes
     authority: AttributeAuthority | None
+    audit_key: X25519PrivateKey | None = None
 
 
 def resolve_passphrase(settings: ApiSettings, environ: Mapping[str, str] | None = None) -> str:
@@ -82,7 +85,18 @@ def unlock_member(member: HostedMember, passphrase: str) -> UnlockedMember:
             raise ValueError(
                 f"{path} is authority {authority.authority!r}, configured as {member.authority!r}"
             )
-    return UnlockedMember(raw, authority)
+    audit_key = None
+    if member.audit_key_file:
+        sealed = _open(Path(member.audit_key_file), AUDIT_KIND, passphrase)
+        if len(sealed) != 32:
+            raise KeystoreError(f"{member.audit_key_file}: an audit key is 32 bytes")
+        audit_key = X25519PrivateKey.from_private_bytes(sealed)
+    return UnlockedMember(raw, authority, audit_key)
+
+
+def seal_audit_key(path: Path, key: X25519PrivateKey, passphrase: str, log2_n: int) -> None:
+    """Seal a regulator's X25519 audit key into ``path`` (0600, atomic)."""
+    write_key_file(path, AUDIT_KIND, key.private_bytes_raw(), passphrase, log2_n)
 
 
 def unlock_members(settings: ApiSettings, passphrase: str | None = None) -> list[UnlockedMember]:

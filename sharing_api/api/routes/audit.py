@@ -1,17 +1,18 @@
-"""Audit (regulator, read-only): accesses, consents, referrals, the break-glass queue, and a
-FHIR AuditEvent bundle. Everything comes from the index; nothing scans the chain. Members may
-justify their own break-glass accesses here."""
+"""Audit (regulator): accesses, consents, referrals, the break-glass queue, and a FHIR
+AuditEvent bundle. Everything comes from the index; nothing scans the chain. Break-glass
+review: a reviewing person of the reader's member justifies, the regulator reads the sealed
+reason and justification (api/break_glass.py) and closes the case, accepted or flagged."""
 
 from __future__ import annotations
 
-import hashlib
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
-from sharing_api.api.deps import CareProvider, FreshServices, Regulator
+from sharing_api.api.break_glass import check_reviewer, open_texts, seal_justification
+from sharing_api.api.deps import FreshServices, Regulator, StaffOnly
 from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden, not_found
 from sharing_api.api.fhir_export import audit_bundle
 from sharing_api.api.schemas import (
@@ -24,12 +25,35 @@ from sharing_api.api.schemas import (
     referral_out,
 )
 from sharing_api.chain import Basis
+from sharing_api.chain.scopes import Review
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
 
 class JustifyIn(BaseModel):
     justification: str = Field(min_length=1, max_length=4096)
+
+
+class CloseIn(BaseModel):
+    accepted: bool  # False: flagged
+
+
+class SealedTextOut(BaseModel):
+    kind: str  # reason | justification
+    envelope: str  # 0x-hex, crypto.audit_seal format, sealed to the regulator's audit key
+    commitment: str  # what the chain holds
+
+
+class OpenedTextOut(BaseModel):
+    text: str
+    commitment: str  # recomputed from the opened text and its salt
+    matches_chain: bool
+
+
+class BreakGlassReviewOut(BaseModel):
+    access: AccessOut
+    reason: OpenedTextOut | None
+    justification: OpenedTextOut | None
 
 
 class SummaryOut(BaseModel):
@@ -77,6 +101,8 @@ def break_glass(
     _: Regulator, services: FreshServices, include_justified: bool = False
 ) -> list[AccessOut]:
     rows = services.index.accesses(basis=int(Basis.BREAK_GLASS), unjustified=not include_justified)
+    if not include_justified:  # waiting for a justification: flagged ones are closed
+        rows = [r for r in rows if int(r["review"] or 0) == Review.OPEN]
     return [access_out(r) for r in rows]
 
 
@@ -105,25 +131,94 @@ def fhir(_: Regulator, services: FreshServices, patient: AddressQuery = None) ->
     return audit_bundle(services.index.accesses(patient=patient), int(time.time()))
 
 
+def _break_glass_row(services: FreshServices, access_id: int) -> dict[str, Any]:
+    row = services.index.access(access_id)
+    if row is None or int(row["basis"]) != Basis.BREAK_GLASS:
+        raise not_found(f"no break-glass access {access_id}")
+    return row
+
+
 @router.post(
     "/break-glass/{access_id}/justify",
     responses=PROBLEM_RESPONSES,
-    summary="The reader's member justifies a break-glass access",
+    summary="A reviewing person of the reader's member (not the reader) justifies it",
 )
 def justify(
-    access_id: int, body: JustifyIn, principal: CareProvider, services: FreshServices
+    access_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    body: JustifyIn,
+    principal: StaffOnly,
+    services: FreshServices,
 ) -> AccessOut:
-    found = services.index.accesses(basis=int(Basis.BREAK_GLASS))
-    row = next((a for a in found if int(a["access_id"]) == access_id), None)
-    if row is None:
-        raise not_found(f"no break-glass access {access_id}")
-    if row["reader"] != principal.member.lower():
-        raise forbidden("only the reader's member may justify its break-glass access")
-    if row["justified"]:
-        raise ApiError(409, f"break-glass access {access_id} is already justified", "Conflict")
-    digest = hashlib.sha256(body.justification.encode()).digest()
-    services.signer(principal.member).access.justify(access_id, digest)
+    row = _break_glass_row(services, access_id)
+    check_reviewer(services, principal, access_id, str(row["reader"]))
+    if int(row["review"] or 0) != Review.OPEN:
+        raise ApiError(
+            409, f"break-glass access {access_id} is already justified or closed", "Conflict"
+        )
+    commitment, reviewer = seal_justification(services, principal, access_id, body.justification)
+    services.signer(principal.member).access.justify(access_id, commitment, reviewer)
     services.metrics.chain_writes.labels("justify").inc()
     services.indexer.sync()
-    updated = services.index.accesses(record_id=int(row["record_id"]))
-    return access_out(next(a for a in updated if int(a["access_id"]) == access_id))
+    return access_out(_break_glass_row(services, access_id))
+
+
+@router.post(
+    "/break-glass/{access_id}/close",
+    responses=PROBLEM_RESPONSES,
+    summary="The regulator closes a break-glass review: accepted or flagged",
+)
+def close(
+    access_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    body: CloseIn,
+    principal: Regulator,
+    services: FreshServices,
+) -> AccessOut:
+    _break_glass_row(services, access_id)
+    # Signed as the regulator: the gateway it signs in at must hold its ledger key.
+    services.signer(principal.member).access.close_break_glass(access_id, body.accepted)
+    services.metrics.chain_writes.labels("close-break-glass").inc()
+    services.indexer.sync()
+    return access_out(_break_glass_row(services, access_id))
+
+
+@router.get(
+    "/break-glass/{access_id}/sealed",
+    responses=PROBLEM_RESPONSES,
+    summary="The reason and justification as sealed to the regulator (the reader's gateway)",
+)
+def sealed(
+    access_id: Annotated[int, Path(ge=1, le=2**63 - 1)], _: Regulator, services: FreshServices
+) -> list[SealedTextOut]:
+    _break_glass_row(services, access_id)
+    texts = services.break_glass.texts(access_id)
+    return [
+        SealedTextOut(kind=k, envelope="0x" + t.envelope.hex(), commitment=t.commitment)
+        for k, t in sorted(texts.items())
+    ]
+
+
+@router.get(
+    "/break-glass/{access_id}/review",
+    responses=PROBLEM_RESPONSES,
+    summary="The reason and justification opened with the regulator's audit key, checked "
+    "against the chain",
+)
+def review(
+    access_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    principal: Regulator,
+    services: FreshServices,
+) -> BreakGlassReviewOut:
+    row = _break_glass_row(services, access_id)
+    key = services.audit_keys.get(services.signer(principal.member).client.address)
+    if key is None:
+        raise forbidden("this gateway holds no audit key of yours")
+    on_chain = {"reason": row["reason_hash"], "justification": row["justification_hash"]}
+    opened = open_texts(services, key, access_id, on_chain)
+
+    def out(kind: str) -> OpenedTextOut | None:
+        found = opened.get(kind)
+        return None if found is None else OpenedTextOut(**vars(found))
+
+    return BreakGlassReviewOut(
+        access=access_out(row), reason=out("reason"), justification=out("justification")
+    )

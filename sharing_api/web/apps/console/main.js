@@ -207,19 +207,71 @@ async function loadAnomalies() {
   });
 }
 
+// The review queue: every break-glass read with where it stands (open, justified, accepted,
+// flagged), the reason and justification opened with the regulator's audit key, and the
+// regulator's close (accept a justified read, or flag one).
 async function loadBreakGlass() {
-  const queue = await api("/audit/break-glass");
+  const queue = await api("/audit/break-glass?include_justified=true");
+  const reviews = await Promise.all(
+    queue.map((a) => api(`/audit/break-glass/${a.access_id}/review`).catch(() => null)),
+  );
   const now = Date.now() / 1000;
-  $("bg-count").textContent = `${queue.length} unjustified break-glass accesses`;
+  const open = queue.filter((a) => a.review === "open").length;
+  const justified = queue.filter((a) => a.review === "justified").length;
+  $("bg-count").textContent =
+    `${open} waiting for justification, ${justified} justified and waiting for you, ` +
+    `${queue.length - open - justified} closed`;
   fillTable($("bg-queue"), queue, (tr, a) => {
+    const opened = reviews[queue.indexOf(a)];
     tr.dataset.accessId = a.access_id;
+    tr.dataset.review = a.review;
     cell(tr, String(a.access_id));
     cell(tr, utc(a.timestamp));
     cell(tr, nameOf(a.reader), { class: "reader" });
     cell(tr, short(a.patient), { title: a.patient });
     cell(tr, `#${a.record_id}`);
     cell(tr, `${Math.max(0, Math.round((now - a.timestamp) / 60))} min`);
+    cell(tr, REVIEW_LABELS[a.review] || a.review, { class: "review" });
+    cell(tr, sealedText(opened?.reason), { class: "reason" });
+    cell(tr, sealedText(opened?.justification), { class: "justification" });
+    const actions = cell(tr, "", { class: "actions" });
+    if (a.review === "open" || a.review === "justified") {
+      if (a.review === "justified") actions.append(closeButton(a.access_id, true));
+      actions.append(closeButton(a.access_id, false));
+    }
   });
+}
+
+const REVIEW_LABELS = {
+  open: "waiting for justification",
+  justified: "justified",
+  accepted: "accepted",
+  flagged: "flagged",
+};
+
+function sealedText(opened) {
+  if (!opened) return "–";
+  return opened.matches_chain ? opened.text : `${opened.text} (does not match the chain!)`;
+}
+
+function closeButton(accessId, accepted) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = accepted ? "accept" : "flag";
+  button.textContent = accepted ? "Accept" : "Flag";
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      await api(`/audit/break-glass/${accessId}/close`, {
+        method: "POST",
+        body: { accepted },
+      });
+    } catch (err) {
+      $("bg-count").textContent = err.message;
+    }
+    await section($("break-glass"), loadBreakGlass);
+  });
+  return button;
 }
 
 async function refreshFiltered() {

@@ -40,10 +40,15 @@ export function grantee(members, consent) {
 
 export function basis(access) {
   if (access.basis === "break-glass") {
-    const state = access.justified ? t("basis.justified") : t("basis.unjustified");
-    return `${t("basis.break-glass")} (${state})`;
+    return `${t("basis.break-glass")} (${t(`review.${reviewState(access)}`)})`;
   }
   return t(`basis.${access.basis}`, { id: access.basis_id });
+}
+
+// Where a break-glass read stands: open (waiting for justification), justified, accepted
+// or flagged (the regulator's ruling).
+export function reviewState(access) {
+  return access.review || (access.justified ? "justified" : "open");
 }
 
 export function isChinese() {

@@ -60,12 +60,21 @@ export function recordsSection(app, data) {
 }
 
 function accessItem(app, access) {
+  const emergency = access.basis === "break-glass";
+  const review = emergency ? fmt.reviewState(access) : undefined;
   return h(
     "li",
     {
-      class: `access basis-${access.basis}`,
-      dataset: { accessId: access.access_id, basis: access.basis, reader: access.reader },
+      class: emergency ? `access basis-break-glass review-${review}` : `access basis-${access.basis}`,
+      dataset: {
+        accessId: access.access_id,
+        basis: access.basis,
+        reader: access.reader,
+        ...(emergency ? { review } : {}),
+      },
     },
+    emergency ? h("strong", { class: "badge" }, t("review.badge")) : null,
+    emergency ? " " : null,
     t("access.line", {
       reader: access.reader_name || fmt.memberName(app.members, access.reader),
       time: fmt.moment(access.timestamp),

@@ -1,0 +1,139 @@
+"""Break-glass, as each hosted member configures it: who may break the glass (staff roles),
+how often per person (a count per window, kept in the index DB), who may justify it
+(another person, in a reviewing role), and the reason and justification sealed to the
+regulator's audit key (on chain only their keyed commitments: ``crypto.audit_seal``)."""
+
+from __future__ import annotations
+
+import hmac
+import math
+import time
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from crypto import audit_seal
+from sharing_api.api.core.config import HostedMember
+from sharing_api.api.core.security import Kind, Principal
+from sharing_api.api.errors import ApiError, forbidden
+from sharing_api.api.services import Services
+from sharing_api.index.break_glass import SealedText
+
+
+@dataclass(frozen=True)
+class SealedReason:
+    envelope: bytes
+    commitment: bytes
+
+
+def rules_of(services: Services, member: str) -> HostedMember:
+    return services.member_settings(member)
+
+
+def seal_reason(services: Services, principal: Principal, reason: str | None) -> SealedReason:
+    """The checks before a break-glass read, in order: a person (staff token) in a role the
+    member allows (403), a reason (400), an audit key to seal it to (503), and the person's
+    turn within the rate limit (429, saying when it resets). The turn is counted here,
+    before the read is logged: a burst cannot outrun the count."""
+    if principal.kind is not Kind.STAFF:
+        raise forbidden("break-glass is for staff (a person), not a member's own token")
+    rules = rules_of(services, principal.member)
+    if principal.staff_role not in rules.break_glass_roles:
+        allowed = ", ".join(rules.break_glass_roles) or "nobody"
+        raise forbidden(f"break-glass is for {allowed}; your role is {principal.staff_role}")
+    if not reason or not reason.strip():
+        raise ApiError(400, "break-glass needs a reason")
+    _owner, public_key = services.reader.access.audit_key()
+    if not any(public_key):
+        raise ApiError(503, "no regulator audit key on chain: a reason could not be sealed")
+    resets = services.break_glass.take_turn(
+        principal.member, principal.subject, rules.break_glass_limit, rules.break_glass_window_s
+    )
+    if resets is not None:
+        wait = max(1, math.ceil(resets - time.time()))
+        raise ApiError(
+            429,
+            f"break-glass limit reached ({rules.break_glass_limit} per "
+            f"{rules.break_glass_window_s} s per person); it resets at {int(resets)}",
+            resets_at=int(resets),
+            retry_after=wait,
+        )
+    sealed = audit_seal.seal(public_key, "reason", reason.strip())
+    return SealedReason(sealed.envelope, sealed.commitment)
+
+
+def keep_reason(
+    services: Services, principal: Principal, access_id: int, sealed: SealedReason
+) -> None:
+    services.break_glass.put(
+        SealedText(
+            access_id,
+            "reason",
+            principal.member,
+            principal.subject,
+            sealed.envelope,
+            "0x" + sealed.commitment.hex(),
+        )
+    )
+
+
+def check_reviewer(services: Services, principal: Principal, access_id: int, reader: str) -> None:
+    """403 unless the caller is another person of the reader's member, in a reviewing role."""
+    if principal.kind is not Kind.STAFF:
+        raise forbidden("a justification comes from a person (a staff token) in a reviewing role")
+    if principal.member.lower() != reader.lower():
+        raise forbidden("only the reader's member may justify its break-glass access")
+    rules = rules_of(services, principal.member)
+    if principal.staff_role not in rules.break_glass_reviewers:
+        allowed = ", ".join(rules.break_glass_reviewers) or "nobody"
+        raise forbidden(
+            f"break-glass is justified by {allowed}; your role is {principal.staff_role}"
+        )
+    reason = services.break_glass.texts(access_id).get("reason")
+    if reason is None or reason.staff == principal.subject:
+        # Without the reason's record nobody can show the reviewer is another person.
+        raise forbidden("the person who broke the glass cannot justify it")
+
+
+def seal_justification(
+    services: Services, principal: Principal, access_id: int, justification: str
+) -> tuple[bytes, bytes]:
+    """(commitment, reviewer pseudonym) for the chain; the sealed text is kept here."""
+    _owner, public_key = services.reader.access.audit_key()
+    if not any(public_key):
+        raise ApiError(503, "no regulator audit key on chain: a justification could not be sealed")
+    sealed = audit_seal.seal(public_key, "justification", justification.strip())
+    services.break_glass.put(
+        SealedText(
+            access_id,
+            "justification",
+            principal.member,
+            principal.subject,
+            sealed.envelope,
+            "0x" + sealed.commitment.hex(),
+        )
+    )
+    # The reviewer by the same keyed pseudonym as their reads (revealable to the regulator).
+    reviewer = services.staff_pseudonym(principal.member, principal.staff_id)
+    services.staff.remember(reviewer, principal.member, principal.staff_id, principal.staff_role)
+    return sealed.commitment, reviewer
+
+
+@dataclass(frozen=True)
+class OpenedText:
+    text: str
+    commitment: str
+    matches_chain: bool  # the commitment recomputed from the opened text equals the chain's
+
+
+def open_texts(
+    services: Services, key: X25519PrivateKey, access_id: int, on_chain: dict[str, str | None]
+) -> dict[str, OpenedText]:
+    """The regulator's view: each sealed text opened and checked against the chain."""
+    found: dict[str, OpenedText] = {}
+    for kind, sealed in services.break_glass.texts(access_id).items():
+        opened = audit_seal.open_sealed(key, kind, sealed.envelope)
+        recomputed = "0x" + opened.commitment(kind).hex()
+        chain = (on_chain.get(kind) or "").lower()
+        found[kind] = OpenedText(opened.text, recomputed, hmac.compare_digest(recomputed, chain))
+    return found
