@@ -107,7 +107,10 @@ def test_patient_hospital_regulator_in_the_browser(world: dict[str, Any]) -> Non
         assert cells[cells.index("consents") + 1] == "1"
         assert cells[cells.index("revocations") + 1] == "1"
         reader = cells.index(alliance.address("h1").lower())  # the access table's row
-        assert cells[reader - 3] == str(access_id) and cells[reader + 2] == f"consent {consent_id}"
+        # access, time, record, reader, staff (the doctor's pseudonym, never a name), purpose,
+        # basis
+        assert cells[reader - 3] == str(access_id) and cells[reader + 3] == f"consent {consent_id}"
+        assert re.fullmatch(r"0x[0-9a-f]{64}", cells[reader + 1])
         _, table = console.export_text("csv")
         assert str(access_id) in table and patient.address.lower() in table.lower()
 
