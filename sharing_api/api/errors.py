@@ -68,6 +68,7 @@ _TITLES = {
     404: "Not Found",
     409: "Conflict",
     413: "Content Too Large",
+    429: "Too Many Requests",
     422: "Unprocessable Content",
     503: "Service Unavailable",
 }
@@ -81,7 +82,9 @@ def problem(status: int, detail: str, title: str = "", **extra: Any) -> JSONResp
         "detail": detail,
         **extra,
     }
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if "retry_after" in extra:  # a rate limit (api/core/limits.py): when to come back
+        headers["Retry-After"] = str(extra["retry_after"])
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 

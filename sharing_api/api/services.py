@@ -15,6 +15,7 @@ from sharing_api.api.console_state import ConsoleState
 from sharing_api.api.core.config import ApiSettings
 from sharing_api.api.core.jwt_secret import token_secret
 from sharing_api.api.core.keys import unlock_members
+from sharing_api.api.core.limits import Limiter
 from sharing_api.api.core.security import DEFAULT_AUDIENCE, NonceStore, TokenService
 from sharing_api.api.errors import forbidden
 from sharing_api.api.metrics import Metrics
@@ -49,6 +50,7 @@ class Services:
     remote_authorities: RemoteAuthorities  # other members' ABE parameters, hash-checked
     console: ConsoleState  # the regulator console's verification state
     proposals: ProposalStore  # referral proposals waiting for patients (off chain)
+    limits: Limiter  # rate limits and quotas (settings.rate_limits), in the index DB
     metrics: Metrics = field(default_factory=Metrics)
     batchers: dict[str, AccessBatcher] = field(default_factory=dict)
     _batch_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -99,7 +101,10 @@ class Services:
             tokens=TokenService(
                 secret, settings.token_ttl_s, audience=settings.public_url or DEFAULT_AUDIENCE
             ),
-            nonces=NonceStore(index.engine, settings.nonce_ttl_s),
+            nonces=NonceStore(
+                index.engine, settings.nonce_ttl_s, limit=settings.rate_limits.nonces_live
+            ),
+            limits=Limiter(index.engine, settings.rate_limits),
             served=ServedAccesses(index.engine),
             console=ConsoleState(store=VerificationStore(index.engine)),
             proposals=ProposalStore(index.engine),

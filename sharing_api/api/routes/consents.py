@@ -10,9 +10,10 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
+from sharing_api.api.core.limits import client_key
 from sharing_api.api.core.security import Kind, Principal
 from sharing_api.api.deps import Anyone, PatientOrCare, ServicesDep
 from sharing_api.api.errors import PROBLEM_RESPONSES, forbidden, not_found
@@ -72,6 +73,14 @@ class DomainOut(BaseModel):
     nonce: int | None = None
 
 
+def limit_relay(services: Services, request: Request, patient: str) -> None:
+    """Each relay costs the alliance a transaction: limit them per client IP and per
+    patient, whoever signs the request in."""
+    client = client_key(request.client.host if request.client else None)
+    services.limits.hit("consent_per_ip", client, what="consent relays from your address")
+    services.limits.hit("consent_per_patient", patient, what="consent relays for this patient")
+
+
 def is_party(services: Services, principal: Principal, row: dict[str, Any]) -> bool:
     """May this caller see this consent (see the module's docstring)?"""
     if principal.kind is Kind.REGULATOR:
@@ -124,9 +133,12 @@ def domain(
     responses=PROBLEM_RESPONSES,
     summary="Relay a patient's signed consent grant",
 )
-def grant(body: GrantIn, principal: PatientOrCare, services: ServicesDep) -> ConsentOut:
+def grant(
+    body: GrantIn, request: Request, principal: PatientOrCare, services: ServicesDep
+) -> ConsentOut:
     if principal.kind is Kind.PATIENT and body.patient.lower() != principal.subject.lower():
         raise forbidden("a patient relays only their own grants")
+    limit_relay(services, request, body.patient)
     granted = relayer_for(services, principal).consents.grant_by_sig(
         body.terms(), body.signature.to_sig()
     )
@@ -141,9 +153,14 @@ def grant(body: GrantIn, principal: PatientOrCare, services: ServicesDep) -> Con
     summary="Relay a patient's signed revocation",
 )
 def revoke(
-    consent_id: int, body: RevokeIn, principal: PatientOrCare, services: ServicesDep
+    consent_id: int,
+    body: RevokeIn,
+    request: Request,
+    principal: PatientOrCare,
+    services: ServicesDep,
 ) -> ConsentOut:
     row = find_consent(services, consent_id, principal, relayed=True)
+    limit_relay(services, request, str(row["patient"]))
     relayer_for(services, principal).consents.revoke_by_sig(
         consent_id, body.nonce, body.deadline, body.signature.to_sig()
     )

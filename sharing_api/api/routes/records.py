@@ -42,7 +42,16 @@ async def _store_and_register(
     register: Any,
 ) -> RecordOut:
     signer = services.signer(principal.member)
+    limits = services.limits
+    await run_in_threadpool(limits.hit, "upload_per_uploader", principal.subject, 1, "uploads")
     body = await spool_body(request, services.settings.max_upload_bytes, sha256)
+    try:  # the member's byte quota, charged with what actually arrived
+        await run_in_threadpool(
+            limits.hit, "upload_bytes_per_member", principal.member, body.size, "upload bytes"
+        )
+    except BaseException:
+        body.file.close()
+        raise
     try:
         info = await run_in_threadpool(services.storage.put, body.file)
     finally:
