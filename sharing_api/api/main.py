@@ -20,6 +20,7 @@ from sharing_api.api.routes import (
     health,
     keys,
     members,
+    patient_attest,
     patients,
     records,
     referral_inbox,
@@ -71,6 +72,7 @@ def create_app(services: Services, *, follow_chain: bool = True, threads: int = 
         console,
         members,
         patients,
+        patient_attest,
         gateway,
     )
     for module in routers:

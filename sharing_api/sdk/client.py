@@ -327,6 +327,13 @@ class SharingClient:
 
     # ---- consents (patient side: signs locally) ---------------------------------------------
 
+    def attest_patient(self, patient: str) -> dict[str, Any]:
+        """As a member: attest that you verified this patient's real identity, so gateways
+        relay their consents (POST /patients/{address}/attest)."""
+        check_address(patient, "patient")
+        out: dict[str, Any] = self.json("POST", f"/patients/{patient}/attest")
+        return out
+
     def grant_consent(
         self,
         patient_key: str | bytes,

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from sharing_api.api.core.limits import client_key
 from sharing_api.api.core.security import Kind, Principal
 from sharing_api.api.deps import Anyone, PatientOrCare, ServicesDep
-from sharing_api.api.errors import PROBLEM_RESPONSES, forbidden, not_found
+from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden, not_found
 from sharing_api.api.fhir_export import consent_resource
 from sharing_api.api.lookups import relayer_for
 from sharing_api.api.schemas import AddressField, ConsentOut, Hex32, SignatureIn, consent_out
@@ -81,6 +81,19 @@ def limit_relay(services: Services, request: Request, patient: str) -> None:
     services.limits.hit("consent_per_patient", patient, what="consent relays for this patient")
 
 
+def require_known_patient(services: Services, patient: str) -> None:
+    """Consents are relayed only for patients a member has verified (real-name) and
+    attested on chain: otherwise any fresh key could make the alliance pay for its grants."""
+    if not services.reader.consents.is_known_patient(patient):
+        raise ApiError(
+            403,
+            f"patient {patient} is not known to the alliance: ask a member (a hospital or "
+            "clinic that can check your identity) to verify you and attest your address "
+            f"(`alliance patient attest {patient}`), then sign the consent again",
+            "Unknown Patient",
+        )
+
+
 def is_party(services: Services, principal: Principal, row: dict[str, Any]) -> bool:
     """May this caller see this consent (see the module's docstring)?"""
     if principal.kind is Kind.REGULATOR:
@@ -139,6 +152,7 @@ def grant(
     if principal.kind is Kind.PATIENT and body.patient.lower() != principal.subject.lower():
         raise forbidden("a patient relays only their own grants")
     limit_relay(services, request, body.patient)
+    require_known_patient(services, body.patient)
     granted = relayer_for(services, principal).consents.grant_by_sig(
         body.terms(), body.signature.to_sig()
     )
