@@ -6,18 +6,21 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from sharing_api.api.deps import CareProvider, FreshServices, Regulator
 from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden, not_found
 from sharing_api.api.fhir_export import audit_bundle
+from sharing_api.api.paging import PAGED, PageDep
 from sharing_api.api.schemas import (
     AccessOut,
     AddressQuery,
     ConsentOut,
+    IdPath,
+    IdQuery,
     ReferralOut,
     access_out,
     consent_out,
@@ -26,6 +29,7 @@ from sharing_api.api.schemas import (
 from sharing_api.chain import Basis
 
 router = APIRouter(prefix="/audit", tags=["audit"])
+LISTED = {**PROBLEM_RESPONSES, **PAGED}
 
 
 class JustifyIn(BaseModel):
@@ -42,55 +46,65 @@ class SummaryOut(BaseModel):
     break_glass_unjustified: int
 
 
-@router.get("/accesses", responses=PROBLEM_RESPONSES, summary="Every logged access")
+@router.get("/accesses", responses=LISTED, summary="Every logged access, paged")
 def accesses(
     _: Regulator,
     services: FreshServices,
+    page: PageDep,
     patient: AddressQuery = None,
     reader: AddressQuery = None,
-    record_id: Annotated[int | None, Query(ge=1)] = None,
+    record_id: IdQuery = None,
 ) -> list[AccessOut]:
-    rows = services.index.accesses(patient=patient, reader=reader, record_id=record_id)
-    return [access_out(r) for r in rows]
+    rows = services.index.accesses(
+        patient=patient, reader=reader, record_id=record_id, after=page.cursor, limit=page.fetch
+    )
+    return [access_out(r) for r in page.take(rows, "access_id")]
 
 
-@router.get("/consents", responses=PROBLEM_RESPONSES, summary="Every consent")
+@router.get("/consents", responses=LISTED, summary="Every consent, paged")
 def consents(
-    _: Regulator, services: FreshServices, patient: AddressQuery = None
+    _: Regulator, services: FreshServices, page: PageDep, patient: AddressQuery = None
 ) -> list[ConsentOut]:
-    return [consent_out(r) for r in services.index.consents(patient=patient)]
+    rows = services.index.consents(patient=patient, after=page.cursor, limit=page.fetch)
+    return [consent_out(r) for r in page.take(rows, "consent_id")]
 
 
-@router.get("/referrals", responses=PROBLEM_RESPONSES, summary="Every referral")
+@router.get("/referrals", responses=LISTED, summary="Every referral, paged")
 def referrals(
-    _: Regulator, services: FreshServices, patient: AddressQuery = None
+    _: Regulator, services: FreshServices, page: PageDep, patient: AddressQuery = None
 ) -> list[ReferralOut]:
-    return [referral_out(r) for r in services.index.referrals(patient=patient)]
+    rows = services.index.referrals(patient=patient, after=page.cursor, limit=page.fetch)
+    return [referral_out(r) for r in page.take(rows, "referral_id")]
 
 
 @router.get(
     "/break-glass",
-    responses=PROBLEM_RESPONSES,
-    summary="Break-glass accesses, unjustified by default (review queue)",
+    responses=LISTED,
+    summary="Break-glass accesses, unjustified by default (review queue), paged",
 )
 def break_glass(
-    _: Regulator, services: FreshServices, include_justified: bool = False
+    _: Regulator, services: FreshServices, page: PageDep, include_justified: bool = False
 ) -> list[AccessOut]:
-    rows = services.index.accesses(basis=int(Basis.BREAK_GLASS), unjustified=not include_justified)
-    return [access_out(r) for r in rows]
+    rows = services.index.accesses(
+        basis=int(Basis.BREAK_GLASS),
+        unjustified=not include_justified,
+        after=page.cursor,
+        limit=page.fetch,
+    )
+    return [access_out(r) for r in page.take(rows, "access_id")]
 
 
 @router.get("/summary", responses=PROBLEM_RESPONSES, summary="Counts for the audit console")
 def summary(_: Regulator, services: FreshServices) -> SummaryOut:
     idx = services.index
-    all_consents = idx.consents(limit=1_000_000)
-    bg = idx.accesses(basis=int(Basis.BREAK_GLASS), limit=1_000_000)
+    all_consents = idx.consents()
+    bg = idx.accesses(basis=int(Basis.BREAK_GLASS))
     return SummaryOut(
-        records=len(idx.records(limit=1_000_000)),
+        records=len(idx.records()),
         consents=len(all_consents),
         revoked_consents=sum(1 for c in all_consents if c["revoked"]),
-        referrals=len(idx.referrals(limit=1_000_000)),
-        accesses=len(idx.accesses(limit=1_000_000)),
+        referrals=len(idx.referrals()),
+        accesses=len(idx.accesses()),
         break_glass=len(bg),
         break_glass_unjustified=sum(1 for a in bg if not a["justified"]),
     )
@@ -111,7 +125,7 @@ def fhir(_: Regulator, services: FreshServices, patient: AddressQuery = None) ->
     summary="The reader's member justifies a break-glass access",
 )
 def justify(
-    access_id: int, body: JustifyIn, principal: CareProvider, services: FreshServices
+    access_id: IdPath, body: JustifyIn, principal: CareProvider, services: FreshServices
 ) -> AccessOut:
     found = services.index.accesses(basis=int(Basis.BREAK_GLASS))
     row = next((a for a in found if int(a["access_id"]) == access_id), None)

@@ -19,7 +19,15 @@ from sharing_api.api.deps import Anyone, PatientOrCare, ServicesDep
 from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden, not_found
 from sharing_api.api.fhir_export import consent_resource
 from sharing_api.api.lookups import relayer_for
-from sharing_api.api.schemas import AddressField, ConsentOut, Hex32, SignatureIn, consent_out
+from sharing_api.api.paging import PAGED, PageDep
+from sharing_api.api.schemas import (
+    AddressField,
+    ConsentOut,
+    Hex32,
+    IdPath,
+    SignatureIn,
+    consent_out,
+)
 from sharing_api.api.services import Services
 from sharing_api.chain import Category, GrantTerms, Purpose
 from sharing_api.chain.scopes import mask
@@ -167,7 +175,7 @@ def grant(
     summary="Relay a patient's signed revocation",
 )
 def revoke(
-    consent_id: int,
+    consent_id: IdPath,
     body: RevokeIn,
     request: Request,
     principal: PatientOrCare,
@@ -185,30 +193,37 @@ def revoke(
 
 @router.get(
     "",
-    responses=PROBLEM_RESPONSES,
-    summary="List the consents you are party to (from the index; the regulator: all)",
+    responses={**PROBLEM_RESPONSES, **PAGED},
+    summary="List the consents you are party to (from the index; the regulator: all), paged",
 )
 def list_consents(
     principal: Anyone,
     services: ServicesDep,
+    page: PageDep,
     patient: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
 ) -> list[ConsentOut]:
     if principal.kind is Kind.PATIENT:
         if patient is not None and patient.lower() != principal.subject.lower():
             raise forbidden("patients see their own consents only")
-        rows = services.index.consents(patient=principal.subject)
+        rows = services.index.consents(
+            patient=principal.subject, after=page.cursor, limit=page.fetch
+        )
     elif principal.kind is Kind.REGULATOR:
-        rows = services.index.consents(patient=patient)
+        rows = services.index.consents(patient=patient, after=page.cursor, limit=page.fetch)
     else:  # a member and its staff: the consents granted to it (by address or role)
         roles = int(services.roles_of(principal.member))
         rows = services.index.consents(
-            patient=patient, grantee=principal.member, grantee_roles=roles
+            patient=patient,
+            grantee=principal.member,
+            grantee_roles=roles,
+            after=page.cursor,
+            limit=page.fetch,
         )
-    return [consent_out(r) for r in rows]
+    return [consent_out(r) for r in page.take(rows, "consent_id")]
 
 
 @router.get("/{consent_id}", responses=PROBLEM_RESPONSES, summary="One consent you are party to")
-def get_consent(consent_id: int, principal: Anyone, services: ServicesDep) -> ConsentOut:
+def get_consent(consent_id: IdPath, principal: Anyone, services: ServicesDep) -> ConsentOut:
     return consent_out(find_consent(services, consent_id, principal))
 
 
@@ -217,5 +232,5 @@ def get_consent(consent_id: int, principal: Anyone, services: ServicesDep) -> Co
     responses=PROBLEM_RESPONSES,
     summary="The consent as a FHIR R4 Consent resource",
 )
-def consent_fhir(consent_id: int, principal: Anyone, services: ServicesDep) -> dict[str, Any]:
+def consent_fhir(consent_id: IdPath, principal: Anyone, services: ServicesDep) -> dict[str, Any]:
     return consent_resource(find_consent(services, consent_id, principal), int(time.time()))

@@ -16,7 +16,8 @@ from sharing_api.api.core.security import Kind, Principal
 from sharing_api.api.deps import Anyone, CareProvider, ServicesDep
 from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden
 from sharing_api.api.lookups import INLINE_BYTES, find_record, fixed_record, read_head
-from sharing_api.api.schemas import RecordOut, record_out
+from sharing_api.api.paging import PAGED, PageDep
+from sharing_api.api.schemas import IdPath, IdQuery, RecordOut, record_out
 from sharing_api.api.services import Services
 from sharing_api.api.upload import spool_body
 from sharing_api.chain import Category, Purpose
@@ -102,7 +103,7 @@ async def upload(
     openapi_extra={"requestBody": {"content": {"application/octet-stream": {}}}},
 )
 async def supersede(
-    record_id: int,
+    record_id: IdPath,
     request: Request,
     principal: CareProvider,
     services: ServicesDep,
@@ -121,28 +122,34 @@ async def supersede(
 
 
 @router.get("/{record_id}", responses=PROBLEM_RESPONSES, summary="A record's metadata")
-def metadata(record_id: int, principal: Anyone, services: ServicesDep) -> RecordOut:
+def metadata(record_id: IdPath, principal: Anyone, services: ServicesDep) -> RecordOut:
     row = find_record(services, record_id)
     if principal.kind is Kind.PATIENT and row["patient"] != principal.subject.lower():
         raise forbidden("patients see their own records only")
     return record_out(row)
 
 
-@router.get("", responses=PROBLEM_RESPONSES, summary="List records (from the index)")
+@router.get(
+    "", responses={**PROBLEM_RESPONSES, **PAGED}, summary="List records (from the index), paged"
+)
 def list_records(
     principal: Anyone,
     services: ServicesDep,
+    page: PageDep,
     patient: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
     custodian: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
 ) -> list[RecordOut]:
     if principal.kind is Kind.PATIENT:
         if patient is not None and patient.lower() != principal.subject.lower():
             raise forbidden("patients see their own records only")
-        rows = services.index.records(patient=principal.subject, custodian=custodian)
-    else:
-        rows = services.index.records(patient=patient, custodian=custodian)
-        if principal.kind in (Kind.MEMBER, Kind.STAFF):
-            rows = readable_by(services, principal.member, rows)
+        patient = principal.subject
+    # The page is cut before the member filter: the cursor moves past rows left out too.
+    found = services.index.records(
+        patient=patient, custodian=custodian, after=page.cursor, limit=page.fetch
+    )
+    rows = page.take(found, "record_id")
+    if principal.kind in (Kind.MEMBER, Kind.STAFF):
+        rows = readable_by(services, principal.member, rows)
     return [record_out(r) for r in rows]
 
 
@@ -153,11 +160,11 @@ def list_records(
     summary="The ciphertext, after the access is checked and logged on chain",
 )
 async def content(
-    record_id: int,
+    record_id: IdPath,
     principal: CareProvider,
     services: ServicesDep,
     purpose: Annotated[str, Query(max_length=32)] = "treatment",
-    referral_id: Annotated[int | None, Query(ge=1)] = None,
+    referral_id: IdQuery = None,
     break_glass: bool = False,
     reason: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> Response:

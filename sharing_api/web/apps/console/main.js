@@ -4,7 +4,7 @@
 // Each section marks data-state="loading" | "loaded" | "error" and counts finished loads in
 // data-gen, so tests can wait for the load an action started.
 import { Wallet } from "ethers";
-import { api, setToken, token } from "../shared/api.js";
+import { api, apiAll, setToken, token } from "../shared/api.js";
 import { signIn } from "../shared/siwe.js";
 import { groupedBars, pivot } from "./charts.js";
 
@@ -127,7 +127,9 @@ async function loadStatus() {
 }
 
 async function loadTimeline() {
-  const rows = await api(`/audit/timeline?${filterParams()}`);
+  // Pages run from the newest back, each in chain order: put them all in chain order.
+  const rows = await apiAll(`/audit/timeline?${filterParams()}`);
+  rows.sort((a, b) => a.access_id - b.access_id);
   $("timeline-count").textContent = `${rows.length} accesses`;
   fillTable($("timeline"), rows.slice().reverse(), (tr, a) => {
     tr.dataset.accessId = a.access_id;
@@ -206,7 +208,7 @@ async function loadAnomalies() {
 }
 
 async function loadBreakGlass() {
-  const queue = await api("/audit/break-glass");
+  const queue = await apiAll("/audit/break-glass");
   const now = Date.now() / 1000;
   $("bg-count").textContent = `${queue.length} unjustified break-glass accesses`;
   fillTable($("bg-queue"), queue, (tr, a) => {
