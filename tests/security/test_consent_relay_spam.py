@@ -8,16 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from sharing_api.sdk import ApiError, SharingClient
-from tests.api.conftest import Cast
+from tests.api.conftest import Cast, known_patient
 from tests.security.limited_api import client_from, limited_api
 
 
-def _patient(url: str, source_ip: str) -> tuple[LocalAccount, SharingClient]:
-    key = Account.create()
+def _patient(cast: Cast, url: str, source_ip: str) -> tuple[LocalAccount, SharingClient]:
+    key = known_patient(cast)
     client = client_from(url, source_ip)
     client.login(key.key)
     return key, client
@@ -41,7 +40,7 @@ def _refused(client: SharingClient, key: LocalAccount, cast: Cast) -> ApiError:
 def test_relays_for_one_patient_are_limited(cast: Cast, tmp_path: Path) -> None:
     limits = {"consent_per_patient": {"limit": 2, "window_s": 3600}}
     with limited_api(cast.alliance, tmp_path, **limits) as api:
-        key, patient = _patient(api.url, "127.0.0.3")
+        key, patient = _patient(cast, api.url, "127.0.0.3")
         _grant(patient, key, cast)
         _grant(patient, key, cast)
         _refused(patient, key, cast)
@@ -50,18 +49,18 @@ def test_relays_for_one_patient_are_limited(cast: Cast, tmp_path: Path) -> None:
         elsewhere.token = patient.token
         _refused(elsewhere, key, cast)
         # Another patient is not held back by the first.
-        other_key, other = _patient(api.url, "127.0.0.4")
+        other_key, other = _patient(cast, api.url, "127.0.0.4")
         _grant(other, other_key, cast)
 
 
 def test_relays_from_one_ip_are_limited(cast: Cast, tmp_path: Path) -> None:
     with limited_api(cast.alliance, tmp_path, consent_per_ip={"limit": 3, "window_s": 3600}) as api:
-        signers = [_patient(api.url, "127.0.0.5") for _ in range(4)]
+        signers = [_patient(cast, api.url, "127.0.0.5") for _ in range(4)]
         for key, client in signers[:3]:
             _grant(client, key, cast)
         key, client = signers[3]
         problem = _refused(client, key, cast)
         assert "from your address" in str(problem)
         # A patient on another machine still gets their consent relayed.
-        other_key, other = _patient(api.url, "127.0.0.6")
+        other_key, other = _patient(cast, api.url, "127.0.0.6")
         _grant(other, other_key, cast)
