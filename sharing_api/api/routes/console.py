@@ -250,7 +250,8 @@ def timeline_csv(_: Regulator, services: FreshServices, filters: FiltersDep) -> 
 
 @router.get(
     "/timeline.fhir",
-    responses=PROBLEM_RESPONSES,
+    responses={**PROBLEM_RESPONSES, 200: {"content": {"application/fhir+json": {}}}},
+    response_class=Response,
     summary="The filtered timeline as a FHIR R4 Bundle of AuditEvent resources",
 )
 def timeline_fhir(_: Regulator, services: FreshServices, filters: FiltersDep) -> Response:
