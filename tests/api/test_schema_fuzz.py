@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -48,7 +49,7 @@ def _token(cast: Cast, kind: str) -> str:
 
 
 @pytest.mark.parametrize("kind", ["anonymous", "member", "staff", "patient", "regulator"])
-def test_api_matches_its_schema(cast: Cast, kind: str) -> None:
+def test_api_matches_its_schema(cast: Cast, kind: str, tmp_path: Path) -> None:
     command = [
         sys.executable,
         "-m",
@@ -75,8 +76,13 @@ def test_api_matches_its_schema(cast: Cast, kind: str) -> None:
     if token:
         command += ["--header", f"Authorization: Bearer {token}"]
     env = {**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_HOOKS": ""}
-    ran = subprocess.run(
-        command, capture_output=True, text=True, env=env, timeout=SECONDS_PER_ROLE + 40
+    ran = subprocess.run(  # in tmp_path: schemathesis keeps its cache in the working dir
+        command,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=SECONDS_PER_ROLE + 40,
     )
     assert ran.returncode == 0, ran.stdout[-6000:] + ran.stderr[-2000:]
     assert "No issues found" in ran.stdout, ran.stdout[-3000:]
