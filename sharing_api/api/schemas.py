@@ -24,6 +24,8 @@ AddressQuery = Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")]
 MAX_ID = 2**63 - 1
 IdPath = Annotated[int, Path(ge=0, le=MAX_ID)]
 IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+# The last second of year 9999: later times do not fit a datetime (the reports format them).
+MAX_UNIX_TIME = 253_402_300_799
 
 
 class SignatureIn(BaseModel):

@@ -20,7 +20,7 @@ from sharing_api.api.errors import PROBLEM_RESPONSES
 from sharing_api.api.fhir_export import audit_bundle
 from sharing_api.api.lookups import member_infos
 from sharing_api.api.paging import PAGED, PageDep
-from sharing_api.api.schemas import MAX_ID, AccessOut, AddressQuery, access_out
+from sharing_api.api.schemas import MAX_ID, MAX_UNIX_TIME, AccessOut, AddressQuery, access_out
 from sharing_api.api.services import Services
 from sharing_api.audit import charts
 from sharing_api.audit.report import anomalies_about, csv_text, render_html, summary_of
@@ -174,10 +174,10 @@ class Filters:
         purpose: Annotated[str | None, Query(pattern=_labels(Purpose))] = None,
         basis: Annotated[str | None, Query(pattern=_labels(Basis))] = None,
         since: Annotated[
-            int | None, Query(ge=0, le=MAX_ID, description="Unix time, inclusive")
+            int | None, Query(ge=0, le=MAX_UNIX_TIME, description="Unix time, inclusive")
         ] = None,
         until: Annotated[
-            int | None, Query(ge=0, le=MAX_ID, description="Unix time, exclusive")
+            int | None, Query(ge=0, le=MAX_UNIX_TIME, description="Unix time, exclusive")
         ] = None,
     ) -> None:
         self.member, self.patient = member, patient
@@ -301,10 +301,11 @@ def chart_counts(
 
 
 Within = Annotated[
-    int, Query(ge=0, description="seconds a break-glass access may stay unjustified")
+    int,
+    Query(ge=0, le=MAX_UNIX_TIME, description="seconds a break-glass access may stay unjustified"),
 ]
-PerDay = Annotated[int, Query(ge=1, description="accesses per reader per UTC day")]
-Now = Annotated[int | None, Query(ge=0, le=MAX_ID, description="judge as of this Unix time")]
+PerDay = Annotated[int, Query(ge=1, le=MAX_ID, description="accesses per reader per UTC day")]
+Now = Annotated[int | None, Query(ge=0, le=MAX_UNIX_TIME, description="judge as of this Unix time")]
 
 
 Source = Annotated[
