@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from eth_account import Account
 
 from sharing_api.cli.main import cli
 from sharing_api.fhir import chest_pain_bundle
@@ -27,7 +28,11 @@ def test_record_consent_cycle_on_the_command_line(cast: Cast, tmp_path: Path) ->
     api = {"ALLIANCE_API_URL": cast.api.url}
     clinic_key = tmp_path / "clinic.key"
     clinic_key.write_text(cast.alliance.keys["clinic"])
-    patient = known_patient(cast)
+    patient = Account.create()
+    # The clinic verified the patient at its desk and attests the wallet's address.
+    args = ["patient", "attest", patient.address, "--key-file", str(clinic_key)]
+    attested = json.loads(_run(args, **api))
+    assert attested["known"] is True and attested["member"] == cast.address("clinic")
     patient_key = tmp_path / "patient.key"
     patient_key.write_text("0x" + bytes(patient.key).hex())
     bundle = tmp_path / "bundle.json"
