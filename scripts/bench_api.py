@@ -212,6 +212,7 @@ def _run(reporter: Reporter, args: argparse.Namespace) -> None:
                 h1, clinic, pat = SharingClient(url), SharingClient(url), SharingClient(url)
                 h1.login(alliance.keys["h1"])
                 clinic.login(alliance.keys["clinic"])
+                clinic.attest_patient(patient.address)  # consents need a verified patient
                 pat.login(patient.key)
                 pat.grant_consent(
                     patient.key,

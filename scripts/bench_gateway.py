@@ -201,6 +201,7 @@ def _records_and_consents(
         return client
 
     patient = Account.create()
+    member(h1_gw, alliance.keys["h1"]).attest_patient(patient.address)  # a verified patient
     wallet = member(h1_gw, patient.key)
     for grantee in ("h1", "h3"):
         wallet.grant_consent(

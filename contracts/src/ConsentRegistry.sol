@@ -2,8 +2,8 @@
 pragma solidity ^0.8.28;
 
 import {Eip712} from "./Eip712.sol";
-import {InvalidNonce, InvalidSignature, NotMember, SignatureExpired} from "./Errors.sol";
-import {IAllianceRegistry, IConsentRegistry, Roles, Scopes} from "./Interfaces.sol";
+import {InvalidNonce, InvalidSignature, NotMember, SignatureExpired, ZeroAddress} from "./Errors.sol";
+import {IAllianceRegistry, IConsentRegistry, Roles, Scopes, requireCareProvider} from "./Interfaces.sol";
 
 /// Patients' consents. A patient (a wallet address, nothing personal) signs an EIP-712 Grant
 /// or Revoke and any member relays it, so the patient needs no balance. Every change emits
@@ -71,17 +71,30 @@ contract ConsentRegistry is IConsentRegistry, Eip712 {
     );
     event ConsentRevoked(uint256 indexed consentId, address indexed patient, address relayer);
     event NonceUsed(address indexed patient, uint256 nonce);
+    /// A member verified the patient's real identity off chain and vouches for the address:
+    /// nothing personal is stored, only who vouched for which address.
+    event PatientAttested(address indexed patient, address indexed member);
 
     IAllianceRegistry public immutable alliance;
     uint64 private _nextId = 1; // set here so the first grant does not pay for a fresh slot
     mapping(uint256 => Consent) private _consents;
     mapping(address => PatientState) private _patients;
+    mapping(address => address) private _attestedBy; // patient -> first member that attested
 
     constructor(IAllianceRegistry alliance_) Eip712("AllianceConsent", "1") {
         alliance = alliance_;
     }
 
     // ---- writes ------------------------------------------------------------------------
+
+    /// A hospital or clinic attests that it verified this patient's real identity (real-name
+    /// verification, done off chain). Gateways relay consents only for attested patients.
+    function attestPatient(address patient) external {
+        requireCareProvider(alliance, msg.sender);
+        if (patient == address(0)) revert ZeroAddress();
+        if (_attestedBy[patient] == address(0)) _attestedBy[patient] = msg.sender;
+        emit PatientAttested(patient, msg.sender);
+    }
 
     /// Records a grant signed by the patient; the caller (a member) only relays it.
     function grantBySig(Grant calldata g, uint8 v, bytes32 r, bytes32 s) external returns (uint256 consentId) {
@@ -151,6 +164,11 @@ contract ConsentRegistry is IConsentRegistry, Eip712 {
     }
 
     // ---- views -------------------------------------------------------------------------
+
+    /// Whether a member has attested this patient (see attestPatient).
+    function isKnownPatient(address patient) external view returns (bool) {
+        return _attestedBy[patient] != address(0);
+    }
 
     function nonces(address patient) external view returns (uint256) {
         return _patients[patient].nonce;

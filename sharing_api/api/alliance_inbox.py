@@ -222,6 +222,8 @@ def forward(
     services: Services, referrer: str, proposal_id: int, action: str, body: BaseModel
 ) -> ProposalOut:
     """Send a patient's answer to the gateway of the member who made the proposal."""
+    if not services.is_member(referrer):  # the caller named no member: nothing to relay to
+        raise ApiError(404, f"{referrer} is not a member of the alliance", "Not Found")
     path = f"/gateway/referral-proposals/{proposal_id}/{action}"
     raw = json.dumps(body.model_dump(), sort_keys=True).encode()
     try:

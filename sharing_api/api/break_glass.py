@@ -6,14 +6,12 @@ regulator's audit key (on chain only their keyed commitments: ``crypto.audit_sea
 from __future__ import annotations
 
 import hmac
-import math
-import time
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from crypto import audit_seal
-from sharing_api.api.core.config import HostedMember
+from sharing_api.api.core.config import HostedMember, RateLimit
 from sharing_api.api.core.security import Kind, Principal
 from sharing_api.api.errors import ApiError, forbidden
 from sharing_api.api.services import Services
@@ -46,18 +44,14 @@ def seal_reason(services: Services, principal: Principal, reason: str | None) ->
     _owner, public_key = services.reader.access.audit_key()
     if not any(public_key):
         raise ApiError(503, "no regulator audit key on chain: a reason could not be sealed")
-    resets = services.break_glass.take_turn(
-        principal.member, principal.subject, rules.break_glass_limit, rules.break_glass_window_s
+    # The person's turn, under the member's own rule, in the gateway's one limiter (429 with
+    # Retry-After past it).
+    services.limits.hit(
+        "break_glass_per_person",
+        principal.subject,  # staff_id@member: one person of one member
+        what="break-glass reads by this person",
+        rule=RateLimit(limit=rules.break_glass_limit, window_s=rules.break_glass_window_s),
     )
-    if resets is not None:
-        wait = max(1, math.ceil(resets - time.time()))
-        raise ApiError(
-            429,
-            f"break-glass limit reached ({rules.break_glass_limit} per "
-            f"{rules.break_glass_window_s} s per person); it resets at {int(resets)}",
-            resets_at=int(resets),
-            retry_after=wait,
-        )
     sealed = audit_seal.seal(public_key, "reason", reason.strip())
     return SealedReason(sealed.envelope, sealed.commitment)
 

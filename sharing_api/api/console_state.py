@@ -65,7 +65,7 @@ class ConsoleState:
             started = time.monotonic()
             errors: list[str] = []
             chain = self._check_links(services, members, errors)
-            records = services.index.records(limit=10_000_000)
+            records = services.index.records()
             blobs = asdict(verify_blobs(services.storage, records, sample, seed=int(time.time())))
             errors += [f"record {f['record_id']}: {f['error']}" for f in blobs["failures"]]
             result = Verification(

@@ -9,21 +9,49 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from sharing_api.chain.errors import ChainUnavailable, ContractRevert
 
 PROBLEM = "application/problem+json"
+PROBLEM_CONTENT = PROBLEM
 log = logging.getLogger(__name__)
-# The problem responses every route may answer, for the OpenAPI document.
+# An RFC 9457 problem as this API writes it (some carry more members: `errors` on a 422,
+# `revert` on a contract refusal, `retry_after` on a 429).
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+    },
+}
+_HEADERS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}},
+    405: {"Allow": {"schema": {"type": "string"}, "description": "the methods allowed"}},
+    429: {"Retry-After": {"schema": {"type": "string"}, "description": "seconds to wait"}},
+}
+# The problem responses every route may answer, for the OpenAPI document (the app
+# documents them on every route: a chain outage or a rate limit can meet any of them).
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"description": text, "content": {"application/problem+json": {}}}
+    code: {
+        "description": text,
+        "content": {PROBLEM_CONTENT: {"schema": PROBLEM_SCHEMA}},
+        **({"headers": _HEADERS[code]} if code in _HEADERS else {}),
+    }
     for code, text in (
         (400, "bad input"),
         (401, "no valid token"),
         (403, "not allowed"),
         (404, "unknown"),
+        (409, "conflicts with the chain's state"),
         (413, "too large"),
         (422, "malformed"),
+        (429, "over a rate limit or quota: retry after Retry-After seconds"),
+        (502, "another member's gateway failed to answer"),
+        (503, "the chain, the store or a peer gateway is unavailable"),
     )
 }
 
@@ -67,10 +95,11 @@ _TITLES = {
     401: "Unauthorized",
     403: "Forbidden",
     404: "Not Found",
+    405: "Method Not Allowed",
     409: "Conflict",
     413: "Content Too Large",
-    422: "Unprocessable Content",
     429: "Too Many Requests",
+    422: "Unprocessable Content",
     503: "Service Unavailable",
 }
 
@@ -83,9 +112,9 @@ def problem(status: int, detail: str, title: str = "", **extra: Any) -> JSONResp
         "detail": detail,
         **extra,
     }
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    if status == 429 and "retry_after" in extra:  # a rate limit says when it resets
-        headers = {"Retry-After": str(extra["retry_after"])}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if "retry_after" in extra:  # a rate limit (api/core/limits.py): when to come back
+        headers["Retry-After"] = str(extra["retry_after"])
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
@@ -97,14 +126,30 @@ def revert_status(exc: ContractRevert) -> int:
     return 409
 
 
+def allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    """The methods of every route matching this path. Starlette's 405 names only those of
+    the first route that matched, though GET and POST of one path are two routes here."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches(request.scope)  # PARTIAL: the path, another method
+            if match is not Match.NONE:
+                methods |= route.methods
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     async def api_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
         return problem(exc.status, exc.detail, exc.title, **exc.extra)
 
-    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        return problem(exc.status_code, str(exc.detail))
+        response = problem(exc.status_code, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:  # RFC 9110: name every method the path has
+            response.headers["Allow"] = ", ".join(allowed_methods(app, request))
+        return response
 
     async def validation_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

@@ -20,6 +20,7 @@ from sharing_api.api.routes import (
     health,
     keys,
     members,
+    patient_attest,
     patients,
     records,
     referral_inbox,
@@ -52,6 +53,7 @@ def create_app(services: Services, *, follow_chain: bool = True, threads: int = 
         description="Encrypted health records shared across a medical alliance: consent "
         "checked and every access logged on chain before a byte of ciphertext is served.",
         lifespan=lifespan,
+        responses=errors.PROBLEM_RESPONSES,
         # No Swagger/ReDoc pages: they load their scripts from a CDN. The schema stays at
         # /openapi.json for any local viewer.
         docs_url=None,
@@ -73,6 +75,7 @@ def create_app(services: Services, *, follow_chain: bool = True, threads: int = 
         console,
         members,
         patients,
+        patient_attest,
         gateway,
     )
     for module in routers:

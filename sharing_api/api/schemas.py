@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Path, Query
 from pydantic import BaseModel, Field
 
 from sharing_api.chain import Basis, Category, Direction, Purpose, ReferralStatus, Signature
@@ -19,6 +19,13 @@ AddressField = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
 
 
 AddressQuery = Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")]
+
+# Ids as the index stores them (64-bit signed): anything larger is a 422, not an overflow.
+MAX_ID = 2**63 - 1
+IdPath = Annotated[int, Path(ge=0, le=MAX_ID)]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+# The last second of year 9999: later times do not fit a datetime (the reports format them).
+MAX_UNIX_TIME = 253_402_300_799
 
 
 class SignatureIn(BaseModel):

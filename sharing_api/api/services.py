@@ -16,6 +16,7 @@ from sharing_api.api.console_state import ConsoleState
 from sharing_api.api.core.config import ApiSettings, HostedMember
 from sharing_api.api.core.jwt_secret import token_secret
 from sharing_api.api.core.keys import unlock_members
+from sharing_api.api.core.limits import Limiter
 from sharing_api.api.core.security import DEFAULT_AUDIENCE, NonceStore, TokenService
 from sharing_api.api.errors import forbidden
 from sharing_api.api.metrics import Metrics
@@ -55,6 +56,7 @@ class Services:
     proposals: ProposalStore  # referral proposals waiting for patients (off chain)
     staff: StaffStore  # staff pseudonyms issued, staff revoked, ABE keys issued to staff
     break_glass: BreakGlassStore  # per-person turns, reasons sealed to the regulator
+    limits: Limiter  # rate limits and quotas (settings.rate_limits), in the index DB
     member_config: dict[str, HostedMember] = field(default_factory=dict)  # checksum address ->
     audit_keys: dict[str, X25519PrivateKey] = field(default_factory=dict)  # regulator -> key
     metrics: Metrics = field(default_factory=Metrics)
@@ -113,7 +115,10 @@ class Services:
             tokens=TokenService(
                 secret, settings.token_ttl_s, audience=settings.public_url or DEFAULT_AUDIENCE
             ),
-            nonces=NonceStore(index.engine, settings.nonce_ttl_s),
+            nonces=NonceStore(
+                index.engine, settings.nonce_ttl_s, limit=settings.rate_limits.nonces_live
+            ),
+            limits=Limiter(index.engine, settings.rate_limits),
             served=ServedAccesses(index.engine),
             console=ConsoleState(store=VerificationStore(index.engine)),
             proposals=ProposalStore(index.engine),

@@ -144,6 +144,14 @@ class ConsentRegistry(ContractWrapper):
         )
         return Granted(int(event.args["consentId"]), sent)
 
+    def attest_patient(self, patient: str) -> Sent:
+        """This member (a hospital or clinic) vouches that it verified the patient's real
+        identity; only the address and the member go on chain."""
+        return self._send(self.fn.attestPatient(to_checksum_address(patient)))
+
+    def is_known_patient(self, patient: str) -> bool:
+        return bool(self._call(self.fn.isKnownPatient(to_checksum_address(patient))))
+
     def revoke_by_sig(self, consent_id: int, nonce: int, deadline: int, sig: Signature) -> Sent:
         return self._send(self.fn.revokeBySig(consent_id, nonce, deadline, sig.v, sig.r, sig.s))
 

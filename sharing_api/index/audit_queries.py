@@ -48,10 +48,15 @@ def access_rows(
     *,
     columns: Sequence[str] | None = None,
     latest: int | None = None,
+    before: int | None = None,
 ) -> list[Row]:
-    """Matching accesses in chain order; ``latest``: only the newest N of them."""
+    """Matching accesses in chain order; ``latest``: only the newest N of them; ``before``:
+    only those older than that access id (a page's cursor, paging back from the newest)."""
     cols = [accesses.c[name] for name in columns] if columns else [accesses]
-    query: Any = select(*cols).where(*f.where())
+    where = f.where()
+    if before is not None:
+        where.append(accesses.c.access_id < before)
+    query: Any = select(*cols).where(*where)
     if latest is not None:
         query = query.order_by(accesses.c.access_id.desc()).limit(latest)
     else:

@@ -56,7 +56,18 @@ class IndexDB:
 
     # ---- queries -------------------------------------------------------------------------
 
-    def _select(self, table: Any, *where: ColumnElement[bool], order: Any, limit: int) -> list[Row]:
+    def _select(
+        self,
+        table: Any,
+        *where: ColumnElement[bool],
+        order: Any,
+        limit: int | None,
+        after: int | None = None,
+    ) -> list[Row]:
+        """Rows in ``order`` (an id column), those past ``after`` only (a page's cursor);
+        ``limit`` None: all of them (callers that page pass one more than a page)."""
+        if after is not None:
+            where = (*where, order > after)
         query = select(table).where(*where).order_by(order).limit(limit)
         with self.engine.connect() as conn:
             return _rows(conn, query)
@@ -68,14 +79,19 @@ class IndexDB:
         return found[0] if found else None
 
     def records(
-        self, *, patient: str | None = None, custodian: str | None = None, limit: int = 500
+        self,
+        *,
+        patient: str | None = None,
+        custodian: str | None = None,
+        limit: int | None = None,
+        after: int | None = None,
     ) -> list[Row]:
         where = []
         if patient:
             where.append(records.c.patient == patient.lower())
         if custodian:
             where.append(records.c.custodian == custodian.lower())
-        return self._select(records, *where, order=records.c.record_id, limit=limit)
+        return self._select(records, *where, order=records.c.record_id, limit=limit, after=after)
 
     def records_by_cid(self, cid: str) -> list[Row]:
         return self._select(records, records.c.cid == cid, order=records.c.record_id, limit=10)
@@ -92,7 +108,8 @@ class IndexDB:
         patient: str | None = None,
         grantee: str | None = None,
         grantee_roles: int = 0,
-        limit: int = 500,
+        limit: int | None = None,
+        after: int | None = None,
     ) -> list[Row]:
         """Consents, oldest first; with ``grantee``, only those a member is party to: granted
         to its address, or to a role among ``grantee_roles`` (its role bits)."""
@@ -102,7 +119,8 @@ class IndexDB:
             if grantee_roles:
                 party = party | (consents.c.grantee_role.bitwise_and(int(grantee_roles)) != 0)
             where.append(party)
-        return self._select(consents, *where, order=consents.c.consent_id, limit=limit)
+        order = consents.c.consent_id
+        return self._select(consents, *where, order=order, limit=limit, after=after)
 
     def referral(self, referral_id: int) -> Row | None:
         found = self._select(
@@ -114,7 +132,12 @@ class IndexDB:
         return _referral(found[0]) if found else None
 
     def referrals(
-        self, *, patient: str | None = None, party: str | None = None, limit: int = 500
+        self,
+        *,
+        patient: str | None = None,
+        party: str | None = None,
+        limit: int | None = None,
+        after: int | None = None,
     ) -> list[Row]:
         where = []
         if patient:
@@ -122,17 +145,21 @@ class IndexDB:
         if party:
             p = party.lower()
             where.append((referrals.c.referrer == p) | (referrals.c.receiver == p))
+        order = referrals.c.referral_id
         return [
             _referral(r)
-            for r in self._select(referrals, *where, order=referrals.c.referral_id, limit=limit)
+            for r in self._select(referrals, *where, order=order, limit=limit, after=after)
         ]
 
-    def referral_history(self, referral_id: int) -> list[Row]:
+    def referral_history(
+        self, referral_id: int, *, limit: int | None = None, after: int | None = None
+    ) -> list[Row]:
         return self._select(
             referral_changes,
             referral_changes.c.referral_id == referral_id,
             order=referral_changes.c.id,
-            limit=100,
+            limit=limit,
+            after=after,
         )
 
     def accesses(
@@ -143,7 +170,8 @@ class IndexDB:
         record_id: int | None = None,
         basis: int | None = None,
         unjustified: bool = False,
-        limit: int = 1000,
+        limit: int | None = None,
+        after: int | None = None,
     ) -> list[Row]:
         where: list[ColumnElement[bool]] = []
         if patient:
@@ -156,7 +184,8 @@ class IndexDB:
             where.append(accesses.c.basis == basis)
         if unjustified:
             where.append(accesses.c.justified.is_(False))
-        return self._select(accesses, *where, order=accesses.c.access_id, limit=limit)
+        order = accesses.c.access_id
+        return self._select(accesses, *where, order=order, limit=limit, after=after)
 
     def access(self, access_id: int) -> Row | None:
         found = self._select(

@@ -98,9 +98,13 @@ class ProposalStore:
         patient: str | None = None,
         referrer: str | None = None,
         receiver: str | None = None,
-        limit: int = 500,
+        limit: int | None = None,
+        before: int | None = None,
     ) -> list[Row]:
+        """Newest first; ``before``: only proposals older than that id (a page's cursor)."""
         query = select(proposals)
+        if before is not None:
+            query = query.where(proposals.c.proposal_id < before)
         if receiver:
             query = query.where(proposals.c.receiver == receiver.lower())
         if patient:

@@ -7,6 +7,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Float,
+    Index,
     Integer,
     MetaData,
     Numeric,
@@ -176,6 +177,20 @@ staff_keys = Table(
     Column("issued_at", Float, nullable=False),
 )
 
+# Rate-limit hits (sharing_api/api/core/limits.py): in the index DB so a limit holds across
+# workers and restarts; rows older than their window are pruned on every hit.
+rate_hits = Table(
+    "rate_hits",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rule", String(32), nullable=False),
+    Column("subject", String(128), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("weight", BigInteger, nullable=False),
+    Index("ix_rate_hits_rule_subject_at", "rule", "subject", "at"),
+    Index("ix_rate_hits_rule_at", "rule", "at"),
+)
+
 __all__ = [
     "Numeric",
     "accesses",
@@ -183,6 +198,7 @@ __all__ = [
     "cursor",
     "gateways",
     "metadata",
+    "rate_hits",
     "records",
     "referrals",
     "siwe_nonces",

@@ -440,6 +440,25 @@ def consent_list(patient: str | None, api_url: str, key_file: Path | None) -> No
         _show(client.json("GET", "/consents", params={"patient": patient} if patient else {}))
 
 
+# ---- patients ---------------------------------------------------------------------------
+
+
+@click.group(cls=SdkGroup)
+def patient() -> None:
+    """Patients known to the alliance (a member attests those it verified)."""
+
+
+@patient.command("attest")
+@click.argument("address", type=ADDRESS)
+@_api_option
+@_key_option
+def patient_attest(address: str, api_url: str, key_file: Path | None) -> None:
+    """Attest, as your member (--key-file), that you verified this patient's real identity:
+    their consents can then be relayed. Only the address and your member go on chain."""
+    with _client(api_url, key_file) as client:
+        _show(client.attest_patient(address))
+
+
 # ---- referrals --------------------------------------------------------------------------
 
 

@@ -37,6 +37,7 @@ from sharing_api.fhir import validate_resource
 from sharing_api.gateway.inbox_auth import decline_text, inbox_text, sign_text
 
 ZERO_ADDRESS = "0x" + "00" * 20
+NEXT_CURSOR = "X-Next-Cursor"  # the API's paging header (sharing_api/api/paging.py)
 ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
@@ -153,7 +154,23 @@ class SharingClient:
         return response
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
-        return self.request(method, path, **kwargs).json()
+        """The response's JSON. A list comes whole: its pages are followed through
+        ``X-Next-Cursor`` to the last one, unless ``params`` name a ``cursor`` (one page)."""
+        response = self.request(method, path, **kwargs)
+        out = response.json()
+        params = dict(kwargs.pop("params", None) or {})
+        if method.upper() != "GET" or not isinstance(out, list) or "cursor" in params:
+            return out
+        while cursor := response.headers.get(NEXT_CURSOR):
+            response = self.request(method, path, params={**params, "cursor": cursor}, **kwargs)
+            out.extend(response.json())
+        return out
+
+    def page(self, path: str, cursor: str | None = None, **params: Any) -> tuple[list[Any], str]:
+        """One page of a list and the next page's cursor ("" after the last page)."""
+        query = {**params, **({"cursor": cursor} if cursor else {})}
+        response = self.request("GET", path, params=query)
+        return response.json(), response.headers.get(NEXT_CURSOR, "")
 
     # ---- sign-in -----------------------------------------------------------------------------
 
@@ -337,6 +354,13 @@ class SharingClient:
             raise _unreachable(self.base_url, exc, self.timeout) from exc
 
     # ---- consents (patient side: signs locally) ---------------------------------------------
+
+    def attest_patient(self, patient: str) -> dict[str, Any]:
+        """As a member: attest that you verified this patient's real identity, so gateways
+        relay their consents (POST /patients/{address}/attest)."""
+        check_address(patient, "patient")
+        out: dict[str, Any] = self.json("POST", f"/patients/{patient}/attest")
+        return out
 
     def grant_consent(
         self,

@@ -69,6 +69,14 @@ class Cast:
         return self.clinic.seal(payload, policy, params)
 
 
+def known_patient(cast: Cast) -> LocalAccount:
+    """A new patient whom the clinic has verified and attested on chain, as a member must
+    before any gateway relays the patient's consents."""
+    patient: LocalAccount = Account.create()
+    cast.clinic.attest_patient(patient.address)
+    return patient
+
+
 @pytest.fixture(scope="session")
 def cast(api: RunningApi, alliance: TestAlliance) -> Iterator[Cast]:
     def signed_in(key: str) -> SharingClient:
@@ -78,6 +86,7 @@ def cast(api: RunningApi, alliance: TestAlliance) -> Iterator[Cast]:
 
     patient = Account.create()
     h1, clinic, h3 = (signed_in(alliance.keys[n]) for n in ("h1", "clinic", "h3"))
+    clinic.attest_patient(patient.address)  # the clinic verified who the patient is
     c = Cast(
         api=api,
         alliance=alliance,

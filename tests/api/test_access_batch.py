@@ -8,13 +8,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from eth_account import Account
 
 from sharing_api.chain import Basis, Purpose
 from sharing_api.chain.access_batch import AccessBatcher, AccessNotLogged
 from sharing_api.chain.heads import HeadWaiter
 from sharing_api.sdk import ApiError, SharingClient
-from tests.api.conftest import Cast
+from tests.api.conftest import Cast, known_patient
 
 pytestmark = pytest.mark.integration
 POLICY = "h1.role:doctor"
@@ -22,7 +21,7 @@ POLICY = "h1.role:doctor"
 
 def _patient_with_lab_records(cast: Cast, n: int) -> tuple[str, int, list[int]]:
     """A fresh patient consenting to h1 (lab, treatment); n lab records from the clinic."""
-    key = Account.create()
+    key = known_patient(cast)
     patient = SharingClient(cast.api.url)
     try:
         patient.login("0x" + bytes(key.key).hex())

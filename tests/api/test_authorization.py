@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from sharing_api.sdk import SharingClient
-from tests.api.conftest import Cast
+from tests.api.conftest import Cast, known_patient
 
 pytestmark = pytest.mark.integration
 
@@ -78,6 +78,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/audit/break-glass/{access_id}/sealed"): {R},
     ("GET", "/audit/break-glass/{access_id}/review"): {R},
     ("GET", "/members"): AUTHED,
+    ("POST", "/patients/{address}/attest"): {M},
     ("GET", "/patients/me/records"): {P},
     ("GET", "/patients/me/accesses"): {P},
     ("GET", "/patients/me/signing"): {P},
@@ -98,6 +99,7 @@ UNKNOWN = {
     "access_id": "999999",
     "proposal_id": "999999",
     "referrer": "0x" + "11" * 20,
+    "address": "0x" + "22" * 20,
     "authority_id": "nosuch",
     "pseudonym": "0x" + "22" * 32,
     "staff_id": "nobody",
@@ -179,7 +181,7 @@ def test_consents_visible_only_to_their_parties(cast: Cast) -> None:
 
     from sharing_api.chain import Role
 
-    patient = Account.create()
+    patient = known_patient(cast)
     wallet = SharingClient(cast.api.url)
     wallet.login(patient.key)
     to_h1 = wallet.grant_consent(

@@ -23,7 +23,7 @@ from sharing_api.chain.typed_data import (
 )
 from sharing_api.sdk import SharingClient
 from sharing_api.sdk.client import grant_body
-from tests.api.conftest import Cast
+from tests.api.conftest import Cast, known_patient
 
 pytestmark = pytest.mark.integration
 POLICY = "c1.role:doctor"
@@ -172,7 +172,7 @@ def test_forged_and_expired_tokens(cast: Cast) -> None:
 def referral_body(cast: Cast) -> dict[str, Any]:
     """A POST /referrals body that the clinic could really send: its record of a new patient,
     and the patient's consent to h3 for a referral (made before `unchanged` looks)."""
-    patient = Account.create()
+    patient = known_patient(cast)
     record = cast.clinic.upload(patient.address, "lab", POLICY, cast.sealed(b"refer-me", POLICY))
     wallet = SharingClient(cast.api.url)
     wallet.login(patient.key)
@@ -285,7 +285,7 @@ def _signed_grant(cast: Cast, patient: Any, grantee: str) -> dict[str, Any]:
 
 
 def test_replayed_consent_signature(cast: Cast) -> None:
-    patient = Account.create()
+    patient = known_patient(cast)
     body = _signed_grant(cast, patient, cast.address("h1"))
     before = len(cast.regulator.json("GET", "/audit/consents"))
     first = cast.h1.http.post("/consents", json=body, headers=cast.h1._headers())
@@ -339,7 +339,7 @@ def test_oversize_or_bad_supersede(cast: Cast, a_record: int, unchanged: None) -
 
 
 def test_replayed_revocation_signature(cast: Cast) -> None:
-    patient = Account.create()
+    patient = known_patient(cast)
     wallet = SharingClient(cast.api.url)
     wallet.login(patient.key)
     first = wallet.grant_consent(

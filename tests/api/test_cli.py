@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from eth_account import Account
 
 from sharing_api.cli.main import cli
 from sharing_api.fhir import chest_pain_bundle
-from tests.api.conftest import Cast, ChainCounts, storage_files
+from tests.api.conftest import Cast, ChainCounts, known_patient, storage_files
 
 pytestmark = pytest.mark.integration
 
@@ -23,12 +24,15 @@ def _run(args: list[str], **env: str) -> str:
 
 
 def test_record_consent_cycle_on_the_command_line(cast: Cast, tmp_path: Path) -> None:
-    from eth_account import Account
 
     api = {"ALLIANCE_API_URL": cast.api.url}
     clinic_key = tmp_path / "clinic.key"
     clinic_key.write_text(cast.alliance.keys["clinic"])
     patient = Account.create()
+    # The clinic verified the patient at its desk and attests the wallet's address.
+    args = ["patient", "attest", patient.address, "--key-file", str(clinic_key)]
+    attested = json.loads(_run(args, **api))
+    assert attested["known"] is True and attested["member"] == cast.address("clinic")
     patient_key = tmp_path / "patient.key"
     patient_key.write_text("0x" + bytes(patient.key).hex())
     bundle = tmp_path / "bundle.json"
@@ -113,14 +117,13 @@ def test_cli_validates_fhir_before_encrypting(
 
 
 def test_cli_supersede_cancel_and_progress(cast: Cast, tmp_path: Path) -> None:
-    from eth_account import Account
 
     from sharing_api.sdk import SharingClient
 
     api = {"ALLIANCE_API_URL": cast.api.url}
     clinic_key = tmp_path / "clinic.key"
     clinic_key.write_text(cast.alliance.keys["clinic"])
-    patient = Account.create()
+    patient = known_patient(cast)
     v1, v2 = tmp_path / "v1.json", tmp_path / "v2.json"
     v1.write_text(json.dumps(chest_pain_bundle(patient.address, "c1")))
     corrected = chest_pain_bundle(patient.address, "c1")
@@ -207,11 +210,10 @@ def test_download_progress_without_a_length() -> None:
 
 
 def test_sealed_key_file_signs_in(cast: Cast, tmp_path: Path) -> None:
-    from eth_account import Account
 
     from sharing_api.api.core.keys import seal_ledger_key
 
-    patient = Account.create()
+    patient = known_patient(cast)
     sealed = tmp_path / "patient.key"
     seal_ledger_key(sealed, patient.key, "wallet-pass")
     api = {"ALLIANCE_API_URL": cast.api.url}
@@ -231,7 +233,6 @@ def test_sealed_key_file_signs_in(cast: Cast, tmp_path: Path) -> None:
 def test_record_list_and_referral_lifecycle_on_the_command_line(cast: Cast, tmp_path: Path) -> None:
     """`alliance record list` and `alliance referral accept|complete|list`: a referral goes
     created -> accepted -> completed, and each party's list shows it with its status."""
-    from eth_account import Account
 
     from sharing_api.sdk import SharingClient
 
@@ -240,7 +241,7 @@ def test_record_list_and_referral_lifecycle_on_the_command_line(cast: Cast, tmp_
     for name in ("clinic", "h3", "h1"):
         keys[name] = tmp_path / f"{name}.key"
         keys[name].write_text(cast.alliance.keys[name])
-    patient = Account.create()
+    patient = known_patient(cast)
     keys["patient"] = tmp_path / "patient.key"
     keys["patient"].write_text("0x" + bytes(patient.key).hex())
 
@@ -331,14 +332,13 @@ def test_an_unprefixed_policy_is_the_members_own(
 ) -> None:
     """The README's `abe` style, 'role:doctor and dept:cardiology', published by h1: sealed
     and registered as h1's attributes, shown to the user, and h1's cardiologist reads it."""
-    from eth_account import Account
 
     from sharing_api.sdk import SharingClient
 
     monkeypatch.setenv("ALLIANCE_API_URL", cast.api.url)
     monkeypatch.delenv("ALLIANCE_TOKEN", raising=False)
     h1 = _key_file(tmp_path, "h1", cast.alliance.keys["h1"])
-    patient = Account.create()
+    patient = known_patient(cast)
     bundle = tmp_path / "bundle.json"
     status, _, err = _main(
         ["record", "sample", "--patient", patient.address, "--out", str(bundle)], capsys
@@ -455,13 +455,12 @@ def test_bad_category_or_policy_is_refused_before_anything_is_sent(
 def test_the_patient_answers_proposals_on_the_command_line(
     cast: Cast, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from eth_account import Account
 
     from sharing_api.sdk import SharingClient
 
     monkeypatch.setenv("ALLIANCE_API_URL", cast.api.url)
     monkeypatch.delenv("ALLIANCE_TOKEN", raising=False)
-    patient = Account.create()
+    patient = known_patient(cast)
     key = _key_file(tmp_path, "patient", "0x" + bytes(patient.key).hex())
     rid = cast.clinic.upload(patient.address, "lab", "c1.role:doctor", cast.sealed(b"{}"))[
         "record_id"

@@ -11,11 +11,10 @@ import time
 from typing import Any
 
 import pytest
-from eth_account import Account
 
 from sharing_api.sdk import SharingClient
 from sharing_api.sdk.client import ApiError
-from tests.api.conftest import Cast
+from tests.api.conftest import Cast, known_patient
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +23,7 @@ pytestmark = pytest.mark.integration
 def story(cast: Cast) -> dict[str, Any]:
     """Consent to h1, two reads by h1's doctor, a referral up from the clinic to h1 with one
     read on it, the revocation, then h3's unjustified break-glass read."""
-    patient = Account.create()
+    patient = known_patient(cast)
     pclient = SharingClient(cast.api.url)
     pclient.login(patient.key)
     sealed = cast.clinic.seal(b"{}", "c1.role:doctor", [cast.clinic.authority_params("c1")])

@@ -9,7 +9,7 @@ import pytest
 
 from sharing_api.fhir import chest_pain_bundle
 from sharing_api.sdk import ApiError
-from tests.api.conftest import Cast
+from tests.api.conftest import Cast, known_patient
 
 pytestmark = pytest.mark.integration
 
@@ -111,11 +111,10 @@ def test_record_consent_revoke_break_glass(cast: Cast) -> None:
 
 
 def test_referral_hands_records_over(cast: Cast) -> None:
-    from eth_account import Account
 
     from sharing_api.sdk import SharingClient
 
-    patient = Account.create()
+    patient = known_patient(cast)
     patient_client = SharingClient(cast.api.url)
     patient_client.login(patient.key)
     sealed = cast.clinic.seal(

@@ -16,7 +16,7 @@ from web3 import Web3
 from sharing_api.chain import ChainClient
 from sharing_api.index import IndexDB, Indexer
 from sharing_api.sdk import SharingClient
-from tests.api.conftest import Cast
+from tests.api.conftest import Cast, known_patient
 from tests.support import postgres
 from tests.support.api import running_api
 from tests.support.postgres import running_postgres
@@ -88,7 +88,7 @@ def test_catches_up_and_resumes(cast: Cast, index_url: str) -> None:
     cast.api.services.signer(cast.address("clinic")).registry.set_gateway(
         "https://gw.clinic.example", hashlib.sha256(b"index-me").digest()
     )
-    patient = Account.create()
+    patient = known_patient(cast)
     new = cast.clinic.upload(patient.address, "lab", "c1.role:doctor", cast.sealed(b"index-me-2"))
     wallet = SharingClient(cast.api.url)
     wallet.login(patient.key)
@@ -194,7 +194,7 @@ def test_missing_postgres_fails_with_how_to_install(monkeypatch: pytest.MonkeyPa
 def test_fast_decoder_matches_web3(cast: Cast) -> None:
     """The indexer's own log decoder (word slicing, eth_abi for dynamic fields) gives what
     web3's ABI event processing gives, for every event the alliance has emitted so far."""
-    patient = Account.create()
+    patient = known_patient(cast)
     wallet = SharingClient(cast.api.url)
     wallet.login("0x" + bytes(patient.key).hex())
     wallet.grant_consent(

@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from sharing_api.sdk import ApiError, SharingClient
-from tests.api.conftest import Cast, ChainCounts, storage_files
+from tests.api.conftest import Cast, ChainCounts, known_patient, storage_files
 
 pytestmark = pytest.mark.integration
 POLICY = "c1.role:doctor or h1.role:doctor"
@@ -47,7 +46,7 @@ class Nothing:
 
 @pytest.fixture
 def patient(cast: Cast) -> Iterator[tuple[LocalAccount, SharingClient]]:
-    account = Account.create()
+    account = known_patient(cast)
     client = SharingClient(cast.api.url)
     client.login(account.key)
     yield account, client

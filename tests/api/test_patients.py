@@ -7,10 +7,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from eth_account import Account
 
 from sharing_api.sdk import ApiError, SharingClient
-from tests.api.conftest import Cast
+from tests.api.conftest import Cast, known_patient
 
 pytestmark = pytest.mark.integration
 
@@ -25,8 +24,8 @@ def test_members_have_names_and_roles(cast: Cast) -> None:
 
 
 def test_patient_sees_accesses_to_own_records_only(cast: Cast) -> None:
-    patient = Account.create()
-    other = Account.create()
+    patient = known_patient(cast)
+    other = known_patient(cast)
     with SharingClient(cast.api.url) as me, SharingClient(cast.api.url) as stranger:
         me.login(patient.key)
         stranger.login(other.key)
@@ -64,7 +63,7 @@ def test_patient_sees_accesses_to_own_records_only(cast: Cast) -> None:
 
 
 def test_signing_facts_are_the_patients_nonces(cast: Cast) -> None:
-    patient = Account.create()
+    patient = known_patient(cast)
     with SharingClient(cast.api.url) as me:
         me.login(patient.key)
         facts = me.json("GET", "/patients/me/signing")

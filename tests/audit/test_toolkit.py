@@ -79,6 +79,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
             patient = Account.create()
             pclient = signed_in("0x" + bytes(patient.key).hex())
             h1, clinic, h3 = (signed_in(alliance.keys[n]) for n in ("h1", "clinic", "h3"))
+            clinic.attest_patient(patient.address)
             h1_doc = h1.staff_client("dr-chen", "doctor", ["dept:cardiology"])
             h3_doc = h3.staff_client("dr-wang", "doctor", ["dept:internal-medicine"])
             params = [clinic.authority_params("c1")]

@@ -37,6 +37,16 @@ class Gateways:
         gateway = self.h1 if name == "h1" else self.cloud
         return self.client(gateway, self.alliance.keys[name])
 
+    @classmethod
+    def with_known_patient(
+        cls, alliance: TestAlliance, h1: LocalGateway, cloud: LocalGateway
+    ) -> Gateways:
+        """The gateways and a new patient whom h1 has verified and attested on chain."""
+        made = cls(alliance, h1, cloud, Account.create())
+        with made.member("h1") as hospital:
+            hospital.attest_patient(made.patient.address)
+        return made
+
 
 def start_gateways(
     root: Path, alliance: TestAlliance, *, tls: bool = True, storage: Any = None
@@ -77,4 +87,4 @@ def gateways(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateways]:
     with running_ledger_alliance(root / "chain") as alliance:
         h1, cloud = start_gateways(root, alliance)
         with running_gateway(h1), running_gateway(cloud):
-            yield Gateways(alliance, h1, cloud, Account.create())
+            yield Gateways.with_known_patient(alliance, h1, cloud)

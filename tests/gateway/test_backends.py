@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eth_account import Account
 
 from sharing_api.gateway.local import running_gateway
 from sharing_api.sdk import ApiError, SharingClient
@@ -73,7 +72,7 @@ def s3_stores(root: Path) -> Iterator[Tables]:
 def gateways_on(alliance: LedgerAlliance, tables: Tables, root: Path) -> Iterator[Gateways]:
     h1, cloud = start_gateways(root, alliance, storage=tables)
     with running_gateway(h1), running_gateway(cloud):
-        yield Gateways(alliance, h1, cloud, Account.create())
+        yield Gateways.with_known_patient(alliance, h1, cloud)
 
 
 def _publish(g: Gateways, payload: bytes) -> tuple[int, str, bytes]:

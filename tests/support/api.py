@@ -21,7 +21,7 @@ from crypto.audit_seal import public_bytes
 from crypto.authority import AttributeAuthority
 from crypto.files import atomic_output
 from crypto.keystore import MIN_LOG2_N
-from sharing_api.api.core.config import ApiSettings, HostedMember
+from sharing_api.api.core.config import ApiSettings, HostedMember, RateLimit, RateLimits
 from sharing_api.api.core.keys import seal_audit_key, seal_hosted_member
 from sharing_api.api.server import RunningApi, free_port, serve_in_thread
 from sharing_api.chain import (
@@ -38,6 +38,17 @@ from tests.support.ledger import DEV_KEYS, running_node
 # Who is who in the test alliance (ledger keys from the node's dev keys).
 DEPLOYER, H1, CLINIC, H3, REGULATOR = DEV_KEYS[:5]
 TEST_PASSPHRASE = "correct horse battery staple (tests only)"
+# The suite signs everyone in from 127.0.0.1 and relays many consents for one patient:
+# its API runs with limits far above the defaults. tests/security/ checks the real ones.
+_LOOSE = RateLimit(limit=10**9, window_s=60)
+LOOSE_LIMITS = RateLimits(
+    nonce_per_ip=_LOOSE,
+    consent_per_patient=_LOOSE,
+    consent_per_ip=_LOOSE,
+    upload_per_uploader=_LOOSE,
+    upload_bytes_per_member=RateLimit(limit=10**15, window_s=60),
+    break_glass_per_person=_LOOSE,
+)
 
 
 @dataclass
@@ -95,6 +106,7 @@ class TestAlliance:
             "state_dir": str(self.root / "api"),
             "passphrase_file": str(self.passphrase_file()),
             "index_poll_s": 0.2,
+            "rate_limits": LOOSE_LIMITS,
         }
         values.update(overrides)
         return ApiSettings(**values)

@@ -50,6 +50,7 @@ def test_patient_hospital_regulator_in_the_browser(world: dict[str, Any]) -> Non
     api, alliance = world["api"], world["alliance"]
     patient = Account.create()
     clinic = signed_in(api.url, alliance.keys["clinic"])
+    clinic.attest_patient(patient.address)  # verified at the clinic's desk
     h1 = signed_in(api.url, alliance.keys["h1"])
     doctor = h1.staff_client("dr-chen", "doctor", ["dept:cardiology"])
     sealed = clinic.seal(b'{"resourceType": "Observation"}', POLICY, [h1.authority_params("h1")])

@@ -46,6 +46,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         patient_key = "0x" + bytes(patient.key).hex()
         pclient = signed_in(patient_key)
         h1, clinic, h3 = (signed_in(alliance.keys[n]) for n in ("h1", "clinic", "h3"))
+        clinic.attest_patient(patient.address)
         h1_doc = h1.staff_client("dr-chen", "doctor", ["dept:cardiology"])
         clinic_doc = clinic.staff_client("dr-zhao", "doctor", ["dept:general-practice"])
         h3_doc = h3.staff_client("dr-wang", "doctor", ["dept:internal-medicine"])

@@ -75,6 +75,7 @@ def signed_in(api: RunningApi, key: str) -> SharingClient:
 def test_grant_read_see_revoke(api: RunningApi, alliance: support.TestAlliance, page: Page) -> None:
     patient = Account.create()
     clinic = signed_in(api, alliance.keys["clinic"])
+    clinic.attest_patient(patient.address)
     h1 = signed_in(api, alliance.keys["h1"])
     doctor = h1.staff_client("dr-chen", "doctor", ["dept:cardiology"])
     sealed = clinic.seal(b'{"resourceType": "Observation"}', POLICY, [h1.authority_params("h1")])
@@ -326,11 +327,15 @@ def test_patient_answers_referral_proposals(
     assert time.monotonic() - started < 60
 
 
-def test_new_key_and_a_role_grant(api: RunningApi, page: Page) -> None:
+def test_new_key_and_a_role_grant(
+    api: RunningApi, alliance: support.TestAlliance, page: Page
+) -> None:
     wallet = WalletPage(page, api.url)
     wallet.open()
     address = wallet.create_key(PASSPHRASE)
     assert address.startswith("0x") and len(address) == 42
+    # The new wallet shows its address; the clinic verifies the person and attests it.
+    signed_in(api, alliance.keys["clinic"]).attest_patient(address)
     assert wallet.records() == [] and wallet.consents() == {}
     until = (datetime.now(UTC) + timedelta(days=7)).date().isoformat()
     summary = wallet.review_grant(

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from eth_account import Account
 
 from sharing_api.chain import Alliance, ChainClient, ReferralStatus
 from sharing_api.gateway.local import running_gateway
@@ -32,7 +31,7 @@ def gateways(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateways]:
     with running_ledger_alliance(root / "chain") as alliance:
         h1, cloud = start_gateways(root, alliance)
         with running_gateway(h1), running_gateway(cloud):
-            yield Gateways(alliance, h1, cloud, Account.create())
+            yield Gateways.with_known_patient(alliance, h1, cloud)
 
 
 def test_wallet_at_b_answers_proposals_made_at_a(gateways: Gateways) -> None:

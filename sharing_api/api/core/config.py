@@ -24,7 +24,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sharing_api.settings import alliance_home, layered, settings_file
 from sharing_api.storage.config import StorageConfig, load_config
 
-__all__ = ["ApiSettings", "HostedMember", "alliance_home", "load_settings"]
+__all__ = [
+    "ApiSettings",
+    "HostedMember",
+    "RateLimit",
+    "RateLimits",
+    "alliance_home",
+    "load_settings",
+]
 
 
 class HostedMember(BaseModel):
@@ -73,6 +80,34 @@ class HostedMember(BaseModel):
         return data
 
 
+class RateLimit(BaseModel):
+    """At most ``limit`` (hits, or bytes) per subject in any ``window_s`` seconds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    limit: int = Field(gt=0)
+    window_s: float = Field(gt=0, le=7 * 86_400)
+
+
+class RateLimits(BaseModel):
+    """The limits of the public surfaces (429 + Retry-After past them). Per IP means per
+    client address as the server sees it (an IPv6 client: its /64); behind a proxy, run
+    uvicorn with ``--proxy-headers`` so that is the client's own."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Sign-in: per IP, and a global ceiling of live nonces far above what one IP can hold
+    # (20 a minute for the 5-minute nonce life: 100), so no single client exhausts it.
+    nonce_per_ip: RateLimit = RateLimit(limit=20, window_s=60)
+    nonces_live: int = Field(default=100_000, gt=0)
+    consent_per_patient: RateLimit = RateLimit(limit=20, window_s=3600)
+    consent_per_ip: RateLimit = RateLimit(limit=200, window_s=3600)
+    upload_per_uploader: RateLimit = RateLimit(limit=600, window_s=3600)  # member or staff
+    upload_bytes_per_member: RateLimit = RateLimit(limit=8 * 1024**3, window_s=3600)
+    # Used by the break-glass route (per person): see sharing_api/api/core/limits.py.
+    break_glass_per_person: RateLimit = RateLimit(limit=3, window_s=3600)
+
+
 class ApiSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -93,6 +128,7 @@ class ApiSettings(BaseModel):
     siwe_domain: str = "alliance.local"
     nonce_ttl_s: int = Field(default=300, gt=0)
     max_upload_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    rate_limits: RateLimits = RateLimits()
     index_poll_s: float = Field(default=0.5, gt=0)
     chain_timeout_s: float = Field(default=30.0, gt=0)
     # ---- the gateway among gateways ----
@@ -161,7 +197,7 @@ def load_settings(
         file_values=values,
         overrides=overrides,
         environ=environ,
-        not_from_env=("members", "storage"),
+        not_from_env=("members", "storage", "rate_limits"),
         what="API settings",
     )
     return settings.model_copy(update={"storage": storage})

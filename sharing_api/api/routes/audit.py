@@ -6,19 +6,22 @@ reason and justification (api/break_glass.py) and closes the case, accepted or f
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from sharing_api.api.break_glass import check_reviewer, open_texts, seal_justification
 from sharing_api.api.deps import FreshServices, Regulator, StaffOnly
 from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden, not_found
 from sharing_api.api.fhir_export import audit_bundle
+from sharing_api.api.paging import PAGED, PageDep
 from sharing_api.api.schemas import (
     AccessOut,
     AddressQuery,
     ConsentOut,
+    IdPath,
+    IdQuery,
     ReferralOut,
     access_out,
     consent_out,
@@ -28,6 +31,7 @@ from sharing_api.chain import Basis
 from sharing_api.chain.scopes import Review
 
 router = APIRouter(prefix="/audit", tags=["audit"])
+LISTED = {**PROBLEM_RESPONSES, **PAGED}
 
 
 class JustifyIn(BaseModel):
@@ -66,57 +70,68 @@ class SummaryOut(BaseModel):
     break_glass_unjustified: int
 
 
-@router.get("/accesses", responses=PROBLEM_RESPONSES, summary="Every logged access")
+@router.get("/accesses", responses=LISTED, summary="Every logged access, paged")
 def accesses(
     _: Regulator,
     services: FreshServices,
+    page: PageDep,
     patient: AddressQuery = None,
     reader: AddressQuery = None,
-    record_id: Annotated[int | None, Query(ge=1)] = None,
+    record_id: IdQuery = None,
 ) -> list[AccessOut]:
-    rows = services.index.accesses(patient=patient, reader=reader, record_id=record_id)
-    return [access_out(r) for r in rows]
+    rows = services.index.accesses(
+        patient=patient, reader=reader, record_id=record_id, after=page.cursor, limit=page.fetch
+    )
+    return [access_out(r) for r in page.take(rows, "access_id")]
 
 
-@router.get("/consents", responses=PROBLEM_RESPONSES, summary="Every consent")
+@router.get("/consents", responses=LISTED, summary="Every consent, paged")
 def consents(
-    _: Regulator, services: FreshServices, patient: AddressQuery = None
+    _: Regulator, services: FreshServices, page: PageDep, patient: AddressQuery = None
 ) -> list[ConsentOut]:
-    return [consent_out(r) for r in services.index.consents(patient=patient)]
+    rows = services.index.consents(patient=patient, after=page.cursor, limit=page.fetch)
+    return [consent_out(r) for r in page.take(rows, "consent_id")]
 
 
-@router.get("/referrals", responses=PROBLEM_RESPONSES, summary="Every referral")
+@router.get("/referrals", responses=LISTED, summary="Every referral, paged")
 def referrals(
-    _: Regulator, services: FreshServices, patient: AddressQuery = None
+    _: Regulator, services: FreshServices, page: PageDep, patient: AddressQuery = None
 ) -> list[ReferralOut]:
-    return [referral_out(r) for r in services.index.referrals(patient=patient)]
+    rows = services.index.referrals(patient=patient, after=page.cursor, limit=page.fetch)
+    return [referral_out(r) for r in page.take(rows, "referral_id")]
 
 
 @router.get(
     "/break-glass",
-    responses=PROBLEM_RESPONSES,
-    summary="Break-glass accesses, unjustified by default (review queue)",
+    responses=LISTED,
+    summary="Break-glass accesses, unjustified by default (review queue), paged",
 )
 def break_glass(
-    _: Regulator, services: FreshServices, include_justified: bool = False
+    _: Regulator, services: FreshServices, page: PageDep, include_justified: bool = False
 ) -> list[AccessOut]:
-    rows = services.index.accesses(basis=int(Basis.BREAK_GLASS), unjustified=not include_justified)
+    rows = services.index.accesses(
+        basis=int(Basis.BREAK_GLASS),
+        unjustified=not include_justified,
+        after=page.cursor,
+        limit=page.fetch,
+    )
+    taken = page.take(rows, "access_id")  # the cursor follows every row, shown or not
     if not include_justified:  # waiting for a justification: flagged ones are closed
-        rows = [r for r in rows if int(r["review"] or 0) == Review.OPEN]
-    return [access_out(r) for r in rows]
+        taken = [r for r in taken if int(r["review"] or 0) == Review.OPEN]
+    return [access_out(r) for r in taken]
 
 
 @router.get("/summary", responses=PROBLEM_RESPONSES, summary="Counts for the audit console")
 def summary(_: Regulator, services: FreshServices) -> SummaryOut:
     idx = services.index
-    all_consents = idx.consents(limit=1_000_000)
-    bg = idx.accesses(basis=int(Basis.BREAK_GLASS), limit=1_000_000)
+    all_consents = idx.consents()
+    bg = idx.accesses(basis=int(Basis.BREAK_GLASS))
     return SummaryOut(
-        records=len(idx.records(limit=1_000_000)),
+        records=len(idx.records()),
         consents=len(all_consents),
         revoked_consents=sum(1 for c in all_consents if c["revoked"]),
-        referrals=len(idx.referrals(limit=1_000_000)),
-        accesses=len(idx.accesses(limit=1_000_000)),
+        referrals=len(idx.referrals()),
+        accesses=len(idx.accesses()),
         break_glass=len(bg),
         break_glass_unjustified=sum(1 for a in bg if not a["justified"]),
     )
@@ -144,7 +159,7 @@ def _break_glass_row(services: FreshServices, access_id: int) -> dict[str, Any]:
     summary="A reviewing person of the reader's member (not the reader) justifies it",
 )
 def justify(
-    access_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    access_id: IdPath,
     body: JustifyIn,
     principal: StaffOnly,
     services: FreshServices,
@@ -168,7 +183,7 @@ def justify(
     summary="The regulator closes a break-glass review: accepted or flagged",
 )
 def close(
-    access_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    access_id: IdPath,
     body: CloseIn,
     principal: Regulator,
     services: FreshServices,
@@ -186,9 +201,7 @@ def close(
     responses=PROBLEM_RESPONSES,
     summary="The reason and justification as sealed to the regulator (the reader's gateway)",
 )
-def sealed(
-    access_id: Annotated[int, Path(ge=1, le=2**63 - 1)], _: Regulator, services: FreshServices
-) -> list[SealedTextOut]:
+def sealed(access_id: IdPath, _: Regulator, services: FreshServices) -> list[SealedTextOut]:
     _break_glass_row(services, access_id)
     texts = services.break_glass.texts(access_id)
     return [
@@ -204,7 +217,7 @@ def sealed(
     "against the chain",
 )
 def review(
-    access_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    access_id: IdPath,
     principal: Regulator,
     services: FreshServices,
 ) -> BreakGlassReviewOut:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field, StringConstraints
 
 from crypto.authority import qualify
+from sharing_api.api.core.limits import client_key
 from sharing_api.api.core.security import Kind, NonceLimitError, Principal
 from sharing_api.api.deps import Anyone, MemberOnly, ServicesDep
 from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden
@@ -68,7 +69,11 @@ class MeOut(BaseModel):
 
 
 @router.post("/nonce", summary="A single-use nonce for an EIP-4361 sign-in message")
-def nonce(services: ServicesDep) -> NonceOut:
+def nonce(request: Request, services: ServicesDep) -> NonceOut:
+    # Per client first: one client flooding this route meets its own limit long before
+    # the global ceiling of live nonces, so it cannot lock anyone else out.
+    client = request.client.host if request.client else None
+    services.limits.hit("nonce_per_ip", client_key(client), what="sign-in nonces")
     try:
         issued = services.nonces.issue()
     except NonceLimitError as exc:

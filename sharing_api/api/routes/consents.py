@@ -10,15 +10,24 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
+from sharing_api.api.core.limits import client_key
 from sharing_api.api.core.security import Kind, Principal
 from sharing_api.api.deps import Anyone, PatientOrCare, ServicesDep
-from sharing_api.api.errors import PROBLEM_RESPONSES, forbidden, not_found
+from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden, not_found
 from sharing_api.api.fhir_export import consent_resource
 from sharing_api.api.lookups import relayer_for
-from sharing_api.api.schemas import AddressField, ConsentOut, Hex32, SignatureIn, consent_out
+from sharing_api.api.paging import PAGED, PageDep
+from sharing_api.api.schemas import (
+    AddressField,
+    ConsentOut,
+    Hex32,
+    IdPath,
+    SignatureIn,
+    consent_out,
+)
 from sharing_api.api.services import Services
 from sharing_api.chain import Category, GrantTerms, Purpose
 from sharing_api.chain.scopes import mask
@@ -70,6 +79,27 @@ class DomainOut(BaseModel):
     consent_registry: str
     referral_registry: str
     nonce: int | None = None
+
+
+def limit_relay(services: Services, request: Request, patient: str) -> None:
+    """Each relay costs the alliance a transaction: limit them per client IP and per
+    patient, whoever signs the request in."""
+    client = client_key(request.client.host if request.client else None)
+    services.limits.hit("consent_per_ip", client, what="consent relays from your address")
+    services.limits.hit("consent_per_patient", patient, what="consent relays for this patient")
+
+
+def require_known_patient(services: Services, patient: str) -> None:
+    """Consents are relayed only for patients a member has verified (real-name) and
+    attested on chain: otherwise any fresh key could make the alliance pay for its grants."""
+    if not services.reader.consents.is_known_patient(patient):
+        raise ApiError(
+            403,
+            f"patient {patient} is not known to the alliance: ask a member (a hospital or "
+            "clinic that can check your identity) to verify you and attest your address "
+            f"(`alliance patient attest {patient}`), then sign the consent again",
+            "Unknown Patient",
+        )
 
 
 def is_party(services: Services, principal: Principal, row: dict[str, Any]) -> bool:
@@ -124,9 +154,13 @@ def domain(
     responses=PROBLEM_RESPONSES,
     summary="Relay a patient's signed consent grant",
 )
-def grant(body: GrantIn, principal: PatientOrCare, services: ServicesDep) -> ConsentOut:
+def grant(
+    body: GrantIn, request: Request, principal: PatientOrCare, services: ServicesDep
+) -> ConsentOut:
     if principal.kind is Kind.PATIENT and body.patient.lower() != principal.subject.lower():
         raise forbidden("a patient relays only their own grants")
+    limit_relay(services, request, body.patient)
+    require_known_patient(services, body.patient)
     granted = relayer_for(services, principal).consents.grant_by_sig(
         body.terms(), body.signature.to_sig()
     )
@@ -141,9 +175,14 @@ def grant(body: GrantIn, principal: PatientOrCare, services: ServicesDep) -> Con
     summary="Relay a patient's signed revocation",
 )
 def revoke(
-    consent_id: int, body: RevokeIn, principal: PatientOrCare, services: ServicesDep
+    consent_id: IdPath,
+    body: RevokeIn,
+    request: Request,
+    principal: PatientOrCare,
+    services: ServicesDep,
 ) -> ConsentOut:
     row = find_consent(services, consent_id, principal, relayed=True)
+    limit_relay(services, request, str(row["patient"]))
     relayer_for(services, principal).consents.revoke_by_sig(
         consent_id, body.nonce, body.deadline, body.signature.to_sig()
     )
@@ -154,30 +193,37 @@ def revoke(
 
 @router.get(
     "",
-    responses=PROBLEM_RESPONSES,
-    summary="List the consents you are party to (from the index; the regulator: all)",
+    responses={**PROBLEM_RESPONSES, **PAGED},
+    summary="List the consents you are party to (from the index; the regulator: all), paged",
 )
 def list_consents(
     principal: Anyone,
     services: ServicesDep,
+    page: PageDep,
     patient: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
 ) -> list[ConsentOut]:
     if principal.kind is Kind.PATIENT:
         if patient is not None and patient.lower() != principal.subject.lower():
             raise forbidden("patients see their own consents only")
-        rows = services.index.consents(patient=principal.subject)
+        rows = services.index.consents(
+            patient=principal.subject, after=page.cursor, limit=page.fetch
+        )
     elif principal.kind is Kind.REGULATOR:
-        rows = services.index.consents(patient=patient)
+        rows = services.index.consents(patient=patient, after=page.cursor, limit=page.fetch)
     else:  # a member and its staff: the consents granted to it (by address or role)
         roles = int(services.roles_of(principal.member))
         rows = services.index.consents(
-            patient=patient, grantee=principal.member, grantee_roles=roles
+            patient=patient,
+            grantee=principal.member,
+            grantee_roles=roles,
+            after=page.cursor,
+            limit=page.fetch,
         )
-    return [consent_out(r) for r in rows]
+    return [consent_out(r) for r in page.take(rows, "consent_id")]
 
 
 @router.get("/{consent_id}", responses=PROBLEM_RESPONSES, summary="One consent you are party to")
-def get_consent(consent_id: int, principal: Anyone, services: ServicesDep) -> ConsentOut:
+def get_consent(consent_id: IdPath, principal: Anyone, services: ServicesDep) -> ConsentOut:
     return consent_out(find_consent(services, consent_id, principal))
 
 
@@ -186,5 +232,5 @@ def get_consent(consent_id: int, principal: Anyone, services: ServicesDep) -> Co
     responses=PROBLEM_RESPONSES,
     summary="The consent as a FHIR R4 Consent resource",
 )
-def consent_fhir(consent_id: int, principal: Anyone, services: ServicesDep) -> dict[str, Any]:
+def consent_fhir(consent_id: IdPath, principal: Anyone, services: ServicesDep) -> dict[str, Any]:
     return consent_resource(find_consent(services, consent_id, principal), int(time.time()))

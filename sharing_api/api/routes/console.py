@@ -19,7 +19,8 @@ from sharing_api.api.deps import FreshServices, Regulator
 from sharing_api.api.errors import PROBLEM_RESPONSES
 from sharing_api.api.fhir_export import audit_bundle
 from sharing_api.api.lookups import member_infos
-from sharing_api.api.schemas import AccessOut, AddressQuery, access_out
+from sharing_api.api.paging import PAGED, PageDep
+from sharing_api.api.schemas import MAX_ID, MAX_UNIX_TIME, AccessOut, AddressQuery, access_out
 from sharing_api.api.services import Services
 from sharing_api.audit import charts
 from sharing_api.audit.report import anomalies_about, csv_text, render_html, summary_of
@@ -154,7 +155,7 @@ def verification(
     services: FreshServices,
     state: State,
     run: bool = False,
-    sample: Annotated[int | None, Query(ge=1)] = None,
+    sample: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> VerificationOut:
     kept = None if run else _verification(state)
     if kept is not None:
@@ -172,8 +173,12 @@ class Filters:
         patient: AddressQuery = None,
         purpose: Annotated[str | None, Query(pattern=_labels(Purpose))] = None,
         basis: Annotated[str | None, Query(pattern=_labels(Basis))] = None,
-        since: Annotated[int | None, Query(ge=0, description="Unix time, inclusive")] = None,
-        until: Annotated[int | None, Query(ge=0, description="Unix time, exclusive")] = None,
+        since: Annotated[
+            int | None, Query(ge=0, le=MAX_UNIX_TIME, description="Unix time, inclusive")
+        ] = None,
+        until: Annotated[
+            int | None, Query(ge=0, le=MAX_UNIX_TIME, description="Unix time, exclusive")
+        ] = None,
     ) -> None:
         self.member, self.patient = member, patient
         self.purpose = None if purpose is None else Purpose.parse(purpose)
@@ -191,22 +196,29 @@ class Filters:
         )
 
     def rows(
-        self, services: Services, columns: Sequence[str] | None = None, latest: int | None = None
+        self,
+        services: Services,
+        columns: Sequence[str] | None = None,
+        latest: int | None = None,
+        before: int | None = None,
     ) -> list[dict[str, Any]]:
-        return access_rows(services.index, self.query(), columns=columns, latest=latest)
+        query = self.query()
+        return access_rows(services.index, query, columns=columns, latest=latest, before=before)
 
 
 FiltersDep = Annotated[Filters, Depends()]
 
 
-@router.get("/timeline", responses=PROBLEM_RESPONSES, summary="Accesses, filtered")
+@router.get(
+    "/timeline",
+    responses={**PROBLEM_RESPONSES, **PAGED},
+    summary="Accesses, filtered: pages from the newest back, each page in chain order",
+)
 def timeline(
-    _: Regulator,
-    services: FreshServices,
-    filters: FiltersDep,
-    limit: Annotated[int, Query(ge=1, le=100_000)] = 5000,
+    _: Regulator, services: FreshServices, filters: FiltersDep, page: PageDep
 ) -> list[TimelineOut]:
-    rows = filters.rows(services, latest=limit)
+    newest_first = filters.rows(services, latest=page.fetch, before=page.cursor)[::-1]
+    rows = page.take(newest_first, "access_id")[::-1]
     category = categories(services.index, [int(r["record_id"]) for r in rows])
 
     def label(record_id: int) -> str | None:
@@ -238,7 +250,8 @@ def timeline_csv(_: Regulator, services: FreshServices, filters: FiltersDep) -> 
 
 @router.get(
     "/timeline.fhir",
-    responses=PROBLEM_RESPONSES,
+    responses={**PROBLEM_RESPONSES, 200: {"content": {"application/fhir+json": {}}}},
+    response_class=Response,
     summary="The filtered timeline as a FHIR R4 Bundle of AuditEvent resources",
 )
 def timeline_fhir(_: Regulator, services: FreshServices, filters: FiltersDep) -> Response:
@@ -264,14 +277,10 @@ def chart_counts(
             filters.until is None or ts < filters.until
         )
 
-    consents = [
-        c
-        for c in idx.consents(patient=filters.patient, limit=10_000_000)
-        if in_range(int(c["timestamp"]))
-    ]
+    consents = [c for c in idx.consents(patient=filters.patient) if in_range(int(c["timestamp"]))]
     referrals = [
         r
-        for r in idx.referrals(patient=filters.patient, party=filters.member, limit=10_000_000)
+        for r in idx.referrals(patient=filters.patient, party=filters.member)
         if in_range(int(r["timestamp"]))
     ]
     tiers = {m.address: m.tier for m in members_of(services)}
@@ -292,10 +301,11 @@ def chart_counts(
 
 
 Within = Annotated[
-    int, Query(ge=0, description="seconds a break-glass access may stay unjustified")
+    int,
+    Query(ge=0, le=MAX_UNIX_TIME, description="seconds a break-glass access may stay unjustified"),
 ]
-PerDay = Annotated[int, Query(ge=1, description="accesses per reader per UTC day")]
-Now = Annotated[int | None, Query(ge=0, description="judge as of this Unix time")]
+PerDay = Annotated[int, Query(ge=1, le=MAX_ID, description="accesses per reader per UTC day")]
+Now = Annotated[int | None, Query(ge=0, le=MAX_UNIX_TIME, description="judge as of this Unix time")]
 
 
 Source = Annotated[

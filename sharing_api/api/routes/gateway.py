@@ -19,6 +19,7 @@ from fastapi.responses import Response, StreamingResponse
 from sharing_api.api.deps import ServicesDep
 from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden, not_found
 from sharing_api.api.lookups import fixed_record, read_head
+from sharing_api.api.schemas import IdPath
 from sharing_api.api.services import Services
 from sharing_api.gateway.fetch_auth import FetchAuthError, FetchRequest, verify_fetch
 from sharing_api.storage.errors import NotFoundError
@@ -54,7 +55,7 @@ def _logged_access(services: Services, request: FetchRequest) -> bool:
     response_class=StreamingResponse,
     summary="A record's ciphertext for the reader member's gateway (signed request)",
 )
-async def ciphertext(record_id: int, request: Request, services: ServicesDep) -> Response:
+async def ciphertext(record_id: IdPath, request: Request, services: ServicesDep) -> Response:
     def check() -> tuple[list[bytes], int, Iterator[bytes] | None]:
         try:
             fetch = verify_fetch(request.headers, record_id)

@@ -28,6 +28,7 @@ from sharing_api.api.proposals import (
     decline_answer,
     proposal_out,
 )
+from sharing_api.api.schemas import IdPath
 from sharing_api.api.services import Services
 from sharing_api.gateway.inbox_auth import (
     InboxAuthError,
@@ -103,7 +104,7 @@ async def inbox(request: Request, services: ServicesDep, store: ProposalsDep) ->
     summary="Accept a proposal made here (relayed patient's ReferralConsent)",
 )
 async def accept(
-    proposal_id: int, request: Request, services: ServicesDep, store: ProposalsDep
+    proposal_id: IdPath, request: Request, services: ServicesDep, store: ProposalsDep
 ) -> ProposalOut:
     _, body = await _relayed(request, services, PeerAcceptIn)
 
@@ -120,7 +121,7 @@ async def accept(
     summary="Decline a proposal made here (relayed patient's signed decline)",
 )
 async def decline(
-    proposal_id: int, request: Request, services: ServicesDep, store: ProposalsDep
+    proposal_id: IdPath, request: Request, services: ServicesDep, store: ProposalsDep
 ) -> ProposalOut:
     _, body = await _relayed(request, services, PeerDeclineIn)
 

@@ -13,6 +13,7 @@ from sharing_api.api.core.security import Kind, Principal
 from sharing_api.api.deps import FreshServices, ServicesDep, require
 from sharing_api.api.errors import PROBLEM_RESPONSES
 from sharing_api.api.lookups import names
+from sharing_api.api.paging import PAGED, PageDep
 from sharing_api.api.schemas import AccessOut, RecordOut, access_out, record_out
 from sharing_api.api.services import Services
 
@@ -52,10 +53,13 @@ def block_times(services: Services, numbers: set[int]) -> dict[int, int]:
     return out
 
 
-@router.get("/records", responses=PROBLEM_RESPONSES, summary="My records (patient)")
-def my_records(principal: PatientOnly, services: FreshServices) -> list[MyRecordOut]:
+@router.get(
+    "/records", responses={**PROBLEM_RESPONSES, **PAGED}, summary="My records (patient), paged"
+)
+def my_records(principal: PatientOnly, services: FreshServices, page: PageDep) -> list[MyRecordOut]:
     named = names(services)
-    rows = [record_out(r) for r in services.index.records(patient=principal.subject)]
+    found = services.index.records(patient=principal.subject, after=page.cursor, limit=page.fetch)
+    rows = [record_out(r) for r in page.take(found, "record_id")]
     times = block_times(services, {r.block_number for r in rows})
     return [
         MyRecordOut(
@@ -69,10 +73,13 @@ def my_records(principal: PatientOnly, services: FreshServices) -> list[MyRecord
 
 @router.get(
     "/accesses",
-    responses=PROBLEM_RESPONSES,
-    summary="Every logged access to my records: who, when, on what basis, for what (patient)",
+    responses={**PROBLEM_RESPONSES, **PAGED},
+    summary="Every logged access to my records: who, when, on what basis, for what "
+    "(patient), paged",
 )
-def my_accesses(principal: PatientOnly, services: FreshServices) -> list[MyAccessOut]:
+def my_accesses(
+    principal: PatientOnly, services: FreshServices, page: PageDep
+) -> list[MyAccessOut]:
     named = names(services)
     categories = {
         r.record_id: r.category
@@ -84,7 +91,10 @@ def my_accesses(principal: PatientOnly, services: FreshServices) -> list[MyAcces
             reader_name=named.get(str(row["reader"]), ""),
             category=categories.get(int(row["record_id"]), ""),
         )
-        for row in services.index.accesses(patient=principal.subject)
+        for row in page.take(
+            services.index.accesses(patient=principal.subject, after=page.cursor, limit=page.fetch),
+            "access_id",
+        )
     ]
 
 

@@ -16,7 +16,8 @@ from sharing_api.api.core.security import Kind, Principal
 from sharing_api.api.deps import Anyone, CareProvider, ServicesDep
 from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden
 from sharing_api.api.lookups import INLINE_BYTES, find_record, fixed_record, read_head
-from sharing_api.api.schemas import RecordOut, record_out
+from sharing_api.api.paging import PAGED, PageDep
+from sharing_api.api.schemas import IdPath, IdQuery, RecordOut, record_out
 from sharing_api.api.services import Services
 from sharing_api.api.upload import spool_body
 from sharing_api.chain import Category, Purpose
@@ -42,7 +43,16 @@ async def _store_and_register(
     register: Any,
 ) -> RecordOut:
     signer = services.signer(principal.member)
+    limits = services.limits
+    await run_in_threadpool(limits.hit, "upload_per_uploader", principal.subject, 1, "uploads")
     body = await spool_body(request, services.settings.max_upload_bytes, sha256)
+    try:  # the member's byte quota, charged with what actually arrived
+        await run_in_threadpool(
+            limits.hit, "upload_bytes_per_member", principal.member, body.size, "upload bytes"
+        )
+    except BaseException:
+        body.file.close()
+        raise
     try:
         info = await run_in_threadpool(services.storage.put, body.file)
     finally:
@@ -93,7 +103,7 @@ async def upload(
     openapi_extra={"requestBody": {"content": {"application/octet-stream": {}}}},
 )
 async def supersede(
-    record_id: int,
+    record_id: IdPath,
     request: Request,
     principal: CareProvider,
     services: ServicesDep,
@@ -112,28 +122,34 @@ async def supersede(
 
 
 @router.get("/{record_id}", responses=PROBLEM_RESPONSES, summary="A record's metadata")
-def metadata(record_id: int, principal: Anyone, services: ServicesDep) -> RecordOut:
+def metadata(record_id: IdPath, principal: Anyone, services: ServicesDep) -> RecordOut:
     row = find_record(services, record_id)
     if principal.kind is Kind.PATIENT and row["patient"] != principal.subject.lower():
         raise forbidden("patients see their own records only")
     return record_out(row)
 
 
-@router.get("", responses=PROBLEM_RESPONSES, summary="List records (from the index)")
+@router.get(
+    "", responses={**PROBLEM_RESPONSES, **PAGED}, summary="List records (from the index), paged"
+)
 def list_records(
     principal: Anyone,
     services: ServicesDep,
+    page: PageDep,
     patient: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
     custodian: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
 ) -> list[RecordOut]:
     if principal.kind is Kind.PATIENT:
         if patient is not None and patient.lower() != principal.subject.lower():
             raise forbidden("patients see their own records only")
-        rows = services.index.records(patient=principal.subject, custodian=custodian)
-    else:
-        rows = services.index.records(patient=patient, custodian=custodian)
-        if principal.kind in (Kind.MEMBER, Kind.STAFF):
-            rows = readable_by(services, principal.member, rows)
+        patient = principal.subject
+    # The page is cut before the member filter: the cursor moves past rows left out too.
+    found = services.index.records(
+        patient=patient, custodian=custodian, after=page.cursor, limit=page.fetch
+    )
+    rows = page.take(found, "record_id")
+    if principal.kind in (Kind.MEMBER, Kind.STAFF):
+        rows = readable_by(services, principal.member, rows)
     return [record_out(r) for r in rows]
 
 
@@ -144,11 +160,11 @@ def list_records(
     summary="The ciphertext, after the access is checked and logged on chain",
 )
 async def content(
-    record_id: int,
+    record_id: IdPath,
     principal: CareProvider,
     services: ServicesDep,
     purpose: Annotated[str, Query(max_length=32)] = "treatment",
-    referral_id: Annotated[int | None, Query(ge=1)] = None,
+    referral_id: IdQuery = None,
     break_glass: bool = False,
     reason: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> Response:

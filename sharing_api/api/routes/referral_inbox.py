@@ -32,6 +32,7 @@ from sharing_api.api.proposals import (
     decline_answer,
     proposal_out,
 )
+from sharing_api.api.schemas import IdPath
 from sharing_api.gateway.inbox_auth import (
     InboxAuthError,
     check_decline_statement,
@@ -73,7 +74,7 @@ def inbox(
 )
 async def accept(
     referrer: Referrer,
-    proposal_id: int,
+    proposal_id: IdPath,
     body: AcceptIn,
     principal: PatientOnly,
     services: ServicesDep,
@@ -98,7 +99,7 @@ async def accept(
 )
 async def decline(
     referrer: Referrer,
-    proposal_id: int,
+    proposal_id: IdPath,
     body: DeclineStatementIn,
     principal: PatientOnly,
     services: ServicesDep,

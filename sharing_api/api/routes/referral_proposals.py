@@ -18,6 +18,7 @@ from sharing_api.api.core.security import Kind, Principal
 from sharing_api.api.deps import CareProvider, PatientOnly, PatientOrCare, ProposalsDep, ServicesDep
 from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden
 from sharing_api.api.lookups import find_record
+from sharing_api.api.paging import PAGED, PageDep
 from sharing_api.api.proposals import (
     AcceptIn,
     DeclineIn,
@@ -28,7 +29,7 @@ from sharing_api.api.proposals import (
     find_proposal,
     proposal_out,
 )
-from sharing_api.api.schemas import AddressField
+from sharing_api.api.schemas import AddressField, IdPath
 from sharing_api.api.services import Services
 from sharing_api.chain import Direction
 from sharing_api.chain.scopes import Category, Role
@@ -108,32 +109,32 @@ def propose(
 
 @router.get(
     "/referral-proposals",
-    responses=PROBLEM_RESPONSES,
-    summary="The proposals my member made (or, with as=receiver, those naming it as receiver)",
+    responses={**PROBLEM_RESPONSES, **PAGED},
+    summary="The proposals my member made (or, with as=receiver, those naming it as "
+    "receiver), newest first, paged",
 )
 def list_mine(
     principal: CareProvider,
     services: ServicesDep,
     store: ProposalsDep,
+    page: PageDep,
     as_: Annotated[str, Query(alias="as", pattern=r"^(referrer|receiver)$")] = "referrer",
 ) -> list[ProposalOut]:
-    rows = (
-        store.list(receiver=principal.member)
-        if as_ == "receiver"
-        else store.list(referrer=principal.member)
-    )
-    return [proposal_out(services, r) for r in rows]
+    side = {"receiver" if as_ == "receiver" else "referrer": principal.member}
+    rows = store.list(**side, before=page.cursor, limit=page.fetch)
+    return [proposal_out(services, r) for r in page.take(rows, "proposal_id")]
 
 
 @router.get(
     "/patients/me/referral-proposals",
-    responses=PROBLEM_RESPONSES,
-    summary="My referral proposals (patient), newest first",
+    responses={**PROBLEM_RESPONSES, **PAGED},
+    summary="My referral proposals (patient), newest first, paged",
 )
 def my_proposals(
-    principal: PatientOnly, services: ServicesDep, store: ProposalsDep
+    principal: PatientOnly, services: ServicesDep, store: ProposalsDep, page: PageDep
 ) -> list[ProposalOut]:
-    return [proposal_out(services, r) for r in store.list(patient=principal.subject)]
+    rows = store.list(patient=principal.subject, before=page.cursor, limit=page.fetch)
+    return [proposal_out(services, r) for r in page.take(rows, "proposal_id")]
 
 
 @router.get(
@@ -142,7 +143,7 @@ def my_proposals(
     summary="One proposal (its patient, referrer or receiver)",
 )
 def get_proposal(
-    proposal_id: int, principal: PatientOrCare, services: ServicesDep, store: ProposalsDep
+    proposal_id: IdPath, principal: PatientOrCare, services: ServicesDep, store: ProposalsDep
 ) -> ProposalOut:
     row = find_proposal(store, proposal_id)
     _visible(row, principal)
@@ -155,7 +156,7 @@ def get_proposal(
     summary="The patient accepts: the referral is created on chain with their signature",
 )
 def accept(
-    proposal_id: int,
+    proposal_id: IdPath,
     body: AcceptIn,
     principal: PatientOnly,
     services: ServicesDep,
@@ -171,7 +172,7 @@ def accept(
     summary="The patient declines (nothing goes on chain)",
 )
 def decline(
-    proposal_id: int,
+    proposal_id: IdPath,
     body: DeclineIn,
     principal: PatientOnly,
     services: ServicesDep,

@@ -15,7 +15,8 @@ from sharing_api.api.core.security import Kind, Principal
 from sharing_api.api.deps import Anyone, CareProvider, PatientOrCare, ServicesDep
 from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden, not_found
 from sharing_api.api.lookups import relayer_for
-from sharing_api.api.schemas import AddressField, ReferralOut, SignatureIn, referral_out
+from sharing_api.api.paging import PAGED, PageDep
+from sharing_api.api.schemas import AddressField, IdPath, ReferralOut, SignatureIn, referral_out
 from sharing_api.api.services import Services
 from sharing_api.chain import Direction, ReferralStatus
 from sharing_api.chain.referrals import MAX_REFERRAL_DURATION_S, text_hash
@@ -144,13 +145,13 @@ def _transition(
 
 
 @router.post("/{referral_id}/accept", responses=PROBLEM_RESPONSES, summary="Receiver accepts")
-def accept(referral_id: int, principal: CareProvider, services: ServicesDep) -> ReferralOut:
+def accept(referral_id: IdPath, principal: CareProvider, services: ServicesDep) -> ReferralOut:
     return _transition(referral_id, "accept", "", principal, services)
 
 
 @router.post("/{referral_id}/reject", responses=PROBLEM_RESPONSES, summary="Receiver rejects")
 def reject(
-    referral_id: int, body: NoteIn, principal: CareProvider, services: ServicesDep
+    referral_id: IdPath, body: NoteIn, principal: CareProvider, services: ServicesDep
 ) -> ReferralOut:
     return _transition(referral_id, "reject", body.note, principal, services)
 
@@ -161,14 +162,14 @@ def reject(
     summary="Receiver completes the care episode",
 )
 def complete(
-    referral_id: int, body: NoteIn, principal: CareProvider, services: ServicesDep
+    referral_id: IdPath, body: NoteIn, principal: CareProvider, services: ServicesDep
 ) -> ReferralOut:
     return _transition(referral_id, "complete", body.note, principal, services)
 
 
 @router.post("/{referral_id}/cancel", responses=PROBLEM_RESPONSES, summary="Referrer cancels")
 def cancel(
-    referral_id: int, body: NoteIn, principal: CareProvider, services: ServicesDep
+    referral_id: IdPath, body: NoteIn, principal: CareProvider, services: ServicesDep
 ) -> ReferralOut:
     return _transition(referral_id, "cancel", body.note, principal, services)
 
@@ -179,7 +180,7 @@ def cancel(
     summary="Relay a patient's signed withdrawal: the referral ends at once",
 )
 def withdraw(
-    referral_id: int, body: WithdrawIn, principal: PatientOrCare, services: ServicesDep
+    referral_id: IdPath, body: WithdrawIn, principal: PatientOrCare, services: ServicesDep
 ) -> ReferralOut:
     get_referral(referral_id, principal, services)  # 404/403 as for reading it
     # The patient pays nothing: a hosted member relays (a member caller relays itself).
@@ -191,23 +192,28 @@ def withdraw(
     return get_referral(referral_id, principal, services)
 
 
-@router.get("", responses=PROBLEM_RESPONSES, summary="List referrals (from the index)")
+@router.get(
+    "", responses={**PROBLEM_RESPONSES, **PAGED}, summary="List referrals (from the index), paged"
+)
 def list_referrals(
     principal: Anyone,
     services: ServicesDep,
+    page: PageDep,
     patient: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
 ) -> list[ReferralOut]:
+    party = None
     if principal.kind is Kind.PATIENT:
-        rows = services.index.referrals(patient=principal.subject)
-    elif principal.kind is Kind.REGULATOR:
-        rows = services.index.referrals(patient=patient)
-    else:  # a member sees the referrals it is a party to
-        rows = services.index.referrals(patient=patient, party=principal.member)
-    return [referral_out(r) for r in rows]
+        patient = principal.subject
+    elif principal.kind is not Kind.REGULATOR:  # a member sees the referrals it is party to
+        party = principal.member
+    rows = services.index.referrals(
+        patient=patient, party=party, after=page.cursor, limit=page.fetch
+    )
+    return [referral_out(r) for r in page.take(rows, "referral_id")]
 
 
 @router.get("/{referral_id}", responses=PROBLEM_RESPONSES, summary="One referral")
-def get_referral(referral_id: int, principal: Anyone, services: ServicesDep) -> ReferralOut:
+def get_referral(referral_id: IdPath, principal: Anyone, services: ServicesDep) -> ReferralOut:
     row = find_referral(services, referral_id, principal)
     if principal.kind in (Kind.MEMBER, Kind.STAFF) and principal.member.lower() not in (
         row["referrer"],
@@ -219,11 +225,14 @@ def get_referral(referral_id: int, principal: Anyone, services: ServicesDep) -> 
 
 @router.get(
     "/{referral_id}/history",
-    responses=PROBLEM_RESPONSES,
-    summary="A referral's status changes, in chain order (from the index)",
+    responses={**PROBLEM_RESPONSES, **PAGED},
+    summary="A referral's status changes, in chain order (from the index), paged",
 )
-def history(referral_id: int, principal: Anyone, services: ServicesDep) -> list[ReferralChangeOut]:
+def history(
+    referral_id: IdPath, principal: Anyone, services: ServicesDep, page: PageDep
+) -> list[ReferralChangeOut]:
     get_referral(referral_id, principal, services)  # the same visibility as the referral
+    changes = services.index.referral_history(referral_id, after=page.cursor, limit=page.fetch)
     return [
         ReferralChangeOut(
             from_status=ReferralStatus(int(c["from_status"])).name.lower(),
@@ -233,5 +242,5 @@ def history(referral_id: int, principal: Anyone, services: ServicesDep) -> list[
             block_number=c["block_number"],
             timestamp=c["timestamp"],
         )
-        for c in services.index.referral_history(referral_id)
+        for c in page.take(changes, "id")
     ]

@@ -4,7 +4,7 @@
 // Each section marks data-state="loading" | "loaded" | "error" and counts finished loads in
 // data-gen, so tests can wait for the load an action started.
 import { Wallet } from "ethers";
-import { api, setToken, token } from "../shared/api.js";
+import { api, apiAll, setToken, token } from "../shared/api.js";
 import { signIn } from "../shared/siwe.js";
 import { groupedBars, pivot } from "./charts.js";
 
@@ -127,7 +127,9 @@ async function loadStatus() {
 }
 
 async function loadTimeline() {
-  const rows = await api(`/audit/timeline?${filterParams()}`);
+  // Pages run from the newest back, each in chain order: put them all in chain order.
+  const rows = await apiAll(`/audit/timeline?${filterParams()}`);
+  rows.sort((a, b) => a.access_id - b.access_id);
   $("timeline-count").textContent = `${rows.length} accesses`;
   fillTable($("timeline"), rows.slice().reverse(), (tr, a) => {
     tr.dataset.accessId = a.access_id;
@@ -211,7 +213,7 @@ async function loadAnomalies() {
 // flagged), the reason and justification opened with the regulator's audit key, and the
 // regulator's close (accept a justified read, or flag one).
 async function loadBreakGlass() {
-  const queue = await api("/audit/break-glass?include_justified=true");
+  const queue = await apiAll("/audit/break-glass?include_justified=true");
   const reviews = await Promise.all(
     queue.map((a) => api(`/audit/break-glass/${a.access_id}/review`).catch(() => null)),
   );

@@ -41,3 +41,18 @@ export async function api(path, { method = "GET", body, raw = false } = {}) {
   if (raw) return response;
   return response.status === 204 ? null : response.json();
 }
+
+// A whole list: lists come in pages (at most 1,000 items); the API names the next page's
+// cursor in X-Next-Cursor until the last page. Follow it so nothing is left out.
+export async function apiAll(path) {
+  const items = [];
+  let cursor = "";
+  do {
+    const sep = path.includes("?") ? "&" : "?";
+    const url = cursor ? `${path}${sep}cursor=${encodeURIComponent(cursor)}` : path;
+    const response = await api(url, { raw: true });
+    items.push(...(await response.json()));
+    cursor = response.headers.get("X-Next-Cursor") || "";
+  } while (cursor);
+  return items;
+}

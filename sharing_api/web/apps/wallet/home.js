@@ -3,7 +3,7 @@
 // which every gateway of the alliance holds whole. Referral proposals are not on chain yet:
 // each lives at the proposing member's gateway, so this gateway gathers them from all
 // (POST /patients/me/referral-inbox, with the patient's signed statement: referral.js).
-import { api } from "../shared/api.js";
+import { api, apiAll } from "../shared/api.js";
 import { h } from "./dom.js";
 import * as fmt from "./format.js";
 import { t } from "./i18n.js";
@@ -14,10 +14,10 @@ import { revokeMessage, signRevoke, signWithdraw } from "./typed.js";
 export async function loadHome(app) {
   const statement = inboxStatement(app, await api("/patients/me/signing"));
   const [records, accesses, consents, referrals, inbox] = await Promise.all([
-    api("/patients/me/records"),
-    api("/patients/me/accesses"),
-    api("/consents"),
-    api("/referrals"),
+    apiAll("/patients/me/records"),
+    apiAll("/patients/me/accesses"),
+    apiAll("/consents"),
+    apiAll("/referrals"),
     statement.then((body) => api("/patients/me/referral-inbox", { method: "POST", body })),
   ]);
   return {
