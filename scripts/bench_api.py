@@ -48,7 +48,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchlib import Reporter, progress  # noqa: E402
+from benchlib import Reporter, progress, scheduled_latencies  # noqa: E402
 
 from ledger_node.network.procs import stop_group  # noqa: E402
 from sharing_api.sdk import SharingClient  # noqa: E402
@@ -137,23 +137,10 @@ async def closed_loop(
 async def open_loop(
     url: str, token: str, paths: list[str], rate: float, seconds: float
 ) -> list[float]:
-    latencies: list[float] = []
     async with _session(url, token, 1024) as http:
-
-        async def one(i: int, scheduled: float) -> None:
-            await _get(http, paths[i % len(paths)], RECORD_BYTES)
-            latencies.append((time.perf_counter() - scheduled) * 1000)
-
-        t0 = time.perf_counter() + 0.2
-        tasks = []
-        for i in range(int(rate * seconds)):
-            scheduled = t0 + i / rate
-            delay = scheduled - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(i, scheduled)))
-        await asyncio.gather(*tasks)
-    return latencies
+        return await scheduled_latencies(
+            lambda i: _get(http, paths[i % len(paths)], RECORD_BYTES), rate, seconds
+        )
 
 
 def _cpu(*pids: int) -> _Cpu:

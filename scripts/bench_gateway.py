@@ -54,7 +54,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench_api import _cpu, percentile  # noqa: E402
-from benchlib import Reporter, progress  # noqa: E402
+from benchlib import Reporter, progress, scheduled_latencies  # noqa: E402
 
 from sharing_api.gateway.local import (  # noqa: E402
     LocalGateway,
@@ -119,23 +119,10 @@ async def closed_loop(case: Case, seconds: float, max_requests: int) -> tuple[in
 
 async def open_loop(case: Case, rate: float, seconds: float) -> list[float]:
     """Latencies (ms) from each request's scheduled start: no coordinated omission."""
-    latencies: list[float] = []
     async with _client(case, 256) as http:
-
-        async def one(i: int, scheduled: float) -> None:
-            await _get(http, case.paths[i % len(case.paths)])
-            latencies.append((time.perf_counter() - scheduled) * 1000)
-
-        t0 = time.perf_counter() + 0.2
-        tasks = []
-        for i in range(int(rate * seconds)):
-            scheduled = t0 + i / rate
-            delay = scheduled - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(i, scheduled)))
-        await asyncio.gather(*tasks)
-    return latencies
+        return await scheduled_latencies(
+            lambda i: _get(http, case.paths[i % len(case.paths)]), rate, seconds
+        )
 
 
 def run(reporter: Reporter, args: argparse.Namespace) -> None:

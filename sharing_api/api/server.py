@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -12,15 +11,10 @@ from dataclasses import dataclass
 import uvicorn
 from fastapi import FastAPI
 
+from ledger_node.network.procs import free_port
 from sharing_api.api.core.config import ApiSettings
 from sharing_api.api.main import create_app
 from sharing_api.api.services import Services
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

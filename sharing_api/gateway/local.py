@@ -26,10 +26,9 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from crypto.authority import AttributeAuthority
 from crypto.files import atomic_output
 from crypto.keystore import MIN_LOG2_N
-from ledger_node.network.procs import stop_group
+from ledger_node.network.procs import free_port, stop_group
 from sharing_api.api.core.config import HostedMember
 from sharing_api.api.core.keys import seal_audit_key, seal_hosted_member
-from sharing_api.api.server import free_port
 from sharing_api.chain import Alliance, ChainClient, Deployment
 from sharing_api.gateway.operate import write_gateway_config
 from sharing_api.gateway.tls import make_certificate

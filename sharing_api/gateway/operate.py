@@ -28,6 +28,27 @@ def tls_fingerprint(settings: ApiSettings) -> bytes:
     return fingerprint_of_file(tls[0]) if tls else ZERO32
 
 
+def seal_new_member(
+    keys_dir: Path,
+    member_id: str,
+    ledger_key_file: Path | None,
+    no_authority: bool,
+    passphrase: str,
+) -> tuple[str, Any, HostedMember]:
+    """A member's ledger key (the given plaintext file's, else a new one) and, unless
+    ``no_authority``, a new ABE authority, sealed into ``keys_dir`` under ``passphrase``."""
+    from crypto.authority import AttributeAuthority
+    from sharing_api.api.core.keys import seal_hosted_member
+
+    key = (
+        ledger_key_file.read_text(encoding="utf-8").strip()
+        if ledger_key_file
+        else "0x" + secrets.token_hex(32)
+    )
+    authority = None if no_authority else AttributeAuthority.setup(member_id)
+    return key, authority, seal_hosted_member(keys_dir, member_id, key, passphrase, authority)
+
+
 def write_gateway_config(
     directory: Path,
     members: list[HostedMember],
@@ -95,8 +116,7 @@ def init(
 ) -> None:
     """Make a member's gateway files: its sealed ledger key and ABE master key, a
     self-signed TLS certificate, and gateway.json. Prints what to register on chain."""
-    from crypto.authority import AttributeAuthority
-    from sharing_api.api.core.keys import resolve_passphrase, seal_hosted_member
+    from sharing_api.api.core.keys import resolve_passphrase
     from sharing_api.gateway.tls import make_certificate
 
     if (directory / "gateway.json").exists():
@@ -104,13 +124,9 @@ def init(
     passphrase = resolve_passphrase(
         ApiSettings(passphrase_file=str(passphrase_file) if passphrase_file else "")
     )
-    key = (
-        ledger_key_file.read_text(encoding="utf-8").strip()
-        if ledger_key_file
-        else "0x" + secrets.token_hex(32)
+    key, authority, member = seal_new_member(
+        directory / "keys", member_id, ledger_key_file, no_authority, passphrase
     )
-    authority = None if no_authority else AttributeAuthority.setup(member_id)
-    member = seal_hosted_member(directory / "keys", member_id, key, passphrase, authority)
     fingerprint = make_certificate(
         directory / "tls" / "cert.pem", directory / "tls" / "key.pem", member_id, [host]
     )
@@ -173,8 +189,7 @@ def add_member(
     under its own passphrase, listed in gateway.json. Then `register` and restart."""
     from eth_account import Account
 
-    from crypto.authority import AttributeAuthority
-    from sharing_api.api.core.keys import read_passphrase_file, seal_hosted_member
+    from sharing_api.api.core.keys import read_passphrase_file
 
     values = json.loads(config.read_text(encoding="utf-8"))
     members = values.setdefault("members", [])
@@ -182,13 +197,9 @@ def add_member(
     if (keys_dir / f"{member_id}.ledger.key").exists():
         raise click.ClickException(f"member {member_id!r} already has keys in {keys_dir}")
     passphrase = read_passphrase_file(member_passphrase_file)
-    key = (
-        ledger_key_file.read_text(encoding="utf-8").strip()
-        if ledger_key_file
-        else "0x" + secrets.token_hex(32)
+    key, authority, member = seal_new_member(
+        keys_dir, member_id, ledger_key_file, no_authority, passphrase
     )
-    authority = None if no_authority else AttributeAuthority.setup(member_id)
-    member = seal_hosted_member(keys_dir, member_id, key, passphrase, authority)
     member = member.model_copy(update={"passphrase_file": str(member_passphrase_file.resolve())})
     members.append(member.model_dump(exclude_defaults=True))
     config.write_text(json.dumps(values, indent=2) + "\n", encoding="utf-8")

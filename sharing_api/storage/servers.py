@@ -18,7 +18,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import httpx
 
-from ledger_node.network.procs import stop_group
+from ledger_node.network.procs import free_ports, stop_group
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,20 +65,6 @@ def weed_binary() -> Path:
             "run `make setup`"
         )
     return Path(found)
-
-
-def free_ports(count: int) -> list[int]:
-    """Distinct free TCP ports on 127.0.0.1 (held open together so they differ)."""
-    sockets: list[socket.socket] = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def _tail(log: Path, lines: int = 30) -> str:

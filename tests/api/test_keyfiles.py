@@ -17,9 +17,9 @@ import httpx
 import pytest
 from eth_account import Account
 
+from ledger_node.network.procs import free_port
 from sharing_api.api.core.config import ApiSettings, HostedMember
 from sharing_api.api.core.keys import PassphraseError, resolve_passphrase, unlock_members
-from sharing_api.api.server import free_port
 from tests.support.api import TEST_PASSPHRASE
 
 if TYPE_CHECKING:

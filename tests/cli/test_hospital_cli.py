@@ -18,8 +18,8 @@ import pytest
 
 from crypto.authority import AttributeAuthority
 from crypto.expiry import current_epoch
+from ledger_node.network.procs import free_port
 from sharing_api.api.core.keys import seal_ledger_key
-from sharing_api.api.server import free_port
 from sharing_api.cli.main import main
 from sharing_api.fhir import SAMPLE_KINDS, validate_resource
 from sharing_api.gateway.tls import make_certificate

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from ledger_node.network.procs import free_port
 from sharing_api.chain import Alliance, ChainClient, ChainUnavailable, Deployment
 from sharing_api.cli.main import main
 from tests.contracts.conftest import ChainEndpoint, genesis_for
-from tests.support.anvil import free_port
 
 
 @pytest.mark.integration

@@ -6,10 +6,10 @@ import time
 
 import pytest
 
+from ledger_node.network.procs import free_ports
 from sharing_api.storage.errors import BackendUnavailableError
 from sharing_api.storage.ipfs import IPFSStorage
 from sharing_api.storage.s3 import S3Storage
-from tests.support.procs import free_ports
 
 CID = "QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH"
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,6 +18,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from ledger_node.network.procs import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 # anvil's well-known development mnemonic: its accounts are funded in every anvil.
@@ -45,12 +46,6 @@ class AnvilNode:
     chain_id: int
     keys: tuple[str, ...]
     pid: int
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def dev_keys(count: int) -> tuple[str, ...]:

@@ -21,9 +21,10 @@ from crypto.audit_seal import public_bytes
 from crypto.authority import AttributeAuthority
 from crypto.files import atomic_output
 from crypto.keystore import MIN_LOG2_N
+from ledger_node.network.procs import free_port
 from sharing_api.api.core.config import ApiSettings, HostedMember, RateLimit, RateLimits
 from sharing_api.api.core.keys import seal_audit_key, seal_hosted_member
-from sharing_api.api.server import RunningApi, free_port, serve_in_thread
+from sharing_api.api.server import RunningApi, serve_in_thread
 from sharing_api.chain import (
     Alliance,
     ChainClient,
