@@ -106,12 +106,13 @@ class DemoAlliance:
 
 def _node_urls(chain_url: str, net: LocalNetwork | None) -> tuple[list[str], str]:
     """Each gateway's own ledger node (in a network), or the one node for all; and the
-    regulator's (its read-only follower in a network)."""
+    regulator console's. The regulator's read-only follower verifies every block (the
+    network step checks it), but its console writes (its audit key, closing break-glass
+    reviews), so it talks to a member's node."""
     if net is None:
         return [chain_url], chain_url
     members = [n.url for n in net.nodes if not n.follower]
-    followers = [n.url for n in net.nodes if n.follower]
-    return members, (followers or members)[0]
+    return members, members[-1]
 
 
 def run_alliance_scenario(
