@@ -204,7 +204,11 @@ def test_deposed_producer_cannot_commit_at_a_taken_height(
             block = wait_for(
                 "a block sealed by another producer",
                 lambda: first_block_not_by(net, rest[0], sealed - 1, old_sealer),
-                20,  # the lease TTL is 2 s; a loaded machine needs the margin (safety, not speed)
+                # The lease TTL is 2 s, and takeover is usually ~2 s (the other fault test holds
+                # it to 5 s). Here it has twice taken over 20 s since the node's call queue
+                # (ledger_node/calls.py) landed: a liveness question under study; this test
+                # checks the fence, so it waits.
+                60,
                 0.02,
             )
             print(f"stopped producer replaced after {time.monotonic() - stopped_at:.2f} s")
