@@ -45,6 +45,7 @@ _LIMIT_FLAGS = (
     ("max_subscriptions_per_client", "eth_subscribe per client address [default: 100]"),
     ("max_body_bytes", "HTTP body / WebSocket message bytes [default: 5 MiB]"),
     ("ws_queue", "messages queued for a WebSocket before it is dropped [default: 1024]"),
+    ("long_call_percent", "% of the node's time one address's long calls may take [default: 10]"),
 )
 
 

@@ -28,6 +28,7 @@ class RpcLimits:
     max_subscriptions_per_client: int = 100  # eth_subscribe, per address, all sockets
     max_body_bytes: int = 5 * 1024 * 1024  # HTTP body / WebSocket message (geth's 5 MiB)
     ws_queue: int = 1_024  # messages queued for one WebSocket before it is dropped
+    long_call_percent: int = 10  # of the node's time, one client's long (>15 ms) calls at most
 
     @classmethod
     def resolve(
@@ -50,6 +51,8 @@ class RpcLimits:
             if value is not None:
                 values[key] = _positive(value, key)
         limits = replace(cls(), **values)
+        if limits.long_call_percent > 100:
+            raise ValueError("long_call_percent must be at most 100")
         if limits.call_gas_cap > block_gas_limit:
             limits = replace(limits, call_gas_cap=block_gas_limit)
         return limits

@@ -96,7 +96,7 @@ class Node:
             chain.genesis.rpc_limits, {}, chain.genesis.block_gas_limit
         )
         self.methods = Methods(chain, self.limits)
-        self.calls = CallQueue(self.dispatch_steps)
+        self.calls = CallQueue(self.dispatch_steps, self.limits.long_call_percent)
         self.clients = PerClient(self.limits.max_connections_per_client)
         self.metrics = Metrics()
         self.block_time = (

@@ -33,12 +33,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -175,109 +178,138 @@ def run(reporter: Reporter, args: argparse.Namespace) -> None:
         reporter.emit("machine/load1", "load", os.getloadavg()[0], "load", when="end")
 
 
+@dataclass
+class FetchRig:
+    """A running API with RECORDS sealed records, a doctor allowed to fetch them by consent."""
+
+    url: str
+    api: subprocess.Popen[bytes]
+    node_pid: int
+    alliance: Any
+    clients: list[SharingClient]
+    doctor: SharingClient
+    fetch: list[str]  # /records/{id}/content paths
+    meta: list[str]  # /records/{id} paths
+
+
+@contextlib.contextmanager
+def fetch_rig(node_url: str, node_pid: int, tmp: Path) -> Iterator[FetchRig]:
+    """Deploy the test alliance on ``node_url``, start its API, prepare the fetch workload."""
+    alliance = deploy_test_alliance(tmp / "alliance", node_url, DEV_KEYS[0])
+    settings = alliance.settings(index_poll_s=1.0)
+    config = tmp / "api.json"
+    config.write_text(settings.model_dump_json())
+    port = free_port()
+    api_log = Path(os.environ.get("BENCH_API_LOG", tmp / "api.log"))
+    api = start_api(config, port, api_log)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        progress(f"API at {url}; preparing {RECORDS} records of {RECORD_BYTES} bytes")
+        from eth_account import Account
+
+        patient = Account.create()
+        h1, clinic, pat = SharingClient(url), SharingClient(url), SharingClient(url)
+        h1.login(alliance.keys["h1"])
+        clinic.login(alliance.keys["clinic"])
+        clinic.attest_patient(patient.address)  # consents need a verified patient
+        pat.login(patient.key)
+        pat.grant_consent(
+            patient.key,
+            grantee=alliance.address("h1"),
+            categories=["lab"],
+            purposes=["treatment"],
+        )
+        # Sealed containers (the API refuses anything else) of exactly RECORD_BYTES:
+        # header and one chunk's framing, measured on an empty record, plus payload.
+        params = [clinic.authority_params("c1")]
+        overhead = len(clinic.seal(b"", "c1.role:doctor", params))
+        sealed = [
+            clinic.seal(os.urandom(RECORD_BYTES - overhead), "c1.role:doctor", params)
+            for _ in range(RECORDS)
+        ]
+        if {len(c) for c in sealed} != {RECORD_BYTES}:
+            raise RuntimeError(f"sealed sizes {sorted({len(c) for c in sealed})}")
+        ids = [
+            clinic.upload(patient.address, "lab", "c1.role:doctor", c)["record_id"] for c in sealed
+        ]
+        doctor = h1.staff_client("dr-bench", "doctor")
+        rig = FetchRig(
+            url=url,
+            api=api,
+            node_pid=node_pid,
+            alliance=alliance,
+            clients=[h1, clinic, pat, doctor],
+            doctor=doctor,
+            fetch=[f"/records/{i}/content" for i in ids],
+            meta=[f"/records/{i}" for i in ids],
+        )
+        yield rig
+        for c in rig.clients:
+            c.close()
+    finally:
+        stop(api)
+
+
 def _run(reporter: Reporter, args: argparse.Namespace) -> None:
     closed_s = 5.0 if args.quick else 20.0
     open_s = 5.0 if args.quick else 30.0
-    with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp_s:
-        tmp = Path(tmp_s)
-        with running_node(member_keys=list(DEV_KEYS[:5]), block_time_ms=20) as node:
-            alliance = deploy_test_alliance(tmp / "alliance", node.url, DEV_KEYS[0])
-            settings = alliance.settings(index_poll_s=1.0)
-            config = tmp / "api.json"
-            config.write_text(settings.model_dump_json())
-            port = free_port()
-            api_log = Path(os.environ.get("BENCH_API_LOG", tmp / "api.log"))
-            api = start_api(config, port, api_log)
-            try:
-                url = f"http://127.0.0.1:{port}"
-                assert node.proc is not None
-                node_pid = node.proc.pid
-                progress(f"API at {url}; preparing {RECORDS} records of {RECORD_BYTES} bytes")
-                from eth_account import Account
-
-                patient = Account.create()
-                h1, clinic, pat = SharingClient(url), SharingClient(url), SharingClient(url)
-                h1.login(alliance.keys["h1"])
-                clinic.login(alliance.keys["clinic"])
-                clinic.attest_patient(patient.address)  # consents need a verified patient
-                pat.login(patient.key)
-                pat.grant_consent(
-                    patient.key,
-                    grantee=alliance.address("h1"),
-                    categories=["lab"],
-                    purposes=["treatment"],
-                )
-                # Sealed containers (the API refuses anything else) of exactly RECORD_BYTES:
-                # header and one chunk's framing, measured on an empty record, plus payload.
-                params = [clinic.authority_params("c1")]
-                overhead = len(clinic.seal(b"", "c1.role:doctor", params))
-                sealed = [
-                    clinic.seal(os.urandom(RECORD_BYTES - overhead), "c1.role:doctor", params)
-                    for _ in range(RECORDS)
-                ]
-                if {len(c) for c in sealed} != {RECORD_BYTES}:
-                    raise RuntimeError(f"sealed sizes {sorted({len(c) for c in sealed})}")
-                ids = [
-                    clinic.upload(patient.address, "lab", "c1.role:doctor", c)["record_id"]
-                    for c in sealed
-                ]
-                doctor = h1.staff_client("dr-bench", "doctor")
-                fetch = [f"/records/{i}/content" for i in ids]
-                meta = [f"/records/{i}" for i in ids]
-                progress(f"closed loop, {CLIENTS} clients, {closed_s:.0f} s: metadata (peer)")
-                cpu = _cpu(api.pid, node_pid)
-                meta_rps = asyncio.run(closed_loop(url, doctor.token, meta, closed_s, None))
-                progress(f"  cpu seconds (loadgen, api, node): {_cpu(api.pid, node_pid) - cpu}")
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-api-") as tmp_s,
+        running_node(member_keys=list(DEV_KEYS[:5]), block_time_ms=20) as node,
+    ):
+        assert node.proc is not None
+        with fetch_rig(node.url, node.proc.pid, Path(tmp_s)) as rig:
+            url, api, node_pid, alliance = rig.url, rig.api, rig.node_pid, rig.alliance
+            doctor, fetch, meta = rig.doctor, rig.fetch, rig.meta
+            progress(f"closed loop, {CLIENTS} clients, {closed_s:.0f} s: metadata (peer)")
+            cpu = _cpu(api.pid, node_pid)
+            meta_rps = asyncio.run(closed_loop(url, doctor.token, meta, closed_s, None))
+            progress(f"  cpu seconds (loadgen, api, node): {_cpu(api.pid, node_pid) - cpu}")
+            reporter.emit("metadata/rps", "req_per_s", round(meta_rps, 1), "req/s", clients=CLIENTS)
+            progress(f"closed loop, {CLIENTS} clients, {closed_s:.0f} s: fetch")
+            cpu = _cpu(api.pid, node_pid)
+            started = time.perf_counter()
+            rps = asyncio.run(closed_loop(url, doctor.token, fetch, closed_s, RECORD_BYTES))
+            fetches = rps * (time.perf_counter() - started)
+            used = _cpu(api.pid, node_pid) - cpu
+            progress(f"  cpu seconds (loadgen, api, node): {used}")
+            for name, seconds in (("api", used[1]), ("node", used[2])):
                 reporter.emit(
-                    "metadata/rps", "req_per_s", round(meta_rps, 1), "req/s", clients=CLIENTS
-                )
-                progress(f"closed loop, {CLIENTS} clients, {closed_s:.0f} s: fetch")
-                cpu = _cpu(api.pid, node_pid)
-                started = time.perf_counter()
-                rps = asyncio.run(closed_loop(url, doctor.token, fetch, closed_s, RECORD_BYTES))
-                fetches = rps * (time.perf_counter() - started)
-                used = _cpu(api.pid, node_pid) - cpu
-                progress(f"  cpu seconds (loadgen, api, node): {used}")
-                for name, seconds in (("api", used[1]), ("node", used[2])):
-                    reporter.emit(
-                        f"fetch/cpu-{name}",
-                        "ms_per_req",
-                        round(seconds * 1000 / max(fetches, 1), 2),
-                        "ms",
-                        clients=CLIENTS,
-                    )
-                reporter.emit(
-                    "fetch/rps",
-                    "req_per_s",
-                    round(rps, 1),
-                    "req/s",
+                    f"fetch/cpu-{name}",
+                    "ms_per_req",
+                    round(seconds * 1000 / max(fetches, 1), 2),
+                    "ms",
                     clients=CLIENTS,
-                    bytes=RECORD_BYTES,
-                    target=300,
                 )
-                reporter.emit(
-                    "fetch/ratio", "ratio", round(rps / meta_rps, 3), "x", peer="metadata/rps"
-                )
-                progress(f"open loop, 100 req/s for {open_s:.0f} s: fetch")
-                lat = asyncio.run(open_loop(url, doctor.token, fetch, 100.0, open_s))
-                reporter.emit(
-                    "fetch/p50", "ms", round(statistics.median(lat), 1), "ms", n=len(lat), rate=100
-                )
-                reporter.emit(
-                    "fetch/p99",
-                    "ms",
-                    round(percentile(lat, 0.99), 1),
-                    "ms",
-                    n=len(lat),
-                    rate=100,
-                    target=150,
-                )
-                regulator = SharingClient(url)
-                regulator.login(alliance.keys["regulator"])
-                summary = regulator.json("GET", "/audit/summary")
-                progress(f"accesses logged on chain: {summary['accesses']}")
-                reporter.emit("fetch/logged", "accesses", summary["accesses"], "count")
-                for c in (h1, clinic, pat, doctor, regulator):
-                    c.close()
-            finally:
-                stop(api)
+            reporter.emit(
+                "fetch/rps",
+                "req_per_s",
+                round(rps, 1),
+                "req/s",
+                clients=CLIENTS,
+                bytes=RECORD_BYTES,
+                target=300,
+            )
+            reporter.emit(
+                "fetch/ratio", "ratio", round(rps / meta_rps, 3), "x", peer="metadata/rps"
+            )
+            progress(f"open loop, 100 req/s for {open_s:.0f} s: fetch")
+            lat = asyncio.run(open_loop(url, doctor.token, fetch, 100.0, open_s))
+            reporter.emit(
+                "fetch/p50", "ms", round(statistics.median(lat), 1), "ms", n=len(lat), rate=100
+            )
+            reporter.emit(
+                "fetch/p99",
+                "ms",
+                round(percentile(lat, 0.99), 1),
+                "ms",
+                n=len(lat),
+                rate=100,
+                target=150,
+            )
+            regulator = SharingClient(url)
+            regulator.login(alliance.keys["regulator"])
+            summary = regulator.json("GET", "/audit/summary")
+            progress(f"accesses logged on chain: {summary['accesses']}")
+            reporter.emit("fetch/logged", "accesses", summary["accesses"], "count")
+            regulator.close()

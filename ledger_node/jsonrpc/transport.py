@@ -6,6 +6,11 @@ is not thread-safe), all closed by ``close()``. Measured against the ledger node
 per eth_call: ``http.client`` ~0.11 ms, httpx ~0.39 ms, web3 1-5 ms; the API's fetch path
 makes an eth_call per request, so the transport uses the cheapest. A keep-alive connection
 the server closed while idle is reopened once, transparently.
+
+A node serves a bounded number of requests at once per client address (the node's
+``max_connections_per_client``, 64 by default) and answers HTTP 429 beyond. So a process
+keeps at most ``MAX_IN_FLIGHT`` requests in flight per endpoint, across all its transports
+and threads, and queues the rest: a busy gateway waits its turn instead of failing.
 """
 
 from __future__ import annotations
@@ -20,6 +25,14 @@ from ledger_node.jsonrpc.errors import BadReply, ChainTimeout, ChainUnavailable,
 
 _STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
 _HEADERS = {"Content-Type": "application/json"}
+MAX_IN_FLIGHT = 32  # half the node's default per-client cap: room for other tools and sockets
+_in_flight: dict[tuple[str, int | None], threading.BoundedSemaphore] = {}
+_in_flight_guard = threading.Lock()
+
+
+def _slots(host: str, port: int | None) -> threading.BoundedSemaphore:
+    with _in_flight_guard:
+        return _in_flight.setdefault((host, port), threading.BoundedSemaphore(MAX_IN_FLIGHT))
 
 
 class JsonRpc:
@@ -35,6 +48,7 @@ class JsonRpc:
         self._path = parts.path or "/"
         if parts.query:
             self._path += "?" + parts.query
+        self._slots = _slots(self._host, self._port)
         self._local = threading.local()
         self._all: list[http.client.HTTPConnection] = []
         self._guard = threading.Lock()
@@ -71,6 +85,17 @@ class JsonRpc:
     def exchange(self, body: bytes) -> Any:
         """POST one encoded request or batch; the parsed JSON reply as it came (for callers
         that encode themselves, e.g. web3's provider, and read errors themselves)."""
+        if not self._slots.acquire(timeout=self.timeout):
+            raise ChainTimeout(
+                f"chain endpoint {self.url}: {MAX_IN_FLIGHT} requests of this process in "
+                f"flight for {self.timeout} s; none finished"
+            )
+        try:
+            return self._exchange(body)
+        finally:
+            self._slots.release()
+
+    def _exchange(self, body: bytes) -> Any:
         for attempt in range(2):
             conn = self._connection()
             reused = conn.sock is not None

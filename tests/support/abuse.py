@@ -107,7 +107,7 @@ def wait_receipt(url: str, tx_hash: str, timeout: float = 20.0) -> dict[str, Any
     raise TimeoutError(f"no receipt for {tx_hash} after {timeout} s")
 
 
-class _Threads:
+class ThreadLoad:
     """Daemon threads running ``self._loop`` until the ``with`` block ends."""
 
     name = "load"
@@ -131,7 +131,7 @@ class _Threads:
                 except httpx.HTTPError:
                     time.sleep(0.05)  # refused or dropped: a hostile client just tries again
 
-    def __enter__(self) -> _Threads:
+    def __enter__(self) -> ThreadLoad:
         for _ in range(self.threads):
             t = threading.Thread(target=self._run, daemon=True, name=self.name)
             t.start()
@@ -144,7 +144,7 @@ class _Threads:
             t.join(2)  # a request stuck in a hung node stays behind in its daemon thread
 
 
-class CallFlood(_Threads):
+class CallFlood(ThreadLoad):
     """``threads`` clients, each sending batches of ``batch`` gas-burning eth_calls (no gas
     given: the node's default applies) back to back."""
 
@@ -163,7 +163,7 @@ class CallFlood(_Threads):
         self.sent += len(self.body)
 
 
-class HugeBatches(_Threads):
+class HugeBatches(ThreadLoad):
     """A 10,000-call batch of gas-burning eth_calls, then a full batch of cheap reads."""
 
     name = "huge_batches"
@@ -184,7 +184,7 @@ class HugeBatches(_Threads):
         self.sent += len(self.huge) + len(self.full)
 
 
-class NonceFlood(_Threads):
+class NonceFlood(ThreadLoad):
     """Batches of a member's transactions with nonces far ahead: refused, each after its
     signature is recovered and its sender checked."""
 
@@ -214,6 +214,7 @@ class StalledSubscriber:
     times (newHeads and every log, alternately) and never reads again."""
 
     name = "stalled_subscriber"
+    source = HOSTILE_SOURCE
 
     def __init__(self, url: str, subscriptions: int = 32) -> None:
         self.url, self.subscriptions = url, subscriptions
@@ -224,7 +225,7 @@ class StalledSubscriber:
         host, port = self.url.removeprefix("http://").rsplit(":", 1)
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
-        sock.bind((HOSTILE_SOURCE, 0))
+        sock.bind((self.source, 0))
         sock.connect((host, int(port)))
         key = base64.b64encode(os.urandom(16)).decode()
         sock.sendall(
