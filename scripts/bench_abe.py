@@ -14,6 +14,25 @@ Cases (median over repeated runs):
   record_header_bytes/10, user_key_bytes/10: the product objects including expiry.
 - stream_encrypt/256MB, stream_decrypt/256MB: chunked AES-256-GCM from memory to a
   discarding sink (the crypto path alone; 1 MiB chunks).
+
+Multi-authority ABE (RW15, ``crypto.rw15``), N in {1, 10, 50}, authorities h1, pj, reg; the
+N attributes ``<auth>.attr<i>:yes`` are dealt round-robin to the three authorities:
+- maabe/keygen/N: issue one GID its N attribute keys: one ``keygen`` call per authority
+  holding some of them (3 calls for N >= 3), no expiry cover.
+- maabe/encrypt/N: encapsulate under the AND of the N attributes (N LSSS rows, N columns).
+- maabe/decrypt/N: decapsulate that ciphertext with the GID's merged key bundle (every row
+  used: 2N + 1 pairings).
+- maabe/{keygen,encrypt,decrypt}_1auth/N: RW15 on a single-authority AND of N (all h1), and
+  maabe/fame_{keygen,encrypt,decrypt}/N: FAME on that same policy in the same run; the RW15
+  single-authority rows carry ``ratio_to_fame``.
+- maabe/encrypt_cold/10: with the hash caches and comb tables cleared before every run.
+- maabe/{issue,encrypt,decrypt}_expiry/10: the same AND of 10 with expiry bound by the
+  scheme (``rw15.issue`` adds each authority's epoch cover; ``rw15.bind_epoch`` adds 3 x 16
+  OR rows to the ciphertext; decryption uses 3 more rows).
+- maabe/load_ciphertext/10, maabe/load_ciphertext_expiry/10: parse with subgroup checks
+  (one ~1 ms GT membership test per row).
+- maabe/ciphertext_bytes/10, maabe/ciphertext_bytes_expiry/10, maabe/key_bytes/10: sizes.
+Hashes and comb tables are warm (built in the warm-up run) unless the case says cold.
 """
 
 from __future__ import annotations
@@ -33,6 +52,10 @@ from crypto.formats import dump_ciphertext, dump_user_key
 from crypto.header import open_header, seal_header
 from crypto.pairing import hash_cache_clear
 from crypto.policy import parse_policy
+from crypto.rw15 import Rw15, Rw15PublicKey, Rw15SecretKey, Rw15UserKey, bind_epoch, issue
+from crypto.rw15_formats import dump_ciphertext as dump_rw15_ciphertext
+from crypto.rw15_formats import dump_user_key as dump_rw15_user_key
+from crypto.rw15_formats import load_ciphertext as load_rw15_ciphertext
 from crypto.stream import decrypt_stream, encrypt_stream, new_stream_id
 
 
@@ -141,6 +164,8 @@ def run(reporter: Reporter, args: Namespace) -> None:
     reporter.emit("record_header_bytes/10", "bytes", len(header.to_bytes()), "bytes")
     reporter.emit("user_key_bytes/10", "bytes", len(user_key.to_bytes()), "bytes")
 
+    _maabe_cases(reporter, repeat)
+
     size_mb = 64 if args.quick else 256
     progress(f"abe: streaming {size_mb} MB")
     plaintext = os.urandom(size_mb << 20)
@@ -161,3 +186,169 @@ def run(reporter: Reporter, args: Namespace) -> None:
     label = f"{size_mb}MB"
     reporter.emit(f"stream_encrypt/{label}", "MB_per_s", round(size_mb / enc_times[1], 1), "MB/s")
     reporter.emit(f"stream_decrypt/{label}", "MB_per_s", round(size_mb / dec_times[1], 1), "MB/s")
+
+
+MAABE_AUTHORITIES = ("h1", "pj", "reg")
+MAABE_GID = "0x" + "5a" * 20
+
+
+def _maabe_attributes(n: int, authorities: tuple[str, ...] = MAABE_AUTHORITIES) -> list[str]:
+    return [f"{authorities[i % len(authorities)]}.attr{i}:yes" for i in range(n)]
+
+
+def _maabe_keys(
+    scheme: Rw15, sks: dict[str, Rw15SecretKey], attrs: list[str], expiry: int | None = None
+) -> Rw15UserKey:
+    key = Rw15UserKey(MAABE_GID, {})
+    for authority, sk in sks.items():
+        mine = [a for a in attrs if a.startswith(authority + ".")]
+        if mine:
+            issued = (
+                scheme.keygen(sk, MAABE_GID, mine)
+                if expiry is None
+                else issue(scheme, sk, MAABE_GID, mine, expiry)
+            )
+            key = key.merge(issued)
+    return key
+
+
+def _maabe_cases(reporter: Reporter, repeat: int) -> None:
+    scheme, fame = Rw15(), Fame()
+    pairs = {a: scheme.setup_authority(a) for a in MAABE_AUTHORITIES}
+    pks = {a: p[0] for a, p in pairs.items()}
+    sks = {a: p[1] for a, p in pairs.items()}
+    fame_pk, fame_msk = fame.setup("h1")
+    for n in (1, 10, 50):
+        progress(f"abe: maabe {n} attributes")
+        reps = max(3, repeat // (2 if n == 50 else 1))
+        _maabe_size_cases(reporter, scheme, pks, sks, fame, fame_pk, fame_msk, n, reps)
+
+    attrs10 = _maabe_attributes(10)
+    policy10 = parse_policy(" and ".join(attrs10))
+
+    def cold_encrypt() -> None:
+        hash_cache_clear()
+        scheme.clear_tables()
+        scheme.encapsulate(pks, policy10)
+
+    reporter.emit("maabe/encrypt_cold/10", "median_ms", median_ms(cold_encrypt, repeat), "ms")
+    _maabe_expiry_cases(reporter, scheme, pks, sks, repeat)
+
+
+def _maabe_size_cases(
+    reporter: Reporter,
+    scheme: Rw15,
+    pks: dict[str, Rw15PublicKey],
+    sks: dict[str, Rw15SecretKey],
+    fame: Fame,
+    fame_pk: FamePublicKey,
+    fame_msk: FameMasterKey,
+    n: int,
+    reps: int,
+) -> None:
+    attrs = _maabe_attributes(n)
+    policy = parse_policy(" and ".join(attrs))
+    reporter.emit(
+        f"maabe/keygen/{n}",
+        "median_ms",
+        median_ms(lambda: _maabe_keys(scheme, sks, attrs), reps),
+        "ms",
+    )
+    reporter.emit(
+        f"maabe/encrypt/{n}",
+        "median_ms",
+        median_ms(lambda: scheme.encapsulate(pks, policy), reps),
+        "ms",
+    )
+    key = _maabe_keys(scheme, sks, attrs)
+    _, ct = scheme.encapsulate(pks, policy)
+    reporter.emit(
+        f"maabe/decrypt/{n}",
+        "median_ms",
+        median_ms(lambda: scheme.decapsulate(key, ct, policy), reps),
+        "ms",
+    )
+    # One authority: RW15 and FAME on the same AND of N.
+    single = _maabe_attributes(n, ("h1",))
+    single_policy = parse_policy(" and ".join(single))
+    single_key = _maabe_keys(scheme, sks, single)
+    _, single_ct = scheme.encapsulate(pks, single_policy)
+    fame_key = fame.keygen(fame_pk, fame_msk, single)
+    _, fame_ct = fame.encapsulate(fame_pk, single_policy)
+    ops = {
+        "keygen": (
+            lambda: scheme.keygen(sks["h1"], MAABE_GID, single),
+            lambda: fame.keygen(fame_pk, fame_msk, single),
+        ),
+        "encrypt": (
+            lambda: scheme.encapsulate(pks, single_policy),
+            lambda: fame.encapsulate(fame_pk, single_policy),
+        ),
+        "decrypt": (
+            lambda: scheme.decapsulate(single_key, single_ct, single_policy),
+            lambda: fame.decapsulate(fame_key, fame_ct, single_policy),
+        ),
+    }
+    for op, (rw15_fn, fame_fn) in ops.items():
+        fame_ms = median_ms(fame_fn, reps)
+        rw15_ms = median_ms(rw15_fn, reps)
+        reporter.emit(f"maabe/fame_{op}/{n}", "median_ms", fame_ms, "ms")
+        reporter.emit(
+            f"maabe/{op}_1auth/{n}",
+            "median_ms",
+            rw15_ms,
+            "ms",
+            peer="fame",
+            ratio_to_fame=round(rw15_ms / fame_ms, 2) if fame_ms else None,
+        )
+
+
+def _maabe_expiry_cases(
+    reporter: Reporter,
+    scheme: Rw15,
+    pks: dict[str, Rw15PublicKey],
+    sks: dict[str, Rw15SecretKey],
+    repeat: int,
+) -> None:
+    progress("abe: maabe with expiry bound by the scheme")
+    attrs10 = _maabe_attributes(10)
+    policy10 = parse_policy(" and ".join(attrs10))
+    expiry = current_epoch() + 365
+    reporter.emit(
+        "maabe/issue_expiry/10",
+        "median_ms",
+        median_ms(lambda: _maabe_keys(scheme, sks, attrs10, expiry), repeat),
+        "ms",
+    )
+    key10 = _maabe_keys(scheme, sks, attrs10, expiry)
+    bound = bind_epoch(policy10, current_epoch())
+    reporter.emit(
+        "maabe/encrypt_expiry/10",
+        "median_ms",
+        median_ms(lambda: scheme.encapsulate(pks, bound), repeat),
+        "ms",
+    )
+    _, bound_ct = scheme.encapsulate(pks, bound)
+    reporter.emit(
+        "maabe/decrypt_expiry/10",
+        "median_ms",
+        median_ms(lambda: scheme.decapsulate(key10, bound_ct, bound), repeat),
+        "ms",
+    )
+    _, ct10 = scheme.encapsulate(pks, policy10)
+    raw10, raw_bound = dump_rw15_ciphertext(ct10), dump_rw15_ciphertext(bound_ct)
+    reporter.emit(
+        "maabe/load_ciphertext/10",
+        "median_ms",
+        median_ms(lambda: load_rw15_ciphertext(raw10), repeat),
+        "ms",
+    )
+    reporter.emit(
+        "maabe/load_ciphertext_expiry/10",
+        "median_ms",
+        median_ms(lambda: load_rw15_ciphertext(raw_bound), max(3, repeat // 2)),
+        "ms",
+    )
+    reporter.emit("maabe/ciphertext_bytes/10", "bytes", len(raw10), "bytes")
+    reporter.emit("maabe/ciphertext_bytes_expiry/10", "bytes", len(raw_bound), "bytes")
+    reporter.emit("maabe/key_bytes/10", "bytes", len(dump_rw15_user_key(key10)), "bytes")
