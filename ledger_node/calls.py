@@ -98,6 +98,17 @@ class CallQueue:
         self._ready.set()
         return await job.done
 
+    def charge(self, client: str, cpu_s: float) -> None:
+        """Count work done for ``client`` outside the queue (parsing its request, encoding
+        the reply) as time run for it, and a long stretch of it as a long unit."""
+        self._used[client] = max(self._used.get(client, 0.0), self._clock) + cpu_s
+        self._ration(client, cpu_s)
+
+    def _ration(self, client: str, cpu_s: float) -> None:
+        if cpu_s > LONG_TURN_CPU_S:
+            until = time.perf_counter() + cpu_s * self._long_factor
+            self._barred[client] = max(self._barred.get(client, 0.0), until)
+
     def stop(self) -> None:
         if self._worker is not None:
             self._worker.cancel()
@@ -116,8 +127,7 @@ class CallQueue:
                 self._turn(self._clients[client])
                 ran = time.perf_counter() - started
                 self._used[client] += ran
-                if (long := time.thread_time() - cpu) > LONG_TURN_CPU_S:
-                    self._barred[client] = time.perf_counter() + long * self._long_factor
+                self._ration(client, time.thread_time() - cpu)
                 if not self._clients[client]:
                     del self._clients[client]
                     self._forget_idle()

@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 import secrets
+import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -132,6 +133,7 @@ class Subscriptions:
         return sub
 
     async def _on_message(self, out: Outbox, client: str, text: str) -> Any:
+        cpu = time.thread_time()
         try:
             doc = json.loads(text)
         except (ValueError, RecursionError):
@@ -140,6 +142,8 @@ class Subscriptions:
                 "id": None,
                 "error": {"code": -32700, "message": "Parse error"},
             }
+        finally:  # the client's time, as over HTTP (Node.handle)
+            self.node.calls.charge(client, time.thread_time() - cpu)
         if isinstance(doc, dict) and doc.get("method") in ("eth_subscribe", "eth_unsubscribe"):
             return self._subscription_call(out, client, doc)
         return await self.node.respond(doc, client)

@@ -75,3 +75,31 @@ def test_unknown_rule_and_client_keys(limiter: tuple[Limiter, Clock]) -> None:
     assert client_key("::ffff:10.1.2.3") == "10.1.2.3"
     assert client_key("127.0.0.2") == "127.0.0.2"
     assert client_key(None) == "unknown"
+
+
+def test_a_refusal_is_remembered_until_anything_frees_up(limiter: tuple[Limiter, Clock]) -> None:
+    """A client hammering past its limit is refused from memory: each database hit is a
+    write transaction, and a nonce flood made of them slowed every honest request."""
+    lim, clock = limiter
+    for _ in range(3):
+        lim.hit("nonce_per_ip", "10.0.0.9")
+    with pytest.raises(RateLimited):
+        lim.hit("nonce_per_ip", "10.0.0.9")
+    with lim.engine.begin() as conn:  # were the database asked, this would admit the next
+        conn.execute(rate_hits.delete())
+    clock.now += 59
+    with pytest.raises(RateLimited) as caught:
+        lim.hit("nonce_per_ip", "10.0.0.9")
+    assert caught.value.retry_after == 1
+    clock.now += 1  # the window has passed: the database decides again
+    lim.hit("nonce_per_ip", "10.0.0.9")
+
+
+def test_a_remembered_refusal_still_lets_a_smaller_weight_through(
+    limiter: tuple[Limiter, Clock],
+) -> None:
+    lim, _ = limiter
+    lim.hit("upload_bytes_per_member", "0xdef", 600)
+    with pytest.raises(RateLimited):
+        lim.hit("upload_bytes_per_member", "0xdef", 500)
+    lim.hit("upload_bytes_per_member", "0xdef", 400)

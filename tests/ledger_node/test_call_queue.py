@@ -69,9 +69,11 @@ def test_an_idle_client_banks_no_credit() -> None:
         # not monopolise the worker for the heavy client's whole past time.
         for _ in range(10):
             await queue.run(["heavy"], client="heavy")
-        light = asyncio.ensure_future(
-            asyncio.gather(*(queue.run(["light"], client="light") for _ in range(10)))
-        )
+
+        async def light_calls() -> list[Any]:
+            return await asyncio.gather(*(queue.run(["light"], client="light") for _ in range(10)))
+
+        light = asyncio.create_task(light_calls())
         await asyncio.sleep(0)
         await queue.run(["heavy"], client="heavy")
         await light

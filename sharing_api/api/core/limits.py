@@ -6,6 +6,10 @@ restarts; hits older than their window are deleted on every hit of that rule, so
 holds at most what the limits allow (bounded memory). Past the limit the caller gets
 :class:`RateLimited`, answered as 429 problem+json with ``Retry-After``.
 
+A refusal is remembered in memory until the soonest moment anything frees up: a client
+hammering past its limit is then refused without touching the database (each hit is a
+write transaction), so a flood costs the gateway little.
+
 Any route may use it: ``services.limits.hit("break_glass_per_person", person)`` charges one
 break-glass read to ``person`` under ``ApiSettings.rate_limits.break_glass_per_person``.
 """
@@ -43,6 +47,9 @@ class Limiter:
         self.engine = engine
         self.limits = limits
         self.clock = clock  # wall clock: shared by every worker
+        # (rule, subject) -> (until, the refusal's text, the weight refused): nothing that
+        # heavy can pass before ``until``
+        self._refused: dict[tuple[str, str], tuple[float, str, int]] = {}
 
     def rule(self, name: str) -> RateLimit:
         found = getattr(self.limits, name, None)
@@ -65,6 +72,9 @@ class Limiter:
         now = self.clock()
         since = now - rule.window_s
         key = subject.lower()[:128]
+        refused = self._refused.get((name, key))
+        if refused is not None and now < refused[0] and weight >= refused[2]:
+            raise RateLimited(refused[1], retry_after=max(1, math.ceil(refused[0] - now)))
         with self.engine.begin() as conn:
             conn.execute(delete(rate_hits).where(rate_hits.c.rule == name, rate_hits.c.at <= since))
             live = rate_hits.c.rule == name, rate_hits.c.subject == key, rate_hits.c.at > since
@@ -74,12 +84,26 @@ class Limiter:
                 oldest = conn.execute(select(func.min(rate_hits.c.at)).where(*live)).scalar()
                 # The oldest hit leaving the window is the soonest anything frees up.
                 wait = rule.window_s if oldest is None else float(oldest) + rule.window_s - now
-                raise RateLimited(
+                text = (
                     f"too many {what}: at most {rule.limit} per {rule.window_s:g} s "
-                    f"({name.replace('_', ' ')}); try again later",
-                    retry_after=max(1, math.ceil(wait)),
+                    f"({name.replace('_', ' ')}); try again later"
                 )
+                self._remember(name, key, now + wait, text, weight)
+                raise RateLimited(text, retry_after=max(1, math.ceil(wait)))
             conn.execute(insert(rate_hits).values(rule=name, subject=key, at=now, weight=weight))
+
+    def _remember(self, name: str, key: str, until: float, text: str, weight: int) -> None:
+        """Refuse ``key`` without the database until ``until``, for this weight or more (a
+        smaller upload may still fit)."""
+        if len(self._refused) >= MAX_REMEMBERED_REFUSALS:
+            now = self.clock()
+            self._refused = {k: v for k, v in self._refused.items() if v[0] > now}
+            if len(self._refused) >= MAX_REMEMBERED_REFUSALS:
+                return  # a flood of distinct subjects: fall back to the database
+        self._refused[(name, key)] = (until, text, weight)
+
+
+MAX_REMEMBERED_REFUSALS = 10_000
 
 
 def client_key(host: str | None) -> str:
