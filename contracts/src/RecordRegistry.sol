@@ -5,9 +5,12 @@ import {ZeroAddress} from "./Errors.sol";
 import {IAllianceRegistry, IRecordRegistry, Scopes, requireCareProvider} from "./Interfaces.sol";
 
 /// Encrypted records registered by their custodian (the registering member). Nothing personal
-/// on chain: the patient's wallet address, the ciphertext's CID and SHA-256, the ABE policy
-/// string and a category. CID and policy live in the RecordRegistered event only (storing
-/// the strings would roughly double the gas); storage keeps what other contracts check.
+/// on chain: the patient's address at this custodian, the ciphertext's CID and SHA-256, a
+/// commitment to the ABE policy and a coarse category. The policy text (which may name a
+/// department) stays in the sealed header; the commitment is salted with the header's random
+/// stream id, so only a holder of the header can check it (crypto/policy_commitment.py).
+/// CID and commitment live in the RecordRegistered event only; storage keeps what other
+/// contracts check.
 /// Only hospitals and clinics register records (the regulator audits, it does not hold care).
 contract RecordRegistry is IRecordRegistry {
     error UnknownRecord(uint256 recordId);
@@ -23,7 +26,7 @@ contract RecordRegistry is IRecordRegistry {
         uint8 category,
         bytes32 contentHash,
         string cid,
-        string policy,
+        bytes32 policyCommitment,
         uint256 supersedes
     );
     event RecordSuperseded(uint256 indexed oldRecordId, uint256 indexed newRecordId, address indexed custodian);
@@ -36,18 +39,18 @@ contract RecordRegistry is IRecordRegistry {
         alliance = alliance_;
     }
 
-    function register(address patient, uint8 category, string calldata cid, bytes32 contentHash, string calldata policy)
+    function register(address patient, uint8 category, string calldata cid, bytes32 contentHash, bytes32 policyCommitment)
         external
         returns (uint256 recordId)
     {
         requireCareProvider(alliance, msg.sender);
         if (patient == address(0)) revert ZeroAddress();
         if (category >= Scopes.CATEGORY_COUNT) revert InvalidCategory(category);
-        recordId = _store(patient, category, cid, contentHash, policy, 0);
+        recordId = _store(patient, category, cid, contentHash, policyCommitment, 0);
     }
 
     /// A new version of a record, by its custodian: same patient and category.
-    function supersede(uint256 oldRecordId, string calldata cid, bytes32 contentHash, string calldata policy)
+    function supersede(uint256 oldRecordId, string calldata cid, bytes32 contentHash, bytes32 policyCommitment)
         external
         returns (uint256 recordId)
     {
@@ -56,7 +59,7 @@ contract RecordRegistry is IRecordRegistry {
         if (old.patient == address(0)) revert UnknownRecord(oldRecordId);
         if (old.custodian != msg.sender) revert NotCustodian(oldRecordId, msg.sender);
         if (old.supersededBy != 0) revert AlreadySuperseded(oldRecordId, old.supersededBy);
-        recordId = _store(old.patient, old.category, cid, contentHash, policy, uint64(oldRecordId));
+        recordId = _store(old.patient, old.category, cid, contentHash, policyCommitment, uint64(oldRecordId));
         old.supersededBy = uint64(recordId);
         emit RecordSuperseded(oldRecordId, recordId, msg.sender);
     }
@@ -76,10 +79,12 @@ contract RecordRegistry is IRecordRegistry {
         uint8 category,
         string calldata cid,
         bytes32 contentHash,
-        string calldata policy,
+        bytes32 policyCommitment,
         uint64 supersedes
     ) private returns (uint256 recordId) {
-        if (contentHash == bytes32(0) || bytes(cid).length == 0 || bytes(policy).length == 0) revert InvalidRecord();
+        if (contentHash == bytes32(0) || bytes(cid).length == 0 || policyCommitment == bytes32(0)) {
+            revert InvalidRecord();
+        }
         recordId = _nextId++;
         _records[recordId] = Record({
             patient: patient,
@@ -89,6 +94,6 @@ contract RecordRegistry is IRecordRegistry {
             supersededBy: 0,
             contentHash: contentHash
         });
-        emit RecordRegistered(recordId, patient, msg.sender, category, contentHash, cid, policy, supersedes);
+        emit RecordRegistered(recordId, patient, msg.sender, category, contentHash, cid, policyCommitment, supersedes);
     }
 }

@@ -44,7 +44,8 @@ class RecordOut(BaseModel):
     category: str
     content_hash: str
     cid: str
-    policy: str
+    policy_commitment: str  # on chain: crypto.policy_commitment of the sealed header
+    policy: str | None = None  # the text, where this gateway received the sealed header
     supersedes: int
     superseded_by: int
     block_number: int

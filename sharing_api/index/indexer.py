@@ -292,7 +292,7 @@ class Indexer:
                 "category": int(a["category"]),
                 "content_hash": _hex(a["contentHash"]),
                 "cid": str(a["cid"]),
-                "policy": str(a["policy"]),
+                "policy_commitment": _hex(a["policyCommitment"]),
                 "supersedes": int(a["supersedes"]),
                 "superseded_by": 0,
                 "block_number": ev.block_number,

@@ -37,7 +37,10 @@ records = Table(
     Column("category", Integer, nullable=False),
     Column("content_hash", String(66), nullable=False),
     Column("cid", Text, nullable=False),
-    Column("policy", Text, nullable=False),
+    # The chain holds a commitment to the ABE policy, not its text (crypto/policy_commitment).
+    Column("policy_commitment", String(66), nullable=False),
+    # The policy text, only where this gateway received the sealed header (its uploads).
+    Column("policy", Text, nullable=True),
     Column("supersedes", ID, nullable=False),
     Column("superseded_by", ID, nullable=False, default=0),
     Column("block_number", BigInteger, nullable=False),
