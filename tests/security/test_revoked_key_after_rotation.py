@@ -31,9 +31,9 @@ def own(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[support.TestAlliance, RunningApi]]:
     """An alliance of its own: rotating h1's authority must not change the session's."""
-    with running_ledger_alliance(tmp_path_factory.mktemp("rotation")) as alliance:
-        with running_api(alliance.settings()) as api:
-            yield alliance, api
+    root = tmp_path_factory.mktemp("rotation")
+    with running_ledger_alliance(root) as alliance, running_api(alliance.settings()) as api:
+        yield alliance, api
 
 
 def _member(api: RunningApi, alliance: support.TestAlliance, name: str) -> SharingClient:
