@@ -17,6 +17,7 @@ from sharing_api.audit.break_glass_texts import (
     BreakGlassOnChain,
     GatewayUnreachable,
     OpenedText,
+    PeerTokens,
     SealedText,
     TamperedText,
     fetch_sealed,
@@ -122,6 +123,9 @@ def seal_justification(
     return sealed.commitment, reviewer
 
 
+_PEER_TOKENS = PeerTokens()  # the regulator's tokens at reader gateways (one process)
+
+
 def review_texts(
     services: Services, principal: Principal, row: dict[str, Any]
 ) -> dict[str, OpenedText]:
@@ -155,6 +159,7 @@ def review_texts(
                 bytes(signer.client.account.key),
                 insecure_http=services.settings.insecure_http,
                 timeout=services.settings.peer_timeout_s,
+                tokens=_PEER_TOKENS,
             )
         except (GatewayUnreachable, TamperedText, SdkApiError) as exc:
             raise ApiError(502, f"the reader's gateway did not give the texts: {exc}") from None
