@@ -84,3 +84,15 @@ def read_key_file(path: Path, kind: str, passphrase: str) -> bytes:
     if path.stat().st_size > MAX_FILE_BYTES:
         raise KeystoreError(f"{path}: too large to be a key file")
     return unseal(path.read_bytes(), passphrase, kind)
+
+
+def sealed_cost(path: Path) -> int:
+    """The scrypt log2 N a key file was sealed with (re-sealing it keeps the same cost)."""
+    try:
+        r = Reader(path.read_bytes()[:256], "key file")
+        r.expect(b"ALKS")
+        r.version(VERSION)
+        r.text(64)
+        return r.u8()
+    except FormatError as exc:
+        raise KeystoreError(f"{path}: not a key file: {exc}") from exc

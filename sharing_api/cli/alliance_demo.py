@@ -15,9 +15,11 @@ import click
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from eth_account import Account
 
-from crypto.audit_seal import open_sealed, public_bytes
+from crypto.audit_seal import public_bytes
 from crypto.authority import AttributeAuthority
+from sharing_api.audit.break_glass_texts import read_break_glass
 from sharing_api.chain import Alliance, ChainClient, Genesis, MemberSpec, Role, deploy_alliance
+from sharing_api.cli.demo_staff import revoke_with_rotation
 from sharing_api.cli.demo_storage import DemoStores, demo_stores
 from sharing_api.cli.local_node import ledger_backend
 from sharing_api.cli.network_checks import check_network
@@ -92,6 +94,7 @@ class DemoAlliance:
     address: dict[str, str] = field(default_factory=dict)  # member id -> address
     facts: DemoFacts | None = None  # what the scenario left on chain, once it ran
     audit_key: X25519PrivateKey | None = None  # the regulator's (its console gateway holds it)
+    regulator_chain: Alliance | None = None  # the regulator's own view of the chain
 
     def client(self, who: str, key: str | bytes) -> SharingClient:
         return self.client_at(who, key)
@@ -209,6 +212,7 @@ def run_alliance_scenario(
             home = {aid: name for name, members in GATEWAYS.items() for aid in members}
             world = DemoAlliance(prepared, {**home, "regulator": "reg"}, stores, keys, address)
             world.audit_key = audit_key
+            world.regulator_chain = regulator_chain
             world.facts = _scenario(s, world, keys, address, echo)
             if net is not None:
                 s.step("The alliance network agrees: every node verified every block")
@@ -342,6 +346,9 @@ def _scenario(
         f"dr-li reads under break-glass (access {bg_access}, flagged on chain)", data == sealed
     )
 
+    s.step("The clinic revokes a departing doctor: tokens refused, its ABE authority rotated")
+    revoke_with_rotation(s.expect, echo, xq, gp, h1, sealed)
+
     s.step("The regulator's audit")
     queue = regulator.json("GET", "/audit/break-glass")
     s.expect(
@@ -364,27 +371,27 @@ def _scenario(
         "after h1's chief physician justifies it, nothing waits for a justification",
         regulator.json("GET", "/audit/break-glass") == [],
     )
-    # The sealed texts stay at h1's gateway: the regulator fetches them there, opens them
-    # with its audit key, and checks each against the commitment on chain.
-    assert world.audit_key is not None
-    audit_key = world.audit_key
-    at_h1 = world.client_at("h1", keys["regulator"])
-    sealed_texts = at_h1.json("GET", f"/audit/break-glass/{bg_access}/sealed")
-    opened = {
-        t["kind"]: open_sealed(audit_key, t["kind"], bytes.fromhex(t["envelope"][2:]))
-        for t in sealed_texts
-    }
-    s.expect(
-        "the regulator reads the reason and the justification, and both match the chain",
-        opened["reason"].text.startswith("unconscious")
-        and all(
-            "0x" + o.commitment(kind).hex() == t["commitment"]
-            for t in sealed_texts
-            for kind, o in opened.items()
-            if t["kind"] == kind
-        ),
+    # The sealed texts stay at h1's gateway. The regulator's own tool (`alliance audit
+    # break-glass show`) finds it in the directory, signs in there, opens them with the audit
+    # key and checks each against the chain; its console's gateway fetches them the same way.
+    assert world.audit_key is not None and world.regulator_chain is not None
+    facts, opened = read_break_glass(
+        world.regulator_chain, bg_access, keys["regulator"], world.audit_key
     )
-    at_h1.close()
+    s.expect(
+        "the regulator reads the reason and the justification at h1's gateway; both match "
+        "the chain",
+        facts.reader == address["h1"]
+        and opened["reason"].text.startswith("unconscious")
+        and opened["justification"].text.startswith("STEMI"),
+    )
+    review = regulator.json("GET", f"/audit/break-glass/{bg_access}/review")
+    s.expect(
+        "its console shows them too, fetched from h1's gateway and checked",
+        review["reason"]["text"] == opened["reason"].text
+        and review["reason"]["matches_chain"]
+        and review["justification"]["matches_chain"],
+    )
     closed = regulator.json(
         "POST", f"/audit/break-glass/{bg_access}/close", json={"accepted": True}
     )

@@ -9,6 +9,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -180,6 +181,19 @@ staff_keys = Table(
     Column("issued_at", Float, nullable=False),
 )
 
+# Keys re-issued by a rotation wait here for their holders (GET /keys), sealed under a key
+# derived from the authority generation they belong to (sharing_api/staff/delivery.py).
+staff_key_deliveries = Table(
+    "staff_key_deliveries",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("member", String(42), nullable=False),
+    Column("staff_id", String(64), nullable=False),
+    Column("params_fingerprint", String(64), nullable=False),
+    Column("sealed", LargeBinary, nullable=False),
+    Index("ix_staff_key_deliveries_holder", "member", "staff_id"),
+)
+
 # Rate-limit hits (sharing_api/api/core/limits.py): in the index DB so a limit holds across
 # workers and restarts; rows older than their window are pruned on every hit.
 rate_hits = Table(
@@ -205,6 +219,7 @@ __all__ = [
     "records",
     "referrals",
     "siwe_nonces",
+    "staff_key_deliveries",
     "staff_keys",
     "staff_pseudonyms",
     "staff_revocations",

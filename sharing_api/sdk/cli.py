@@ -22,7 +22,7 @@ from typing import Any
 import click
 
 from crypto.authority import UserKey
-from crypto.errors import KeystoreError, PolicyError
+from crypto.errors import DecryptionError, KeystoreError, PolicyError
 from crypto.files import atomic_output
 from crypto.keystore import read_key_file
 from crypto.policy import parse_policy
@@ -270,10 +270,12 @@ def _chunks(data: bytes, bar: Any, size: int = 256 * 1024) -> Any:
 @click.argument("record_id", type=int)
 @click.option(
     "--key",
-    "key_path",
+    "key_paths",
     required=True,
+    multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Your ABE key (from `alliance record key`).",
+    help="Your ABE key (from `alliance record key`); repeat it to try several, e.g. your "
+    "keys of an older and the current generation of your member's authority.",
 )
 @click.option(
     "--out",
@@ -298,7 +300,7 @@ def _chunks(data: bytes, bar: Any, size: int = 256 * 1024) -> Any:
 @_key_option
 def record_get(
     record_id: int,
-    key_path: Path,
+    key_paths: tuple[Path, ...],
     out_path: Path,
     purpose: str,
     referral_id: int | None,
@@ -309,13 +311,13 @@ def record_get(
 ) -> None:
     """Fetch a record (the access is logged on chain first) and decrypt it locally."""
     Purpose.parse(purpose)
-    key = UserKey.from_bytes(key_path.read_bytes())
+    keys = [UserKey.from_bytes(p.read_bytes()) for p in key_paths]
     with _client(api_url, key_file) as client:
         query = {"purpose": purpose, "referral_id": referral_id, "reason": reason}
         with client.download(record_id, break_glass=break_glass or None, **query) as download:
             data = _receive(download)
             headers = download.headers
-    plaintext = SharingClient.open(data, key)
+    plaintext = _open_with(data, keys)
     # Plaintext health data: owner-only, and never a half-written file.
     with atomic_output(out_path, mode=0o600) as handle:
         handle.write(plaintext)
@@ -324,6 +326,17 @@ def record_get(
         f"(access {headers.get('x-access-id')} logged on chain)",
         err=True,
     )
+
+
+def _open_with(container: bytes, keys: list[UserKey]) -> bytes:
+    """The first key that opens the record (after a rotation a person holds keys of two
+    generations); the last refusal if none does."""
+    for key in keys[:-1]:
+        try:
+            return SharingClient.open(container, key)
+        except DecryptionError:
+            continue
+    return SharingClient.open(container, keys[-1])
 
 
 def _receive(download: Download) -> bytes:
@@ -364,6 +377,32 @@ def record_key(out_path: Path, days: int, api_url: str) -> None:
         f"valid through {out['expires']} -> {out_path}",
         err=True,
     )
+
+
+@record.command("keys")
+@click.option(
+    "--out-dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to write each key, as KEY_ID.key (created 0600).",
+)
+@_api_option
+def record_keys(out_dir: Path, api_url: str) -> None:
+    """Fetch the keys your member re-issued to you when it rotated its authority (after it
+    revoked a colleague); needs ALLIANCE_TOKEN. Keep your older keys too."""
+    with _client(api_url, None) as client:
+        rows = client.json("GET", "/keys")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for row in rows:
+        path = out_dir / f"{row['key_id']}.key"
+        with atomic_output(path, mode=0o600) as handle:
+            handle.write(base64.b64decode(row["key"]))
+        click.echo(
+            f"key {row['key_id']} (generation {row['generation']}: "
+            f"{', '.join(row['attributes'])}) valid through {row['expires']} -> {path}",
+            err=True,
+        )
+    _show([{k: v for k, v in row.items() if k != "key"} for row in rows])
 
 
 @record.command("list")
@@ -696,7 +735,8 @@ def referral_list(api_url: str, key_file: Path | None) -> None:
 
 @click.group(cls=SdkGroup)
 def staff() -> None:
-    """A member signs its staff in: tokens for `record key|get` (ALLIANCE_TOKEN)."""
+    """A member signs its staff in (tokens for `record key|get`, ALLIANCE_TOKEN) and revokes
+    them (tokens refused, authority rotated, other staff's keys re-issued)."""
 
 
 @staff.command("token")
@@ -738,18 +778,33 @@ def staff_token(staff_id: str, role: str, attrs: str, api_url: str, key_file: Pa
 
 @staff.command("revoke")
 @click.option("--id", "staff_id", required=True, help="The staff member's id at your member.")
+@click.option(
+    "--rotate/--no-rotate",
+    default=True,
+    show_default=True,
+    help="Rotate your ABE authority if they hold a live key (--no-rotate: tokens only).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the gateway's answer as JSON.")
 @_api_option
 @_key_option
-def staff_revoke(staff_id: str, api_url: str, key_file: Path | None) -> None:
-    """Revoke one of your staff: every token of theirs is refused from now on.
-
-    Their ABE keys are listed: rotate your authority (`alliance abe revoke`) to shut them out
-    of records sealed from then on (contracts/README.md, "Staff").
+def staff_revoke(
+    staff_id: str, rotate: bool, as_json: bool, api_url: str, key_file: Path | None
+) -> None:
+    """Revoke one of your staff: every token of theirs is refused from now on, and your
+    gateway rotates your ABE authority to a new generation, so the keys they hold open
+    nothing sealed from then on. The gateway saves the new generation, serves its
+    parameters, publishes their hash on chain and re-issues every other live staff key;
+    your staff fetch theirs with `alliance record keys` and keep their old ones for records
+    sealed before. Revoking again rotates only if still needed.
     """
     with _client(api_url, key_file) as client:
-        out = client.revoke_staff(staff_id)
+        out = client.revoke_staff(staff_id, rotate=rotate)
+    if as_json:
+        _show(out)
+        return
     state = "revoked" if out["revoked"] else "was already revoked"
     click.echo(f"{out['staff_id']} of {out['member']} {state}")
+    click.echo(out["note"])
     for key_id in out["key_ids"]:
         click.echo(f"ABE key {key_id}")
 

@@ -203,9 +203,12 @@ class SharingClient:
         )
         return SharingClient(self.base_url, out["access_token"], verify=self.verify)
 
-    def revoke_staff(self, staff_id: str) -> dict[str, Any]:
-        """As a member: revoke one of its staff (their tokens stop working at once)."""
-        out: dict[str, Any] = self.json("POST", f"/auth/staff/{staff_id}/revoke")
+    def revoke_staff(self, staff_id: str, rotate: bool = True) -> dict[str, Any]:
+        """As a member: revoke one of its staff. Their tokens stop working at once; with
+        ``rotate`` (the default) the member's authority moves to a new generation if they
+        hold a live ABE key, and every other live key is re-issued (``my_reissued_keys``)."""
+        params = {"rotate": "true" if rotate else "false"}
+        out: dict[str, Any] = self.json("POST", f"/auth/staff/{staff_id}/revoke", params=params)
         return out
 
     def reveal_staff(self, pseudonym: str) -> dict[str, Any]:
@@ -259,6 +262,12 @@ class SharingClient:
     def issue_my_key(self, valid_days: int = 30) -> UserKey:
         out = self.json("POST", "/keys", json={"valid_days": valid_days})
         return UserKey.from_bytes(base64.b64decode(out["key"]))
+
+    def my_reissued_keys(self) -> list[UserKey]:
+        """As staff: the keys of the current generation your member re-issued to you when
+        it rotated its authority (keep your older keys: they open records sealed before)."""
+        rows: list[dict[str, Any]] = self.json("GET", "/keys")
+        return [UserKey.from_bytes(base64.b64decode(r["key"])) for r in rows]
 
     # ---- records -----------------------------------------------------------------------------
 

@@ -57,6 +57,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/referrals/{referral_id}"): AUTHED,
     ("GET", "/referrals/{referral_id}/history"): AUTHED,
     ("POST", "/keys"): {S},
+    ("GET", "/keys"): {S},
     ("GET", "/keys/authorities"): {PUBLIC},
     ("GET", "/keys/authorities/{authority_id}/params"): {PUBLIC},
     ("GET", "/audit/accesses"): {R},

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -18,7 +18,13 @@ from eth_account import Account
 
 from crypto.authority import AttributeAuthority
 from crypto.errors import KeystoreError
-from crypto.keystore import DEFAULT_LOG2_N, read_key_file, write_key_file
+from crypto.keystore import (
+    DEFAULT_LOG2_N,
+    MIN_LOG2_N,
+    read_key_file,
+    sealed_cost,
+    write_key_file,
+)
 from sharing_api.api.core.config import ApiSettings, HostedMember
 
 LEDGER_KIND = "ledger"  # a member's 32-byte ledger (secp256k1) private key
@@ -37,6 +43,8 @@ class UnlockedMember:
     ledger_key: bytes
     authority: AttributeAuthority | None
     audit_key: X25519PrivateKey | None = None
+    # What unlocked them: the gateway re-seals the authority under it when it rotates.
+    passphrase: str = field(default="", repr=False)
 
 
 def resolve_passphrase(settings: ApiSettings, environ: Mapping[str, str] | None = None) -> str:
@@ -91,7 +99,24 @@ def unlock_member(member: HostedMember, passphrase: str) -> UnlockedMember:
         if len(sealed) != 32:
             raise KeystoreError(f"{member.audit_key_file}: an audit key is 32 bytes")
         audit_key = X25519PrivateKey.from_private_bytes(sealed)
-    return UnlockedMember(raw, authority, audit_key)
+    return UnlockedMember(raw, authority, audit_key, passphrase)
+
+
+@dataclass(frozen=True)
+class AuthorityFile:
+    """Where a hosted member's authority is sealed, and the passphrase that sealed it."""
+
+    path: Path
+    passphrase: str = field(repr=False)
+
+    def save(self, authority: AttributeAuthority) -> None:
+        """Re-seal a rotated authority over the file: atomically, 0600, at the cost the file
+        was sealed with (never below the keystore's minimum)."""
+        try:
+            cost = max(sealed_cost(self.path), MIN_LOG2_N)
+        except (OSError, KeystoreError):
+            cost = DEFAULT_LOG2_N
+        write_key_file(self.path, AUTHORITY_KIND, authority.to_bytes(), self.passphrase, cost)
 
 
 def seal_audit_key(path: Path, key: X25519PrivateKey, passphrase: str, log2_n: int) -> None:

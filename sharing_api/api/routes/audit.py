@@ -11,9 +11,9 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from sharing_api.api.break_glass import check_reviewer, open_texts, seal_justification
+from sharing_api.api.break_glass import check_reviewer, review_texts, seal_justification
 from sharing_api.api.deps import FreshServices, Regulator, StaffOnly
-from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden, not_found
+from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, not_found
 from sharing_api.api.fhir_export import audit_bundle
 from sharing_api.api.paging import PAGED, PageDep
 from sharing_api.api.schemas import (
@@ -213,8 +213,8 @@ def sealed(access_id: IdPath, _: Regulator, services: FreshServices) -> list[Sea
 @router.get(
     "/break-glass/{access_id}/review",
     responses=PROBLEM_RESPONSES,
-    summary="The reason and justification opened with the regulator's audit key, checked "
-    "against the chain",
+    summary="The reason and justification opened with the regulator's audit key (held by "
+    "this gateway), fetched from the reader's gateway if kept there, checked against the chain",
 )
 def review(
     access_id: IdPath,
@@ -222,15 +222,15 @@ def review(
     services: FreshServices,
 ) -> BreakGlassReviewOut:
     row = _break_glass_row(services, access_id)
-    key = services.audit_keys.get(services.signer(principal.member).client.address)
-    if key is None:
-        raise forbidden("this gateway holds no audit key of yours")
-    on_chain = {"reason": row["reason_hash"], "justification": row["justification_hash"]}
-    opened = open_texts(services, key, access_id, on_chain)
+    opened = review_texts(services, principal, row)
 
     def out(kind: str) -> OpenedTextOut | None:
         found = opened.get(kind)
-        return None if found is None else OpenedTextOut(**vars(found))
+        if found is None:
+            return None
+        return OpenedTextOut(
+            text=found.text, commitment=found.commitment, matches_chain=found.matches_chain
+        )
 
     return BreakGlassReviewOut(
         access=access_out(row), reason=out("reason"), justification=out("justification")
