@@ -252,7 +252,8 @@ def _seal_for(client: SharingClient, document: dict[str, Any], policy: str) -> t
     shorthand like 'role:doctor' became is never a surprise), in the gateway's suite."""
     qualified, params = client.policy_for_sealing(policy)
     suite = client.crypto_suite()
-    click.echo(f"policy: {qualified} ({suite.name})", err=True)
+    click.echo(f"policy: {qualified}", err=True)
+    click.echo(f"cipher suite: {suite.name}", err=True)
     return SharingClient.seal_fhir(document, qualified, params, suite), qualified
 
 
