@@ -60,6 +60,10 @@ class RecordHeader:
     suite: Suite = DEFAULT_SUITE
     version: int = VERSION  # kept: the MAC covers the header as it was written
 
+    def __post_init__(self) -> None:
+        if self.version not in (1, 2) or (self.version == 1 and self.suite != DEFAULT_SUITE):
+            raise ValueError("a record header is version 2, or version 1 in the AES suite")
+
     def _body(self) -> bytes:
         w = Writer().raw(b"ALRH").u8(self.version)
         if self.version >= 2:

@@ -50,6 +50,10 @@ class StreamHeader:
     suite: Suite = DEFAULT_SUITE
     version: int = VERSION  # kept: the header's own bytes are every chunk's associated data
 
+    def __post_init__(self) -> None:
+        if self.version not in _HEADER_BYTES or (self.version == 1 and self.suite != DEFAULT_SUITE):
+            raise ValueError("a stream header is version 2, or version 1 in the AES suite")
+
     def to_bytes(self) -> bytes:
         w = Writer().raw(MAGIC).u8(self.version)
         if self.version >= 2:

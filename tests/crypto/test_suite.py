@@ -233,3 +233,10 @@ def test_rewrap_of_a_version_1_record_keeps_the_body(alliance: Alliance) -> None
     out = io.BytesIO()
     decrypt_record(renewed, container, out, alliance.h1_nurse)
     assert out.getvalue() == b"a version-1 record body, " * 100
+
+
+def test_a_version_1_object_cannot_claim_another_suite() -> None:
+    with pytest.raises(ValueError, match="version 1 in the AES suite"):
+        StreamHeader(1024, os.urandom(16), SM4, version=1)
+    with pytest.raises(ValueError, match="version 1 in the AES suite"):
+        RecordHeader(os.urandom(16), "h1.role:nurse", 1, (), suite=SM4, version=1)
