@@ -8,6 +8,11 @@ across authorities is refused: it needs decentralized multi-authority ABE (a lat
 The header is a separate object from the body, so :func:`rewrap` (new policy or epoch) costs
 the same whatever the record's size. An HMAC under a key derived from the data key covers the
 whole header, so a change to any byte, even in a wrap this reader does not use, is detected.
+
+The header names the record's cipher suite (``crypto.suite``): the wraps' AEAD, the HKDF and
+the HMAC use it, and so does the body. Version 2 carries the suite id after the version byte;
+version 1 (no suite byte) is still read, as AES-256-GCM with SHA-256. :func:`rewrap` keeps
+the suite, since the body (which it does not touch) was encrypted under it.
 """
 
 from __future__ import annotations
@@ -18,12 +23,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from crypto.authority import AuthorityParams, UserKey
-from crypto.encoding import DOMAIN, Reader, Writer, tagged_hash
+from crypto.encoding import Reader, Writer
 from crypto.errors import DecryptionError, FormatError, KeyExpiredError, PolicyError
 from crypto.expiry import MAX_EPOCH, bind_epoch, check_not_reserved, current_epoch
 from crypto.fame import Fame, FameCiphertext
@@ -31,8 +33,9 @@ from crypto.formats import dump_ciphertext, load_ciphertext
 from crypto.pairing import DEFAULT_GROUP
 from crypto.policy import Attr, Gate, Node, leaves, parse_policy, to_text
 from crypto.stream import STREAM_ID_BYTES
+from crypto.suite import DEFAULT_SUITE, Suite, suite_by_id
 
-VERSION = 1
+VERSION = 2  # written; version 1 (no suite byte: AES-256-GCM) is still read
 MAX_WRAPS = 64
 SEALED_KEY_BYTES = 12 + 32 + 16
 _FAME = Fame()
@@ -54,9 +57,18 @@ class RecordHeader:
     epoch: int
     wraps: tuple[Wrap, ...]
     mac: bytes = b""
+    suite: Suite = DEFAULT_SUITE
+    version: int = VERSION  # kept: the MAC covers the header as it was written
+
+    def __post_init__(self) -> None:
+        if self.version not in (1, 2) or (self.version == 1 and self.suite != DEFAULT_SUITE):
+            raise ValueError("a record header is version 2, or version 1 in the AES suite")
 
     def _body(self) -> bytes:
-        w = Writer().raw(b"ALRH").u8(VERSION).raw(self.stream_id).text(self.policy)
+        w = Writer().raw(b"ALRH").u8(self.version)
+        if self.version >= 2:
+            w.u8(self.suite.suite_id)
+        w.raw(self.stream_id).text(self.policy)
         w.u32(self.epoch).u32(len(self.wraps))
         for wrap in self.wraps:
             w.text(wrap.authority).u32(wrap.generation).raw(wrap.params_fingerprint)
@@ -70,7 +82,10 @@ class RecordHeader:
     def from_bytes(cls, data: bytes) -> RecordHeader:
         r = Reader(data, "record header")
         r.expect(b"ALRH")
-        r.version(VERSION)
+        version = r.u8()
+        if version not in (1, 2):
+            raise FormatError(f"record header: unsupported version {version} (expected 1 or 2)")
+        suite = suite_by_id(r.u8(), "record header") if version >= 2 else DEFAULT_SUITE
         stream_id = r.raw(STREAM_ID_BYTES)
         policy = r.text(65536)
         epoch = r.u32()
@@ -87,7 +102,7 @@ class RecordHeader:
         r.finish()
         if not wraps:
             raise FormatError("record header: no wraps")
-        return cls(stream_id, policy, epoch, tuple(wraps), mac)
+        return cls(stream_id, policy, epoch, tuple(wraps), mac, suite, version)
 
 
 def split_by_authority(policy: Node, authorities: Iterable[str]) -> dict[str, Node]:
@@ -126,12 +141,8 @@ def split_by_authority(policy: Node, authorities: Iterable[str]) -> dict[str, No
     return {a: ps[0] if len(ps) == 1 else Gate(1, tuple(ps)) for a, ps in grouped.items()}
 
 
-def _hkdf(secret: bytes, salt: bytes, label: bytes) -> bytes:
-    return HKDF(hashes.SHA256(), 32, salt=salt, info=DOMAIN + label).derive(secret)
-
-
-def _wrap_context(stream_id: bytes, policy: str, epoch: int, wrap: Wrap) -> bytes:
-    return tagged_hash(
+def _wrap_context(suite: Suite, stream_id: bytes, policy: str, epoch: int, wrap: Wrap) -> bytes:
+    return suite.tagged_hash(
         "wrap-context",
         stream_id,
         policy,
@@ -144,8 +155,8 @@ def _wrap_context(stream_id: bytes, policy: str, epoch: int, wrap: Wrap) -> byte
 
 
 def _mac(data_key: bytes, header: RecordHeader) -> bytes:
-    key = _hkdf(data_key, header.stream_id, b"header-mac")
-    return hmac.new(key, header._body(), "sha256").digest()
+    key = header.suite.hkdf(data_key, header.stream_id, b"header-mac")
+    return header.suite.mac(key, header._body())
 
 
 def seal_header(
@@ -154,8 +165,9 @@ def seal_header(
     policy: str,
     params: Iterable[AuthorityParams],
     epoch: int | None = None,
+    suite: Suite = DEFAULT_SUITE,
 ) -> RecordHeader:
-    """Wrap ``data_key`` under ``policy`` for the authorities in ``params``."""
+    """Wrap ``data_key`` under ``policy`` for the authorities in ``params``, in ``suite``."""
     if len(data_key) != 32 or len(stream_id) != STREAM_ID_BYTES:
         raise ValueError("data key must be 32 bytes and stream id 16 bytes")
     by_id = {p.authority: p for p in params}
@@ -169,13 +181,13 @@ def seal_header(
         p = by_id[authority]
         z, ct = _FAME.encapsulate(p.fame, bind_epoch(part, epoch))
         wrap = Wrap(authority, p.generation, p.fingerprint, ct, b"")
-        kek = _hkdf(DEFAULT_GROUP.dump_gt(z), stream_id, b"wrap-key")
+        kek = suite.hkdf(DEFAULT_GROUP.dump_gt(z), stream_id, b"wrap-key")
         nonce = os.urandom(12)
-        sealed = nonce + AESGCM(kek).encrypt(
-            nonce, data_key, _wrap_context(stream_id, canonical, epoch, wrap)
+        sealed = nonce + suite.aead(kek).encrypt(
+            nonce, data_key, _wrap_context(suite, stream_id, canonical, epoch, wrap)
         )
         wraps.append(replace(wrap, sealed_key=sealed))
-    header = RecordHeader(stream_id, canonical, epoch, tuple(wraps))
+    header = RecordHeader(stream_id, canonical, epoch, tuple(wraps), suite=suite)
     return replace(header, mac=_mac(data_key, header))
 
 
@@ -203,10 +215,11 @@ def open_header(header: RecordHeader, key: UserKey) -> bytes:
         raise KeyExpiredError("the key expired before the record was sealed")
     policy = parse_policy(wrap.ciphertext.policy)
     z = _FAME.decapsulate(key.fame, wrap.ciphertext, policy)
-    kek = _hkdf(DEFAULT_GROUP.dump_gt(z), header.stream_id, b"wrap-key")
-    context = _wrap_context(header.stream_id, header.policy, header.epoch, wrap)
+    suite = header.suite
+    kek = suite.hkdf(DEFAULT_GROUP.dump_gt(z), header.stream_id, b"wrap-key")
+    context = _wrap_context(suite, header.stream_id, header.policy, header.epoch, wrap)
     try:
-        data_key = AESGCM(kek).decrypt(wrap.sealed_key[:12], wrap.sealed_key[12:], context)
+        data_key = suite.aead(kek).decrypt(wrap.sealed_key[:12], wrap.sealed_key[12:], context)
     except InvalidTag:
         raise DecryptionError("record header failed authentication (tampered)") from None
     if not hmac.compare_digest(_mac(data_key, header), header.mac):
@@ -221,7 +234,8 @@ def rewrap(
     policy: str | None = None,
     epoch: int | None = None,
 ) -> RecordHeader:
-    """The same record under a new policy and/or epoch; the body is untouched."""
+    """The same record under a new policy and/or epoch; the body is untouched, so the suite
+    stays the header's (a version-1 header comes back as version 2, still AES-256-GCM)."""
     data_key = open_header(header, key)
     return seal_header(
         data_key,
@@ -229,4 +243,5 @@ def rewrap(
         policy or header.policy,
         params,
         current_epoch() if epoch is None else epoch,
+        header.suite,
     )

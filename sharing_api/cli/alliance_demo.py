@@ -4,6 +4,7 @@ a referral up to the tertiary hospital, a revocation, a break-glass read and the
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import secrets
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from eth_account import Account
 
 from crypto.audit_seal import public_bytes
 from crypto.authority import AttributeAuthority
+from crypto.records import read_container_header
 from sharing_api.audit.break_glass_texts import read_break_glass
 from sharing_api.chain import Alliance, ChainClient, Genesis, MemberSpec, Role, deploy_alliance
 from sharing_api.cli.demo_staff import revoke_with_rotation
@@ -125,6 +127,7 @@ def run_alliance_scenario(
     network: int = 0,
     storage: str = "local",
     handoff: Callable[[DemoAlliance], None] | None = None,
+    suite: str = "aes-256-gcm",
 ) -> list[str]:
     s = Steps(echo)
     deployer = Account.create()
@@ -185,6 +188,7 @@ def run_alliance_scenario(
                 deployment_file=workdir / "deployment.json",
                 passphrase=passphrase,
                 storage=stores.table(name),
+                extra={"crypto_suite": suite},  # the alliance-wide setting, on every gateway
             )
         # The regulator's console gateway hosts the regulator: it signs the close of a
         # break-glass review and holds the audit key that opens the sealed reasons.
@@ -198,6 +202,7 @@ def run_alliance_scenario(
             deployment_file=workdir / "deployment.json",
             passphrase=passphrase,
             storage=stores.table("reg"),
+            extra={"crypto_suite": suite},
         )
         for name, gateway in prepared.items():
             gateway.env.update(stores.env(name))
@@ -266,11 +271,15 @@ def _scenario(
     plaintext = json.dumps(bundle, ensure_ascii=False).encode()
     policy = "(h1.role:doctor and h1.dept:cardiology) or xq.role:doctor"
     sealed = SharingClient.seal(
-        plaintext, policy, [xq.authority_params("xq"), xq.authority_params("h1")]
+        plaintext,
+        policy,
+        [xq.authority_params("xq"), xq.authority_params("h1")],
+        xq.crypto_suite(),  # the alliance's setting, as the clinic's gateway has it
     )
     rec = gp.upload(patient.address, "summary", policy, sealed)
     echo(f"    record {rec['record_id']}: {len(sealed)} bytes of ciphertext, CID {rec['cid']}")
-    echo(f"    policy {policy}")
+    suite_name = read_container_header(io.BytesIO(sealed)).suite.name
+    echo(f"    policy {policy}, cipher suite {suite_name}")
     s.expect("the stored record holds no plaintext", b"Chest pain" not in sealed)
     s.expect(
         "the patient sees the record in their wallet",

@@ -249,10 +249,12 @@ def _check_policy(policy: str) -> None:
 
 def _seal_for(client: SharingClient, document: dict[str, Any], policy: str) -> tuple[bytes, str]:
     """The sealed container and the policy it was sealed under (shown, so that what a
-    shorthand like 'role:doctor' became is never a surprise)."""
+    shorthand like 'role:doctor' became is never a surprise), in the gateway's suite."""
     qualified, params = client.policy_for_sealing(policy)
+    suite = client.crypto_suite()
     click.echo(f"policy: {qualified}", err=True)
-    return SharingClient.seal_fhir(document, qualified, params), qualified
+    click.echo(f"cipher suite: {suite.name}", err=True)
+    return SharingClient.seal_fhir(document, qualified, params, suite), qualified
 
 
 def _upload_bar(sealed: bytes) -> Any:

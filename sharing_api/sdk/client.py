@@ -21,6 +21,7 @@ from crypto.authority import AuthorityParams, UserKey
 from crypto.errors import PolicyError
 from crypto.policy import Attr, Gate, Node, leaves, parse_policy, to_text
 from crypto.records import decrypt_record, encrypt_record, read_container_header, write_container
+from crypto.suite import DEFAULT_SUITE, Suite, suite_by_name
 from sharing_api.auth.siwe import SiweMessage, sign_message
 from sharing_api.chain import Category, Purpose
 from sharing_api.chain.referrals import text_hash
@@ -259,6 +260,12 @@ class SharingClient:
                 ) from None
         return qualified, params
 
+    def crypto_suite(self) -> Suite:
+        """The alliance's cipher suite as this gateway is configured (``/health``): what
+        :meth:`seal` should be given. An older gateway that does not say means AES."""
+        named = self.json("GET", "/health").get("crypto_suite")
+        return suite_by_name(str(named)) if named else DEFAULT_SUITE
+
     def issue_my_key(self, valid_days: int = 30) -> UserKey:
         out = self.json("POST", "/keys", json={"valid_days": valid_days})
         return UserKey.from_bytes(base64.b64decode(out["key"]))
@@ -272,10 +279,19 @@ class SharingClient:
     # ---- records -----------------------------------------------------------------------------
 
     @staticmethod
-    def seal(plaintext: bytes, policy: str, params: list[AuthorityParams]) -> bytes:
-        """Encrypt locally into one container (header + streamed AEAD body)."""
+    def seal(
+        plaintext: bytes,
+        policy: str,
+        params: list[AuthorityParams],
+        suite: Suite | str = DEFAULT_SUITE,
+    ) -> bytes:
+        """Encrypt locally into one container (header + streamed AEAD body) in ``suite``
+        (``aes-256-gcm`` or ``sm4-gcm``; :meth:`crypto_suite` is the gateway's setting).
+        Opening needs no suite: the container names it."""
         body = io.BytesIO()
-        header = encrypt_record(io.BytesIO(plaintext), body, policy, params)
+        header = encrypt_record(
+            io.BytesIO(plaintext), body, policy, params, suite=suite_by_name(suite)
+        )
         out = io.BytesIO()
         write_container(header, out)
         out.write(body.getvalue())
@@ -291,13 +307,16 @@ class SharingClient:
 
     @staticmethod
     def seal_fhir(
-        resource: bytes | str | dict[str, Any], policy: str, params: list[AuthorityParams]
+        resource: bytes | str | dict[str, Any],
+        policy: str,
+        params: list[AuthorityParams],
+        suite: Suite | str = DEFAULT_SUITE,
     ) -> bytes:
         """Validate a FHIR R4 resource or bundle (``fhir.resources``), then encrypt it: an
         invalid document raises FhirError (a ValueError) before anything is encrypted or sent."""
         document = validate_resource(resource)
         plaintext = json.dumps(document, ensure_ascii=False).encode()
-        return SharingClient.seal(plaintext, policy, params)
+        return SharingClient.seal(plaintext, policy, params, suite)
 
     def supersede(
         self, record_id: int, policy: str, ciphertext: bytes | Iterator[bytes]

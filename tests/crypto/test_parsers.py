@@ -30,6 +30,7 @@ from crypto.pairing import DEFAULT_GROUP
 from crypto.policy import parse_policy
 from crypto.records import read_container_header
 from crypto.stream import StreamHeader
+from crypto.suite import SM4_GCM_SM3
 from tests.crypto.conftest import Alliance
 
 
@@ -46,7 +47,10 @@ PARSERS: dict[str, Callable[[bytes], Any]] = {
     "authority master": AttributeAuthority.from_bytes,
     "user key": UserKey.from_bytes,
     "record header": RecordHeader.from_bytes,
+    "record header (sm4)": RecordHeader.from_bytes,
     "stream header": StreamHeader.from_bytes,
+    "stream header (sm4)": StreamHeader.from_bytes,
+    "stream header (v1)": StreamHeader.from_bytes,
     "container": _container,
     "g1": DEFAULT_GROUP.load_g1,
     "g2": DEFAULT_GROUP.load_g2,
@@ -61,6 +65,9 @@ def valid(alliance: Alliance) -> dict[str, bytes]:
     pk, msk = fame.setup("x1")
     _, ct = fame.encapsulate(pk, parse_policy("a:1 and (b:1 or 2 of (c:1, d:1, e:1))"))
     header = seal_header(os.urandom(32), os.urandom(16), "role:nurse", [alliance.h1.params()])
+    sm4_header = seal_header(
+        os.urandom(32), os.urandom(16), "role:nurse", [alliance.h1.params()], suite=SM4_GCM_SM3
+    )
     container = io.BytesIO()
     from crypto.records import write_container
 
@@ -75,7 +82,10 @@ def valid(alliance: Alliance) -> dict[str, bytes]:
         "authority master": alliance.h1.to_bytes(),
         "user key": alliance.h1_nurse.to_bytes(),
         "record header": header.to_bytes(),
+        "record header (sm4)": sm4_header.to_bytes(),
         "stream header": StreamHeader(1 << 20, os.urandom(16)).to_bytes(),
+        "stream header (sm4)": StreamHeader(1 << 20, os.urandom(16), SM4_GCM_SM3).to_bytes(),
+        "stream header (v1)": StreamHeader(1 << 20, os.urandom(16), version=1).to_bytes(),
         "container": container.getvalue(),
         "g1": grp.dump_g1(grp.g1() * grp.random_scalar()),
         "g2": grp.dump_g2(grp.g2() * grp.random_scalar()),
