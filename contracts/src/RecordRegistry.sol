@@ -18,6 +18,7 @@ contract RecordRegistry is IRecordRegistry {
     error AlreadySuperseded(uint256 recordId, uint256 supersededBy);
     error InvalidCategory(uint8 category);
     error InvalidRecord();
+    error AlreadyErased(uint256 recordId);
 
     event RecordRegistered(
         uint256 indexed recordId,
@@ -30,6 +31,9 @@ contract RecordRegistry is IRecordRegistry {
         uint256 supersedes
     );
     event RecordSuperseded(uint256 indexed oldRecordId, uint256 indexed newRecordId, address indexed custodian);
+    /// The custodian deleted the ciphertext (crypto-shredding) at the patient's request. The
+    /// event names the record and custodian only: nothing about the patient.
+    event RecordErased(uint256 indexed recordId, address indexed custodian);
 
     IAllianceRegistry public immutable alliance;
     uint64 private _nextId = 1; // nonzero from the start: later increments cost less
@@ -64,6 +68,19 @@ contract RecordRegistry is IRecordRegistry {
         emit RecordSuperseded(oldRecordId, recordId, msg.sender);
     }
 
+    /// Mark records erased, by their custodian, once their ciphertext is deleted: no access
+    /// can be logged for them from then on, and every index shows them as erased.
+    function erase(uint256[] calldata recordIds) external {
+        for (uint256 i = 0; i < recordIds.length; i++) {
+            Record storage r = _records[recordIds[i]];
+            if (r.patient == address(0)) revert UnknownRecord(recordIds[i]);
+            if (r.custodian != msg.sender) revert NotCustodian(recordIds[i], msg.sender);
+            if (r.erased) revert AlreadyErased(recordIds[i]);
+            r.erased = true;
+            emit RecordErased(recordIds[i], msg.sender);
+        }
+    }
+
     function getRecord(uint256 recordId) external view returns (Record memory) {
         Record memory r = _records[recordId];
         if (r.patient == address(0)) revert UnknownRecord(recordId);
@@ -92,6 +109,7 @@ contract RecordRegistry is IRecordRegistry {
             supersedes: supersedes,
             custodian: msg.sender,
             supersededBy: 0,
+            erased: false,
             contentHash: contentHash
         });
         emit RecordRegistered(recordId, patient, msg.sender, category, contentHash, cid, policyCommitment, supersedes);

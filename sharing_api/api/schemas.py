@@ -48,6 +48,7 @@ class RecordOut(BaseModel):
     policy: str | None = None  # the text, where this gateway received the sealed header
     supersedes: int
     superseded_by: int
+    erased: bool = False  # at the patient's request: the ciphertext is gone for good
     block_number: int
     tx_hash: str
 

@@ -172,6 +172,11 @@ def verify_cmd(
                 click.echo(
                     f"blobs {verdict}: {result.ok}/{result.checked} checked "
                     f"of {result.total} records"
+                    + (
+                        f" ({result.erased} erased at the patient's request)"
+                        if result.erased
+                        else ""
+                    )
                 )
     if as_json:
         out["problems"] = problems

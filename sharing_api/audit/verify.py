@@ -38,6 +38,7 @@ class BlobResult:
     checked: int
     ok: int
     failures: list[dict[str, Any]] = field(default_factory=list)
+    erased: int = 0  # records erased at the patient's request: their blobs are gone by design
 
 
 def verify_chain(data_dir: Path) -> ChainResult:
@@ -67,10 +68,13 @@ def verify_blobs(
     as the expected digest (all records, or a seeded random sample). A missing or altered
     blob is a failure, not an exception: the auditor wants the whole list. A store that is
     down raises (``BackendUnavailableError``, an OSError): that says nothing about the blobs."""
-    chosen = list(records)
+    live = [r for r in records if not r.get("erased")]
+    chosen = live
     if sample is not None and sample < len(chosen):
         chosen = random.Random(seed).sample(chosen, sample)
-    result = BlobResult(total=len(records), checked=len(chosen), ok=0)
+    result = BlobResult(
+        total=len(records), checked=len(chosen), ok=0, erased=len(records) - len(live)
+    )
     for rec in sorted(chosen, key=lambda r: int(r["record_id"])):
         expected = str(rec["content_hash"]).removeprefix("0x")
         try:

@@ -28,6 +28,7 @@ class RecordInfo:
     supersedes: int
     custodian: str
     superseded_by: int
+    erased: bool
     content_hash: bytes
 
 
@@ -176,7 +177,15 @@ class RecordRegistry(ContractWrapper):
 
     def get(self, record_id: int) -> RecordInfo:
         r = self._call(self.fn.getRecord(record_id))
-        return RecordInfo(record_id, r[0], Category(r[1]), r[2], r[3], r[4], bytes(r[5]))
+        return RecordInfo(
+            record_id, r[0], Category(r[1]), r[2], r[3], r[4], bool(r[5]), bytes(r[6])
+        )
+
+    def erase(self, record_ids: list[int]) -> Sent:
+        """Mark records erased (custodian only): no access can be logged for them after."""
+        if not record_ids:
+            raise ValueError("no records to erase")
+        return self._send(self.fn.erase(list(record_ids)))
 
     def locator(self, record_id: int) -> tuple[str, bytes]:
         """(CID, policy commitment) of a record: kept in its RecordRegistered event, not in

@@ -417,6 +417,21 @@ def record_list(patient: str | None, api_url: str, key_file: Path | None) -> Non
         _show(client.json("GET", "/records", params={"patient": patient} if patient else {}))
 
 
+@record.command("erase")
+@click.argument("record_id", type=int)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@_api_option
+@_key_option
+def record_erase(record_id: int, yes: bool, api_url: str, key_file: Path | None) -> None:
+    """Erase a record and all its versions, for good: the patient (or the custodian on
+    their behalf), at the custodian's gateway. The ciphertext is deleted and the chain
+    marks the records erased; no one can read them again."""
+    if not yes:
+        click.confirm(f"Erase record {record_id} and every version of it, for good?", abort=True)
+    with _client(api_url, key_file) as client:
+        _show(client.erase_record(record_id))
+
+
 # ---- consents ---------------------------------------------------------------------------
 
 

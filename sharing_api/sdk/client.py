@@ -354,6 +354,12 @@ class SharingClient:
         )
         return out
 
+    def erase_record(self, record_id: int) -> list[dict[str, Any]]:
+        """Erase a record and its versions (as its patient, or its custodian), at the
+        custodian's gateway; the versions as they stand now (``erased`` true)."""
+        out: list[dict[str, Any]] = self.json("POST", f"/records/{record_id}/erase")
+        return out
+
     def fetch(self, record_id: int, **params: Any) -> tuple[bytes, dict[str, str]]:
         """The ciphertext (the access is logged on chain first) and the response headers."""
         with self.download(record_id, **params) as download:

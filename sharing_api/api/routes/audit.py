@@ -68,6 +68,7 @@ class SummaryOut(BaseModel):
     accesses: int
     break_glass: int
     break_glass_unjustified: int
+    erased_records: int = 0  # erased at the patient's request (RecordErased)
 
 
 @router.get("/accesses", responses=LISTED, summary="Every logged access, paged")
@@ -125,9 +126,11 @@ def break_glass(
 def summary(_: Regulator, services: FreshServices) -> SummaryOut:
     idx = services.index
     all_consents = idx.consents()
+    all_records = idx.records()
     bg = idx.accesses(basis=int(Basis.BREAK_GLASS))
     return SummaryOut(
-        records=len(idx.records()),
+        records=len(all_records),
+        erased_records=sum(1 for r in all_records if r["erased"]),
         consents=len(all_consents),
         revoked_consents=sum(1 for c in all_consents if c["revoked"]),
         referrals=len(idx.referrals()),
