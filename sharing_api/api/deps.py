@@ -70,6 +70,7 @@ StaffOnly = Annotated[Principal, Depends(require(Kind.STAFF))]
 Regulator = Annotated[Principal, Depends(require(Kind.REGULATOR))]
 PatientOrCare = Annotated[Principal, Depends(require(Kind.PATIENT, Kind.MEMBER, Kind.STAFF))]
 PatientOnly = Annotated[Principal, Depends(require(Kind.PATIENT))]
+PatientOrMember = Annotated[Principal, Depends(require(Kind.PATIENT, Kind.MEMBER))]
 
 
 # Not async: catching the index up blocks on the chain, so FastAPI runs it in a thread.

@@ -38,6 +38,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/auth/me"): AUTHED,
     ("POST", "/records"): CARE,
     ("POST", "/records/{record_id}/supersede"): CARE,
+    ("POST", "/records/{record_id}/erase"): {P, M},  # the patient, or the custodian for them
     ("GET", "/records/{record_id}"): AUTHED,
     ("GET", "/records"): AUTHED,
     ("GET", "/records/{record_id}/content"): CARE,

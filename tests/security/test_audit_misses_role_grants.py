@@ -48,7 +48,8 @@ def test_the_chain_audit_judges_roles_as_they_were_at_the_access() -> None:
     )  # fmt: skip
     record = _event(
         "RecordRegistered", 3, recordId=3, patient=PATIENT, custodian=CLINIC,
-        category=int(Category.LAB), contentHash=b"\x01" * 32, cid="c", policy="p", supersedes=0,
+        category=int(Category.LAB), contentHash=b"\x01" * 32, cid="c",
+        policyCommitment=b"\x02" * 32, supersedes=0,
     )  # fmt: skip
 
     def read(access_id: int, block: int) -> ChainEvent:

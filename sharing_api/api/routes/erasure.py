@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from sharing_api.api.core.security import Kind, Principal
-from sharing_api.api.deps import Anyone, ServicesDep
+from sharing_api.api.deps import PatientOrMember, ServicesDep
 from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden
 from sharing_api.api.lookups import find_record
 from sharing_api.api.schemas import IdPath, RecordOut, record_out
@@ -25,7 +25,7 @@ MAX_VERSIONS = 1_000  # a version chain longer than this is not a patient's reco
     responses=PROBLEM_RESPONSES,
     summary="Erase a record and its versions (the patient, or the custodian on their behalf)",
 )
-def erase(record_id: IdPath, principal: Anyone, services: ServicesDep) -> list[RecordOut]:
+def erase(record_id: IdPath, principal: PatientOrMember, services: ServicesDep) -> list[RecordOut]:
     row = find_record(services, record_id)
     _check_may_erase(principal, row)
     if not services.hosts(row["custodian"]):
