@@ -13,11 +13,12 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from pydantic import BaseModel, Field
 
+from crypto import text_commitment
+from sharing_api.api import referral_texts
 from sharing_api.api.errors import ApiError, forbidden, not_found
 from sharing_api.api.schemas import SignatureIn
 from sharing_api.api.services import Services
 from sharing_api.chain import Direction
-from sharing_api.chain.referrals import text_hash
 from sharing_api.chain.scopes import Category
 from sharing_api.chain.typed_data import referral_typed_data
 from sharing_api.index.proposals import ACCEPTED, ACCEPTING, DECLINED, PENDING, ProposalStore
@@ -48,6 +49,8 @@ class ProposalOut(BaseModel):
     record_ids: list[int]
     categories: list[str]  # of the records, for showing the terms in plain words
     reason: str
+    # The reason's salt: the wallet computes the commitment it signs from reason and salt.
+    reason_salt: str
     proposed_by: str
     created_at: int
     expires_at: int
@@ -109,6 +112,13 @@ def answerable(
     return row
 
 
+def reason_of(row: dict[str, Any]) -> text_commitment.Committed:
+    """The proposal's reason committed under its own salt (what the patient signs)."""
+    return text_commitment.commit_new(
+        "reason", row["reason"], bytes.fromhex(str(row["reason_salt"])[2:])
+    )
+
+
 def check_signature(services: Services, row: dict[str, Any], body: AcceptIn) -> None:
     """Recover the signer of the ReferralConsent over exactly these terms and the patient's
     current nonce; anything else is refused before a transaction is sent."""
@@ -121,7 +131,7 @@ def check_signature(services: Services, row: dict[str, Any], body: AcceptIn) -> 
         receiver=row["receiver"],
         direction=int(row["direction"]),
         record_ids=row["record_ids"],
-        reason_hash=text_hash(row["reason"]),
+        reason_hash=reason_of(row).commitment,
         expires_at=body.expires_at,
         nonce=registry.nonce_of(row["patient"]),
         deadline=body.deadline,
@@ -159,12 +169,15 @@ def accept_answer(
             body.expires_at,
             body.deadline,
             body.signature.to_sig(),
-            text_hash(row["reason"]),
+            reason_of(row).commitment,
         )
     except BaseException:
         store.release(proposal_id)
         raise
     services.metrics.chain_writes.labels("referral").inc()
+    referral_texts.keep(
+        services, row["referrer"], row["proposed_by"], referred.referral_id, reason_of(row)
+    )
     store.finish(
         proposal_id,
         status=ACCEPTED,

@@ -91,17 +91,22 @@ class ReferralOut(BaseModel):
     status: str
     expires_at: int
     expired: bool  # past expires_at: no access through it, whatever its status says
+    # The chain's salted commitment to the reason (zero: none); the text is off chain.
+    reason_hash: str
+    # The reason, where this gateway holds it (or fetched it) and it matches reason_hash.
+    reason: str | None = None
     block_number: int
     tx_hash: str
 
 
-def referral_out(row: dict[str, Any]) -> ReferralOut:
+def referral_out(row: dict[str, Any], reason: str | None = None) -> ReferralOut:
     return ReferralOut(
         **{
             k: row[k]
             for k in ReferralOut.model_fields
-            if k not in ("direction", "status", "expired")
+            if k not in ("direction", "status", "expired", "reason")
         },
+        reason=reason,
         direction=Direction(int(row["direction"])).name.lower(),
         status=ReferralStatus(int(row["status"])).name.lower(),
         expired=int(row["expires_at"]) <= time.time(),

@@ -30,6 +30,7 @@ from sharing_api.index import IndexDB, Indexer
 from sharing_api.index.break_glass import BreakGlassStore
 from sharing_api.index.console_results import VerificationStore
 from sharing_api.index.proposals import ProposalStore
+from sharing_api.index.referral_texts import ReferralTextStore
 from sharing_api.index.served import ServedAccesses
 from sharing_api.index.staff import StaffStore
 from sharing_api.staff.pseudonym import load_or_create_secret, pseudonym
@@ -57,6 +58,7 @@ class Services:
     proposals: ProposalStore  # referral proposals waiting for patients (off chain)
     staff: StaffStore  # staff pseudonyms issued, staff revoked, ABE keys issued to staff
     break_glass: BreakGlassStore  # per-person turns, reasons sealed to the regulator
+    referral_texts: ReferralTextStore  # referral reasons and notes written here, with salts
     limits: Limiter  # rate limits and quotas (settings.rate_limits), in the index DB
     member_config: dict[str, HostedMember] = field(default_factory=dict)  # checksum address ->
     # checksum address -> where its authority is sealed (a rotation saves the new generation)
@@ -132,6 +134,7 @@ class Services:
             proposals=ProposalStore(index.engine),
             staff=StaffStore(index.engine),
             break_glass=BreakGlassStore(index.engine),
+            referral_texts=ReferralTextStore(index.engine),
             member_config=member_config,
             authority_files=authority_files,
             audit_keys=audit_keys,

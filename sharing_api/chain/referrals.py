@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -181,9 +180,3 @@ class ReferralRegistry(ContractWrapper):
             referral_id, to_checksum_address(patient), to_checksum_address(reader), record_id
         )
         return bool(self._call(fn))
-
-
-def text_hash(text: str) -> bytes:
-    """What the chain holds of a referral's free-text reason or note: its SHA-256, or zero
-    for none (the API, the SDK and the wallet hash alike)."""
-    return hashlib.sha256(text.encode()).digest() if text else b"\x00" * 32

@@ -338,6 +338,16 @@ def _scenario(
         json={"note": "PCI done, back to community care"},
     )
     s.expect("referral completed", done["status"] == "completed")
+    # Free text stays off chain: the chain holds salted commitments; h1's gateway keeps the
+    # note and fetches the reason from the cloud gateway that wrote it, checking both.
+    texts = {t.kind: t for t in cardiologist.referral_texts(referral["referral_id"])}
+    s.expect(
+        "the reason (kept by the cloud gateway) and the note (kept by h1's) are read at h1's "
+        "gateway; both match their salted commitments on chain",
+        texts["reason"].text == "suspected acute coronary syndrome"
+        and texts["complete"].text == "PCI done, back to community care"
+        and all(t.matches_chain for t in texts.values()),
+    )
 
     s.step("The patient revokes the consent; the next read is refused")
     wallet.revoke_consent(patient.key, consent["consent_id"])

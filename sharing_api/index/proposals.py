@@ -12,7 +12,21 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Engine, Integer, MetaData, String, Table, Text, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    inspect,
+    select,
+    text,
+)
+
+from crypto.text_commitment import new_salt
 
 metadata = MetaData()
 
@@ -28,6 +42,9 @@ proposals = Table(
     Column("direction", Integer, nullable=False),
     Column("record_ids", Text, nullable=False),  # JSON list of ints
     Column("reason", Text, nullable=False),
+    # 0x-hex, 32 bytes: the reason's salt, shown to the patient with the reason, whose
+    # wallet computes the commitment it signs (crypto.text_commitment) from both.
+    Column("reason_salt", String(66), nullable=True),
     Column("proposed_by", String(128), nullable=False),  # member address or staff id
     Column("created_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=False),
@@ -51,6 +68,25 @@ class ProposalStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         metadata.create_all(engine)
+        self._add_reason_salts()
+
+    def _add_reason_salts(self) -> None:
+        """A table from before salted reasons gets the column, and each proposal a salt."""
+        columns = {c["name"] for c in inspect(self.engine).get_columns("referral_proposals")}
+        with self.engine.begin() as conn:
+            if "reason_salt" not in columns:
+                conn.execute(
+                    text("ALTER TABLE referral_proposals ADD COLUMN reason_salt VARCHAR(66)")
+                )
+            unsalted = conn.execute(
+                select(proposals.c.proposal_id).where(proposals.c.reason_salt.is_(None))
+            ).scalars()
+            for proposal_id in list(unsalted):
+                conn.execute(
+                    proposals.update()
+                    .where(proposals.c.proposal_id == proposal_id)
+                    .values(reason_salt="0x" + new_salt().hex())
+                )
 
     def add(
         self,
@@ -63,6 +99,7 @@ class ProposalStore:
         reason: str,
         proposed_by: str,
         expires_at: int,
+        reason_salt: bytes | None = None,
     ) -> Row:
         values = {
             "patient": patient.lower(),
@@ -71,6 +108,7 @@ class ProposalStore:
             "direction": direction,
             "record_ids": json.dumps([int(i) for i in record_ids]),
             "reason": reason,
+            "reason_salt": "0x" + (reason_salt or new_salt()).hex(),
             "proposed_by": proposed_by,
             "created_at": int(time.time()),
             "expires_at": expires_at,

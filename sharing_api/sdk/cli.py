@@ -747,6 +747,23 @@ def referral_list(api_url: str, key_file: Path | None) -> None:
         _show(client.referrals())
 
 
+@referral.command("texts")
+@click.argument("referral_id", type=int)
+@_api_option
+@_key_option
+def referral_texts(referral_id: int, api_url: str, key_file: Path | None) -> None:
+    """A referral's reason and notes, each checked here against its commitment on chain
+    (exit 1 if any does not match: that text is not the referral's)."""
+    with _client(api_url, key_file) as client:
+        texts = client.referral_texts(referral_id)
+    _show([vars(t) for t in texts])
+    wrong = [t.kind for t in texts if not t.matches_chain]
+    if wrong:
+        raise click.ClickException(
+            f"referral {referral_id}: {', '.join(wrong)} does not match its commitment on chain"
+        )
+
+
 # ---- staff ------------------------------------------------------------------------------
 
 

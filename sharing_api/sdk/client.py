@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 from eth_account import Account
 
+from crypto import text_commitment
 from crypto.authority import AuthorityParams, UserKey
 from crypto.errors import PolicyError
 from crypto.policy import Attr, Gate, Node, leaves, parse_policy, to_text
@@ -24,7 +25,6 @@ from crypto.records import decrypt_record, encrypt_record, read_container_header
 from crypto.suite import DEFAULT_SUITE, Suite, suite_by_name
 from sharing_api.auth.siwe import SiweMessage, sign_message
 from sharing_api.chain import Category, Purpose
-from sharing_api.chain.referrals import text_hash
 from sharing_api.chain.scopes import mask
 from sharing_api.chain.typed_data import (
     GrantTerms,
@@ -40,6 +40,20 @@ from sharing_api.gateway.inbox_auth import decline_text, inbox_text, sign_text
 ZERO_ADDRESS = "0x" + "00" * 20
 NEXT_CURSOR = "X-Next-Cursor"  # the API's paging header (sharing_api/api/paging.py)
 ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}")
+ZERO_HEX = "0x" + "00" * 32
+# A referral's status change (as the API names it) whose note is free text of that kind.
+NOTE_KINDS = {"rejected": "reject", "completed": "complete", "cancelled": "cancel"}
+
+
+@dataclass(frozen=True)
+class CheckedText:
+    """A referral's free text as :meth:`SharingClient.referral_texts` checked it."""
+
+    kind: str  # reason | reject | complete | cancel
+    text: str
+    commitment: str  # the chain's
+    matches_chain: bool
+    held_by: str  # the member whose gateway keeps it
 
 
 class ApiError(ValueError):
@@ -539,6 +553,28 @@ class SharingClient:
         out: dict[str, Any] = self.json("GET", f"/referrals/{referral_id}")
         return out
 
+    def referral_texts(self, referral_id: int) -> list[CheckedText]:
+        """The referral's reason and notes (fetched by this gateway from the other party's
+        where kept there), each checked here against the chain's commitment as this
+        gateway's index shows it: ``matches_chain`` False is a text that is not the one the
+        chain commits to (altered, or a wrong salt); never take it as the referral's."""
+        got = self.json("GET", f"/referrals/{referral_id}/texts")  # (catches the index up)
+        ref = self.referral(referral_id)
+        chain = {"reason": str(ref["reason_hash"]).lower()}
+        for change in self.referral_history(referral_id):
+            if change["to_status"] in NOTE_KINDS:
+                chain[NOTE_KINDS[change["to_status"]]] = str(change["note_hash"]).lower()
+        out = []
+        for t in got["texts"]:
+            kind, text = str(t["kind"]), str(t["text"])
+            salt = bytes.fromhex(str(t["salt"]).removeprefix("0x"))
+            commitment = chain.get(kind, ZERO_HEX)
+            ok = commitment != ZERO_HEX and text_commitment.matches(
+                bytes.fromhex(commitment[2:]), salt, kind, text
+            )
+            out.append(CheckedText(kind, text, commitment, ok, str(t["held_by"])))
+        return out
+
     def referral_history(self, referral_id: int) -> list[dict[str, Any]]:
         """Every status change, oldest first: who moved it, when."""
         out: list[dict[str, Any]] = self.json("GET", f"/referrals/{referral_id}/history")
@@ -608,14 +644,18 @@ class SharingClient:
         signing = self.json("GET", "/patients/me/signing")
         now = int(datetime.now(UTC).timestamp())
         deadline = now + deadline_s
-        reason = p["reason"]
+        # The commitment is computed here from the reason shown and the proposal's salt:
+        # the patient never signs a hash it could not recompute.
+        reason = text_commitment.commit_new(
+            "reason", p["reason"], bytes.fromhex(str(p["reason_salt"]).removeprefix("0x"))
+        )
         typed = referral_typed_data(
             patient=p["patient"],
             referrer=p["referrer"],
             receiver=p["receiver"],
             direction=0 if p["direction"] == "up" else 1,
             record_ids=p["record_ids"],
-            reason_hash=text_hash(reason),
+            reason_hash=reason.commitment,
             expires_at=now + lasts_s,
             nonce=int(signing["referral_nonce"]),
             deadline=deadline,

@@ -57,6 +57,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/referrals"): AUTHED,
     ("GET", "/referrals/{referral_id}"): AUTHED,
     ("GET", "/referrals/{referral_id}/history"): AUTHED,
+    ("GET", "/referrals/{referral_id}/texts"): AUTHED,
     ("POST", "/keys"): {S},
     ("GET", "/keys"): {S},
     ("GET", "/keys/authorities"): {PUBLIC},

@@ -167,8 +167,14 @@ def _history(client: SharingClient, fid: int) -> list[tuple[str, str, str]]:
     return [(r["from_status"], r["to_status"], r["by"]) for r in rows]
 
 
-def _note_hash(note: str) -> str:
-    return "0x" + hashlib.sha256(note.encode()).hexdigest()
+def _assert_note_kept(client: SharingClient, fid: int, kind: str, note: str) -> None:
+    """The chain holds a salted commitment to the note (not its SHA-256); the gateway keeps
+    the note, and the reader checks it against the chain (SharingClient.referral_texts)."""
+    change = client.json("GET", f"/referrals/{fid}/history")[-1]
+    assert change["note_hash"] != "0x" + hashlib.sha256(note.encode()).hexdigest()
+    texts = {t.kind: t for t in client.referral_texts(fid)}
+    assert texts[kind].text == note and texts[kind].matches_chain
+    assert texts[kind].commitment == change["note_hash"]
 
 
 def test_referral_reject(cast: Cast, patient: tuple[LocalAccount, SharingClient]) -> None:
@@ -195,8 +201,8 @@ def test_referral_reject(cast: Cast, patient: tuple[LocalAccount, SharingClient]
     assert _history(cast.regulator, fid) == expected
     assert _history(wallet, fid) == expected
     assert _status(lambda: _history(cast.h1, fid)) == 403  # not a party
-    change = cast.regulator.json("GET", f"/referrals/{fid}/history")[-1]
-    assert change["note_hash"] == _note_hash(note)
+    _assert_note_kept(cast.regulator, fid, "reject", note)
+    _assert_note_kept(wallet, fid, "reject", note)  # the patient reads it too
     audit = cast.regulator.json("GET", "/audit/referrals", params={"patient": account.address})
     assert [(r["referral_id"], r["status"]) for r in audit] == [(fid, "rejected")]
     assert [r["status"] for r in wallet.json("GET", "/referrals")] == ["rejected"]
@@ -231,9 +237,8 @@ def test_referral_cancel(cast: Cast, patient: tuple[LocalAccount, SharingClient]
         ("created", "accepted", h3),
         ("accepted", "cancelled", clinic),
     ]
-    assert cast.regulator.json("GET", f"/referrals/{fid}/history")[-1]["note_hash"] == (
-        _note_hash(note)
-    )
+    _assert_note_kept(cast.regulator, fid, "cancel", note)
+    _assert_note_kept(cast.h3_doctor, fid, "cancel", note)  # the receiver's staff
     audit = cast.regulator.json("GET", "/audit/referrals", params={"patient": account.address})
     assert [(r["referral_id"], r["status"]) for r in audit] == [(fid, "cancelled")]
     # The access made under the referral stays on the audit trail.

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from sharing_api.index.db import IndexDB
 from sharing_api.index.proposals import ACCEPTED, ACCEPTING, DECLINED, PENDING, ProposalStore
@@ -70,3 +71,23 @@ def test_store_lists_claims_once_and_releases(store: ProposalStore) -> None:
     store.release(first)  # only an unfinished claim is released
     assert store.get(first)["status"] == ACCEPTED  # type: ignore[index]
     assert store.get(10_000) is None
+
+
+def test_each_proposal_has_its_own_reason_salt(store: ProposalStore) -> None:
+    first, second = (store.get(_add(store)) for _ in range(2))
+    assert first is not None and second is not None
+    salts = {first["reason_salt"], second["reason_salt"]}
+    assert len(salts) == 2 and all(len(bytes.fromhex(s[2:])) == 32 for s in salts)
+
+
+def test_a_table_from_before_salted_reasons_gets_a_salt_per_proposal(
+    store: ProposalStore,
+) -> None:
+    """A gateway upgraded with proposals pending: the column is added (PostgreSQL and
+    SQLite alike) and each waiting proposal gets its own salt, so the patient can sign."""
+    proposal_id = _add(store)
+    with store.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE referral_proposals DROP COLUMN reason_salt"))
+    upgraded = ProposalStore(store.engine)
+    row = upgraded.get(proposal_id)
+    assert row is not None and len(bytes.fromhex(row["reason_salt"][2:])) == 32

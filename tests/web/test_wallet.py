@@ -6,6 +6,7 @@ interface, and no horizontal scroll on a phone."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ import pytest
 from eth_account import Account
 from playwright.sync_api import Browser, Page
 
+from crypto import text_commitment
 from sharing_api.chain import Alliance, ChainClient, ReferralStatus
 from sharing_api.sdk import ApiError, SharingClient
 from tests.support import api as support
@@ -306,6 +308,18 @@ def test_patient_answers_referral_proposals(
     assert doctor.json("GET", f"/referral-proposals/{other}")["status"] == "declined"
 
     fid = wallet.accept_proposal(pid)
+    # The browser signed the commitment it computed itself from the reason it showed and the
+    # proposal's salt: the chain holds exactly that, not the reason's plain SHA-256, and the
+    # clinic's gateway keeps the reason, which checks against it.
+    salt = bytes.fromhex(doctor.json("GET", f"/referral-proposals/{pid}")["reason_salt"][2:])
+    (created_event,) = [
+        e for e in registry.events("ReferralCreated") if int(e.args["referralId"]) == fid
+    ]
+    reason_hash = bytes(created_event.args["reasonHash"])
+    assert reason_hash == text_commitment.commit(salt, "reason", reason)
+    assert reason_hash != hashlib.sha256(reason.encode()).digest()
+    (kept,) = clinic.referral_texts(fid)
+    assert (kept.kind, kept.text, kept.matches_chain) == ("reason", reason, True)
     on_chain = registry.get(fid)
     assert on_chain.patient == patient.address
     assert on_chain.referrer.lower() == alliance.address("clinic").lower()

@@ -4,7 +4,6 @@ signature Python's sharing_api.chain.typed_data makes, which is what the contrac
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
@@ -15,6 +14,8 @@ from typing import Any
 import pytest
 from eth_account import Account
 
+from crypto import text_commitment
+from crypto.encoding import tagged_hash
 from sharing_api.chain import Basis, Category, GrantTerms, Purpose
 from sharing_api.chain.scopes import mask
 from sharing_api.chain.typed_data import (
@@ -154,6 +155,7 @@ def test_browser_referral_agreement_matches_python() -> None:
         "direction": "down",
         "record_ids": [4, 9],
         "reason": "随访 follow-up",
+        "reason_salt": "0x" + "5a" * 32,
         "expires_at": 1792592000,
     }
     out = node(
@@ -170,7 +172,8 @@ def test_browser_referral_agreement_matches_python() -> None:
         receiver=hospital,
         direction=1,
         record_ids=[4, 9],
-        reason_hash=hashlib.sha256("随访 follow-up".encode()).digest(),  # as the API hashes it
+        # as the API commits to it: salted, under the salt the proposal carries
+        reason_hash=text_commitment.commit(b"\x5a" * 32, "reason", "随访 follow-up"),
         expires_at=1792592000,
         nonce=2,
         deadline=1790000600,
@@ -182,6 +185,7 @@ def test_browser_referral_agreement_matches_python() -> None:
     assert (sig["v"], sig["r"], sig["s"]) == (py.v, "0x" + py.r.hex(), "0x" + py.s.hex())
     assert out["patient_signature"]["deadline"] == 1790000600
     assert out["direction"] == "down" and out["reason"] == "随访 follow-up"
+    assert out["reason_salt"] == terms["reason_salt"]
     assert out["expires_at"] == 1792592000  # the API's POST /referrals takes what was signed
 
 
@@ -222,3 +226,55 @@ def test_inbox_statements_are_the_texts_the_gateways_check() -> None:
     assert out["inbox"] == inbox_text(patient, relay, CHAIN_ID, expires)
     assert out["decline"] == decline_text(patient, referrer, 7, note, CHAIN_ID, expires)
     check_inbox_statement(patient, relay, CHAIN_ID, expires, out["signature"], now=expires - 300)
+
+
+# Texts the wallet may show: ASCII, Chinese, emoji (4-byte UTF-8), long, with a 0 byte.
+FREE_TEXTS = ["rehab", "随访 follow-up", "胸痛待查 🫀", "x" * 1024, "a\u0000b"]
+
+
+def test_wallet_free_text_commitment_matches_python() -> None:
+    """commitment.js computes crypto/text_commitment.py's bytes exactly (and so the tagged
+    hash and part encoding of crypto/encoding.py), for every kind and a spread of texts;
+    no text is zero on both sides."""
+    salts = ["0x" + "00" * 32, "0x" + "ff" * 32, "0x" + bytes(range(32)).hex()]
+    cases = [(s, k, t) for s in salts for k in text_commitment.KINDS for t in [*FREE_TEXTS, ""]]
+    out = node(
+        f"import {{ textCommitment, taggedHash }} from '{WALLET / 'commitment.js'}';"
+        f"const cases = {json.dumps(cases)};"
+        "console.log(JSON.stringify({"
+        "  commitments: cases.map(([s, k, t]) => textCommitment(s, k, t)),"
+        "  tagged: taggedHash('policy-commitment', new Uint8Array([1, 2]), 'h1.role:doctor'),"
+        "}));"
+    )
+    for (salt, kind, text), got in zip(cases, out["commitments"], strict=True):
+        want = text_commitment.commit(bytes.fromhex(salt[2:]), kind, text)
+        assert got == "0x" + want.hex(), (kind, text)
+    # the generic tagged hash as well (another tag, bytes then text)
+    assert (
+        out["tagged"]
+        == "0x" + tagged_hash("policy-commitment", b"\x01\x02", "h1.role:doctor").hex()
+    )
+
+
+def test_wallet_signs_under_its_own_salt_when_none_is_given() -> None:
+    """A ReferralConsent built without a salt gets a fresh one, returned for the referrer to
+    send with the reason (POST /referrals reason_salt)."""
+    terms = {
+        "referrer": "0x" + "cd" * 20,
+        "receiver": "0x" + "ab" * 20,
+        "direction": "up",
+        "record_ids": [1],
+        "reason": "rehab",
+        "expires_at": 1792592000,
+    }
+    out = node(
+        "import { Wallet } from 'ethers';"
+        f"import {{ signReferral }} from '{WALLET / 'typed.js'}';"
+        f"const w = new Wallet('{KEY}');"
+        f"const a = await signReferral(w, {json.dumps(terms)}, 0, 1790000600, {CHAIN_ID}, "
+        f"'{REGISTRY}');"
+        f"const b = await signReferral(w, {json.dumps(terms)}, 0, 1790000600, {CHAIN_ID}, "
+        f"'{REGISTRY}');"
+        "console.log(JSON.stringify([a.reason_salt, b.reason_salt]));"
+    )
+    assert all(re.fullmatch(r"0x[0-9a-f]{64}", s) for s in out) and out[0] != out[1]

@@ -16,6 +16,7 @@ from sharing_api.api.deps import FreshServices, Regulator, StaffOnly
 from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, not_found
 from sharing_api.api.fhir_export import audit_bundle
 from sharing_api.api.paging import PAGED, PageDep
+from sharing_api.api.referral_texts import verified_reasons
 from sharing_api.api.schemas import (
     AccessOut,
     AddressQuery,
@@ -98,8 +99,12 @@ def consents(
 def referrals(
     _: Regulator, services: FreshServices, page: PageDep, patient: AddressQuery = None
 ) -> list[ReferralOut]:
-    rows = services.index.referrals(patient=patient, after=page.cursor, limit=page.fetch)
-    return [referral_out(r) for r in page.take(rows, "referral_id")]
+    rows = page.take(
+        services.index.referrals(patient=patient, after=page.cursor, limit=page.fetch),
+        "referral_id",
+    )
+    reasons = verified_reasons(services, rows)  # those this gateway holds (GET .../texts)
+    return [referral_out(r, reasons.get(int(r["referral_id"]))) for r in rows]
 
 
 @router.get(

@@ -11,15 +11,30 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from crypto import text_commitment
+from sharing_api.api import referral_texts
 from sharing_api.api.core.security import Kind, Principal
-from sharing_api.api.deps import Anyone, CareProvider, PatientOrCare, ServicesDep
+from sharing_api.api.deps import (
+    Anyone,
+    CareProvider,
+    FreshServices,
+    PatientOrCare,
+    ServicesDep,
+)
 from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden, not_found
 from sharing_api.api.lookups import relayer_for
 from sharing_api.api.paging import PAGED, PageDep
-from sharing_api.api.schemas import AddressField, IdPath, ReferralOut, SignatureIn, referral_out
+from sharing_api.api.schemas import (
+    AddressField,
+    Hex32,
+    IdPath,
+    ReferralOut,
+    SignatureIn,
+    referral_out,
+)
 from sharing_api.api.services import Services
 from sharing_api.chain import Direction, ReferralStatus
-from sharing_api.chain.referrals import MAX_REFERRAL_DURATION_S, text_hash
+from sharing_api.chain.referrals import MAX_REFERRAL_DURATION_S
 
 router = APIRouter(prefix="/referrals", tags=["referrals"])
 ZERO32 = b"\x00" * 32
@@ -41,6 +56,12 @@ class ReferralIn(BaseModel):
     consent_id: Annotated[int, Field(ge=1)] | None = None
     patient_signature: PatientSignature | None = None
     reason: str = Field(default="", max_length=1024)
+    reason_salt: Hex32 | None = Field(
+        default=None,
+        description="The 32-byte salt of the reason's commitment: required with "
+        "patient_signature and a reason (the salt the patient's wallet signed under); "
+        "on a consent this gateway draws one if not given.",
+    )
     expires_at: Annotated[int, Field(ge=1, lt=2**40)] | None = Field(
         default=None,
         description="Unix time the referral (and access through it) ends: at most "
@@ -94,6 +115,11 @@ def create(body: ReferralIn, principal: CareProvider, services: ServicesDep) -> 
         raise ApiError(400, "give exactly one of consent_id or patient_signature")
     if body.expires_at is not None and body.expires_at <= time.time():
         raise ApiError(400, "expires_at has passed")
+    if body.patient_signature is not None and body.reason and body.reason_salt is None:
+        raise ApiError(400, "give reason_salt: the salt the patient's signature commits under")
+    reason = text_commitment.commit_new(
+        "reason", body.reason, bytes.fromhex(body.reason_salt[2:]) if body.reason_salt else None
+    )
     if body.consent_id is not None:
         expires_at = body.expires_at
         if expires_at is None:
@@ -106,7 +132,7 @@ def create(body: ReferralIn, principal: CareProvider, services: ServicesDep) -> 
             body.record_ids,
             body.consent_id,
             expires_at,
-            text_hash(body.reason),
+            reason.commitment,
         )
     else:
         assert body.patient_signature is not None
@@ -120,11 +146,14 @@ def create(body: ReferralIn, principal: CareProvider, services: ServicesDep) -> 
             body.expires_at,
             body.patient_signature.deadline,
             body.patient_signature.signature.to_sig(),
-            text_hash(body.reason),
+            reason.commitment,
         )
     services.metrics.chain_writes.labels("referral").inc()
+    referral_texts.keep(services, principal.member, principal.subject, referred.referral_id, reason)
     services.indexer.sync()
-    return referral_out(find_referral(services, referred.referral_id, principal))
+    return referral_out(
+        find_referral(services, referred.referral_id, principal), reason.text or None
+    )
 
 
 def _transition(
@@ -138,10 +167,17 @@ def _transition(
     if action == "accept":
         referrals.accept(referral_id)
     else:
-        getattr(referrals, action)(referral_id, text_hash(note))
+        committed = text_commitment.commit_new(action, note)
+        getattr(referrals, action)(referral_id, committed.commitment)
+        referral_texts.keep(services, principal.member, principal.subject, referral_id, committed)
     services.metrics.chain_writes.labels("referral").inc()
     services.indexer.sync()
-    return referral_out(find_referral(services, referral_id, principal))
+    return _out(services, find_referral(services, referral_id, principal))
+
+
+def _out(services: Services, row: dict[str, Any]) -> ReferralOut:
+    reasons = referral_texts.verified_reasons(services, [row])
+    return referral_out(row, reasons.get(int(row["referral_id"])))
 
 
 @router.post("/{referral_id}/accept", responses=PROBLEM_RESPONSES, summary="Receiver accepts")
@@ -209,7 +245,9 @@ def list_referrals(
     rows = services.index.referrals(
         patient=patient, party=party, after=page.cursor, limit=page.fetch
     )
-    return [referral_out(r) for r in page.take(rows, "referral_id")]
+    taken = page.take(rows, "referral_id")
+    reasons = referral_texts.verified_reasons(services, taken)
+    return [referral_out(r, reasons.get(int(r["referral_id"]))) for r in taken]
 
 
 @router.get("/{referral_id}", responses=PROBLEM_RESPONSES, summary="One referral")
@@ -220,7 +258,7 @@ def get_referral(referral_id: IdPath, principal: Anyone, services: ServicesDep) 
         row["receiver"],
     ):
         raise forbidden("members see the referrals they are a party to")
-    return referral_out(row)
+    return _out(services, row)
 
 
 @router.get(
@@ -244,3 +282,42 @@ def history(
         )
         for c in page.take(changes, "id")
     ]
+
+
+class ReferralTextOut(BaseModel):
+    kind: str  # reason | reject | complete | cancel
+    text: str
+    salt: str  # 0x-hex, 32 bytes: recompute the commitment with crypto.text_commitment
+    commitment: str  # the chain's (zero: the chain commits to no text of this kind)
+    matches_chain: bool  # false: this text is not the one the chain commits to
+    held_by: str  # the member whose gateway keeps it
+
+
+class ReferralTextsOut(BaseModel):
+    referral_id: int
+    texts: list[ReferralTextOut]
+    notes: list[str]  # texts the chain commits to that could not be had here, and why
+
+
+@router.get(
+    "/{referral_id}/texts",
+    responses=PROBLEM_RESPONSES,
+    summary="A referral's reason and notes with their salts, each checked against the chain "
+    "(its parties, its patient, the regulator); held_here: only what this gateway keeps",
+)
+def texts(
+    referral_id: IdPath, principal: Anyone, services: FreshServices, held_here: bool = False
+) -> ReferralTextsOut:
+    # Fresh: each text is checked against the chain's latest commitments, not a lagging index.
+    row = find_referral(services, referral_id, principal)
+    referral_texts.check_reader(principal, row)
+    notes: list[str] = []
+    if held_here:
+        found = referral_texts.held_here(services, row)
+    else:
+        found, notes = referral_texts.gather(services, principal, row)
+    return ReferralTextsOut(
+        referral_id=referral_id,
+        texts=[ReferralTextOut(**vars(t)) for t in found],
+        notes=notes,
+    )

@@ -125,6 +125,9 @@ async function accept(app, p, endsAt) {
       direction: p.direction,
       record_ids: p.record_ids,
       reason: p.reason,
+      // The wallet commits to the reason it showed, under the proposal's salt (typed.js):
+      // a gateway that changed the text or the salt gets a signature the chain refuses.
+      reason_salt: p.reason_salt,
       expires_at: endsAt,
     };
     const signed = await signReferral(app.wallet, terms, s.referral_nonce, deadline, s.chain_id,

@@ -2,7 +2,8 @@
 // field (tests/web/test_wallet_units.py signs the same terms in Python and here and compares).
 // The chain id, the ConsentRegistry address and the patient's nonce come from the API's
 // GET /consents/domain, never from this file.
-import { getAddress, sha256, Signature, toUtf8Bytes } from "ethers";
+import { getAddress, Signature } from "ethers";
+import { newSalt, textCommitment } from "./commitment.js";
 
 export const CATEGORIES = ["summary", "lab", "imaging", "prescription", "discharge", "chronic-care"];
 export const PURPOSES = ["treatment", "referral", "consultation", "research", "emergency"];
@@ -132,22 +133,25 @@ export function referralDomain(chainId, referralRegistry) {
   };
 }
 
-// The API hashes a referral's reason as SHA-256 of its UTF-8 text, or zero when empty.
-export function reasonHash(reason) {
-  return reason ? sha256(toUtf8Bytes(reason)) : ZERO_HASH;
+// What the chain holds of a referral's reason: its salted commitment (commitment.js), computed
+// here from the text the patient reads and its salt, or zero when there is no reason.
+export function reasonHash(reason, salt) {
+  return reason ? textCommitment(salt, "reason", reason) : ZERO_HASH;
 }
 
 // The patient agrees to `referrer` creating this referral (ReferralRegistry.createWithSig).
 // Returns the API's POST /referrals body, for the referrer to send.
+// `terms.reason_salt`: the salt the proposal carries; without one the wallet draws its own.
 export async function signReferral(signer, terms, nonce, deadline, chainId, referralRegistry) {
   const patient = await signer.getAddress();
+  const salt = terms.reason ? terms.reason_salt || newSalt() : ZERO_HASH;
   const message = {
     patient,
     referrer: getAddress(terms.referrer),
     receiver: getAddress(terms.receiver),
     direction: DIRECTIONS.indexOf(terms.direction),
     recordIds: terms.record_ids,
-    reasonHash: reasonHash(terms.reason),
+    reasonHash: reasonHash(terms.reason, salt),
     expiresAt: terms.expires_at,
     nonce,
     deadline,
@@ -163,6 +167,7 @@ export async function signReferral(signer, terms, nonce, deadline, chainId, refe
     direction: terms.direction,
     record_ids: terms.record_ids,
     reason: terms.reason,
+    reason_salt: salt,
     expires_at: terms.expires_at,
     patient_signature: { deadline, signature: vrs(signature) },
   };
