@@ -20,7 +20,8 @@ from crypto.authority import AttributeAuthority, AuthorityParams, UserKey
 from crypto.errors import FormatError
 from crypto.expiry import current_epoch, date_of, epoch_of
 from crypto.files import atomic_output
-from crypto.header import RecordHeader, rewrap
+from crypto.header import ReaderKey, RecordHeader, rewrap
+from crypto.header_rw15 import Rw15Wrap
 from crypto.keystore import read_key_file, write_key_file
 from crypto.records import (
     decrypt_record,
@@ -29,6 +30,7 @@ from crypto.records import (
     read_container_header,
     write_container,
 )
+from crypto.rw15_keys import Rw15Key
 
 PARAMS_FILE, MASTER_FILE, REGISTRY_FILE = "params.bin", "master.key", "issued.json"
 
@@ -76,8 +78,14 @@ def _save_registry(directory: Path, entries: list[dict[str, Any]]) -> None:
     os.replace(tmp, directory / REGISTRY_FILE)
 
 
-def _load_user_key(path: Path) -> UserKey:
-    return UserKey.from_bytes(read_key_file(path, "user", _passphrase(confirm=False)))
+def _load_user_key(path: Path) -> ReaderKey:
+    """A FAME key (ALUX) or an RW15 key bundle of one GID (ALMK), sealed as kind "user"."""
+    raw = read_key_file(path, "user", _passphrase(confirm=False))
+    return Rw15Key.from_bytes(raw) if raw[:4] == b"ALMK" else UserKey.from_bytes(raw)
+
+
+def _load_user_keys(paths: tuple[Path, ...]) -> list[ReaderKey]:
+    return [_load_user_key(p) for p in paths]
 
 
 @click.group()
@@ -206,7 +214,14 @@ def _read_header(path: Path) -> RecordHeader:
 
 
 @abe.command()
-@click.option("--key", "key_file", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--key",
+    "key_files",
+    required=True,
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="A key file (FAME key or RW15 bundle); repeat to try several.",
+)
 @click.option(
     "--header",
     "header_file",
@@ -216,9 +231,11 @@ def _read_header(path: Path) -> RecordHeader:
 )
 @click.argument("src", type=click.File("rb"))
 @click.argument("out", type=click.Path(path_type=Path))
-def decrypt(key_file: Path, header_file: Path | None, src: BinaryIO, out: Path) -> None:
+def decrypt(
+    key_files: tuple[Path, ...], header_file: Path | None, src: BinaryIO, out: Path
+) -> None:
     """Decrypt IN to OUT; nothing is written unless the whole record verifies."""
-    key = _load_user_key(key_file)
+    key = _load_user_keys(key_files)
     header = _read_header(header_file) if header_file else read_container_header(src)
     with atomic_output(out) as handle:
         size = decrypt_record(header, src, handle, key)
@@ -228,10 +245,11 @@ def decrypt(key_file: Path, header_file: Path | None, src: BinaryIO, out: Path) 
 @abe.command("rewrap")
 @click.option(
     "--key",
-    "key_file",
+    "key_files",
     required=True,
+    multiple=True,
     type=click.Path(exists=True, path_type=Path),
-    help="A key that opens the record now.",
+    help="A key that opens the record now (repeat for an RW15 bundle per authority).",
 )
 @click.option(
     "--params",
@@ -245,7 +263,7 @@ def decrypt(key_file: Path, header_file: Path | None, src: BinaryIO, out: Path) 
 @click.argument("src", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("out", type=click.Path(path_type=Path))
 def rewrap_command(
-    key_file: Path,
+    key_files: tuple[Path, ...],
     params_paths: tuple[Path, ...],
     policy: str | None,
     epoch_day: str | None,
@@ -257,7 +275,7 @@ def rewrap_command(
     SRC is a detached header (cost independent of the record's size) or a container
     (then the body is copied unchanged into OUT).
     """
-    key = _load_user_key(key_file)
+    key = _load_user_keys(key_files)
     params = [_load_params(p) for p in params_paths]
     epoch = epoch_of(_parse_day(epoch_day, "--epoch")) if epoch_day else None
     with open(src, "rb") as handle:
@@ -348,7 +366,15 @@ def inspect(path: Path) -> None:
         raise FormatError(f"{path}: not an AllianceLedger params file, record or header")
     click.echo(f"policy: {header.policy}")
     click.echo(f"sealed on: {date_of(header.epoch).isoformat()} (epoch {header.epoch})")
+    click.echo(f"header version {header.version}")
     for wrap in header.wraps:
+        if isinstance(wrap, Rw15Wrap):
+            generations = ", ".join(f"{s.authority} {s.generation}" for s in wrap.sealed_for)
+            click.echo(
+                f"RW15 wrap for {wrap.authority} (generations: {generations}; "
+                f"{len(wrap.ciphertext.rows)} LSSS rows)"
+            )
+            continue
         click.echo(
             f"wrapped for {wrap.authority} generation {wrap.generation} "
             f"({len(wrap.ciphertext.c)} LSSS rows)"

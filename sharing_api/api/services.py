@@ -28,6 +28,7 @@ from sharing_api.gateway.peers import Directory, PeerFetcher
 from sharing_api.index import IndexDB, Indexer
 from sharing_api.index.break_glass import BreakGlassStore
 from sharing_api.index.console_results import VerificationStore
+from sharing_api.index.credentials import CredentialStore
 from sharing_api.index.proposals import ProposalStore
 from sharing_api.index.served import ServedAccesses
 from sharing_api.index.staff import StaffStore
@@ -55,6 +56,7 @@ class Services:
     console: ConsoleState  # the regulator console's verification state
     proposals: ProposalStore  # referral proposals waiting for patients (off chain)
     staff: StaffStore  # staff pseudonyms issued, staff revoked, ABE keys issued to staff
+    credentials: CredentialStore  # staff GIDs, credentials an authority verified (RW15)
     break_glass: BreakGlassStore  # per-person turns, reasons sealed to the regulator
     limits: Limiter  # rate limits and quotas (settings.rate_limits), in the index DB
     member_config: dict[str, HostedMember] = field(default_factory=dict)  # checksum address ->
@@ -123,6 +125,7 @@ class Services:
             console=ConsoleState(store=VerificationStore(index.engine)),
             proposals=ProposalStore(index.engine),
             staff=StaffStore(index.engine),
+            credentials=CredentialStore(index.engine),
             break_glass=BreakGlassStore(index.engine),
             member_config=member_config,
             audit_keys=audit_keys,

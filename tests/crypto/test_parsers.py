@@ -29,6 +29,7 @@ from crypto.header import RecordHeader, seal_header
 from crypto.pairing import DEFAULT_GROUP
 from crypto.policy import parse_policy
 from crypto.records import read_container_header
+from crypto.rw15_keys import Rw15Key
 from crypto.stream import StreamHeader
 from tests.crypto.conftest import Alliance
 
@@ -46,6 +47,8 @@ PARSERS: dict[str, Callable[[bytes], Any]] = {
     "authority master": AttributeAuthority.from_bytes,
     "user key": UserKey.from_bytes,
     "record header": RecordHeader.from_bytes,
+    "record header v2": RecordHeader.from_bytes,
+    "rw15 key": Rw15Key.from_bytes,
     "stream header": StreamHeader.from_bytes,
     "container": _container,
     "g1": DEFAULT_GROUP.load_g1,
@@ -61,6 +64,10 @@ def valid(alliance: Alliance) -> dict[str, bytes]:
     pk, msk = fame.setup("x1")
     _, ct = fame.encapsulate(pk, parse_policy("a:1 and (b:1 or 2 of (c:1, d:1, e:1))"))
     header = seal_header(os.urandom(32), os.urandom(16), "role:nurse", [alliance.h1.params()])
+    both = "(h1.role:nurse and pj.role:doctor) or h1.role:x"
+    params = [alliance.h1.params(), alliance.pj.params()]
+    v2 = seal_header(os.urandom(32), os.urandom(16), both, params)
+    grant = alliance.h1.issue_rw15_key("0x" + "12" * 20, ["role:nurse"], alliance.now + 9)
     container = io.BytesIO()
     from crypto.records import write_container
 
@@ -75,6 +82,8 @@ def valid(alliance: Alliance) -> dict[str, bytes]:
         "authority master": alliance.h1.to_bytes(),
         "user key": alliance.h1_nurse.to_bytes(),
         "record header": header.to_bytes(),
+        "record header v2": v2.to_bytes(),
+        "rw15 key": Rw15Key(grant.key.gid, (grant,)).to_bytes(),
         "stream header": StreamHeader(1 << 20, os.urandom(16)).to_bytes(),
         "container": container.getvalue(),
         "g1": grp.dump_g1(grp.g1() * grp.random_scalar()),
