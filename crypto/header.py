@@ -275,7 +275,7 @@ def open_header(header: RecordHeader, keys: ReaderKeys) -> bytes:
             errors.append(DecryptionError(f"the record has no RW15 wrap (policy: {header.policy})"))
         for wrap in rw15_wraps:
             try:
-                secret = header_rw15.decapsulate(wrap, bundle, header.epoch)
+                secret = header_rw15.decapsulate(wrap, bundle, header.epoch, header.policy)
                 context = wrap.context(header.stream_id, header.policy, header.epoch)
                 return _checked(
                     header,

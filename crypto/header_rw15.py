@@ -112,9 +112,10 @@ def encapsulate(
     return DEFAULT_GROUP.dump_gt(z), Rw15Wrap(sealed_for, ct, b"")
 
 
-def decapsulate(wrap: Rw15Wrap, key: Rw15Key, epoch: int) -> bytes:
+def decapsulate(wrap: Rw15Wrap, key: Rw15Key, epoch: int, policy: str) -> bytes:
     """The KEM secret with the bundle's grants that match the wrap's generations, or a
-    DecryptionError that says which grant is stale, expired or missing."""
+    DecryptionError that says which grant is stale, expired or missing (``policy``: the
+    header's, for the message: the wrap's own carries the epoch clauses)."""
     components: dict[str, tuple[object, object]] = {}
     stale, expired = [], []
     for s in wrap.sealed_for:
@@ -136,6 +137,7 @@ def decapsulate(wrap: Rw15Wrap, key: Rw15Key, epoch: int) -> bytes:
             ) from None
         why = f"; keys of another generation: {', '.join(stale)}" if stale else ""
         raise DecryptionError(
-            f"the keys of {key.gid} do not satisfy the policy {wrap.ciphertext.policy}{why}"
+            f"the keys of {key.gid} ({', '.join(key.attributes)}) do not satisfy the "
+            f"policy {policy}{why}"
         ) from None
     return DEFAULT_GROUP.dump_gt(z)
