@@ -18,8 +18,8 @@ from eth_account import Account
 from crypto.errors import DecryptionError
 from crypto.expiry import current_epoch
 from crypto.header import RecordHeader, rewrap
-from crypto.rw15_keys import Rw15Key
 from crypto.records import read_container_header, write_container
+from crypto.rw15_keys import Rw15Key
 from sharing_api.auth.key_request import build_request, sign_request
 from sharing_api.sdk import ApiError, SharingClient
 from sharing_api.sdk.gid_keys import (
@@ -29,6 +29,7 @@ from sharing_api.sdk.gid_keys import (
     verify_credential,
 )
 from sharing_api.sdk.identity import StaffIdentity, load_or_create
+from sharing_api.staff.rotation import rotate_without
 from tests.support import api as support
 from tests.support.api import RunningApi, running_api, running_ledger_alliance
 
@@ -242,3 +243,24 @@ def test_version_1_records_still_open(world: World) -> None:
     sealed = SharingClient.seal(b"v1", "h1.dept:cardiology", params)
     assert read_container_header(io.BytesIO(sealed)).version == 1
     assert SharingClient.open(sealed, world.chief.client.issue_my_key()) == b"v1"
+
+
+def test_a_rotated_member_authority_still_seals_rw15_parts(world: World) -> None:
+    """Staff revocation rotates the member's authority (``rotate_without``): the next
+    generation has RW15 keys too; grants of the old one are refused, fresh ones open."""
+    services = world.api.services
+    h1 = next(a for a, auth in services.authorities.items() if auth.authority == "h1")
+    before = services.authorities[h1]
+    old_keys = _keys(world, world.chief, "chief-physician")
+    rotation = rotate_without(before, [], set())
+    services.authorities[h1] = rotation.authority
+    try:
+        qualified, params = world.chief.client.policy_for_sealing(TIERED)
+        assert {p.generation for p in params if p.authority == "h1"} == {before.generation + 1}
+        sealed = SharingClient.seal(b"after rotation", qualified, params)
+        with pytest.raises(DecryptionError, match="another generation"):
+            SharingClient.open(sealed, old_keys)
+        fresh = _keys(world, world.chief, "chief-physician")
+        assert SharingClient.open(sealed, fresh) == b"after rotation"
+    finally:
+        services.authorities[h1] = before
