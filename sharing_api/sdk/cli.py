@@ -24,8 +24,10 @@ import click
 from crypto.authority import UserKey
 from crypto.errors import KeystoreError, PolicyError
 from crypto.files import atomic_output
+from crypto.header import ReaderKey
 from crypto.keystore import read_key_file
 from crypto.policy import parse_policy
+from crypto.rw15_keys import Rw15Key
 from sharing_api.api.core.keys import LEDGER_KIND
 from sharing_api.chain import Category, Purpose
 from sharing_api.fhir import SAMPLE_KINDS, sample_bundle, validate_resource
@@ -135,6 +137,11 @@ def _client(api_url: str, key_file: Path | None) -> SharingClient:
     if not token:
         client.login(_read_key(key_file))
     return client
+
+
+def load_reader_key(raw: bytes) -> ReaderKey:
+    """A FAME key (ALUX) or an RW15 key bundle (ALMK), as written by the key commands."""
+    return Rw15Key.from_bytes(raw) if raw[:4] == b"ALMK" else UserKey.from_bytes(raw)
 
 
 def _show(data: Any) -> None:
@@ -270,10 +277,11 @@ def _chunks(data: bytes, bar: Any, size: int = 256 * 1024) -> Any:
 @click.argument("record_id", type=int)
 @click.option(
     "--key",
-    "key_path",
+    "key_paths",
     required=True,
+    multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Your ABE key (from `alliance record key`).",
+    help="Your ABE key (`alliance record key`), or RW15 keys (`alliance gid ...`); repeatable.",
 )
 @click.option(
     "--out",
@@ -298,7 +306,7 @@ def _chunks(data: bytes, bar: Any, size: int = 256 * 1024) -> Any:
 @_key_option
 def record_get(
     record_id: int,
-    key_path: Path,
+    key_paths: tuple[Path, ...],
     out_path: Path,
     purpose: str,
     referral_id: int | None,
@@ -309,7 +317,7 @@ def record_get(
 ) -> None:
     """Fetch a record (the access is logged on chain first) and decrypt it locally."""
     Purpose.parse(purpose)
-    key = UserKey.from_bytes(key_path.read_bytes())
+    key = [load_reader_key(p.read_bytes()) for p in key_paths]
     with _client(api_url, key_file) as client:
         query = {"purpose": purpose, "referral_id": referral_id, "reason": reason}
         with client.download(record_id, break_glass=break_glass or None, **query) as download:
@@ -712,9 +720,18 @@ def staff() -> None:
     default="",
     help="Comma-separated further ABE attributes, e.g. dept:cardiology (your member's).",
 )
+@click.option(
+    "--gid",
+    default=None,
+    type=ADDRESS,
+    help="The staff member's own key address (`alliance gid new`), bound to this staff id: "
+    "your authority issues RW15 keys only to it.",
+)
 @_api_option
 @_key_option
-def staff_token(staff_id: str, role: str, attrs: str, api_url: str, key_file: Path | None) -> None:
+def staff_token(
+    staff_id: str, role: str, attrs: str, gid: str | None, api_url: str, key_file: Path | None
+) -> None:
     """Issue a token to one of your staff, signed in as your member (--key-file).
 
     Prints only the token, for ALLIANCE_TOKEN=$(alliance staff token ...); who it names and
@@ -723,7 +740,9 @@ def staff_token(staff_id: str, role: str, attrs: str, api_url: str, key_file: Pa
     # A staff token in the environment would sign in as that staff, who may issue nothing.
     if os.environ.get("ALLIANCE_TOKEN"):
         raise ValueError("ALLIANCE_TOKEN is set: unset it, a member signs in with --key-file")
-    body = {"staff_id": staff_id, "role": role, "attributes": _csv(attrs)}
+    body: dict[str, Any] = {"staff_id": staff_id, "role": role, "attributes": _csv(attrs)}
+    if gid is not None:
+        body["gid"] = gid
     with _client(api_url, key_file) as client:
         out = client.json("POST", "/auth/staff-tokens", json=body)
         attributes = client.json("GET", "/auth/me", headers=_bearer(out["access_token"]))

@@ -264,3 +264,27 @@ def test_a_rotated_member_authority_still_seals_rw15_parts(world: World) -> None
         assert SharingClient.open(sealed, fresh) == b"after rotation"
     finally:
         services.authorities[h1] = before
+
+
+def test_the_cli_path(
+    world: World, alliance: support.TestAlliance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`alliance gid new`, `alliance regulator verify-title`, `alliance gid credential-key`."""
+    from sharing_api.cli.main import main
+
+    monkeypatch.setenv("ALLIANCE_PASSPHRASE", "a passphrase for this test")
+    monkeypatch.setenv("ALLIANCE_API_URL", world.api.url)
+    monkeypatch.delenv("ALLIANCE_TOKEN", raising=False)
+    me = tmp_path / "me.gid"
+    assert main(["gid", "new", "--out", str(me)]) == 0
+    gid = load_or_create(me, "a passphrase for this test").gid
+    reg_key = tmp_path / "reg.key"
+    reg_key.write_text(alliance.keys["regulator"])
+    args = ["regulator", "verify-title", "--gid", gid, "--title", "chief-physician"]
+    assert main([*args, "--key-file", str(reg_key)]) == 0
+    out = tmp_path / "bundle.key"
+    args = ["gid", "credential-key", "--identity", str(me), "--attrs", "title:chief-physician"]
+    assert main([*args, "--out", str(out)]) == 0
+    assert Rw15Key.from_bytes(out.read_bytes()).attributes == ("reg.title:chief-physician",)
+    args = ["gid", "credential-key", "--identity", str(me), "--attrs", "title:attending"]
+    assert main([*args, "--out", str(out)]) == 1  # not verified: one error line, exit 1
