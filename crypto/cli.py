@@ -16,7 +16,7 @@ from typing import Any, BinaryIO
 
 import click
 
-from crypto.authority import AttributeAuthority, AuthorityParams, UserKey
+from crypto.authority import AttributeAuthority, AuthorityParams, UserKey, qualify
 from crypto.errors import FormatError
 from crypto.expiry import current_epoch, date_of, epoch_of
 from crypto.files import atomic_output
@@ -138,13 +138,31 @@ def setup(out_dir: Path, authority_id: str) -> None:
     help="YYYY-MM-DD: the key opens nothing sealed on or after this day.",
 )
 @click.option("--subject", default="", help="Who the key is for (kept in issued.json).")
+@click.option(
+    "--request",
+    "request_file",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Issue RW15 keys to a GID instead: the holder's signed request (`alliance gid "
+    "request`), which must name this authority, these attributes and this expiry.",
+)
 @click.option("--out", "out_file", required=True, type=click.Path(path_type=Path))
-def keygen(authority_dir: Path, attrs: str, expires: str, subject: str, out_file: Path) -> None:
+def keygen(
+    authority_dir: Path,
+    attrs: str,
+    expires: str,
+    subject: str,
+    request_file: Path | None,
+    out_file: Path,
+) -> None:
     """Issue a user key for a set of attributes, sealed under a passphrase."""
     expiry_epoch = epoch_of(_parse_day(expires, "--expires")) - 1
     if expiry_epoch < current_epoch():
         raise click.BadParameter("the expiry date is not in the future", param_hint="--expires")
     authority = _load_authority(authority_dir)
+    if request_file is not None:
+        _keygen_rw15(authority_dir, authority, attrs, expiry_epoch, request_file, out_file)
+        return
     key = authority.issue_key([a for a in attrs.split(",") if a.strip()], expiry_epoch, subject)
     write_key_file(out_file, "user", key.to_bytes(), _passphrase(confirm=False))
     entries = _registry(authority_dir)
@@ -163,6 +181,52 @@ def keygen(authority_dir: Path, attrs: str, expires: str, subject: str, out_file
         f"key {key.key_id.hex()} for {', '.join(key.attributes)} "
         f"valid through {date_of(expiry_epoch).isoformat()} -> {out_file}"
     )
+
+
+def _keygen_rw15(
+    authority_dir: Path,
+    authority: AttributeAuthority,
+    attrs: str,
+    expiry_epoch: int,
+    request_file: Path,
+    out_file: Path,
+) -> None:
+    """RW15 keys to the GID that signed ``request_file`` (the scheme cannot tell who owns a
+    GID: the signature proves it; the operator vouches that it verified the person)."""
+    # The request format lives with the API's (EIP-191 over secp256k1); imported only here.
+    from sharing_api.auth.key_request import parse_request, verify_request
+
+    body = json.loads(request_file.read_text())
+    text, signature = str(body["request"]), str(body["signature"])
+    request = verify_request(text, signature, parse_request(text).chain_id)
+    wanted = [qualify(a.strip(), authority.authority) for a in attrs.split(",") if a.strip()]
+    if (request.authority, request.attributes, request.expiry_epoch) != (
+        authority.authority,
+        tuple(sorted(set(wanted))),
+        expiry_epoch,
+    ):
+        raise ValueError("the signed request does not name this authority, --attrs and --expires")
+    entries = _registry(authority_dir)
+    if any(e.get("nonce") == request.nonce for e in entries):
+        raise ValueError("this request was used already (its nonce is in issued.json)")
+    grant = authority.issue_rw15_key(request.gid, request.attributes, expiry_epoch, request.gid)
+    bundle = Rw15Key(request.gid, (grant,))
+    write_key_file(out_file, "user", bundle.to_bytes(), _passphrase(confirm=False))
+    entries.append(
+        {
+            "key_id": grant.key_id.hex(),
+            "subject": request.gid,
+            "gid": request.gid,
+            "nonce": request.nonce,
+            "scheme": "rw15",
+            "attributes": list(grant.attributes),
+            "expiry_epoch": expiry_epoch,
+            "generation": grant.generation,
+            "revoked": False,
+        }
+    )
+    _save_registry(authority_dir, entries)
+    click.echo(f"RW15 key {grant.key_id.hex()} for {request.gid}: {', '.join(grant.attributes)}")
 
 
 @abe.command()
@@ -325,6 +389,8 @@ def revoke(authority_dir: Path, key_id: str, reissue_dir: Path) -> None:
     for entry in entries:
         if entry["revoked"] or entry.get("superseded_by") or entry["expiry_epoch"] < today:
             continue
+        if entry.get("scheme") == "rw15":
+            continue  # shut out by the rotation too; its GID's holder signs a new request
         key = authority.issue_key(entry["attributes"], entry["expiry_epoch"], entry["subject"])
         write_key_file(reissue_dir / f"{key.key_id.hex()}.key", "user", key.to_bytes(), passphrase)
         fresh.append(

@@ -3,13 +3,18 @@
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
+import time
 from datetime import date
 from pathlib import Path
 
 import click
 
+from crypto.expiry import epoch_of
 from crypto.rw15_keys import Rw15Key
+from sharing_api.auth.key_request import MAX_DEADLINE_S, build_request, sign_request
 from sharing_api.sdk.cli import (
     ADDRESS,
     SdkGroup,
@@ -108,6 +113,32 @@ def gid_credential_key(
     with SharingClient(api_url, timeout=_timeout(), verify=_verify()) as client:
         key = issue_credential_key(client, _identity(identity_path), authority, _csv(attrs), days)
     _save(out_path, key)
+
+
+@gid.command("request")
+@_identity_option
+@click.option("--authority", required=True, help="The authority that will issue, e.g. reg.")
+@click.option("--attrs", required=True, help='e.g. "title:chief-physician".')
+@click.option("--expires", required=True, help="YYYY-MM-DD, as its `alliance abe keygen`.")
+@click.option("--chain", "chain_id", default=0, show_default=True, type=int, help="Chain id.")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def gid_request(
+    identity_path: Path, authority: str, attrs: str, expires: str, chain_id: int, out_path: Path
+) -> None:
+    """A signed key request for an authority's operator (`alliance abe keygen --request`),
+    valid for 10 minutes."""
+    request = build_request(
+        authority,
+        _identity(identity_path).gid,
+        _csv(attrs),
+        epoch_of(date.fromisoformat(expires)) - 1,
+        chain_id,
+        secrets.token_hex(12),
+        int(time.time()) + MAX_DEADLINE_S,
+    )
+    signature = sign_request(request, _identity(identity_path).private_key)
+    out_path.write_text(json.dumps({"request": request.to_text(), "signature": signature}))
+    click.echo(f"request for {request.gid} -> {out_path}", err=True)
 
 
 @click.group(cls=SdkGroup)
