@@ -4,15 +4,22 @@ An authority directory holds ``params.bin`` (public: hand it to anyone who encry
 ``master.key`` (the master key, sealed under a passphrase) and ``issued.json`` (which keys it
 issued: id, subject, attributes, expiry, generation; never key material).
 Passphrases come from ``ALLIANCE_PASSPHRASE`` or a prompt, never from the command line.
+
+The cipher suite (``--suite``, else ``ALLIANCE_CRYPTO_SUITE``): ``aes-256-gcm`` (default) or
+``sm4-gcm`` (SM4-GCM with SM3, the national-cryptography suite) for the records ``encrypt``
+seals and the key files ``setup`` writes; ``keygen`` and ``revoke`` default to the suite of
+the authority's own ``master.key``. ``decrypt``, ``rewrap`` and ``inspect`` read the suite
+from the files, so they need no setting.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import click
 
@@ -22,7 +29,7 @@ from crypto.expiry import current_epoch, date_of, epoch_of
 from crypto.files import atomic_output
 from crypto.header import ReaderKey, RecordHeader, rewrap
 from crypto.header_rw15 import Rw15Wrap
-from crypto.keystore import read_key_file, write_key_file
+from crypto.keystore import key_file_suite, read_key_file, write_key_file
 from crypto.records import (
     decrypt_record,
     encrypt_body,
@@ -31,8 +38,27 @@ from crypto.records import (
     write_container,
 )
 from crypto.rw15_keys import Rw15Key
+from crypto.suite import DEFAULT_SUITE, SUITE_NAMES, Suite, suite_by_name
 
 PARAMS_FILE, MASTER_FILE, REGISTRY_FILE = "params.bin", "master.key", "issued.json"
+SUITE_ENV = "ALLIANCE_CRYPTO_SUITE"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _suite_option(what: str) -> Callable[[F], F]:
+    return click.option(
+        "--suite",
+        "suite_name",
+        type=click.Choice(SUITE_NAMES, case_sensitive=False),
+        default=None,
+        envvar=SUITE_ENV,
+        help=f"Cipher suite for {what} (env {SUITE_ENV}).",
+    )
+
+
+def _authority_suite(directory: Path, suite_name: str | None) -> Suite:
+    """The suite asked for, else the one the authority's master.key is sealed in."""
+    return suite_by_name(suite_name) if suite_name else key_file_suite(directory / MASTER_FILE)
 
 
 def _passphrase(confirm: bool) -> str:
@@ -61,9 +87,12 @@ def _load_authority(directory: Path) -> AttributeAuthority:
     return AttributeAuthority.from_bytes(raw)
 
 
-def _save_authority(directory: Path, authority: AttributeAuthority, passphrase: str) -> None:
+def _save_authority(
+    directory: Path, authority: AttributeAuthority, passphrase: str, suite: Suite
+) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    write_key_file(directory / MASTER_FILE, "authority", authority.to_bytes(), passphrase)
+    raw = authority.to_bytes()
+    write_key_file(directory / MASTER_FILE, "authority", raw, passphrase, suite=suite)
     (directory / PARAMS_FILE).write_bytes(authority.params().to_bytes())
 
 
@@ -90,7 +119,9 @@ def _load_user_keys(paths: tuple[Path, ...]) -> list[ReaderKey]:
 
 @click.group()
 def abe() -> None:
-    """CP-ABE (FAME on BLS12-381): authorities, keys, encrypt, decrypt, rewrap."""
+    """CP-ABE (FAME on BLS12-381): authorities, keys, encrypt, decrypt, rewrap.
+
+    Records and key files are AES-256-GCM, or SM4-GCM with SM3 with --suite sm4-gcm."""
 
 
 @abe.command()
@@ -108,12 +139,14 @@ def abe() -> None:
     show_default=True,
     help="Authority id: the prefix of the attributes it issues (h1 -> h1.role:...).",
 )
-def setup(out_dir: Path, authority_id: str) -> None:
+@_suite_option("master.key (default aes-256-gcm)")
+def setup(out_dir: Path, authority_id: str, suite_name: str | None) -> None:
     """Create an attribute authority."""
     if (out_dir / MASTER_FILE).exists():
         raise click.ClickException(f"{out_dir} already holds an authority; refusing to overwrite")
     authority = AttributeAuthority.setup(authority_id)
-    _save_authority(out_dir, authority, _passphrase(confirm=True))
+    suite = suite_by_name(suite_name or DEFAULT_SUITE)
+    _save_authority(out_dir, authority, _passphrase(confirm=True), suite)
     _save_registry(out_dir, [])
     click.echo(f"authority {authority_id!r} generation 1 created in {out_dir}")
     click.echo(
@@ -147,6 +180,7 @@ def setup(out_dir: Path, authority_id: str) -> None:
     "request`), which must name this authority, these attributes and this expiry.",
 )
 @click.option("--out", "out_file", required=True, type=click.Path(path_type=Path))
+@_suite_option("the key file (default: master.key's)")
 def keygen(
     authority_dir: Path,
     attrs: str,
@@ -154,6 +188,7 @@ def keygen(
     subject: str,
     request_file: Path | None,
     out_file: Path,
+    suite_name: str | None,
 ) -> None:
     """Issue a user key for a set of attributes, sealed under a passphrase."""
     expiry_epoch = epoch_of(_parse_day(expires, "--expires")) - 1
@@ -161,10 +196,12 @@ def keygen(
         raise click.BadParameter("the expiry date is not in the future", param_hint="--expires")
     authority = _load_authority(authority_dir)
     if request_file is not None:
-        _keygen_rw15(authority_dir, authority, attrs, expiry_epoch, request_file, out_file)
+        suite = _authority_suite(authority_dir, suite_name)
+        _keygen_rw15(authority_dir, authority, attrs, expiry_epoch, request_file, out_file, suite)
         return
     key = authority.issue_key([a for a in attrs.split(",") if a.strip()], expiry_epoch, subject)
-    write_key_file(out_file, "user", key.to_bytes(), _passphrase(confirm=False))
+    suite = _authority_suite(authority_dir, suite_name)
+    write_key_file(out_file, "user", key.to_bytes(), _passphrase(confirm=False), suite=suite)
     entries = _registry(authority_dir)
     entries.append(
         {
@@ -190,6 +227,7 @@ def _keygen_rw15(
     expiry_epoch: int,
     request_file: Path,
     out_file: Path,
+    suite: Suite,
 ) -> None:
     """RW15 keys to the GID that signed ``request_file`` (the scheme cannot tell who owns a
     GID: the signature proves it; the operator vouches that it verified the person)."""
@@ -211,7 +249,7 @@ def _keygen_rw15(
         raise ValueError("this request was used already (its nonce is in issued.json)")
     grant = authority.issue_rw15_key(request.gid, request.attributes, expiry_epoch, request.gid)
     bundle = Rw15Key(request.gid, (grant,))
-    write_key_file(out_file, "user", bundle.to_bytes(), _passphrase(confirm=False))
+    write_key_file(out_file, "user", bundle.to_bytes(), _passphrase(confirm=False), suite=suite)
     entries.append(
         {
             "key_id": grant.key_id.hex(),
@@ -250,6 +288,7 @@ def _keygen_rw15(
     default=None,
     help="Write the header here and only the body to OUT (detached record).",
 )
+@_suite_option("the record (default aes-256-gcm)")
 @click.argument("src", type=click.File("rb"))
 @click.argument("out", type=click.Path(path_type=Path))
 def encrypt(
@@ -257,20 +296,22 @@ def encrypt(
     policy: str,
     epoch_day: str | None,
     header_out: Path | None,
+    suite_name: str | None,
     src: BinaryIO,
     out: Path,
 ) -> None:
     """Encrypt SRC to OUT under a policy (streams; any size)."""
     params = [_load_params(p) for p in params_paths]
     epoch = epoch_of(_parse_day(epoch_day, "--epoch")) if epoch_day else None
-    header, data_key = new_record(policy, params, epoch)
+    suite = suite_by_name(suite_name or DEFAULT_SUITE)
+    header, data_key = new_record(policy, params, epoch, suite)
     with atomic_output(out) as handle:
         if header_out is None:
             write_container(header, handle)
         encrypt_body(header, data_key, src, handle)
         if header_out is not None:
             header_out.write_bytes(header.to_bytes())
-    click.echo(f"sealed under: {header.policy}", err=True)
+    click.echo(f"sealed under: {header.policy} ({suite.name})", err=True)
 
 
 def _read_header(path: Path) -> RecordHeader:
@@ -371,7 +412,8 @@ def rewrap_command(
     type=click.Path(path_type=Path),
     help="Where to write fresh keys for every live, unrevoked key.",
 )
-def revoke(authority_dir: Path, key_id: str, reissue_dir: Path) -> None:
+@_suite_option("the re-issued key files and master.key (default: master.key's)")
+def revoke(authority_dir: Path, key_id: str, reissue_dir: Path, suite_name: str | None) -> None:
     """Revoke a key at once: rotate the authority and re-issue every other live key.
 
     Records sealed from now on use the new generation, which the revoked key cannot open.
@@ -381,6 +423,7 @@ def revoke(authority_dir: Path, key_id: str, reissue_dir: Path) -> None:
     if target is None:
         raise click.ClickException(f"no key {key_id} in {authority_dir / REGISTRY_FILE}")
     passphrase = _passphrase(confirm=False)
+    suite = _authority_suite(authority_dir, suite_name)
     authority = _load_authority(authority_dir).rotate()
     target["revoked"] = True
     today = current_epoch()
@@ -392,7 +435,8 @@ def revoke(authority_dir: Path, key_id: str, reissue_dir: Path) -> None:
         if entry.get("scheme") == "rw15":
             continue  # shut out by the rotation too; its GID's holder signs a new request
         key = authority.issue_key(entry["attributes"], entry["expiry_epoch"], entry["subject"])
-        write_key_file(reissue_dir / f"{key.key_id.hex()}.key", "user", key.to_bytes(), passphrase)
+        out_file = reissue_dir / f"{key.key_id.hex()}.key"
+        write_key_file(out_file, "user", key.to_bytes(), passphrase, suite=suite)
         fresh.append(
             {
                 **entry,
@@ -402,7 +446,7 @@ def revoke(authority_dir: Path, key_id: str, reissue_dir: Path) -> None:
             }
         )
         entry["revoked"] = True
-    _save_authority(authority_dir, authority, passphrase)
+    _save_authority(authority_dir, authority, passphrase, suite)
     _save_registry(authority_dir, entries + fresh)
     click.echo(
         f"revoked {key_id}; authority now at generation {authority.generation}; "
@@ -431,6 +475,7 @@ def inspect(path: Path) -> None:
     else:
         raise FormatError(f"{path}: not an AllianceLedger params file, record or header")
     click.echo(f"policy: {header.policy}")
+    click.echo(f"cipher suite: {header.suite.name} (format version {header.version})")
     click.echo(f"sealed on: {date_of(header.epoch).isoformat()} (epoch {header.epoch})")
     click.echo(f"header version {header.version}")
     for wrap in header.wraps:

@@ -6,12 +6,17 @@ Parts that AND attributes of several authorities (``h1.dept:cardiology and
 reg.title:chief-physician``) go together into one RW15 wrap (``crypto.header_rw15``), bound
 with ``rw15.bind_epoch``. A reader opens whichever wrap its keys satisfy.
 
-Versions: 1 holds FAME wraps only (what every header was before RW15; still written when a
-policy needs no RW15 wrap, so older readers open it); 2 gives each wrap a scheme byte::
+The header names the record's cipher suite (``crypto.suite``): the wraps' AEAD, the HKDF and
+the HMAC use it, and so does the body. Versions::
 
-    "ALRH" | version u8 | stream_id 16 | policy text | epoch u32 | n u32 | n x wrap | mac 32
-    v1 wrap: authority text | generation u32 | fingerprint 32 | FAME ct blob | sealed key 60
-    v2 wrap: scheme u8 (1 FAME, 2 RW15) | the v1 wrap (FAME) or ``Rw15Wrap`` (RW15)
+    "ALRH" | version u8 | [suite u8] | stream_id 16 | policy text | epoch u32 | n u32 |
+        n x wrap | mac 32
+    1: no suite byte (AES-256-GCM with SHA-256), FAME wraps only (still read)
+    2: a suite byte, FAME wraps only (written when a policy needs no RW15 wrap, so readers
+       without RW15 open it)
+    3: a suite byte, and a scheme byte before each wrap: 1 FAME, 2 RW15
+    FAME wrap: authority text | generation u32 | fingerprint 32 | FAME ct blob | sealed key 60
+    RW15 wrap: see ``crypto.header_rw15.Rw15Wrap``
 
 The header is a separate object from the body, so :func:`rewrap` (new policy or epoch) costs
 the same whatever the record's size. An HMAC under a key derived from the data key covers the
@@ -27,13 +32,10 @@ from dataclasses import dataclass, replace
 from typing import TypeAlias
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from crypto import header_rw15
 from crypto.authority import AuthorityParams, UserKey
-from crypto.encoding import DOMAIN, Reader, Writer, tagged_hash
+from crypto.encoding import Reader, Writer
 from crypto.errors import DecryptionError, FormatError, KeyExpiredError, PolicyError
 from crypto.expiry import MAX_EPOCH, bind_epoch, check_not_reserved, current_epoch
 from crypto.fame import Fame, FameCiphertext
@@ -43,9 +45,11 @@ from crypto.pairing import DEFAULT_GROUP
 from crypto.policy import Attr, Gate, Node, leaves, parse_policy, to_text
 from crypto.rw15_keys import Rw15Key
 from crypto.stream import STREAM_ID_BYTES
+from crypto.suite import DEFAULT_SUITE, Suite, suite_by_id
 
-VERSION = 1  # FAME wraps only
-VERSION_SCHEMES = 2  # a scheme byte per wrap: FAME or RW15
+VERSION_PLAIN = 1  # no suite byte (AES-256-GCM), FAME wraps only: read, never written
+VERSION = 2  # a suite byte, FAME wraps only
+VERSION_SCHEMES = 3  # a suite byte and a scheme byte per wrap: FAME or RW15
 SCHEME_FAME = 1
 SCHEME_RW15 = 2
 MAX_WRAPS = 64
@@ -73,17 +77,27 @@ class RecordHeader:
     epoch: int
     wraps: tuple[Wrap | Rw15Wrap, ...]
     mac: bytes = b""
-    version: int = VERSION
+    suite: Suite = DEFAULT_SUITE
+    version: int = VERSION  # kept: the MAC covers the header as it was written
+
+    def __post_init__(self) -> None:
+        if self.version not in (VERSION_PLAIN, VERSION, VERSION_SCHEMES) or (
+            self.version == VERSION_PLAIN and self.suite != DEFAULT_SUITE
+        ):
+            raise ValueError("a record header is version 2 or 3, or version 1 in the AES suite")
 
     def _body(self) -> bytes:
-        w = Writer().raw(b"ALRH").u8(self.version).raw(self.stream_id).text(self.policy)
+        w = Writer().raw(b"ALRH").u8(self.version)
+        if self.version >= VERSION:
+            w.u8(self.suite.suite_id)
+        w.raw(self.stream_id).text(self.policy)
         w.u32(self.epoch).u32(len(self.wraps))
         for wrap in self.wraps:
             if self.version == VERSION_SCHEMES:
                 w.u8(SCHEME_RW15 if isinstance(wrap, Rw15Wrap) else SCHEME_FAME)
             if isinstance(wrap, Rw15Wrap):
                 if self.version != VERSION_SCHEMES:
-                    raise ValueError("an RW15 wrap needs a version 2 header")
+                    raise ValueError("an RW15 wrap needs a version 3 header")
                 wrap.write(w)
                 continue
             w.text(wrap.authority).u32(wrap.generation).raw(wrap.params_fingerprint)
@@ -98,8 +112,9 @@ class RecordHeader:
         r = Reader(data, "record header")
         r.expect(b"ALRH")
         version = r.u8()
-        if version not in (VERSION, VERSION_SCHEMES):
-            raise FormatError(f"record header: unsupported version {version}")
+        if version not in (VERSION_PLAIN, VERSION, VERSION_SCHEMES):
+            raise FormatError(f"record header: unsupported version {version} (expected 1 to 3)")
+        suite = suite_by_id(r.u8(), "record header") if version >= VERSION else DEFAULT_SUITE
         stream_id = r.raw(STREAM_ID_BYTES)
         policy = r.text(65536)
         epoch = r.u32()
@@ -124,7 +139,7 @@ class RecordHeader:
         r.finish()
         if not wraps:
             raise FormatError("record header: no wraps")
-        return cls(stream_id, policy, epoch, tuple(wraps), mac, version)
+        return cls(stream_id, policy, epoch, tuple(wraps), mac, suite, version)
 
 
 def split_by_authority(
@@ -167,12 +182,8 @@ def split_by_authority(
     return single_parts, multi
 
 
-def _hkdf(secret: bytes, salt: bytes, label: bytes) -> bytes:
-    return HKDF(hashes.SHA256(), 32, salt=salt, info=DOMAIN + label).derive(secret)
-
-
-def _wrap_context(stream_id: bytes, policy: str, epoch: int, wrap: Wrap) -> bytes:
-    return tagged_hash(
+def _wrap_context(suite: Suite, stream_id: bytes, policy: str, epoch: int, wrap: Wrap) -> bytes:
+    return suite.tagged_hash(
         "wrap-context",
         stream_id,
         policy,
@@ -185,8 +196,8 @@ def _wrap_context(stream_id: bytes, policy: str, epoch: int, wrap: Wrap) -> byte
 
 
 def _mac(data_key: bytes, header: RecordHeader) -> bytes:
-    key = _hkdf(data_key, header.stream_id, b"header-mac")
-    return hmac.new(key, header._body(), "sha256").digest()
+    key = header.suite.hkdf(data_key, header.stream_id, b"header-mac")
+    return header.suite.mac(key, header._body())
 
 
 def seal_header(
@@ -195,10 +206,12 @@ def seal_header(
     policy: str,
     params: Iterable[AuthorityParams],
     epoch: int | None = None,
+    suite: Suite = DEFAULT_SUITE,
     version: int | None = None,
 ) -> RecordHeader:
-    """Wrap ``data_key`` under ``policy`` for the authorities in ``params``. ``version``:
-    by default 1 unless a part needs RW15 (then 2); 2 forces the scheme-byte format."""
+    """Wrap ``data_key`` under ``policy`` for the authorities in ``params``, in ``suite``.
+    ``version``: by default 2 unless a part needs RW15 (then 3); 3 forces the scheme byte,
+    1 (AES suite only) writes what readers before cipher suites open."""
     if len(data_key) != 32 or len(stream_id) != STREAM_ID_BYTES:
         raise ValueError("data key must be 32 bytes and stream id 16 bytes")
     by_id = {p.authority: p for p in params}
@@ -209,33 +222,41 @@ def seal_header(
     canonical = to_text(_join_or([*parts.values(), *multi]))
     if version is None:
         version = VERSION_SCHEMES if multi else VERSION
-    if version not in (VERSION, VERSION_SCHEMES) or (multi and version == VERSION):
+    if version not in (VERSION_PLAIN, VERSION, VERSION_SCHEMES) or (
+        multi and version != VERSION_SCHEMES
+    ):
         raise ValueError(f"cannot seal a version {version} header for this policy")
     wraps: list[Wrap | Rw15Wrap] = []
     for authority, part in sorted(parts.items()):
         p = by_id[authority]
         z, ct = _FAME.encapsulate(p.fame, bind_epoch(part, epoch))
         wrap = Wrap(authority, p.generation, p.fingerprint, ct, b"")
-        context = _wrap_context(stream_id, canonical, epoch, wrap)
-        sealed = _seal_key(DEFAULT_GROUP.dump_gt(z), b"wrap-key", stream_id, data_key, context)
+        context = _wrap_context(suite, stream_id, canonical, epoch, wrap)
+        secret = DEFAULT_GROUP.dump_gt(z)
+        sealed = _seal_key(suite, secret, b"wrap-key", stream_id, data_key, context)
         wraps.append(replace(wrap, sealed_key=sealed))
     if multi:
         secret, rw = header_rw15.encapsulate(_join_or(multi), by_id, epoch)
-        context = rw.context(stream_id, canonical, epoch)
-        sealed = _seal_key(secret, b"rw15-wrap-key", stream_id, data_key, context)
+        context = rw.context(suite, stream_id, canonical, epoch)
+        sealed = _seal_key(suite, secret, b"rw15-wrap-key", stream_id, data_key, context)
         wraps.append(replace(rw, sealed_key=sealed))
-    header = RecordHeader(stream_id, canonical, epoch, tuple(wraps), version=version)
+    header = RecordHeader(stream_id, canonical, epoch, tuple(wraps), suite=suite, version=version)
     return replace(header, mac=_mac(data_key, header))
 
 
-def _seal_key(secret: bytes, label: bytes, stream_id: bytes, data_key: bytes, ad: bytes) -> bytes:
+def _seal_key(
+    suite: Suite, secret: bytes, label: bytes, stream_id: bytes, data_key: bytes, ad: bytes
+) -> bytes:
     nonce = os.urandom(12)
-    return nonce + AESGCM(_hkdf(secret, stream_id, label)).encrypt(nonce, data_key, ad)
+    return nonce + suite.aead(suite.hkdf(secret, stream_id, label)).encrypt(nonce, data_key, ad)
 
 
-def _open_key(secret: bytes, label: bytes, stream_id: bytes, sealed: bytes, ad: bytes) -> bytes:
+def _open_key(
+    suite: Suite, secret: bytes, label: bytes, stream_id: bytes, sealed: bytes, ad: bytes
+) -> bytes:
+    aead = suite.aead(suite.hkdf(secret, stream_id, label))
     try:
-        return AESGCM(_hkdf(secret, stream_id, label)).decrypt(sealed[:12], sealed[12:], ad)
+        return aead.decrypt(sealed[:12], sealed[12:], ad)
     except InvalidTag:
         raise DecryptionError("record header failed authentication (tampered)") from None
 
@@ -276,11 +297,11 @@ def open_header(header: RecordHeader, keys: ReaderKeys) -> bytes:
         for wrap in rw15_wraps:
             try:
                 secret = header_rw15.decapsulate(wrap, bundle, header.epoch, header.policy)
-                context = wrap.context(header.stream_id, header.policy, header.epoch)
-                return _checked(
-                    header,
-                    _open_key(secret, b"rw15-wrap-key", header.stream_id, wrap.sealed_key, context),
-                )
+                context = wrap.context(header.suite, header.stream_id, header.policy, header.epoch)
+                sealed = wrap.sealed_key
+                label = b"rw15-wrap-key"
+                data_key = _open_key(header.suite, secret, label, header.stream_id, sealed, context)
+                return _checked(header, data_key)
             except DecryptionError as exc:
                 errors.append(exc)
     if not errors:
@@ -316,10 +337,11 @@ def _open_fame(header: RecordHeader, key: UserKey) -> bytes:
         raise KeyExpiredError("the key expired before the record was sealed")
     policy = parse_policy(wrap.ciphertext.policy)
     z = _FAME.decapsulate(key.fame, wrap.ciphertext, policy)
-    context = _wrap_context(header.stream_id, header.policy, header.epoch, wrap)
+    suite = header.suite
+    context = _wrap_context(suite, header.stream_id, header.policy, header.epoch, wrap)
     secret = DEFAULT_GROUP.dump_gt(z)
     return _checked(
-        header, _open_key(secret, b"wrap-key", header.stream_id, wrap.sealed_key, context)
+        header, _open_key(suite, secret, b"wrap-key", header.stream_id, wrap.sealed_key, context)
     )
 
 
@@ -332,7 +354,8 @@ def rewrap(
 ) -> RecordHeader:
     """The same record under a new policy and/or epoch, sealed for the current parameters
     in ``params`` (so also how records follow an authority's rotation); the body is
-    untouched."""
+    untouched, so the suite stays the header's (a version-1 header comes back as version 2
+    or 3, still AES-256-GCM)."""
     data_key = open_header(header, keys)
     return seal_header(
         data_key,
@@ -340,4 +363,5 @@ def rewrap(
         policy or header.policy,
         params,
         current_epoch() if epoch is None else epoch,
+        header.suite,
     )

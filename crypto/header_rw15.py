@@ -1,4 +1,4 @@
-"""The RW15 wrap of a record header (``crypto.header`` version 2): the parts of a policy that
+"""The RW15 wrap of a record header (``crypto.header`` version 3): the parts of a policy that
 AND attributes of several authorities, sealed together under their OR with decentralised
 multi-authority ABE (``crypto.rw15``), expiry bound per authority with ``rw15.bind_epoch``.
 
@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from crypto.authority import AuthorityParams
-from crypto.encoding import Reader, Writer, tagged_hash
+from crypto.encoding import Reader, Writer
 from crypto.errors import DecryptionError, FormatError, KeyExpiredError, PolicyError
 from crypto.pairing import DEFAULT_GROUP
 from crypto.policy import Node, leaves, parse_policy
@@ -31,6 +31,7 @@ from crypto.rw15 import (
 )
 from crypto.rw15_formats import dump_ciphertext, load_ciphertext
 from crypto.rw15_keys import Rw15Key
+from crypto.suite import Suite
 
 MAX_AUTHORITIES = 64
 MAX_CIPHERTEXT_BYTES = 1 << 22
@@ -77,11 +78,11 @@ class Rw15Wrap:
             raise FormatError(f"{r.what}: RW15 wrap's authorities do not match its policy")
         return cls(tuple(sealed_for), ciphertext, r.raw(sealed_key_bytes))
 
-    def context(self, stream_id: bytes, policy: str, epoch: int) -> bytes:
+    def context(self, suite: Suite, stream_id: bytes, policy: str, epoch: int) -> bytes:
         parts: list[bytes | str | int] = [stream_id, policy, epoch]
         for s in self.sealed_for:
             parts += [s.authority, s.generation, s.params_fingerprint]
-        return tagged_hash("rw15-wrap-context", *parts, dump_ciphertext(self.ciphertext))
+        return suite.tagged_hash("rw15-wrap-context", *parts, dump_ciphertext(self.ciphertext))
 
 
 def public_keys(policy: Node, params: Mapping[str, AuthorityParams]) -> dict[str, Rw15PublicKey]:

@@ -1,7 +1,9 @@
 """The safe recipe layer: encrypt and decrypt whole records (Fernet-style, above the hazmat).
 
 A record is a header (``crypto.header``: the data key wrapped under a CP-ABE policy) and a
-body (``crypto.stream``: chunked AES-256-GCM). They can travel apart (the header is small and
+body (``crypto.stream``: chunked AES-256-GCM or SM4-GCM). Sealing takes the cipher suite
+(``crypto.suite``, the alliance's setting; AES-256-GCM by default); opening reads it from the
+header and checks that the body names the same one. They can travel apart (the header is small and
 can be re-wrapped without touching the body) or together in a container file::
 
     "ALRC" | version u8 | header length u32 | header | body
@@ -18,6 +20,7 @@ from crypto.authority import AuthorityParams
 from crypto.errors import FormatError
 from crypto.header import ReaderKeys, RecordHeader, open_header, seal_header
 from crypto.stream import DEFAULT_CHUNK, decrypt_chunks, encrypt_stream, new_stream_id
+from crypto.suite import DEFAULT_SUITE, Suite
 
 CONTAINER_MAGIC = b"ALRC"
 CONTAINER_VERSION = 1
@@ -25,12 +28,15 @@ MAX_HEADER_BYTES = 1 << 24
 
 
 def new_record(
-    policy: str, params: Iterable[AuthorityParams], epoch: int | None = None
+    policy: str,
+    params: Iterable[AuthorityParams],
+    epoch: int | None = None,
+    suite: Suite = DEFAULT_SUITE,
 ) -> tuple[RecordHeader, bytes]:
     """A fresh data key sealed under ``policy``: (header, data key). The header exists before
     the body, so a container can be written in one pass."""
     data_key = os.urandom(32)
-    return seal_header(data_key, new_stream_id(), policy, params, epoch), data_key
+    return seal_header(data_key, new_stream_id(), policy, params, epoch, suite), data_key
 
 
 def encrypt_body(
@@ -40,8 +46,8 @@ def encrypt_body(
     body_dst: BinaryIO,
     chunk_size: int = DEFAULT_CHUNK,
 ) -> int:
-    """Stream ``src`` into ``body_dst``; returns the plaintext size."""
-    return encrypt_stream(data_key, src, body_dst, header.stream_id, chunk_size)
+    """Stream ``src`` into ``body_dst`` in the header's suite; returns the plaintext size."""
+    return encrypt_stream(data_key, src, body_dst, header.stream_id, chunk_size, header.suite)
 
 
 def encrypt_record(
@@ -51,9 +57,10 @@ def encrypt_record(
     params: Iterable[AuthorityParams],
     epoch: int | None = None,
     chunk_size: int = DEFAULT_CHUNK,
+    suite: Suite = DEFAULT_SUITE,
 ) -> RecordHeader:
     """Stream ``src`` into ``body_dst`` encrypted; return the header that opens it."""
-    header, data_key = new_record(policy, params, epoch)
+    header, data_key = new_record(policy, params, epoch, suite)
     encrypt_body(header, data_key, src, body_dst, chunk_size)
     return header
 
@@ -63,7 +70,8 @@ def decrypt_record(header: RecordHeader, body_src: BinaryIO, dst: BinaryIO, key:
     authentic; a truncated body raises after the last good chunk (write to a temporary)."""
     data_key = open_header(header, key)
     total = 0
-    for chunk in decrypt_chunks(data_key, body_src, expected_stream_id=header.stream_id):
+    chunks = decrypt_chunks(data_key, body_src, header.stream_id, header.suite)
+    for chunk in chunks:
         dst.write(chunk)
         total += len(chunk)
     return total

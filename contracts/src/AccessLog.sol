@@ -58,6 +58,7 @@ contract AccessLog {
     }
 
     error NotOwnAccess(address caller, address reader);
+    error RecordIsErased(uint256 recordId);
     error ReaderNotCustodian(uint256 recordId, address reader);
     error BasisDoesNotCover(Basis basis, uint256 basisId);
     error InvalidPurpose(uint8 purpose);
@@ -149,6 +150,7 @@ contract AccessLog {
         if (msg.sender != reader) revert NotOwnAccess(msg.sender, reader);
         if (purpose >= Scopes.PURPOSE_COUNT) revert InvalidPurpose(purpose);
         IRecordRegistry.Record memory rec = records.getRecord(e.recordId);
+        if (rec.erased) revert RecordIsErased(e.recordId);
 
         accessId = _nextId++;
         if (basis == Basis.Consent) {

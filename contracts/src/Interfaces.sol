@@ -50,6 +50,7 @@ interface IRecordRegistry {
         uint64 supersedes;
         address custodian;
         uint64 supersededBy;
+        bool erased; // the custodian honoured the patient's erasure request: nothing to read
         bytes32 contentHash;
     }
 

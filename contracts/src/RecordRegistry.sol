@@ -5,9 +5,12 @@ import {ZeroAddress} from "./Errors.sol";
 import {IAllianceRegistry, IRecordRegistry, Scopes, requireCareProvider} from "./Interfaces.sol";
 
 /// Encrypted records registered by their custodian (the registering member). Nothing personal
-/// on chain: the patient's wallet address, the ciphertext's CID and SHA-256, the ABE policy
-/// string and a category. CID and policy live in the RecordRegistered event only (storing
-/// the strings would roughly double the gas); storage keeps what other contracts check.
+/// on chain: the patient's address at this custodian, the ciphertext's CID and SHA-256, a
+/// commitment to the ABE policy and a coarse category. The policy text (which may name a
+/// department) stays in the sealed header; the commitment is salted with the header's random
+/// stream id, so only a holder of the header can check it (crypto/policy_commitment.py).
+/// CID and commitment live in the RecordRegistered event only; storage keeps what other
+/// contracts check.
 /// Only hospitals and clinics register records (the regulator audits, it does not hold care).
 contract RecordRegistry is IRecordRegistry {
     error UnknownRecord(uint256 recordId);
@@ -15,6 +18,7 @@ contract RecordRegistry is IRecordRegistry {
     error AlreadySuperseded(uint256 recordId, uint256 supersededBy);
     error InvalidCategory(uint8 category);
     error InvalidRecord();
+    error AlreadyErased(uint256 recordId);
 
     event RecordRegistered(
         uint256 indexed recordId,
@@ -23,10 +27,13 @@ contract RecordRegistry is IRecordRegistry {
         uint8 category,
         bytes32 contentHash,
         string cid,
-        string policy,
+        bytes32 policyCommitment,
         uint256 supersedes
     );
     event RecordSuperseded(uint256 indexed oldRecordId, uint256 indexed newRecordId, address indexed custodian);
+    /// The custodian deleted the ciphertext (crypto-shredding) at the patient's request. The
+    /// event names the record and custodian only: nothing about the patient.
+    event RecordErased(uint256 indexed recordId, address indexed custodian);
 
     IAllianceRegistry public immutable alliance;
     uint64 private _nextId = 1; // nonzero from the start: later increments cost less
@@ -36,18 +43,18 @@ contract RecordRegistry is IRecordRegistry {
         alliance = alliance_;
     }
 
-    function register(address patient, uint8 category, string calldata cid, bytes32 contentHash, string calldata policy)
+    function register(address patient, uint8 category, string calldata cid, bytes32 contentHash, bytes32 policyCommitment)
         external
         returns (uint256 recordId)
     {
         requireCareProvider(alliance, msg.sender);
         if (patient == address(0)) revert ZeroAddress();
         if (category >= Scopes.CATEGORY_COUNT) revert InvalidCategory(category);
-        recordId = _store(patient, category, cid, contentHash, policy, 0);
+        recordId = _store(patient, category, cid, contentHash, policyCommitment, 0);
     }
 
     /// A new version of a record, by its custodian: same patient and category.
-    function supersede(uint256 oldRecordId, string calldata cid, bytes32 contentHash, string calldata policy)
+    function supersede(uint256 oldRecordId, string calldata cid, bytes32 contentHash, bytes32 policyCommitment)
         external
         returns (uint256 recordId)
     {
@@ -56,9 +63,22 @@ contract RecordRegistry is IRecordRegistry {
         if (old.patient == address(0)) revert UnknownRecord(oldRecordId);
         if (old.custodian != msg.sender) revert NotCustodian(oldRecordId, msg.sender);
         if (old.supersededBy != 0) revert AlreadySuperseded(oldRecordId, old.supersededBy);
-        recordId = _store(old.patient, old.category, cid, contentHash, policy, uint64(oldRecordId));
+        recordId = _store(old.patient, old.category, cid, contentHash, policyCommitment, uint64(oldRecordId));
         old.supersededBy = uint64(recordId);
         emit RecordSuperseded(oldRecordId, recordId, msg.sender);
+    }
+
+    /// Mark records erased, by their custodian, once their ciphertext is deleted: no access
+    /// can be logged for them from then on, and every index shows them as erased.
+    function erase(uint256[] calldata recordIds) external {
+        for (uint256 i = 0; i < recordIds.length; i++) {
+            Record storage r = _records[recordIds[i]];
+            if (r.patient == address(0)) revert UnknownRecord(recordIds[i]);
+            if (r.custodian != msg.sender) revert NotCustodian(recordIds[i], msg.sender);
+            if (r.erased) revert AlreadyErased(recordIds[i]);
+            r.erased = true;
+            emit RecordErased(recordIds[i], msg.sender);
+        }
     }
 
     function getRecord(uint256 recordId) external view returns (Record memory) {
@@ -76,10 +96,12 @@ contract RecordRegistry is IRecordRegistry {
         uint8 category,
         string calldata cid,
         bytes32 contentHash,
-        string calldata policy,
+        bytes32 policyCommitment,
         uint64 supersedes
     ) private returns (uint256 recordId) {
-        if (contentHash == bytes32(0) || bytes(cid).length == 0 || bytes(policy).length == 0) revert InvalidRecord();
+        if (contentHash == bytes32(0) || bytes(cid).length == 0 || policyCommitment == bytes32(0)) {
+            revert InvalidRecord();
+        }
         recordId = _nextId++;
         _records[recordId] = Record({
             patient: patient,
@@ -87,8 +109,9 @@ contract RecordRegistry is IRecordRegistry {
             supersedes: supersedes,
             custodian: msg.sender,
             supersededBy: 0,
+            erased: false,
             contentHash: contentHash
         });
-        emit RecordRegistered(recordId, patient, msg.sender, category, contentHash, cid, policy, supersedes);
+        emit RecordRegistered(recordId, patient, msg.sender, category, contentHash, cid, policyCommitment, supersedes);
     }
 }

@@ -385,7 +385,10 @@ class ReplicaNode(Node):
         if not self._producer_changed:
             return
         self._producer_changed = False  # before the read: a change during it sets it again
-        if await self.etcd.get(self.keys.producer) is not None:
+        current = await self.etcd.get(self.keys.producer)
+        if current is not None:
+            if self._names_me(current) and not self.producing:
+                await self._release(current)
             return
         self._producer_changed = True  # none yet: keep trying until this node or another wins
         if await self.etcd.get(self.keys.faulty(self.sealer)) is not None:
@@ -415,6 +418,26 @@ class ReplicaNode(Node):
         self.net.producer.set(1)
         self.net.takeovers.inc()
         log.info("%s: producing from height %d", self.node_id, self.chain.head.number + 1)
+
+    def _names_me(self, producer: KV) -> bool:
+        try:
+            return bool(from_json(producer.value).get("id") == self.node_id)
+        except ValueError:
+            return False
+
+    async def _release(self, producer: KV) -> None:
+        """Delete a producer key naming this node while it does not produce.
+
+        It is left by a campaign whose reply was lost (a timeout, or a retry on another etcd
+        member that found the key already put) or by a step-down whose delete failed: this
+        node's lease keeps it alive, so no one else can take over, and this node would never
+        produce under it. Fenced on its revision, so a newer key is left alone.
+        """
+        log.warning("%s: releasing a producer key it does not produce under", self.node_id)
+        await self.etcd.txn(
+            [cmp_mod(producer.key, producer.mod_revision)], [op_delete(producer.key)]
+        )
+        self._producer_changed = True  # campaign again at once, not after the watch
 
     # -- following ----------------------------------------------------------------------------
     async def _follow(self) -> bool:

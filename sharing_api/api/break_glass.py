@@ -5,17 +5,27 @@ regulator's audit key (on chain only their keyed commitments: ``crypto.audit_sea
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
-
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from typing import Any
 
 from crypto import audit_seal
 from sharing_api.api.core.config import HostedMember, RateLimit
 from sharing_api.api.core.security import Kind, Principal
 from sharing_api.api.errors import ApiError, forbidden
 from sharing_api.api.services import Services
-from sharing_api.index.break_glass import SealedText
+from sharing_api.audit.break_glass_texts import (
+    BreakGlassOnChain,
+    GatewayUnreachable,
+    OpenedText,
+    PeerTokens,
+    SealedText,
+    TamperedText,
+    fetch_sealed,
+    open_checked,
+)
+from sharing_api.chain.scopes import Review
+from sharing_api.index.break_glass import SealedText as StoredText
+from sharing_api.sdk.client import ApiError as SdkApiError
 
 
 @dataclass(frozen=True)
@@ -60,7 +70,7 @@ def keep_reason(
     services: Services, principal: Principal, access_id: int, sealed: SealedReason
 ) -> None:
     services.break_glass.put(
-        SealedText(
+        StoredText(
             access_id,
             "reason",
             principal.member,
@@ -98,7 +108,7 @@ def seal_justification(
         raise ApiError(503, "no regulator audit key on chain: a justification could not be sealed")
     sealed = audit_seal.seal(public_key, "justification", justification.strip())
     services.break_glass.put(
-        SealedText(
+        StoredText(
             access_id,
             "justification",
             principal.member,
@@ -113,21 +123,44 @@ def seal_justification(
     return sealed.commitment, reviewer
 
 
-@dataclass(frozen=True)
-class OpenedText:
-    text: str
-    commitment: str
-    matches_chain: bool  # the commitment recomputed from the opened text equals the chain's
+_PEER_TOKENS = PeerTokens()  # the regulator's tokens at reader gateways (one process)
 
 
-def open_texts(
-    services: Services, key: X25519PrivateKey, access_id: int, on_chain: dict[str, str | None]
+def review_texts(
+    services: Services, principal: Principal, row: dict[str, Any]
 ) -> dict[str, OpenedText]:
-    """The regulator's view: each sealed text opened and checked against the chain."""
-    found: dict[str, OpenedText] = {}
-    for kind, sealed in services.break_glass.texts(access_id).items():
-        opened = audit_seal.open_sealed(key, kind, sealed.envelope)
-        recomputed = "0x" + opened.commitment(kind).hex()
-        chain = (on_chain.get(kind) or "").lower()
-        found[kind] = OpenedText(opened.text, recomputed, hmac.compare_digest(recomputed, chain))
-    return found
+    """The regulator's console view of one break-glass access: its texts opened with the
+    audit key this gateway holds for the regulator, each checked against the chain. They are
+    kept by the reader's member gateway: read here if that is this gateway, else fetched
+    from it as the regulator (signed in there with the regulator's ledger key, which this
+    gateway holds to close reviews; TLS pinned to the directory's fingerprint)."""
+    signer = services.signer(principal.member)
+    key = services.audit_keys.get(signer.client.address)
+    if key is None:
+        raise forbidden("this gateway holds no audit key of yours")
+    access_id, reader = int(row["access_id"]), str(row["reader"])
+    facts = BreakGlassOnChain(
+        access_id=access_id,
+        record_id=int(row["record_id"]),
+        reader=reader,
+        reason=str(row["reason_hash"] or ""),
+        justification=row["justification_hash"],
+        review=Review(int(row["review"] or 0)),
+    )
+    local = services.break_glass.texts(access_id)
+    if local or services.hosts(reader):
+        sealed = [SealedText(kind, t.envelope) for kind, t in local.items()]
+    else:
+        try:
+            sealed = fetch_sealed(
+                services.reader,
+                reader,
+                access_id,
+                bytes(signer.client.account.key),
+                insecure_http=services.settings.insecure_http,
+                timeout=services.settings.peer_timeout_s,
+                tokens=_PEER_TOKENS,
+            )
+        except (GatewayUnreachable, TamperedText, SdkApiError) as exc:
+            raise ApiError(502, f"the reader's gateway did not give the texts: {exc}") from None
+    return open_checked(key, sealed, facts)

@@ -47,6 +47,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         (403, "not allowed"),
         (404, "unknown"),
         (409, "conflicts with the chain's state"),
+        (410, "erased at the patient's request: the ciphertext is gone for good"),
         (413, "too large"),
         (422, "malformed"),
         (429, "over a rate limit or quota: retry after Retry-After seconds"),
@@ -73,6 +74,12 @@ def forbidden(detail: str) -> ApiError:
 
 def not_found(detail: str) -> ApiError:
     return ApiError(404, detail, "Not Found")
+
+
+def gone(record_id: int) -> ApiError:
+    return ApiError(
+        410, f"record {record_id} was erased at the patient's request: nothing to read", "Gone"
+    )
 
 
 # Contract errors that mean "you may not" rather than "your request is malformed".

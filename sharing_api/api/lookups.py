@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from sharing_api.api.core.security import Kind, Principal
-from sharing_api.api.errors import forbidden, not_found
+from sharing_api.api.errors import forbidden, gone, not_found
 from sharing_api.api.schemas import MemberOut
 from sharing_api.api.services import Services
 from sharing_api.chain import Alliance
@@ -31,9 +31,14 @@ def fixed_record(services: Services, record_id: int) -> dict[str, Any]:
     """The record's immutable fields (what the fetch path needs), cached per process: a
     record's patient, category, custodian and ciphertext never change on chain (a new
     version is a new record)."""
+    if record_id in services.indexer.erased:
+        raise gone(record_id)
     found = services.fixed_records.get(record_id)
     if found is None:
         row = find_record(services, record_id)
+        if row["erased"]:
+            services.indexer.erased.add(record_id)
+            raise gone(record_id)
         found = {k: row[k] for k in FIXED_FIELDS}
         if int(row["superseded_by"]):  # superseded before this process indexed it
             services.indexer.superseded[record_id] = int(row["superseded_by"])

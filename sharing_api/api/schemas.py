@@ -44,9 +44,11 @@ class RecordOut(BaseModel):
     category: str
     content_hash: str
     cid: str
-    policy: str
+    policy_commitment: str  # on chain: crypto.policy_commitment of the sealed header
+    policy: str | None = None  # the text, where this gateway received the sealed header
     supersedes: int
     superseded_by: int
+    erased: bool = False  # at the patient's request: the ciphertext is gone for good
     block_number: int
     tx_hash: str
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -15,7 +16,7 @@ from crypto.authority import AttributeAuthority
 from sharing_api.api.console_state import ConsoleState
 from sharing_api.api.core.config import ApiSettings, HostedMember
 from sharing_api.api.core.jwt_secret import token_secret
-from sharing_api.api.core.keys import unlock_members
+from sharing_api.api.core.keys import AuthorityFile, unlock_members
 from sharing_api.api.core.limits import Limiter
 from sharing_api.api.core.security import DEFAULT_AUDIENCE, NonceStore, TokenService
 from sharing_api.api.errors import forbidden
@@ -60,6 +61,8 @@ class Services:
     break_glass: BreakGlassStore  # per-person turns, reasons sealed to the regulator
     limits: Limiter  # rate limits and quotas (settings.rate_limits), in the index DB
     member_config: dict[str, HostedMember] = field(default_factory=dict)  # checksum address ->
+    # checksum address -> where its authority is sealed (a rotation saves the new generation)
+    authority_files: dict[str, AuthorityFile] = field(default_factory=dict)
     audit_keys: dict[str, X25519PrivateKey] = field(default_factory=dict)  # regulator -> key
     metrics: Metrics = field(default_factory=Metrics)
     batchers: dict[str, AccessBatcher] = field(default_factory=dict)
@@ -90,12 +93,17 @@ class Services:
         authorities: dict[str, AttributeAuthority] = {}
         member_config: dict[str, HostedMember] = {}
         audit_keys: dict[str, X25519PrivateKey] = {}
+        authority_files: dict[str, AuthorityFile] = {}
         for config, member in zip(settings.members, unlocked, strict=True):
             signer = reader.as_account(member.ledger_key)
             hosted[signer.client.address] = signer
             member_config[signer.client.address] = config
             if member.authority is not None:
                 authorities[signer.client.address] = member.authority
+                if config.authority_key_file:
+                    authority_files[signer.client.address] = AuthorityFile(
+                        Path(config.authority_key_file), member.passphrase
+                    )
             if member.audit_key is not None:
                 audit_keys[signer.client.address] = member.audit_key
         peers = PeerFetcher(
@@ -128,6 +136,7 @@ class Services:
             credentials=CredentialStore(index.engine),
             break_glass=BreakGlassStore(index.engine),
             member_config=member_config,
+            authority_files=authority_files,
             audit_keys=audit_keys,
             peers=peers,
             remote_authorities=RemoteAuthorities(reader.registry, peers, set(hosted)),

@@ -11,6 +11,7 @@ from typing import IO, BinaryIO, cast
 from starlette.requests import Request
 
 from crypto.errors import FormatError
+from crypto.header import RecordHeader
 from crypto.records import read_container_header
 from sharing_api.api.errors import ApiError
 
@@ -22,6 +23,7 @@ class Spooled:
     file: IO[bytes]
     size: int
     sha256: bytes
+    header: RecordHeader  # the sealed header, parsed and checked
 
 
 async def spool_body(request: Request, limit: int, expected_sha256: str | None) -> Spooled:
@@ -51,19 +53,19 @@ async def spool_body(request: Request, limit: int, expected_sha256: str | None) 
                 "given in the `sha256` query parameter",
             )
         spool.seek(0)
-        check_sealed(spool)
+        header = check_sealed(spool)
     except BaseException:
         spool.close()
         raise
-    return Spooled(spool, size, digest.digest())
+    return Spooled(spool, size, digest.digest(), header)
 
 
-def check_sealed(spool: IO[bytes]) -> None:
+def check_sealed(spool: IO[bytes]) -> RecordHeader:
     """The body must be what the SDK writes: "ALRC", a version, and a record header that
     parses strictly (group elements length- and subgroup-checked). Plaintext sent by mistake
     is refused before anything is stored. The stream position is left at the start."""
     try:
-        read_container_header(cast(BinaryIO, spool))
+        return read_container_header(cast(BinaryIO, spool))
     except FormatError as exc:
         raise ApiError(
             400,

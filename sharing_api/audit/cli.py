@@ -172,6 +172,11 @@ def verify_cmd(
                 click.echo(
                     f"blobs {verdict}: {result.ok}/{result.checked} checked "
                     f"of {result.total} records"
+                    + (
+                        f" ({result.erased} erased at the patient's request)"
+                        if result.erased
+                        else ""
+                    )
                 )
     if as_json:
         out["problems"] = problems
@@ -304,3 +309,13 @@ def report_cmd(
     for kind, path in paths.items():
         click.echo(f"{kind}: {path}")
     click.echo(f"{len(rows)} accesses, {len(found)} anomalies")
+
+
+def _register_break_glass() -> None:
+    # Its own module (one job); imported here so `alliance audit --help` lists it.
+    from sharing_api.audit.break_glass_cli import break_glass
+
+    audit.add_command(break_glass)
+
+
+_register_break_glass()

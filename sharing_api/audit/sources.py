@@ -76,8 +76,11 @@ def from_events(events: Iterable[ChainEvent], timestamps: dict[int, int]) -> Aud
                 "category": int(a["category"]),
                 "content_hash": _hex(a["contentHash"]),
                 "cid": str(a["cid"]),
+                "policy_commitment": _hex(a["policyCommitment"]),
                 "block_number": ev.block_number,
             }
+        elif ev.name == "RecordErased" and int(a["recordId"]) in records:
+            records[int(a["recordId"])]["erased"] = True
         elif ev.name == "ConsentGranted":
             consents.append(
                 Consent(

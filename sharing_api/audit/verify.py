@@ -1,14 +1,20 @@
 """`audit verify`: the chain by re-execution (``ledger_node.verify``) and stored blobs against
-the SHA-256 each record registered on chain."""
+the SHA-256 each record registered on chain, and each blob's sealed header against the
+policy commitment registered with it (the chain holds no policy text)."""
 
 from __future__ import annotations
 
+import io
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from crypto.errors import CryptoError
+from crypto.header import RecordHeader
+from crypto.policy_commitment import check_policy_commitment
+from crypto.records import read_container_header
 from sharing_api.storage import IntegrityError, InvalidCIDError, NotFoundError
 
 
@@ -32,6 +38,7 @@ class BlobResult:
     checked: int
     ok: int
     failures: list[dict[str, Any]] = field(default_factory=list)
+    erased: int = 0  # records erased at the patient's request: their blobs are gone by design
 
 
 def verify_chain(data_dir: Path) -> ChainResult:
@@ -61,19 +68,51 @@ def verify_blobs(
     as the expected digest (all records, or a seeded random sample). A missing or altered
     blob is a failure, not an exception: the auditor wants the whole list. A store that is
     down raises (``BackendUnavailableError``, an OSError): that says nothing about the blobs."""
-    chosen = list(records)
+    live = [r for r in records if not r.get("erased")]
+    chosen = live
     if sample is not None and sample < len(chosen):
         chosen = random.Random(seed).sample(chosen, sample)
-    result = BlobResult(total=len(records), checked=len(chosen), ok=0)
+    result = BlobResult(
+        total=len(records), checked=len(chosen), ok=0, erased=len(records) - len(live)
+    )
     for rec in sorted(chosen, key=lambda r: int(r["record_id"])):
         expected = str(rec["content_hash"]).removeprefix("0x")
         try:
-            for _ in storage.get(str(rec["cid"]), expected_sha256=expected):
-                pass
-        except (NotFoundError, IntegrityError, InvalidCIDError) as exc:
+            chunks = storage.get(str(rec["cid"]), expected_sha256=expected)
+            commitment = rec.get("policy_commitment")
+            if commitment:
+                header = _header_while_reading(chunks)
+                check_policy_commitment(header, bytes.fromhex(str(commitment)[2:]))
+            else:  # a record read from an index of before commitments: the bytes only
+                for _ in chunks:
+                    pass
+        except (NotFoundError, IntegrityError, InvalidCIDError, CryptoError) as exc:
             result.failures.append(
                 {"record_id": int(rec["record_id"]), "cid": rec["cid"], "error": str(exc)}
             )
         else:
             result.ok += 1
     return result
+
+
+def _header_while_reading(chunks: Iterable[bytes]) -> RecordHeader:
+    """Read every chunk (the reader checks the SHA-256 at the end) and parse the container's
+    header from the first ones."""
+    head = bytearray()
+    header: RecordHeader | None = None
+    for chunk in chunks:
+        if header is None:
+            head += chunk
+            header = _try_header(bytes(head))
+    if header is None:
+        header = read_container_header(io.BytesIO(bytes(head)))  # raises: truncated
+    return header
+
+
+def _try_header(head: bytes) -> RecordHeader | None:
+    if len(head) < 9:
+        return None
+    length = int.from_bytes(head[5:9], "big")
+    if len(head) < 9 + length and length <= (1 << 24):
+        return None  # more chunks first
+    return read_container_header(io.BytesIO(head))

@@ -24,7 +24,7 @@ AUDIT_EVENTS = {
         "StaffRevealed",
     ),
     "ConsentRegistry": ("ConsentGranted", "ConsentRevoked"),
-    "RecordRegistry": ("RecordRegistered", "RecordSuperseded"),
+    "RecordRegistry": ("RecordRegistered", "RecordSuperseded", "RecordErased"),
     "ReferralRegistry": ("ReferralCreated", "ReferralStatusChanged"),
     "AccessLog": ("AccessLogged", "BreakGlassJustified", "BreakGlassClosed", "AuditKeySet"),
 }

@@ -28,6 +28,7 @@ class RecordInfo:
     supersedes: int
     custodian: str
     superseded_by: int
+    erased: bool
     content_hash: bytes
 
 
@@ -137,35 +138,62 @@ def _check_sha256(content_hash: bytes) -> bytes:
     return content_hash
 
 
+def _check_commitment(commitment: bytes) -> bytes:
+    if len(commitment) != 32 or commitment == ZERO32:
+        raise ValueError("policy_commitment must be the 32-byte commitment of the sealed header")
+    return commitment
+
+
 class RecordRegistry(ContractWrapper):
     NAME = "RecordRegistry"
 
     def register(
-        self, patient: str, category: Category, cid: str, content_hash: bytes, policy: str
+        self,
+        patient: str,
+        category: Category,
+        cid: str,
+        content_hash: bytes,
+        policy_commitment: bytes,
     ) -> Registered:
+        """``policy_commitment``: crypto.policy_commitment of the record's sealed header."""
         fn = self.fn.register(
-            to_checksum_address(patient), int(category), cid, _check_sha256(content_hash), policy
+            to_checksum_address(patient),
+            int(category),
+            cid,
+            _check_sha256(content_hash),
+            _check_commitment(policy_commitment),
         )
         event, sent = self._send_for_event(fn, "RecordRegistered")
         return Registered(int(event.args["recordId"]), sent)
 
     def supersede(
-        self, old_record_id: int, cid: str, content_hash: bytes, policy: str
+        self, old_record_id: int, cid: str, content_hash: bytes, policy_commitment: bytes
     ) -> Registered:
-        fn = self.fn.supersede(old_record_id, cid, _check_sha256(content_hash), policy)
+        fn = self.fn.supersede(
+            old_record_id, cid, _check_sha256(content_hash), _check_commitment(policy_commitment)
+        )
         event, sent = self._send_for_event(fn, "RecordRegistered")
         return Registered(int(event.args["recordId"]), sent)
 
     def get(self, record_id: int) -> RecordInfo:
         r = self._call(self.fn.getRecord(record_id))
-        return RecordInfo(record_id, r[0], Category(r[1]), r[2], r[3], r[4], bytes(r[5]))
+        return RecordInfo(
+            record_id, r[0], Category(r[1]), r[2], r[3], r[4], bool(r[5]), bytes(r[6])
+        )
 
-    def locator(self, record_id: int) -> tuple[str, str]:
-        """(CID, ABE policy) of a record: kept in its RecordRegistered event, not in storage."""
+    def erase(self, record_ids: list[int]) -> Sent:
+        """Mark records erased (custodian only): no access can be logged for them after."""
+        if not record_ids:
+            raise ValueError("no records to erase")
+        return self._send(self.fn.erase(list(record_ids)))
+
+    def locator(self, record_id: int) -> tuple[str, bytes]:
+        """(CID, policy commitment) of a record: kept in its RecordRegistered event, not in
+        storage."""
         found = self.events("RecordRegistered", recordId=record_id)
         if not found:
             raise ValueError(f"no record {record_id}")
-        return str(found[-1].args["cid"]), str(found[-1].args["policy"])
+        return str(found[-1].args["cid"]), bytes(found[-1].args["policyCommitment"])
 
 
 class AccessLog(ContractWrapper):

@@ -26,6 +26,7 @@ from crypto.errors import DecryptionError
 from crypto.expiry import current_epoch, date_of
 from crypto.header import RecordHeader, rewrap
 from crypto.records import decrypt_record, encrypt_record
+from crypto.suite import suite_by_name
 from sharing_api.fhir import chest_pain_bundle, validate_resource
 
 
@@ -54,7 +55,9 @@ def _try_read(header: RecordHeader, body: bytes, key: UserKey) -> tuple[bytes | 
     return out.getvalue(), ""
 
 
-def run_record_scenario(workdir: Path, echo: Callable[[str], None] = click.echo) -> list[str]:
+def run_record_scenario(
+    workdir: Path, echo: Callable[[str], None] = click.echo, suite: str = "aes-256-gcm"
+) -> list[str]:
     s = Scenario()
     today = current_epoch()
 
@@ -84,13 +87,15 @@ def run_record_scenario(workdir: Path, echo: Callable[[str], None] = click.echo)
     s.step("Encrypt once for many readers across two authorities")
     policy = "(h1.role:doctor and h1.dept:cardiology) or pj.role:doctor"
     body_buffer = io.BytesIO()
+    params = [h1.params(), pj.params()]
     header = encrypt_record(
-        io.BytesIO(plaintext), body_buffer, policy, [h1.params(), pj.params()], epoch=today
+        io.BytesIO(plaintext), body_buffer, policy, params, epoch=today, suite=suite_by_name(suite)
     )
     body = body_buffer.getvalue()
     (workdir / "record.body").write_bytes(body)
     (workdir / "record.header").write_bytes(header.to_bytes())
     echo(f"    policy: {header.policy}")
+    echo(f"    cipher suite: {header.suite.name}")
     echo(
         f"    header {len(header.to_bytes())} bytes (data key wrapped for "
         f"{', '.join(w.authority for w in header.wraps)}), body {len(body)} bytes"
@@ -170,6 +175,14 @@ def _interrupt(signum: int, frame: Any) -> None:
     "or SeaweedFS S3 with a bucket per gateway (the demo starts and stops the servers).",
 )
 @click.option(
+    "--suite",
+    type=click.Choice(["aes-256-gcm", "sm4-gcm"]),
+    default="aes-256-gcm",
+    show_default=True,
+    help="The alliance's cipher suite (every gateway's crypto_suite): records and key files "
+    "in AES-256-GCM, or SM4-GCM with SM3.",
+)
+@click.option(
     "--network",
     type=click.IntRange(min=0),
     default=0,
@@ -178,7 +191,12 @@ def _interrupt(signum: int, frame: Any) -> None:
     "follower) instead of one node.",
 )
 def demo(
-    workdir: Path | None, keep_running: bool, records_only: bool, network: int, storage: str
+    workdir: Path | None,
+    keep_running: bool,
+    records_only: bool,
+    network: int,
+    storage: str,
+    suite: str,
 ) -> None:
     """Run the alliance demo scenario end to end (exit 0 only if every step behaved)."""
     from sharing_api.cli.alliance_demo import run_alliance_scenario
@@ -215,13 +233,14 @@ def demo(
         target.mkdir(parents=True, exist_ok=True)
         for part in ("records", "alliance"):
             (target / part).mkdir(parents=True, exist_ok=True)
-        failures = run_record_scenario(target / "records")
+        failures = run_record_scenario(target / "records", suite=suite)
         if not records_only:
             failures += run_alliance_scenario(
                 target / "alliance",
                 keep_running=hold if keep_running else None,
                 network=network,
                 storage=storage,
+                suite=suite,
                 handoff=lambda world: hand_off(
                     world, target, kept=workdir is not None, running=keep_running
                 ),

@@ -22,7 +22,7 @@ class RemoteAuthorities:
         self.registry = registry
         self.peers = peers
         self.skip = {m.lower() for m in skip}  # members hosted here: served locally
-        self._found: dict[str, tuple[float, AuthorityParams]] = {}
+        self._found: dict[str, tuple[float, str, AuthorityParams]] = {}
         self._lock = threading.Lock()
 
     def params(self, authority_id: str) -> AuthorityParams | None:
@@ -30,8 +30,15 @@ class RemoteAuthorities:
         its on-chain hash; None if no member's gateway serves such an authority."""
         with self._lock:
             cached = self._found.get(authority_id)
-        if cached is not None and time.monotonic() - cached[0] < self.ttl_s:
-            return cached[1]
+        # One eth_call even on a hit: a member that rotated its authority (revoking staff)
+        # has put a new hash on chain, and sealing to the old parameters would let the
+        # revoked person's key open the record. The chain, not the cache's age, decides.
+        if (
+            cached is not None
+            and time.monotonic() - cached[0] < self.ttl_s
+            and self.registry.member(cached[1]).abe_params_hash == cached[2].fingerprint
+        ):
+            return cached[2]
         for member in self.registry.members():
             if member.lower() in self.skip:
                 continue
@@ -46,6 +53,6 @@ class RemoteAuthorities:
             on_chain = self.registry.member(member).abe_params_hash
             if params.authority == authority_id and params.fingerprint == on_chain:
                 with self._lock:
-                    self._found[authority_id] = (time.monotonic(), params)
+                    self._found[authority_id] = (time.monotonic(), member, params)
                 return params
         return None

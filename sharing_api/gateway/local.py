@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from crypto.authority import AttributeAuthority
 from crypto.files import atomic_output
 from crypto.keystore import MIN_LOG2_N
+from crypto.suite import suite_by_name
 from ledger_node.network.procs import free_port, stop_group
 from sharing_api.api.core.config import HostedMember
 from sharing_api.api.core.keys import seal_audit_key, seal_hosted_member
@@ -140,8 +141,10 @@ def prepare_gateway(
     """Seal the members' keys (each under its own passphrase where it has one), make the
     TLS certificate, write gateway.json and (``register``) put each member's directory entry
     on chain, as `alliance gateway register` does; nothing runs yet. Keys are sealed at the
-    keystore's minimum cost by default: these are throw-away demo and test alliances."""
+    keystore's minimum cost by default: these are throw-away demo and test alliances. An
+    ``extra`` ``crypto_suite`` also seals the key files in that suite."""
     directory.mkdir(parents=True, exist_ok=True)
+    suite = suite_by_name(str((extra or {}).get("crypto_suite", "aes-256-gcm")))
     hosted: list[HostedMember] = []
     for m in members:
         sealed = seal_hosted_member(
@@ -151,10 +154,12 @@ def prepare_gateway(
             m.own_passphrase or passphrase,
             m.authority,
             kdf_log2_n,
+            suite,
         )
         if m.audit_key is not None:
             audit_file = directory / "keys" / f"{m.member_id}.audit.key"
-            seal_audit_key(audit_file, m.audit_key, m.own_passphrase or passphrase, kdf_log2_n)
+            secret = m.own_passphrase or passphrase
+            seal_audit_key(audit_file, m.audit_key, secret, kdf_log2_n, suite)
             sealed = sealed.model_copy(update={"audit_key_file": str(audit_file)})
         if m.own_passphrase:
             own = _write_secret(directory / "keys" / f"{m.member_id}.passphrase", m.own_passphrase)

@@ -34,10 +34,14 @@ def seal_new_member(
     ledger_key_file: Path | None,
     no_authority: bool,
     passphrase: str,
+    suite_name: str = "aes-256-gcm",
 ) -> tuple[str, Any, HostedMember]:
     """A member's ledger key (the given plaintext file's, else a new one) and, unless
-    ``no_authority``, a new ABE authority, sealed into ``keys_dir`` under ``passphrase``."""
+    ``no_authority``, a new ABE authority, sealed into ``keys_dir`` under ``passphrase`` in
+    the gateway's cipher suite."""
     from crypto.authority import AttributeAuthority
+    from crypto.keystore import DEFAULT_LOG2_N
+    from crypto.suite import suite_by_name
     from sharing_api.api.core.keys import seal_hosted_member
 
     key = (
@@ -46,7 +50,11 @@ def seal_new_member(
         else "0x" + secrets.token_hex(32)
     )
     authority = None if no_authority else AttributeAuthority.setup(member_id)
-    return key, authority, seal_hosted_member(keys_dir, member_id, key, passphrase, authority)
+    suite = suite_by_name(suite_name)
+    member = seal_hosted_member(
+        keys_dir, member_id, key, passphrase, authority, DEFAULT_LOG2_N, suite
+    )
+    return key, authority, member
 
 
 def write_gateway_config(
@@ -103,6 +111,15 @@ def write_gateway_config(
     default=None,
     help="Seal the keys under this file's passphrase (default: $ALLIANCE_PASSPHRASE).",
 )
+@click.option(
+    "--suite",
+    "crypto_suite",
+    type=click.Choice(["aes-256-gcm", "sm4-gcm"], case_sensitive=False),
+    default="aes-256-gcm",
+    show_default=True,
+    help="The alliance's cipher suite: records sealed through this gateway, its key files "
+    "(sm4-gcm: SM4-GCM with SM3). Written to gateway.json as crypto_suite.",
+)
 def init(
     directory: Path,
     member_id: str,
@@ -113,6 +130,7 @@ def init(
     ledger_key_file: Path | None,
     no_authority: bool,
     passphrase_file: Path | None,
+    crypto_suite: str,
 ) -> None:
     """Make a member's gateway files: its sealed ledger key and ABE master key, a
     self-signed TLS certificate, and gateway.json. Prints what to register on chain."""
@@ -124,8 +142,9 @@ def init(
     passphrase = resolve_passphrase(
         ApiSettings(passphrase_file=str(passphrase_file) if passphrase_file else "")
     )
+    crypto_suite = crypto_suite.lower()
     key, authority, member = seal_new_member(
-        directory / "keys", member_id, ledger_key_file, no_authority, passphrase
+        directory / "keys", member_id, ledger_key_file, no_authority, passphrase, crypto_suite
     )
     fingerprint = make_certificate(
         directory / "tls" / "cert.pem", directory / "tls" / "key.pem", member_id, [host]
@@ -138,6 +157,7 @@ def init(
         chain_url=chain_url,
         deployment_file=deployment,
         passphrase_file=str(passphrase_file.resolve()) if passphrase_file else "",
+        extra={"crypto_suite": crypto_suite},
     )
     from eth_account import Account
 
@@ -147,6 +167,7 @@ def init(
         "abe_params_fingerprint": authority.params().fingerprint.hex() if authority else None,
         "gateway_url": public_url,
         "tls_fingerprint": fingerprint.hex(),
+        "crypto_suite": crypto_suite,
         "config": str(config),
         "next": [
             "have the alliance admit the address (governance proposal) if it is new",
@@ -197,8 +218,9 @@ def add_member(
     if (keys_dir / f"{member_id}.ledger.key").exists():
         raise click.ClickException(f"member {member_id!r} already has keys in {keys_dir}")
     passphrase = read_passphrase_file(member_passphrase_file)
+    suite_name = str(values.get("crypto_suite", "aes-256-gcm"))  # the gateway's setting
     key, authority, member = seal_new_member(
-        keys_dir, member_id, ledger_key_file, no_authority, passphrase
+        keys_dir, member_id, ledger_key_file, no_authority, passphrase, suite_name
     )
     member = member.model_copy(update={"passphrase_file": str(member_passphrase_file.resolve())})
     members.append(member.model_dump(exclude_defaults=True))

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
@@ -92,6 +92,14 @@ class IndexDB:
         if custodian:
             where.append(records.c.custodian == custodian.lower())
         return self._select(records, *where, order=records.c.record_id, limit=limit, after=after)
+
+    def set_policy(self, record_id: int, policy: str) -> None:
+        """The policy text of a record whose sealed header came through this gateway (the
+        chain holds only its commitment)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(records).where(records.c.record_id == record_id).values(policy=policy)
+            )
 
     def records_by_cid(self, cid: str) -> list[Row]:
         return self._select(records, records.c.cid == cid, order=records.c.record_id, limit=10)

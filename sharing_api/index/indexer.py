@@ -131,6 +131,7 @@ class Indexer:
         # old record id -> its successor, as seen by this process: the fetch path reads it
         # without a query (supersession is final on chain, so an entry never goes stale).
         self.superseded: dict[int, int] = {}
+        self.erased: set[int] = set()  # likewise: erasure is final
         self._decoders: dict[bytes, _EventDecoder] = {}
         for name in INDEXED:
             wanted = _ONLY.get(name)  # None: every event of the contract
@@ -141,6 +142,7 @@ class Indexer:
         self._handlers: dict[str, Callable[[Connection, ChainEvent], None]] = {
             "RecordRegistered": self._record,
             "RecordSuperseded": self._superseded,
+            "RecordErased": self._erased,
             "ConsentGranted": self._consent,
             "ConsentRevoked": self._revoked,
             "ReferralCreated": self._referral,
@@ -292,7 +294,7 @@ class Indexer:
                 "category": int(a["category"]),
                 "content_hash": _hex(a["contentHash"]),
                 "cid": str(a["cid"]),
-                "policy": str(a["policy"]),
+                "policy_commitment": _hex(a["policyCommitment"]),
                 "supersedes": int(a["supersedes"]),
                 "superseded_by": 0,
                 "block_number": ev.block_number,
@@ -307,6 +309,15 @@ class Indexer:
             .values(superseded_by=int(ev.args["newRecordId"]))
         )
         self.superseded[int(ev.args["oldRecordId"])] = int(ev.args["newRecordId"])
+
+    def _erased(self, conn: Connection, ev: ChainEvent) -> None:
+        # The policy text this gateway kept goes too: only the coarse category stays.
+        conn.execute(
+            update(records)
+            .where(records.c.record_id == int(ev.args["recordId"]))
+            .values(erased=True, policy=None)
+        )
+        self.erased.add(int(ev.args["recordId"]))
 
     def _consent(self, conn: Connection, ev: ChainEvent) -> None:
         a = ev.args

@@ -9,6 +9,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -38,9 +39,14 @@ records = Table(
     Column("category", Integer, nullable=False),
     Column("content_hash", String(66), nullable=False),
     Column("cid", Text, nullable=False),
-    Column("policy", Text, nullable=False),
+    # The chain holds a commitment to the ABE policy, not its text (crypto/policy_commitment).
+    Column("policy_commitment", String(66), nullable=False),
+    # The policy text, only where this gateway received the sealed header (its uploads).
+    Column("policy", Text, nullable=True),
     Column("supersedes", ID, nullable=False),
     Column("superseded_by", ID, nullable=False, default=0),
+    # Erased at the patient's request (RecordErased): the ciphertext is gone for good.
+    Column("erased", Boolean, nullable=False, default=False),
     Column("block_number", BigInteger, nullable=False),
     Column("tx_hash", String(66), nullable=False),
 )
@@ -202,6 +208,19 @@ verified_credentials = Table(
     Column("verified_at", Float, nullable=False),
 )
 
+# Keys re-issued by a rotation wait here for their holders (GET /keys), sealed under a key
+# derived from the authority generation they belong to (sharing_api/staff/delivery.py).
+staff_key_deliveries = Table(
+    "staff_key_deliveries",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("member", String(42), nullable=False),
+    Column("staff_id", String(64), nullable=False),
+    Column("params_fingerprint", String(64), nullable=False),
+    Column("sealed", LargeBinary, nullable=False),
+    Index("ix_staff_key_deliveries_holder", "member", "staff_id"),
+)
+
 # Rate-limit hits (sharing_api/api/core/limits.py): in the index DB so a limit holds across
 # workers and restarts; rows older than their window are pruned on every hit.
 rate_hits = Table(
@@ -228,6 +247,7 @@ __all__ = [
     "referrals",
     "siwe_nonces",
     "staff_gids",
+    "staff_key_deliveries",
     "staff_keys",
     "staff_pseudonyms",
     "staff_revocations",

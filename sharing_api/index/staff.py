@@ -12,7 +12,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import insert
 
-from sharing_api.index.schema import staff_keys, staff_pseudonyms, staff_revocations
+from sharing_api.index.schema import (
+    staff_key_deliveries,
+    staff_keys,
+    staff_pseudonyms,
+    staff_revocations,
+)
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,14 @@ class StaffStore:
             return False
         return True
 
+    def revoked(self, member: str) -> set[str]:
+        """Every revoked staff id of ``member``."""
+        query = select(staff_revocations.c.staff_id).where(
+            staff_revocations.c.member == member.lower()
+        )
+        with self.engine.connect() as conn:
+            return {str(r.staff_id) for r in conn.execute(query)}
+
     def is_revoked(self, member: str, staff_id: str) -> bool:
         query = select(staff_revocations.c.revoked_at).where(
             staff_revocations.c.member == member.lower(),
@@ -105,6 +118,50 @@ class StaffStore:
         }
         with self.engine.begin() as conn:
             conn.execute(insert(staff_keys).values(row))
+
+    def record_reissued(
+        self, keys: list[tuple[IssuedKey, bytes]], params_fingerprint: bytes
+    ) -> None:
+        """Record keys a rotation re-issued and keep each (sealed) for its holder, in one
+        transaction: either all of a rotation's keys are recorded or none."""
+        now = self.clock()
+        with self.engine.begin() as conn:
+            for key, sealed in keys:
+                conn.execute(
+                    insert(staff_keys).values(
+                        key_id=key.key_id,
+                        member=key.member.lower(),
+                        staff_id=key.staff_id,
+                        attributes=json.dumps(list(key.attributes)),
+                        generation=key.generation,
+                        expiry_epoch=key.expiry_epoch,
+                        issued_at=now,
+                    )
+                )
+                conn.execute(
+                    insert(staff_key_deliveries).values(
+                        key_id=key.key_id,
+                        member=key.member.lower(),
+                        staff_id=key.staff_id,
+                        params_fingerprint=params_fingerprint.hex(),
+                        sealed=sealed,
+                    )
+                )
+
+    def waiting(
+        self, member: str, staff_id: str, params_fingerprint: bytes
+    ) -> list[tuple[str, bytes]]:
+        """(key id, sealed key) re-issued to this person for the authority generation with
+        ``params_fingerprint`` (a crashed rotation's keys, for a generation never put in
+        service, are never handed out)."""
+        d = staff_key_deliveries.c
+        query = select(d.key_id, d.sealed).where(
+            d.member == member.lower(),
+            d.staff_id == staff_id,
+            d.params_fingerprint == params_fingerprint.hex(),
+        )
+        with self.engine.connect() as conn:
+            return [(str(r.key_id), bytes(r.sealed)) for r in conn.execute(query)]
 
     def keys(self, member: str, staff_id: str | None = None) -> list[IssuedKey]:
         query = select(staff_keys).where(staff_keys.c.member == member.lower())

@@ -256,10 +256,12 @@ def _check_policy(policy: str) -> None:
 
 def _seal_for(client: SharingClient, document: dict[str, Any], policy: str) -> tuple[bytes, str]:
     """The sealed container and the policy it was sealed under (shown, so that what a
-    shorthand like 'role:doctor' became is never a surprise)."""
+    shorthand like 'role:doctor' became is never a surprise), in the gateway's suite."""
     qualified, params = client.policy_for_sealing(policy)
+    suite = client.crypto_suite()
     click.echo(f"policy: {qualified}", err=True)
-    return SharingClient.seal_fhir(document, qualified, params), qualified
+    click.echo(f"cipher suite: {suite.name}", err=True)
+    return SharingClient.seal_fhir(document, qualified, params, suite), qualified
 
 
 def _upload_bar(sealed: bytes) -> Any:
@@ -281,7 +283,8 @@ def _chunks(data: bytes, bar: Any, size: int = 256 * 1024) -> Any:
     required=True,
     multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Your ABE key (`alliance record key`), or RW15 keys (`alliance gid ...`); repeatable.",
+    help="Your ABE key (`alliance record key`) or RW15 key bundle (`alliance gid ...`); "
+    "repeat it to try several, e.g. keys of an older and the current generation.",
 )
 @click.option(
     "--out",
@@ -317,13 +320,13 @@ def record_get(
 ) -> None:
     """Fetch a record (the access is logged on chain first) and decrypt it locally."""
     Purpose.parse(purpose)
-    key = [load_reader_key(p.read_bytes()) for p in key_paths]
+    keys = [load_reader_key(p.read_bytes()) for p in key_paths]
     with _client(api_url, key_file) as client:
         query = {"purpose": purpose, "referral_id": referral_id, "reason": reason}
         with client.download(record_id, break_glass=break_glass or None, **query) as download:
             data = _receive(download)
             headers = download.headers
-    plaintext = SharingClient.open(data, key)
+    plaintext = _open_with(data, keys)
     # Plaintext health data: owner-only, and never a half-written file.
     with atomic_output(out_path, mode=0o600) as handle:
         handle.write(plaintext)
@@ -332,6 +335,12 @@ def record_get(
         f"(access {headers.get('x-access-id')} logged on chain)",
         err=True,
     )
+
+
+def _open_with(container: bytes, keys: list[ReaderKey]) -> bytes:
+    """Open with whichever key does (after a rotation a person holds keys of two
+    generations; RW15 bundles of one GID given in several files are used together)."""
+    return SharingClient.open(container, keys)
 
 
 def _receive(download: Download) -> bytes:
@@ -374,6 +383,32 @@ def record_key(out_path: Path, days: int, api_url: str) -> None:
     )
 
 
+@record.command("keys")
+@click.option(
+    "--out-dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to write each key, as KEY_ID.key (created 0600).",
+)
+@_api_option
+def record_keys(out_dir: Path, api_url: str) -> None:
+    """Fetch the keys your member re-issued to you when it rotated its authority (after it
+    revoked a colleague); needs ALLIANCE_TOKEN. Keep your older keys too."""
+    with _client(api_url, None) as client:
+        rows = client.json("GET", "/keys")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for row in rows:
+        path = out_dir / f"{row['key_id']}.key"
+        with atomic_output(path, mode=0o600) as handle:
+            handle.write(base64.b64decode(row["key"]))
+        click.echo(
+            f"key {row['key_id']} (generation {row['generation']}: "
+            f"{', '.join(row['attributes'])}) valid through {row['expires']} -> {path}",
+            err=True,
+        )
+    _show([{k: v for k, v in row.items() if k != "key"} for row in rows])
+
+
 @record.command("list")
 @click.option("--patient", default=None, type=ADDRESS, help="Only this patient's records.")
 @_api_option
@@ -382,6 +417,21 @@ def record_list(patient: str | None, api_url: str, key_file: Path | None) -> Non
     """Records you may see (a patient: their own)."""
     with _client(api_url, key_file) as client:
         _show(client.json("GET", "/records", params={"patient": patient} if patient else {}))
+
+
+@record.command("erase")
+@click.argument("record_id", type=int)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@_api_option
+@_key_option
+def record_erase(record_id: int, yes: bool, api_url: str, key_file: Path | None) -> None:
+    """Erase a record and all its versions, for good: the patient (or the custodian on
+    their behalf), at the custodian's gateway. The ciphertext is deleted and the chain
+    marks the records erased; no one can read them again."""
+    if not yes:
+        click.confirm(f"Erase record {record_id} and every version of it, for good?", abort=True)
+    with _client(api_url, key_file) as client:
+        _show(client.erase_record(record_id))
 
 
 # ---- consents ---------------------------------------------------------------------------
@@ -704,7 +754,8 @@ def referral_list(api_url: str, key_file: Path | None) -> None:
 
 @click.group(cls=SdkGroup)
 def staff() -> None:
-    """A member signs its staff in: tokens for `record key|get` (ALLIANCE_TOKEN)."""
+    """A member signs its staff in (tokens for `record key|get`, ALLIANCE_TOKEN) and revokes
+    them (tokens refused, authority rotated, other staff's keys re-issued)."""
 
 
 @staff.command("token")
@@ -757,18 +808,33 @@ def staff_token(
 
 @staff.command("revoke")
 @click.option("--id", "staff_id", required=True, help="The staff member's id at your member.")
+@click.option(
+    "--rotate/--no-rotate",
+    default=True,
+    show_default=True,
+    help="Rotate your ABE authority if they hold a live key (--no-rotate: tokens only).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the gateway's answer as JSON.")
 @_api_option
 @_key_option
-def staff_revoke(staff_id: str, api_url: str, key_file: Path | None) -> None:
-    """Revoke one of your staff: every token of theirs is refused from now on.
-
-    Their ABE keys are listed: rotate your authority (`alliance abe revoke`) to shut them out
-    of records sealed from then on (contracts/README.md, "Staff").
+def staff_revoke(
+    staff_id: str, rotate: bool, as_json: bool, api_url: str, key_file: Path | None
+) -> None:
+    """Revoke one of your staff: every token of theirs is refused from now on, and your
+    gateway rotates your ABE authority to a new generation, so the keys they hold open
+    nothing sealed from then on. The gateway saves the new generation, serves its
+    parameters, publishes their hash on chain and re-issues every other live staff key;
+    your staff fetch theirs with `alliance record keys` and keep their old ones for records
+    sealed before. Revoking again rotates only if still needed.
     """
     with _client(api_url, key_file) as client:
-        out = client.revoke_staff(staff_id)
+        out = client.revoke_staff(staff_id, rotate=rotate)
+    if as_json:
+        _show(out)
+        return
     state = "revoked" if out["revoked"] else "was already revoked"
     click.echo(f"{out['staff_id']} of {out['member']} {state}")
+    click.echo(out["note"])
     for key_id in out["key_ids"]:
         click.echo(f"ABE key {key_id}")
 

@@ -22,6 +22,7 @@ from crypto.errors import PolicyError
 from crypto.header import ReaderKeys
 from crypto.policy import Attr, Gate, Node, leaves, parse_policy, to_text
 from crypto.records import decrypt_record, encrypt_record, read_container_header, write_container
+from crypto.suite import DEFAULT_SUITE, Suite, suite_by_name
 from sharing_api.auth.siwe import SiweMessage, sign_message
 from sharing_api.chain import Category, Purpose
 from sharing_api.chain.referrals import text_hash
@@ -207,9 +208,12 @@ class SharingClient:
         out = self.json("POST", "/auth/staff-tokens", json=body)
         return SharingClient(self.base_url, out["access_token"], verify=self.verify)
 
-    def revoke_staff(self, staff_id: str) -> dict[str, Any]:
-        """As a member: revoke one of its staff (their tokens stop working at once)."""
-        out: dict[str, Any] = self.json("POST", f"/auth/staff/{staff_id}/revoke")
+    def revoke_staff(self, staff_id: str, rotate: bool = True) -> dict[str, Any]:
+        """As a member: revoke one of its staff. Their tokens stop working at once; with
+        ``rotate`` (the default) the member's authority moves to a new generation if they
+        hold a live ABE key, and every other live key is re-issued (``my_reissued_keys``)."""
+        params = {"rotate": "true" if rotate else "false"}
+        out: dict[str, Any] = self.json("POST", f"/auth/staff/{staff_id}/revoke", params=params)
         return out
 
     def reveal_staff(self, pseudonym: str) -> dict[str, Any]:
@@ -260,17 +264,38 @@ class SharingClient:
                 ) from None
         return qualified, params
 
+    def crypto_suite(self) -> Suite:
+        """The alliance's cipher suite as this gateway is configured (``/health``): what
+        :meth:`seal` should be given. An older gateway that does not say means AES."""
+        named = self.json("GET", "/health").get("crypto_suite")
+        return suite_by_name(str(named)) if named else DEFAULT_SUITE
+
     def issue_my_key(self, valid_days: int = 30) -> UserKey:
         out = self.json("POST", "/keys", json={"valid_days": valid_days})
         return UserKey.from_bytes(base64.b64decode(out["key"]))
 
+    def my_reissued_keys(self) -> list[UserKey]:
+        """As staff: the keys of the current generation your member re-issued to you when
+        it rotated its authority (keep your older keys: they open records sealed before)."""
+        rows: list[dict[str, Any]] = self.json("GET", "/keys")
+        return [UserKey.from_bytes(base64.b64decode(r["key"])) for r in rows]
+
     # ---- records -----------------------------------------------------------------------------
 
     @staticmethod
-    def seal(plaintext: bytes, policy: str, params: list[AuthorityParams]) -> bytes:
-        """Encrypt locally into one container (header + streamed AEAD body)."""
+    def seal(
+        plaintext: bytes,
+        policy: str,
+        params: list[AuthorityParams],
+        suite: Suite | str = DEFAULT_SUITE,
+    ) -> bytes:
+        """Encrypt locally into one container (header + streamed AEAD body) in ``suite``
+        (``aes-256-gcm`` or ``sm4-gcm``; :meth:`crypto_suite` is the gateway's setting).
+        Opening needs no suite: the container names it."""
         body = io.BytesIO()
-        header = encrypt_record(io.BytesIO(plaintext), body, policy, params)
+        header = encrypt_record(
+            io.BytesIO(plaintext), body, policy, params, suite=suite_by_name(suite)
+        )
         out = io.BytesIO()
         write_container(header, out)
         out.write(body.getvalue())
@@ -287,13 +312,16 @@ class SharingClient:
 
     @staticmethod
     def seal_fhir(
-        resource: bytes | str | dict[str, Any], policy: str, params: list[AuthorityParams]
+        resource: bytes | str | dict[str, Any],
+        policy: str,
+        params: list[AuthorityParams],
+        suite: Suite | str = DEFAULT_SUITE,
     ) -> bytes:
         """Validate a FHIR R4 resource or bundle (``fhir.resources``), then encrypt it: an
         invalid document raises FhirError (a ValueError) before anything is encrypted or sent."""
         document = validate_resource(resource)
         plaintext = json.dumps(document, ensure_ascii=False).encode()
-        return SharingClient.seal(plaintext, policy, params)
+        return SharingClient.seal(plaintext, policy, params, suite)
 
     def supersede(
         self, record_id: int, policy: str, ciphertext: bytes | Iterator[bytes]
@@ -329,6 +357,12 @@ class SharingClient:
             content=ciphertext,
             headers={"Content-Type": "application/octet-stream"},
         )
+        return out
+
+    def erase_record(self, record_id: int) -> list[dict[str, Any]]:
+        """Erase a record and its versions (as its patient, or its custodian), at the
+        custodian's gateway; the versions as they stand now (``erased`` true)."""
+        out: list[dict[str, Any]] = self.json("POST", f"/records/{record_id}/erase")
         return out
 
     def fetch(self, record_id: int, **params: Any) -> tuple[bytes, dict[str, str]]:

@@ -57,6 +57,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/referrals/{referral_id}"): AUTHED,
     ("GET", "/referrals/{referral_id}/history"): AUTHED,
     ("POST", "/keys"): {S},
+    ("GET", "/keys"): {S},
     ("GET", "/keys/authorities"): {PUBLIC},
     ("POST", "/keys/gid"): {S},
     ("POST", "/keys/credentials"): {R},

@@ -63,3 +63,29 @@ def test_html_escapes_and_charts(tmp_path: Path) -> None:
         out = list(csv.DictReader(f))
     assert [r["basis"] for r in out] == ["break-glass"] * 2
     assert out[0]["time_utc"] == "2023-11-14T22:13:21Z" and out[0]["purpose"] == "treatment"
+
+
+def test_verify_blobs_checks_each_header_against_its_policy_commitment(tmp_path: Path) -> None:
+    """The chain holds a commitment to the policy, not its text: the auditor, who reads
+    the blobs, checks the sealed header against it."""
+    import io
+
+    from crypto.authority import AttributeAuthority
+    from crypto.policy_commitment import policy_commitment
+    from crypto.records import read_container_header
+    from sharing_api.sdk import SharingClient
+
+    authority = AttributeAuthority.setup("h1")
+    sealed = SharingClient.seal(b"x" * 200_000, "h1.dept:psychiatry", [authority.params()])
+    other = SharingClient.seal(b"y", "h1.dept:cardiology", [authority.params()])
+    store = LocalStorage(tmp_path / "store")
+    info = store.put(sealed)
+
+    def record(commitment: bytes) -> dict[str, object]:
+        return {**_record(1, info.cid, sealed), "policy_commitment": "0x" + commitment.hex()}
+
+    own = policy_commitment(read_container_header(io.BytesIO(sealed)))
+    claimed = policy_commitment(read_container_header(io.BytesIO(other)))
+    assert verify_blobs(store, [record(own)]).ok == 1
+    result = verify_blobs(store, [record(claimed)])
+    assert result.ok == 0 and "policy commitment" in result.failures[0]["error"]

@@ -32,6 +32,15 @@ def test_records_part_succeeds_and_says_why(
     assert b"Chest pain" not in (records / "record.body").read_bytes()
 
 
+def test_records_part_in_the_national_suite(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo", "--workdir", str(tmp_path), "--records-only", "--suite", "sm4-gcm"]) == 0
+    out = capsys.readouterr().out
+    assert "FAIL" not in out and "cipher suite: sm4-gcm" in out
+    assert (tmp_path / "records" / "record.body").read_bytes()[4:6] == b"\x02\x02"
+
+
 @pytest.mark.integration
 def test_full_alliance_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Node, contracts, store and API: referral, reads, revocation, break-glass, audit."""

@@ -14,7 +14,8 @@ from sharing_api.chain.consent import Granted
 from sharing_api.chain.typed_data import GrantTerms
 
 CID = "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG"
-POLICY = "h1.role:doctor or (h2.role:doctor and h2.dept:cardiology)"
+# What the chain holds of a policy: its commitment (crypto/policy_commitment), 32 bytes.
+POLICY = hashlib.sha256(b"h1.role:doctor or (h2.role:doctor and h2.dept:cardiology)").digest()
 
 
 def sha(text: str) -> bytes:

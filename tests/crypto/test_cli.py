@@ -225,3 +225,31 @@ def test_wrong_passphrase(
         == 1
     )
     assert "wrong passphrase" in capsys.readouterr().err
+
+
+def test_national_suite_for_records_and_key_files(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record = workdir / "note.txt"
+    record.write_bytes(os.urandom(3000))
+    assert _run("abe", "setup", "--out", "h1", "--id", "h1", "--suite", "sm4-gcm") == 0
+    keygen = ["abe", "keygen", "--authority", "h1", "--attrs", "role:doctor"]
+    assert _run(*keygen, "--expires", "2099-01-01", "--out", "doc.key") == 0
+    # Key files record their suite after "ALKS" and the version; keygen follows master.key.
+    assert (workdir / "h1" / "master.key").read_bytes()[4:6] == b"\x02\x02"
+    assert (workdir / "doc.key").read_bytes()[4:6] == b"\x02\x02"
+    encrypt = ["abe", "encrypt", "--params", "h1", "--policy", "role:doctor"]
+    assert _run(*encrypt, "--suite", "sm4-gcm", str(record), "sm4.alr") == 0
+    monkeypatch.setenv("ALLIANCE_CRYPTO_SUITE", "aes-256-gcm")  # the setting, by environment
+    assert _run(*encrypt, str(record), "aes.alr") == 0
+    capsys.readouterr()
+    for name, suite in (("sm4.alr", "sm4-gcm"), ("aes.alr", "aes-256-gcm")):
+        assert _run("abe", "inspect", name) == 0
+        assert f"cipher suite: {suite} (format version 2)" in capsys.readouterr().out
+        # Decrypting reads the suite from the record: one key opens both.
+        assert _run("abe", "decrypt", "--key", "doc.key", name, f"{name}.out") == 0
+        assert (workdir / f"{name}.out").read_bytes() == record.read_bytes()
+    capsys.readouterr()
+    assert _run(*encrypt, "--suite", "sm4-cbc", str(record), "bad.alr") != 0
+    assert "'sm4-cbc' is not one of 'aes-256-gcm', 'sm4-gcm'" in capsys.readouterr().err
+    assert not (workdir / "bad.alr").exists()

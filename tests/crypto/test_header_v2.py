@@ -1,5 +1,5 @@
-"""Header version 2: FAME wraps for single-authority parts, one RW15 wrap for the parts that
-AND attributes of several authorities; version 1 still opens; expiry, rotation, re-wrap and
+"""Header version 3: FAME wraps for single-authority parts, one RW15 wrap for the parts that
+AND attributes of several authorities; versions 1 and 2 still open; expiry, rotation, re-wrap and
 tampering for both schemes."""
 
 from __future__ import annotations
@@ -35,15 +35,22 @@ def _params(alliance: Alliance, reg: AttributeAuthority) -> list[AuthorityParams
     return [alliance.h1.params(), alliance.pj.params(), reg.params()]
 
 
-def _seal(alliance: Alliance, reg: AttributeAuthority, policy: str, **kw: int) -> RecordHeader:
-    return seal_header(os.urandom(32), os.urandom(16), policy, _params(alliance, reg), **kw)
+def _seal(
+    alliance: Alliance,
+    reg: AttributeAuthority,
+    policy: str,
+    epoch: int | None = None,
+    version: int | None = None,
+) -> RecordHeader:
+    params = _params(alliance, reg)
+    return seal_header(os.urandom(32), os.urandom(16), policy, params, epoch, version=version)
 
 
 def test_cross_authority_and_opens_for_one_gid_only(
     alliance: Alliance, reg: AttributeAuthority
 ) -> None:
     header = RecordHeader.from_bytes(_seal(alliance, reg, TIERED).to_bytes())
-    assert header.version == 2 and [type(w) for w in header.wraps] == [Rw15Wrap]
+    assert header.version == 3 and [type(w) for w in header.wraps] == [Rw15Wrap]
     later = alliance.now + 30
     chief = _bundle(
         CHIEF, (alliance.h1, ["dept:cardiology"], later), (reg, ["title:chief-physician"], later)
@@ -85,16 +92,21 @@ def test_expiry_is_enforced_per_authority(alliance: Alliance, reg: AttributeAuth
         open_header(header, expired_title)
 
 
-def test_version_1_headers_still_open_and_fame_only_stays_version_1(
+def test_older_versions_still_open_and_fame_only_stays_version_2(
     alliance: Alliance, reg: AttributeAuthority
 ) -> None:
-    v1 = _seal(alliance, reg, "h1.role:doctor or pj.role:doctor")
-    assert v1.version == 1 and v1.to_bytes()[4] == 1
-    assert len(open_header(RecordHeader.from_bytes(v1.to_bytes()), alliance.cardiologist)) == 32
-    forced = _seal(alliance, reg, "h1.role:doctor or pj.role:doctor", version=2)
+    fame_only = "h1.role:doctor or pj.role:doctor"
+    v2 = _seal(alliance, reg, fame_only)
+    assert v2.version == 2 and v2.to_bytes()[4] == 2
+    assert len(open_header(RecordHeader.from_bytes(v2.to_bytes()), alliance.cardiologist)) == 32
+    v1 = _seal(alliance, reg, fame_only, version=1)
+    assert v1.to_bytes()[4] == 1
+    assert len(open_header(RecordHeader.from_bytes(v1.to_bytes()), alliance.pj_doctor)) == 32
+    forced = _seal(alliance, reg, fame_only, version=3)
     assert len(open_header(RecordHeader.from_bytes(forced.to_bytes()), alliance.pj_doctor)) == 32
-    with pytest.raises(ValueError):
-        _seal(alliance, reg, TIERED, version=1)
+    for old in (1, 2):
+        with pytest.raises(ValueError):
+            _seal(alliance, reg, TIERED, version=old)
 
 
 def test_rewrap_and_rotation(alliance: Alliance, reg: AttributeAuthority) -> None:
@@ -106,15 +118,15 @@ def test_rewrap_and_rotation(alliance: Alliance, reg: AttributeAuthority) -> Non
     rotated = alliance.h1.rotate()
     params = [rotated.params(), reg.params()]
     moved = rewrap(header, chief, params)
-    assert moved.version == 2
+    assert moved.version == 3
     with pytest.raises(DecryptionError, match="another generation"):
         open_header(moved, chief)  # the old h1 grant is of generation 1
     fresh = chief.merge(_bundle(CHIEF, (rotated, ["dept:cardiology"], later)))
     key = open_header(moved, fresh)
     assert key == open_header(header, chief)
-    # Re-wrapped to a FAME-only policy, the header is version 1 again.
+    # Re-wrapped to a FAME-only policy, the header is version 2 again.
     nurse = rewrap(moved, fresh, [alliance.h1.params()], "h1.role:nurse")
-    assert nurse.version == 1 and open_header(nurse, alliance.h1_nurse) == key
+    assert nurse.version == 2 and open_header(nurse, alliance.h1_nurse) == key
 
 
 def test_version_1_authorities_cannot_take_part_in_rw15(alliance: Alliance) -> None:
@@ -125,7 +137,7 @@ def test_version_1_authorities_cannot_take_part_in_rw15(alliance: Alliance) -> N
         )
 
 
-def test_every_byte_of_a_v2_header_is_authenticated(
+def test_every_byte_of_a_v3_header_is_authenticated(
     alliance: Alliance, reg: AttributeAuthority
 ) -> None:
     later = alliance.now + 30
@@ -145,6 +157,7 @@ def test_every_byte_of_a_v2_header_is_authenticated(
 
 @settings(max_examples=200, deadline=None)
 @given(body=st.binary(max_size=800))
-def test_random_bytes_behind_the_v2_magic_raise_only_format_errors(body: bytes) -> None:
-    with contextlib.suppress(FormatError):
-        RecordHeader.from_bytes(b"ALRH\x02" + body)
+def test_random_bytes_behind_the_v3_magic_raise_only_format_errors(body: bytes) -> None:
+    for suite in (b"\x01", b"\x02"):
+        with contextlib.suppress(FormatError):
+            RecordHeader.from_bytes(b"ALRH\x03" + suite + body)

@@ -34,6 +34,6 @@ def test_wrong_passphrase_kind_and_corruption(tmp_path: Path) -> None:
 
 def test_kdf_parameters_are_bounded() -> None:
     sealed = bytearray(seal("user", b"secret", "pw", log2_n=MIN_LOG2_N))
-    sealed[4 + 1 + 4 + 4] = 40  # log2(n) = 40 would take forever
+    sealed[4 + 1 + 1 + 4 + 4] = 40  # after magic, version, suite, kind: log2(n) = 40
     with pytest.raises(KeystoreError, match="out-of-range"):
         unseal(bytes(sealed), "pw", "user")

@@ -31,6 +31,7 @@ from crypto.policy import parse_policy
 from crypto.records import read_container_header
 from crypto.rw15_keys import Rw15Key
 from crypto.stream import StreamHeader
+from crypto.suite import SM4_GCM_SM3
 from tests.crypto.conftest import Alliance
 
 
@@ -49,7 +50,10 @@ PARSERS: dict[str, Callable[[bytes], Any]] = {
     "record header": RecordHeader.from_bytes,
     "record header v2": RecordHeader.from_bytes,
     "rw15 key": Rw15Key.from_bytes,
+    "record header (sm4)": RecordHeader.from_bytes,
     "stream header": StreamHeader.from_bytes,
+    "stream header (sm4)": StreamHeader.from_bytes,
+    "stream header (v1)": StreamHeader.from_bytes,
     "container": _container,
     "g1": DEFAULT_GROUP.load_g1,
     "g2": DEFAULT_GROUP.load_g2,
@@ -68,6 +72,9 @@ def valid(alliance: Alliance) -> dict[str, bytes]:
     params = [alliance.h1.params(), alliance.pj.params()]
     v2 = seal_header(os.urandom(32), os.urandom(16), both, params)
     grant = alliance.h1.issue_rw15_key("0x" + "12" * 20, ["role:nurse"], alliance.now + 9)
+    sm4_header = seal_header(
+        os.urandom(32), os.urandom(16), "role:nurse", [alliance.h1.params()], suite=SM4_GCM_SM3
+    )
     container = io.BytesIO()
     from crypto.records import write_container
 
@@ -84,7 +91,10 @@ def valid(alliance: Alliance) -> dict[str, bytes]:
         "record header": header.to_bytes(),
         "record header v2": v2.to_bytes(),
         "rw15 key": Rw15Key(grant.key.gid, (grant,)).to_bytes(),
+        "record header (sm4)": sm4_header.to_bytes(),
         "stream header": StreamHeader(1 << 20, os.urandom(16)).to_bytes(),
+        "stream header (sm4)": StreamHeader(1 << 20, os.urandom(16), SM4_GCM_SM3).to_bytes(),
+        "stream header (v1)": StreamHeader(1 << 20, os.urandom(16), version=1).to_bytes(),
         "container": container.getvalue(),
         "g1": grp.dump_g1(grp.g1() * grp.random_scalar()),
         "g2": grp.dump_g2(grp.g2() * grp.random_scalar()),

@@ -78,6 +78,6 @@ def test_wrong_key_is_detected() -> None:
 
 def test_chunk_size_bounds_are_enforced_on_read() -> None:
     sealed = bytearray(_seal(b"x"))
-    sealed[5:9] = (1 << 30).to_bytes(4, "big")
+    sealed[6:10] = (1 << 30).to_bytes(4, "big")  # after magic, version and suite
     with pytest.raises(FormatError, match="chunk size"):
         _open(bytes(sealed))

@@ -70,7 +70,7 @@ def test_an_idle_client_banks_no_credit() -> None:
         for _ in range(10):
             await queue.run(["heavy"], client="heavy")
 
-        async def light_calls() -> list[Any]:
+        async def light_calls() -> list[list[dict[str, Any]]]:
             return await asyncio.gather(*(queue.run(["light"], client="light") for _ in range(10)))
 
         light = asyncio.create_task(light_calls())

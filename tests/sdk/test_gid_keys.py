@@ -1,8 +1,8 @@
 """RW15 through the gateway and the SDK: GIDs bound to people (a signed request by the GID's
 own key, to a GID the authority verified), the regulator issuing title keys, a record
 sealed under an AND across h1 and the regulator, read by the chief physician and refused by
-the cryptography to an attending of the same department; version 1 records, re-wrap and
-tampering of a version 2 header."""
+the cryptography to an attending of the same department; version 1 and 2 records, re-wrap
+and tampering of a version 3 (RW15) header, RW15 in the SM4 suite."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from eth_account import Account
 
 from crypto.errors import DecryptionError
 from crypto.expiry import current_epoch
-from crypto.header import RecordHeader, rewrap
-from crypto.records import read_container_header, write_container
+from crypto.header import RecordHeader, rewrap, seal_header
+from crypto.records import encrypt_body, new_record, read_container_header, write_container
 from crypto.rw15_keys import Rw15Key
 from sharing_api.auth.key_request import build_request, sign_request
 from sharing_api.sdk import ApiError, SharingClient
@@ -201,7 +201,7 @@ def test_cross_authority_and_end_to_end(world: World, tmp_path: Path) -> None:
     qualified, params = world.chief.client.policy_for_sealing(TIERED)
     assert {p.authority for p in params} == {"h1", "reg"}
     sealed = SharingClient.seal(b"chief-only discharge summary", qualified, params)
-    assert read_container_header(io.BytesIO(sealed)).version == 2
+    assert read_container_header(io.BytesIO(sealed)).version == 3
     rid = world.chief.client.upload(patient, "discharge", qualified, sealed)["record_id"]
 
     data, _ = world.chief.client.fetch(rid)
@@ -224,7 +224,7 @@ def test_cross_authority_and_end_to_end(world: World, tmp_path: Path) -> None:
     write_container(moved, out)
     assert SharingClient.open(out.getvalue() + body, attending_keys).startswith(b"chief-only")
 
-    # Tampering with any part of the v2 header is detected.
+    # Tampering with any part of the v3 header is detected.
     raw = bytearray(moved.to_bytes())
     raw[len(raw) // 2] ^= 0x01
     tampered = io.BytesIO()
@@ -238,11 +238,29 @@ def test_cross_authority_and_end_to_end(world: World, tmp_path: Path) -> None:
     assert load_or_create(path, "pass phrase for tests").gid == first.gid
 
 
-def test_version_1_records_still_open(world: World) -> None:
+def test_version_1_and_2_records_still_open(world: World) -> None:
     params = [world.chief.client.authority_params("h1")]
-    sealed = SharingClient.seal(b"v1", "h1.dept:cardiology", params)
-    assert read_container_header(io.BytesIO(sealed)).version == 1
-    assert SharingClient.open(sealed, world.chief.client.issue_my_key()) == b"v1"
+    key = world.chief.client.issue_my_key()
+    for version in (1, 2):
+        header, data_key = new_record("h1.dept:cardiology", params)
+        if version == 1:  # as written before cipher suites and RW15
+            header = seal_header(data_key, header.stream_id, header.policy, params, version=1)
+        body, out = io.BytesIO(), io.BytesIO()
+        encrypt_body(header, data_key, io.BytesIO(b"old"), body)
+        write_container(header, out)
+        container = out.getvalue() + body.getvalue()
+        assert read_container_header(io.BytesIO(container)).version == version
+        assert SharingClient.open(container, key) == b"old"
+
+
+def test_rw15_in_the_sm4_suite(world: World) -> None:
+    qualified, params = world.chief.client.policy_for_sealing(TIERED)
+    sealed = SharingClient.seal(b"sm4 and rw15", qualified, params, suite="sm4-gcm")
+    header = read_container_header(io.BytesIO(sealed))
+    assert header.version == 3 and header.suite.aead_name == "SM4-GCM"
+    assert (
+        SharingClient.open(sealed, _keys(world, world.chief, "chief-physician")) == b"sm4 and rw15"
+    )
 
 
 def test_a_rotated_member_authority_still_seals_rw15_parts(world: World) -> None:

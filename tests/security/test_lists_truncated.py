@@ -11,6 +11,7 @@ from eth_account import Account
 
 from sharing_api.chain import Category
 from tests.api.conftest import Cast
+from tests.contracts.helpers import POLICY
 
 OLD_CAP = 500
 
@@ -22,9 +23,7 @@ def test_a_list_longer_than_the_old_cap_comes_whole_through_the_cursor(cast: Cas
     def register(i: int) -> int:
         digest = hashlib.sha256(b"record %d" % i).digest()
         cid = "bafk" + digest.hex()[:40]
-        return clinic.records.register(
-            patient, Category.LAB, cid, digest, "c1.role:doctor"
-        ).record_id
+        return clinic.records.register(patient, Category.LAB, cid, digest, POLICY).record_id
 
     with ThreadPoolExecutor(8) as pool:
         ids = sorted(pool.map(register, range(OLD_CAP + 7)))

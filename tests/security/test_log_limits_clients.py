@@ -12,6 +12,7 @@ from eth_account import Account
 
 from sharing_api.chain import Alliance, Category, ChainClient
 from sharing_api.index import IndexDB, Indexer
+from tests.contracts.helpers import POLICY
 from tests.support.api import H1, deploy_test_alliance
 from tests.support.ledger import DEV_KEYS, NodeProcess
 
@@ -27,7 +28,7 @@ def test_indexer_and_event_reads_page_through_a_capped_node(
     patient = Account.create().address
     for i in range(RECORDS):
         digest = hashlib.sha256(str(i).encode()).digest()
-        h1.records.register(patient, Category.SUMMARY, f"bafk{i}", digest, "h1.role:doctor")
+        h1.records.register(patient, Category.SUMMARY, f"bafk{i}", digest, POLICY)
     # A plain query over the whole history is refused by this node ...
     with pytest.raises(Exception, match="narrow the range"):
         h1.client.rpc.call(

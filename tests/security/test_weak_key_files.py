@@ -38,7 +38,7 @@ def test_new_key_files_use_the_raised_cost(tmp_path: Path) -> None:
     assert DEFAULT_LOG2_N >= 17
     path = tmp_path / "new.key"
     write_key_file(path, "ledger", b"\x02" * 32, "pw")
-    log2_n = path.read_bytes()[4 + 1 + 4 + len("ledger")]
+    log2_n = path.read_bytes()[4 + 1 + 1 + 4 + len("ledger")]  # magic, version, suite, kind
     assert log2_n == DEFAULT_LOG2_N
     with pytest.raises(KeystoreError, match="log2 N"):
         seal("ledger", b"x", "pw", log2_n=MIN_LOG2_N - 1)

@@ -227,6 +227,32 @@ def test_break_glass_reads_are_marked_with_their_review(
         client.close()
 
 
+def test_the_patient_erases_a_record_from_the_wallet(
+    api: RunningApi, alliance: support.TestAlliance, page: Page
+) -> None:
+    """Erasure is one button and one question in words; afterwards the record is listed as
+    erased and nobody can read it (410)."""
+    patient = Account.create()
+    clinic = signed_in(api, alliance.keys["clinic"])
+    h1 = signed_in(api, alliance.keys["h1"])
+    sealed = clinic.seal(b'{"resourceType": "Observation"}', POLICY, [h1.authority_params("h1")])
+    rid = clinic.upload(patient.address, "lab", POLICY, sealed)["record_id"]
+    wallet = WalletPage(page, api.url)
+    wallet.open()
+    wallet.import_key("0x" + bytes(patient.key).hex(), PASSPHRASE)
+    assert [r["erased"] for r in wallet.records() if r["record_id"] == rid] == [False]
+    question = wallet.erase(rid)
+    assert f"#{rid}" in question and "for good" in question
+    (shown,) = [r for r in wallet.records() if r["record_id"] == rid]
+    assert shown["erased"] and "Erased" in shown["text"]
+    doctor = h1.staff_client("dr-erase", "doctor")
+    with pytest.raises(ApiError) as gone:
+        doctor.fetch(rid)
+    assert gone.value.status == 410
+    for client in (clinic, h1, doctor):
+        client.close()
+
+
 def test_patient_answers_referral_proposals(
     api: RunningApi, alliance: support.TestAlliance, page: Page
 ) -> None:

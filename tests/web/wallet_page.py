@@ -115,9 +115,26 @@ class WalletPage:
 
     def records(self) -> list[dict[str, Any]]:
         return [
-            {"record_id": int(li.get_attribute("data-record-id") or 0), "text": li.inner_text()}
+            {
+                "record_id": int(li.get_attribute("data-record-id") or 0),
+                "erased": li.get_attribute("data-erased") == "yes",
+                "text": li.inner_text(),
+            }
             for li in self.page.locator("li.record").all()
         ]
+
+    def erase(self, record_id: int) -> str:
+        """Press the record's Erase button and accept the confirmation; the question the
+        wallet asked before erasing anything."""
+        asked: list[str] = []
+
+        def accept(dialog: Any) -> None:
+            asked.append(dialog.message)
+            dialog.accept()
+
+        self.page.once("dialog", accept)
+        self._act(f"li.record[data-record-id='{record_id}'] button.erase", "erase")
+        return asked[0]
 
     def accesses(self, record_id: int) -> list[dict[str, Any]]:
         items = self.page.locator(f"li.record[data-record-id='{record_id}'] li.access").all()

@@ -1,5 +1,6 @@
 """The hosted members' secrets at rest: ledger keys and ABE master keys in key files sealed
-under one passphrase (``crypto.keystore``: scrypt + AES-256-GCM), unlocked once at start.
+under one passphrase (``crypto.keystore``: scrypt + AES-256-GCM, or SM4-GCM in the gateway's
+``crypto_suite``; each file names its suite), unlocked once at start.
 
 The passphrase comes from a file (``--passphrase-file`` or the ``passphrase_file`` setting,
 e.g. a systemd credential) or else ``ALLIANCE_PASSPHRASE``. A missing or wrong passphrase and
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -18,7 +19,15 @@ from eth_account import Account
 
 from crypto.authority import AttributeAuthority
 from crypto.errors import KeystoreError
-from crypto.keystore import DEFAULT_LOG2_N, read_key_file, write_key_file
+from crypto.keystore import (
+    DEFAULT_LOG2_N,
+    MIN_LOG2_N,
+    key_file_suite,
+    read_key_file,
+    sealed_cost,
+    write_key_file,
+)
+from crypto.suite import DEFAULT_SUITE, Suite
 from sharing_api.api.core.config import ApiSettings, HostedMember
 
 LEDGER_KIND = "ledger"  # a member's 32-byte ledger (secp256k1) private key
@@ -37,6 +46,8 @@ class UnlockedMember:
     ledger_key: bytes
     authority: AttributeAuthority | None
     audit_key: X25519PrivateKey | None = None
+    # What unlocked them: the gateway re-seals the authority under it when it rotates.
+    passphrase: str = field(default="", repr=False)
 
 
 def resolve_passphrase(settings: ApiSettings, environ: Mapping[str, str] | None = None) -> str:
@@ -91,12 +102,36 @@ def unlock_member(member: HostedMember, passphrase: str) -> UnlockedMember:
         if len(sealed) != 32:
             raise KeystoreError(f"{member.audit_key_file}: an audit key is 32 bytes")
         audit_key = X25519PrivateKey.from_private_bytes(sealed)
-    return UnlockedMember(raw, authority, audit_key)
+    return UnlockedMember(raw, authority, audit_key, passphrase)
 
 
-def seal_audit_key(path: Path, key: X25519PrivateKey, passphrase: str, log2_n: int) -> None:
+@dataclass(frozen=True)
+class AuthorityFile:
+    """Where a hosted member's authority is sealed, and the passphrase that sealed it."""
+
+    path: Path
+    passphrase: str = field(repr=False)
+
+    def save(self, authority: AttributeAuthority) -> None:
+        """Re-seal a rotated authority over the file: atomically, 0600, at the cost and in the
+        cipher suite the file was sealed with (never below the keystore's minimum cost)."""
+        try:
+            cost, suite = max(sealed_cost(self.path), MIN_LOG2_N), key_file_suite(self.path)
+        except (OSError, KeystoreError):
+            cost, suite = DEFAULT_LOG2_N, DEFAULT_SUITE
+        raw = authority.to_bytes()
+        write_key_file(self.path, AUTHORITY_KIND, raw, self.passphrase, cost, suite)
+
+
+def seal_audit_key(
+    path: Path,
+    key: X25519PrivateKey,
+    passphrase: str,
+    log2_n: int,
+    suite: Suite = DEFAULT_SUITE,
+) -> None:
     """Seal a regulator's X25519 audit key into ``path`` (0600, atomic)."""
-    write_key_file(path, AUDIT_KIND, key.private_bytes_raw(), passphrase, log2_n)
+    write_key_file(path, AUDIT_KIND, key.private_bytes_raw(), passphrase, log2_n, suite)
 
 
 def unlock_members(settings: ApiSettings, passphrase: str | None = None) -> list[UnlockedMember]:
@@ -117,11 +152,15 @@ def unlock_members(settings: ApiSettings, passphrase: str | None = None) -> list
 
 
 def seal_ledger_key(
-    path: Path, private_key: str | bytes, passphrase: str, log2_n: int = DEFAULT_LOG2_N
+    path: Path,
+    private_key: str | bytes,
+    passphrase: str,
+    log2_n: int = DEFAULT_LOG2_N,
+    suite: Suite = DEFAULT_SUITE,
 ) -> str:
     """Seal a ledger key into ``path`` (0600, atomic); returns the account's address."""
     account = Account.from_key(private_key)
-    write_key_file(path, LEDGER_KIND, bytes(account.key), passphrase, log2_n)
+    write_key_file(path, LEDGER_KIND, bytes(account.key), passphrase, log2_n, suite)
     return str(account.address)
 
 
@@ -132,16 +171,18 @@ def seal_hosted_member(
     passphrase: str,
     authority: AttributeAuthority | None = None,
     log2_n: int = DEFAULT_LOG2_N,
+    suite: Suite = DEFAULT_SUITE,
 ) -> HostedMember:
     """Seal a member's keys into ``directory`` and describe them for the API config
     (used by `alliance demo` and the tests' alliance)."""
     directory.mkdir(parents=True, exist_ok=True)
     key_file = directory / f"{name}.ledger.key"
-    seal_ledger_key(key_file, private_key, passphrase, log2_n)
+    seal_ledger_key(key_file, private_key, passphrase, log2_n, suite)
     if authority is None:
         return HostedMember(key_file=str(key_file))
     authority_file = directory / f"{name}.authority.key"
-    write_key_file(authority_file, AUTHORITY_KIND, authority.to_bytes(), passphrase, log2_n)
+    raw = authority.to_bytes()
+    write_key_file(authority_file, AUTHORITY_KIND, raw, passphrase, log2_n, suite)
     return HostedMember(
         key_file=str(key_file),
         authority=authority.authority,

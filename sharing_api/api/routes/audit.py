@@ -11,9 +11,9 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from sharing_api.api.break_glass import check_reviewer, open_texts, seal_justification
+from sharing_api.api.break_glass import check_reviewer, review_texts, seal_justification
 from sharing_api.api.deps import FreshServices, Regulator, StaffOnly
-from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden, not_found
+from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, not_found
 from sharing_api.api.fhir_export import audit_bundle
 from sharing_api.api.paging import PAGED, PageDep
 from sharing_api.api.schemas import (
@@ -68,6 +68,7 @@ class SummaryOut(BaseModel):
     accesses: int
     break_glass: int
     break_glass_unjustified: int
+    erased_records: int = 0  # erased at the patient's request (RecordErased)
 
 
 @router.get("/accesses", responses=LISTED, summary="Every logged access, paged")
@@ -125,9 +126,11 @@ def break_glass(
 def summary(_: Regulator, services: FreshServices) -> SummaryOut:
     idx = services.index
     all_consents = idx.consents()
+    all_records = idx.records()
     bg = idx.accesses(basis=int(Basis.BREAK_GLASS))
     return SummaryOut(
-        records=len(idx.records()),
+        records=len(all_records),
+        erased_records=sum(1 for r in all_records if r["erased"]),
         consents=len(all_consents),
         revoked_consents=sum(1 for c in all_consents if c["revoked"]),
         referrals=len(idx.referrals()),
@@ -213,8 +216,8 @@ def sealed(access_id: IdPath, _: Regulator, services: FreshServices) -> list[Sea
 @router.get(
     "/break-glass/{access_id}/review",
     responses=PROBLEM_RESPONSES,
-    summary="The reason and justification opened with the regulator's audit key, checked "
-    "against the chain",
+    summary="The reason and justification opened with the regulator's audit key (held by "
+    "this gateway), fetched from the reader's gateway if kept there, checked against the chain",
 )
 def review(
     access_id: IdPath,
@@ -222,15 +225,15 @@ def review(
     services: FreshServices,
 ) -> BreakGlassReviewOut:
     row = _break_glass_row(services, access_id)
-    key = services.audit_keys.get(services.signer(principal.member).client.address)
-    if key is None:
-        raise forbidden("this gateway holds no audit key of yours")
-    on_chain = {"reason": row["reason_hash"], "justification": row["justification_hash"]}
-    opened = open_texts(services, key, access_id, on_chain)
+    opened = review_texts(services, principal, row)
 
     def out(kind: str) -> OpenedTextOut | None:
         found = opened.get(kind)
-        return None if found is None else OpenedTextOut(**vars(found))
+        if found is None:
+            return None
+        return OpenedTextOut(
+            text=found.text, commitment=found.commitment, matches_chain=found.matches_chain
+        )
 
     return BreakGlassReviewOut(
         access=access_out(row), reason=out("reason"), justification=out("justification")

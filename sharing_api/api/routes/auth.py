@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field, StringConstraints
 
 from crypto.authority import qualify
@@ -13,12 +12,12 @@ from sharing_api.api.core.limits import client_key
 from sharing_api.api.core.security import Kind, NonceLimitError, Principal
 from sharing_api.api.deps import Anyone, MemberOnly, ServicesDep
 from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden
+from sharing_api.api.staff_revocation import revoke_staff as revoke_staff_at_gateway
 from sharing_api.auth.siwe import SiweError, parse_message, verify_message
 from sharing_api.chain import Role
 from sharing_api.index.credentials import GidConflict
 
 router = APIRouter(prefix="/auth", tags=["auth"])
-log = logging.getLogger(__name__)
 
 
 class NonceOut(BaseModel):
@@ -61,9 +60,16 @@ class StaffRevokedOut(BaseModel):
     staff_id: str
     member: str
     revoked: bool = Field(description="false if the staff member was revoked already")
-    key_ids: list[str] = Field(
-        description="ABE keys issued to them: rotate the member's authority to shut them out"
+    key_ids: list[str] = Field(description="every ABE key recorded as issued to them")
+    rotated: bool = Field(
+        description="the member's authority rotated: their keys open nothing sealed from now on"
     )
+    generation: int | None = Field(description="the authority's generation now (null: none)")
+    reissued: int = Field(description="keys of other staff re-issued (fetched with GET /keys)")
+    params_hash_tx: str | None = Field(
+        description="the transaction publishing the new parameters' hash on chain, if sent"
+    )
+    note: str = Field(description="what happened, in words")
 
 
 class MeOut(BaseModel):
@@ -165,18 +171,23 @@ def staff_token(body: StaffTokenIn, member: MemberOnly, services: ServicesDep) -
 @router.post(
     "/staff/{staff_id}/revoke",
     responses=PROBLEM_RESPONSES,
-    summary="A member revokes one of its staff: every token of theirs stops working now",
+    summary="A member revokes one of its staff: every token of theirs stops working now, and "
+    "the member's authority rotates so their ABE keys open nothing sealed from now on",
 )
-def revoke_staff(staff_id: StaffId, member: MemberOnly, services: ServicesDep) -> StaffRevokedOut:
-    revoked = services.staff.revoke(member.member, staff_id)
-    log.warning("member %s revoked staff %s", member.member, staff_id)
-    keys = services.staff.keys(member.member, staff_id)
-    return StaffRevokedOut(
-        staff_id=staff_id,
-        member=member.member,
-        revoked=revoked,
-        key_ids=[k.key_id for k in keys],
-    )
+def revoke_staff(
+    staff_id: StaffId,
+    member: MemberOnly,
+    services: ServicesDep,
+    rotate: Annotated[
+        bool,
+        Query(
+            description="rotate the member's ABE authority if the person holds a live key of "
+            "its current generation (re-issuing every other live key); false: tokens only"
+        ),
+    ] = True,
+) -> StaffRevokedOut:
+    done = revoke_staff_at_gateway(services, member.member, staff_id, rotate)
+    return StaffRevokedOut(staff_id=staff_id, member=member.member, **vars(done))
 
 
 @router.get("/me", summary="Who the token says you are")

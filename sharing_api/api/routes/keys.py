@@ -9,10 +9,12 @@ import hashlib
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
+from crypto.authority import UserKey
 from crypto.expiry import current_epoch, date_of
 from sharing_api.api.deps import ServicesDep, StaffOnly
 from sharing_api.api.errors import PROBLEM_RESPONSES, forbidden, not_found
 from sharing_api.index.staff import IssuedKey
+from sharing_api.staff.delivery import open_key
 
 router = APIRouter(prefix="/keys", tags=["keys"])
 MAX_DAYS = 366
@@ -24,6 +26,8 @@ class KeyRequest(BaseModel):
 
 class KeyOut(BaseModel):
     authority: str
+    generation: int
+    key_id: str
     subject: str
     attributes: list[str]
     expires: str
@@ -59,13 +63,42 @@ def issue(body: KeyRequest, staff: StaffOnly, services: ServicesDep) -> KeyOut:
             expiry_epoch=expiry,
         )
     )
+    return _key_out(key)
+
+
+def _key_out(key: UserKey) -> KeyOut:
     return KeyOut(
         authority=key.authority,
+        generation=key.generation,
+        key_id=key.key_id.hex(),
         subject=key.subject,
         attributes=list(key.attributes),
-        expires=date_of(expiry).isoformat(),
+        expires=date_of(key.expiry_epoch).isoformat(),
         key=base64.b64encode(key.to_bytes()).decode(),
     )
+
+
+@router.get(
+    "",
+    responses=PROBLEM_RESPONSES,
+    summary="My keys of the authority's current generation, re-issued when it rotated",
+)
+def mine(staff: StaffOnly, services: ServicesDep) -> list[KeyOut]:
+    """When revoking a colleague rotates the member's authority, the gateway re-issues every
+    live key of the others under the new generation: here is where each holder fetches
+    theirs (keep the keys you have: they still open records sealed before). Empty when
+    nothing was re-issued to you for the current generation."""
+    authority = services.authorities.get(staff.member)
+    if authority is None:
+        raise forbidden(f"member {staff.member} is not an attribute authority on this API")
+    today = current_epoch()
+    out = []
+    waiting = services.staff.waiting(staff.member, staff.staff_id, authority.params().fingerprint)
+    for key_id, sealed in waiting:
+        key = open_key(authority, sealed, key_id, staff.member, staff.staff_id)
+        if key.expiry_epoch >= today:
+            out.append(_key_out(key))
+    return out
 
 
 @router.get("/authorities", summary="The attribute authorities this API serves")

@@ -10,7 +10,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
-from crypto.policy import parse_policy
+from crypto.header import RecordHeader
+from crypto.policy import parse_policy, to_text
+from crypto.policy_commitment import policy_commitment
 from sharing_api.api.access import Grant, decide, log_access, readable_by
 from sharing_api.api.core.security import Kind, Principal
 from sharing_api.api.deps import Anyone, CareProvider, ServicesDep
@@ -28,11 +30,21 @@ router = APIRouter(prefix="/records", tags=["records"])
 
 Address = Annotated[str, Query(pattern=r"^0x[0-9a-fA-F]{40}$")]
 Sha256Query = Annotated[str | None, Query(alias="sha256", pattern=r"^[0-9a-fA-F]{64}$")]
+# Optional: the header's policy is what is registered (as a commitment); if given, it must match.
+PolicyQuery = Annotated[str | None, Query(min_length=1, max_length=4096)]
 
 
-def _check_policy(policy: str) -> str:
-    parse_policy(policy)  # PolicyError (a ValueError) -> 400
-    return policy
+def _check_policy(policy: str | None, header: RecordHeader) -> None:
+    """A ``policy`` given beside the body must be the one sealed in its header (the header's
+    is what counts: the chain gets its commitment)."""
+    if policy is None:
+        return
+    if to_text(parse_policy(policy)) != header.policy:  # PolicyError (a ValueError) -> 400
+        raise ApiError(
+            400,
+            f"the policy given ({policy!r}) is not the one sealed in the record's header "
+            f"({header.policy!r}); leave it out: the header's policy is what is registered",
+        )
 
 
 async def _store_and_register(
@@ -40,12 +52,18 @@ async def _store_and_register(
     services: Services,
     principal: Principal,
     sha256: str | None,
+    policy: str | None,
     register: Any,
 ) -> RecordOut:
     signer = services.signer(principal.member)
     limits = services.limits
     await run_in_threadpool(limits.hit, "upload_per_uploader", principal.subject, 1, "uploads")
     body = await spool_body(request, services.settings.max_upload_bytes, sha256)
+    try:
+        _check_policy(policy, body.header)
+    except BaseException:
+        body.file.close()
+        raise
     try:  # the member's byte quota, charged with what actually arrived
         await run_in_threadpool(
             limits.hit, "upload_bytes_per_member", principal.member, body.size, "upload bytes"
@@ -59,7 +77,8 @@ async def _store_and_register(
         body.file.close()
     services.metrics.bytes_in.inc(body.size)
     try:
-        record_id = await run_in_threadpool(register, signer, info.cid, body.sha256)
+        commitment = policy_commitment(body.header)
+        record_id = await run_in_threadpool(register, signer, info.cid, body.sha256, commitment)
     except BaseException:
         # Nothing on chain: take the blob back out unless another record already names it.
         if not services.index.records_by_cid(info.cid):
@@ -67,6 +86,7 @@ async def _store_and_register(
         raise
     services.metrics.chain_writes.labels("record").inc()
     await run_in_threadpool(services.indexer.sync)
+    await run_in_threadpool(services.index.set_policy, record_id, body.header.policy)
     return record_out(find_record(services, record_id))
 
 
@@ -83,16 +103,15 @@ async def upload(
     services: ServicesDep,
     patient: Address,
     category: Annotated[str, Query(max_length=32)],
-    policy: Annotated[str, Query(min_length=1, max_length=4096)],
+    policy: PolicyQuery = None,
     sha256: Sha256Query = None,
 ) -> RecordOut:
     cat = Category.parse(category)
-    _check_policy(policy)
 
-    def register(signer: Any, cid: str, digest: bytes) -> int:
-        return int(signer.records.register(patient, cat, cid, digest, policy).record_id)
+    def register(signer: Any, cid: str, digest: bytes, commitment: bytes) -> int:
+        return int(signer.records.register(patient, cat, cid, digest, commitment).record_id)
 
-    return await _store_and_register(request, services, principal, sha256, register)
+    return await _store_and_register(request, services, principal, sha256, policy, register)
 
 
 @router.post(
@@ -107,18 +126,17 @@ async def supersede(
     request: Request,
     principal: CareProvider,
     services: ServicesDep,
-    policy: Annotated[str, Query(min_length=1, max_length=4096)],
+    policy: PolicyQuery = None,
     sha256: Sha256Query = None,
 ) -> RecordOut:
     old = await run_in_threadpool(find_record, services, record_id)
     if old["custodian"] != principal.member.lower():
         raise forbidden(f"record {record_id} is in the custody of {old['custodian']}")
-    _check_policy(policy)
 
-    def register(signer: Any, cid: str, digest: bytes) -> int:
-        return int(signer.records.supersede(record_id, cid, digest, policy).record_id)
+    def register(signer: Any, cid: str, digest: bytes, commitment: bytes) -> int:
+        return int(signer.records.supersede(record_id, cid, digest, commitment).record_id)
 
-    return await _store_and_register(request, services, principal, sha256, register)
+    return await _store_and_register(request, services, principal, sha256, policy, register)
 
 
 @router.get("/{record_id}", responses=PROBLEM_RESPONSES, summary="A record's metadata")

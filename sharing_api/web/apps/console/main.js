@@ -83,7 +83,8 @@ function showVerification(v) {
     ? `${v.chain.blocks} blocks: hash links and seals ${v.chain.ok ? "ok" : "FAILED"}`
     : v.chain.note;
   const blobs = `${v.blobs.ok}/${v.blobs.checked} blobs match their on-chain SHA-256 ` +
-    `(of ${v.blobs.total} records)`;
+    `(of ${v.blobs.total} records` +
+    (v.blobs.erased ? `, ${v.blobs.erased} erased at the patient's request)` : ")");
   box.replaceChildren();
   const head = document.createElement("strong");
   head.id = "verification-result";

@@ -35,7 +35,10 @@ export function recordsSection(app, data) {
     const reads = data.accesses.filter((a) => a.record_id === record.record_id);
     return h(
       "li",
-      { class: "record", dataset: { recordId: record.record_id } },
+      {
+        class: record.erased ? "record erased" : "record",
+        dataset: { recordId: record.record_id, erased: record.erased ? "yes" : "no" },
+      },
       h(
         "div",
         { class: "what" },
@@ -44,6 +47,10 @@ export function recordsSection(app, data) {
           custodian: record.custodian_name || fmt.memberName(app.members, record.custodian),
           date: fmt.day(record.timestamp),
         }),
+        record.erased
+          ? h("span", { class: "badge erased" }, t("records.erased"))
+          : h("button", { class: "erase danger", type: "button",
+            onclick: () => erase(app, record) }, t("records.erase")),
       ),
       h("div", { class: "sub" }, t("records.accesses")),
       reads.length
@@ -173,6 +180,16 @@ async function revoke(app, consentId, domain, deadline) {
     await api(`/consents/${consentId}/revoke`, { method: "POST", body });
   });
   if (done) await app.refresh(["consents.revoked", { id: consentId }]);
+}
+
+// Erasure: for good, so the patient confirms in words first; the custodian's gateway
+// deletes the ciphertext and marks every version erased on chain.
+async function erase(app, record) {
+  if (!window.confirm(t("records.eraseConfirm", { id: record.record_id }))) return;
+  const done = await app.busy(t("records.erasing"), async () => {
+    await api(`/records/${record.record_id}/erase`, { method: "POST" });
+  });
+  if (done) await app.refresh(["records.erasedDone", { id: record.record_id }]);
 }
 
 export function referralsSection(app, data) {
