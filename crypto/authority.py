@@ -5,6 +5,13 @@ how a revocation takes effect at once: records sealed for the new generation can
 opened by keys of an older one). Attributes it issues carry its prefix: asked for
 ``role:doctor``, authority ``h1`` issues ``h1.role:doctor``, and it refuses ``pj.role:doctor``.
 Every key carries an expiry epoch (see ``crypto.expiry``) enforced by the scheme itself.
+
+An authority holds two key pairs of one generation: FAME (single-authority parts of a
+policy) and RW15 (``crypto.rw15``: parts that AND attributes of several authorities). Its
+published parameters carry both public keys, so the one hash registered on chain covers
+both. Version 1 objects (FAME only, before RW15) still load; they take part in no RW15 wrap.
+RW15 keys are issued to a GID (the holder's own key address) by :meth:`issue_rw15_key`;
+the caller checks that the holder proved possession of the GID first.
 """
 
 from __future__ import annotations
@@ -27,8 +34,15 @@ from crypto.formats import (
     load_user_key,
 )
 from crypto.policy import validate_attribute
+from crypto.rw15 import Rw15PublicKey, Rw15SecretKey, issue, normalize_gid, shared
+from crypto.rw15_formats import dump_public_key as dump_rw15_public
+from crypto.rw15_formats import dump_secret_key as dump_rw15_secret
+from crypto.rw15_formats import load_public_key as load_rw15_public
+from crypto.rw15_formats import load_secret_key as load_rw15_secret
+from crypto.rw15_keys import Rw15Grant
 
 VERSION = 1
+VERSION_RW15 = 2  # params and master keys that also hold the authority's RW15 keys
 _AUTHORITY_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 KEY_ID_BYTES = 16
 MAX_SUBJECT_CHARS = 256
@@ -66,30 +80,29 @@ class AuthorityParams:
     authority: str
     generation: int
     fame: FamePublicKey
+    rw15: Rw15PublicKey | None = None  # None: a version 1 authority, FAME only
 
     def to_bytes(self) -> bytes:
-        return (
-            Writer()
-            .raw(b"ALAP")
-            .u8(VERSION)
-            .text(self.authority)
-            .u32(self.generation)
-            .blob(dump_public_key(self.fame))
-            .getvalue()
-        )
+        version = VERSION if self.rw15 is None else VERSION_RW15
+        w = Writer().raw(b"ALAP").u8(version).text(self.authority).u32(self.generation)
+        w.blob(dump_public_key(self.fame))
+        if self.rw15 is not None:
+            w.blob(dump_rw15_public(self.rw15))
+        return w.getvalue()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> AuthorityParams:
         r = Reader(data, "authority parameters")
         r.expect(b"ALAP")
-        r.version(VERSION)
+        version = _read_version(r)
         authority = r.text(64)
         generation = r.u32()
         fame = load_public_key(r.blob(4096))
+        rw15 = load_rw15_public(r.blob(4096)) if version == VERSION_RW15 else None
         r.finish()
-        if fame.authority != authority:
+        if fame.authority != authority or (rw15 is not None and rw15.authority != authority):
             raise FormatError("authority parameters: inner authority id does not match")
-        return cls(authority=authority, generation=generation, fame=fame)
+        return cls(authority=authority, generation=generation, fame=fame, rw15=rw15)
 
     @property
     def fingerprint(self) -> bytes:
@@ -156,15 +169,48 @@ class AttributeAuthority:
     generation: int
     public: FamePublicKey
     master: FameMasterKey
+    rw15_public: Rw15PublicKey | None = None  # None: loaded from a version 1 file
+    rw15_secret: Rw15SecretKey | None = None
 
     @classmethod
     def setup(cls, authority: str, generation: int = 1) -> AttributeAuthority:
         validate_authority_id(authority)
         public, master = _FAME.setup(authority)
-        return cls(authority=authority, generation=generation, public=public, master=master)
+        rw15_public, rw15_secret = shared().setup_authority(authority)
+        return cls(authority, generation, public, master, rw15_public, rw15_secret)
 
     def params(self) -> AuthorityParams:
-        return AuthorityParams(self.authority, self.generation, self.public)
+        return AuthorityParams(self.authority, self.generation, self.public, self.rw15_public)
+
+    def issue_rw15_key(
+        self, gid: str, attributes: Iterable[str], expiry_epoch: int, subject: str = ""
+    ) -> Rw15Grant:
+        """RW15 keys for ``gid`` (an address whose holder the caller has verified and who
+        signed the request: the scheme cannot check who owns a GID)."""
+        if self.rw15_secret is None:
+            raise ValueError(
+                f"authority {self.authority!r} has no RW15 keys (a version 1 master key): "
+                "rotate it to a new generation"
+            )
+        qualified = tuple(sorted({qualify(a.strip(), self.authority) for a in attributes}))
+        if not qualified:
+            raise ValueError("a key needs at least one attribute")
+        if len(subject) > MAX_SUBJECT_CHARS:
+            raise ValueError(f"subject longer than {MAX_SUBJECT_CHARS} characters")
+        if not 0 <= expiry_epoch <= MAX_EPOCH:
+            raise ValueError(f"expiry epoch {expiry_epoch} out of range")
+        gid = normalize_gid(gid)
+        key = issue(shared(), self.rw15_secret, gid, qualified, expiry_epoch)
+        return Rw15Grant(
+            authority=self.authority,
+            generation=self.generation,
+            params_fingerprint=self.params().fingerprint,
+            key_id=os.urandom(KEY_ID_BYTES),
+            subject=subject,
+            expiry_epoch=expiry_epoch,
+            attributes=qualified,
+            key=key,
+        )
 
     def issue_key(self, attributes: Iterable[str], expiry_epoch: int, subject: str = "") -> UserKey:
         qualified = tuple(sorted({qualify(a.strip(), self.authority) for a in attributes}))
@@ -190,25 +236,36 @@ class AttributeAuthority:
         return AttributeAuthority.setup(self.authority, self.generation + 1)
 
     def to_bytes(self) -> bytes:
-        return (
-            Writer()
-            .raw(b"ALAM")
-            .u8(VERSION)
-            .text(self.authority)
-            .u32(self.generation)
-            .blob(dump_public_key(self.public))
-            .blob(dump_master_key(self.master))
-            .getvalue()
-        )
+        has_rw15 = self.rw15_public is not None and self.rw15_secret is not None
+        w = Writer().raw(b"ALAM").u8(VERSION_RW15 if has_rw15 else VERSION)
+        w.text(self.authority).u32(self.generation)
+        w.blob(dump_public_key(self.public)).blob(dump_master_key(self.master))
+        if self.rw15_public is not None and self.rw15_secret is not None:
+            w.blob(dump_rw15_public(self.rw15_public)).blob(dump_rw15_secret(self.rw15_secret))
+        return w.getvalue()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> AttributeAuthority:
         r = Reader(data, "authority master key")
         r.expect(b"ALAM")
-        r.version(VERSION)
+        version = _read_version(r)
         authority = r.text(64)
         generation = r.u32()
         public = load_public_key(r.blob(4096))
         master = load_master_key(r.blob(4096))
+        rw15_public = rw15_secret = None
+        if version == VERSION_RW15:
+            rw15_public = load_rw15_public(r.blob(4096))
+            rw15_secret = load_rw15_secret(r.blob(4096))
         r.finish()
-        return cls(authority, generation, public, master)
+        inner = {public.authority} | {k.authority for k in (rw15_public, rw15_secret) if k}
+        if inner != {authority}:
+            raise FormatError("authority master key: inner authority id does not match")
+        return cls(authority, generation, public, master, rw15_public, rw15_secret)
+
+
+def _read_version(r: Reader) -> int:
+    version = r.u8()
+    if version not in (VERSION, VERSION_RW15):
+        raise FormatError(f"{r.what}: unsupported version {version}")
+    return version

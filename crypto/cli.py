@@ -23,11 +23,12 @@ from typing import Any, BinaryIO, TypeVar
 
 import click
 
-from crypto.authority import AttributeAuthority, AuthorityParams, UserKey
+from crypto.authority import AttributeAuthority, AuthorityParams, UserKey, qualify
 from crypto.errors import FormatError
 from crypto.expiry import current_epoch, date_of, epoch_of
 from crypto.files import atomic_output
-from crypto.header import RecordHeader, rewrap
+from crypto.header import ReaderKey, RecordHeader, rewrap
+from crypto.header_rw15 import Rw15Wrap
 from crypto.keystore import key_file_suite, read_key_file, write_key_file
 from crypto.records import (
     decrypt_record,
@@ -36,6 +37,7 @@ from crypto.records import (
     read_container_header,
     write_container,
 )
+from crypto.rw15_keys import Rw15Key
 from crypto.suite import DEFAULT_SUITE, SUITE_NAMES, Suite, suite_by_name
 
 PARAMS_FILE, MASTER_FILE, REGISTRY_FILE = "params.bin", "master.key", "issued.json"
@@ -105,8 +107,14 @@ def _save_registry(directory: Path, entries: list[dict[str, Any]]) -> None:
     os.replace(tmp, directory / REGISTRY_FILE)
 
 
-def _load_user_key(path: Path) -> UserKey:
-    return UserKey.from_bytes(read_key_file(path, "user", _passphrase(confirm=False)))
+def _load_user_key(path: Path) -> ReaderKey:
+    """A FAME key (ALUX) or an RW15 key bundle of one GID (ALMK), sealed as kind "user"."""
+    raw = read_key_file(path, "user", _passphrase(confirm=False))
+    return Rw15Key.from_bytes(raw) if raw[:4] == b"ALMK" else UserKey.from_bytes(raw)
+
+
+def _load_user_keys(paths: tuple[Path, ...]) -> list[ReaderKey]:
+    return [_load_user_key(p) for p in paths]
 
 
 @click.group()
@@ -163,6 +171,14 @@ def setup(out_dir: Path, authority_id: str, suite_name: str | None) -> None:
     help="YYYY-MM-DD: the key opens nothing sealed on or after this day.",
 )
 @click.option("--subject", default="", help="Who the key is for (kept in issued.json).")
+@click.option(
+    "--request",
+    "request_file",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Issue RW15 keys to a GID instead: the holder's signed request (`alliance gid "
+    "request`), which must name this authority, these attributes and this expiry.",
+)
 @click.option("--out", "out_file", required=True, type=click.Path(path_type=Path))
 @_suite_option("the key file (default: master.key's)")
 def keygen(
@@ -170,6 +186,7 @@ def keygen(
     attrs: str,
     expires: str,
     subject: str,
+    request_file: Path | None,
     out_file: Path,
     suite_name: str | None,
 ) -> None:
@@ -178,6 +195,10 @@ def keygen(
     if expiry_epoch < current_epoch():
         raise click.BadParameter("the expiry date is not in the future", param_hint="--expires")
     authority = _load_authority(authority_dir)
+    if request_file is not None:
+        suite = _authority_suite(authority_dir, suite_name)
+        _keygen_rw15(authority_dir, authority, attrs, expiry_epoch, request_file, out_file, suite)
+        return
     key = authority.issue_key([a for a in attrs.split(",") if a.strip()], expiry_epoch, subject)
     suite = _authority_suite(authority_dir, suite_name)
     write_key_file(out_file, "user", key.to_bytes(), _passphrase(confirm=False), suite=suite)
@@ -197,6 +218,53 @@ def keygen(
         f"key {key.key_id.hex()} for {', '.join(key.attributes)} "
         f"valid through {date_of(expiry_epoch).isoformat()} -> {out_file}"
     )
+
+
+def _keygen_rw15(
+    authority_dir: Path,
+    authority: AttributeAuthority,
+    attrs: str,
+    expiry_epoch: int,
+    request_file: Path,
+    out_file: Path,
+    suite: Suite,
+) -> None:
+    """RW15 keys to the GID that signed ``request_file`` (the scheme cannot tell who owns a
+    GID: the signature proves it; the operator vouches that it verified the person)."""
+    # The request format lives with the API's (EIP-191 over secp256k1); imported only here.
+    from sharing_api.auth.key_request import parse_request, verify_request
+
+    body = json.loads(request_file.read_text())
+    text, signature = str(body["request"]), str(body["signature"])
+    request = verify_request(text, signature, parse_request(text).chain_id)
+    wanted = [qualify(a.strip(), authority.authority) for a in attrs.split(",") if a.strip()]
+    if (request.authority, request.attributes, request.expiry_epoch) != (
+        authority.authority,
+        tuple(sorted(set(wanted))),
+        expiry_epoch,
+    ):
+        raise ValueError("the signed request does not name this authority, --attrs and --expires")
+    entries = _registry(authority_dir)
+    if any(e.get("nonce") == request.nonce for e in entries):
+        raise ValueError("this request was used already (its nonce is in issued.json)")
+    grant = authority.issue_rw15_key(request.gid, request.attributes, expiry_epoch, request.gid)
+    bundle = Rw15Key(request.gid, (grant,))
+    write_key_file(out_file, "user", bundle.to_bytes(), _passphrase(confirm=False), suite=suite)
+    entries.append(
+        {
+            "key_id": grant.key_id.hex(),
+            "subject": request.gid,
+            "gid": request.gid,
+            "nonce": request.nonce,
+            "scheme": "rw15",
+            "attributes": list(grant.attributes),
+            "expiry_epoch": expiry_epoch,
+            "generation": grant.generation,
+            "revoked": False,
+        }
+    )
+    _save_registry(authority_dir, entries)
+    click.echo(f"RW15 key {grant.key_id.hex()} for {request.gid}: {', '.join(grant.attributes)}")
 
 
 @abe.command()
@@ -251,7 +319,14 @@ def _read_header(path: Path) -> RecordHeader:
 
 
 @abe.command()
-@click.option("--key", "key_file", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--key",
+    "key_files",
+    required=True,
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="A key file (FAME key or RW15 bundle); repeat to try several.",
+)
 @click.option(
     "--header",
     "header_file",
@@ -261,9 +336,11 @@ def _read_header(path: Path) -> RecordHeader:
 )
 @click.argument("src", type=click.File("rb"))
 @click.argument("out", type=click.Path(path_type=Path))
-def decrypt(key_file: Path, header_file: Path | None, src: BinaryIO, out: Path) -> None:
+def decrypt(
+    key_files: tuple[Path, ...], header_file: Path | None, src: BinaryIO, out: Path
+) -> None:
     """Decrypt IN to OUT; nothing is written unless the whole record verifies."""
-    key = _load_user_key(key_file)
+    key = _load_user_keys(key_files)
     header = _read_header(header_file) if header_file else read_container_header(src)
     with atomic_output(out) as handle:
         size = decrypt_record(header, src, handle, key)
@@ -273,10 +350,11 @@ def decrypt(key_file: Path, header_file: Path | None, src: BinaryIO, out: Path) 
 @abe.command("rewrap")
 @click.option(
     "--key",
-    "key_file",
+    "key_files",
     required=True,
+    multiple=True,
     type=click.Path(exists=True, path_type=Path),
-    help="A key that opens the record now.",
+    help="A key that opens the record now (repeat for an RW15 bundle per authority).",
 )
 @click.option(
     "--params",
@@ -290,7 +368,7 @@ def decrypt(key_file: Path, header_file: Path | None, src: BinaryIO, out: Path) 
 @click.argument("src", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("out", type=click.Path(path_type=Path))
 def rewrap_command(
-    key_file: Path,
+    key_files: tuple[Path, ...],
     params_paths: tuple[Path, ...],
     policy: str | None,
     epoch_day: str | None,
@@ -302,7 +380,7 @@ def rewrap_command(
     SRC is a detached header (cost independent of the record's size) or a container
     (then the body is copied unchanged into OUT).
     """
-    key = _load_user_key(key_file)
+    key = _load_user_keys(key_files)
     params = [_load_params(p) for p in params_paths]
     epoch = epoch_of(_parse_day(epoch_day, "--epoch")) if epoch_day else None
     with open(src, "rb") as handle:
@@ -354,6 +432,8 @@ def revoke(authority_dir: Path, key_id: str, reissue_dir: Path, suite_name: str 
     for entry in entries:
         if entry["revoked"] or entry.get("superseded_by") or entry["expiry_epoch"] < today:
             continue
+        if entry.get("scheme") == "rw15":
+            continue  # shut out by the rotation too; its GID's holder signs a new request
         key = authority.issue_key(entry["attributes"], entry["expiry_epoch"], entry["subject"])
         out_file = reissue_dir / f"{key.key_id.hex()}.key"
         write_key_file(out_file, "user", key.to_bytes(), passphrase, suite=suite)
@@ -397,7 +477,15 @@ def inspect(path: Path) -> None:
     click.echo(f"policy: {header.policy}")
     click.echo(f"cipher suite: {header.suite.name} (format version {header.version})")
     click.echo(f"sealed on: {date_of(header.epoch).isoformat()} (epoch {header.epoch})")
+    click.echo(f"header version {header.version}")
     for wrap in header.wraps:
+        if isinstance(wrap, Rw15Wrap):
+            generations = ", ".join(f"{s.authority} {s.generation}" for s in wrap.sealed_for)
+            click.echo(
+                f"RW15 wrap for {wrap.authority} (generations: {generations}; "
+                f"{len(wrap.ciphertext.rows)} LSSS rows)"
+            )
+            continue
         click.echo(
             f"wrapped for {wrap.authority} generation {wrap.generation} "
             f"({len(wrap.ciphertext.c)} LSSS rows)"

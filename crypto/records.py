@@ -16,9 +16,9 @@ import struct
 from collections.abc import Iterable
 from typing import BinaryIO
 
-from crypto.authority import AuthorityParams, UserKey
+from crypto.authority import AuthorityParams
 from crypto.errors import FormatError
-from crypto.header import RecordHeader, open_header, seal_header
+from crypto.header import ReaderKeys, RecordHeader, open_header, seal_header
 from crypto.stream import DEFAULT_CHUNK, decrypt_chunks, encrypt_stream, new_stream_id
 from crypto.suite import DEFAULT_SUITE, Suite
 
@@ -65,7 +65,7 @@ def encrypt_record(
     return header
 
 
-def decrypt_record(header: RecordHeader, body_src: BinaryIO, dst: BinaryIO, key: UserKey) -> int:
+def decrypt_record(header: RecordHeader, body_src: BinaryIO, dst: BinaryIO, key: ReaderKeys) -> int:
     """Decrypt a body with its header; returns the plaintext size. Each chunk written is
     authentic; a truncated body raises after the last good chunk (write to a temporary)."""
     data_key = open_header(header, key)

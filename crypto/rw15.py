@@ -70,6 +70,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -170,6 +171,7 @@ class Rw15:
         self.g2 = group.hash_to_g2("rw15/g2", label)
         self.e = group.pair(self.g1, self.g2)
         self._tables: dict[bytes, FixedBase] = {}
+        self._tables_lock = threading.Lock()  # gateways share one instance across threads
 
     # -- hashes and tables -------------------------------------------------------------------
     def gid_hash(self, gid: str) -> Any:
@@ -200,9 +202,10 @@ class Rw15:
         return table
 
     def _remember(self, key: bytes, table: FixedBase) -> None:
-        if len(self._tables) >= _MAX_TABLES:
-            self._tables.pop(next(iter(self._tables)))
-        self._tables[key] = table
+        with self._tables_lock:
+            if len(self._tables) >= _MAX_TABLES:
+                self._tables.pop(next(iter(self._tables)), None)
+            self._tables[key] = table
 
     def clear_tables(self) -> None:
         """Forget comb tables (benchmarks use it to measure cold costs)."""
@@ -318,6 +321,20 @@ class Rw15:
         if gt_acc is None:
             raise PolicyError("policy reconstruction used no rows")
         return gt_acc * grp.pair(c3_acc, self.gid_hash(key.gid))
+
+
+_SHARED: Rw15 | None = None
+_SHARED_LOCK = threading.Lock()
+
+
+def shared() -> Rw15:
+    """The process's one instance over the default group and label: its comb tables cost
+    ~1.7 MB per GT base, so every caller (headers, authorities) shares them."""
+    global _SHARED
+    with _SHARED_LOCK:
+        if _SHARED is None:
+            _SHARED = Rw15()
+        return _SHARED
 
 
 def _times(point: Any, m: int, grp: PairingGroup) -> Any:

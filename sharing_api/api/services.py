@@ -29,6 +29,7 @@ from sharing_api.gateway.peers import Directory, PeerFetcher
 from sharing_api.index import IndexDB, Indexer
 from sharing_api.index.break_glass import BreakGlassStore
 from sharing_api.index.console_results import VerificationStore
+from sharing_api.index.credentials import CredentialStore
 from sharing_api.index.proposals import ProposalStore
 from sharing_api.index.referral_texts import ReferralTextStore
 from sharing_api.index.served import ServedAccesses
@@ -57,6 +58,7 @@ class Services:
     console: ConsoleState  # the regulator console's verification state
     proposals: ProposalStore  # referral proposals waiting for patients (off chain)
     staff: StaffStore  # staff pseudonyms issued, staff revoked, ABE keys issued to staff
+    credentials: CredentialStore  # staff GIDs, credentials an authority verified (RW15)
     break_glass: BreakGlassStore  # per-person turns, reasons sealed to the regulator
     referral_texts: ReferralTextStore  # referral reasons and notes written here, with salts
     limits: Limiter  # rate limits and quotas (settings.rate_limits), in the index DB
@@ -133,6 +135,7 @@ class Services:
             console=ConsoleState(store=VerificationStore(index.engine)),
             proposals=ProposalStore(index.engine),
             staff=StaffStore(index.engine),
+            credentials=CredentialStore(index.engine),
             break_glass=BreakGlassStore(index.engine),
             referral_texts=ReferralTextStore(index.engine),
             member_config=member_config,

@@ -23,6 +23,7 @@ from sharing_api.audit.break_glass_texts import read_break_glass
 from sharing_api.chain import Alliance, ChainClient, Genesis, MemberSpec, Role, deploy_alliance
 from sharing_api.cli.demo_staff import revoke_with_rotation
 from sharing_api.cli.demo_storage import DemoStores, demo_stores
+from sharing_api.cli.demo_tiers import doctor_tiers
 from sharing_api.cli.local_node import ledger_backend
 from sharing_api.cli.network_checks import check_network
 from sharing_api.fhir import chest_pain_bundle, validate_resource
@@ -135,6 +136,8 @@ def run_alliance_scenario(
     keys["regulator"] = "0x" + secrets.token_hex(32)
     address = {k: Account.from_key(v).address for k, v in keys.items()}
     authorities = {aid: AttributeAuthority.setup(aid) for aid, _, _ in INSTITUTIONS}
+    # The regulator is the authority of professional titles and licences (reg.title:...).
+    reg_authority = AttributeAuthority.setup("reg")
 
     where = f"a {network}-member network (etcd-ordered)" if network else "the ledger node"
     s.step(f"Start {where} and deploy the alliance contracts")
@@ -154,7 +157,12 @@ def run_alliance_scenario(
                     )
                     for aid, name, roles in INSTITUTIONS
                 ),
-                MemberSpec(address["regulator"], REGULATOR, Role.REGULATOR),
+                MemberSpec(
+                    address["regulator"],
+                    REGULATOR,
+                    Role.REGULATOR | Role.ATTRIBUTE_AUTHORITY,
+                    reg_authority.params().fingerprint,
+                ),
             ),
             threshold=6,
         )
@@ -197,7 +205,7 @@ def run_alliance_scenario(
         regulator_chain.access.set_audit_key(public_bytes(audit_key.public_key()))
         prepared["reg"] = prepare_gateway(
             workdir / "gateways" / "reg",
-            [MemberKeys("regulator", keys["regulator"], audit_key=audit_key)],
+            [MemberKeys("regulator", keys["regulator"], reg_authority, audit_key=audit_key)],
             chain_url=regulator_node,
             deployment_file=workdir / "deployment.json",
             passphrase=passphrase,
@@ -367,6 +375,8 @@ def _scenario(
 
     s.step("The clinic revokes a departing doctor: tokens refused, its ABE authority rotated")
     revoke_with_rotation(s.expect, echo, xq, gp, h1, sealed)
+
+    doctor_tiers(s, world, h1, regulator, echo)
 
     s.step("The regulator's audit")
     queue = regulator.json("GET", "/audit/break-glass")

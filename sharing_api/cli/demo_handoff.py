@@ -66,8 +66,11 @@ def _members(world: DemoAlliance, demo_passphrase: Path) -> list[MemberFiles]:
         config = json.loads(gateway.config.read_text())
         for entry in config.get("members", []):
             member = HostedMember.model_validate(entry)
-            # Named by its authority id, else as seal_hosted_member names its key file.
-            aid = member.authority or Path(member.key_file).name.split(".")[0]
+            # Named by its authority id, else as seal_hosted_member names its key file (the
+            # regulator is authority "reg" but member "regulator").
+            aid = member.authority or ""
+            if aid not in world.address:
+                aid = Path(member.key_file).name.split(".")[0]
             unlock = Path(member.passphrase_file) if member.passphrase_file else demo_passphrase
             out.append(
                 MemberFiles(

@@ -23,6 +23,11 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "patient": ("sharing_api.sdk.cli:patient", "Attest patients your member has verified."),
     "referral": ("sharing_api.sdk.cli:referral", "Create and follow referrals between members."),
     "staff": ("sharing_api.sdk.cli:staff", "Issue and revoke staff tokens (a member's staff)."),
+    "gid": ("sharing_api.sdk.cli_gid:gid", "Your own key (GID) and the RW15 keys issued to it."),
+    "regulator": (
+        "sharing_api.sdk.cli_gid:regulator",
+        "The regulator's registry of verified titles and licences.",
+    ),
     "abe": ("crypto.cli:abe", "CP-ABE attribute authorities, keys, encryption and re-wrapping."),
     "demo": ("sharing_api.cli.demo:demo", "Run the alliance demo scenario end to end."),
     "contracts": ("contracts.cli:contracts_group", "Compile and deploy the Solidity contracts."),

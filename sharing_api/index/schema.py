@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -183,6 +184,30 @@ staff_keys = Table(
     Column("issued_at", Float, nullable=False),
 )
 
+# The GID (the staff member's own key address) a member bound to each of its staff when it
+# issued their token: a member's authority issues RW15 keys only to the GID of the caller.
+staff_gids = Table(
+    "staff_gids",
+    metadata,
+    Column("member", String(42), primary_key=True),
+    Column("staff_id", String(64), primary_key=True),
+    Column("gid", String(42), nullable=False),
+    Column("bound_at", Float, nullable=False),
+    UniqueConstraint("member", "gid", name="uq_staff_gids_member_gid"),
+)
+
+# Credentials an authority verified itself (the regulator: a doctor's professional title and
+# licence, from its registry): what it may issue to a GID, and until when.
+verified_credentials = Table(
+    "verified_credentials",
+    metadata,
+    Column("authority", String(32), primary_key=True),
+    Column("gid", String(42), primary_key=True),
+    Column("attribute", String(128), primary_key=True),  # qualified: reg.title:chief-physician
+    Column("valid_until", Integer, nullable=False),  # last epoch (day) a key may cover
+    Column("verified_at", Float, nullable=False),
+)
+
 # Keys re-issued by a rotation wait here for their holders (GET /keys), sealed under a key
 # derived from the authority generation they belong to (sharing_api/staff/delivery.py).
 staff_key_deliveries = Table(
@@ -221,8 +246,10 @@ __all__ = [
     "records",
     "referrals",
     "siwe_nonces",
+    "staff_gids",
     "staff_key_deliveries",
     "staff_keys",
     "staff_pseudonyms",
     "staff_revocations",
+    "verified_credentials",
 ]

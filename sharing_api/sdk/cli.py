@@ -22,10 +22,12 @@ from typing import Any
 import click
 
 from crypto.authority import UserKey
-from crypto.errors import DecryptionError, KeystoreError, PolicyError
+from crypto.errors import KeystoreError, PolicyError
 from crypto.files import atomic_output
+from crypto.header import ReaderKey
 from crypto.keystore import read_key_file
 from crypto.policy import parse_policy
+from crypto.rw15_keys import Rw15Key
 from sharing_api.api.core.keys import LEDGER_KIND
 from sharing_api.chain import Category, Purpose
 from sharing_api.fhir import SAMPLE_KINDS, sample_bundle, validate_resource
@@ -135,6 +137,11 @@ def _client(api_url: str, key_file: Path | None) -> SharingClient:
     if not token:
         client.login(_read_key(key_file))
     return client
+
+
+def load_reader_key(raw: bytes) -> ReaderKey:
+    """A FAME key (ALUX) or an RW15 key bundle (ALMK), as written by the key commands."""
+    return Rw15Key.from_bytes(raw) if raw[:4] == b"ALMK" else UserKey.from_bytes(raw)
 
 
 def _show(data: Any) -> None:
@@ -276,8 +283,8 @@ def _chunks(data: bytes, bar: Any, size: int = 256 * 1024) -> Any:
     required=True,
     multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Your ABE key (from `alliance record key`); repeat it to try several, e.g. your "
-    "keys of an older and the current generation of your member's authority.",
+    help="Your ABE key (`alliance record key`) or RW15 key bundle (`alliance gid ...`); "
+    "repeat it to try several, e.g. keys of an older and the current generation.",
 )
 @click.option(
     "--out",
@@ -313,7 +320,7 @@ def record_get(
 ) -> None:
     """Fetch a record (the access is logged on chain first) and decrypt it locally."""
     Purpose.parse(purpose)
-    keys = [UserKey.from_bytes(p.read_bytes()) for p in key_paths]
+    keys = [load_reader_key(p.read_bytes()) for p in key_paths]
     with _client(api_url, key_file) as client:
         query = {"purpose": purpose, "referral_id": referral_id, "reason": reason}
         with client.download(record_id, break_glass=break_glass or None, **query) as download:
@@ -330,15 +337,10 @@ def record_get(
     )
 
 
-def _open_with(container: bytes, keys: list[UserKey]) -> bytes:
-    """The first key that opens the record (after a rotation a person holds keys of two
-    generations); the last refusal if none does."""
-    for key in keys[:-1]:
-        try:
-            return SharingClient.open(container, key)
-        except DecryptionError:
-            continue
-    return SharingClient.open(container, keys[-1])
+def _open_with(container: bytes, keys: list[ReaderKey]) -> bytes:
+    """Open with whichever key does (after a rotation a person holds keys of two
+    generations; RW15 bundles of one GID given in several files are used together)."""
+    return SharingClient.open(container, keys)
 
 
 def _receive(download: Download) -> bytes:
@@ -786,9 +788,18 @@ def staff() -> None:
     default="",
     help="Comma-separated further ABE attributes, e.g. dept:cardiology (your member's).",
 )
+@click.option(
+    "--gid",
+    default=None,
+    type=ADDRESS,
+    help="The staff member's own key address (`alliance gid new`), bound to this staff id: "
+    "your authority issues RW15 keys only to it.",
+)
 @_api_option
 @_key_option
-def staff_token(staff_id: str, role: str, attrs: str, api_url: str, key_file: Path | None) -> None:
+def staff_token(
+    staff_id: str, role: str, attrs: str, gid: str | None, api_url: str, key_file: Path | None
+) -> None:
     """Issue a token to one of your staff, signed in as your member (--key-file).
 
     Prints only the token, for ALLIANCE_TOKEN=$(alliance staff token ...); who it names and
@@ -797,7 +808,9 @@ def staff_token(staff_id: str, role: str, attrs: str, api_url: str, key_file: Pa
     # A staff token in the environment would sign in as that staff, who may issue nothing.
     if os.environ.get("ALLIANCE_TOKEN"):
         raise ValueError("ALLIANCE_TOKEN is set: unset it, a member signs in with --key-file")
-    body = {"staff_id": staff_id, "role": role, "attributes": _csv(attrs)}
+    body: dict[str, Any] = {"staff_id": staff_id, "role": role, "attributes": _csv(attrs)}
+    if gid is not None:
+        body["gid"] = gid
     with _client(api_url, key_file) as client:
         out = client.json("POST", "/auth/staff-tokens", json=body)
         attributes = client.json("GET", "/auth/me", headers=_bearer(out["access_token"]))

@@ -20,6 +20,7 @@ from eth_account import Account
 from crypto import text_commitment
 from crypto.authority import AuthorityParams, UserKey
 from crypto.errors import PolicyError
+from crypto.header import ReaderKeys
 from crypto.policy import Attr, Gate, Node, leaves, parse_policy, to_text
 from crypto.records import decrypt_record, encrypt_record, read_container_header, write_container
 from crypto.suite import DEFAULT_SUITE, Suite, suite_by_name
@@ -209,13 +210,16 @@ class SharingClient:
         self.token = out["access_token"]
         return out
 
-    def staff_client(self, staff_id: str, role: str, attributes: Iterable[str] = ()) -> Any:
-        """A member's client issues a staff token and returns a client acting as that staff."""
-        out = self.json(
-            "POST",
-            "/auth/staff-tokens",
-            json={"staff_id": staff_id, "role": role, "attributes": list(attributes)},
-        )
+    def staff_client(
+        self, staff_id: str, role: str, attributes: Iterable[str] = (), gid: str | None = None
+    ) -> Any:
+        """A member's client issues a staff token and returns a client acting as that staff.
+        ``gid``: the staff member's own key address (``sharing_api.sdk.identity``), which the
+        member binds to this staff id for RW15 keys (``sharing_api.sdk.gid_keys``)."""
+        body: dict[str, Any] = {"staff_id": staff_id, "role": role, "attributes": list(attributes)}
+        if gid is not None:
+            body["gid"] = check_address(gid, "gid")
+        out = self.json("POST", "/auth/staff-tokens", json=body)
         return SharingClient(self.base_url, out["access_token"], verify=self.verify)
 
     def revoke_staff(self, staff_id: str, rotate: bool = True) -> dict[str, Any]:
@@ -312,7 +316,8 @@ class SharingClient:
         return out.getvalue()
 
     @staticmethod
-    def open(container: bytes, key: UserKey) -> bytes:
+    def open(container: bytes, key: ReaderKeys) -> bytes:
+        """Decrypt locally with a FAME key, an RW15 key bundle, or several of them."""
         src = io.BytesIO(container)
         header = read_container_header(src)
         out = io.BytesIO()

@@ -61,6 +61,11 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/keys"): {S},
     ("GET", "/keys"): {S},
     ("GET", "/keys/authorities"): {PUBLIC},
+    ("POST", "/keys/gid"): {S},
+    ("POST", "/keys/credentials"): {R},
+    ("GET", "/keys/credentials"): {R},
+    # No token: the request signed by the GID's own key is the caller's proof.
+    ("POST", "/keys/credentials/key"): {PUBLIC},
     ("GET", "/keys/authorities/{authority_id}/params"): {PUBLIC},
     ("GET", "/audit/accesses"): {R},
     ("GET", "/audit/consents"): {R},
@@ -156,15 +161,22 @@ def test_every_route_for(cast: Cast, kind: str) -> None:
     assert not failures, "\n".join(failures)
 
 
-# The regulator's one write: closing a break-glass review (AccessLog.closeBreakGlass).
-REGULATOR_WRITES = {("POST", "/audit/break-glass/{access_id}/close")}
+# The regulator's writes: closing a break-glass review (AccessLog.closeBreakGlass), and, as
+# the authority of titles and licences, its own registry of what it verified (off chain).
+REGULATOR_WRITES = {
+    ("POST", "/audit/break-glass/{access_id}/close"),
+    ("POST", "/keys/credentials"),
+}
 
 
 def test_regulator_is_read_only(cast: Cast) -> None:
     writes = [
         (m, p)
         for (m, p) in MATRIX
-        if m != "GET" and not p.startswith("/auth/") and (m, p) not in REGULATOR_WRITES
+        if m != "GET"
+        and not p.startswith("/auth/")
+        and PUBLIC not in MATRIX[(m, p)]  # no token taken: a signed request is the proof
+        and (m, p) not in REGULATOR_WRITES
     ]
     assert writes
     for method, path in writes:

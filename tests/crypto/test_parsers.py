@@ -29,6 +29,7 @@ from crypto.header import RecordHeader, seal_header
 from crypto.pairing import DEFAULT_GROUP
 from crypto.policy import parse_policy
 from crypto.records import read_container_header
+from crypto.rw15_keys import Rw15Key
 from crypto.stream import StreamHeader
 from crypto.suite import SM4_GCM_SM3
 from tests.crypto.conftest import Alliance
@@ -47,6 +48,8 @@ PARSERS: dict[str, Callable[[bytes], Any]] = {
     "authority master": AttributeAuthority.from_bytes,
     "user key": UserKey.from_bytes,
     "record header": RecordHeader.from_bytes,
+    "record header v2": RecordHeader.from_bytes,
+    "rw15 key": Rw15Key.from_bytes,
     "record header (sm4)": RecordHeader.from_bytes,
     "stream header": StreamHeader.from_bytes,
     "stream header (sm4)": StreamHeader.from_bytes,
@@ -65,6 +68,10 @@ def valid(alliance: Alliance) -> dict[str, bytes]:
     pk, msk = fame.setup("x1")
     _, ct = fame.encapsulate(pk, parse_policy("a:1 and (b:1 or 2 of (c:1, d:1, e:1))"))
     header = seal_header(os.urandom(32), os.urandom(16), "role:nurse", [alliance.h1.params()])
+    both = "(h1.role:nurse and pj.role:doctor) or h1.role:x"
+    params = [alliance.h1.params(), alliance.pj.params()]
+    v2 = seal_header(os.urandom(32), os.urandom(16), both, params)
+    grant = alliance.h1.issue_rw15_key("0x" + "12" * 20, ["role:nurse"], alliance.now + 9)
     sm4_header = seal_header(
         os.urandom(32), os.urandom(16), "role:nurse", [alliance.h1.params()], suite=SM4_GCM_SM3
     )
@@ -82,6 +89,8 @@ def valid(alliance: Alliance) -> dict[str, bytes]:
         "authority master": alliance.h1.to_bytes(),
         "user key": alliance.h1_nurse.to_bytes(),
         "record header": header.to_bytes(),
+        "record header v2": v2.to_bytes(),
+        "rw15 key": Rw15Key(grant.key.gid, (grant,)).to_bytes(),
         "record header (sm4)": sm4_header.to_bytes(),
         "stream header": StreamHeader(1 << 20, os.urandom(16)).to_bytes(),
         "stream header (sm4)": StreamHeader(1 << 20, os.urandom(16), SM4_GCM_SM3).to_bytes(),

@@ -53,7 +53,6 @@ def test_single_authority_policies_are_qualified(alliance: Alliance) -> None:
 @pytest.mark.parametrize(
     ("policy", "message"),
     [
-        ("h1.role:doctor and pj.role:doctor", "single-authority"),
         ("role:doctor or pj.role:doctor", "names no authority"),
         ("xx.role:doctor", "no public parameters"),
         ("_epoch.l0:1 or h1.role:doctor", "reserved"),

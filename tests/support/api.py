@@ -113,10 +113,18 @@ class TestAlliance:
         return ApiSettings(**values)
 
 
-def deploy_test_alliance(root: Path, chain_url: str, deployer_key: str) -> TestAlliance:
+def deploy_test_alliance(
+    root: Path, chain_url: str, deployer_key: str, regulator_authority: bool = False
+) -> TestAlliance:
+    """``regulator_authority``: the regulator is also attribute authority ``reg`` (titles
+    and licences, RW15), its parameters' hash registered on chain like the members'."""
     keys = {"h1": H1, "clinic": CLINIC, "h3": H3, "regulator": REGULATOR}
     addr = {n: Account.from_key(k).address for n, k in keys.items()}
     h1_auth, clinic_auth = AttributeAuthority.setup("h1"), AttributeAuthority.setup("c1")
+    authorities = {H1: h1_auth, CLINIC: clinic_auth}
+    if regulator_authority:
+        authorities[REGULATOR] = AttributeAuthority.setup("reg")
+    reg_hash = authorities[REGULATOR].params().fingerprint if regulator_authority else None
     genesis = Genesis(
         members=(
             MemberSpec(
@@ -132,24 +140,31 @@ def deploy_test_alliance(root: Path, chain_url: str, deployer_key: str) -> TestA
                 clinic_auth.params().fingerprint,
             ),
             MemberSpec(addr["h3"], "Pujiang County People's Hospital", Role.HOSPITAL),
-            MemberSpec(addr["regulator"], "Municipal Health Commission", Role.REGULATOR),
+            MemberSpec(
+                addr["regulator"],
+                "Municipal Health Commission",
+                Role.REGULATOR | (Role.ATTRIBUTE_AUTHORITY if reg_hash else Role(0)),
+                reg_hash or b"\x00" * 32,
+            ),
         ),
         threshold=2,
     )
     deployment, _ = deploy_alliance(ChainClient(chain_url, deployer_key), genesis)
     root.mkdir(parents=True, exist_ok=True)
     deployment.save(root / "deployment.json")
-    made = TestAlliance(root, chain_url, deployment, {H1: h1_auth, CLINIC: clinic_auth}, keys=keys)
+    made = TestAlliance(root, chain_url, deployment, authorities, keys=keys)
     regulator = Alliance(ChainClient(chain_url, keys["regulator"]), deployment)
     regulator.access.set_audit_key(public_bytes(made.audit_key.public_key()))
     return made
 
 
 @contextmanager
-def running_ledger_alliance(root: Path) -> Iterator[TestAlliance]:
+def running_ledger_alliance(
+    root: Path, regulator_authority: bool = False
+) -> Iterator[TestAlliance]:
     """The project's ledger node with the alliance contracts deployed."""
     with running_node(member_keys=list(DEV_KEYS[:5]), block_time_ms=20) as node:
-        yield deploy_test_alliance(root, node.url, DEPLOYER)
+        yield deploy_test_alliance(root, node.url, DEPLOYER, regulator_authority)
 
 
 @contextmanager

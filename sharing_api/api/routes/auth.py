@@ -15,6 +15,7 @@ from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden
 from sharing_api.api.staff_revocation import revoke_staff as revoke_staff_at_gateway
 from sharing_api.auth.siwe import SiweError, parse_message, verify_message
 from sharing_api.chain import Role
+from sharing_api.index.credentials import GidConflict
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -43,6 +44,12 @@ class StaffTokenIn(BaseModel):
     role: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
     attributes: list[Annotated[str, StringConstraints(max_length=128)]] = Field(
         default_factory=list, max_length=32
+    )
+    gid: str | None = Field(
+        default=None,
+        pattern=r"^0x[0-9a-fA-F]{40}$",
+        description="the staff member's own key address (their GID for RW15 keys), which "
+        "the member binds to this staff id: its authority issues RW15 keys only to it",
     )
 
 
@@ -144,6 +151,11 @@ def staff_token(body: StaffTokenIn, member: MemberOnly, services: ServicesDep) -
         # A member's attributes always carry its own authority prefix: a staff token can
         # never claim another member's attributes.
         attributes = sorted({qualify(a, prefix) for a in attributes})
+    if body.gid is not None:
+        try:
+            services.credentials.bind_gid(member.member, body.staff_id, body.gid)
+        except GidConflict as exc:
+            raise ApiError(409, str(exc), "Conflict") from None
     principal = Principal(
         kind=Kind.STAFF,
         subject=f"{body.staff_id}@{member.member}",
