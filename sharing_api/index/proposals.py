@@ -14,6 +14,8 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Column, Engine, Integer, MetaData, String, Table, Text, select
 
+from sharing_api.index.db import Patients, patient_is
+
 metadata = MetaData()
 
 PENDING, ACCEPTING, ACCEPTED, DECLINED = "pending", "accepting", "accepted", "declined"
@@ -95,7 +97,7 @@ class ProposalStore:
     def list(
         self,
         *,
-        patient: str | None = None,
+        patient: Patients = None,
         referrer: str | None = None,
         receiver: str | None = None,
         limit: int | None = None,
@@ -107,8 +109,8 @@ class ProposalStore:
             query = query.where(proposals.c.proposal_id < before)
         if receiver:
             query = query.where(proposals.c.receiver == receiver.lower())
-        if patient:
-            query = query.where(proposals.c.patient == patient.lower())
+        if patient is not None and patient != "":
+            query = query.where(patient_is(proposals.c.patient, patient))
         if referrer:
             query = query.where(proposals.c.referrer == referrer.lower())
         query = query.order_by(proposals.c.proposal_id.desc()).limit(limit)

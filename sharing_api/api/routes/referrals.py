@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from sharing_api.api.core.security import Kind, Principal
 from sharing_api.api.deps import Anyone, CareProvider, PatientOrCare, ServicesDep
 from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden, not_found
-from sharing_api.api.lookups import relayer_for
+from sharing_api.api.lookups import patient_scope, relayer_for
 from sharing_api.api.paging import PAGED, PageDep
 from sharing_api.api.schemas import AddressField, IdPath, ReferralOut, SignatureIn, referral_out
 from sharing_api.api.services import Services
@@ -81,7 +81,7 @@ def find_referral(services: Services, referral_id: int, principal: Principal) ->
         row = services.index.referral(referral_id)
     if row is None:
         raise not_found(f"no referral {referral_id}")
-    if principal.kind is Kind.PATIENT and row["patient"] != principal.subject.lower():
+    if principal.kind is Kind.PATIENT and not principal.owns(row["patient"]):
         raise forbidden("patients see their own referrals only")
     return row
 
@@ -202,12 +202,13 @@ def list_referrals(
     patient: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
 ) -> list[ReferralOut]:
     party = None
+    patients: str | tuple[str, ...] | None = patient
     if principal.kind is Kind.PATIENT:
-        patient = principal.subject
+        patients = patient_scope(principal, patient, "referrals")
     elif principal.kind is not Kind.REGULATOR:  # a member sees the referrals it is party to
         party = principal.member
     rows = services.index.referrals(
-        patient=patient, party=party, after=page.cursor, limit=page.fetch
+        patient=patients, party=party, after=page.cursor, limit=page.fetch
     )
     return [referral_out(r) for r in page.take(rows, "referral_id")]
 
