@@ -63,6 +63,7 @@ def test_pseudonym_consent_and_disclosure(cast: Cast, tmp_path: Path) -> None:
         **env,
     )
     home = tmp_path / "home"
+    cast.api.services.indexer.sync()  # the index read below holds the access just logged
     settings = cast.api.services.settings
     listed = json.loads(
         run(
