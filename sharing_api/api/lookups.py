@@ -101,6 +101,16 @@ def names(services: Services) -> dict[str, str]:
     return {a: i.name for a, i, _ in member_infos(services, gateways=False)}
 
 
+def patient_scope(principal: Principal, patient: str | None, what: str) -> str | tuple[str, ...]:
+    """The patient addresses a patient's list covers: all of theirs (primary and proven
+    pseudonyms), or the one asked for if it is theirs (403 otherwise)."""
+    if patient is None:
+        return principal.patients
+    if not principal.owns(patient):
+        raise forbidden(f"patients see their own {what} only")
+    return patient
+
+
 def relayer_for(services: Services, principal: Principal) -> Alliance:
     """Members relay with their own account; a patient's signature is relayed by the first
     member this API hosts (the patient pays nothing and needs no account)."""

@@ -96,14 +96,18 @@ def find_proposal(store: ProposalStore, proposal_id: int) -> dict[str, Any]:
 
 
 def answerable(
-    store: ProposalStore, proposal_id: int, patient: str, referrer: str | None = None
+    store: ProposalStore,
+    proposal_id: int,
+    patient: str | tuple[str, ...],
+    referrer: str | None = None,
 ) -> dict[str, Any]:
     """The proposal, if ``patient`` is its patient and it still waits for an answer (and,
     given ``referrer``, that member made it: ids are per gateway, not alliance-wide)."""
     row = find_proposal(store, proposal_id)
     if referrer is not None and row["referrer"] != referrer.lower():
         raise not_found(f"{referrer} made no referral proposal {proposal_id}")
-    if row["patient"] != patient.lower():
+    patients = (patient,) if isinstance(patient, str) else patient  # any of their pseudonyms
+    if row["patient"] not in {p.lower() for p in patients}:
         raise forbidden("only the patient answers a referral proposal")
     if row["status"] != PENDING:
         raise ApiError(409, f"proposal {proposal_id} is already {row['status']}")

@@ -318,4 +318,11 @@ def _register_break_glass() -> None:
     audit.add_command(break_glass)
 
 
+def _register_disclosed() -> None:
+    from sharing_api.audit.disclosed_cli import disclosed
+
+    audit.add_command(disclosed)
+
+
 _register_break_glass()
+_register_disclosed()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sharing_api.api.fhir_export import audit_bundle
+from sharing_api.audit.pseudonyms import records_under_shared_addresses
 from sharing_api.audit.rules import Anomaly, day_of
 from sharing_api.audit.sources import AuditData
 from sharing_api.chain import Basis, Purpose
@@ -213,4 +214,8 @@ def summary_of(
         "accesses in period": len(rows),
         "break-glass in period": sum(1 for r in rows if int(r["basis"]) == Basis.BREAK_GLASS),
         "anomalies": len(found),
+        # Migration (#14): records whose patient address is seen at several custodians.
+        "records under a shared (pre-pseudonym) address": records_under_shared_addresses(
+            data.records
+        ),
     }

@@ -21,6 +21,15 @@ from sharing_api.index.schema import (
 )
 
 Row = dict[str, Any]
+# One patient address, or several: a patient's pairwise pseudonyms (one per custodian).
+Patients = str | Sequence[str] | None
+
+
+def patient_is(column: Any, patient: str | Sequence[str]) -> ColumnElement[bool]:
+    """``column`` is the patient, or one of the patient's addresses."""
+    if isinstance(patient, str):
+        return column == patient.lower()  # type: ignore[no-any-return]
+    return column.in_([p.lower() for p in patient])  # type: ignore[no-any-return]
 
 
 def make_engine(url: str) -> Engine:
@@ -81,14 +90,14 @@ class IndexDB:
     def records(
         self,
         *,
-        patient: str | None = None,
+        patient: Patients = None,
         custodian: str | None = None,
         limit: int | None = None,
         after: int | None = None,
     ) -> list[Row]:
         where = []
-        if patient:
-            where.append(records.c.patient == patient.lower())
+        if patient is not None and patient != "":
+            where.append(patient_is(records.c.patient, patient))
         if custodian:
             where.append(records.c.custodian == custodian.lower())
         return self._select(records, *where, order=records.c.record_id, limit=limit, after=after)
@@ -113,7 +122,7 @@ class IndexDB:
     def consents(
         self,
         *,
-        patient: str | None = None,
+        patient: Patients = None,
         grantee: str | None = None,
         grantee_roles: int = 0,
         limit: int | None = None,
@@ -121,7 +130,7 @@ class IndexDB:
     ) -> list[Row]:
         """Consents, oldest first; with ``grantee``, only those a member is party to: granted
         to its address, or to a role among ``grantee_roles`` (its role bits)."""
-        where = [consents.c.patient == patient.lower()] if patient else []
+        where = [patient_is(consents.c.patient, patient)] if patient not in (None, "") else []
         if grantee is not None:
             party = consents.c.grantee == grantee.lower()
             if grantee_roles:
@@ -142,14 +151,14 @@ class IndexDB:
     def referrals(
         self,
         *,
-        patient: str | None = None,
+        patient: Patients = None,
         party: str | None = None,
         limit: int | None = None,
         after: int | None = None,
     ) -> list[Row]:
         where = []
-        if patient:
-            where.append(referrals.c.patient == patient.lower())
+        if patient is not None and patient != "":
+            where.append(patient_is(referrals.c.patient, patient))
         if party:
             p = party.lower()
             where.append((referrals.c.referrer == p) | (referrals.c.receiver == p))
@@ -173,7 +182,7 @@ class IndexDB:
     def accesses(
         self,
         *,
-        patient: str | None = None,
+        patient: Patients = None,
         reader: str | None = None,
         record_id: int | None = None,
         basis: int | None = None,
@@ -182,8 +191,8 @@ class IndexDB:
         after: int | None = None,
     ) -> list[Row]:
         where: list[ColumnElement[bool]] = []
-        if patient:
-            where.append(accesses.c.patient == patient.lower())
+        if patient is not None and patient != "":
+            where.append(patient_is(accesses.c.patient, patient))
         if reader:
             where.append(accesses.c.reader == reader.lower())
         if record_id is not None:

@@ -28,6 +28,8 @@ from sqlalchemy import (
 
 from crypto.text_commitment import new_salt
 
+from sharing_api.index.db import Patients, patient_is
+
 metadata = MetaData()
 
 PENDING, ACCEPTING, ACCEPTED, DECLINED = "pending", "accepting", "accepted", "declined"
@@ -133,7 +135,7 @@ class ProposalStore:
     def list(
         self,
         *,
-        patient: str | None = None,
+        patient: Patients = None,
         referrer: str | None = None,
         receiver: str | None = None,
         limit: int | None = None,
@@ -145,8 +147,8 @@ class ProposalStore:
             query = query.where(proposals.c.proposal_id < before)
         if receiver:
             query = query.where(proposals.c.receiver == receiver.lower())
-        if patient:
-            query = query.where(proposals.c.patient == patient.lower())
+        if patient is not None and patient != "":
+            query = query.where(patient_is(proposals.c.patient, patient))
         if referrer:
             query = query.where(proposals.c.referrer == referrer.lower())
         query = query.order_by(proposals.c.proposal_id.desc()).limit(limit)

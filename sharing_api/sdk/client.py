@@ -190,8 +190,12 @@ class SharingClient:
 
     # ---- sign-in -----------------------------------------------------------------------------
 
-    def login(self, private_key: str | bytes) -> dict[str, Any]:
-        """Sign in with EIP-4361 as the key's address; keeps the token."""
+    def login(
+        self, private_key: str | bytes, pseudonym_keys: Iterable[str | bytes] = ()
+    ) -> dict[str, Any]:
+        """Sign in with EIP-4361 as the key's address; keeps the token. ``pseudonym_keys``:
+        a patient's pairwise pseudonyms, each signing the same message, so the one token
+        covers them all (``sharing_api.sdk.patient_wallet.PatientWallet.login``)."""
         account = Account.from_key(private_key)
         facts = self.json("POST", "/auth/nonce")
         now = datetime.now(UTC)
@@ -205,7 +209,16 @@ class SharingClient:
             issued_at=now,
             expiration_time=now + timedelta(minutes=5),
         )
-        body = {"message": message.to_text(), "signature": sign_message(message, private_key)}
+        body: dict[str, Any] = {
+            "message": message.to_text(),
+            "signature": sign_message(message, private_key),
+        }
+        pseudonyms = [
+            {"address": Account.from_key(k).address, "signature": sign_message(message, k)}
+            for k in pseudonym_keys
+        ]
+        if pseudonyms:
+            body["pseudonyms"] = pseudonyms
         out: dict[str, Any] = self.json("POST", "/auth/login", json=body)
         self.token = out["access_token"]
         return out
@@ -425,7 +438,10 @@ class SharingClient:
         purposes: Iterable[str],
         valid_for_s: int = 30 * 86_400,
         deadline_s: int = 600,
+        coarse_times: bool = False,
     ) -> dict[str, Any]:
+        """``coarse_times``: round the signed times (a pairwise pseudonym's consents must
+        not be linkable to the same patient's other pseudonyms by when they were signed)."""
         patient = Account.from_key(patient_key).address
         # Bad terms are refused before any request, not as a 422 (or a hex error) later.
         check_address(grantee, "grantee")
@@ -434,17 +450,21 @@ class SharingClient:
         purpose_mask = mask(Purpose.parse(p) for p in purps)
         domain = self.json("GET", "/consents/domain", params={"patient": patient})
         now = int(datetime.now(UTC).timestamp())
+        valid_from, valid_until, deadline = now - 120, now + valid_for_s, now + deadline_s
+        if coarse_times:  # start back to the hour, end and deadline forward
+            valid_from, valid_until = _floor(valid_from, 3600), _ceil(valid_until, 3600)
+            deadline = _ceil(deadline, COARSE_DEADLINE_S)
         terms = GrantTerms(
             patient=patient,
             grantee=grantee,
             grantee_role=grantee_role,
             categories=category_mask,
             purposes=purpose_mask,
-            valid_from=now - 120,
-            valid_until=now + valid_for_s,
+            valid_from=valid_from,
+            valid_until=valid_until,
             document_hash=b"\x00" * 32,
             nonce=int(domain["nonce"]),
-            deadline=now + deadline_s,
+            deadline=deadline,
         )
         typed = grant_typed_data(terms, int(domain["chain_id"]), domain["consent_registry"])
         sig = sign_typed_data(typed, patient_key)
@@ -452,10 +472,14 @@ class SharingClient:
         out: dict[str, Any] = self.json("POST", "/consents", json=body)
         return out
 
-    def revoke_consent(self, patient_key: str | bytes, consent_id: int) -> dict[str, Any]:
+    def revoke_consent(
+        self, patient_key: str | bytes, consent_id: int, *, coarse_times: bool = False
+    ) -> dict[str, Any]:
         patient = Account.from_key(patient_key).address
         domain = self.json("GET", "/consents/domain", params={"patient": patient})
         deadline = int(datetime.now(UTC).timestamp()) + 600
+        if coarse_times:
+            deadline = _ceil(deadline, COARSE_DEADLINE_S)
         typed = revoke_typed_data(
             patient,
             consent_id,
@@ -715,6 +739,17 @@ class SharingClient:
             "POST", f"/referral-proposals/{proposal_id}/decline", json={"note": note}
         )
         return out
+
+
+COARSE_DEADLINE_S = 600  # everyone signing in the same 10 minutes shares a deadline
+
+
+def _floor(t: int, step: int) -> int:
+    return t - t % step
+
+
+def _ceil(t: int, step: int) -> int:
+    return -(-t // step) * step
 
 
 def check_address(value: str, what: str) -> str:

@@ -1,7 +1,9 @@
 """Short-lived bearer tokens (JWT, HS256) and single-use sign-in nonces.
 
 Who is who:
-- ``patient``: any wallet that signed in with EIP-4361 and is not an alliance member.
+- ``patient``: any wallet that signed in with EIP-4361 and is not an alliance member; with
+  the pairwise pseudonyms it proved at sign-in (one per custodian), which the token carries
+  and nothing else keeps: the gateway stores no link between them.
 - ``member``: a hospital or clinic's own ledger account (its administrator).
 - ``regulator``: a member holding the regulator role; read-only everywhere.
 - ``staff``: a person a member vouches for; the member issues the token, naming the staff
@@ -53,6 +55,20 @@ class Principal:
     attributes: tuple[str, ...] = ()
     chain_roles: tuple[str, ...] = ()
     token_id: str = ""
+    # A patient's pseudonyms proven at sign-in, lowercase, the primary (subject) excluded.
+    pseudonyms: tuple[str, ...] = ()
+
+    @property
+    def patients(self) -> tuple[str, ...]:
+        """Every address that is this patient: the primary, then its pseudonyms (lowercase);
+        empty for anyone else. Patient views are restricted to rows under these."""
+        if self.kind is not Kind.PATIENT:
+            return ()
+        return (self.subject.lower(), *self.pseudonyms)
+
+    def owns(self, address: str) -> bool:
+        """Is ``address`` one of this patient's own (primary or a proven pseudonym)?"""
+        return address.lower() in self.patients
 
     @property
     def address(self) -> str:
@@ -94,6 +110,8 @@ class TokenService:
             "exp": expires,
             "jti": uuid.uuid4().hex,
         }
+        if principal.pseudonyms:  # 40 hex digits each: at most 64 keep a token under 4 KB
+            claims["pseud"] = [p.removeprefix("0x") for p in principal.pseudonyms]
         return jwt.encode(claims, self.secret, algorithm=ALGORITHM), expires
 
     def verify(self, token: str) -> Principal:
@@ -136,6 +154,7 @@ class TokenService:
                 attributes=tuple(str(a) for a in claims.get("attrs", [])),
                 chain_roles=tuple(str(r) for r in claims.get("roles", [])),
                 token_id=str(claims["jti"]),
+                pseudonyms=tuple("0x" + str(p).lower() for p in claims.get("pseud", [])),
             )
         except (KeyError, ValueError, TypeError):
             raise TokenError("invalid token claims") from None

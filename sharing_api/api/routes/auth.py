@@ -13,6 +13,12 @@ from sharing_api.api.core.security import Kind, NonceLimitError, Principal
 from sharing_api.api.deps import Anyone, MemberOnly, ServicesDep
 from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden
 from sharing_api.api.staff_revocation import revoke_staff as revoke_staff_at_gateway
+from sharing_api.auth.pseudonym_proofs import (
+    MAX_PSEUDONYMS,
+    PseudonymProof,
+    PseudonymProofError,
+    verify_pseudonyms,
+)
 from sharing_api.auth.siwe import SiweError, parse_message, verify_message
 from sharing_api.chain import Role
 from sharing_api.index.credentials import GidConflict
@@ -26,9 +32,22 @@ class NonceOut(BaseModel):
     chain_id: int
 
 
+class PseudonymIn(BaseModel):
+    address: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
+    signature: str = Field(
+        pattern=r"^0x[0-9a-fA-F]{130}$", description="its EIP-191 signature of `message`"
+    )
+
+
 class LoginIn(BaseModel):
     message: str = Field(max_length=4096, description="the EIP-4361 message as signed")
     signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$")
+    pseudonyms: list[PseudonymIn] = Field(
+        default_factory=list,
+        max_length=MAX_PSEUDONYMS,
+        description="a patient's pairwise pseudonyms, each signing the same message: the "
+        "token covers them all (kept in the token only, never stored by the gateway)",
+    )
 
 
 class TokenOut(BaseModel):
@@ -37,6 +56,7 @@ class TokenOut(BaseModel):
     expires_at: int
     kind: str
     subject: str
+    pseudonyms: list[str] = Field(default_factory=list, description="proven (patients)")
 
 
 class StaffTokenIn(BaseModel):
@@ -79,6 +99,7 @@ class MeOut(BaseModel):
     staff_role: str
     attributes: list[str]
     chain_roles: list[str]
+    pseudonyms: list[str]
 
 
 @router.post("/nonce", summary="A single-use nonce for an EIP-4361 sign-in message")
@@ -117,6 +138,14 @@ def login(body: LoginIn, request: Request, services: ServicesDep) -> TokenOut:
         )
     except SiweError as exc:
         raise ApiError(401, str(exc), "Unauthorized") from None
+    try:  # before the nonce is spent: a bad pseudonym list costs the patient no nonce
+        pseudonyms = verify_pseudonyms(
+            body.message,
+            message.address,
+            [PseudonymProof(p.address, p.signature) for p in body.pseudonyms],
+        )
+    except PseudonymProofError as exc:
+        raise ApiError(exc.status, str(exc), "Unauthorized" if exc.status == 401 else "") from None
     if not services.nonces.consume(message.nonce):
         raise ApiError(401, "sign-in nonce is unknown, expired or already used", "Unauthorized")
     roles = services.roles_of(message.address)
@@ -126,15 +155,22 @@ def login(body: LoginIn, request: Request, services: ServicesDep) -> TokenOut:
         kind = Kind.REGULATOR
     else:
         kind = Kind.MEMBER
+    if pseudonyms and kind is not Kind.PATIENT:
+        raise ApiError(400, "only patients sign in with pseudonyms")
     principal = Principal(
         kind=kind,
         subject=message.address,
         member=message.address if kind is not Kind.PATIENT else "",
         chain_roles=tuple(roles.labels()),
+        pseudonyms=pseudonyms,
     )
     token, expires = services.tokens.issue(principal)
     return TokenOut(
-        access_token=token, expires_at=expires, kind=kind.value, subject=message.address
+        access_token=token,
+        expires_at=expires,
+        kind=kind.value,
+        subject=message.address,
+        pseudonyms=list(pseudonyms),
     )
 
 
@@ -199,4 +235,5 @@ def me(principal: Anyone) -> MeOut:
         staff_role=principal.staff_role,
         attributes=list(principal.attributes),
         chain_roles=list(principal.chain_roles),
+        pseudonyms=list(principal.pseudonyms),
     )

@@ -18,7 +18,7 @@ from sharing_api.api.core.security import Kind, Principal
 from sharing_api.api.deps import Anyone, PatientOrCare, ServicesDep
 from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden, not_found
 from sharing_api.api.fhir_export import consent_resource
-from sharing_api.api.lookups import relayer_for
+from sharing_api.api.lookups import patient_scope, relayer_for
 from sharing_api.api.paging import PAGED, PageDep
 from sharing_api.api.schemas import (
     AddressField,
@@ -107,7 +107,7 @@ def is_party(services: Services, principal: Principal, row: dict[str, Any]) -> b
     if principal.kind is Kind.REGULATOR:
         return True
     if principal.kind is Kind.PATIENT:
-        return bool(row["patient"] == principal.subject.lower())
+        return principal.owns(row["patient"])
     if row["grantee"] == principal.member.lower():
         return True
     role = int(row["grantee_role"])
@@ -125,7 +125,7 @@ def find_consent(
         row = services.index.consent(consent_id)
     if row is None:
         raise not_found(f"no consent {consent_id}")
-    if principal.kind is Kind.PATIENT and row["patient"] != principal.subject.lower():
+    if principal.kind is Kind.PATIENT and not principal.owns(row["patient"]):
         raise forbidden("patients see their own consents only")
     if not relayed and not is_party(services, principal, row):
         raise forbidden(f"consent {consent_id} is not granted to your member")
@@ -157,7 +157,7 @@ def domain(
 def grant(
     body: GrantIn, request: Request, principal: PatientOrCare, services: ServicesDep
 ) -> ConsentOut:
-    if principal.kind is Kind.PATIENT and body.patient.lower() != principal.subject.lower():
+    if principal.kind is Kind.PATIENT and not principal.owns(body.patient):
         raise forbidden("a patient relays only their own grants")
     limit_relay(services, request, body.patient)
     require_known_patient(services, body.patient)
@@ -203,10 +203,10 @@ def list_consents(
     patient: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
 ) -> list[ConsentOut]:
     if principal.kind is Kind.PATIENT:
-        if patient is not None and patient.lower() != principal.subject.lower():
-            raise forbidden("patients see their own consents only")
         rows = services.index.consents(
-            patient=principal.subject, after=page.cursor, limit=page.fetch
+            patient=patient_scope(principal, patient, "consents"),
+            after=page.cursor,
+            limit=page.fetch,
         )
     elif principal.kind is Kind.REGULATOR:
         rows = services.index.consents(patient=patient, after=page.cursor, limit=page.fetch)

@@ -48,7 +48,7 @@ def erase(record_id: IdPath, principal: PatientOrMember, services: ServicesDep) 
 
 
 def _check_may_erase(principal: Principal, row: dict[str, Any]) -> None:
-    if principal.kind is Kind.PATIENT and row["patient"] == principal.subject.lower():
+    if principal.kind is Kind.PATIENT and principal.owns(row["patient"]):
         return
     if principal.kind is Kind.MEMBER and row["custodian"] == principal.member.lower():
         return  # the custodian honouring a request the patient made to it directly

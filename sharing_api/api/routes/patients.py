@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from sharing_api.api.alliance_inbox import relay_member
 from sharing_api.api.core.security import Kind, Principal
 from sharing_api.api.deps import FreshServices, ServicesDep, require
-from sharing_api.api.errors import PROBLEM_RESPONSES
+from sharing_api.api.errors import PROBLEM_RESPONSES, forbidden
 from sharing_api.api.lookups import names
 from sharing_api.api.paging import PAGED, PageDep
 from sharing_api.api.schemas import AccessOut, RecordOut, access_out, record_out
@@ -58,7 +58,7 @@ def block_times(services: Services, numbers: set[int]) -> dict[int, int]:
 )
 def my_records(principal: PatientOnly, services: FreshServices, page: PageDep) -> list[MyRecordOut]:
     named = names(services)
-    found = services.index.records(patient=principal.subject, after=page.cursor, limit=page.fetch)
+    found = services.index.records(patient=principal.patients, after=page.cursor, limit=page.fetch)
     rows = [record_out(r) for r in page.take(found, "record_id")]
     times = block_times(services, {r.block_number for r in rows})
     return [
@@ -83,7 +83,7 @@ def my_accesses(
     named = names(services)
     categories = {
         r.record_id: r.category
-        for r in map(record_out, services.index.records(patient=principal.subject))
+        for r in map(record_out, services.index.records(patient=principal.patients))
     }
     return [
         MyAccessOut(
@@ -92,7 +92,9 @@ def my_accesses(
             category=categories.get(int(row["record_id"]), ""),
         )
         for row in page.take(
-            services.index.accesses(patient=principal.subject, after=page.cursor, limit=page.fetch),
+            services.index.accesses(
+                patient=principal.patients, after=page.cursor, limit=page.fetch
+            ),
             "access_id",
         )
     ]
@@ -103,13 +105,26 @@ def my_accesses(
     responses=PROBLEM_RESPONSES,
     summary="EIP-712 domains and my next consent and referral nonces (patient)",
 )
-def signing(principal: PatientOnly, services: ServicesDep) -> SigningOut:
+def signing(
+    principal: PatientOnly,
+    services: ServicesDep,
+    patient: Annotated[
+        str | None,
+        Query(
+            pattern=r"^0x[0-9a-fA-F]{40}$",
+            description="the pseudonym about to sign (one proven at sign-in); default: primary",
+        ),
+    ] = None,
+) -> SigningOut:
     a = services.deployment.addresses
+    if patient is not None and not principal.owns(patient):
+        raise forbidden("sign in with that pseudonym first: it is not one of yours")
+    signer = patient or principal.subject
     return SigningOut(
         chain_id=services.deployment.chain_id,
         consent_registry=a["ConsentRegistry"],
         referral_registry=a["ReferralRegistry"],
-        consent_nonce=services.reader.consents.nonce_of(principal.subject),
-        referral_nonce=services.reader.referrals.nonce_of(principal.subject),
+        consent_nonce=services.reader.consents.nonce_of(signer),
+        referral_nonce=services.reader.referrals.nonce_of(signer),
         inbox_relay=relay_member(services),
     )

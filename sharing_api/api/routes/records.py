@@ -17,7 +17,13 @@ from sharing_api.api.access import Grant, decide, log_access, readable_by
 from sharing_api.api.core.security import Kind, Principal
 from sharing_api.api.deps import Anyone, CareProvider, ServicesDep
 from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden
-from sharing_api.api.lookups import INLINE_BYTES, find_record, fixed_record, read_head
+from sharing_api.api.lookups import (
+    INLINE_BYTES,
+    find_record,
+    fixed_record,
+    patient_scope,
+    read_head,
+)
 from sharing_api.api.paging import PAGED, PageDep
 from sharing_api.api.schemas import IdPath, IdQuery, RecordOut, record_out
 from sharing_api.api.services import Services
@@ -142,7 +148,7 @@ async def supersede(
 @router.get("/{record_id}", responses=PROBLEM_RESPONSES, summary="A record's metadata")
 def metadata(record_id: IdPath, principal: Anyone, services: ServicesDep) -> RecordOut:
     row = find_record(services, record_id)
-    if principal.kind is Kind.PATIENT and row["patient"] != principal.subject.lower():
+    if principal.kind is Kind.PATIENT and not principal.owns(row["patient"]):
         raise forbidden("patients see their own records only")
     return record_out(row)
 
@@ -157,13 +163,12 @@ def list_records(
     patient: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
     custodian: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
 ) -> list[RecordOut]:
-    if principal.kind is Kind.PATIENT:
-        if patient is not None and patient.lower() != principal.subject.lower():
-            raise forbidden("patients see their own records only")
-        patient = principal.subject
+    patients: str | tuple[str, ...] | None = patient
+    if principal.kind is Kind.PATIENT:  # every one of the patient's pseudonyms, one cursor
+        patients = patient_scope(principal, patient, "records")
     # The page is cut before the member filter: the cursor moves past rows left out too.
     found = services.index.records(
-        patient=patient, custodian=custodian, after=page.cursor, limit=page.fetch
+        patient=patients, custodian=custodian, after=page.cursor, limit=page.fetch
     )
     rows = page.take(found, "record_id")
     if principal.kind in (Kind.MEMBER, Kind.STAFF):

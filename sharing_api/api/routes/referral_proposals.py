@@ -73,7 +73,7 @@ def _record_ids(services: Services, body: ProposalIn) -> list[int]:
 
 def _visible(row: dict[str, Any], principal: Principal) -> None:
     if principal.kind is Kind.PATIENT:
-        if row["patient"] != principal.subject.lower():
+        if not principal.owns(row["patient"]):
             raise forbidden("patients see their own referral proposals only")
     elif principal.member.lower() not in (row["referrer"], row["receiver"]):
         raise forbidden("members see the proposals they are a party to")
@@ -133,7 +133,7 @@ def list_mine(
 def my_proposals(
     principal: PatientOnly, services: ServicesDep, store: ProposalsDep, page: PageDep
 ) -> list[ProposalOut]:
-    rows = store.list(patient=principal.subject, before=page.cursor, limit=page.fetch)
+    rows = store.list(patient=principal.patients, before=page.cursor, limit=page.fetch)
     return [proposal_out(services, r) for r in page.take(rows, "proposal_id")]
 
 
@@ -162,7 +162,7 @@ def accept(
     services: ServicesDep,
     store: ProposalsDep,
 ) -> ProposalOut:
-    row = answerable(store, proposal_id, principal.subject)
+    row = answerable(store, proposal_id, principal.patients)
     return accept_answer(services, store, row, body)
 
 
@@ -178,5 +178,5 @@ def decline(
     services: ServicesDep,
     store: ProposalsDep,
 ) -> ProposalOut:
-    answerable(store, proposal_id, principal.subject)
+    answerable(store, proposal_id, principal.patients)
     return decline_answer(services, store, proposal_id, body.note)

@@ -22,7 +22,7 @@ from sharing_api.api.deps import (
     ServicesDep,
 )
 from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden, not_found
-from sharing_api.api.lookups import relayer_for
+from sharing_api.api.lookups import patient_scope, relayer_for
 from sharing_api.api.paging import PAGED, PageDep
 from sharing_api.api.schemas import (
     AddressField,
@@ -102,7 +102,7 @@ def find_referral(services: Services, referral_id: int, principal: Principal) ->
         row = services.index.referral(referral_id)
     if row is None:
         raise not_found(f"no referral {referral_id}")
-    if principal.kind is Kind.PATIENT and row["patient"] != principal.subject.lower():
+    if principal.kind is Kind.PATIENT and not principal.owns(row["patient"]):
         raise forbidden("patients see their own referrals only")
     return row
 
@@ -238,12 +238,13 @@ def list_referrals(
     patient: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
 ) -> list[ReferralOut]:
     party = None
+    patients: str | tuple[str, ...] | None = patient
     if principal.kind is Kind.PATIENT:
-        patient = principal.subject
+        patients = patient_scope(principal, patient, "referrals")
     elif principal.kind is not Kind.REGULATOR:  # a member sees the referrals it is party to
         party = principal.member
     rows = services.index.referrals(
-        patient=patient, party=party, after=page.cursor, limit=page.fetch
+        patient=patients, party=party, after=page.cursor, limit=page.fetch
     )
     taken = page.take(rows, "referral_id")
     reasons = referral_texts.verified_reasons(services, taken)
