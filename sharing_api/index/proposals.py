@@ -27,7 +27,6 @@ from sqlalchemy import (
 )
 
 from crypto.text_commitment import new_salt
-
 from sharing_api.index.db import Patients, patient_is
 
 metadata = MetaData()
