@@ -15,15 +15,14 @@ from sharing_api.api.errors import ApiError, forbidden
 from sharing_api.api.services import Services
 from sharing_api.audit.break_glass_texts import (
     BreakGlassOnChain,
-    GatewayUnreachable,
     OpenedText,
-    PeerTokens,
     SealedText,
     TamperedText,
     fetch_sealed,
     open_checked,
 )
 from sharing_api.chain.scopes import Review
+from sharing_api.gateway.peer_get import GatewayUnreachable, PeerTokens
 from sharing_api.index.break_glass import SealedText as StoredText
 from sharing_api.sdk.client import ApiError as SdkApiError
 

@@ -22,8 +22,8 @@ from crypto.text_commitment import Committed
 from sharing_api.api.core.security import Kind, Principal
 from sharing_api.api.errors import forbidden
 from sharing_api.api.services import Services
-from sharing_api.audit.break_glass_texts import GatewayUnreachable, PeerTokens
 from sharing_api.chain import ReferralStatus
+from sharing_api.gateway.peer_get import GatewayUnreachable, PeerTokens
 from sharing_api.gateway.peer_texts import BadPeerAnswer, PeerText, fetch_texts
 from sharing_api.index.referral_texts import StoredText
 from sharing_api.sdk.client import ApiError as SdkApiError

@@ -13,33 +13,22 @@ chain holds only their keyed commitments. The regulator (its CLI, or its console
 from __future__ import annotations
 
 import hmac
-import ssl
-import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from eth_account import Account
 
 from crypto import audit_seal
 from crypto.errors import DecryptionError, FormatError
 from sharing_api.chain import Alliance, Basis
 from sharing_api.chain.scopes import Review
-from sharing_api.gateway.tls import PinMismatch, pinned_context
-from sharing_api.sdk.client import ApiError as SdkApiError
-from sharing_api.sdk.client import SharingClient
+from sharing_api.gateway.peer_get import PeerTokens, get_as
 
 ZERO = "0x" + "00" * 32
 
 
 class NotBreakGlass(ValueError):
     """No such access on chain, or it is not a break-glass read."""
-
-
-class GatewayUnreachable(ConnectionError):
-    """The reader's gateway is not in the directory, not reachable, or not the registered one."""
 
 
 class TamperedText(ValueError):
@@ -95,25 +84,6 @@ def on_chain(alliance: Alliance, access_id: int) -> BreakGlassOnChain:
     )
 
 
-class PeerTokens:
-    """The regulator's tokens at other gateways, kept until shortly before they expire: the
-    console reviews a whole queue at once, and a sign-in per text would meet the reader's
-    gateway's per-IP limit on sign-in nonces."""
-
-    def __init__(self) -> None:
-        self._tokens: dict[str, tuple[float, str]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, url: str) -> str:
-        with self._lock:
-            found = self._tokens.get(url)
-        return found[1] if found and found[0] - 30 > time.time() else ""
-
-    def put(self, url: str, token: str, expires_at: float) -> None:
-        with self._lock:
-            self._tokens[url] = (expires_at, token)
-
-
 def fetch_sealed(
     alliance: Alliance,
     reader: str,
@@ -125,35 +95,15 @@ def fetch_sealed(
     tokens: PeerTokens | None = None,
 ) -> list[SealedText]:
     """The sealed texts the reader's gateway keeps, asked as the regulator (signed in there)."""
-    entry = alliance.registry.gateway_of(reader)
-    if entry is None:
-        raise GatewayUnreachable(f"member {reader} has no gateway in the on-chain directory")
-    where = f"member {reader}'s gateway at {entry.url}"
-    if entry.url.startswith("http://") and not insecure_http:
-        raise GatewayUnreachable(f"{where} is plain http: pass --insecure-http (tests only)")
-    try:
-        verify: Any = (
-            False
-            if entry.url.startswith("http://")
-            else pinned_context(entry.url, entry.fingerprint, timeout)
-        )
-        slot = f"{entry.url}|{Account.from_key(regulator_key).address}"
-        token = tokens.get(slot) if tokens else ""
-        with SharingClient(entry.url, token, timeout=timeout, verify=verify) as client:
-            path = f"/audit/break-glass/{access_id}/sealed"
-            try:
-                rows = client.json("GET", path) if token else None
-            except SdkApiError as exc:
-                if exc.status != 401:
-                    raise
-                rows = None  # the kept token expired or was refused: sign in again
-            if rows is None:
-                signed_in = client.login(regulator_key)
-                if tokens:
-                    tokens.put(slot, client.token, float(signed_in["expires_at"]))
-                rows = client.json("GET", path)
-    except (PinMismatch, ConnectionError, TimeoutError, ssl.SSLError) as exc:
-        raise GatewayUnreachable(f"{where} is unreachable: {exc}") from None
+    rows, where = get_as(
+        alliance,
+        reader,
+        regulator_key,
+        f"/audit/break-glass/{access_id}/sealed",
+        insecure_http=insecure_http,
+        timeout=timeout,
+        tokens=tokens,
+    )
     try:
         return [
             SealedText(str(r["kind"]), bytes.fromhex(str(r["envelope"]).removeprefix("0x")))

@@ -7,17 +7,11 @@ loop). Nothing fetched is trusted: the caller checks every text against the chai
 
 from __future__ import annotations
 
-import ssl
 from dataclasses import dataclass
 from typing import Any
 
-from eth_account import Account
-
-from sharing_api.audit.break_glass_texts import GatewayUnreachable, PeerTokens
 from sharing_api.chain import Alliance
-from sharing_api.gateway.tls import PinMismatch, pinned_context
-from sharing_api.sdk.client import ApiError as SdkApiError
-from sharing_api.sdk.client import SharingClient
+from sharing_api.gateway.peer_get import PeerTokens, get_as
 
 
 @dataclass(frozen=True)
@@ -44,36 +38,15 @@ def fetch_texts(
 ) -> list[PeerText]:
     """The texts of ``referral_id`` that ``holder``'s gateway keeps, asked as the owner of
     ``party_key`` (signed in there; a kept token is reused until it is refused)."""
-    entry = alliance.registry.gateway_of(holder)
-    if entry is None:
-        raise GatewayUnreachable(f"member {holder} has no gateway in the on-chain directory")
-    where = f"member {holder}'s gateway at {entry.url}"
-    if entry.url.startswith("http://") and not insecure_http:
-        raise GatewayUnreachable(f"{where} is plain http (loopback tests only)")
-    path = f"/referrals/{referral_id}/texts?held_here=true"
-    try:
-        verify: Any = (
-            False
-            if entry.url.startswith("http://")
-            else pinned_context(entry.url, entry.fingerprint, timeout)
-        )
-        slot = f"{entry.url}|{Account.from_key(party_key).address}"
-        token = tokens.get(slot) if tokens else ""
-        with SharingClient(entry.url, token, timeout=timeout, verify=verify) as client:
-            answer = None
-            if token:
-                try:
-                    answer = client.json("GET", path)
-                except SdkApiError as exc:
-                    if exc.status != 401:
-                        raise
-            if answer is None:
-                signed_in = client.login(party_key)
-                if tokens:
-                    tokens.put(slot, client.token, float(signed_in["expires_at"]))
-                answer = client.json("GET", path)
-    except (PinMismatch, ConnectionError, TimeoutError, ssl.SSLError) as exc:
-        raise GatewayUnreachable(f"{where} is unreachable: {exc}") from None
+    answer, where = get_as(
+        alliance,
+        holder,
+        party_key,
+        f"/referrals/{referral_id}/texts?held_here=true",
+        insecure_http=insecure_http,
+        timeout=timeout,
+        tokens=tokens,
+    )
     return _parse(answer, holder, where)
 
 
