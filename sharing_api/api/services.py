@@ -43,6 +43,12 @@ from sharing_api.storage.config import open_storage
 class Services:
     settings: ApiSettings
     deployment: Deployment
+
+    @property
+    def crypto_suite(self) -> str:
+        """The alliance's data encryption (the genesis's; the gateway's setting agrees)."""
+        return self.deployment.crypto_suite
+
     reader: Alliance  # eth_call only: no key of value behind it
     hosted: dict[str, Alliance]  # checksum address -> a signer for that member
     authorities: dict[str, AttributeAuthority]  # checksum member address -> ABE master key
@@ -87,6 +93,12 @@ class Services:
         unlocked = unlock_members(settings, passphrase)
         secret = token_secret(settings)
         deployment = Deployment.load(settings.resolved_deployment_file())
+        if settings.crypto_suite not in (None, deployment.crypto_suite):
+            raise ValueError(
+                f"crypto_suite {settings.crypto_suite} differs from the alliance's "
+                f"{deployment.crypto_suite} (deployment.json, from the genesis): remove the "
+                "gateway's setting, or make it the alliance's"
+            )
         base = ChainClient(
             settings.chain_url, Account.create().key, timeout=settings.chain_timeout_s
         )

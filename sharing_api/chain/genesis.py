@@ -9,9 +9,12 @@ from typing import Any
 
 from eth_utils.address import is_address, to_checksum_address
 
+from crypto.suite import DEFAULT_SUITE, SUITE_NAMES
 from sharing_api.chain.artifacts import CONTRACT_NAMES
 from sharing_api.chain.client import ChainClient
 from sharing_api.chain.scopes import Role
+
+DEFAULT_SUITE_NAME = DEFAULT_SUITE.name  # the alliance's data encryption unless genesis says
 
 
 @dataclass(frozen=True)
@@ -27,13 +30,17 @@ class Genesis:
     """The founding members and the number of approvals (M of N) a governance change needs.
 
     JSON form: ``{"threshold": 2, "members": [{"address": "0x..", "name": "..",
-    "roles": ["hospital", "attribute-authority"], "abe_params_hash": "0x.."}]}``
+    "roles": ["hospital", "attribute-authority"], "abe_params_hash": "0x.."}],
+    "crypto_suite": "aes-256-gcm"}`` (``crypto_suite``: the alliance's data encryption,
+    crypto/suite.py; it travels to every gateway in deployment.json).
     """
 
     members: tuple[MemberSpec, ...]
     threshold: int
+    crypto_suite: str = DEFAULT_SUITE_NAME
 
     def __post_init__(self) -> None:
+        _check_suite(self.crypto_suite)
         if not self.members:
             raise ValueError("genesis needs at least one member")
         if not 1 <= self.threshold <= len(self.members):
@@ -64,7 +71,8 @@ class Genesis:
                 )
                 for m in data["members"]
             )
-            return cls(members=members, threshold=int(data["threshold"]))
+            suite = str(data.get("crypto_suite", DEFAULT_SUITE_NAME))
+            return cls(members=members, threshold=int(data["threshold"]), crypto_suite=suite)
         except (KeyError, TypeError) as exc:
             raise ValueError(f"malformed genesis: {exc!r}") from None
 
@@ -75,6 +83,7 @@ class Genesis:
     def to_dict(self) -> dict[str, Any]:
         return {
             "threshold": self.threshold,
+            "crypto_suite": self.crypto_suite,
             "members": [
                 {
                     "address": to_checksum_address(m.address),
@@ -87,6 +96,11 @@ class Genesis:
         }
 
 
+def _check_suite(name: str) -> None:
+    if name not in SUITE_NAMES:
+        raise ValueError(f"crypto_suite {name!r} is not one of {', '.join(SUITE_NAMES)}")
+
+
 @dataclass(frozen=True)
 class Deployment:
     """Where an alliance's contracts live on one chain (``block_number``: where events start)."""
@@ -94,8 +108,10 @@ class Deployment:
     chain_id: int
     addresses: dict[str, str]
     block_number: int
+    crypto_suite: str = DEFAULT_SUITE_NAME  # the alliance's data encryption (from genesis)
 
     def __post_init__(self) -> None:
+        _check_suite(self.crypto_suite)
         missing = set(CONTRACT_NAMES) - set(self.addresses)
         if missing:
             raise ValueError(f"deployment lacks {', '.join(sorted(missing))}")
@@ -105,6 +121,7 @@ class Deployment:
             "chain_id": self.chain_id,
             "block_number": self.block_number,
             "addresses": dict(self.addresses),
+            "crypto_suite": self.crypto_suite,
         }
 
     @classmethod
@@ -114,6 +131,7 @@ class Deployment:
                 chain_id=int(data["chain_id"]),
                 addresses={k: to_checksum_address(v) for k, v in data["addresses"].items()},
                 block_number=int(data["block_number"]),
+                crypto_suite=str(data.get("crypto_suite", DEFAULT_SUITE_NAME)),
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"malformed deployment: {exc!r}") from None
@@ -163,5 +181,6 @@ def deploy_alliance(client: ChainClient, genesis: Genesis) -> tuple[Deployment, 
             "AccessLog": access,
         },
         block_number=first_block,
+        crypto_suite=genesis.crypto_suite,
     )
     return deployment, gas

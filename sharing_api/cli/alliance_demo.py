@@ -165,6 +165,7 @@ def run_alliance_scenario(
                 ),
             ),
             threshold=6,
+            crypto_suite=suite,  # the alliance-wide data encryption, in deployment.json
         )
         deployment, _ = deploy_alliance(ChainClient(chain_url, deployer.key), genesis)
         deployment.save(workdir / "deployment.json")
@@ -196,7 +197,7 @@ def run_alliance_scenario(
                 deployment_file=workdir / "deployment.json",
                 passphrase=passphrase,
                 storage=stores.table(name),
-                extra={"crypto_suite": suite},  # the alliance-wide setting, on every gateway
+                extra={"crypto_suite": suite},  # seals the gateway's key files in it too
             )
         # The regulator's console gateway hosts the regulator: it signs the close of a
         # break-glass review and holds the audit key that opens the sealed reasons.

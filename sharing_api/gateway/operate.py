@@ -85,6 +85,15 @@ def write_gateway_config(
     return path
 
 
+def alliance_suite(deployment_file: str | None) -> str:
+    """The alliance's cipher suite as its deployment.json names it (the genesis's choice)."""
+    from sharing_api.chain.genesis import DEFAULT_SUITE_NAME, Deployment
+    from sharing_api.settings import alliance_home
+
+    path = Path(deployment_file) if deployment_file else alliance_home() / "deployment.json"
+    return Deployment.load(path).crypto_suite if path.exists() else DEFAULT_SUITE_NAME
+
+
 @click.command()
 @click.option(
     "--dir",
@@ -115,10 +124,10 @@ def write_gateway_config(
     "--suite",
     "crypto_suite",
     type=click.Choice(["aes-256-gcm", "sm4-gcm"], case_sensitive=False),
-    default="aes-256-gcm",
-    show_default=True,
-    help="The alliance's cipher suite: records sealed through this gateway, its key files "
-    "(sm4-gcm: SM4-GCM with SM3). Written to gateway.json as crypto_suite.",
+    default=None,
+    help="The alliance's cipher suite (sm4-gcm: SM4-GCM with SM3) for its key files and the "
+    "records sealed through it [default: the alliance's, from --deployment, else "
+    "aes-256-gcm]. It must be the alliance's: the gateway refuses to start otherwise.",
 )
 def init(
     directory: Path,
@@ -130,7 +139,7 @@ def init(
     ledger_key_file: Path | None,
     no_authority: bool,
     passphrase_file: Path | None,
-    crypto_suite: str,
+    crypto_suite: str | None,
 ) -> None:
     """Make a member's gateway files: its sealed ledger key and ABE master key, a
     self-signed TLS certificate, and gateway.json. Prints what to register on chain."""
@@ -142,7 +151,7 @@ def init(
     passphrase = resolve_passphrase(
         ApiSettings(passphrase_file=str(passphrase_file) if passphrase_file else "")
     )
-    crypto_suite = crypto_suite.lower()
+    crypto_suite = (crypto_suite or alliance_suite(deployment)).lower()
     key, authority, member = seal_new_member(
         directory / "keys", member_id, ledger_key_file, no_authority, passphrase, crypto_suite
     )
@@ -218,7 +227,7 @@ def add_member(
     if (keys_dir / f"{member_id}.ledger.key").exists():
         raise click.ClickException(f"member {member_id!r} already has keys in {keys_dir}")
     passphrase = read_passphrase_file(member_passphrase_file)
-    suite_name = str(values.get("crypto_suite", "aes-256-gcm"))  # the gateway's setting
+    suite_name = str(values.get("crypto_suite") or alliance_suite(values.get("deployment_file")))
     key, authority, member = seal_new_member(
         keys_dir, member_id, ledger_key_file, no_authority, passphrase, suite_name
     )

@@ -22,7 +22,7 @@ POLICY = "c1.role:doctor"
 
 
 def test_sm4_gateway_seals_and_opens_both_suites(tmp_path: Path) -> None:
-    with running_ledger_alliance(tmp_path / "chain") as alliance:
+    with running_ledger_alliance(tmp_path / "chain", crypto_suite="sm4-gcm") as alliance:
         members = tuple(
             seal_hosted_member(
                 tmp_path / "keys",
@@ -59,3 +59,14 @@ def test_sm4_gateway_seals_and_opens_both_suites(tmp_path: Path) -> None:
                 assert doctor.open(fetched, key) == plaintext
             doctor.close()
             clinic.close()
+
+
+def test_a_gateway_set_apart_from_the_alliances_suite_refuses_to_start(tmp_path: Path) -> None:
+    """The suite is the alliance's (genesis, deployment.json): a gateway configured with
+    another would seal records its peers' operators did not choose; it says so and stops."""
+    from sharing_api.api.services import Services
+
+    with running_ledger_alliance(tmp_path / "chain") as alliance:  # an AES alliance
+        settings = alliance.settings(crypto_suite="sm4-gcm")
+        with pytest.raises(ValueError, match="differs from the alliance's aes-256-gcm"):
+            Services.build(settings)

@@ -1,5 +1,6 @@
-"""The alliance's cipher suite as a gateway setting: `gateway init --suite` writes it to
-gateway.json and seals the member's key files in it; `add-member` follows the config."""
+"""The alliance's cipher suite: chosen in the genesis, carried in deployment.json to every
+gateway; `gateway init` takes it from there (or --suite), writes it to gateway.json and
+seals the member's key files in it; `add-member` follows the config."""
 
 from __future__ import annotations
 
@@ -51,12 +52,29 @@ def test_init_with_the_national_suite(tmp_path: Path) -> None:
 def test_default_is_aes_and_unknown_suites_are_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("ALLIANCE_HOME", str(tmp_path / "home"))  # no deployment.json there
     gw, made = _init(tmp_path, "--no-authority")
     assert made["crypto_suite"] == "aes-256-gcm"
     assert key_file_suite(gw / "keys" / "h9.ledger.key") is AES_256_GCM_SHA256
-    assert ApiSettings().crypto_suite == "aes-256-gcm"
-    monkeypatch.setenv("ALLIANCE_HOME", str(tmp_path / "home"))
+    assert ApiSettings().crypto_suite is None  # unset: the alliance's, from deployment.json
     by_env = {"ALLIANCE_API_CRYPTO_SUITE": "sm4-gcm"}
     assert load_settings(None, {}, environ=by_env).crypto_suite == "sm4-gcm"
     with pytest.raises(ValueError, match="crypto_suite"):
         load_settings(None, {"crypto_suite": "sm4-cbc"}, environ={})
+
+
+def test_init_takes_the_alliances_suite_from_its_deployment(tmp_path: Path) -> None:
+    from sharing_api.chain.genesis import Deployment, Genesis
+
+    names = ("AllianceRegistry", "ConsentRegistry", "RecordRegistry", "ReferralRegistry")
+    addresses = {n: "0x" + f"{i + 1:040x}" for i, n in enumerate((*names, "AccessLog"))}
+    deployment = Deployment(7171, addresses, 1, crypto_suite="sm4-gcm")
+    deployment.save(tmp_path / "deployment.json")
+    assert Deployment.load(tmp_path / "deployment.json").crypto_suite == "sm4-gcm"
+    gw, made = _init(tmp_path, "--no-authority", "--deployment", str(tmp_path / "deployment.json"))
+    assert made["crypto_suite"] == "sm4-gcm"
+    assert key_file_suite(gw / "keys" / "h9.ledger.key") is SM4_GCM_SM3
+    with pytest.raises(ValueError, match="crypto_suite"):
+        Deployment(7171, addresses, 1, crypto_suite="sm4-cbc")
+    with pytest.raises(ValueError, match="crypto_suite"):
+        Genesis.from_dict({"threshold": 1, "crypto_suite": "rot13", "members": []})

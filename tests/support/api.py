@@ -114,7 +114,11 @@ class TestAlliance:
 
 
 def deploy_test_alliance(
-    root: Path, chain_url: str, deployer_key: str, regulator_authority: bool = False
+    root: Path,
+    chain_url: str,
+    deployer_key: str,
+    regulator_authority: bool = False,
+    crypto_suite: str = "aes-256-gcm",
 ) -> TestAlliance:
     """``regulator_authority``: the regulator is also attribute authority ``reg`` (titles
     and licences, RW15), its parameters' hash registered on chain like the members'."""
@@ -148,6 +152,7 @@ def deploy_test_alliance(
             ),
         ),
         threshold=2,
+        crypto_suite=crypto_suite,
     )
     deployment, _ = deploy_alliance(ChainClient(chain_url, deployer_key), genesis)
     root.mkdir(parents=True, exist_ok=True)
@@ -160,11 +165,11 @@ def deploy_test_alliance(
 
 @contextmanager
 def running_ledger_alliance(
-    root: Path, regulator_authority: bool = False
+    root: Path, regulator_authority: bool = False, crypto_suite: str = "aes-256-gcm"
 ) -> Iterator[TestAlliance]:
     """The project's ledger node with the alliance contracts deployed."""
     with running_node(member_keys=list(DEV_KEYS[:5]), block_time_ms=20) as node:
-        yield deploy_test_alliance(root, node.url, DEPLOYER, regulator_authority)
+        yield deploy_test_alliance(root, node.url, DEPLOYER, regulator_authority, crypto_suite)
 
 
 @contextmanager

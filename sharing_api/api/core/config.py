@@ -140,10 +140,11 @@ class ApiSettings(BaseModel):
     peer_timeout_s: float = Field(default=30.0, gt=0)
     directory_ttl_s: float = Field(default=10.0, ge=0)  # how long a directory entry is trusted
     inbox_timeout_s: float = Field(default=5.0, gt=0)  # a patient's inbox waits this long for peers
-    # The alliance's data encryption (crypto/suite.py): records sealed through this gateway's
-    # SDK clients (it is in /health) and the key files `gateway init` writes. Every member
-    # should set the same; readers need no setting, since records and key files name theirs.
-    crypto_suite: Literal["aes-256-gcm", "sm4-gcm"] = "aes-256-gcm"
+    # The alliance's data encryption (crypto/suite.py) is the genesis's, in deployment.json:
+    # records sealed through this gateway's SDK clients (it is in /health). Unset here means
+    # that one; set, it must agree (the gateway refuses to start otherwise). Readers need no
+    # setting: records and key files name their suite.
+    crypto_suite: Literal["aes-256-gcm", "sm4-gcm"] | None = None
 
     @field_validator("jwt_secret")
     @classmethod

@@ -23,7 +23,7 @@ def health(services: ServicesDep) -> dict[str, Any]:
         "chain_head": head,
         "indexed_through": (services.index.next_block() or 0) - 1,
         "hosted_members": sorted(services.hosted),
-        "crypto_suite": services.settings.crypto_suite,  # what clients seal records in
+        "crypto_suite": services.crypto_suite,  # what clients seal records in
     }
 
 
