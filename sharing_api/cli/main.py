@@ -19,13 +19,19 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "Run a member gateway: the sharing API, keys, TLS, directory entry.",
     ),
     "record": ("sharing_api.sdk.cli:record", "Publish, fetch and list encrypted records."),
-    "consent": ("sharing_api.sdk.cli:consent", "Grant, revoke and list patient consents."),
+    "consent": ("sharing_api.sdk.consent_cli:consent", "Grant, revoke and list patient consents."),
     "patient": (
         "sharing_api.sdk.patient_cli:patient",
         "Your pseudonym per custodian, disclosures; attest verified patients (members).",
     ),
-    "referral": ("sharing_api.sdk.cli:referral", "Create and follow referrals between members."),
-    "staff": ("sharing_api.sdk.cli:staff", "Issue and revoke staff tokens (a member's staff)."),
+    "referral": (
+        "sharing_api.sdk.referral_cli:referral",
+        "Create and follow referrals between members.",
+    ),
+    "staff": (
+        "sharing_api.sdk.staff_cli:staff",
+        "Issue and revoke staff tokens (a member's staff).",
+    ),
     "gid": ("sharing_api.sdk.cli_gid:gid", "Your own key (GID) and the RW15 keys issued to it."),
     "regulator": (
         "sharing_api.sdk.cli_gid:regulator",

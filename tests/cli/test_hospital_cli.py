@@ -23,7 +23,10 @@ from sharing_api.api.core.keys import seal_ledger_key
 from sharing_api.cli.main import main
 from sharing_api.fhir import SAMPLE_KINDS, validate_resource
 from sharing_api.gateway.tls import make_certificate
-from sharing_api.sdk.cli import consent, record, referral, staff
+from sharing_api.sdk.cli import record
+from sharing_api.sdk.consent_cli import consent
+from sharing_api.sdk.referral_cli import referral
+from sharing_api.sdk.staff_cli import staff
 
 PATIENT = "0x5a1E0000000000000000000000000000000000b7"
 LEDGER_KEY = "0x" + "11" * 32  # any valid key: these tests never reach an API
