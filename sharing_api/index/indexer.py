@@ -298,6 +298,7 @@ class Indexer:
                 "supersedes": int(a["supersedes"]),
                 "superseded_by": 0,
                 "block_number": ev.block_number,
+                "timestamp": self._timestamp(ev.block_number),
                 "tx_hash": ev.tx_hash,
             },
         )

@@ -45,6 +45,8 @@ records = Table(
     Column("policy", Text, nullable=True),
     Column("supersedes", ID, nullable=False),
     Column("superseded_by", ID, nullable=False, default=0),
+    # The registering block's time: the wallet lists it (no eth_getBlock per record).
+    Column("timestamp", BigInteger, nullable=False, default=0),
     # Erased at the patient's request (RecordErased): the ciphertext is gone for good.
     Column("erased", Boolean, nullable=False, default=False),
     Column("block_number", BigInteger, nullable=False),

@@ -3,7 +3,7 @@ and every access to them from the chain's AccessLog, with the reader's name."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
@@ -15,7 +15,6 @@ from sharing_api.api.errors import PROBLEM_RESPONSES, forbidden
 from sharing_api.api.lookups import names
 from sharing_api.api.paging import PAGED, PageDep
 from sharing_api.api.schemas import AccessOut, RecordOut, access_out, record_out
-from sharing_api.api.services import Services
 
 router = APIRouter(prefix="/patients/me", tags=["patients"])
 PatientOnly = Annotated[Principal, Depends(require(Kind.PATIENT))]
@@ -43,31 +42,19 @@ class SigningOut(BaseModel):
     inbox_relay: str  # the member this gateway asks other gateways as (inbox statement)
 
 
-def block_times(services: Services, numbers: set[int]) -> dict[int, int]:
-    """Timestamps of the given blocks (one eth_getBlock each: a patient has tens of records,
-    and no process-wide cache can tell two chains' block 7 apart)."""
-    out = {}
-    for number in numbers:
-        block: Any = services.reader.client.w3.eth.get_block(number)
-        out[number] = int(block["timestamp"])
-    return out
-
-
 @router.get(
     "/records", responses={**PROBLEM_RESPONSES, **PAGED}, summary="My records (patient), paged"
 )
 def my_records(principal: PatientOnly, services: FreshServices, page: PageDep) -> list[MyRecordOut]:
     named = names(services)
     found = services.index.records(patient=principal.patients, after=page.cursor, limit=page.fetch)
-    rows = [record_out(r) for r in page.take(found, "record_id")]
-    times = block_times(services, {r.block_number for r in rows})
     return [
         MyRecordOut(
-            **r.model_dump(),
-            custodian_name=named.get(r.custodian, ""),
-            timestamp=times[r.block_number],
+            **record_out(r).model_dump(),
+            custodian_name=named.get(r["custodian"], ""),
+            timestamp=int(r["timestamp"]),  # the indexer keeps the registering block's time
         )
-        for r in rows
+        for r in page.take(found, "record_id")
     ]
 
 
