@@ -21,6 +21,7 @@ from crypto.authority import AttributeAuthority
 from crypto.records import read_container_header
 from sharing_api.audit.break_glass_texts import read_break_glass
 from sharing_api.chain import Alliance, ChainClient, Genesis, MemberSpec, Role, deploy_alliance
+from sharing_api.cli.demo_erasure import erase_a_record
 from sharing_api.cli.demo_staff import revoke_with_rotation
 from sharing_api.cli.demo_storage import DemoStores, demo_stores
 from sharing_api.cli.demo_tiers import doctor_tiers
@@ -444,6 +445,8 @@ def _scenario(
         and summary["break_glass"] == 1
         and summary["break_glass_unjustified"] == 0,
     )
+    s.step("A patient erases a record at the clinic (crypto-shredding, marked on chain)")
+    erase_a_record(s.expect, echo, xq, gp, patients[1], wallets[1])
     for client in (h1, xq, regulator, gp, cardiologist, er_doctor, nurse, chief, *wallets):
         client.close()
     return DemoFacts(["0x" + bytes(p.key).hex() for p in patients], int(rec["record_id"]))
