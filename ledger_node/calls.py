@@ -101,7 +101,8 @@ class CallQueue:
     def charge(self, client: str, cpu_s: float) -> None:
         """Count work done for ``client`` outside the queue (parsing its request, encoding
         the reply) as time run for it, and a long stretch of it as a long unit."""
-        self._used[client] = max(self._used.get(client, 0.0), self._clock) + cpu_s
+        if client in self._clients:  # an idle client restarts at the clock anyway: keep none
+            self._used[client] += cpu_s
         self._ration(client, cpu_s)
 
     def _ration(self, client: str, cpu_s: float) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import json
 import logging
 import os
 import signal
@@ -58,7 +57,7 @@ from ledger_node.network.lease import LeaseKeeper
 from ledger_node.permission import NotAMember
 from ledger_node.refusal import Refusal
 from ledger_node.rpc import RpcError, h, p_bytes, refused
-from ledger_node.server import Node, _error, too_big
+from ledger_node.server import Node, too_big
 from ledger_node.txcodec import TxError, intrinsic_gas
 
 log = logging.getLogger("ledger_node.network")
@@ -195,11 +194,10 @@ class ReplicaNode(Node):
         return h(tx.hash)
 
     async def handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        try:
-            doc = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            return web.json_response(_error(None, -32700, "Parse error"))
+        client = client_of(request)
+        doc, error = self.parse(await request.read(), client)
+        if error is not None:
+            return web.json_response(error)
         refusal = too_big(doc, self.limits)
         if refusal is not None:
             return web.json_response(refusal)
@@ -217,7 +215,7 @@ class ReplicaNode(Node):
             collected: list[bytes] = []
             token = _collect.set(collected)  # the queue runs the job in this context
             try:
-                replies = await self.calls.run(chunk, client_of(request))
+                replies = await self.calls.run(chunk, client)
             finally:
                 _collect.reset(token)
             sent = [_sent(q, r) for q, r in zip(chunk, replies, strict=True)]
@@ -235,9 +233,7 @@ class ReplicaNode(Node):
                 for k in idxs:
                     outs[k].pop("result", None)
                     outs[k]["error"] = {"code": -32000, "message": f"ordering unavailable: {exc}"}
-        return web.Response(
-            text=json.dumps(outs if batch else outs[0]), content_type="application/json"
-        )
+        return self.encode(outs if batch else outs[0], client)
 
     async def _make_durable(self, raws: list[bytes], previous: asyncio.Task[None] | None) -> None:
         if previous is not None:

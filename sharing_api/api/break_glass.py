@@ -22,7 +22,7 @@ from sharing_api.audit.break_glass_texts import (
     open_checked,
 )
 from sharing_api.chain.scopes import Review
-from sharing_api.gateway.peer_get import GatewayUnreachable, PeerTokens
+from sharing_api.gateway.peer_get import PEER_TOKENS, GatewayUnreachable
 from sharing_api.index.break_glass import SealedText as StoredText
 from sharing_api.sdk.client import ApiError as SdkApiError
 
@@ -122,9 +122,6 @@ def seal_justification(
     return sealed.commitment, reviewer
 
 
-_PEER_TOKENS = PeerTokens()  # the regulator's tokens at reader gateways (one process)
-
-
 def review_texts(
     services: Services, principal: Principal, row: dict[str, Any]
 ) -> dict[str, OpenedText]:
@@ -158,7 +155,7 @@ def review_texts(
                 bytes(signer.client.account.key),
                 insecure_http=services.settings.insecure_http,
                 timeout=services.settings.peer_timeout_s,
-                tokens=_PEER_TOKENS,
+                tokens=PEER_TOKENS,
             )
         except (GatewayUnreachable, TamperedText, SdkApiError) as exc:
             raise ApiError(502, f"the reader's gateway did not give the texts: {exc}") from None

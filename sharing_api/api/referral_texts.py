@@ -23,7 +23,7 @@ from sharing_api.api.core.security import Kind, Principal
 from sharing_api.api.errors import forbidden
 from sharing_api.api.services import Services
 from sharing_api.chain import ReferralStatus
-from sharing_api.gateway.peer_get import GatewayUnreachable, PeerTokens
+from sharing_api.gateway.peer_get import PEER_TOKENS, GatewayUnreachable
 from sharing_api.gateway.peer_texts import BadPeerAnswer, PeerText, fetch_texts
 from sharing_api.index.referral_texts import StoredText
 from sharing_api.sdk.client import ApiError as SdkApiError
@@ -35,7 +35,6 @@ NOTE_STATUS = {
     "complete": ReferralStatus.COMPLETED,
     "cancel": ReferralStatus.CANCELLED,
 }
-_PEER_TOKENS = PeerTokens()  # this gateway's tokens at other gateways (one process)
 
 
 @dataclass(frozen=True)
@@ -73,7 +72,7 @@ def check_reader(principal: Principal, row: dict[str, Any]) -> None:
     if principal.kind is Kind.REGULATOR:
         return
     if principal.kind is Kind.PATIENT:
-        if principal.subject.lower() == row["patient"]:
+        if principal.owns(row["patient"]):  # any of the pseudonyms they proved
             return
         raise forbidden("patients read their own referrals' texts only")
     if principal.member.lower() not in (row["referrer"], row["receiver"]):
@@ -99,8 +98,11 @@ def checked(kind: str, text: str, salt: bytes, held_by: str, chain: dict[str, st
     return CheckedText(kind, text, "0x" + salt.hex(), commitment, ok, held_by)
 
 
-def held_here(services: Services, row: dict[str, Any]) -> list[CheckedText]:
-    chain = chain_commitments(services, row)
+def held_here(
+    services: Services, row: dict[str, Any], chain: dict[str, str] | None = None
+) -> list[CheckedText]:
+    """The texts this gateway holds, each checked against ``chain`` (default: as indexed)."""
+    chain = chain_commitments(services, row) if chain is None else chain
     return [
         checked(t.kind, t.text, t.salt, t.member, chain)
         for t in services.referral_texts.texts(int(row["referral_id"])).values()
@@ -114,7 +116,7 @@ def gather(
     fetched where this gateway can sign in there for the caller. ``notes`` say which texts
     the chain commits to that could not be had, and why."""
     chain = chain_commitments(services, row)
-    texts = {t.kind: t for t in held_here(services, row)}
+    texts = {t.kind: t for t in held_here(services, row, chain)}
     notes: list[str] = []
     missing = [k for k in chain if k not in texts]
     holders = {row["referrer"], row["receiver"]}
@@ -137,7 +139,7 @@ def gather(
                     key,
                     insecure_http=services.settings.insecure_http,
                     timeout=services.settings.peer_timeout_s,
-                    tokens=_PEER_TOKENS,
+                    tokens=PEER_TOKENS,
                 )
             except (GatewayUnreachable, BadPeerAnswer, SdkApiError) as exc:
                 notes.append(f"{holder}'s gateway did not give its texts: {exc}")

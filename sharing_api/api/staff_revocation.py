@@ -54,7 +54,8 @@ def _lock(member: str) -> threading.Lock:
 def revoke_staff(services: Services, member: str, staff_id: str, rotate: bool) -> Revocation:
     revoked = services.staff.revoke(member, staff_id)
     log.warning("member %s revoked staff %s", member, staff_id)
-    key_ids = [k.key_id for k in services.staff.keys(member, staff_id)]
+    theirs = services.staff.keys(member, staff_id)  # their tokens are dead: no new keys
+    key_ids = [k.key_id for k in theirs]
     address = services.signer(member).client.address
     if address not in services.authorities:
         note = "this member issues no ABE keys on this gateway: nothing to rotate"
@@ -63,9 +64,7 @@ def revoke_staff(services: Services, member: str, staff_id: str, rotate: bool) -
         authority = services.authorities[address]
         today = current_epoch()
         live = [
-            k
-            for k in services.staff.keys(member, staff_id)
-            if k.generation == authority.generation and k.expiry_epoch >= today
+            k for k in theirs if k.generation == authority.generation and k.expiry_epoch >= today
         ]
         if not rotate:
             note = (

@@ -4,7 +4,6 @@ policy commitment registered with it (the chain holds no policy text)."""
 
 from __future__ import annotations
 
-import io
 import random
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from crypto.header import RecordHeader
 from crypto.policy_commitment import check_policy_commitment
 from crypto.records import read_container_header
 from sharing_api.storage import IntegrityError, InvalidCIDError, NotFoundError
+from sharing_api.storage.chunks import chunk_reader
 
 
 class BlobReader(Protocol):
@@ -96,23 +96,10 @@ def verify_blobs(
 
 
 def _header_while_reading(chunks: Iterable[bytes]) -> RecordHeader:
-    """Read every chunk (the reader checks the SHA-256 at the end) and parse the container's
-    header from the first ones."""
-    head = bytearray()
-    header: RecordHeader | None = None
-    for chunk in chunks:
-        if header is None:
-            head += chunk
-            header = _try_header(bytes(head))
-    if header is None:
-        header = read_container_header(io.BytesIO(bytes(head)))  # raises: truncated
+    """The container's header, parsed from the first chunks; every chunk is read (the store
+    checks the SHA-256 only at the end)."""
+    src = chunk_reader(chunks)
+    header = read_container_header(src)
+    while src.read(1 << 20):
+        pass
     return header
-
-
-def _try_header(head: bytes) -> RecordHeader | None:
-    if len(head) < 9:
-        return None
-    length = int.from_bytes(head[5:9], "big")
-    if len(head) < 9 + length and length <= (1 << 24):
-        return None  # more chunks first
-    return read_container_header(io.BytesIO(head))

@@ -42,6 +42,11 @@ class PeerTokens:
             self._tokens[slot] = (expires_at, token)
 
 
+# This gateway process's tokens at other gateways, per (gateway, key): every peer read shares
+# them, so the regulator signs in once at a gateway for break-glass texts and referral texts.
+PEER_TOKENS = PeerTokens()
+
+
 def get_as(
     alliance: Alliance,
     member: str,

@@ -8,40 +8,12 @@ own CID must come out the same. A primary copy that exists but fails verificatio
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from sharing_api.storage.base import Storage
+from sharing_api.storage.chunks import chunk_reader
 from sharing_api.storage.errors import IntegrityError, NotFoundError, StorageError
-
-
-class _ChunkReader(io.RawIOBase):
-    """A file view of a verified chunk iterator, so ``put`` streams it (constant memory)."""
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-        self._pending = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while not self._pending:
-            try:
-                self._pending = next(self._chunks)
-            except StopIteration:
-                return 0
-        view = memoryview(buffer).cast("B")
-        n = min(len(view), len(self._pending))
-        view[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
-
-
-def _reader(chunks: Iterator[bytes]) -> io.BufferedReader:
-    return io.BufferedReader(_ChunkReader(chunks), buffer_size=256 * 1024)
 
 
 @dataclass
@@ -85,7 +57,7 @@ def restore(
                 report.present.append(cid)
                 continue
             for primary in missing:
-                info = primary.put(_reader(backup.get(cid)))
+                info = primary.put(chunk_reader(backup.get(cid)))
                 if info.cid != cid:
                     raise IntegrityError(cid, f"{primary.name} stored it as {info.cid}")
             report.restored.append(cid)

@@ -178,3 +178,15 @@ def test_consent_covers_only_its_own_pseudonyms_records(cast: Cast) -> None:
         wallet.revoke_consent(me, right["consent_id"])
         with pytest.raises(ApiError):
             cast.h1_doctor.fetch(record)
+
+
+def test_a_replayed_sign_in_gets_no_signature_checks_for_free(cast: Cast) -> None:
+    """Threat: a sign-in message whose nonce is spent, replayed with 64 pseudonym proofs,
+    made the gateway recover 64 signatures before it found the nonce dead."""
+    primary, other = Account.create(), Account.create()
+    with SharingClient(cast.api.url) as client:
+        body = login_body(client, primary, [(other.address, other.key)])
+        client.json("POST", "/auth/login", json=body)  # spends the nonce
+        forged = {**body, "pseudonyms": [{"address": other.address, "signature": "0x" + "11" * 65}]}
+        replayed = refused(client, forged)
+        assert replayed.status == 401 and "nonce" in str(replayed)

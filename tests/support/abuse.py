@@ -328,6 +328,7 @@ class BlockGaps:
                 try:
                     replies = client.post(self.url, json=body).json()
                 except httpx.HTTPError:
+                    self.stop.wait(self.interval)  # an honest client backs off, not hammers
                     continue
                 now = time.monotonic()
                 for r in replies if isinstance(replies, list) else []:

@@ -191,6 +191,16 @@ class NonceStore:
             conn.execute(insert(siwe_nonces).values(nonce=nonce, expires_at=now + self.ttl_s))
         return nonce
 
+    def is_live(self, nonce: str) -> bool:
+        """Whether ``nonce`` could still be consumed (a read: ``consume`` decides)."""
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(siwe_nonces.c.nonce).where(
+                    siwe_nonces.c.nonce == nonce, siwe_nonces.c.expires_at > self.clock()
+                )
+            ).first()
+        return found is not None
+
     def consume(self, nonce: str) -> bool:
         """True once for a live nonce; False if unknown, used or expired. The DELETE is the
         check: of two workers racing on one nonce, only one deletes the row."""

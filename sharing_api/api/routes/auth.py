@@ -138,6 +138,10 @@ def login(body: LoginIn, request: Request, services: ServicesDep) -> TokenOut:
         )
     except SiweError as exc:
         raise ApiError(401, str(exc), "Unauthorized") from None
+    # Up to 64 signature recoveries follow: a replayed message (its nonce spent) must not get
+    # them for free, so a dead nonce is refused first.
+    if body.pseudonyms and not services.nonces.is_live(message.nonce):
+        raise ApiError(401, "sign-in nonce is unknown, expired or already used", "Unauthorized")
     try:  # before the nonce is spent: a bad pseudonym list costs the patient no nonce
         pseudonyms = verify_pseudonyms(
             body.message,

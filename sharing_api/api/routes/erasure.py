@@ -34,7 +34,7 @@ def erase(record_id: IdPath, principal: PatientOrMember, services: ServicesDep) 
             f"record {record_id} is held by {row['custodian']}: ask for its erasure at that "
             "member's gateway (GET /members names it)",
         )
-    versions = _versions(services, record_id)
+    versions = _versions(services, row)
     pending = [int(v["record_id"]) for v in versions if not v["erased"]]
     if pending:  # first on chain: from then on no access can be logged for them
         services.signer(row["custodian"]).records.erase(pending)
@@ -42,8 +42,7 @@ def erase(record_id: IdPath, principal: PatientOrMember, services: ServicesDep) 
     for version in versions:  # then the ciphertext (again, if an earlier attempt failed)
         if not _cid_still_needed(services, version):
             services.storage.delete(str(version["cid"]))
-    services.fixed_records.clear()
-    services.indexer.sync()
+    services.indexer.sync()  # marks them erased here too: fixed_record refuses them from then
     return [record_out(find_record(services, int(v["record_id"]))) for v in versions]
 
 
@@ -55,11 +54,11 @@ def _check_may_erase(principal: Principal, row: dict[str, Any]) -> None:
     raise forbidden("only the record's patient, or its custodian, may erase it")
 
 
-def _versions(services: Services, record_id: int) -> list[dict[str, Any]]:
+def _versions(services: Services, row: dict[str, Any]) -> list[dict[str, Any]]:
     """Every version of the record, oldest first: its predecessors and successors."""
-    first = find_record(services, record_id)
-    while int(first["supersedes"]):
-        first = find_record(services, int(first["supersedes"]))
+    first, steps = row, 0
+    while int(first["supersedes"]) and steps < MAX_VERSIONS:
+        first, steps = find_record(services, int(first["supersedes"])), steps + 1
     chain = [first]
     while int(chain[-1]["superseded_by"]) and len(chain) < MAX_VERSIONS:
         chain.append(find_record(services, int(chain[-1]["superseded_by"])))

@@ -25,11 +25,11 @@ from crypto.policy import validate_attribute
 from crypto.rw15_keys import Rw15Key
 from sharing_api.api.deps import Regulator, ServicesDep, StaffOnly
 from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden, not_found
+from sharing_api.api.routes.keys import MAX_DAYS  # one lifetime cap for every key issued
 from sharing_api.api.services import Services
 from sharing_api.auth.key_request import KeyRequest, KeyRequestError, verify_request
 
 router = APIRouter(prefix="/keys", tags=["keys"])
-MAX_DAYS = 366
 ADDRESS = r"^0x[0-9a-fA-F]{40}$"
 VALUE = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 
