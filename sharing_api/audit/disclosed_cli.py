@@ -21,8 +21,15 @@ import click
 from sharing_api.settings import alliance_home
 
 
-def log_use(regulator: str, addresses: list[str], digest: str, counts: dict[str, int]) -> Path:
-    path = alliance_home() / "audit" / "disclosures.log"
+def log_use(
+    regulator: str,
+    addresses: list[str],
+    digest: str,
+    counts: dict[str, int],
+    directory: Path | None = None,
+) -> Path:
+    """Append one use to ``directory/disclosures.log`` (default ``$ALLIANCE_HOME/audit``)."""
+    path = (directory or alliance_home() / "audit") / "disclosures.log"
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     entry = {"at": int(time.time()), "regulator": regulator, "addresses": addresses}
     line = json.dumps({**entry, "sha256": digest, **counts}) + "\n"

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select, update
+from sqlalchemy import Engine, create_engine, event, func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
@@ -101,6 +101,26 @@ class IndexDB:
         if custodian:
             where.append(records.c.custodian == custodian.lower())
         return self._select(records, *where, order=records.c.record_id, limit=limit, after=after)
+
+    def shared_addresses(self) -> tuple[int, int]:
+        """(patient addresses with records at two or more custodians, their records): what
+        the pairwise-pseudonym migration still has to move. Counted in the database, so the
+        console's status never loads every record."""
+        per_patient = (
+            select(
+                records.c.patient,
+                func.count(func.distinct(records.c.custodian)).label("custodians"),
+                func.count().label("n"),
+            )
+            .group_by(records.c.patient)
+            .subquery()
+        )
+        query = select(func.count(), func.coalesce(func.sum(per_patient.c.n), 0)).where(
+            per_patient.c.custodians >= 2
+        )
+        with self.engine.connect() as conn:
+            addresses, in_them = conn.execute(query).one()
+        return int(addresses), int(in_them)
 
     def set_policy(self, record_id: int, policy: str) -> None:
         """The policy text of a record whose sealed header came through this gateway (the

@@ -13,6 +13,7 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
+from sharing_api.audit.pseudonyms import records_under_shared_addresses, shared_addresses
 from sharing_api.chain import ChainClient
 from sharing_api.index import IndexDB, Indexer
 from sharing_api.sdk import SharingClient
@@ -170,6 +171,10 @@ def test_postgres_index_and_api(cast: Cast, tmp_path: Path) -> None:
         pg_indexer.sync()
         assert _snapshot(pg_db) == _snapshot(sqlite_db)
         assert _snapshot(pg_db)["records"], "the chain has records to index"
+        # The migration count, in SQL on both databases, as the pure rule counts it.
+        rows = sqlite_db.records()
+        expected = (len(shared_addresses(rows)), records_under_shared_addresses(rows))
+        assert pg_db.shared_addresses() == sqlite_db.shared_addresses() == expected
         pg_db.close()
         # The API itself on PostgreSQL: lists and audit come from it.
         settings = cast.alliance.settings(database_url=pg.url)
@@ -179,6 +184,7 @@ def test_postgres_index_and_api(cast: Cast, tmp_path: Path) -> None:
             summary = regulator.json("GET", "/audit/summary")
             assert summary["records"] == _chain_counts(cast)[0]
             assert summary["accesses"] == _chain_counts(cast)[1]
+            assert summary["records_under_shared_addresses"] == expected[1]
             regulator.close()
     sqlite_db.close()
 

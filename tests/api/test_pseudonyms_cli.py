@@ -101,3 +101,28 @@ def test_pseudonym_consent_and_disclosure(cast: Cast, tmp_path: Path) -> None:
         ],
     )
     assert refused.exit_code != 0
+
+    # The console's path: the regulator posts the same file to its gateway.
+    shown = cast.regulator.json("POST", "/audit/disclosed", content=out.read_bytes())
+    assert shown["addresses"] == listed["addresses"]
+    assert [r["record_id"] for r in shown["records"]] == [record["record_id"]]
+    assert [a["record_id"] for a in shown["accesses"]] == [record["record_id"]]
+    state = Path(settings.resolved_state_dir())
+    assert len((state / "audit" / "disclosures.log").read_text().splitlines()) == 1
+    # Another party's disclosure (names another regulator) is refused at the gateway too,
+    # and a member cannot use one at all.
+    foreign = json.loads(out.read_text())
+    foreign["regulator"] = cast.address("h1")
+    bad = cast.regulator.http.post(
+        "/audit/disclosed", headers=cast.regulator._headers(), json=foreign
+    )
+    assert bad.status_code == 400 and "regulator" in bad.json()["detail"]
+    member = cast.h1.http.post(
+        "/audit/disclosed", headers=cast.h1._headers(), content=out.read_bytes()
+    )
+    assert member.status_code == 403
+    huge = cast.regulator.http.post(
+        "/audit/disclosed", headers=cast.regulator._headers(), content=b" " * 40_000
+    )
+    assert huge.status_code == 413
+    assert len((state / "audit" / "disclosures.log").read_text().splitlines()) == 1

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 from eth_account import Account
 
 from sharing_api.audit.pseudonyms import records_under_shared_addresses, shared_addresses
+from sharing_api.index import IndexDB
+from sharing_api.index.schema import records
 from sharing_api.patient.disclosure import DisclosureError, make_disclosure, verify_disclosure
 from sharing_api.patient.pseudonyms import pseudonym_account
 
@@ -62,3 +65,38 @@ def test_records_under_shared_addresses_counts_pre_pseudonym_patients() -> None:
     ]
     assert shared_addresses(rows) == {"0xaa"}
     assert records_under_shared_addresses(rows) == 3
+
+
+def test_the_index_counts_shared_addresses_in_sql(tmp_path: Path) -> None:
+    """The console's status asks the database (never loading every record) and gets what
+    the pure rule above gets over the same rows."""
+    rows = [
+        ("0xaa", "0x01"),
+        ("0xaa", "0x02"),
+        ("0xaa", "0x02"),
+        ("0xbb", "0x01"),
+        ("0xbb", "0x01"),
+        ("0xcc", "0x03"),
+        ("0xcc", "0x04"),
+    ]
+    db = IndexDB(f"sqlite:///{tmp_path / 'index.sqlite3'}")
+    assert db.shared_addresses() == (0, 0)
+    with db.engine.begin() as conn:
+        for n, (patient, custodian) in enumerate(rows, 1):
+            conn.execute(
+                records.insert().values(
+                    record_id=n,
+                    patient=patient,
+                    custodian=custodian,
+                    category=0,
+                    content_hash="0x" + "00" * 32,
+                    cid="x",
+                    policy_commitment="0x" + "00" * 32,
+                    supersedes=0,
+                    block_number=n,
+                    tx_hash="0x" + "00" * 32,
+                )
+            )
+    as_dicts = [{"patient": p, "custodian": c} for p, c in rows]
+    assert db.shared_addresses() == (2, records_under_shared_addresses(as_dicts)) == (2, 5)
+    db.close()

@@ -237,3 +237,31 @@ class ConsolePage:
         with self.export(kind) as download:
             path = download.path()
             return download.suggested_filename, path.read_text(encoding="utf-8")
+
+    # ---- pseudonyms ---------------------------------------------------------------------------
+
+    def shared_records(self) -> int:
+        """Records still under a shared (pre-pseudonym) patient address, per the status."""
+        return int(self.page.get_attribute("#shared-addresses", "data-records") or -1)
+
+    def check_disclosure(self, path: Path) -> dict[str, Any]:
+        """Check a patient's disclosure file; what the section shows after."""
+        self.page.set_input_files("#disclosure-file", str(path))
+        self.page.click("#disclosure-check")  # the handler marks the section loading at once
+        self.page.wait_for_selector(
+            "#disclosed[data-state=loaded], #disclosed[data-state=error]", timeout=TIMEOUT_MS
+        )
+        rows = self.page.eval_on_selector_all(
+            "#disclosed-records tbody tr",
+            "rows => rows.map(r => [Number(r.dataset.recordId),"
+            " r.querySelector('.custodian').textContent])",
+        )
+        return {
+            "state": self.page.get_attribute("#disclosed", "data-state"),
+            "result": self.page.text_content("#disclosure-result") or "",
+            "records": [r[0] for r in rows],
+            "custodians": [r[1] for r in rows],
+            "accesses": self.page.eval_on_selector_all(
+                "#disclosed-accesses tbody tr", "rows => rows.length"
+            ),
+        }

@@ -20,7 +20,8 @@ import pytest
 from eth_account import Account
 from playwright.sync_api import ViewportSize
 
-from sharing_api.sdk import SharingClient
+from sharing_api.patient.disclosure import make_disclosure
+from sharing_api.sdk import PatientWallet, SharingClient
 from tests.support.api import running_api, running_ledger_alliance
 from tests.support.browser import PHONE, RequestLog, chromium, ensure_web_built, screenshot
 from tests.web.console_page import ConsolePage
@@ -79,10 +80,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         yield {
             "url": api.url,
             "regulator_key": alliance.keys["regulator"],
+            "keys": dict(alliance.keys),
+            "chain_id": alliance.deployment.chain_id,
             "patient_key": patient_key,
             "patient": patient.address.lower(),
             "h1": alliance.address("h1").lower(),
             "h3": alliance.address("h3").lower(),
+            "clinic": alliance.address("clinic").lower(),
             "break_glass": int(headers["x-access-id"]),
             "head": api.services.reader.client.w3.eth.block_number,
         }
@@ -92,6 +96,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 H1 = "City Third People's Hospital"
 H3 = "Pujiang County People's Hospital"
+CLINIC = "Xinqiao Community Clinic"
 
 
 def test_regulator_console_end_to_end(world: dict[str, Any]) -> None:
@@ -220,3 +225,61 @@ def test_sign_in_with_a_keystore_file(world: dict[str, Any], tmp_path: Path) -> 
         assert console.status()["head_number"] >= world["head"]
         assert len(console.timeline()) == 4
     assert errors == []
+
+
+def test_a_disclosed_patient_and_the_migration_count(world: dict[str, Any], tmp_path: Path) -> None:
+    """Records under pseudonyms at two members are one patient's only in the console's
+    disclosed view, after the regulator checks the patient's signed file; a patient whose
+    one address has records at two members counts in the status line as still to migrate."""
+    clients = {n: SharingClient(world["url"]) for n in ("clinic", "h1", "regulator")}
+    for name, client in clients.items():
+        client.login(world["keys"][name])
+    clinic, h1 = clients["clinic"], clients["h1"]
+    _, phrase = Account.create_with_mnemonic()
+    wallet = PatientWallet(phrase)
+    record_ids = []
+    for client, custodian, params in (
+        (clinic, world["clinic"], "c1"),
+        (h1, world["h1"], "h1"),
+    ):
+        pseudonym = wallet.address_at(custodian)
+        client.attest_patient(pseudonym)
+        sealed = client.seal(b"{}", f"{params}.role:doctor", [client.authority_params(params)])
+        record_ids.append(
+            client.upload(pseudonym, "lab", f"{params}.role:doctor", sealed)["record_id"]
+        )
+    # A patient from before pseudonyms: one address, records at both.
+    legacy = Account.create().address
+    for client, params in ((clinic, "c1"), (h1, "h1")):
+        client.attest_patient(legacy)
+        sealed = client.seal(b"{}", f"{params}.role:doctor", [client.authority_params(params)])
+        client.upload(legacy, "imaging", f"{params}.role:doctor", sealed)
+    disclosure = make_disclosure(
+        [wallet.account_at(world["clinic"]), wallet.account_at(world["h1"])],
+        Account.from_key(world["regulator_key"]).address,
+        world["chain_id"],
+        int(time.time()),
+    )
+    path = tmp_path / "disclosure.json"
+    path.write_text(json.dumps(disclosure))
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps({**disclosure, "issued_at": disclosure["issued_at"] + 1}))
+
+    errors: list[str] = []
+    with chromium() as browser:
+        page = browser.new_page(viewport=LAPTOP)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        console = ConsolePage(page, world["url"])
+        console.open()
+        console.sign_in(world["regulator_key"])
+        assert console.shared_records() == 2
+        found = console.check_disclosure(forged)
+        assert found["state"] == "error" and "did not sign" in found["result"]
+        found = console.check_disclosure(path)
+        assert found["state"] == "loaded", found["result"]
+        assert found["records"] == record_ids
+        assert found["custodians"] == [CLINIC, H1]
+        screenshot(page, "console-disclosed")
+    assert errors == []
+    for client in clients.values():
+        client.close()

@@ -70,6 +70,12 @@ class SummaryOut(BaseModel):
     break_glass: int
     break_glass_unjustified: int
     erased_records: int = 0  # erased at the patient's request (RecordErased)
+    shared_addresses: int = Field(
+        default=0, description="patient addresses with records at two or more custodians"
+    )
+    records_under_shared_addresses: int = Field(
+        default=0, description="records the pseudonym migration still has to move"
+    )
 
 
 @router.get("/accesses", responses=LISTED, summary="Every logged access, paged")
@@ -133,9 +139,12 @@ def summary(_: Regulator, services: FreshServices) -> SummaryOut:
     all_consents = idx.consents()
     all_records = idx.records()
     bg = idx.accesses(basis=int(Basis.BREAK_GLASS))
+    shared, under_shared = idx.shared_addresses()
     return SummaryOut(
         records=len(all_records),
         erased_records=sum(1 for r in all_records if r["erased"]),
+        shared_addresses=shared,
+        records_under_shared_addresses=under_shared,
         consents=len(all_consents),
         revoked_consents=sum(1 for c in all_consents if c["revoked"]),
         referrals=len(idx.referrals()),

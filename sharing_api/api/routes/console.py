@@ -66,6 +66,8 @@ class StatusOut(BaseModel):
     indexed_block: int
     members: list[MemberOut]
     verification: VerificationOut | None
+    shared_addresses: int  # patients whose one address links care at several members
+    records_under_shared_addresses: int  # what the pseudonym migration has left to move
 
 
 class TimelineOut(AccessOut):
@@ -132,6 +134,7 @@ def _verification(state: ConsoleState) -> VerificationOut | None:
 @router.get("/status", responses=PROBLEM_RESPONSES, summary="Chain head, members, verification")
 def status(_: Regulator, services: FreshServices, state: State) -> StatusOut:
     head = services.reader.client.w3.eth.get_block("latest")
+    shared, under_shared = services.index.shared_addresses()
     return StatusOut(
         chain_id=services.deployment.chain_id,
         head=HeadOut(
@@ -142,6 +145,8 @@ def status(_: Regulator, services: FreshServices, state: State) -> StatusOut:
         indexed_block=(services.index.next_block() or 1) - 1,
         members=members_of(services),
         verification=_verification(state),
+        shared_addresses=shared,
+        records_under_shared_addresses=under_shared,
     )
 
 

@@ -7,34 +7,15 @@ import { Wallet } from "ethers";
 import { api, apiAll, setToken, token } from "../shared/api.js";
 import { signIn } from "../shared/siwe.js";
 import { groupedBars, pivot } from "./charts.js";
+import { wireDisclosure } from "./disclosure.js";
+import { cell, fillTable, short, utc } from "./table.js";
 
 const $ = (id) => document.getElementById(id);
 const PURPOSES = ["treatment", "referral", "consultation", "research", "emergency"];
 const BASES = ["consent", "referral", "break-glass", "custodian"];
 const members = new Map(); // lowercase address -> member
 
-const short = (a) => (a ? `${a.slice(0, 6)}…${a.slice(-4)}` : "");
 const nameOf = (a) => members.get(String(a).toLowerCase())?.name || short(a);
-const utc = (ts) => new Date(ts * 1000).toISOString().replace("T", " ").replace(/\.\d{3}Z$/, "");
-
-function cell(row, text, attrs = {}) {
-  const td = document.createElement("td");
-  td.textContent = text;
-  for (const [k, v] of Object.entries(attrs)) td.setAttribute(k, v);
-  row.append(td);
-  return td;
-}
-
-function fillTable(table, items, render) {
-  const body = table.querySelector("tbody");
-  body.replaceChildren(
-    ...items.map((item) => {
-      const tr = document.createElement("tr");
-      render(tr, item);
-      return tr;
-    }),
-  );
-}
 
 // Run a section's loader with data-state around it; show errors in the section.
 async function section(el, load) {
@@ -107,6 +88,11 @@ async function loadStatus() {
   $("head-hash").textContent = s.head.hash;
   $("head-time").textContent = utc(s.head.timestamp);
   $("indexed").textContent = `block ${s.indexed_block}`;
+  // The pseudonym migration's progress: one address with records at several members.
+  $("shared-addresses").textContent = s.records_under_shared_addresses
+    ? `${s.records_under_shared_addresses} records of ${s.shared_addresses} patients (pre-pseudonym)`
+    : "none";
+  $("shared-addresses").dataset.records = String(s.records_under_shared_addresses);
   members.clear();
   for (const m of s.members) members.set(m.address, m);
   fillTable($("members"), s.members, (tr, m) => {
@@ -385,6 +371,7 @@ function wire() {
     "alliance-audit-report.html");
   exporter("export-fhir", () => `/audit/timeline.fhir?${filterParams()}`,
     "alliance-auditevents.json");
+  wireDisclosure(nameOf);
   for (const p of PURPOSES) $("f-purpose").append(new Option(p, p));
   for (const b of BASES) $("f-basis").append(new Option(b, b));
 }
