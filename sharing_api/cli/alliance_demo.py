@@ -22,6 +22,7 @@ from crypto.records import read_container_header
 from sharing_api.audit.break_glass_texts import read_break_glass
 from sharing_api.chain import Alliance, ChainClient, Genesis, MemberSpec, Role, deploy_alliance
 from sharing_api.cli.demo_erasure import erase_a_record
+from sharing_api.cli.demo_pseudonyms import pseudonymous_patient
 from sharing_api.cli.demo_staff import revoke_with_rotation
 from sharing_api.cli.demo_storage import DemoStores, demo_stores
 from sharing_api.cli.demo_tiers import doctor_tiers
@@ -447,6 +448,20 @@ def _scenario(
     )
     s.step("A patient erases a record at the clinic (crypto-shredding, marked on chain)")
     erase_a_record(s.expect, echo, xq, gp, patients[1], wallets[1])
+    s.step("A patient keeps one pseudonym per member: unlinkable on chain, one in the wallet")
+    newcomer = SharingClient(
+        world.gateways[world.home["xq"]].url, verify=world.gateways[world.home["xq"]].verify
+    )
+    pseudonymous_patient(
+        s.expect,
+        echo,
+        newcomer,
+        (address["xq"], xq, gp),
+        (address["h1"], h1, cardiologist),
+        cardiologist,
+        regulator,
+    )
+    newcomer.close()
     for client in (h1, xq, regulator, gp, cardiologist, er_doctor, nurse, chief, *wallets):
         client.close()
     return DemoFacts(["0x" + bytes(p.key).hex() for p in patients], int(rec["record_id"]))

@@ -53,6 +53,9 @@ def test_full_alliance_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[st
         "is refused after the revocation (403)",
         "reads under break-glass",
         "exported as a FHIR AuditEvent bundle",
+        "nobody can read it again (410: gone)",
+        "two members, two unrelated patient addresses on chain",
+        "only the patient's signed disclosure links them",
         "Every step behaved",
     ):
         assert expected in out
