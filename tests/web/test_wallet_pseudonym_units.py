@@ -143,7 +143,9 @@ def test_inbox_body_has_one_statement_per_pseudonym() -> None:
         primary_account(PHRASE).address, relay, CHAIN_ID, out["expires"], out["signature"], now=now
     )
     entries = out["pseudonyms"]
-    assert [e["patient"] for e in entries] == [pseudonym_account(PHRASE, m).address for m in MEMBERS]
+    assert [e["patient"] for e in entries] == [
+        pseudonym_account(PHRASE, m).address for m in MEMBERS
+    ]
     for entry in entries:
         assert entry["expires"] == expires
         check_inbox_statement(
