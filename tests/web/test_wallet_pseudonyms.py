@@ -16,7 +16,7 @@ import pytest
 from eth_account import Account
 from playwright.sync_api import Browser, BrowserContext
 
-from sharing_api.chain import Alliance, ChainClient
+from sharing_api.chain import Alliance, ChainClient, ReferralStatus
 from sharing_api.patient.disclosure import verify_disclosure
 from sharing_api.sdk import ApiError, PatientWallet, SharingClient
 from tests.support import api as support
@@ -98,9 +98,10 @@ def test_one_person_two_custodians_two_pseudonyms(
         b'{"resourceType": "Composition"}', "c1.role:doctor", [clinic.authority_params("c1")]
     )
     rid_h1 = int(h1.upload(at_h1, "summary", "c1.role:doctor", summary)["record_id"])
-    registry = Alliance(
+    chain = Alliance(
         ChainClient(alliance.chain_url, alliance.keys["regulator"]), alliance.deployment
-    ).consents
+    )
+    registry = chain.consents
 
     first = Context(browser, api)
     wallet, page = first.wallet, first.page
@@ -123,10 +124,12 @@ def test_one_person_two_custodians_two_pseudonyms(
 
     # A consent at each custodian, each signed by that custodian's pseudonym.
     until = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
-    review = wallet.review_grant(H1_NAME, ["lab"], ["treatment"], until, kept_at=CLINIC_NAME)
+    review = wallet.review_grant(
+        H1_NAME, ["lab"], ["treatment", "referral"], until, kept_at=CLINIC_NAME
+    )
     assert review == (
         f"You allow {H1_NAME} to read your Lab results kept at {CLINIC_NAME} for treatment "
-        f"until {until}."
+        f"and referral until {until}."
     )
     c_clinic = wallet.sign_grant()
     c_h1 = wallet.grant(CLINIC_NAME, ["summary"], ["treatment"], until, kept_at=H1_NAME)
@@ -152,6 +155,18 @@ def test_one_person_two_custodians_two_pseudonyms(
     assert seen_clinic["reader"] == h1_addr and f"your consent #{c_clinic}" in seen_clinic["text"]
     assert seen_h1["access_id"] == int(read_h1["x-access-id"])
     assert seen_h1["reader"] == clinic_addr and f"your consent #{c_h1}" in seen_h1["text"]
+
+    # The clinic refers the clinic's record to h1 under that consent: the referral names the
+    # clinic pseudonym, and withdrawing it from the wallet signs with that pseudonym.
+    fid = int(
+        clinic_doctor.create_referral(at_clinic, h1_addr, [rid_clinic], c_clinic)["referral_id"]
+    )
+    wallet.refresh()
+    (referral,) = wallet.referrals()
+    assert referral["referral_id"] == fid and f"records kept at {CLINIC_NAME}" in referral["text"]
+    wallet.withdraw_referral(fid)
+    assert chain.referrals.get(fid).status is ReferralStatus.WITHDRAWN
+    assert chain.referrals.nonce_of(at_clinic) == 1 and chain.referrals.nonce_of(me.address) == 0
 
     # Revoke: the wallet signs with the pseudonym the consent names, by itself.
     wallet.review_revoke(c_clinic)
@@ -181,6 +196,9 @@ def test_one_person_two_custodians_two_pseudonyms(
     assert second.wallet.consents() == listed["consents"] == {c_h1: consents[c_h1]}
     assert [a["access_id"] for a in second.wallet.accesses(rid_h1)] == [seen_h1["access_id"]]
     screenshot(second.page, "wallet-pseudonyms-2-restored")
+    # The one token covers erasing a record kept under a pseudonym.
+    second.wallet.erase(rid_h1)
+    assert [r["erased"] for r in second.wallet.records() if r["record_id"] == rid_h1] == [True]
     second.close()
     for client in (clinic, h1, h1_doctor, clinic_doctor):
         client.close()
