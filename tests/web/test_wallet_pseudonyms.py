@@ -144,6 +144,12 @@ def test_one_person_two_custodians_two_pseudonyms(
     assert f"records kept at {CLINIC_NAME}" in consents[c_clinic]
     assert f"records kept at {H1_NAME}" in consents[c_h1]
     screenshot(page, "wallet-pseudonyms-1-two-consents")
+    # The addresses for the desks fit a phone too, and the labels exist in Chinese.
+    page.click("#addresses summary")
+    assert wallet.horizontal_overflow() == 0
+    assert wallet.toggle_language() == "zh-CN"
+    assert f"档案保存于{CLINIC_NAME}" in wallet.consents()[c_clinic]
+    assert wallet.toggle_language() == "en"
 
     # Members read under each consent: the wallet shows every read, of both custodians.
     _, read_clinic = h1_doctor.fetch(rid_clinic)
