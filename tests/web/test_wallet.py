@@ -19,6 +19,7 @@ from playwright.sync_api import Browser, Page
 
 from crypto import text_commitment
 from sharing_api.chain import Alliance, ChainClient, ReferralStatus
+from sharing_api.patient.pseudonyms import primary_account, pseudonym_account
 from sharing_api.sdk import ApiError, SharingClient
 from tests.support import api as support
 from tests.support.api import RunningApi, running_api, running_ledger_alliance
@@ -29,6 +30,7 @@ pytestmark = pytest.mark.integration
 
 PASSPHRASE = "correct horse battery"
 H1_NAME = "City Third People's Hospital"
+CLINIC_NAME = "Xinqiao Community Clinic"
 POLICY = "h1.role:doctor"
 
 
@@ -88,6 +90,9 @@ def test_grant_read_see_revoke(api: RunningApi, alliance: support.TestAlliance, 
     assert wallet.view == "setup"
     wallet.import_key("0x" + bytes(patient.key).hex(), PASSPHRASE)
     assert wallet.address() == patient.address
+    # A bare key has no pseudonyms: the wallet says plainly that its records are linkable.
+    assert "anyone who reads the ledger can link them" in wallet.linkable_note()
+    assert wallet.pseudonyms() == {}
     (record,) = wallet.records()
     assert record["record_id"] == rid
     assert "Lab results" in record["text"] and "Xinqiao Community Clinic" in record["text"]
@@ -374,18 +379,29 @@ def test_new_key_and_a_role_grant(
     wallet.open()
     address = wallet.create_key(PASSPHRASE)
     assert address.startswith("0x") and len(address) == 42
-    # The new wallet shows its address; the clinic verifies the person and attests it.
-    signed_in(api, alliance.keys["clinic"]).attest_patient(address)
+    # The recovery phrase was shown once, before sign-in: it is this key's, and every
+    # pseudonym the wallet shows derives from it.
+    assert len(wallet.phrase.split()) == 12
+    assert primary_account(wallet.phrase).address == address
+    clinic_address = alliance.address("clinic").lower()
+    shown = wallet.pseudonyms()
+    assert shown[clinic_address] == pseudonym_account(wallet.phrase, clinic_address).address
+    assert wallet.linkable_note() == ""
+    assert page.locator("#backup-words").count() == 0  # not shown again
+    # The clinic verifies the person and attests the address the wallet shows for it.
+    signed_in(api, alliance.keys["clinic"]).attest_patient(shown[clinic_address])
     assert wallet.records() == [] and wallet.consents() == {}
     until = (datetime.now(UTC) + timedelta(days=7)).date().isoformat()
     summary = wallet.review_grant(
-        "", ["summary", "imaging"], ["consultation"], until, role="clinic"
+        "", ["summary", "imaging"], ["consultation"], until, role="clinic", kept_at=CLINIC_NAME
     )
     assert summary == (
-        f"You allow any clinic to read your Summary and Imaging for consultation until {until}."
+        f"You allow any clinic to read your Summary and Imaging kept at {CLINIC_NAME} for "
+        f"consultation until {until}."
     )
     consent_id = wallet.sign_grant()
     assert "any clinic" in wallet.consents()[consent_id]
+    assert f"records kept at {CLINIC_NAME}" in wallet.consents()[consent_id]
     # The revocation's review in Chinese; Cancel leaves the consent active.
     assert wallet.toggle_language() == "zh-CN"
     assert wallet.review_revoke(consent_id) == (
@@ -425,6 +441,7 @@ def test_import_a_recovery_phrase(api: RunningApi, page: Page) -> None:
     pasted = "  " + MNEMONIC.replace("abandon", "Abandon", 1).replace(" ", "  \n", 3) + " "
     wallet.import_key(pasted, PASSPHRASE)
     assert wallet.address() == derived
+    assert wallet.linkable_note() == ""  # a phrase: a pseudonym per care provider
     stored = json.loads(page.evaluate("localStorage.getItem('alliance.keystore.wallet')"))
     assert stored["address"] == derived[2:].lower()
     assert stored["x-ethers"]["path"] == "m/44'/60'/0'/0/0"

@@ -4,6 +4,9 @@ combined flow test: open, import or create a key, unlock, grant, revoke, read ac
     wallet = WalletPage(page, api.url)
     wallet.open()
     wallet.import_key("0x" + key.hex(), "a long passphrase")    # signs in
+    wallet.create_key("a long passphrase")   # shows the phrase once (wallet.phrase), signs in
+    wallet.pseudonyms()          # custodian -> the address shown for it (phrase wallets)
+    doc = wallet.disclose([clinic, h1], regulator)   # the downloaded disclosure, parsed
     consent_id = wallet.grant("City Third People's Hospital", ["lab"], ["treatment"], "2026-12-31")
     wallet.accesses(record_id)   # [{'access_id': .., 'basis': 'consent', 'reader': .., 'text': ..}]
     wallet.review_revoke(consent_id)   # the plain-words summary; nothing signed yet
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Page
@@ -33,6 +37,7 @@ class WalletError(AssertionError):
 class WalletPage:
     page: Page
     base_url: str
+    phrase: str = ""  # the recovery phrase a new key showed (create_key)
 
     def open(self) -> None:
         self.page.goto(f"{self.base_url}/wallet/")
@@ -77,10 +82,16 @@ class WalletPage:
         self._settle("home")
 
     def create_key(self, passphrase: str) -> str:
+        """Create a key; the wallet shows its recovery phrase once (kept in self.phrase)
+        and signs in when the patient says it is written down. The primary address."""
         self.page.fill("#create-pass", passphrase)
         self.page.fill("#create-pass2", passphrase)
         self._mark()
         self.page.click("#create-btn")
+        self._settle("backup")
+        self.phrase = " ".join(self.page.locator("#backup-words li").all_inner_texts())
+        self._mark()
+        self.page.click("#backup-done")
         self._settle("home")
         return self.address()
 
@@ -105,6 +116,31 @@ class WalletPage:
 
     def address(self) -> str:
         return str(self.page.get_attribute("#account", "data-address"))
+
+    def pseudonyms(self) -> dict[str, str]:
+        """The address shown for each care provider (lowercase member -> checksummed)."""
+        return {
+            str(li.get_attribute("data-custodian")): str(li.get_attribute("data-address"))
+            for li in self.page.locator("#addresses li.pseudonym").all()
+        }
+
+    def linkable_note(self) -> str:
+        """The warning a key without a recovery phrase gets ('' when there is none)."""
+        note = self.page.locator("#linkable-note")
+        return note.inner_text() if note.count() else ""
+
+    def disclose(self, custodians: list[str], regulator: str) -> dict[str, Any]:
+        """Choose the pseudonyms at these custodians and the regulator, sign, and return
+        the downloaded file's JSON."""
+        box = self.page.locator("#disclose")
+        box.locator("summary").click()
+        for item in box.locator("input[name=disclose-at]").all():
+            item.set_checked((item.get_attribute("value") or "") in {c.lower() for c in custodians})
+        box.locator("#disclose-regulator").select_option(value=regulator.lower())
+        self._mark()
+        with self.page.expect_download(timeout=TIMEOUT_MS) as caught:
+            self.page.click("#disclose-btn")
+        return dict(json.loads(Path(caught.value.path()).read_text(encoding="utf-8")))
 
     # ---- lists ------------------------------------------------------------------------------
 
@@ -189,10 +225,14 @@ class WalletPage:
         until: str,
         *,
         role: str | None = None,
+        kept_at: str | None = None,
     ) -> str:
-        """Fill the grant form (a member by name, or `role`) and return the plain-words
-        summary the wallet shows before signing."""
+        """Fill the grant form (a member by name, or `role`; `kept_at`: the name of the
+        custodian whose records it covers, for a wallet with pseudonyms) and return the
+        plain-words summary the wallet shows before signing."""
         form = self.page.locator("#grant-form")
+        if kept_at is not None:
+            form.locator("#grant-at").select_option(label=kept_at)
         if role is None:
             form.locator("input[name=grant-to][value=member]").check()
             form.locator("#grant-member").select_option(label=grantee)
@@ -227,8 +267,15 @@ class WalletPage:
         (new,) = set(self.consents()) - before
         return new
 
-    def grant(self, grantee: str, categories: list[str], purposes: list[str], until: str) -> int:
-        self.review_grant(grantee, categories, purposes, until)
+    def grant(
+        self,
+        grantee: str,
+        categories: list[str],
+        purposes: list[str],
+        until: str,
+        kept_at: str | None = None,
+    ) -> int:
+        self.review_grant(grantee, categories, purposes, until, kept_at=kept_at)
         return self.sign_grant()
 
     def review_revoke(self, consent_id: int) -> str:

@@ -19,8 +19,10 @@ export function siweMessage({ domain, address, statement, uri, chainId, nonce, i
   return lines.join("\n");
 }
 
-// Sign in with an ethers Signer; stores and returns the API's token response.
-export async function signIn(signer, statement = "Sign in to AllianceLedger.") {
+// Sign in with an ethers Signer; stores and returns the API's token response. `pseudonyms`:
+// a patient's pairwise pseudonyms (Signers), each signing the same message, so the one
+// token covers every one of them (POST /auth/login `pseudonyms`).
+export async function signIn(signer, statement = "Sign in to AllianceLedger.", pseudonyms = []) {
   const { nonce, domain, chain_id: chainId } = await api("/auth/nonce", { method: "POST" });
   const now = new Date();
   const message = siweMessage({
@@ -34,7 +36,14 @@ export async function signIn(signer, statement = "Sign in to AllianceLedger.") {
     expiresAt: new Date(now.getTime() + 5 * 60 * 1000),
   });
   const signature = await signer.signMessage(message);
-  const session = await api("/auth/login", { method: "POST", body: { message, signature } });
+  const body = { message, signature };
+  if (pseudonyms.length) {
+    body.pseudonyms = await Promise.all(pseudonyms.map(async (p) => ({
+      address: await p.getAddress(),
+      signature: await p.signMessage(message),
+    })));
+  }
+  const session = await api("/auth/login", { method: "POST", body });
   setToken(session.access_token);
   return session;
 }

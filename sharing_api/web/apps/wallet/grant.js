@@ -1,5 +1,8 @@
 // Grant a consent: a form, then the terms in plain words next to the exact typed message,
 // then an EIP-712 signature made here (ethers v6) that the API relays to the chain.
+// A consent covers the patient's records kept at one custodian: the form asks which, and the
+// wallet signs with that custodian's pseudonym (identity.js); a key without a phrase signs
+// with its one address.
 import { api } from "../shared/api.js";
 import { h } from "./dom.js";
 import * as fmt from "./format.js";
@@ -7,6 +10,14 @@ import { t } from "./i18n.js";
 import { CATEGORIES, PURPOSES, ROLES, ZERO_ADDRESS, ZERO_HASH, grantMessage, signGrant } from "./typed.js";
 
 const DAY = 86_400;
+const HOUR = 3_600;
+const COARSE_DEADLINE_S = 600; // as the SDK: everyone signing in the same 10 minutes shares it
+
+// Signed times rounded (start back to the hour, deadline forward), so a pseudonym's consents
+// cannot be linked to the patient's other pseudonyms by when they were signed.
+export const floorTo = (t, step) => t - (t % step);
+export const ceilTo = (t, step) => Math.ceil(t / step) * step;
+export const coarseDeadline = (now) => ceilTo(now + 600, COARSE_DEADLINE_S);
 
 function checkboxes(name, labels, prefix, checked) {
   return h(
@@ -28,9 +39,16 @@ export function grantSection(app) {
     (m) => m.active && (m.roles.includes("hospital") || m.roles.includes("clinic")),
   );
   const inMonth = fmt.day(Date.now() / 1000 + 30 * DAY);
+  // Where the records are kept (whose pseudonym signs): only a key with a phrase has a choice.
+  const keptAt = app.identity && !app.identity.linkable
+    ? h("label", { for: "grant-at" }, t("grant.at"),
+      h("select", { id: "grant-at" },
+        carers.map((m) => h("option", { value: m.address }, m.name))))
+    : null;
   const form = h(
     "form",
     { id: "grant-form", onsubmit: (e) => review(e, app) },
+    keptAt,
     h("fieldset", {}, h("legend", {}, t("grant.to")),
       h("label", { class: "choice" },
         h("input", { type: "radio", name: "grant-to", value: "member", checked: true }),
@@ -64,7 +82,7 @@ function checked(form, name) {
 }
 
 // The terms as GrantIn takes them, from the form; null when incomplete.
-function termsFrom(form, app, nonce) {
+function termsFrom(form, patient, nonce) {
   const categories = checked(form, "cat");
   const purposes = checked(form, "purpose");
   const until = form.querySelector("#grant-until").value;
@@ -73,24 +91,26 @@ function termsFrom(form, app, nonce) {
   const validUntil = Date.parse(`${until}T00:00:00Z`) / 1000 + DAY;
   const now = Math.floor(Date.now() / 1000);
   if (!(validUntil > now)) return null;
+  const validFrom = floorTo(now - 120, HOUR); // the ledger's clock may trail this one a little
   const toRole = form.querySelector("input[name=grant-to]:checked").value === "role";
   const role = form.querySelector("#grant-role").value;
   return {
-    patient: app.address,
+    patient,
     grantee: toRole ? ZERO_ADDRESS : form.querySelector("#grant-member").value,
     grantee_role: toRole ? ROLES[role] : 0,
     categories,
     purposes,
-    valid_from: now - 120, // the ledger's clock may trail this one a little
+    valid_from: validFrom,
     valid_until: validUntil,
     document_hash: ZERO_HASH,
     nonce,
-    deadline: now + 600,
+    deadline: coarseDeadline(now),
   };
 }
 
-export function describe(app, terms) {
-  return t("grant.summary", {
+export function describe(app, terms, custodian) {
+  return t(custodian ? "grant.summary.at" : "grant.summary", {
+    custodian: custodian && fmt.memberName(app.members, custodian),
     grantee: fmt.grantee(app.members, terms),
     categories: fmt.categories(terms.categories),
     purposes: fmt.purposes(terms.purposes),
@@ -103,17 +123,20 @@ async function review(event, app) {
   const form = event.currentTarget;
   const box = document.getElementById("grant-confirm-box");
   box.replaceChildren();
+  const custodian = form.querySelector("#grant-at")?.value || null;
+  const patient = custodian ? app.identity.addressAt(custodian) : app.address;
   let domain;
   const ok = await app.busy(null, async () => {
-    domain = await api(`/consents/domain?patient=${app.address}`);
+    domain = await api(`/consents/domain?patient=${patient}`);
   });
   if (!ok) return;
-  const terms = termsFrom(form, app, domain.nonce);
+  const terms = termsFrom(form, patient, domain.nonce);
   if (!terms) return app.status(t("grant.pick"), "error");
   app.status("");
   const message = grantMessage(terms);
+  box.dataset.patient = patient;
   box.append(
-    h("p", { id: "grant-summary", class: "summary" }, describe(app, terms)),
+    h("p", { id: "grant-summary", class: "summary" }, describe(app, terms, custodian)),
     h("details", {}, h("summary", {}, t("grant.signing")),
       h("pre", { id: "grant-typed" }, JSON.stringify({ domain, message }, null, 1))),
     h("div", { class: "row" },
@@ -127,7 +150,8 @@ async function review(event, app) {
 async function sign(app, terms, domain) {
   let granted;
   const ok = await app.busy(t("grant.working"), async () => {
-    const body = await signGrant(app.wallet, terms, domain.chain_id, domain.consent_registry);
+    const signer = app.identity.signerFor(terms.patient);
+    const body = await signGrant(signer, terms, domain.chain_id, domain.consent_registry);
     granted = await api("/consents", { method: "POST", body });
   });
   if (ok) await app.refresh(["grant.done", { id: granted.consent_id }]);

@@ -3,10 +3,15 @@
 // which every gateway of the alliance holds whole. Referral proposals are not on chain yet:
 // each lives at the proposing member's gateway, so this gateway gathers them from all
 // (POST /patients/me/referral-inbox, with the patient's signed statement: referral.js).
+// One token covers the primary and every pseudonym, so each list spans all of them; a
+// consent or referral is labelled with the custodian whose pseudonym it names, and revoking
+// or withdrawing signs with that pseudonym (identity.js), never one the patient picks.
 import { api, apiAll } from "../shared/api.js";
 import { h } from "./dom.js";
 import * as fmt from "./format.js";
 import { t } from "./i18n.js";
+import { coarseDeadline } from "./grant.js";
+import { keptAt } from "./pseudonym_view.js";
 import { inboxStatement } from "./statements.js";
 import { revokeMessage, signRevoke, signWithdraw } from "./typed.js";
 
@@ -91,6 +96,19 @@ function accessItem(app, access) {
   );
 }
 
+// " · records kept at X" for a consent or referral under one of the wallet's pseudonyms.
+function atSuffix(app, patient) {
+  const custodian = keptAt(app, patient);
+  return custodian ? ` · ${t("kept.at", { custodian })}` : "";
+}
+
+// The key for the address a consent or referral names (one of this wallet's, or an error).
+function signerFor(app, address) {
+  const signer = app.identity.signerFor(address);
+  if (!signer) throw new Error(t("sign.notmine", { address }));
+  return signer;
+}
+
 export function activeConsents(consents, now = Date.now() / 1000) {
   return consents.filter((c) => !c.revoked && c.valid_until > now);
 }
@@ -109,6 +127,7 @@ export function consentsSection(app, data) {
           purposes: fmt.purposes(c.purposes),
           date: fmt.lastDay(c.valid_until),
         }),
+        atSuffix(app, c.patient),
       ),
       h(
         "button",
@@ -144,12 +163,13 @@ async function reviewRevoke(app, consent) {
   delete box.dataset.consentId;
   let domain;
   const ok = await app.busy(null, async () => {
-    domain = await api(`/consents/domain?patient=${app.address}`);
+    signerFor(app, consent.patient); // not ours: say so before showing anything to sign
+    domain = await api(`/consents/domain?patient=${consent.patient}`);
   });
   if (!ok) return;
   app.status("");
-  const deadline = Math.floor(Date.now() / 1000) + 600;
-  const message = revokeMessage(app.address, consent.consent_id, domain.nonce, deadline);
+  const deadline = coarseDeadline(Math.floor(Date.now() / 1000));
+  const message = revokeMessage(consent.patient, consent.consent_id, domain.nonce, deadline);
   box.dataset.consentId = consent.consent_id;
   box.append(
     h("p", { id: "revoke-summary", class: "summary warn" }, describeRevoke(app, consent)),
@@ -157,7 +177,7 @@ async function reviewRevoke(app, consent) {
       h("pre", { id: "revoke-typed" }, JSON.stringify({ domain, message }, null, 1))),
     h("div", { class: "row" },
       h("button", { id: "revoke-sign", type: "button", class: "danger",
-        onclick: () => revoke(app, consent.consent_id, domain, deadline) }, t("revoke.sign")),
+        onclick: () => revoke(app, consent, domain, deadline) }, t("revoke.sign")),
       h("button", { id: "revoke-cancel", type: "button", class: "link",
         onclick: () => {
           box.replaceChildren();
@@ -167,10 +187,11 @@ async function reviewRevoke(app, consent) {
 }
 
 // Revoke, step 2: sign exactly the message shown and have the API relay it.
-async function revoke(app, consentId, domain, deadline) {
+async function revoke(app, consent, domain, deadline) {
+  const consentId = consent.consent_id;
   const done = await app.busy(t("consents.revoking"), async () => {
     const body = await signRevoke(
-      app.wallet,
+      signerFor(app, consent.patient),
       consentId,
       domain.nonce,
       deadline,
@@ -210,7 +231,7 @@ export function referralsSection(app, data) {
         records: r.record_ids.map((id) => `#${id}`).join(", "),
         status: r.expired && open({ ...r, expired: false }) ? t("status.expired")
           : t(`status.${r.status}`),
-      })),
+      }), atSuffix(app, r.patient)),
       open(r) ? h("span", { class: "muted small ends" }, " " + t("referrals.ends",
         { date: fmt.day(r.expires_at) })) : null,
       open(r) ? h("button", { class: "withdraw link", type: "button",
@@ -239,7 +260,7 @@ function reviewWithdraw(app, referral) {
     })),
     h("div", { class: "row" },
       h("button", { id: "withdraw-sign", type: "button", class: "danger",
-        onclick: () => withdraw(app, referral.referral_id) }, t("withdraw.sign")),
+        onclick: () => withdraw(app, referral) }, t("withdraw.sign")),
       h("button", { id: "withdraw-cancel", type: "button", class: "link",
         onclick: () => {
           box.replaceChildren();
@@ -250,11 +271,13 @@ function reviewWithdraw(app, referral) {
 
 // Withdraw, step 2: the patient signs ReferralRegistry's Withdraw (EIP-712); a member of
 // this gateway relays it (withdrawBySig), so the patient pays nothing.
-async function withdraw(app, referralId) {
+async function withdraw(app, referral) {
+  const referralId = referral.referral_id;
   const done = await app.busy(t("withdraw.working"), async () => {
-    const s = await api("/patients/me/signing");
-    const deadline = Math.floor(Date.now() / 1000) + 600;
-    const body = await signWithdraw(app.wallet, referralId, s.referral_nonce, deadline,
+    const signer = signerFor(app, referral.patient);
+    const s = await api(`/patients/me/signing?patient=${signer.address}`);
+    const deadline = coarseDeadline(Math.floor(Date.now() / 1000));
+    const body = await signWithdraw(signer, referralId, s.referral_nonce, deadline,
       s.chain_id, s.referral_registry);
     await api(`/referrals/${referralId}/withdraw`, { method: "POST", body });
   });

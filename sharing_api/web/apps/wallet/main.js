@@ -4,17 +4,22 @@ import { api, setToken } from "../shared/api.js";
 import { Keystore } from "../shared/keystore.js";
 import { signIn } from "../shared/siwe.js";
 import { h, short } from "./dom.js";
+import { disclosureSection } from "./disclose.js";
 import { grantSection } from "./grant.js";
 import { consentsSection, loadHome, recordsSection, referralsSection } from "./home.js";
 import { initialLang, lang, setLang, t } from "./i18n.js";
+import { Identity, custodians } from "./identity.js";
+import { addressesSection, linkableNote } from "./pseudonym_view.js";
 import { proposalsSection } from "./referral.js";
-import { setupView, unlockView } from "./setup.js";
+import { backupView, setupView, unlockView } from "./setup.js";
 
 const root = document.getElementById("app");
 
 const app = {
   keystore: new Keystore("wallet"),
-  wallet: null, // the unlocked ethers wallet, in memory only
+  wallet: null, // the unlocked ethers wallet (the primary key), in memory only
+  identity: null, // the primary and a pseudonym per custodian (identity.js), in memory only
+  backupPhrase: null, // a new key's recovery phrase, shown once until the patient confirms
   address: null,
   members: [],
   data: null, // the lists of the signed-in screen
@@ -61,12 +66,18 @@ const app = {
   async signIn() {
     this.address = this.wallet.address;
     const ok = await this.busy(t("signin.working"), async () => {
+      // The member list is for signed-in callers: sign in as the primary, derive the
+      // pseudonym for every custodian, then sign in again proving them all (one token).
       await signIn(this.wallet);
       this.members = await api("/members");
+      this.identity = new Identity(this.wallet, custodians(this.members));
+      const pseudonyms = this.identity.pseudonyms();
+      if (pseudonyms.length) await signIn(this.wallet, undefined, pseudonyms);
       this.data = await loadHome(this);
     }, (error) => t("signin.failed", { error: error.message }));
     if (!ok) {
       this.wallet = null;
+      this.identity = null;
       setToken(null);
     }
     this.render();
@@ -82,6 +93,7 @@ const app = {
 
   lock() {
     this.wallet = null;
+    this.identity = null;
     this.inboxStatement = null;
     this.data = null;
     setToken(null);
@@ -117,6 +129,7 @@ const app = {
   },
 
   view() {
+    if (this.wallet && this.backupPhrase) return backupView(this);
     if (this.wallet && this.data) return this.home();
     return this.keystore.has() ? unlockView(this) : setupView(this);
   },
@@ -135,11 +148,14 @@ const app = {
         h("button", { id: "lock-btn", type: "button", class: "link", onclick: () => this.lock() },
           t("home.lock")),
       ),
+      linkableNote(this),
       proposalsSection(this, this.data),
       recordsSection(this, this.data),
       consentsSection(this, this.data),
       grantSection(this),
       referralsSection(this, this.data),
+      addressesSection(this),
+      disclosureSection(this, this.data),
     );
   },
 };

@@ -6,6 +6,9 @@
 // The inbox is the alliance's: proposals made at any member's gateway, gathered by this one.
 // A proposal is named by its referrer and id (ids are per gateway); its answer goes through
 // this gateway to the proposing member's, which checks the signature and acts.
+// A proposal names the patient's address it is about (`patient`: the pseudonym at the
+// referrer; absent on older gateways, meaning the primary): the wallet answers with that
+// address's key and says which in the body.
 import { api } from "../shared/api.js";
 import { h } from "./dom.js";
 import * as fmt from "./format.js";
@@ -26,6 +29,20 @@ function referrerName(app, p) {
 // Where a proposal is answered: this gateway or the proposing member's.
 function answerPath(p, action) {
   return `/patients/me/referral-inbox/${p.referrer}/${p.proposal_id}/${action}`;
+}
+
+// The key for the address a proposal names, and the `patient` field the answer carries
+// (null for the primary: the server's default, so older gateways see today's body).
+function answerer(app, p) {
+  const primary = app.wallet.address.toLowerCase();
+  if (!p.patient || p.patient.toLowerCase() === primary) return { signer: app.wallet, patient: null };
+  const signer = app.identity?.signerFor(p.patient);
+  if (!signer) throw new Error(t("sign.notmine", { address: p.patient }));
+  return { signer, patient: signer.address };
+}
+
+function signingPath(patient) {
+  return patient ? `/patients/me/signing?patient=${patient}` : "/patients/me/signing";
 }
 
 function itemData(p) {
@@ -117,7 +134,8 @@ function unreachableNote(unreachable) {
 async function accept(app, p, endsAt) {
   let referralId = null;
   const ok = await app.busy(t("proposals.accepting"), async () => {
-    const s = await api("/patients/me/signing");
+    const { signer, patient } = answerer(app, p);
+    const s = await api(signingPath(patient));
     const deadline = Math.floor(Date.now() / 1000) + SIGNATURE_VALID_S;
     const terms = {
       referrer: p.referrer,
@@ -130,12 +148,11 @@ async function accept(app, p, endsAt) {
       reason_salt: p.reason_salt,
       expires_at: endsAt,
     };
-    const signed = await signReferral(app.wallet, terms, s.referral_nonce, deadline, s.chain_id,
+    const signed = await signReferral(signer, terms, s.referral_nonce, deadline, s.chain_id,
       s.referral_registry);
-    const done = await api(answerPath(p, "accept"), {
-      method: "POST",
-      body: { ...signed.patient_signature, expires_at: signed.expires_at },
-    });
+    const body = { ...signed.patient_signature, expires_at: signed.expires_at };
+    if (patient) body.patient = patient;
+    const done = await api(answerPath(p, "accept"), { method: "POST", body });
     referralId = done.referral_id;
   });
   if (ok) await app.refresh(["proposals.accepted", { id: referralId }]);
@@ -143,8 +160,9 @@ async function accept(app, p, endsAt) {
 
 async function decline(app, p) {
   const ok = await app.busy(t("proposals.declining"), async () => {
-    const s = await api("/patients/me/signing");
-    const body = await signDecline(app.wallet, p, "", s);
+    const { signer, patient } = answerer(app, p);
+    const s = await api(signingPath(patient));
+    const body = await signDecline(signer, p, "", s, patient);
     await api(answerPath(p, "decline"), { method: "POST", body });
   });
   if (ok) await app.refresh(["proposals.declined", {}]);

@@ -34,7 +34,26 @@ async function onCreate(event, app) {
   await app.busy(t("setup.working"), async () => {
     app.wallet = await app.keystore.create(pass);
   }, keyErrors);
-  if (app.wallet) await app.signIn();
+  if (!app.wallet) return;
+  // Shown once, now: the phrase restores this key and every pseudonym derived from it.
+  app.backupPhrase = app.wallet.mnemonic.phrase;
+  app.render();
+}
+
+// A new key's recovery phrase, numbered words; nothing else shows it again.
+export function backupView(app) {
+  const words = app.backupPhrase.split(" ");
+  return h(
+    "section",
+    { id: "backup", class: "card" },
+    h("h2", {}, t("backup.title")),
+    h("p", { class: "warn" }, t("backup.intro")),
+    h("ol", { id: "backup-words", class: "words" }, words.map((w) => h("li", {}, w))),
+    h("button", { id: "backup-done", type: "button", onclick: async () => {
+      app.backupPhrase = null;
+      await app.signIn();
+    } }, t("backup.done")),
+  );
 }
 
 async function onImport(event, app) {

@@ -1,6 +1,7 @@
 // The EIP-191 statements the patient signs for the alliance-wide referral inbox, mirroring
 // sharing_api/gateway/inbox_auth.py line for line (tests/web/test_wallet_units.py compares).
-// Other gateways hand a patient's proposals only to a relay holding such a statement.
+// Other gateways hand a patient's proposals only to a relay holding such a statement; with
+// pseudonyms, one statement per pseudonym, each signed by its own key.
 import { getAddress, sha256, toUtf8Bytes } from "ethers";
 
 const INBOX_TAG = "AllianceLedger referral inbox v1";
@@ -34,25 +35,44 @@ export function declineText(patient, referrer, proposalId, note, chainId, expire
 
 const now = () => Math.floor(Date.now() / 1000);
 
-// The inbox statement for this gateway's relay: signed once, reused while it lives (one
-// signature per few minutes, not per refresh); kept in memory only, forgotten on lock.
+// The body of POST /patients/me/referral-inbox: the primary's statement, and the same
+// statement by each pseudonym (`pseudonyms`: [{patient, expires, signature}]), so proposals
+// naming any of them are gathered; a server without pseudonym support ignores the list.
+export async function inboxBody(primary, pseudonyms, signing, expires) {
+  const sign = async (w) => w.signMessage(
+    inboxText(w.address, signing.inbox_relay, signing.chain_id, expires));
+  const body = { expires, signature: await sign(primary) };
+  if (pseudonyms.length) {
+    body.pseudonyms = await Promise.all(pseudonyms.map(async (w) => ({
+      patient: w.address, expires, signature: await sign(w) })));
+  }
+  return body;
+}
+
+// The inbox statements for this gateway's relay: signed once, reused while they live (one
+// round of signatures per few minutes, not per refresh); kept in memory only, forgotten on
+// lock.
 export async function inboxStatement(app, signing) {
   const held = app.inboxStatement;
   const fresh = held && held.expires - now() > RENEW_BEFORE_S;
   if (fresh && held.patient === app.wallet.address && held.relay === signing.inbox_relay) {
-    return { expires: held.expires, signature: held.signature };
+    return held.body;
   }
   const expires = now() + INBOX_LIFE_S;
-  const text = inboxText(app.wallet.address, signing.inbox_relay, signing.chain_id, expires);
-  const signature = await app.wallet.signMessage(text);
-  app.inboxStatement = { patient: app.wallet.address, relay: signing.inbox_relay, expires, signature };
-  return { expires, signature };
+  const pseudonyms = app.identity ? app.identity.pseudonyms() : [];
+  const body = await inboxBody(app.wallet, pseudonyms, signing, expires);
+  app.inboxStatement = { patient: app.wallet.address, relay: signing.inbox_relay, expires, body };
+  return body;
 }
 
-// The body of POST /patients/me/referral-inbox/{referrer}/{id}/decline.
-export async function signDecline(wallet, proposal, note, signing) {
+// The body of POST /patients/me/referral-inbox/{referrer}/{id}/decline, signed by `wallet`:
+// the key of the address the proposal names. `patient` goes in for a pseudonym (the
+// server's default is the primary).
+export async function signDecline(wallet, proposal, note, signing, patient = null) {
   const expires = now() + INBOX_LIFE_S;
   const text = declineText(wallet.address, proposal.referrer, proposal.proposal_id, note,
     signing.chain_id, expires);
-  return { note, expires, signature: await wallet.signMessage(text) };
+  const body = { note, expires, signature: await wallet.signMessage(text) };
+  if (patient) body.patient = patient;
+  return body;
 }
