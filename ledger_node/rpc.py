@@ -464,14 +464,27 @@ class Methods:
 ONE_BLOCK_LOGS = 10_000_000
 
 
+# Alternatives in one filter (addresses plus every topic position's list). Each becomes an
+# SQL parameter; past SQLite's 32,766 the query failed as an internal error. Real clients
+# name a handful; a bound far below both keeps a 5 MiB filter from costing a huge IN list.
+MAX_FILTER_ALTERNATIVES = 1_000
+
+
 def parse_log_filter(flt: dict[str, Any]) -> tuple[list[bytes], list[list[bytes] | None]]:
     """Addresses and topic positions (None = any, a list = any of) of a log filter."""
     addr_v = flt.get("address")
-    addrs = (
-        []
-        if addr_v is None
-        else [p_addr(a) for a in (addr_v if isinstance(addr_v, list) else [addr_v])]
+    listed = addr_v if isinstance(addr_v, list) else [addr_v]
+    tv_count = flt.get("topics")
+    alternatives = (0 if addr_v is None else len(listed)) + sum(
+        len(t) if isinstance(t, list) else 1
+        for t in (tv_count if isinstance(tv_count, list) else [])
     )
+    if alternatives > MAX_FILTER_ALTERNATIVES:
+        raise invalid(
+            f"log filter: at most {MAX_FILTER_ALTERNATIVES} addresses and topics in all "
+            f"(got {alternatives})"
+        )
+    addrs = [] if addr_v is None else [p_addr(a) for a in listed]
     topics: list[list[bytes] | None] = []
     tv = flt.get("topics") or []
     if not isinstance(tv, list) or len(tv) > 4:

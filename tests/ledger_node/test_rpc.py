@@ -163,6 +163,23 @@ def test_hostile_requests_get_errors_and_change_nothing(node: NodeProcess) -> No
     assert _fingerprint(node) == before
 
 
+def test_a_huge_log_filter_is_refused_with_a_clear_error(node: NodeProcess) -> None:
+    """40,000 addresses (1.8 MB, inside the body limit) once overflowed SQLite's parameter
+    limit into an internal error; now a clear invalid-params error, and the node serves on."""
+    addresses = [f"0x{i:040x}" for i in range(40_000)]
+    topics = [["0x" + "00" * 32] * 600, None, ["0x" + "11" * 32] * 401]
+    for flt in ({"fromBlock": "0x0", "address": addresses}, {"fromBlock": "0x0", "topics": topics}):
+        reply = httpx.post(
+            node.url,
+            json={"jsonrpc": "2.0", "id": 1, "method": "eth_getLogs", "params": [flt]},
+            timeout=30,
+        ).json()
+        assert reply["error"]["code"] == -32602, reply
+        assert "at most 1000 addresses and topics" in reply["error"]["message"]
+    ok = node.rpc("eth_getLogs", [{"fromBlock": "0x0", "address": addresses[:1000]}])
+    assert isinstance(ok, list)
+
+
 json_values = st.recursive(
     st.none()
     | st.booleans()
