@@ -33,11 +33,21 @@ def rotate_without(
     today = current_epoch() if today is None else today
     revoked = set(revoked_staff)
     rotated = authority.rotate()
+    # One key per person and attribute set, the longest-lived: a person who asked for the
+    # same key ten times (one per device) gets one back, not ten key generations.
+    latest: dict[tuple[str, tuple[str, ...]], IssuedKey] = {}
+    for old in issued:
+        if (
+            old.staff_id in revoked
+            or old.expiry_epoch < today
+            or old.generation != authority.generation
+        ):
+            continue
+        same = (old.staff_id, tuple(sorted(old.attributes)))
+        if same not in latest or old.expiry_epoch > latest[same].expiry_epoch:
+            latest[same] = old
     reissued = tuple(
         (old, rotated.issue_key(old.attributes, old.expiry_epoch, f"{old.staff_id}@{old.member}"))
-        for old in issued
-        if old.staff_id not in revoked
-        and old.expiry_epoch >= today
-        and old.generation == authority.generation
+        for old in latest.values()
     )
     return Rotation(rotated, reissued)

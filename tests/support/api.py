@@ -49,6 +49,7 @@ LOOSE_LIMITS = RateLimits(
     upload_per_uploader=_LOOSE,
     upload_bytes_per_member=RateLimit(limit=10**15, window_s=60),
     break_glass_per_person=_LOOSE,
+    key_issue_per_staff=_LOOSE,
 )
 
 

@@ -106,6 +106,9 @@ class RateLimits(BaseModel):
     upload_bytes_per_member: RateLimit = RateLimit(limit=8 * 1024**3, window_s=3600)
     # Used by the break-glass route (per person): see sharing_api/api/core/limits.py.
     break_glass_per_person: RateLimit = RateLimit(limit=3, window_s=3600)
+    # ABE keys a staff member asks for (POST /keys): each costs a key generation and a row
+    # that a revocation re-issues; a person needs a few a month (one per device, a renewal).
+    key_issue_per_staff: RateLimit = RateLimit(limit=20, window_s=3600)
 
 
 class ApiSettings(BaseModel):

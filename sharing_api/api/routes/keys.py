@@ -50,6 +50,7 @@ def issue(body: KeyRequest, staff: StaffOnly, services: ServicesDep) -> KeyOut:
     authority = services.authorities.get(staff.member)
     if authority is None:
         raise forbidden(f"member {staff.member} is not an attribute authority on this API")
+    services.limits.hit("key_issue_per_staff", staff.subject, what="ABE keys for you")
     expiry = current_epoch() + min(body.valid_days, services.settings.staff_key_max_days)
     key = authority.issue_key(staff.attributes, expiry, staff.subject)
     # Recorded so that revoking this person can rotate the authority and re-issue the rest.
