@@ -106,6 +106,8 @@ def seal_justification(
     if not any(public_key):
         raise ApiError(503, "no regulator audit key on chain: a justification could not be sealed")
     sealed = audit_seal.seal(public_key, "justification", justification.strip())
+    # Over any earlier justification kept here: the caller checked that the chain took none
+    # (a transaction that failed, or a gateway stopped between the two, left it behind).
     services.break_glass.put(
         StoredText(
             access_id,
@@ -114,7 +116,8 @@ def seal_justification(
             principal.subject,
             sealed.envelope,
             "0x" + sealed.commitment.hex(),
-        )
+        ),
+        replace=True,
     )
     # The reviewer by the same keyed pseudonym as their reads (revealable to the regulator).
     reviewer = services.staff_pseudonym(principal.member, principal.staff_id)

@@ -14,6 +14,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    delete,
     insert,
     select,
 )
@@ -48,8 +49,17 @@ class BreakGlassStore:
         self.engine = engine
         metadata.create_all(engine)
 
-    def put(self, text: SealedText) -> None:
+    def put(self, text: SealedText, *, replace: bool = False) -> None:
+        """Keep ``text``; ``replace``: over an earlier one of the same kind (a justification
+        whose chain transaction never went through, so the chain commits to neither)."""
         with self.engine.begin() as conn:
+            if replace:
+                conn.execute(
+                    delete(break_glass_texts).where(
+                        break_glass_texts.c.access_id == text.access_id,
+                        break_glass_texts.c.kind == text.kind,
+                    )
+                )
             conn.execute(
                 insert(break_glass_texts).values(
                     access_id=text.access_id,
@@ -58,6 +68,17 @@ class BreakGlassStore:
                     staff=text.staff,
                     envelope=text.envelope,
                     commitment=text.commitment,
+                )
+            )
+
+    def forget(self, access_id: int, kind: str, commitment: str) -> None:
+        """Drop a text the chain did not take (only if it is still that one)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(break_glass_texts).where(
+                    break_glass_texts.c.access_id == access_id,
+                    break_glass_texts.c.kind == kind,
+                    break_glass_texts.c.commitment == commitment,
                 )
             )
 

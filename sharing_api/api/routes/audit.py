@@ -5,6 +5,7 @@ reason and justification (api/break_glass.py) and closes the case, accepted or f
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -31,6 +32,7 @@ from sharing_api.api.schemas import (
 from sharing_api.chain import Basis
 from sharing_api.chain.scopes import Review
 
+_JUSTIFYING = threading.Lock()
 router = APIRouter(prefix="/audit", tags=["audit"])
 LISTED = {**PROBLEM_RESPONSES, **PAGED}
 
@@ -183,13 +185,24 @@ def justify(
 ) -> AccessOut:
     row = _break_glass_row(services, access_id)
     check_reviewer(services, principal, access_id, str(row["reader"]))
-    if int(row["review"] or 0) != Review.OPEN:
-        raise ApiError(
-            409, f"break-glass access {access_id} is already justified or closed", "Conflict"
+    # One justification at a time in this gateway: the open-review check, the kept text and
+    # the chain transaction go together, so a text kept here is the one the chain commits to.
+    with _JUSTIFYING:
+        row = _break_glass_row(services, access_id)  # as it is now, inside the lock
+        if int(row["review"] or 0) != Review.OPEN:
+            raise ApiError(
+                409, f"break-glass access {access_id} is already justified or closed", "Conflict"
+            )
+        commitment, reviewer = seal_justification(
+            services, principal, access_id, body.justification
         )
-    commitment, reviewer = seal_justification(services, principal, access_id, body.justification)
-    services.signer(principal.member).access.justify(access_id, commitment, reviewer)
-    services.metrics.chain_writes.labels("justify").inc()
+        try:
+            services.signer(principal.member).access.justify(access_id, commitment, reviewer)
+        except Exception:
+            # Not on chain: drop the text, so a retry seals afresh (it was a 500 for good).
+            services.break_glass.forget(access_id, "justification", "0x" + commitment.hex())
+            raise
+        services.metrics.chain_writes.labels("justify").inc()
     services.indexer.sync()
     return access_out(_break_glass_row(services, access_id))
 
