@@ -102,6 +102,26 @@ class IndexDB:
             where.append(records.c.custodian == custodian.lower())
         return self._select(records, *where, order=records.c.record_id, limit=limit, after=after)
 
+    def counts(self, break_glass_basis: int) -> dict[str, int]:
+        """The audit summary's counts, each a COUNT in the database (never every row)."""
+
+        def count(table: Any, *where: ColumnElement[bool]) -> Any:
+            return select(func.count()).select_from(table).where(*where).scalar_subquery()
+
+        bg = accesses.c.basis == break_glass_basis
+        query = select(
+            count(records).label("records"),
+            count(records, records.c.erased.is_(True)).label("erased_records"),
+            count(consents).label("consents"),
+            count(consents, consents.c.revoked.is_(True)).label("revoked_consents"),
+            count(referrals).label("referrals"),
+            count(accesses).label("accesses"),
+            count(accesses, bg).label("break_glass"),
+            count(accesses, bg, accesses.c.justified.is_(False)).label("break_glass_unjustified"),
+        )
+        with self.engine.connect() as conn:
+            return {k: int(v) for k, v in conn.execute(query).one()._mapping.items()}
+
     def shared_addresses(self) -> tuple[int, int]:
         """(patient addresses with records at two or more custodians, their records): what
         the pairwise-pseudonym migration still has to move. Counted in the database, so the

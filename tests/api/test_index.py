@@ -14,7 +14,7 @@ from eth_account import Account
 from web3 import Web3
 
 from sharing_api.audit.pseudonyms import records_under_shared_addresses, shared_addresses
-from sharing_api.chain import ChainClient
+from sharing_api.chain import Basis, ChainClient
 from sharing_api.index import IndexDB, Indexer
 from sharing_api.sdk import SharingClient
 from tests.api.conftest import Cast, known_patient
@@ -175,6 +175,23 @@ def test_postgres_index_and_api(cast: Cast, tmp_path: Path) -> None:
         rows = sqlite_db.records()
         expected = (len(shared_addresses(rows)), records_under_shared_addresses(rows))
         assert pg_db.shared_addresses() == sqlite_db.shared_addresses() == expected
+        # The summary's counts, in SQL on both, as counting the rows gives them.
+        bg = int(Basis.BREAK_GLASS)
+        all_accesses = sqlite_db.accesses()
+        counted = {
+            "records": len(rows),
+            "erased_records": sum(1 for r in rows if r["erased"]),
+            "consents": len(sqlite_db.consents()),
+            "revoked_consents": sum(1 for c in sqlite_db.consents() if c["revoked"]),
+            "referrals": len(sqlite_db.referrals()),
+            "accesses": len(all_accesses),
+            "break_glass": sum(1 for a in all_accesses if a["basis"] == bg),
+            "break_glass_unjustified": sum(
+                1 for a in all_accesses if a["basis"] == bg and not a["justified"]
+            ),
+        }
+        assert counted["accesses"] and counted["consents"], "the chain has rows to count"
+        assert pg_db.counts(bg) == sqlite_db.counts(bg) == counted
         pg_db.close()
         # The API itself on PostgreSQL: lists and audit come from it.
         settings = cast.alliance.settings(database_url=pg.url)
