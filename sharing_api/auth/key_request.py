@@ -32,7 +32,12 @@ _NONCE = re.compile(r"[A-Za-z0-9]{8,64}")
 
 
 class KeyRequestError(ValueError):
-    """A key request that is malformed, expired, or not signed by its GID's key."""
+    """A key request that is malformed, expired, or not signed by its GID's key. ``status``:
+    400 for a request that is wrong in itself, 403 for one its GID's key did not sign."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -142,7 +147,7 @@ def verify_request(
         raw = bytes.fromhex(signature.removeprefix("0x"))
         signer = str(Account.recover_message(encode_defunct(text=text), signature=raw))
     except Exception:  # malformed r/s/v: eth_keys raises several kinds
-        raise KeyRequestError("the request's signature does not verify") from None
+        raise KeyRequestError("the request's signature does not verify", 403) from None
     if signer.lower() != request.gid:
-        raise KeyRequestError("the request is not signed by the key of the GID it names")
+        raise KeyRequestError("the request is not signed by the key of the GID it names", 403)
     return request

@@ -165,6 +165,36 @@ def test_a_request_signed_by_another_key_is_refused(world: World) -> None:
     assert refused.value.status == 403 and "not signed by the key" in str(refused.value)
 
 
+def test_a_malformed_or_stale_request_is_a_bad_request(world: World) -> None:
+    """Wrong in itself (another chain, past its deadline, not a request): 400 with the
+    reason, not 403 as if someone were refused a right."""
+    facts = world.anonymous.json("POST", "/auth/nonce")
+    chain_id = int(facts["chain_id"])
+
+    def body(chain: int, deadline: int) -> dict[str, str]:
+        request = build_request(
+            "reg",
+            world.chief.identity.gid,
+            ["title:chief-physician"],
+            current_epoch() + 10,
+            chain,
+            facts["nonce"],
+            deadline,
+        )
+        signature = sign_request(request, world.chief.identity.private_key)
+        return {"request": request.to_text(), "signature": signature}
+
+    cases = [
+        (body(chain_id + 1, int(time.time()) + 60), "for chain"),
+        (body(chain_id, int(time.time()) - 1), "expired"),
+        ({"request": "hello", "signature": "0x" + "00" * 65}, "not an attribute key request"),
+    ]
+    for sent, why in cases:
+        with pytest.raises(ApiError) as refused:
+            world.anonymous.json("POST", "/keys/credentials/key", json=sent)
+        assert refused.value.status == 400 and why in str(refused.value), refused.value
+
+
 def test_a_nonce_is_single_use(world: World) -> None:
     body = signed_request(
         world.anonymous, world.chief.identity, "reg", ["title:chief-physician"], 10

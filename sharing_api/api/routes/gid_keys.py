@@ -66,7 +66,9 @@ def _checked(body: SignedKeyRequest, services: Services) -> KeyRequest:
     try:
         return verify_request(body.request, body.signature, services.deployment.chain_id)
     except KeyRequestError as exc:
-        raise forbidden(str(exc)) from None
+        if exc.status == 403:
+            raise forbidden(str(exc)) from None
+        raise ApiError(400, str(exc), "Bad Request") from None
 
 
 def _issue(
