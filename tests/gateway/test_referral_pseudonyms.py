@@ -159,6 +159,8 @@ def test_a_referral_from_a_to_b_with_pseudonyms_end_to_end(
         at_a = {q["proposal_id"]: q for q in hospital.referral_proposals()}
     assert at_a[other["proposal_id"]]["status"] == "declined"
     assert at_a[other["proposal_id"]]["note"] == "not now"
+    status, _, err = _cli(["referral", "proposal-accept", "987654", *phrase], capsys)
+    assert status == 1 and "error: no proposal 987654 in your inbox" in err
 
     # B accepts the referral and reads A's record on that basis, from A's gateway.
     with g.member("clinic") as receiver:
@@ -378,3 +380,6 @@ def test_more_statements_than_the_bound_are_refused(
     with pytest.raises(ApiError) as at_bound:
         home.json("POST", "/patients/me/referral-inbox", json={**top, "pseudonyms": fillers[:-1]})
     assert at_bound.value.status == 400 and "not a pseudonym proven" in str(at_bound.value)
+    with pytest.raises(ApiError) as itself:  # the primary is the top-level statement only
+        home.json("POST", "/patients/me/referral-inbox", json={**top, "pseudonyms": [primary]})
+    assert itself.value.status == 400 and "is the signed-in address" in str(itself.value)

@@ -60,7 +60,9 @@ def inbox(
 ) -> InboxOut:
     primary = principal.subject
     for entry in body.pseudonyms:
-        if entry.patient.lower() == primary.lower() or not principal.owns(entry.patient):
+        if entry.patient.lower() == primary.lower():
+            raise ApiError(400, f"{entry.patient} is the signed-in address: not a pseudonym")
+        if not principal.owns(entry.patient):
             raise ApiError(400, f"{entry.patient} is not a pseudonym proven at sign-in")
     try:
         # Checked here too, so a bad statement is one clear 400, not a note per gateway.
