@@ -14,6 +14,12 @@ their wallet, aggregates:
   both before answering. Each peer gets ``inbox_timeout_s``; the whole listing waits that long
   (plus a second) at most, and a peer that failed or did not answer is named in
   ``unreachable``, next to whatever the others answered.
+- **Pseudonyms.** A patient signed in with pairwise pseudonyms (``Principal.owns``) lists
+  proposals naming any of them: the wallet adds one inbox statement per pseudonym, signed
+  by that pseudonym's key, and each peer gets all of them in one request (at most
+  ``MAX_PSEUDONYMS`` + the primary), checking every one as it checks the primary's. What
+  a peer learns: that these addresses asked together (it would see that from the timing
+  of separate requests too).
 - **Identity.** Proposal ids are per gateway; the proposing member (``referrer``) is hosted by
   exactly one gateway, so (referrer, proposal_id) names a proposal alliance-wide and routes
   an answer to its origin. A peer's answer is kept only for proposals of this patient made by
@@ -38,6 +44,7 @@ from sharing_api.api.lookups import member_infos
 from sharing_api.api.proposals import AcceptIn, ProposalOut
 from sharing_api.api.schemas import AddressField
 from sharing_api.api.services import Services
+from sharing_api.auth.pseudonym_proofs import MAX_PSEUDONYMS
 from sharing_api.chain.scopes import Role
 from sharing_api.gateway.inbox_auth import sign_relay
 from sharing_api.gateway.peers import PeerError
@@ -56,12 +63,46 @@ class InboxStatementIn(BaseModel):
     signature: HexSignature
 
 
-class PeerInboxIn(InboxStatementIn):
+class PseudonymStatementIn(InboxStatementIn):
+    """The same statement made for one pseudonym, signed by that pseudonym's key."""
+
+    patient: AddressField
+
+
+class InboxIn(InboxStatementIn):
+    """The wallet's listing: the primary's statement (as before) and one per pseudonym."""
+
+    pseudonyms: list[PseudonymStatementIn] = Field(
+        default_factory=list,
+        max_length=MAX_PSEUDONYMS,
+        description="one inbox statement per pseudonym proven at sign-in, each signed by it",
+    )
+
+    def statements(self, primary: str) -> list[tuple[str, int, str]]:
+        """(patient, expires, signature) of the primary, then of each pseudonym."""
+        return [
+            (primary, self.expires, self.signature),
+            *((p.patient, p.expires, p.signature) for p in self.pseudonyms),
+        ]
+
+
+class PeerInboxIn(InboxIn):
+    """Relayed to a peer: the primary's address too. A peer that predates ``pseudonyms``
+    ignores them and answers for the primary alone."""
+
     patient: AddressField
 
 
 class PeerInboxOut(BaseModel):
     proposals: list[ProposalOut]
+
+
+class InboxAcceptIn(AcceptIn):
+    patient: AddressField | None = Field(
+        default=None,
+        description="the address the proposal names and whose key signed (one proven at "
+        "sign-in); default: the signed-in primary",
+    )
 
 
 class PeerAcceptIn(AcceptIn):
@@ -75,6 +116,14 @@ class DeclineStatementIn(BaseModel):
     note: str = Field(default="", max_length=1024)
     expires: Annotated[int, Field(ge=0, lt=2**63)]
     signature: HexSignature
+
+
+class InboxDeclineIn(DeclineStatementIn):
+    patient: AddressField | None = Field(
+        default=None,
+        description="the address the proposal names and that signed the decline (one proven "
+        "at sign-in); default: the signed-in primary",
+    )
 
 
 class PeerDeclineIn(DeclineStatementIn):
@@ -158,13 +207,15 @@ def _ask(services: Services, peer: PeerGateway, body: bytes) -> list[ProposalOut
 
 
 def gather(
-    services: Services, patient: str, statement: InboxStatementIn, local: list[ProposalOut]
+    services: Services, primary: str, statement: InboxIn, local: list[ProposalOut]
 ) -> InboxOut:
-    """This gateway's proposals plus every peer's, asked in parallel within the time bound."""
+    """This gateway's proposals plus every peer's, asked in parallel within the time bound:
+    one request per peer carries the primary's and every pseudonym's statement."""
     peers, names = peer_gateways(services)
     body = json.dumps(
-        PeerInboxIn(patient=patient, **statement.model_dump()).model_dump(), sort_keys=True
+        PeerInboxIn(patient=primary, **statement.model_dump()).model_dump(), sort_keys=True
     ).encode()
+    patients = frozenset(p.lower() for p, _, _ in statement.statements(primary))
     out = [InboxProposalOut(**p.model_dump(), referrer_name="", origin_url="") for p in local]
     unreachable: list[UnreachableOut] = []
     if peers:
@@ -176,7 +227,7 @@ def gather(
         wait(futures, timeout=limit)
         pool.shutdown(wait=False, cancel_futures=True)  # a hung peer must not hold the answer
         for future, peer in futures.items():
-            problem = _outcome(future, peer, patient, out, limit)
+            problem = _outcome(future, peer, patients, out, limit)
             if problem:
                 unreachable.append(
                     UnreachableOut(
@@ -195,7 +246,7 @@ def gather(
 def _outcome(
     future: Future[list[ProposalOut]],
     peer: PeerGateway,
-    patient: str,
+    patients: frozenset[str],
     out: list[InboxProposalOut],
     limit: float,
 ) -> str:
@@ -210,8 +261,9 @@ def _outcome(
         return f"{type(exc).__name__}: {exc}"
     foreign = 0
     for p in found:
-        # A peer speaks only for the members it hosts, and only about this patient.
-        if p.patient != patient.lower() or p.referrer not in peer.members:
+        # A peer speaks only for the members it hosts, and only about this patient (any of
+        # the addresses whose statements it was given).
+        if p.patient not in patients or p.referrer not in peer.members:
             foreign += 1
             continue
         out.append(InboxProposalOut(**p.model_dump(), referrer_name="", origin_url=peer.url))

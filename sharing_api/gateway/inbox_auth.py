@@ -11,6 +11,9 @@ proposals at a peer just by asking, so each request carries two authorisations:
    are per gateway) and the hash of the note. An accept needs no new statement: it is the
    patient's EIP-712 ReferralConsent, checked by the origin gateway exactly as for a local one
    (its nonce makes it single use on chain).
+   A patient with pairwise pseudonyms makes the same list statement once per pseudonym,
+   each signed by that pseudonym's key (``check_inbox_statements`` checks a request's set,
+   each exactly as one alone); a decline is signed by the address the proposal names.
 2. **The relay's request signature** (EIP-191, the relay member's ledger key, as in
    ``fetch_auth.py``): the peer member it is addressed to (``to``), the method and path, the
    SHA-256 of the exact body, and an expiry at most ``MAX_RELAY_S`` ahead.
@@ -29,7 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from eth_account import Account
@@ -114,6 +117,27 @@ def check_inbox_statement(
     text = inbox_text(patient, relay, chain_id, expires)
     if _signer(text, signature) != to_checksum_address(patient):
         raise InboxAuthError("the inbox statement is not signed by the patient it names")
+
+
+def check_inbox_statements(
+    statements: Sequence[tuple[str, int, str]],
+    relay: str,
+    chain_id: int,
+    now: float | None = None,
+) -> tuple[str, ...]:
+    """Several patients' inbox statements, ``(patient, expires, signature)`` each (a patient's
+    primary and pseudonyms, sent in one request): every one checked as one alone would be.
+    The patients, lowercase, in order; raises naming the first that is repeated or fails."""
+    seen: list[str] = []
+    for patient, expires, signature in statements:
+        if patient.lower() in seen:
+            raise InboxAuthError(f"{patient}: listed twice")
+        try:
+            check_inbox_statement(patient, relay, chain_id, expires, signature, now)
+        except InboxAuthError as exc:
+            raise InboxAuthError(f"{patient}: {exc}") from None
+        seen.append(patient.lower())
+    return tuple(seen)
 
 
 def check_decline_statement(

@@ -1,8 +1,9 @@
 """A patient's wallet in Python: one recovery phrase, one pseudonym per custodian.
 
 What the browser wallet does, for scripts, tests and the CLI: sign in once proving every
-pseudonym, and sign each consent with the pseudonym of the custodian whose records it
-covers (the patient never picks an address or an HD path).
+pseudonym, sign each consent with the pseudonym of the custodian whose records it covers,
+and list and answer referral proposals naming any pseudonym with that pseudonym's key (the
+patient never picks an address or an HD path).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class PatientWallet:
         self._mnemonic = " ".join(mnemonic.split())
         self.primary: LocalAccount = primary_account(self._mnemonic)  # checks the phrase
         self._accounts: dict[str, LocalAccount] = {}
+        self._signed_in: list[str] | None = None  # the custodians proven at the last login
 
     @classmethod
     def from_file(cls, path: Path) -> PatientWallet:
@@ -75,11 +77,61 @@ class PatientWallet:
         (``custodians``, default: every active hospital and clinic of the alliance, read
         from ``GET /members`` after a first sign-in as the primary alone: the member list
         is for signed-in callers only)."""
-        primary_key = "0x" + bytes(self.primary.key).hex()
         if custodians is None:
-            client.login(primary_key)
+            client.login(self.primary_key)
             custodians = care_providers(client)
-        return client.login(primary_key, [self.key_at(m) for m in custodians])
+        custodians = list(custodians)
+        out = client.login(self.primary_key, [self.key_at(m) for m in custodians])
+        self._signed_in = custodians
+        return out
+
+    @property
+    def primary_key(self) -> str:
+        return "0x" + bytes(self.primary.key).hex()
+
+    def _custodians(self, client: SharingClient, custodians: Iterable[str] | None) -> list[str]:
+        """The custodians given, else those proven at the last login, else every one."""
+        if custodians is not None:
+            return list(custodians)
+        return self._signed_in if self._signed_in is not None else care_providers(client)
+
+    def key_for(
+        self, client: SharingClient, address: str, custodians: Iterable[str] | None = None
+    ) -> str:
+        """The key of ``address``, the primary or one of this wallet's pseudonyms."""
+        if address.lower() == self.address.lower():
+            return self.primary_key
+        return self.key_at(self.custodian_of(address, self._custodians(client, custodians)))
+
+    # ---- referral proposals: the inbox across gateways, answered with the right key ----------
+
+    def referral_inbox(
+        self, client: SharingClient, custodians: Iterable[str] | None = None
+    ) -> dict[str, Any]:
+        """Proposals naming the primary or any pseudonym, at every gateway (the pseudonyms
+        must be proven at sign-in: by default, those of the last :meth:`login`)."""
+        keys = [self.key_at(m) for m in self._custodians(client, custodians)]
+        return client.referral_inbox(self.primary_key, pseudonym_keys=keys)
+
+    def accept_proposal(
+        self, client: SharingClient, proposal: dict[str, Any], lasts_s: int = 30 * 86_400
+    ) -> dict[str, Any]:
+        """Accept with the key of the address the proposal names (its ReferralConsent), for
+        a referral that lasts ``lasts_s``."""
+        key = self.key_for(client, str(proposal["patient"]))
+        return client.accept_inbox_proposal(key, proposal, lasts_s=lasts_s)
+
+    def decline_proposal(
+        self, client: SharingClient, proposal: dict[str, Any], note: str = ""
+    ) -> dict[str, Any]:
+        """Decline, signed by the address the proposal names."""
+        key = self.key_for(client, str(proposal["patient"]))
+        return client.decline_inbox_proposal(key, proposal, note)
+
+    def withdraw_referral(self, client: SharingClient, referral_id: int) -> dict[str, Any]:
+        """End a referral at once, signed by the address the referral names."""
+        patient = str(client.referral(referral_id)["patient"])
+        return client.withdraw_referral(self.key_for(client, patient), referral_id)
 
     def grant_consent(
         self, client: SharingClient, *, custodian: str, grantee: str, **terms: Any

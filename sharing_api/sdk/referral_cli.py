@@ -22,6 +22,8 @@ from sharing_api.sdk.cli import (
     _show,
 )
 from sharing_api.sdk.client import SharingClient
+from sharing_api.sdk.patient_cli import mnemonic_option, wallet_client, wallet_from
+from sharing_api.sdk.patient_wallet import PatientWallet
 
 # ---- referrals --------------------------------------------------------------------------
 
@@ -147,10 +149,45 @@ def referral_propose(
 @referral.command("proposals")
 @_api_option
 @_key_option
-def referral_proposals(api_url: str, key_file: Path | None) -> None:
-    """Proposals: my member's and their status, or a patient's inbox."""
+@mnemonic_option
+def referral_proposals(api_url: str, key_file: Path | None, mnemonic_file: Path | None) -> None:
+    """Proposals: my member's and their status, or a patient's inbox (with --mnemonic-file:
+    at every gateway, naming you or any of your pseudonyms)."""
+    if mnemonic_file is not None:
+        wallet = wallet_from(mnemonic_file)
+        with wallet_client(api_url, wallet) as client:
+            _show(wallet.referral_inbox(client))
+        return
     with _client(api_url, key_file) as client:
         _show(client.referral_proposals())
+
+
+_referrer_option = click.option(
+    "--referrer",
+    type=ADDRESS,
+    default=None,
+    help="With --mnemonic-file: the member that made it (ids are per gateway), if two match.",
+)
+
+
+def _in_inbox(
+    wallet: PatientWallet, client: SharingClient, proposal_id: int, referrer: str | None
+) -> dict[str, Any]:
+    """The proposal ``proposal_id`` (of ``referrer``) in the patient's inbox at every gateway."""
+    inbox = wallet.referral_inbox(client)
+    found = [
+        p
+        for p in inbox["proposals"]
+        if p["proposal_id"] == proposal_id and referrer in (None, p["referrer"])
+    ]
+    if len(found) > 1:
+        makers = ", ".join(p["referrer"] for p in found)
+        raise ValueError(f"proposal {proposal_id} was made by {makers}: pass --referrer")
+    if not found:
+        down = "".join(f"; {u['gateway_url']}: {u['detail']}" for u in inbox["unreachable"])
+        raise ValueError(f"no proposal {proposal_id} in your inbox{down}")
+    one: dict[str, Any] = found[0]
+    return one
 
 
 @referral.command("proposal-accept")
@@ -162,12 +199,28 @@ def referral_proposals(api_url: str, key_file: Path | None) -> None:
     show_default=True,
     help="Days the referral lasts once created (you sign this).",
 )
+@_referrer_option
 @_api_option
 @_key_option
+@mnemonic_option
 def referral_proposal_accept(
-    proposal_id: int, lasts_days: int, api_url: str, key_file: Path | None
+    proposal_id: int,
+    lasts_days: int,
+    referrer: str | None,
+    api_url: str,
+    key_file: Path | None,
+    mnemonic_file: Path | None,
 ) -> None:
-    """Accept a proposal as its patient: sign its ReferralConsent with your key."""
+    """Accept a proposal as its patient: sign its ReferralConsent with your key (with
+    --mnemonic-file: a proposal at any gateway, signed by the pseudonym it names)."""
+    if mnemonic_file is not None:
+        wallet = wallet_from(mnemonic_file)
+        with wallet_client(api_url, wallet) as client:
+            p = _in_inbox(wallet, client, proposal_id, referrer and referrer.lower())
+            out = wallet.accept_proposal(client, p, lasts_s=lasts_days * 86_400)
+            click.echo(_proposal_in_words(client, out), err=True)
+        _show(out)
+        return
     key = _read_key(key_file)
     with _client(api_url, key_file) as client:
         out = client.accept_referral_proposal(key, proposal_id, lasts_s=lasts_days * 86_400)
@@ -178,12 +231,28 @@ def referral_proposal_accept(
 @referral.command("proposal-decline")
 @click.argument("proposal_id", type=int)
 @click.option("--note", default="", help="Why, for the proposing member.")
+@_referrer_option
 @_api_option
 @_key_option
+@mnemonic_option
 def referral_proposal_decline(
-    proposal_id: int, note: str, api_url: str, key_file: Path | None
+    proposal_id: int,
+    note: str,
+    referrer: str | None,
+    api_url: str,
+    key_file: Path | None,
+    mnemonic_file: Path | None,
 ) -> None:
-    """Decline a proposal as its patient (nothing goes on chain)."""
+    """Decline a proposal as its patient (nothing goes on chain; with --mnemonic-file: a
+    proposal at any gateway, signed by the pseudonym it names)."""
+    if mnemonic_file is not None:
+        wallet = wallet_from(mnemonic_file)
+        with wallet_client(api_url, wallet) as client:
+            p = _in_inbox(wallet, client, proposal_id, referrer and referrer.lower())
+            out = wallet.decline_proposal(client, p, note)
+            click.echo(_proposal_in_words(client, out), err=True)
+        _show(out)
+        return
     with _client(api_url, key_file) as client:
         out = client.decline_referral_proposal(proposal_id, note)
         click.echo(_proposal_in_words(client, out), err=True)
@@ -238,9 +307,17 @@ for _action in ("accept", "reject", "complete", "cancel"):
 @click.argument("referral_id", type=int)
 @_api_option
 @_key_option
-def referral_withdraw(referral_id: int, api_url: str, key_file: Path | None) -> None:
-    """As the patient: sign a withdrawal with your wallet key; a member relays it and the
-    referral ends at once."""
+@mnemonic_option
+def referral_withdraw(
+    referral_id: int, api_url: str, key_file: Path | None, mnemonic_file: Path | None
+) -> None:
+    """As the patient: sign a withdrawal with your wallet key (with --mnemonic-file: the
+    pseudonym the referral names); a member relays it and the referral ends at once."""
+    if mnemonic_file is not None:
+        wallet = wallet_from(mnemonic_file)
+        with wallet_client(api_url, wallet) as client:
+            _show(wallet.withdraw_referral(client, referral_id))
+        return
     key = _read_key(key_file)
     with _client(api_url, key_file) as client:
         _show(client.withdraw_referral(key, referral_id))

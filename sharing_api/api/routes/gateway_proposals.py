@@ -5,9 +5,10 @@ No bearer token. Every request is signed by the relaying member's ledger key, ad
 member hosted here, over the exact body (else 401); the relay must be a member of the
 alliance (else 403). Then the patient's own authorisation, checked here and never taken on
 the relay's word (else 403): for a listing, the patient's inbox statement naming that relay
-and this chain; for an accept, the patient's EIP-712 ReferralConsent, checked exactly as for
-a local accept before this gateway submits ``createWithSig`` as the referrer; for a decline,
-the patient's signed decline of exactly that proposal.
+and this chain, and the same statement by each pseudonym listed (every one checked); for
+an accept, the patient's EIP-712 ReferralConsent, checked exactly as for a local accept
+before this gateway submits ``createWithSig`` as the referrer; for a decline, the patient's
+signed decline of exactly that proposal.
 """
 
 from __future__ import annotations
@@ -34,14 +35,15 @@ from sharing_api.gateway.inbox_auth import (
     InboxAuthError,
     RelayRequest,
     check_decline_statement,
-    check_inbox_statement,
+    check_inbox_statements,
     verify_relay,
 )
 from sharing_api.index.proposals import ProposalStore
 
 router = APIRouter(prefix="/gateway/referral-proposals", tags=["gateway"])
 Body = TypeVar("Body", bound=BaseModel)
-MAX_BODY = 16 * 1024
+# An inbox request carries up to MAX_PSEUDONYMS + 1 statements of about 240 bytes each.
+MAX_BODY = 32 * 1024
 
 
 async def _relayed(
@@ -87,12 +89,14 @@ async def inbox(request: Request, services: ServicesDep, store: ProposalsDep) ->
 
     def answer() -> PeerInboxOut:
         try:
-            check_inbox_statement(
-                body.patient, relay.relay, _chain_id(services), body.expires, body.signature
+            # Every statement (the primary's, each pseudonym's) as one alone: any bad one
+            # refuses the request, so a relay cannot slip in an address it was not given.
+            patients = check_inbox_statements(
+                body.statements(body.patient), relay.relay, _chain_id(services)
             )
         except InboxAuthError as exc:
             raise forbidden(f"no valid statement from the patient: {exc}") from None
-        rows = [r for r in store.list(patient=body.patient) if services.hosts(r["referrer"])]
+        rows = [r for r in store.list(patient=patients) if services.hosts(r["referrer"])]
         return PeerInboxOut(proposals=[proposal_out(services, r) for r in rows])
 
     return await run_in_threadpool(answer)

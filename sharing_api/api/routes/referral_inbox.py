@@ -1,8 +1,11 @@
 """The patient's alliance-wide referral inbox, served by their own gateway (the wallet's).
 
-Listing needs the patient's signed inbox statement (it is what other gateways check); a
-proposal is named by its referrer and id, and answered here when this gateway hosts the
-referrer, else forwarded to the referrer's gateway (``api/alliance_inbox.py``).
+Listing needs the patient's signed inbox statement (it is what other gateways check), and
+one per pseudonym the token proves whose proposals the patient wants too. A proposal is
+named by its referrer and id, and answered here when this gateway hosts the referrer, else
+forwarded to the referrer's gateway (``api/alliance_inbox.py``). An answer is given as the
+address the proposal names (``patient``, default the primary), which the token must prove:
+that pseudonym's key signs it.
 """
 
 from __future__ import annotations
@@ -14,16 +17,19 @@ from fastapi.concurrency import run_in_threadpool
 
 from sharing_api.api.alliance_inbox import (
     DeclineStatementIn,
+    InboxAcceptIn,
+    InboxDeclineIn,
+    InboxIn,
     InboxOut,
-    InboxStatementIn,
     PeerAcceptIn,
     PeerDeclineIn,
     forward,
     gather,
     relay_member,
 )
+from sharing_api.api.core.security import Principal
 from sharing_api.api.deps import PatientOnly, ProposalsDep, ServicesDep
-from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError
+from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden
 from sharing_api.api.proposals import (
     AcceptIn,
     ProposalOut,
@@ -36,7 +42,7 @@ from sharing_api.api.schemas import IdPath
 from sharing_api.gateway.inbox_auth import (
     InboxAuthError,
     check_decline_statement,
-    check_inbox_statement,
+    check_inbox_statements,
 )
 
 router = APIRouter(prefix="/patients/me/referral-inbox", tags=["referral proposals"])
@@ -46,47 +52,60 @@ Referrer = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{40}$")]
 @router.post(
     "",
     responses=PROBLEM_RESPONSES,
-    summary="My referral proposals at every gateway (patient; body: my signed inbox statement)",
+    summary="My referral proposals at every gateway (patient; body: my signed inbox "
+    "statement, and one per pseudonym)",
 )
 def inbox(
-    body: InboxStatementIn, principal: PatientOnly, services: ServicesDep, store: ProposalsDep
+    body: InboxIn, principal: PatientOnly, services: ServicesDep, store: ProposalsDep
 ) -> InboxOut:
-    patient = principal.subject
+    primary = principal.subject
+    for entry in body.pseudonyms:
+        if entry.patient.lower() == primary.lower():
+            raise ApiError(400, f"{entry.patient} is the signed-in address: not a pseudonym")
+        if not principal.owns(entry.patient):
+            raise ApiError(400, f"{entry.patient} is not a pseudonym proven at sign-in")
     try:
         # Checked here too, so a bad statement is one clear 400, not a note per gateway.
-        check_inbox_statement(
-            patient,
-            relay_member(services),
-            services.deployment.chain_id,
-            body.expires,
-            body.signature,
+        patients = check_inbox_statements(
+            body.statements(primary), relay_member(services), services.deployment.chain_id
         )
     except InboxAuthError as exc:
         raise ApiError(400, str(exc)) from None
-    local = [proposal_out(services, r) for r in store.list(patient=patient)]
-    return gather(services, patient, body, local)
+    local = [proposal_out(services, r) for r in store.list(patient=patients)]
+    return gather(services, primary, body, local)
+
+
+def _answering(principal: Principal, patient: str | None) -> str:
+    """The address that answers: the one the proposal names, proven at sign-in."""
+    if patient is None:
+        return principal.subject
+    if not principal.owns(patient):
+        raise forbidden(f"{patient} is not one of the addresses proven at sign-in")
+    return patient
 
 
 @router.post(
     "/{referrer}/{proposal_id}/accept",
     responses=PROBLEM_RESPONSES,
-    summary="Accept a proposal held by any gateway (patient; my ReferralConsent signature)",
+    summary="Accept a proposal held by any gateway (patient; the ReferralConsent signature of "
+    "the address it names)",
 )
 async def accept(
     referrer: Referrer,
     proposal_id: IdPath,
-    body: AcceptIn,
+    body: InboxAcceptIn,
     principal: PatientOnly,
     services: ServicesDep,
     store: ProposalsDep,
 ) -> ProposalOut:
-    patient = principal.subject
+    patient = _answering(principal, body.patient)
+    terms = AcceptIn.model_validate(body.model_dump(exclude={"patient"}))
 
     def answer() -> ProposalOut:
         if services.hosts(referrer):
             row = answerable(store, proposal_id, patient, referrer)
-            return accept_answer(services, store, row, body)
-        relayed = PeerAcceptIn(patient=patient, referrer=referrer, **body.model_dump())
+            return accept_answer(services, store, row, terms)
+        relayed = PeerAcceptIn(patient=patient, referrer=referrer, **terms.model_dump())
         return forward(services, referrer, proposal_id, "accept", relayed)
 
     return await run_in_threadpool(answer)
@@ -95,17 +114,19 @@ async def accept(
 @router.post(
     "/{referrer}/{proposal_id}/decline",
     responses=PROBLEM_RESPONSES,
-    summary="Decline a proposal held by any gateway (patient; my signed decline)",
+    summary="Decline a proposal held by any gateway (patient; a decline signed by the address "
+    "it names)",
 )
 async def decline(
     referrer: Referrer,
     proposal_id: IdPath,
-    body: DeclineStatementIn,
+    body: InboxDeclineIn,
     principal: PatientOnly,
     services: ServicesDep,
     store: ProposalsDep,
 ) -> ProposalOut:
-    patient = principal.subject
+    patient = _answering(principal, body.patient)
+    statement = DeclineStatementIn.model_validate(body.model_dump(exclude={"patient"}))
 
     def answer() -> ProposalOut:
         try:
@@ -113,17 +134,17 @@ async def decline(
                 patient,
                 referrer,
                 proposal_id,
-                body.note,
+                statement.note,
                 services.deployment.chain_id,
-                body.expires,
-                body.signature,
+                statement.expires,
+                statement.signature,
             )
         except InboxAuthError as exc:
             raise ApiError(400, str(exc)) from None
         if services.hosts(referrer):
             answerable(store, proposal_id, patient, referrer)
-            return decline_answer(services, store, proposal_id, body.note)
-        relayed = PeerDeclineIn(patient=patient, referrer=referrer, **body.model_dump())
+            return decline_answer(services, store, proposal_id, statement.note)
+        relayed = PeerDeclineIn(patient=patient, referrer=referrer, **statement.model_dump())
         return forward(services, referrer, proposal_id, "decline", relayed)
 
     return await run_in_threadpool(answer)
