@@ -16,10 +16,13 @@ their wallet, aggregates:
   ``unreachable``, next to whatever the others answered.
 - **Pseudonyms.** A patient signed in with pairwise pseudonyms (``Principal.owns``) lists
   proposals naming any of them: the wallet adds one inbox statement per pseudonym, signed
-  by that pseudonym's key, and each peer gets all of them in one request (at most
-  ``MAX_PSEUDONYMS`` + the primary), checking every one as it checks the primary's. What
-  a peer learns: that these addresses asked together (it would see that from the timing
-  of separate requests too).
+  by that pseudonym's key and tagged with its custodian (the member whose records are under
+  it). A proposal naming the M-pseudonym is made by M, so each peer gets only the
+  statements of the custodians it hosts, in one request, and checks every one as it checks
+  the primary's. The primary's statement is relayed only when there are no pseudonyms (a
+  wallet from before them): with them, no peer sees two of one patient's addresses unless
+  it hosts both custodians. Proposals still naming the primary are found at this gateway
+  only.
 - **Identity.** Proposal ids are per gateway; the proposing member (``referrer``) is hosted by
   exactly one gateway, so (referrer, proposal_id) names a proposal alliance-wide and routes
   an answer to its origin. A peer's answer is kept only for proposals of this patient made by
@@ -67,6 +70,10 @@ class PseudonymStatementIn(InboxStatementIn):
     """The same statement made for one pseudonym, signed by that pseudonym's key."""
 
     patient: AddressField
+    custodian: AddressField = Field(
+        description="the member whose records are under this pseudonym: its statement goes "
+        "to that member's gateway only"
+    )
 
 
 class InboxIn(InboxStatementIn):
@@ -206,28 +213,56 @@ def _ask(services: Services, peer: PeerGateway, body: bytes) -> list[ProposalOut
         raise PeerError(502, f"{to}'s gateway answered something that is not an inbox") from None
 
 
+def peer_bodies(
+    peers: list[PeerGateway], primary: str, statement: InboxIn
+) -> dict[str, tuple[bytes, frozenset[str]]]:
+    """What each peer is asked (by URL): the request body and the addresses it names. With
+    pseudonyms, a peer gets only those of custodians it hosts (none: it is not asked); else
+    the primary's statement, as before pseudonyms."""
+    out: dict[str, tuple[bytes, frozenset[str]]] = {}
+    for peer in peers:
+        if statement.pseudonyms:
+            mine = [p for p in statement.pseudonyms if p.custodian.lower() in peer.members]
+            if not mine:
+                continue
+            first, rest = mine[0], mine[1:]
+            relayed = PeerInboxIn(
+                patient=first.patient,
+                expires=first.expires,
+                signature=first.signature,
+                pseudonyms=rest,
+            )
+        else:
+            relayed = PeerInboxIn(
+                patient=primary, expires=statement.expires, signature=statement.signature
+            )
+        names = frozenset(
+            a.lower() for a in [relayed.patient, *(p.patient for p in relayed.pseudonyms)]
+        )
+        out[peer.url] = (json.dumps(relayed.model_dump(), sort_keys=True).encode(), names)
+    return out
+
+
 def gather(
     services: Services, primary: str, statement: InboxIn, local: list[ProposalOut]
 ) -> InboxOut:
     """This gateway's proposals plus every peer's, asked in parallel within the time bound:
-    one request per peer carries the primary's and every pseudonym's statement."""
+    one request per peer, carrying the statements of the custodians it hosts."""
     peers, names = peer_gateways(services)
-    body = json.dumps(
-        PeerInboxIn(patient=primary, **statement.model_dump()).model_dump(), sort_keys=True
-    ).encode()
-    patients = frozenset(p.lower() for p, _, _ in statement.statements(primary))
+    bodies = peer_bodies(peers, primary, statement)
+    asked = [peer for peer in peers if peer.url in bodies]
     out = [InboxProposalOut(**p.model_dump(), referrer_name="", origin_url="") for p in local]
     unreachable: list[UnreachableOut] = []
-    if peers:
-        pool = ThreadPoolExecutor(max_workers=min(8, len(peers)), thread_name_prefix="inbox")
+    if asked:
+        pool = ThreadPoolExecutor(max_workers=min(8, len(asked)), thread_name_prefix="inbox")
         futures: dict[Future[list[ProposalOut]], PeerGateway] = {
-            pool.submit(_ask, services, peer, body): peer for peer in peers
+            pool.submit(_ask, services, peer, bodies[peer.url][0]): peer for peer in asked
         }
         limit = services.settings.inbox_timeout_s + 1.0
         wait(futures, timeout=limit)
         pool.shutdown(wait=False, cancel_futures=True)  # a hung peer must not hold the answer
         for future, peer in futures.items():
-            problem = _outcome(future, peer, patients, out, limit)
+            problem = _outcome(future, peer, bodies[peer.url][1], out, limit)
             if problem:
                 unreachable.append(
                     UnreachableOut(

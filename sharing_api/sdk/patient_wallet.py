@@ -110,7 +110,7 @@ class PatientWallet:
     ) -> dict[str, Any]:
         """Proposals naming the primary or any pseudonym, at every gateway (the pseudonyms
         must be proven at sign-in: by default, those of the last :meth:`login`)."""
-        keys = [self.key_at(m) for m in self._custodians(client, custodians)]
+        keys = {m: self.key_at(m) for m in self._custodians(client, custodians)}
         return client.referral_inbox(self.primary_key, pseudonym_keys=keys)
 
     def accept_proposal(

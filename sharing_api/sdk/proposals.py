@@ -6,7 +6,7 @@ Split from ``client.py`` by job; the mixin uses only the client's ``json``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -118,12 +118,14 @@ class ProposalsMixin:
         self,
         patient_key: str | bytes,
         lifetime_s: int = 300,
-        pseudonym_keys: Iterable[str | bytes] = (),
+        pseudonym_keys: Mapping[str, str | bytes] | None = None,
     ) -> dict[str, Any]:
         """As the patient: sign an inbox statement for this gateway and list my proposals at
         every gateway: ``{"proposals": [...], "unreachable": [...], "relay": ...}``.
-        ``pseudonym_keys``: pseudonyms proven at sign-in, each signing its own statement, so
-        proposals naming any of them are listed too (each carries the ``patient`` it names)."""
+        ``pseudonym_keys``: custodian (member address) -> the key of the pseudonym its records
+        are under, proven at sign-in; each signs its own statement, which goes to that
+        custodian's gateway only, so proposals naming any of them are listed too (each
+        carries the ``patient`` it names)."""
         signing = self.json("GET", "/patients/me/signing")
         relay, chain_id = signing["inbox_relay"], int(signing["chain_id"])
         expires = int(datetime.now(UTC).timestamp()) + lifetime_s
@@ -135,7 +137,10 @@ class ProposalsMixin:
 
         primary = statement(patient_key)
         body: dict[str, Any] = {"expires": expires, "signature": primary["signature"]}
-        pseudonyms = [statement(k) for k in pseudonym_keys]
+        pseudonyms = [
+            {**statement(key), "custodian": custodian}
+            for custodian, key in (pseudonym_keys or {}).items()
+        ]
         if pseudonyms:
             body["pseudonyms"] = pseudonyms
         out: dict[str, Any] = self.json("POST", "/patients/me/referral-inbox", json=body)

@@ -220,10 +220,16 @@ INBOX = "/gateway/referral-proposals/inbox"
 
 
 def _statement(g: Gateways, key: str, patient: str, relay: str, expires: int) -> dict[str, Any]:
-    """An inbox statement naming ``patient`` and ``relay``, signed by ``key``."""
+    """An inbox statement naming ``patient`` and ``relay``, signed by ``key`` (for records
+    kept at h1)."""
     chain_id = g.alliance.deployment.chain_id
     text = inbox_text(patient, g.alliance.address(relay), chain_id, expires)
-    return {"patient": patient, "expires": expires, "signature": sign_text(key, text)}
+    return {
+        "patient": patient,
+        "custodian": g.alliance.address("h1"),
+        "expires": expires,
+        "signature": sign_text(key, text),
+    }
 
 
 def _at_a_status(g: Gateways, proposal_id: int) -> str:
@@ -264,6 +270,7 @@ def test_a_token_cannot_list_or_answer_for_a_pseudonym_it_did_not_prove(
             "pseudonyms": [
                 {
                     "patient": p.at_a,
+                    "custodian": h1,
                     "expires": soon,
                     "signature": sign_text(key_a, inbox_text(p.at_a, relay, chain_id, soon)),
                 }
@@ -275,7 +282,10 @@ def test_a_token_cannot_list_or_answer_for_a_pseudonym_it_did_not_prove(
         assert f"{p.at_a} is not a pseudonym proven at sign-in" in str(listed.value)
         # Its own pseudonym's statement in place of P's is fine, and shows nothing of P's.
         own = partial.referral_inbox(
-            p.wallet.primary_key, pseudonym_keys=[p.wallet.key_at(g.alliance.address("clinic"))]
+            p.wallet.primary_key,
+            pseudonym_keys={
+                g.alliance.address("clinic"): p.wallet.key_at(g.alliance.address("clinic"))
+            },
         )
         assert [q for q in own["proposals"] if q["patient"] == p.at_a.lower()] == []
 

@@ -134,7 +134,7 @@ def test_inbox_body_has_one_statement_per_pseudonym() -> None:
         identity_script(
             f"import {{ inboxBody }} from '{WALLET / 'statements.js'}';"
             "const signing = { inbox_relay: members[0], chain_id: %d };"
-            "const body = await inboxBody(id.primary, id.pseudonyms(), signing, %d);"
+            "const body = await inboxBody(id.primary, id.entries(), signing, %d);"
             "console.log(JSON.stringify(body));" % (CHAIN_ID, expires)
         )
     )
@@ -146,6 +146,7 @@ def test_inbox_body_has_one_statement_per_pseudonym() -> None:
     assert [e["patient"] for e in entries] == [
         pseudonym_account(PHRASE, m).address for m in MEMBERS
     ]
+    assert [e["custodian"] for e in entries] == [m.lower() for m in MEMBERS]
     for entry in entries:
         assert entry["expires"] == expires
         check_inbox_statement(

@@ -56,6 +56,12 @@ export class Identity {
     return [...this.byCustodian.values()];
   }
 
+  // [custodian, its pseudonym's wallet] pairs: the inbox sends each pseudonym's statement
+  // to its custodian's gateway only.
+  entries() {
+    return [...this.byCustodian.entries()];
+  }
+
   // The key that signs for records kept at `custodian` (the primary for a bare key).
   at(custodian) {
     return this.byCustodian.get(String(custodian).toLowerCase()) || this.primary;

@@ -36,15 +36,17 @@ export function declineText(patient, referrer, proposalId, note, chainId, expire
 const now = () => Math.floor(Date.now() / 1000);
 
 // The body of POST /patients/me/referral-inbox: the primary's statement, and the same
-// statement by each pseudonym (`pseudonyms`: [{patient, expires, signature}]), so proposals
-// naming any of them are gathered; a server without pseudonym support ignores the list.
-export async function inboxBody(primary, pseudonyms, signing, expires) {
+// statement by each pseudonym (`pseudonyms`: [{patient, custodian, expires, signature}]), so
+// proposals naming any of them are gathered. `entries`: [custodian, pseudonym wallet] pairs;
+// the gateway sends each statement to its custodian's gateway only, so no peer learns that
+// two pseudonyms are one patient's.
+export async function inboxBody(primary, entries, signing, expires) {
   const sign = async (w) => w.signMessage(
     inboxText(w.address, signing.inbox_relay, signing.chain_id, expires));
   const body = { expires, signature: await sign(primary) };
-  if (pseudonyms.length) {
-    body.pseudonyms = await Promise.all(pseudonyms.map(async (w) => ({
-      patient: w.address, expires, signature: await sign(w) })));
+  if (entries.length) {
+    body.pseudonyms = await Promise.all(entries.map(async ([custodian, w]) => ({
+      patient: w.address, custodian, expires, signature: await sign(w) })));
   }
   return body;
 }
@@ -59,8 +61,8 @@ export async function inboxStatement(app, signing) {
     return held.body;
   }
   const expires = now() + INBOX_LIFE_S;
-  const pseudonyms = app.identity ? app.identity.pseudonyms() : [];
-  const body = await inboxBody(app.wallet, pseudonyms, signing, expires);
+  const entries = app.identity ? app.identity.entries() : [];
+  const body = await inboxBody(app.wallet, entries, signing, expires);
   app.inboxStatement = { patient: app.wallet.address, relay: signing.inbox_relay, expires, body };
   return body;
 }
