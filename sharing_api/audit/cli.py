@@ -325,9 +325,10 @@ def _register_disclosed() -> None:
 
 
 def _register_export() -> None:
-    from sharing_api.audit.export_cli import export
+    from sharing_api.audit.export_cli import export, syslog
 
     audit.add_command(export)
+    audit.add_command(syslog)
 
 
 _register_break_glass()

@@ -9,6 +9,7 @@
 | `referral.py` | a referral's lifecycle mapped onto request_task |
 | `audit_event.py` | accesses, consent decisions, referral steps as IHE BALP AuditEvents |
 | `audit_log.py` | the events one caller may see, from the index; Bundle and NDJSON |
+| `syslog.py` | the events as RFC 5424 syslog to a collector (UDP, TCP, TLS), as IHE ATNA |
 
 Every resource is validated (``sharing_api.fhir.validate_resource``) before it is returned.
 """

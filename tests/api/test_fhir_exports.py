@@ -5,6 +5,7 @@ API and by CLI (from the index and from the chain)."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,10 @@ import pytest
 from click.testing import CliRunner
 
 from sharing_api.cli.main import cli
+from sharing_api.fhir_export.syslog import BOM
 from sharing_api.sdk import SharingClient
 from tests.api.conftest import Cast, known_patient
+from tests.fhir_export.collector import collector
 from tests.fhir_export.r4_shape import r4_shape_problems
 
 pytestmark = pytest.mark.integration
@@ -201,6 +204,15 @@ def test_cli_exports(cast: Cast, story: dict[str, Any], tmp_path: Path) -> None:
     bundle = json.loads(from_chain.read_text())
     assert {e["resource"]["id"] for e in bundle["entry"]} == by_index
 
+    later = tmp_path / "later.ndjson"
+    soon = str(int(time.time()) + 3600)
+    out = _cli("audit", "export", "--database-url", index_url, "--since", soon, "--out", str(later))
+    assert out.startswith("0 AuditEvents") and later.read_text() == ""
+    too_late = CliRunner().invoke(
+        cli, ["audit", "export", "--database-url", index_url, "--since", str(2**40), "--out", "x"]
+    )
+    assert too_late.exit_code == 2 and "--since" in too_late.output
+
     api = {"ALLIANCE_API_URL": cast.api.url, "ALLIANCE_TOKEN": story["wallet"].token}
     consent = json.loads(_cli("consent", "fhir", str(story["cid"]), **api))
     assert consent["id"] == f"consent-{story['cid']}"
@@ -209,3 +221,24 @@ def test_cli_exports(cast: Cast, story: dict[str, Any], tmp_path: Path) -> None:
         "ServiceRequest",
         "Task",
     ]
+
+
+def test_cli_syslog_to_a_collector(cast: Cast, story: dict[str, Any]) -> None:
+    index_url = cast.api.services.index.url
+    wanted = set(events(cast.regulator, patient=story["patient"]))
+    with collector("tcp") as (url, received):
+        out = _cli(
+            "audit", "syslog", "--to", url, "--database-url", index_url,
+            "--patient", story["patient"], "--hostname", "reg-console",
+        )  # fmt: skip
+        assert out.strip() == f"{len(wanted)} AuditEvents -> {url}"
+        for _ in range(100):
+            if len(received) >= len(wanted):
+                break
+            time.sleep(0.05)
+    assert all(m.startswith(b"<85>1 ") and b" reg-console alliance " in m for m in received)
+    assert {json.loads(m.split(BOM, 1)[1])["id"] for m in received} == wanted
+    refused = CliRunner().invoke(
+        cli, ["audit", "syslog", "--to", "http://x:1", "--database-url", index_url]
+    )
+    assert refused.exit_code == 1 and "give udp://, tcp:// or tls://" in refused.output
