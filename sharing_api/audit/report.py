@@ -13,11 +13,11 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from sharing_api.api.fhir_export import audit_bundle
 from sharing_api.audit.pseudonyms import records_under_shared_addresses
 from sharing_api.audit.rules import Anomaly, day_of
 from sharing_api.audit.sources import AuditData
 from sharing_api.chain import Basis, Purpose
+from sharing_api.fhir_export.audit_log import audit_bundle
 
 CSV_FIELDS = (
     "access_id", "timestamp", "time_utc", "record_id", "patient", "reader", "logger", "purpose",
@@ -176,7 +176,7 @@ def write_report(
     }
     paths["html"].write_text(render_html(rows, anomalies, period, summary), encoding="utf-8")
     write_csv(rows, paths["csv"])
-    # The API's own builder (sharing_api.api.fhir_export), validated by fhir.resources.
+    # The API's own builder (sharing_api.fhir_export), BALP-shaped and validated as R4.
     bundle = audit_bundle(list(rows), now)
     paths["fhir"].write_text(json.dumps(bundle, indent=1), encoding="utf-8")
     return paths

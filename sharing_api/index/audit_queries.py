@@ -78,3 +78,17 @@ def categories(db: IndexDB, record_ids: Sequence[int]) -> dict[int, int]:
             )
             out.update({int(r[0]): int(r[1]) for r in conn.execute(query)})
     return out
+
+
+def custodians(db: IndexDB, record_ids: Sequence[int]) -> dict[int, str]:
+    """record id -> its custodian's address, for these records only."""
+    wanted = sorted(set(record_ids))
+    out: dict[int, str] = {}
+    with db.engine.connect() as conn:
+        for i in range(0, len(wanted), 1000):  # bound the IN list
+            chunk = wanted[i : i + 1000]
+            query = select(records.c.record_id, records.c.custodian).where(
+                records.c.record_id.in_(chunk)
+            )
+            out.update({int(r[0]): str(r[1]) for r in conn.execute(query)})
+    return out

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select, update
+from sqlalchemy import Engine, create_engine, event, func, inspect, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
@@ -59,6 +59,17 @@ class IndexDB:
         self.url = url
         self.engine = make_engine(url)
         schema.metadata.create_all(self.engine)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """An index from before a nullable column was added gets it (empty until re-indexed)."""
+        added = {"consents": {"revoked_at": "BIGINT"}}
+        for table, columns in added.items():
+            have = {c["name"] for c in inspect(self.engine).get_columns(table)}
+            with self.engine.begin() as conn:
+                for name, kind in columns.items():
+                    if name not in have:
+                        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {kind}"))
 
     def close(self) -> None:
         self.engine.dispose()

@@ -348,7 +348,11 @@ class Indexer:
         conn.execute(
             update(consents)
             .where(consents.c.consent_id == int(ev.args["consentId"]))
-            .values(revoked=True, revoked_block=ev.block_number)
+            .values(
+                revoked=True,
+                revoked_block=ev.block_number,
+                revoked_at=self._timestamp(ev.block_number),
+            )
         )
 
     def _referral(self, conn: Connection, ev: ChainEvent) -> None:

@@ -68,6 +68,9 @@ consents = Table(
     Column("relayer", String(42), nullable=False),
     Column("revoked", Boolean, nullable=False, default=False),
     Column("revoked_block", BigInteger, nullable=True),
+    # The revoking block's time (FHIR AuditEvent of the revocation); NULL in an index
+    # written before this column: re-index to fill it.
+    Column("revoked_at", BigInteger, nullable=True),
     Column("block_number", BigInteger, nullable=False),
     Column("tx_hash", String(66), nullable=False),
     Column("timestamp", BigInteger, nullable=False),

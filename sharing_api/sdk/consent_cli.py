@@ -132,4 +132,14 @@ def consent_list(patient: str | None, api_url: str, key_file: Path | None) -> No
         _show(client.json("GET", "/consents", params={"patient": patient} if patient else {}))
 
 
+@consent.command("fhir")
+@click.argument("consent_id", type=int)
+@_api_option
+@_key_option
+def consent_fhir(consent_id: int, api_url: str, key_file: Path | None) -> None:
+    """The consent as a FHIR R4 Consent resource."""
+    with _client(api_url, key_file) as client:
+        _show(client.json("GET", f"/fhir/Consent/{consent_id}"))
+
+
 # `alliance patient` (attest, pseudonym, disclose) is in sharing_api/sdk/patient_cli.py.

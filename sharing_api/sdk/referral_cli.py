@@ -347,3 +347,13 @@ def referral_texts(referral_id: int, api_url: str, key_file: Path | None) -> Non
         raise click.ClickException(
             f"referral {referral_id}: {', '.join(wrong)} does not match its commitment on chain"
         )
+
+
+@referral.command("fhir")
+@click.argument("referral_id", type=int)
+@_api_option
+@_key_option
+def referral_fhir(referral_id: int, api_url: str, key_file: Path | None) -> None:
+    """The referral as a FHIR R4 Bundle of its ServiceRequest and Task."""
+    with _client(api_url, key_file) as client:
+        _show(client.json("GET", f"/fhir/Task/{referral_id}"))

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from sharing_api.api.break_glass import check_reviewer, review_texts, seal_justification
 from sharing_api.api.deps import FreshServices, Regulator, StaffOnly
 from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, not_found
-from sharing_api.api.fhir_export import audit_bundle
+from sharing_api.api.lookups import names
 from sharing_api.api.paging import PAGED, PageDep
 from sharing_api.api.referral_texts import verified_reasons
 from sharing_api.api.schemas import (
@@ -31,6 +31,8 @@ from sharing_api.api.schemas import (
 )
 from sharing_api.chain import Basis
 from sharing_api.chain.scopes import Review
+from sharing_api.fhir_export.audit_log import audit_bundle
+from sharing_api.index.audit_queries import custodians
 
 _JUSTIFYING = threading.Lock()
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -152,7 +154,9 @@ def summary(_: Regulator, services: FreshServices) -> SummaryOut:
     summary="Accesses as a FHIR R4 Bundle of AuditEvent resources",
 )
 def fhir(_: Regulator, services: FreshServices, patient: AddressQuery = None) -> dict[str, Any]:
-    return audit_bundle(services.index.accesses(patient=patient), int(time.time()))
+    rows = services.index.accesses(patient=patient)
+    held_by = custodians(services.index, [int(r["record_id"]) for r in rows])
+    return audit_bundle(rows, int(time.time()), held_by, names(services))
 
 
 def _break_glass_row(services: FreshServices, access_id: int) -> dict[str, Any]:

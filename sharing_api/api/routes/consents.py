@@ -17,8 +17,7 @@ from sharing_api.api.core.limits import client_key
 from sharing_api.api.core.security import Kind, Principal
 from sharing_api.api.deps import Anyone, PatientOrCare, ServicesDep
 from sharing_api.api.errors import PROBLEM_RESPONSES, ApiError, forbidden, not_found
-from sharing_api.api.fhir_export import consent_resource
-from sharing_api.api.lookups import patient_scope, relayer_for
+from sharing_api.api.lookups import names, patient_scope, relayer_for
 from sharing_api.api.paging import PAGED, PageDep
 from sharing_api.api.schemas import (
     AddressField,
@@ -31,6 +30,7 @@ from sharing_api.api.schemas import (
 from sharing_api.api.services import Services
 from sharing_api.chain import Category, GrantTerms, Purpose
 from sharing_api.chain.scopes import mask
+from sharing_api.fhir_export.consent import consent_resource
 
 router = APIRouter(prefix="/consents", tags=["consents"])
 
@@ -233,4 +233,5 @@ def get_consent(consent_id: IdPath, principal: Anyone, services: ServicesDep) ->
     summary="The consent as a FHIR R4 Consent resource",
 )
 def consent_fhir(consent_id: IdPath, principal: Anyone, services: ServicesDep) -> dict[str, Any]:
-    return consent_resource(find_consent(services, consent_id, principal), int(time.time()))
+    row = find_consent(services, consent_id, principal)
+    return consent_resource(row, int(time.time()), names(services))

@@ -17,8 +17,7 @@ from pydantic import BaseModel
 from sharing_api.api.console_state import ConsoleState, console_state
 from sharing_api.api.deps import FreshServices, Regulator
 from sharing_api.api.errors import PROBLEM_RESPONSES
-from sharing_api.api.fhir_export import audit_bundle
-from sharing_api.api.lookups import member_infos
+from sharing_api.api.lookups import member_infos, names
 from sharing_api.api.paging import PAGED, PageDep
 from sharing_api.api.schemas import MAX_ID, MAX_UNIX_TIME, AccessOut, AddressQuery, access_out
 from sharing_api.api.services import Services
@@ -27,7 +26,8 @@ from sharing_api.audit.report import anomalies_about, csv_text, render_html, sum
 from sharing_api.audit.rules import Thresholds, day_of, find_anomalies
 from sharing_api.audit.sources import read_chain, read_index_db
 from sharing_api.chain import Basis, Category, Purpose
-from sharing_api.index.audit_queries import AccessFilter, access_rows, categories
+from sharing_api.fhir_export.audit_log import audit_bundle
+from sharing_api.index.audit_queries import AccessFilter, access_rows, categories, custodians
 
 router = APIRouter(prefix="/audit", tags=["console"])
 State = Annotated[ConsoleState, Depends(console_state)]
@@ -260,7 +260,9 @@ def timeline_csv(_: Regulator, services: FreshServices, filters: FiltersDep) -> 
     summary="The filtered timeline as a FHIR R4 Bundle of AuditEvent resources",
 )
 def timeline_fhir(_: Regulator, services: FreshServices, filters: FiltersDep) -> Response:
-    bundle = audit_bundle(filters.rows(services), int(time.time()))
+    rows = filters.rows(services)
+    held_by = custodians(services.index, [int(r["record_id"]) for r in rows])
+    bundle = audit_bundle(rows, int(time.time()), held_by, names(services))
     body = json.dumps(bundle, indent=1)
     return _download(body, "application/fhir+json", "alliance-auditevents.json")
 

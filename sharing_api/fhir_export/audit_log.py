@@ -1,0 +1,106 @@
+"""Gather the BALP AuditEvents (audit_event.py) a caller may see from the index, in time
+order, and write them as a Bundle or as NDJSON (one event per line).
+
+Who sees what (the same rules as the consent, referral and audit routes):
+- the regulator: every access, consent decision and referral step (optionally one patient);
+- a patient: those about their own addresses (primary and proven pseudonyms);
+- a member (and its staff): its own reads, the consents granted to it (by address or by a
+  role it holds), and the referrals it is a party to.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+from sharing_api.fhir import validate_resource
+from sharing_api.fhir_export.audit_event import access_event, consent_events, referral_step_event
+from sharing_api.fhir_export.common import Names, iso
+from sharing_api.index.audit_queries import custodians
+from sharing_api.index.db import IndexDB
+
+KINDS = ("access", "consent", "referral")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one caller may see; all None: everything (the regulator)."""
+
+    patients: str | Sequence[str] | None = None
+    member: str | None = None
+    member_roles: int = 0
+
+
+def _order(event: dict[str, Any]) -> tuple[str, str]:
+    return (event["recorded"], event["id"])
+
+
+def audit_events(
+    db: IndexDB,
+    scope: Scope,
+    *,
+    kinds: Iterable[str] = KINDS,
+    names: Names | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """The events in ``scope``, oldest first (``limit`` rows of each kind at most)."""
+    wanted = set(kinds)
+    unknown = wanted - set(KINDS)
+    if unknown:
+        raise ValueError(
+            f"unknown event kind {sorted(unknown)[0]!r} (choose from {', '.join(KINDS)})"
+        )
+    member = scope.member.lower() if scope.member else None
+    events: list[dict[str, Any]] = []
+    if "access" in wanted:
+        rows = db.accesses(patient=scope.patients, reader=member, limit=limit)
+        held_by = custodians(db, [int(r["record_id"]) for r in rows])
+        events += [access_event(r, held_by.get(int(r["record_id"])), names) for r in rows]
+    if "consent" in wanted:
+        consents = db.consents(
+            patient=scope.patients, grantee=member, grantee_roles=scope.member_roles, limit=limit
+        )
+        for row in consents:
+            events += consent_events(row, names)
+    if "referral" in wanted:
+        for ref in db.referrals(patient=scope.patients, party=member, limit=limit):
+            for change in db.referral_history(int(ref["referral_id"])):
+                events.append(referral_step_event(ref, change, names))
+    return sorted(events, key=_order)
+
+
+def audit_bundle_of(events: list[dict[str, Any]], now: int) -> dict[str, Any]:
+    """A validated Bundle (type collection) of AuditEvents."""
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "timestamp": iso(now),
+        "entry": [
+            {"fullUrl": f"urn:alliance:audit-event:{e['id']}", "resource": e} for e in events
+        ],
+    }
+    return validate_resource(bundle)
+
+
+def write_ndjson(events: Iterable[dict[str, Any]], out: IO[str]) -> int:
+    """FHIR bulk-data style: one resource per line; returns how many."""
+    n = 0
+    for event in events:
+        out.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
+        n += 1
+    return n
+
+
+def audit_bundle(
+    rows: Iterable[dict[str, Any]],
+    now: int,
+    held_by: dict[int, str] | None = None,
+    names: Names | None = None,
+) -> dict[str, Any]:
+    """Access rows (index shape) as a Bundle of BALP PrivacyDisclosure events: the console's
+    and the report's export of the accesses they list. ``held_by``: record id -> custodian."""
+    found = held_by or {}
+    events = [access_event(r, found.get(int(r["record_id"])), names) for r in rows]
+    return audit_bundle_of(events, now)

@@ -1,0 +1,130 @@
+"""A request between members as ServiceRequest + Task, the pattern HL7 and IHE referral
+guides use: the ServiceRequest says what is asked (of whom, for which patient, with which
+records), the Task tracks its fulfilment (``Task.focus`` -> the ServiceRequest,
+``Task.status`` from the chain's lifecycle, requester and owner as members).
+
+Generic over the kind of request: a referral (referral.py) today, a remote consultation
+later, each mapping its own lifecycle onto a ``Lifecycle``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sharing_api.fhir import validate_resource
+from sharing_api.fhir_export.common import (
+    Names,
+    consent_ref,
+    iso,
+    member_ref,
+    patient_ref,
+    record_ref,
+)
+
+TASK_CODE = "http://hl7.org/fhir/CodeSystem/task-code"
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """One request's facts, as the chain holds them."""
+
+    kind: str  # "referral" | "consultation": names ids and the local status system
+    request_id: int
+    patient: str
+    requester: str  # member address
+    owner: str  # member address asked to act
+    state: str  # the local lifecycle state: created, accepted, ..., expired
+    task_status: str  # R4 Task.status for it
+    request_status: str  # R4 ServiceRequest.status for it
+    authored_on: int  # block time it was created
+    last_modified: int  # block time of its last change
+    expires_at: int
+    code: dict[str, Any]  # ServiceRequest.code
+    category: list[dict[str, Any]] = field(default_factory=list)
+    record_ids: tuple[int, ...] = ()
+    consent_id: int = 0  # 0: the patient signed the request itself
+    status_reason: str = ""
+
+
+def _ids(life: Lifecycle) -> tuple[str, str, str]:
+    system = f"urn:alliance:{life.kind}"
+    return f"{life.kind}-{life.request_id}", system, str(life.request_id)
+
+
+def service_request(life: Lifecycle, names: Names | None = None) -> dict[str, Any]:
+    rid, system, value = _ids(life)
+    resource: dict[str, Any] = {
+        "resourceType": "ServiceRequest",
+        "id": rid,
+        "identifier": [{"system": system, "value": value}],
+        "status": life.request_status,
+        "intent": "order",
+        "code": life.code,
+        "subject": patient_ref(life.patient),
+        "authoredOn": iso(life.authored_on),
+        "requester": member_ref(life.requester, names),
+        "performer": [member_ref(life.owner, names)],
+        "occurrencePeriod": {"start": iso(life.authored_on), "end": iso(life.expires_at)},
+    }
+    if life.category:
+        resource["category"] = life.category
+    info = [record_ref(r) for r in life.record_ids]
+    if life.consent_id:
+        info.append(consent_ref(life.consent_id))
+    if info:
+        resource["supportingInfo"] = info
+    return resource
+
+
+def task(life: Lifecycle, names: Names | None = None) -> dict[str, Any]:
+    rid, system, value = _ids(life)
+    focus = {"reference": f"ServiceRequest/{rid}"}
+    resource: dict[str, Any] = {
+        "resourceType": "Task",
+        "id": rid,
+        "identifier": [{"system": system, "value": value}],
+        "basedOn": [focus],
+        "status": life.task_status,
+        "businessStatus": {
+            "coding": [{"system": f"{system}-status", "code": life.state}],
+            "text": life.state,
+        },
+        "intent": "order",
+        "code": {"coding": [{"system": TASK_CODE, "code": "fulfill"}]},
+        "focus": focus,
+        "for": patient_ref(life.patient),
+        "authoredOn": iso(life.authored_on),
+        "lastModified": iso(life.last_modified),
+        "requester": member_ref(life.requester, names),
+        "owner": member_ref(life.owner, names),
+        "restriction": {"period": {"end": iso(life.expires_at)}},
+    }
+    if life.status_reason:
+        resource["statusReason"] = {"text": life.status_reason}
+    if life.record_ids:
+        resource["input"] = [
+            {"type": {"text": "record handed over"}, "valueReference": record_ref(r)}
+            for r in life.record_ids
+        ]
+    return resource
+
+
+def request_bundle(life: Lifecycle, now: int, names: Names | None = None) -> dict[str, Any]:
+    """The ServiceRequest and its Task in one validated Bundle (type collection)."""
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "timestamp": iso(now),
+        "entry": [
+            {
+                "fullUrl": f"urn:alliance:{life.kind}:{life.request_id}:request",
+                "resource": service_request(life, names),
+            },
+            {
+                "fullUrl": f"urn:alliance:{life.kind}:{life.request_id}:task",
+                "resource": task(life, names),
+            },
+        ],
+    }
+    return validate_resource(bundle)
