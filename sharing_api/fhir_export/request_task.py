@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import NAMESPACE_URL, uuid5
 
 from sharing_api.fhir import validate_resource
 from sharing_api.fhir_export.common import (
@@ -111,20 +112,23 @@ def task(life: Lifecycle, names: Names | None = None) -> dict[str, Any]:
 
 
 def request_bundle(life: Lifecycle, now: int, names: Names | None = None) -> dict[str, Any]:
-    """The ServiceRequest and its Task in one validated Bundle (type collection)."""
+    """The ServiceRequest and its Task in one validated Bundle (type collection). Entries
+    are named by stable ``urn:uuid`` URIs (one per request id and role), and the Task points
+    at its ServiceRequest by that URI, so the reference resolves inside the Bundle."""
+    request_url, task_url = (
+        f"urn:uuid:{uuid5(NAMESPACE_URL, f'alliance:{life.kind}:{life.request_id}:{role}')}"
+        for role in ("request", "task")
+    )
+    in_bundle = task(life, names)
+    in_bundle["focus"] = {"reference": request_url}
+    in_bundle["basedOn"] = [{"reference": request_url}]
     bundle = {
         "resourceType": "Bundle",
         "type": "collection",
         "timestamp": iso(now),
         "entry": [
-            {
-                "fullUrl": f"urn:alliance:{life.kind}:{life.request_id}:request",
-                "resource": service_request(life, names),
-            },
-            {
-                "fullUrl": f"urn:alliance:{life.kind}:{life.request_id}:task",
-                "resource": task(life, names),
-            },
+            {"fullUrl": request_url, "resource": service_request(life, names)},
+            {"fullUrl": task_url, "resource": in_bundle},
         ],
     }
     return validate_resource(bundle)

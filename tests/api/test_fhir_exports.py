@@ -101,7 +101,7 @@ def test_referral_as_service_request_and_task(cast: Cast, story: dict[str, Any])
     bundle = cast.clinic.json("GET", path)
     assert r4_shape_problems(bundle) == []
     request, task = (e["resource"] for e in bundle["entry"])
-    assert task["focus"]["reference"] == f"ServiceRequest/{request['id']}"
+    assert task["focus"]["reference"] == bundle["entry"][0]["fullUrl"]  # resolves in the Bundle
     assert (task["status"], request["status"]) == ("accepted", "active")
     assert task["owner"]["reference"] == f"Organization/{cast.address('h3').lower()}"
     assert task["requester"]["reference"] == f"Organization/{cast.address('clinic').lower()}"

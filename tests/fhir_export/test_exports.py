@@ -98,7 +98,10 @@ def test_referral_lifecycle(status: S, now: int, task: str, wanted: str, state: 
     bundle = r4(referral_bundle(referral_row(status=int(status)), HISTORY, now, NAMES))
     sr, t = (e["resource"] for e in bundle["entry"])
     assert (sr["resourceType"], t["resourceType"]) == ("ServiceRequest", "Task")
-    assert t["focus"] == {"reference": "ServiceRequest/referral-7"}
+    # The Task's focus resolves inside the Bundle: it is the ServiceRequest entry's fullUrl.
+    request_url = bundle["entry"][0]["fullUrl"]
+    assert request_url.startswith("urn:uuid:")
+    assert t["focus"] == {"reference": request_url} and t["basedOn"] == [t["focus"]]
     assert (t["status"], sr["status"], t["businessStatus"]["text"]) == (task, wanted, state)
     assert t["for"]["reference"] == sr["subject"]["reference"] == f"Patient/{PATIENT}"
     assert t["requester"]["reference"] == sr["requester"]["reference"] == f"Organization/{CLINIC}"
