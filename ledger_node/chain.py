@@ -30,15 +30,14 @@ from ledger_node.block import (
 )
 from ledger_node.blockcheck import check_block
 from ledger_node.clock import Clock
+from ledger_node.datadir import DB_FILE
 from ledger_node.engine_revm import RevmEngine
 from ledger_node.genesis import Genesis
 from ledger_node.permission import NotAMember, Permissions
 from ledger_node.refusal import Refusal
-from ledger_node.state import StateDelta, WorldState
+from ledger_node.state import StateDelta
 from ledger_node.store import LogRow, Store, TxRow
 from ledger_node.txcodec import Tx, TxCache, TxError, decode_raw, intrinsic_gas
-
-DB_FILE = "chain.sqlite3"
 
 
 class AdmissionError(ValueError):
@@ -99,48 +98,6 @@ def message_of(tx: Tx) -> Message:
         tx.nonce,
         intrinsic_gas(tx),
     )
-
-
-def init_data_dir(data_dir: Path, genesis_text: str) -> Header:
-    """Create a data directory holding the genesis block; refuse to overwrite one."""
-    genesis = Genesis.from_json(genesis_text)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / DB_FILE
-    if path.exists():
-        raise ValueError(f"{data_dir} already holds a chain")
-    store = Store(path)
-    try:
-        state = genesis.initial_state()
-        header = genesis_header(genesis, state)
-        store.begin()
-        store.set_meta("genesis", genesis_text.encode())
-        store.set_meta("checkpoint", b"0")
-        store.put_block(0, header.hash, header.encode(), 0)
-        store.save_state(_as_delta(state))
-        store.set_meta("state_digest", state.digest.to_bytes(32, "big"))
-        store.commit()
-        return header
-    finally:
-        store.close()
-
-
-def genesis_header(genesis: Genesis, state: WorldState) -> Header:
-    return Header(
-        bytes(32),
-        0,
-        genesis.timestamp,
-        bytes(20),
-        state.commitment(),
-        transactions_root([]),
-        receipts_root([]),
-        bytes(256),
-        genesis.block_gas_limit,
-        0,
-    )
-
-
-def _as_delta(state: WorldState) -> StateDelta:
-    return StateDelta(dict(state.accounts), {a: dict(s) for a, s in state.storage.items()})
 
 
 class Chain:
@@ -287,6 +244,28 @@ class Chain:
         self._enqueue(seq, tx)
         return tx.hash
 
+    def drop_non_members(self) -> list[Tx]:
+        """Drop pooled transactions whose sender is no longer a member at the head state.
+
+        Admission judged membership when a transaction arrived, at an older head or from the
+        per-block cache: a sender removed since then (say in the block just committed) would
+        make the next block invalid for every replica, which checks membership at the parent
+        state, and the honest producer would be marked faulty. So the producer checks again
+        against the state it builds on. Returns what it dropped.
+        """
+        if not self.pool:
+            return []
+        admits = self.permissions.admits
+        gone = {p.tx.sender for p in self.pool if not admits(self.engine, p.tx.sender)}
+        if not gone:
+            return []
+        dropped = [p.tx for p in self.pool if p.tx.sender in gone]
+        self.pool = deque(p for p in self.pool if p.tx.sender not in gone)
+        for tx in dropped:
+            self.known.discard(tx.hash)
+            self.pending_nonce.pop(tx.sender, None)
+        return dropped
+
     def flush(self) -> None:
         """Commit admitted transactions before their hashes go back to the senders."""
         self.store.commit()
@@ -320,10 +299,11 @@ class Chain:
         The engine has moved on afterwards: follow with ``commit_block`` or, if the block is
         abandoned (replication refused it), ``reload``.
         """
-        if not self.pool:
-            return None
         if self.key is None or self.sealer is None:
             raise ValueError("this node has no sealer key: it cannot produce blocks")
+        self.drop_non_members()
+        if not self.pool:
+            return None
         self.flush()
         take: list[Pending] = []
         gas = 0

@@ -15,7 +15,8 @@ from ledger_node.block import (
     running_state_root,
     transactions_root,
 )
-from ledger_node.chain import genesis_header, message_of
+from ledger_node.chain import message_of
+from ledger_node.datadir import genesis_header
 from ledger_node.engine_revm import RevmEngine
 from ledger_node.genesis import Genesis
 from ledger_node.store import Store

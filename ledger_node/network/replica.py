@@ -605,15 +605,22 @@ class ReplicaNode(Node):
     async def _seal_and_commit(self) -> bool:
         chain = self.chain
         started = time.perf_counter()
+        # Membership at the state this block builds on: admission was only a first filter.
+        dropped = {t.hash for t in chain.drop_non_members()}
+        if dropped:
+            log.warning(
+                "%s: dropped %d pool transactions: their senders are no longer members",
+                self.node_id, len(dropped),
+            )  # fmt: skip
         proposal = chain.propose_block()
-        if proposal is None:
-            return False
-        included = {t.hash for t in proposal.txs}
+        included = dropped | {t.hash for t in proposal.txs} if proposal else dropped
         done = []
         for key, entry in self._pool.items():
             entry.pending -= included
             if not entry.pending and not entry.waiting:
                 done.append(key)
+        if proposal is None:
+            return False  # spent entries leave etcd with the next block
         number = proposal.header.number
         blob = encode_block(proposal.header, [t.raw for t in proposal.txs])
         if self._failpoint:

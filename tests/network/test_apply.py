@@ -179,3 +179,32 @@ def test_replica_refuses_blocks_from_the_future_and_from_before_their_parent(
         copy_block(a, strict, n)
     with pytest.raises(SealError, match="at most 1 s"):
         copy_block(a, strict, 5)
+
+
+def test_producer_drops_a_sender_removed_since_admission(tmp_path: Path) -> None:
+    """Admission is a first filter: the block after a member's removal carries none of its
+    transactions, so replicas (membership at the parent state) accept every block."""
+    from eth_abi.abi import encode
+    from eth_utils.abi import function_signature_to_4byte_selector
+
+    from ledger_node.txcodec import create_address
+    from tests.ledger_node.helpers import MINI_REGISTRY
+
+    registry = "0x" + create_address(addr(K0), 0).hex()
+    a = make_chain(tmp_path / "a", allianceRegistry=registry, maxBlockTxs=1)
+    b = make_chain(tmp_path / "b", allianceRegistry=registry, maxBlockTxs=1)
+    init = bytes.fromhex(MINI_REGISTRY["bytecode"][2:])
+    a.submit(sign(K0, 0, None, init + encode(["address[]"], [[addr(K0), addr(K1)]])))
+    a.produce_block(now=1_700_000_001)
+    copy_block(a, b, 1)
+    remove = function_signature_to_4byte_selector("setMember(address,bool)")
+    a.submit(sign(K0, 1, registry, remove + encode(["address", "bool"], [addr(K1), False])))
+    late = a.submit(sign(K1, 0, "0x" + "11" * 20, b""))  # admitted: K1 is still a member
+    a.produce_block(now=1_700_000_002)  # the removal
+    copy_block(a, b, 2)
+    assert a.produce_block(now=1_700_000_003) is None  # nothing left to include
+    assert not a.pool and a.next_nonce(addr(K1)) == 0 and a.store.tx(late) is None
+    a.submit(sign(K0, 2, "0x" + "11" * 20, b""))
+    a.produce_block(now=1_700_000_004)
+    copy_block(a, b, 3)
+    assert b.head.hash == a.head.hash
