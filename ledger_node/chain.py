@@ -87,14 +87,19 @@ class Executed:
     outcome: Outcome
 
 
-def message_of(tx: Tx) -> Message:
+def price_paid(tx: Tx, free_gas: bool) -> int:
+    """The gas price charged (base fee 0): none at all under free gas."""
+    return 0 if free_gas else tx.effective_gas_price(0)
+
+
+def message_of(tx: Tx, free_gas: bool) -> Message:
     return Message(
         tx.sender,
         tx.to,
         tx.data,
         tx.value,
         tx.gas,
-        tx.effective_gas_price(0),
+        price_paid(tx, free_gas),
         tx.nonce,
         intrinsic_gas(tx),
     )
@@ -217,7 +222,7 @@ class Chain:
             raise AdmissionError(Refusal.GAS_LIMIT, "intrinsic gas too low")
         if tx.gas > self.genesis.block_gas_limit:
             raise AdmissionError(Refusal.GAS_LIMIT, "exceeds block gas limit")
-        cost = tx.gas * tx.gas_price + tx.value
+        cost = tx.value if self.genesis.free_gas else tx.gas * tx.gas_price + tx.value
         if cost and self.engine.account(tx.sender).balance < cost:
             raise AdmissionError(
                 Refusal.INSUFFICIENT_FUNDS, "insufficient funds for gas * price + value"
@@ -277,7 +282,8 @@ class Chain:
         self.engine.begin_block(
             BlockContext(number, timestamp, coinbase, self.genesis.block_gas_limit)
         )
-        return [Executed(tx, self.engine.execute(message_of(tx))) for tx in txs]
+        free = self.genesis.free_gas
+        return [Executed(tx, self.engine.execute(message_of(tx, free))) for tx in txs]
 
     @staticmethod
     def _receipt_items(executed: list[Executed]) -> list[list[object]]:
@@ -462,6 +468,8 @@ class Chain:
     def header_at(self, number: int) -> Header | None:
         if number == self.head.number:
             return self.head
+        if not 0 <= number < self.head.number:
+            return None  # also keeps a 2^64 from reaching SQLite (OverflowError)
         hit = self._headers.get(number)
         if hit is not None:
             return hit
