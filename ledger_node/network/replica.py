@@ -2,9 +2,10 @@
 
 * Every node applies the blocks stored in etcd in height order, re-executing each one
   (``Chain.apply_block``): a block whose seal, roots or state commitment differ is refused,
-  with an ALARM log line, the ``alliance_blocks_refused`` metric and a ``rejected`` record.
-  Once a majority of the other live nodes refused the same block, it and its descendants are
-  removed, their transactions go back to the pool and their sealer is marked faulty.
+  with an ALARM log line, the ``alliance_blocks_refused`` metric and a signed ``rejected``
+  vote. Once a majority of the other sealers signed votes against the same block, it and its
+  descendants are removed, their transactions go back to the pool and their sealer is marked
+  faulty (quorum.py, votes.py).
 * A transaction sent to any node is checked against that node's state, then written to the
   etcd pool before its hash is returned: an acknowledged transaction survives any node.
 * The producer holds ``producer`` under its lease; it admits pool entries, seals a block and
@@ -25,7 +26,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import Counter, Gauge, Histogram
 
 from ledger_node.block import Header, SealError, address_of
 from ledger_node.chain import AdmissionError, Chain
@@ -38,7 +38,6 @@ from ledger_node.network.etcd import (
     cmp_mod,
     cmp_value,
     op_delete,
-    op_delete_prefix,
     op_put,
     prefix_end,
     watch_prefix,
@@ -54,6 +53,9 @@ from ledger_node.network.layout import (
     to_json,
 )
 from ledger_node.network.lease import LeaseKeeper
+from ledger_node.network.metrics import NetworkMetrics
+from ledger_node.network.quorum import Judge
+from ledger_node.network.votes import Ballot
 from ledger_node.permission import NotAMember
 from ledger_node.refusal import Refusal
 from ledger_node.rpc import RpcError, h, p_bytes, refused
@@ -84,40 +86,6 @@ class PoolEntry:
     waiting: list[bytes]  # not yet admitted (e.g. nonce too high for now)
     pending: set[bytes] = field(default_factory=set)  # admitted, not yet in a block
     since: float = field(default_factory=time.monotonic)
-
-
-class NetworkMetrics:
-    def __init__(self, node: Node) -> None:
-        r = node.metrics.registry
-        self.producer = Gauge("alliance_is_producer", "1 while this node produces", registry=r)
-        self.refused = Counter(
-            "alliance_blocks_refused", "Blocks refused on re-execution (ALARM)", registry=r
-        )
-        self.removed = Counter(
-            "alliance_blocks_removed", "Refused blocks removed from etcd by quorum", registry=r
-        )
-        self.takeovers = Counter(
-            "alliance_takeovers", "Times this node became producer", registry=r
-        )
-        self.etcd_height = Gauge(
-            "alliance_etcd_height", "Height of the last block seen in etcd", registry=r
-        )
-        self.applied = Counter("alliance_blocks_applied", "Blocks applied from etcd", registry=r)
-        self.commit = Histogram(
-            "alliance_block_commit_seconds",
-            "Producer: seal to etcd commit acknowledged",
-            registry=r,
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2),
-        )
-        self.apply = Histogram(
-            "alliance_block_apply_seconds",
-            "Re-execute, verify and store a block from etcd",
-            registry=r,
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5),
-        )
-        self.forwarded = Counter(
-            "alliance_transactions_forwarded", "Transactions written to the etcd pool", registry=r
-        )
 
 
 class ReplicaNode(Node):
@@ -154,9 +122,10 @@ class ReplicaNode(Node):
         self._pool: dict[bytes, PoolEntry] = {}
         self._pool_seen = 0  # etcd revision up to which the pool has been read
         self._stamp = 0
-        self._refused: dict[int, int] = {}  # height -> mod revision already reported
-        self.alarms: list[str] = []
         self.net = NetworkMetrics(self)
+        ballot = Ballot(keys.network, chain.genesis.chain_id, chain.genesis.sealers)
+        self.judge = Judge(etcd, keys, node_id, ballot, chain.key, self.net)
+        self.alarms = self.judge.alarms  # one list: refusals and forged marks
         self.methods.table["eth_sendRawTransaction"] = self.forward_transaction
 
     @property
@@ -387,7 +356,7 @@ class ReplicaNode(Node):
                 await self._release(current)
             return
         self._producer_changed = True  # none yet: keep trying until this node or another wins
-        if await self.etcd.get(self.keys.faulty(self.sealer)) is not None:
+        if await self.judge.is_faulty(self.sealer):
             return
         if await self._follow():
             return  # not caught up yet
@@ -472,78 +441,8 @@ class ReplicaNode(Node):
             log.exception("could not notify subscribers")
 
     async def _refuse(self, height: int, kv: KV, exc: Exception) -> None:
-        try:
-            header, raws = decode_block(kv.value)
-            sealer = header.coinbase
-            block_hash = header.hash.hex()
-        except ValueError:
-            sealer, block_hash, raws = b"", "", []
-        if self._refused.get(height) != kv.mod_revision:
-            self._refused[height] = kv.mod_revision
-            msg = f"ALARM: refusing block {height} sealed by 0x{sealer.hex()}: {exc}"
-            log.error("%s: %s", self.node_id, msg)
-            self.alarms.append(msg)
-            self.net.refused.inc()
-            vote = {
-                "voter": "0x" + self.sealer.hex() if self.sealer else None,
-                "rev": kv.mod_revision,
-                "hash": block_hash,
-                "sealer": "0x" + sealer.hex(),
-                "reason": str(exc),
-            }
-            await self.etcd.put(self.keys.rejected(height, self.node_id), to_json(vote))
-        await self._remove_if_quorum(height, kv, sealer, raws)
+        await self.judge.refuse(height, kv, exc)
         await asyncio.sleep(0.2)
-
-    async def _remove_if_quorum(
-        self, height: int, kv: KV, sealer: bytes, raws: list[bytes]
-    ) -> None:
-        votes, _ = await self.etcd.range(
-            self.keys.rejected(height), prefix_end(self.keys.rejected(height))
-        )
-        # Only the other sealers vote (a static set from genesis): a minority of members,
-        # or followers, cannot remove a block. Followers still refuse it and raise alarms.
-        voters = {"0x" + a.hex() for a in self.chain.genesis.sealers if a != sealer}
-        agree = len(
-            {
-                v["voter"]
-                for v in (from_json(kv_.value) for kv_ in votes)
-                if v.get("rev") == kv.mod_revision and v.get("voter") in voters
-            }
-        )
-        if not voters or agree < len(voters) // 2 + 1:
-            return
-        later, _ = await self.etcd.range(self.keys.block(height), prefix_end(self.keys.blocks))
-        compare = [cmp_mod(b.key, b.mod_revision) for b in later]
-        ops: list[dict[str, Any]] = [op_delete(b.key) for b in later]
-        for b in later:  # their transactions were acknowledged: back into the pool
-            try:
-                _, txs = decode_block(b.value)
-            except ValueError:
-                continue
-            if txs:
-                self._stamp = max(time.time_ns(), self._stamp + 1)
-                ops.append(
-                    op_put(
-                        self.keys.pool_entry(self._stamp, f"requeued-{height_of(b.key)}"),
-                        encode_txs(txs),
-                    )
-                )
-        why = {"height": height, "by": self.node_id, "votes": agree, "voters": len(voters)}
-        ops.append(op_put(self.keys.faulty(sealer), to_json(why)))
-        ops.append(op_put(self.keys.tick_block, str(height).encode()))
-        ops.append(op_put(self.keys.tick_pool, b"requeued"))
-        ops.append(op_delete_prefix(self.keys.rejected(height)))
-        producer = await self.etcd.get(self.keys.producer)
-        if producer is not None and from_json(producer.value).get("sealer") == "0x" + sealer.hex():
-            compare.append(cmp_mod(producer.key, producer.mod_revision))
-            ops.append(op_delete(producer.key))
-        if await self.etcd.txn(compare, ops):
-            self.net.removed.inc(len(later))
-            log.error(
-                "%s: ALARM: removed blocks %d..%d sealed by faulty 0x%s (%d of %d nodes refused)",
-                self.node_id, height, height + len(later) - 1, sealer.hex(), agree, len(voters),
-            )  # fmt: skip
 
     # -- producing ----------------------------------------------------------------------------
     async def _admit_from_pool(self) -> None:
