@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger_node.block import Header
-from ledger_node.chain import DB_FILE
+from ledger_node.datadir import DB_FILE
 from ledger_node.genesis import Genesis
 from ledger_node.store import Store
 

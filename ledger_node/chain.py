@@ -9,7 +9,6 @@ Restart = load the latest checkpoint state + replay the blocks after it (senders
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,15 +28,16 @@ from ledger_node.block import (
     running_state_root,
     transactions_root,
 )
+from ledger_node.blockcheck import check_block
+from ledger_node.clock import Clock
+from ledger_node.datadir import DB_FILE
 from ledger_node.engine_revm import RevmEngine
 from ledger_node.genesis import Genesis
 from ledger_node.permission import NotAMember, Permissions
 from ledger_node.refusal import Refusal
-from ledger_node.state import StateDelta, WorldState
+from ledger_node.state import StateDelta
 from ledger_node.store import LogRow, Store, TxRow
 from ledger_node.txcodec import Tx, TxCache, TxError, decode_raw, intrinsic_gas
-
-DB_FILE = "chain.sqlite3"
 
 
 class AdmissionError(ValueError):
@@ -87,64 +87,31 @@ class Executed:
     outcome: Outcome
 
 
-def message_of(tx: Tx) -> Message:
+def price_paid(tx: Tx, free_gas: bool) -> int:
+    """The gas price charged (base fee 0): none at all under free gas."""
+    return 0 if free_gas else tx.effective_gas_price(0)
+
+
+def message_of(tx: Tx, free_gas: bool) -> Message:
     return Message(
         tx.sender,
         tx.to,
         tx.data,
         tx.value,
         tx.gas,
-        tx.effective_gas_price(0),
+        price_paid(tx, free_gas),
         tx.nonce,
         intrinsic_gas(tx),
     )
 
 
-def init_data_dir(data_dir: Path, genesis_text: str) -> Header:
-    """Create a data directory holding the genesis block; refuse to overwrite one."""
-    genesis = Genesis.from_json(genesis_text)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / DB_FILE
-    if path.exists():
-        raise ValueError(f"{data_dir} already holds a chain")
-    store = Store(path)
-    try:
-        state = genesis.initial_state()
-        header = genesis_header(genesis, state)
-        store.begin()
-        store.set_meta("genesis", genesis_text.encode())
-        store.set_meta("checkpoint", b"0")
-        store.put_block(0, header.hash, header.encode(), 0)
-        store.save_state(_as_delta(state))
-        store.set_meta("state_digest", state.digest.to_bytes(32, "big"))
-        store.commit()
-        return header
-    finally:
-        store.close()
-
-
-def genesis_header(genesis: Genesis, state: WorldState) -> Header:
-    return Header(
-        bytes(32),
-        0,
-        genesis.timestamp,
-        bytes(20),
-        state.commitment(),
-        transactions_root([]),
-        receipts_root([]),
-        bytes(256),
-        genesis.block_gas_limit,
-        0,
-    )
-
-
-def _as_delta(state: WorldState) -> StateDelta:
-    return StateDelta(dict(state.accounts), {a: dict(s) for a, s in state.storage.items()})
-
-
 class Chain:
     def __init__(
-        self, data_dir: Path, sealer_key: PrivateKey | None = None, synchronous: str = "FULL"
+        self,
+        data_dir: Path,
+        sealer_key: PrivateKey | None = None,
+        synchronous: str = "FULL",
+        clock: Clock | None = None,
     ) -> None:
         path = data_dir / DB_FILE
         if not path.exists():
@@ -155,6 +122,7 @@ class Chain:
             raise ValueError(f"{path}: no genesis")
         self.genesis = Genesis.from_json(raw)
         self.key = sealer_key
+        self.clock = clock or Clock.from_env()
         self.sealer = address_of(sealer_key) if sealer_key else None
         if self.sealer is not None and self.sealer not in self.genesis.sealers:
             raise ValueError("the node key is not one of the genesis sealers")
@@ -254,7 +222,7 @@ class Chain:
             raise AdmissionError(Refusal.GAS_LIMIT, "intrinsic gas too low")
         if tx.gas > self.genesis.block_gas_limit:
             raise AdmissionError(Refusal.GAS_LIMIT, "exceeds block gas limit")
-        cost = tx.gas * tx.gas_price + tx.value
+        cost = tx.value if self.genesis.free_gas else tx.gas * tx.gas_price + tx.value
         if cost and self.engine.account(tx.sender).balance < cost:
             raise AdmissionError(
                 Refusal.INSUFFICIENT_FUNDS, "insufficient funds for gas * price + value"
@@ -281,6 +249,28 @@ class Chain:
         self._enqueue(seq, tx)
         return tx.hash
 
+    def drop_non_members(self) -> list[Tx]:
+        """Drop pooled transactions whose sender is no longer a member at the head state.
+
+        Admission judged membership when a transaction arrived, at an older head or from the
+        per-block cache: a sender removed since then (say in the block just committed) would
+        make the next block invalid for every replica, which checks membership at the parent
+        state, and the honest producer would be marked faulty. So the producer checks again
+        against the state it builds on. Returns what it dropped.
+        """
+        if not self.pool:
+            return []
+        admits = self.permissions.admits
+        gone = {p.tx.sender for p in self.pool if not admits(self.engine, p.tx.sender)}
+        if not gone:
+            return []
+        dropped = [p.tx for p in self.pool if p.tx.sender in gone]
+        self.pool = deque(p for p in self.pool if p.tx.sender not in gone)
+        for tx in dropped:
+            self.known.discard(tx.hash)
+            self.pending_nonce.pop(tx.sender, None)
+        return dropped
+
     def flush(self) -> None:
         """Commit admitted transactions before their hashes go back to the senders."""
         self.store.commit()
@@ -292,7 +282,8 @@ class Chain:
         self.engine.begin_block(
             BlockContext(number, timestamp, coinbase, self.genesis.block_gas_limit)
         )
-        return [Executed(tx, self.engine.execute(message_of(tx))) for tx in txs]
+        free = self.genesis.free_gas
+        return [Executed(tx, self.engine.execute(message_of(tx, free))) for tx in txs]
 
     @staticmethod
     def _receipt_items(executed: list[Executed]) -> list[list[object]]:
@@ -314,10 +305,11 @@ class Chain:
         The engine has moved on afterwards: follow with ``commit_block`` or, if the block is
         abandoned (replication refused it), ``reload``.
         """
-        if not self.pool:
-            return None
         if self.key is None or self.sealer is None:
             raise ValueError("this node has no sealer key: it cannot produce blocks")
+        self.drop_non_members()
+        if not self.pool:
+            return None
         self.flush()
         take: list[Pending] = []
         gas = 0
@@ -329,7 +321,8 @@ class Chain:
             gas += nxt.tx.gas
             take.append(nxt)
         number = self.head.number + 1
-        timestamp = max(int(now if now is not None else time.time()), self.head.timestamp)
+        # Never before the parent (the parent may come from a clock slightly ahead of ours).
+        timestamp = max(int(now if now is not None else self.clock.now()), self.head.timestamp)
         proposal = self._build(number, timestamp, self.sealer, [p.tx for p in take])
         proposal.header = proposal.header.sealed(self.key)
         proposal.pool_upto = take[-1].seq
@@ -382,35 +375,13 @@ class Chain:
     def apply_block(self, header: Header, raw_txs: list[bytes]) -> None:
         """Check a block sealed by another node by re-executing it, then store it.
 
-        Raises ``SealError`` (and reloads, so this node is unchanged) if the block does not
-        extend the head, is not sealed by a genesis sealer, carries an invalid transaction,
-        or if any root, the gas or the state commitment differs from this node's own result.
+        Raises ``SealError`` (and reloads, so this node is unchanged) if it breaks a rule of
+        ``blockcheck.check_block`` (head, seal, time, transactions) or if any root, the gas
+        or the state commitment differs from this node's own result.
         The node's pool must be empty (replicas forward transactions instead of pooling).
         """
         n = header.number
-        if n != self.head.number + 1 or header.parent_hash != self.head.hash:
-            raise SealError(f"block {n}: does not extend head {self.head.number}")
-        signer = header.signer()
-        if signer not in self.genesis.sealers or signer != header.coinbase:
-            raise SealError(f"block {n}: sealed by 0x{signer.hex()}, not a genesis sealer")
-        if header.timestamp < self.head.timestamp:
-            raise SealError(f"block {n}: timestamp goes backwards")
-        try:
-            txs = [self.txcache.decode(r) for r in raw_txs]
-        except TxError as exc:
-            raise SealError(f"block {n}: invalid transaction ({exc})") from exc
-        nonces: dict[bytes, int] = {}
-        for tx in txs:
-            want = nonces.get(tx.sender)
-            if want is None:
-                want = self.nonce_of(tx.sender)
-                if not self.permissions.admits(self.engine, tx.sender):
-                    raise SealError(f"block {n}: sender 0x{tx.sender.hex()} is not a member")
-            if tx.nonce != want or tx.chain_id != self.genesis.chain_id:
-                raise SealError(f"block {n}: transaction 0x{tx.hash.hex()} has a bad nonce/chain")
-            if tx.gas < intrinsic_gas(tx):
-                raise SealError(f"block {n}: transaction below intrinsic gas")
-            nonces[tx.sender] = want + 1
+        txs = check_block(self, header, raw_txs)
         try:
             mine = self._build(n, header.timestamp, header.coinbase, txs)
         except BaseException:
@@ -497,6 +468,8 @@ class Chain:
     def header_at(self, number: int) -> Header | None:
         if number == self.head.number:
             return self.head
+        if not 0 <= number < self.head.number:
+            return None  # also keeps a 2^64 from reaching SQLite (OverflowError)
         hit = self._headers.get(number)
         if hit is not None:
             return hit

@@ -117,7 +117,7 @@ def init_cmd(genesis_file: Path, data_dir: Path | None, key_file: Path | None) -
 
     If the genesis file names no ``sealers``, this node's key becomes the only sealer.
     """
-    from ledger_node.chain import init_data_dir
+    from ledger_node.datadir import init_data_dir
 
     data_dir = data_dir or default_data_dir()
     doc = json.loads(genesis_file.read_text())
@@ -180,7 +180,7 @@ def start_cmd(
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None)
 def verify_cmd(data_dir: Path | None) -> None:
     """Re-execute the chain from genesis and check every seal, hash link and commitment."""
-    from ledger_node.chain import DB_FILE
+    from ledger_node.datadir import DB_FILE
     from ledger_node.store import Store
     from ledger_node.verify import verify_store
 

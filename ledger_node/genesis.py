@@ -51,6 +51,12 @@ def _int(value: object, what: str) -> int:
     raise ValueError(f"genesis: {what} must be an integer")
 
 
+def _bool(value: object, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"genesis: {what} must be true or false")
+    return value
+
+
 def _rpc_limits(value: object) -> dict[str, Any]:
     if value is None:
         return {}
@@ -76,6 +82,9 @@ class Genesis:
     alloc: dict[bytes, Account] = field(default_factory=dict)
     alloc_storage: dict[bytes, dict[int, int]] = field(default_factory=dict)
     rpc_limits: dict[str, Any] = field(default_factory=dict)
+    # Free gas (the default): no fee is charged, whatever price a transaction names, so a
+    # member needs no balance and clients' default fees (a 1-wei tip) go through.
+    free_gas: bool = True
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Genesis:
@@ -122,6 +131,7 @@ class Genesis:
             alloc=alloc,
             alloc_storage=storage,
             rpc_limits=_rpc_limits(doc.get("rpcLimits")),
+            free_gas=_bool(doc.get("freeGas", True), "freeGas"),
         )
         if (
             min(g.checkpoint_interval, g.checkpoint_max_txs, g.max_block_txs) < 1

@@ -7,12 +7,12 @@ from typing import Any
 
 from ledger_node.abc import Message
 from ledger_node.block import Header
-from ledger_node.chain import AdmissionError, Chain
+from ledger_node.chain import AdmissionError, Chain, price_paid
 from ledger_node.limits import RpcLimits
 from ledger_node.permission import NotAMember
 from ledger_node.refusal import REJECTED, Refusal
 from ledger_node.store import LogRow, TxRow
-from ledger_node.txcodec import Tx, decode_raw, keccak
+from ledger_node.txcodec import Tx, decode_raw, intrinsic_gas_of, keccak
 
 CLIENT_VERSION = "alliance-ledger/0.1.0/pyrevm-0.3.7"
 EMPTY_UNCLES = "0x1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347"
@@ -198,9 +198,9 @@ class Methods:
         # transaction's own large gas limit with eth_call).
         gas = min(p_quantity(call["gas"], "gas"), cap) if call.get("gas") else cap
         price = p_quantity(call.get("gasPrice", "0x0"), "gasPrice")
-        zeros = data.count(0)
-        intrinsic = 21000 + 4 * zeros + 16 * (len(data) - zeros) + (32000 if to is None else 0)
-        return Message(sender, to, data, value, gas, price, 0, intrinsic)
+        if self.chain.genesis.free_gas:
+            price = 0  # as in a block: nothing is charged, so no balance is needed for it
+        return Message(sender, to, data, value, gas, price, 0, intrinsic_gas_of(data, to is None))
 
     def _raise_failure(self, out: Any, msg: Message) -> None:
         if out.error == "revert":
@@ -341,7 +341,7 @@ class Methods:
             "blockHash": h(header.hash),
             "blockNumber": q(row.block),
             "gasUsed": q(row.gas_used),
-            "effectiveGasPrice": q(tx.effective_gas_price(0)),
+            "effectiveGasPrice": q(price_paid(tx, self.chain.genesis.free_gas)),
             "blobGasPrice": "0x1",
             "from": h(row.sender),
             "to": h(tx.to) if tx.to else None,

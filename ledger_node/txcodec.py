@@ -237,11 +237,19 @@ def _decode_typed(raw: bytes, known: bytes | None, tx_hash: bytes | None) -> Tx:
 
 
 def intrinsic_gas(tx: Tx) -> int:
-    zeros = tx.data.count(0)
-    gas = 21000 + 4 * zeros + 16 * (len(tx.data) - zeros)
-    if tx.to is None:
-        gas += 32000 + 2 * ((len(tx.data) + 31) // 32)  # EIP-3860 initcode words
-    for _, keys in tx.access_list:
+    return intrinsic_gas_of(tx.data, tx.to is None, tx.access_list)
+
+
+def intrinsic_gas_of(
+    data: bytes, create: bool, access_list: list[tuple[bytes, list[bytes]]] | None = None
+) -> int:
+    """The gas a transaction (or a call) costs before it runs: admission, block checks and
+    eth_call/eth_estimateGas all use this one rule."""
+    zeros = data.count(0)
+    gas = 21000 + 4 * zeros + 16 * (len(data) - zeros)
+    if create:
+        gas += 32000 + 2 * ((len(data) + 31) // 32)  # EIP-3860 initcode words
+    for _, keys in access_list or ():
         gas += 2400 + 1900 * len(keys)
     return gas
 

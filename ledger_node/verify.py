@@ -15,7 +15,8 @@ from ledger_node.block import (
     running_state_root,
     transactions_root,
 )
-from ledger_node.chain import genesis_header, message_of
+from ledger_node.chain import message_of
+from ledger_node.datadir import genesis_header
 from ledger_node.engine_revm import RevmEngine
 from ledger_node.genesis import Genesis
 from ledger_node.store import Store
@@ -70,7 +71,7 @@ def replay(g: Genesis, block0: Header, blocks: Iterable[tuple[Header, list[Tx]]]
         if signer not in g.sealers or signer != hd.coinbase:
             raise SealError(f"block {n}: sealed by 0x{signer.hex()}, not a sealer")
         engine.begin_block(BlockContext(n, hd.timestamp, hd.coinbase, g.block_gas_limit))
-        outs = [engine.execute(message_of(tx)) for tx in txs]
+        outs = [engine.execute(message_of(tx, g.free_gas)) for tx in txs]
         items = [receipt_item(int(o.success), o.gas_used, o.logs) for o in outs]
         rroot = receipts_root(items)
         if (

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_ledger import NODE_CHAIN_ID, Rpc, address_of, send_all, sign_tx, start_node
 from benchlib import Reporter, progress
 
-from ledger_node.chain import DB_FILE
+from ledger_node.datadir import DB_FILE
 from ledger_node.store import Store
 from ledger_node.txcodec import keccak
 from sharing_api.audit.rpc_verify import http_request, verify_links_rpc, verify_rpc

@@ -23,6 +23,7 @@ from ledger_node.cli import (
     rpc_limit_options,
     rpc_limits,
 )
+from ledger_node.clock import DEFAULT_MAX_AHEAD_S
 
 
 def default_root() -> Path:
@@ -116,6 +117,13 @@ def down_cmd(root: Path | None, purge: bool) -> None:
 @click.option("--rpc", default="127.0.0.1:8545", show_default=True, help="HOST:PORT")
 @click.option("--follower", is_flag=True, help="read-only: never produce (regulator)")
 @click.option("--lease-ttl", type=int, default=2, show_default=True, help="producer lease (s)")
+@click.option(
+    "--max-clock-ahead",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_AHEAD_S,
+    show_default=True,
+    help="refuse blocks stamped more than this many seconds after this node's clock",
+)
 @block_time_option
 @cut_txs_option
 @rpc_limit_options
@@ -127,12 +135,14 @@ def node_cmd(
     rpc: str,
     follower: bool,
     lease_ttl: int,
+    max_clock_ahead: int,
     block_time_ms: int | None,
     cut_txs: int | None,
     **limit_flags: Any,
 ) -> None:
     """Run one replicated node (``network up`` starts these)."""
     from ledger_node.chain import Chain
+    from ledger_node.clock import Clock
     from ledger_node.network.etcd import Etcd
     from ledger_node.network.layout import Keys
     from ledger_node.network.replica import ReplicaNode
@@ -144,7 +154,7 @@ def node_cmd(
     host, port = parse_hostport(rpc)
     key_path = data_dir / KEY_FILE
     key = load_key(key_path) if key_path.exists() and not follower else None
-    chain = Chain(data_dir, key)
+    chain = Chain(data_dir, key, clock=Clock.from_env(max_clock_ahead))
     etcd = Etcd([e for e in endpoints.split(",") if e])
     url = f"http://{host}:{port}"
     node = ReplicaNode(

@@ -4,8 +4,8 @@
 /alliance/<net>/blocks/<height:016> Z(RLP [header, [raw tx, ...]])  (written once, CAS on absence)
 /alliance/<net>/pool/<ns:020>-<id>  Z(RLP [raw tx, ...])  (acknowledged txs not yet in a block)
 /alliance/<net>/nodes/<id>          {"url", "height", "head", "role", ...}  (under the node's lease)
-/alliance/<net>/rejected/<h>/<id>   {"hash", "sealer", "reason"}  (a node refused block h)
-/alliance/<net>/faulty/<sealer>     why a sealer's blocks were removed; it may not produce again
+/alliance/<net>/rejected/<h>/<id>   a sealer's signed vote against block h (votes.py)
+/alliance/<net>/faulty/<sealer>     the removed block's header + the votes that removed it
 /alliance/<net>/tick/block|pool     a few bytes put in the same etcd transaction as every
                                     block (or removal) and every pool entry: nodes watch
                                     these, not blocks/ and pool/, so a watch never streams

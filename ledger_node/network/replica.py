@@ -2,9 +2,10 @@
 
 * Every node applies the blocks stored in etcd in height order, re-executing each one
   (``Chain.apply_block``): a block whose seal, roots or state commitment differ is refused,
-  with an ALARM log line, the ``alliance_blocks_refused`` metric and a ``rejected`` record.
-  Once a majority of the other live nodes refused the same block, it and its descendants are
-  removed, their transactions go back to the pool and their sealer is marked faulty.
+  with an ALARM log line, the ``alliance_blocks_refused`` metric and a signed ``rejected``
+  vote. Once a majority of the other sealers signed votes against the same block, it and its
+  descendants are removed, their transactions go back to the pool and their sealer is marked
+  faulty (quorum.py, votes.py).
 * A transaction sent to any node is checked against that node's state, then written to the
   etcd pool before its hash is returned: an acknowledged transaction survives any node.
 * The producer holds ``producer`` under its lease; it admits pool entries, seals a block and
@@ -16,20 +17,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import logging
 import os
 import signal
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from aiohttp import web
-from prometheus_client import Counter, Gauge, Histogram
 
 from ledger_node.block import Header, SealError, address_of
 from ledger_node.chain import AdmissionError, Chain
-from ledger_node.clients import client_of
 from ledger_node.limits import RpcLimits
 from ledger_node.network.etcd import (
     KV,
@@ -38,45 +35,34 @@ from ledger_node.network.etcd import (
     cmp_mod,
     cmp_value,
     op_delete,
-    op_delete_prefix,
     op_put,
     prefix_end,
     watch_prefix,
 )
+from ledger_node.network.forward import Forwarder
 from ledger_node.network.layout import (
     Keys,
     decode_block,
     decode_txs,
     encode_block,
-    encode_txs,
     from_json,
     height_of,
     to_json,
 )
 from ledger_node.network.lease import LeaseKeeper
+from ledger_node.network.quorum import Judge
+from ledger_node.network.votes import Ballot
 from ledger_node.permission import NotAMember
 from ledger_node.refusal import Refusal
-from ledger_node.rpc import RpcError, h, p_bytes, refused
-from ledger_node.server import Node, too_big
-from ledger_node.txcodec import TxError, intrinsic_gas
 
 log = logging.getLogger("ledger_node.network")
 IDLE_POLL_S = 0.5  # a watch on etcd wakes the loop; this is only the fallback
 PENDING_NONCE_WAIT_S = 30.0  # how long a "nonce too high" pool tx waits for its predecessor
 MAX_BLOCK_BYTES = 8 * 1024 * 1024
-# Transactions per etcd pool entry when a batch is forwarded. Smaller chunks overlap more of
-# the etcd write with checking, but every entry is one more etcd write, watch event and read:
-# on this 2-core machine 100 vs 500 made no difference measurable above the noise.
-FORWARD_CHUNK = 500
 # Fault-test failpoint: when this variable names a file, the producer that deletes it (so
 # only one, once) stops its own process with SIGSTOP after sealing a block and before
 # committing it to etcd (tests/network/test_faults.py, the compare-and-swap fence).
 FAILPOINT_SEALED = "ALLIANCE_FAILPOINT_SEALED"
-# The transactions collected by the HTTP request being answered (contextvars: requests are
-# concurrent tasks, and a batch awaits between its chunks).
-_collect: contextvars.ContextVar[list[bytes] | None] = contextvars.ContextVar(
-    "collect", default=None
-)
 
 
 @dataclass
@@ -86,41 +72,7 @@ class PoolEntry:
     since: float = field(default_factory=time.monotonic)
 
 
-class NetworkMetrics:
-    def __init__(self, node: Node) -> None:
-        r = node.metrics.registry
-        self.producer = Gauge("alliance_is_producer", "1 while this node produces", registry=r)
-        self.refused = Counter(
-            "alliance_blocks_refused", "Blocks refused on re-execution (ALARM)", registry=r
-        )
-        self.removed = Counter(
-            "alliance_blocks_removed", "Refused blocks removed from etcd by quorum", registry=r
-        )
-        self.takeovers = Counter(
-            "alliance_takeovers", "Times this node became producer", registry=r
-        )
-        self.etcd_height = Gauge(
-            "alliance_etcd_height", "Height of the last block seen in etcd", registry=r
-        )
-        self.applied = Counter("alliance_blocks_applied", "Blocks applied from etcd", registry=r)
-        self.commit = Histogram(
-            "alliance_block_commit_seconds",
-            "Producer: seal to etcd commit acknowledged",
-            registry=r,
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2),
-        )
-        self.apply = Histogram(
-            "alliance_block_apply_seconds",
-            "Re-execute, verify and store a block from etcd",
-            registry=r,
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5),
-        )
-        self.forwarded = Counter(
-            "alliance_transactions_forwarded", "Transactions written to the etcd pool", registry=r
-        )
-
-
-class ReplicaNode(Node):
+class ReplicaNode(Forwarder):
     def __init__(
         self,
         chain: Chain,
@@ -134,11 +86,9 @@ class ReplicaNode(Node):
         cut_txs: int | None = None,
         limits: RpcLimits | None = None,
     ) -> None:
-        super().__init__(chain, block_time_ms, cut_txs, limits)
-        chain.pool_in_store = False  # acknowledged transactions are durable in etcd's pool
+        super().__init__(chain, etcd, keys, node_id, follower, block_time_ms, cut_txs, limits)
         self._failpoint = os.environ.get(FAILPOINT_SEALED)  # fault tests only
-        self.etcd, self.keys, self.node_id, self.url = etcd, keys, node_id, url
-        self.follower = follower or chain.key is None
+        self.url = url
         self.sealer = address_of(chain.key) if chain.key is not None else None
         self.lease_ttl = lease_ttl
         self.keeper = LeaseKeeper(
@@ -153,100 +103,15 @@ class ReplicaNode(Node):
         self._producer_changed = True  # the producer key may have changed since last read
         self._pool: dict[bytes, PoolEntry] = {}
         self._pool_seen = 0  # etcd revision up to which the pool has been read
-        self._stamp = 0
-        self._refused: dict[int, int] = {}  # height -> mod revision already reported
-        self.alarms: list[str] = []
-        self.net = NetworkMetrics(self)
-        self.methods.table["eth_sendRawTransaction"] = self.forward_transaction
+        ballot = Ballot(keys.network, chain.genesis.chain_id, chain.genesis.sealers)
+        self.judge = Judge(etcd, keys, node_id, ballot, chain.key, self.net)
+        self.alarms = self.judge.alarms  # one list: refusals and forged marks
 
     @property
     def role(self) -> str:
         if self.follower:
             return "follower"
         return "producer" if self.producing else "replica"
-
-    # -- transactions: check locally, make durable in etcd, then acknowledge ----------------
-    def forward_transaction(self, raw: Any) -> str:
-        data = p_bytes(raw, "transaction")
-        chain = self.chain
-        try:
-            tx = chain.txcache.decode(data)
-        except TxError as exc:
-            raise refused(Refusal.INVALID, str(exc)) from None
-        if tx.chain_id != chain.genesis.chain_id:
-            raise refused(Refusal.WRONG_CHAIN, f"wrong chain id {tx.chain_id}")
-        if not chain.permissions.admits(chain.engine, tx.sender):
-            message = f"sender 0x{tx.sender.hex()} is not an alliance member"
-            raise refused(Refusal.NOT_MEMBER, message)
-        if tx.nonce < chain.nonce_of(tx.sender):
-            message = f"nonce too low: next nonce {chain.nonce_of(tx.sender)}"
-            raise refused(Refusal.NONCE_TOO_LOW, message)
-        if tx.gas < intrinsic_gas(tx) or tx.gas > chain.genesis.block_gas_limit:
-            raise refused(Refusal.GAS_LIMIT, "gas outside intrinsic gas .. block gas limit")
-        if self.follower:
-            message = "read-only follower: send transactions to a member's node"
-            raise refused(Refusal.READ_ONLY, message)
-        collect = _collect.get()
-        if collect is None:
-            raise RpcError(-32603, "transactions are accepted over HTTP only")
-        collect.append(data)
-        chain.txcache.remember(tx)  # admitted here if producing, else verified in a block
-        return h(tx.hash)
-
-    async def handle(self, request: web.Request) -> web.Response:
-        client = client_of(request)
-        doc, error = self.parse(await request.read(), client)
-        if error is not None:
-            return web.json_response(error)
-        refusal = too_big(doc, self.limits)
-        if refusal is not None:
-            return web.json_response(refusal)
-        batch = isinstance(doc, list)
-        reqs: list[Any] = doc if batch else [doc]
-        # A batch's transactions go to etcd's pool in chunks, in order: each chunk's write
-        # is under way while the next chunk is checked. The response, with every hash, is
-        # sent only once all of them are durable (a failed chunk fails its requests). The
-        # calls run in the node's call queue (calls.py), a chunk per job.
-        outs: list[dict[str, Any]] = []
-        puts: list[tuple[asyncio.Task[None], list[int]]] = []
-        previous: asyncio.Task[None] | None = None
-        for start in range(0, len(reqs), FORWARD_CHUNK):
-            chunk = reqs[start : start + FORWARD_CHUNK]
-            collected: list[bytes] = []
-            token = _collect.set(collected)  # the queue runs the job in this context
-            try:
-                replies = await self.calls.run(chunk, client)
-            finally:
-                _collect.reset(token)
-            sent = [_sent(q, r) for q, r in zip(chunk, replies, strict=True)]
-            members = [start + i for i, ok in enumerate(sent) if ok]
-            outs += replies
-            if collected:
-                previous = asyncio.create_task(self._make_durable(collected, previous))
-                puts.append((previous, members))
-        for task, idxs in puts:
-            try:
-                await task
-            except Exception as exc:  # not durable anywhere: the senders must not see a hash
-                if not isinstance(exc, OSError):
-                    log.exception("%s: making transactions durable failed", self.node_id)
-                for k in idxs:
-                    outs[k].pop("result", None)
-                    outs[k]["error"] = {"code": -32000, "message": f"ordering unavailable: {exc}"}
-        return self.encode(outs if batch else outs[0], client)
-
-    async def _make_durable(self, raws: list[bytes], previous: asyncio.Task[None] | None) -> None:
-        if previous is not None:
-            await previous  # after the batch's earlier chunk, and only if that one landed
-        self._stamp = max(time.time_ns(), self._stamp + 1)
-        await self.etcd.txn(
-            [],
-            [
-                op_put(self.keys.pool_entry(self._stamp, self.node_id), encode_txs(raws)),
-                op_put(self.keys.tick_pool, self.node_id.encode()),
-            ],
-        )
-        self.net.forwarded.inc(len(raws))
 
     # -- the loop ---------------------------------------------------------------------------
     def _on_etcd_change(self, keys: list[bytes]) -> None:
@@ -387,7 +252,7 @@ class ReplicaNode(Node):
                 await self._release(current)
             return
         self._producer_changed = True  # none yet: keep trying until this node or another wins
-        if await self.etcd.get(self.keys.faulty(self.sealer)) is not None:
+        if await self.judge.is_faulty(self.sealer):
             return
         if await self._follow():
             return  # not caught up yet
@@ -472,78 +337,8 @@ class ReplicaNode(Node):
             log.exception("could not notify subscribers")
 
     async def _refuse(self, height: int, kv: KV, exc: Exception) -> None:
-        try:
-            header, raws = decode_block(kv.value)
-            sealer = header.coinbase
-            block_hash = header.hash.hex()
-        except ValueError:
-            sealer, block_hash, raws = b"", "", []
-        if self._refused.get(height) != kv.mod_revision:
-            self._refused[height] = kv.mod_revision
-            msg = f"ALARM: refusing block {height} sealed by 0x{sealer.hex()}: {exc}"
-            log.error("%s: %s", self.node_id, msg)
-            self.alarms.append(msg)
-            self.net.refused.inc()
-            vote = {
-                "voter": "0x" + self.sealer.hex() if self.sealer else None,
-                "rev": kv.mod_revision,
-                "hash": block_hash,
-                "sealer": "0x" + sealer.hex(),
-                "reason": str(exc),
-            }
-            await self.etcd.put(self.keys.rejected(height, self.node_id), to_json(vote))
-        await self._remove_if_quorum(height, kv, sealer, raws)
+        await self.judge.refuse(height, kv, exc)
         await asyncio.sleep(0.2)
-
-    async def _remove_if_quorum(
-        self, height: int, kv: KV, sealer: bytes, raws: list[bytes]
-    ) -> None:
-        votes, _ = await self.etcd.range(
-            self.keys.rejected(height), prefix_end(self.keys.rejected(height))
-        )
-        # Only the other sealers vote (a static set from genesis): a minority of members,
-        # or followers, cannot remove a block. Followers still refuse it and raise alarms.
-        voters = {"0x" + a.hex() for a in self.chain.genesis.sealers if a != sealer}
-        agree = len(
-            {
-                v["voter"]
-                for v in (from_json(kv_.value) for kv_ in votes)
-                if v.get("rev") == kv.mod_revision and v.get("voter") in voters
-            }
-        )
-        if not voters or agree < len(voters) // 2 + 1:
-            return
-        later, _ = await self.etcd.range(self.keys.block(height), prefix_end(self.keys.blocks))
-        compare = [cmp_mod(b.key, b.mod_revision) for b in later]
-        ops: list[dict[str, Any]] = [op_delete(b.key) for b in later]
-        for b in later:  # their transactions were acknowledged: back into the pool
-            try:
-                _, txs = decode_block(b.value)
-            except ValueError:
-                continue
-            if txs:
-                self._stamp = max(time.time_ns(), self._stamp + 1)
-                ops.append(
-                    op_put(
-                        self.keys.pool_entry(self._stamp, f"requeued-{height_of(b.key)}"),
-                        encode_txs(txs),
-                    )
-                )
-        why = {"height": height, "by": self.node_id, "votes": agree, "voters": len(voters)}
-        ops.append(op_put(self.keys.faulty(sealer), to_json(why)))
-        ops.append(op_put(self.keys.tick_block, str(height).encode()))
-        ops.append(op_put(self.keys.tick_pool, b"requeued"))
-        ops.append(op_delete_prefix(self.keys.rejected(height)))
-        producer = await self.etcd.get(self.keys.producer)
-        if producer is not None and from_json(producer.value).get("sealer") == "0x" + sealer.hex():
-            compare.append(cmp_mod(producer.key, producer.mod_revision))
-            ops.append(op_delete(producer.key))
-        if await self.etcd.txn(compare, ops):
-            self.net.removed.inc(len(later))
-            log.error(
-                "%s: ALARM: removed blocks %d..%d sealed by faulty 0x%s (%d of %d nodes refused)",
-                self.node_id, height, height + len(later) - 1, sealer.hex(), agree, len(voters),
-            )  # fmt: skip
 
     # -- producing ----------------------------------------------------------------------------
     async def _admit_from_pool(self) -> None:
@@ -605,15 +400,22 @@ class ReplicaNode(Node):
     async def _seal_and_commit(self) -> bool:
         chain = self.chain
         started = time.perf_counter()
+        # Membership at the state this block builds on: admission was only a first filter.
+        dropped = {t.hash for t in chain.drop_non_members()}
+        if dropped:
+            log.warning(
+                "%s: dropped %d pool transactions: their senders are no longer members",
+                self.node_id, len(dropped),
+            )  # fmt: skip
         proposal = chain.propose_block()
-        if proposal is None:
-            return False
-        included = {t.hash for t in proposal.txs}
+        included = dropped | {t.hash for t in proposal.txs} if proposal else dropped
         done = []
         for key, entry in self._pool.items():
             entry.pending -= included
             if not entry.pending and not entry.waiting:
                 done.append(key)
+        if proposal is None:
+            return False  # spent entries leave etcd with the next block
         number = proposal.header.number
         blob = encode_block(proposal.header, [t.raw for t in proposal.txs])
         if self._failpoint:
@@ -662,12 +464,3 @@ class ReplicaNode(Node):
         self.metrics.pool.set(len(chain.pool))
         await self._notify(proposal.header)
         return True
-
-
-def _sent(req: Any, reply: dict[str, Any]) -> bool:
-    """Whether this call handed a transaction to the batch's etcd write."""
-    return (
-        isinstance(req, dict)
-        and req.get("method") == "eth_sendRawTransaction"
-        and "result" in reply
-    )

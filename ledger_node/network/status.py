@@ -8,10 +8,12 @@ from typing import Any
 
 import httpx
 
+from ledger_node.genesis import Genesis
 from ledger_node.jsonrpc import ChainUnavailable, JsonRpc, RpcError
 from ledger_node.network.etcd import Etcd, last_key, prefix_end
 from ledger_node.network.layout import Keys, from_json, height_of
 from ledger_node.network.supervisor import LocalNetwork
+from ledger_node.network.votes import Ballot
 
 
 async def _gather(net: LocalNetwork) -> dict[str, Any]:
@@ -44,7 +46,16 @@ async def _gather(net: LocalNetwork) -> dict[str, Any]:
         token = from_json(producer.value) if producer else {}
         out["producer"] = token.get("id")
         out["producer_sealer"] = token.get("sealer")
-        out["faulty"] = [k.key.rsplit(b"/", 1)[1].decode() for k in faulty]
+        # Only marks that prove themselves (signed votes, votes.py) name a faulty sealer.
+        ballot = _ballot(net)
+        out["faulty"], out["forged_marks"] = [], []
+        for mark in faulty:
+            name = mark.key.rsplit(b"/", 1)[1].decode()
+            try:
+                proved = ballot.mark_holds(mark.value, bytes.fromhex(name.removeprefix("0x")))
+            except ValueError:
+                proved = False
+            out["faulty" if proved else "forged_marks"].append(name)
         out["pool_entries"] = len(pool)
         reported = {from_json(n.value)["id"]: from_json(n.value) for n in live}
         heights = await asyncio.gather(*(asyncio.to_thread(_height, n.url) for n in net.nodes))
@@ -61,6 +72,11 @@ async def _gather(net: LocalNetwork) -> dict[str, Any]:
     finally:
         await etcd.close()
     return out
+
+
+def _ballot(net: LocalNetwork) -> Ballot:
+    genesis = Genesis.from_json((net.root / "genesis.json").read_text())
+    return Ballot(net.name, genesis.chain_id, genesis.sealers)
 
 
 def _height(url: str) -> int | None:
@@ -90,6 +106,8 @@ def format_status(st: dict[str, Any]) -> str:
         f"height {st['height']}  producer {st['producer'] or '(none)'}  "
         f"pool entries {st['pool_entries']}  faulty {', '.join(st['faulty']) or '-'}"
     )
+    if st.get("forged_marks"):
+        lines.append(f"ignored faulty marks (no valid votes): {', '.join(st['forged_marks'])}")
     lines.append(f"{'node':<12}{'role':<10}{'state':<7}{'height':>8}{'lag':>6}  url")
     for n in st["nodes"]:
         lines.append(

@@ -23,7 +23,7 @@ from typing import Any
 from coincurve import PrivateKey
 
 from ledger_node.block import address_of
-from ledger_node.chain import DB_FILE, init_data_dir
+from ledger_node.datadir import DB_FILE, init_data_dir
 from ledger_node.jsonrpc import ChainUnavailable, JsonRpc, RpcError
 from ledger_node.network.procs import (
     EtcdCluster,

@@ -44,7 +44,7 @@ class BlobResult:
 def verify_chain(data_dir: Path) -> ChainResult:
     """Re-execute the node's chain from genesis; ``SealError`` (a ValueError) at the first
     broken seal, hash link or state commitment."""
-    from ledger_node.chain import DB_FILE
+    from ledger_node.datadir import DB_FILE
     from ledger_node.store import Store
     from ledger_node.verify import verify_store
 

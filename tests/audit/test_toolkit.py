@@ -53,7 +53,7 @@ def justify_later(member: SharingClient, access_id: int) -> None:
 def effective_genesis(data_dir: Path, out: Path) -> Path:
     """The genesis the node runs (``node init`` adds its key as the sealer when the file
     names none): what an auditor is given along with the RPC address."""
-    from ledger_node.chain import DB_FILE
+    from ledger_node.datadir import DB_FILE
     from ledger_node.store import Store
 
     store = Store(data_dir / DB_FILE)
@@ -292,7 +292,7 @@ def tampered_copy(node_dir: Path, out: Path) -> int:
     """A consistent copy of the node's chain database with the last transaction of the
     newest block that has any deleted (the node keeps running on the original); that
     block's number."""
-    from ledger_node.chain import DB_FILE
+    from ledger_node.datadir import DB_FILE
 
     out.mkdir()
     src, dst = sqlite3.connect(node_dir / DB_FILE), sqlite3.connect(out / DB_FILE)

@@ -12,7 +12,8 @@ from eth_account import Account
 from eth_utils.abi import function_signature_to_4byte_selector
 from eth_utils.address import to_checksum_address
 
-from ledger_node.chain import Chain, init_data_dir
+from ledger_node.chain import Chain
+from ledger_node.datadir import init_data_dir
 from tests.support.ledger import DEV_CHAIN_ID, DEV_KEYS
 
 PROBE = json.loads((Path(__file__).parent / "contracts" / "Probe.json").read_text())

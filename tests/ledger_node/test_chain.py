@@ -225,3 +225,35 @@ def test_get_logs_null_topic_positions_match_anything(tmp_path: Path) -> None:
     assert query([None, "0x" + bytes(12).hex() + a1.hex(), None]) == [(a1, 5), (a1, 5)]
     assert query([sig, None, n(7)]) == []
     assert query([sig, None, None, n(5)]) == []  # Bumped has no fourth topic
+
+
+def _tipped(key: str, nonce: int, tip: int) -> bytes:
+    tx = {"nonce": nonce, "gas": 21_000, "to": "0x" + "11" * 20, "value": 0, "data": b""}
+    tx.update(chainId=7171, type=2, maxFeePerGas=tip, maxPriorityFeePerGas=tip)
+    raw: bytes = Account.sign_transaction(tx, key).raw_transaction
+    return raw
+
+
+def test_free_gas_charges_nothing_and_can_be_turned_off(tmp_path: Path) -> None:
+    """Default: a tip is accepted from a member with no balance and nothing is charged.
+    With "freeGas": false the price is charged, so the same transaction needs a balance."""
+    free = make_chain(tmp_path / "free")
+    h = free.submit(_tipped(K0, 0, 10**9))
+    header = free.produce_block(now=1_700_000_001)
+    assert header is not None and (row := free.store.tx(h)) is not None and row.status == 1
+    assert free.engine.account(A0).balance == 0
+    assert free.engine.account(header.coinbase).balance == 0
+
+    rich = {"0x" + A0.hex(): {"balance": hex(10**18)}}
+    paid = make_chain(tmp_path / "paid", freeGas=False, alloc=rich)
+    with pytest.raises(AdmissionError, match="insufficient funds") as refused:
+        paid.submit(_tipped(K1, 0, 1))  # K1 holds nothing: cast's 1-wei default tip fails
+    assert refused.value.reason.value == "insufficient-funds"
+    paid.submit(_tipped(K0, 0, 10**9))
+    header = paid.produce_block(now=1_700_000_001)
+    assert header is not None
+    assert paid.engine.account(A0).balance == 10**18 - 21_000 * 10**9
+    assert paid.engine.account(header.coinbase).balance == 21_000 * 10**9
+
+    with pytest.raises(ValueError, match="freeGas must be true or false"):
+        make_chain(tmp_path / "bad", freeGas="yes")

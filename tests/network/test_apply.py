@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from eth_account import Account
 
 from ledger_node.block import Header, SealError
 from ledger_node.chain import Chain
+from ledger_node.clock import Clock
 from ledger_node.network.layout import decode_block, encode_block
 from ledger_node.verify import verify_store
 from tests.ledger_node.helpers import SEALER_KEY, bump_data, deploy_probe, make_chain, sign
@@ -139,3 +141,70 @@ def test_in_memory_pool_keeps_the_store_pool_empty(tmp_path: Path) -> None:
     assert len(a.store.block_txs(header.number)) == 4
     a.submit(sign(K0, a.next_nonce(addr(K0)), "0x" + probe.hex(), bump_data(9)))
     assert a.store.pool_all() == [] and len(a.pool) == 1
+
+
+def test_replica_refuses_blocks_from_the_future_and_from_before_their_parent(
+    tmp_path: Path,
+) -> None:
+    a = make_chain(tmp_path / "a")
+    b = make_chain(tmp_path / "b")
+    probe = deploy_probe(a, K0)
+    copy_block(a, b, 1)
+    header, raws = produce(a, probe, 1_700_000_100)
+    b.apply_block(header, raws)
+    same, raws = produce(a, probe, 1_700_000_100)  # equal to its parent's: allowed
+    b.apply_block(same, raws)
+    header, raws = produce(a, probe, 1_700_000_200)
+    early = replace(header, timestamp=1_700_000_099).sealed(SEALER_KEY)
+    with pytest.raises(SealError, match="before its parent"):
+        b.apply_block(early, raws)
+    b.apply_block(header, raws)
+
+    now = int(time.time())
+    future, raws = produce(a, probe, now + 3600)  # a sealer whose clock is an hour ahead
+    with pytest.raises(SealError, match=r"3\d{3} s ahead of this node's clock \(at most 15 s"):
+        b.apply_block(future, raws)
+    assert b.head.number == 4 and b.head.hash == header.hash
+    near, raws_near = produce(a, probe, now + 5)  # within the tolerance
+    assert near.timestamp == now + 3600  # the producer never goes back below its parent
+    # a node whose own clock is (wrongly) as far ahead takes both; the tolerance is a setting
+    b.clock = Clock(offset_s=3600)
+    b.apply_block(future, raws)
+    b.apply_block(near, raws_near)
+    assert b.head.hash == a.head.hash
+    strict = make_chain(tmp_path / "strict")
+    strict.clock = Clock(max_ahead_s=1)
+    copy_block(a, strict, 1)
+    for n in (2, 3, 4):
+        copy_block(a, strict, n)
+    with pytest.raises(SealError, match="at most 1 s"):
+        copy_block(a, strict, 5)
+
+
+def test_producer_drops_a_sender_removed_since_admission(tmp_path: Path) -> None:
+    """Admission is a first filter: the block after a member's removal carries none of its
+    transactions, so replicas (membership at the parent state) accept every block."""
+    from eth_abi.abi import encode
+    from eth_utils.abi import function_signature_to_4byte_selector
+
+    from ledger_node.txcodec import create_address
+    from tests.ledger_node.helpers import MINI_REGISTRY
+
+    registry = "0x" + create_address(addr(K0), 0).hex()
+    a = make_chain(tmp_path / "a", allianceRegistry=registry, maxBlockTxs=1)
+    b = make_chain(tmp_path / "b", allianceRegistry=registry, maxBlockTxs=1)
+    init = bytes.fromhex(MINI_REGISTRY["bytecode"][2:])
+    a.submit(sign(K0, 0, None, init + encode(["address[]"], [[addr(K0), addr(K1)]])))
+    a.produce_block(now=1_700_000_001)
+    copy_block(a, b, 1)
+    remove = function_signature_to_4byte_selector("setMember(address,bool)")
+    a.submit(sign(K0, 1, registry, remove + encode(["address", "bool"], [addr(K1), False])))
+    late = a.submit(sign(K1, 0, "0x" + "11" * 20, b""))  # admitted: K1 is still a member
+    a.produce_block(now=1_700_000_002)  # the removal
+    copy_block(a, b, 2)
+    assert a.produce_block(now=1_700_000_003) is None  # nothing left to include
+    assert not a.pool and a.next_nonce(addr(K1)) == 0 and a.store.tx(late) is None
+    a.submit(sign(K0, 2, "0x" + "11" * 20, b""))
+    a.produce_block(now=1_700_000_004)
+    copy_block(a, b, 3)
+    assert b.head.hash == a.head.hash

@@ -15,7 +15,7 @@ import pytest
 from eth_account import Account
 
 from ledger_node.block import Header
-from ledger_node.chain import DB_FILE
+from ledger_node.datadir import DB_FILE
 from ledger_node.store import Store
 from tests.ledger_node.helpers import sign
 from tests.support.etcd import requires_etcd

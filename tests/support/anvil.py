@@ -26,18 +26,23 @@ REPO = Path(__file__).resolve().parents[2]
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
 
 
-def anvil_binary() -> str | None:
-    """The anvil executable: $ANVIL, the npm package's native binary, or anvil on PATH."""
+def foundry_binary(name: str) -> str | None:
+    """A Foundry executable (anvil, cast): $ANVIL/$CAST, the npm package's native binary
+    (installed by `make setup`), or the name on PATH."""
     candidates = [
-        os.environ.get("ANVIL", ""),
-        str(REPO / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"),
-        str(REPO / "node_modules/.bin/anvil"),
-        shutil.which("anvil") or "",
+        os.environ.get(name.upper(), ""),
+        str(REPO / f"node_modules/@foundry-rs/{name}-linux-amd64/bin/{name}"),
+        str(REPO / f"node_modules/.bin/{name}"),
+        shutil.which(name) or "",
     ]
     for candidate in candidates:
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     return None
+
+
+def anvil_binary() -> str | None:
+    return foundry_binary("anvil")
 
 
 @dataclass(frozen=True)

@@ -170,11 +170,18 @@ def wait_for(what: str, fn: Callable[[], T | None], timeout: float, every: float
 
 @contextmanager
 def local_network(
-    members: int = 3, regulator: bool = True, root: Path | None = None, **genesis: Any
+    members: int = 3,
+    regulator: bool = True,
+    root: Path | None = None,
+    genesis_doc: dict[str, Any] | None = None,
+    **genesis: Any,
 ) -> Iterator[TestNetwork]:
+    """``genesis_doc`` and keywords are genesis fields (the doc for names such as
+    ``members``, which the keywords cannot carry)."""
+    doc = {**(genesis_doc or {}), **genesis}
     with tempfile.TemporaryDirectory(prefix="alliance-net-") as tmp:
         base = root or Path(tmp)
-        net = LocalNetwork.create(base / "net", members, regulator, 3, genesis or None)
+        net = LocalNetwork.create(base / "net", members, regulator, 3, doc or None)
         tn = TestNetwork(net)
         try:
             net.start_etcd()
