@@ -44,7 +44,10 @@ def plant(
     (some twice: only the first acceptance counts), some rejected; reads on every basis,
     break-glass ones justified or not."""
     rnd = random.Random(seed)
-    at = lambda: rnd.randrange(start, end)  # noqa: E731
+
+    def at() -> int:
+        return rnd.randrange(start, end)
+
     patients = [f"0x{0xAA00 + i:040x}" for i in range(50)]
     recs = []
     for i in range(1, records_n + 1):
