@@ -75,9 +75,12 @@ function perMonth(months, rows, value) {
 
 function chart(id, title, series) {
   $(`sup-chart-${id}`).replaceChildren(groupedBars({
-    id: `sup-${id}`, title, days: last.months, series, xLabel: (m) => m, empty: t("chart.none"),
+    id: `sup-${id}`, title, days: last.months, series, xLabel: monthLabel, empty: t("chart.none"),
   }));
 }
+
+// The year on the first month and on each January, the month alone otherwise (room for 12+).
+const monthLabel = (m) => (m === last.months[0] || m.endsWith("-01") ? m : m.slice(5));
 
 const tierName = (tier) => label("tier", tier ?? "none");
 
