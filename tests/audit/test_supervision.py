@@ -179,39 +179,47 @@ def _access(i: int, reader: str, basis: Basis, ts: int, justified: bool = False)
     }  # fmt: skip
 
 
-@pytest.fixture()
-def known(tmp_path: Path) -> IndexDB:
+def plant_known(
+    db: IndexDB, h1: str, pj: str, qy: str, feb: int = FEB, mar: int = MAR, first_id: int = 1
+) -> None:
     """February: QY refers four patients up to H1, accepted after 1, 2, 3 and 10 hours; PJ
     one up to H1, never accepted; H1 two down (to PJ after 5 hours, to QY accepted twice:
     the first, after 4 hours, counts). March: one down from H1 to QY. Reads: H1 two on
-    consent and one on referral, PJ one custodian and two break-glass (one justified)."""
-    db = IndexDB(f"sqlite:///{tmp_path / 'known.sqlite3'}")
-    refs = [_referral(i + 1, QY, H1, Direction.UP, FEB) for i in range(4)]
+    consent and one on referral, PJ one custodian and two break-glass (one justified). Ids
+    from ``first_id`` (rows planted beside a chain's own)."""
+    n = first_id - 1
+    refs = [_referral(n + i + 1, qy, h1, Direction.UP, feb) for i in range(4)]
     refs += [
-        _referral(5, PJ, H1, Direction.UP, FEB),
-        _referral(6, H1, PJ, Direction.DOWN, FEB),
-        _referral(7, H1, QY, Direction.DOWN, FEB),
-        _referral(8, H1, QY, Direction.DOWN, MAR),
+        _referral(n + 5, pj, h1, Direction.UP, feb),
+        _referral(n + 6, h1, pj, Direction.DOWN, feb),
+        _referral(n + 7, h1, qy, Direction.DOWN, feb),
+        _referral(n + 8, h1, qy, Direction.DOWN, mar),
     ]
     accepted = ReferralStatus.ACCEPTED
-    changes = [_change(i + 1, accepted, FEB + h * HOUR) for i, h in enumerate((1, 2, 3, 10))]
+    changes = [_change(n + i + 1, accepted, feb + h * HOUR) for i, h in enumerate((1, 2, 3, 10))]
     changes += [
-        _change(6, accepted, FEB + 5 * HOUR),
-        _change(7, accepted, FEB + 4 * HOUR),
-        _change(7, accepted, FEB + 9 * HOUR),
-        _change(5, ReferralStatus.REJECTED, FEB + HOUR),
+        _change(n + 6, accepted, feb + 5 * HOUR),
+        _change(n + 7, accepted, feb + 4 * HOUR),
+        _change(n + 7, accepted, feb + 9 * HOUR),
+        _change(n + 5, ReferralStatus.REJECTED, feb + HOUR),
     ]
     reads = [
-        _access(1, H1, Basis.CONSENT, FEB),
-        _access(2, H1, Basis.CONSENT, FEB + 1),
-        _access(3, H1, Basis.REFERRAL, FEB + 2),
-        _access(4, PJ, Basis.CUSTODIAN, FEB),
-        _access(5, PJ, Basis.BREAK_GLASS, FEB, justified=True),
-        _access(6, PJ, Basis.BREAK_GLASS, MAR),
+        _access(n + 1, h1, Basis.CONSENT, feb),
+        _access(n + 2, h1, Basis.CONSENT, feb + 1),
+        _access(n + 3, h1, Basis.REFERRAL, feb + 2),
+        _access(n + 4, pj, Basis.CUSTODIAN, feb),
+        _access(n + 5, pj, Basis.BREAK_GLASS, feb, justified=True),
+        _access(n + 6, pj, Basis.BREAK_GLASS, mar),
     ]
     _insert(db, referrals, refs)
     _insert(db, referral_changes, changes)
     _insert(db, accesses, reads)
+
+
+@pytest.fixture()
+def known(tmp_path: Path) -> IndexDB:
+    db = IndexDB(f"sqlite:///{tmp_path / 'known.sqlite3'}")
+    plant_known(db, H1, PJ, QY)
     return db
 
 

@@ -10,12 +10,13 @@ ledger node and store, over a planted history made through the SDK (all this mon
 
 So: up 3, down 1 (25 % down), flows township->tertiary 2, county->tertiary 1,
 tertiary->township 1. Times to acceptance come from the blocks (seconds here): the page shows
-what the index holds, computed again in Python (the percentiles on known times are checked in
-``tests/audit/test_supervision.py``). Thresholds raise alerts; the CSV holds the figures; the
+what the index holds, computed again in Python; known hours come from rows planted in the
+index for a past month (the last test). Thresholds raise alerts; the CSV holds the figures; the
 language switch is remembered across a reload; the other sections follow it too."""
 
 from __future__ import annotations
 
+import calendar
 import csv
 import io
 import time
@@ -28,7 +29,7 @@ from playwright.sync_api import ViewportSize
 
 from sharing_api.audit import supervision
 from sharing_api.sdk import SharingClient
-from tests.audit.test_supervision import reference
+from tests.audit.test_supervision import plant_known, reference
 from tests.support.api import running_api, running_ledger_alliance
 from tests.support.browser import chromium, ensure_web_built, screenshot
 from tests.web.console_page import ConsolePage
@@ -263,4 +264,59 @@ def test_dashboard_in_english_and_chinese(world: dict[str, Any]) -> None:
         assert page.text_content("#supervision h2") == "Supervision"
         console.set_thresholds()  # cleared
         assert console.sup_table("sup-alerts") == []
+    assert errors == []
+
+
+def test_known_times_to_acceptance(world: dict[str, Any]) -> None:
+    """Block times are the clock's, so a chain made in a test accepts within seconds. Rows
+    planted straight into the API's index for February and March 2025 (ids far past the
+    chain's; last in this module, as they add to the timeline) give known hours: h1 accepted
+    after 1, 2, 3 and 10 hours (median 2, p90 10), the county hospital after 5, the clinic
+    after 4 (its second acceptance, 9 hours, does not count)."""
+    h1, h3, clinic = world["h1"], world["h3"], world["clinic"]
+    feb = calendar.timegm((2025, 2, 3, 8, 0, 0))
+    mar = calendar.timegm((2025, 3, 10, 8, 0, 0))
+    plant_known(world["api"].services.index, h1, h3, clinic, feb, mar, first_id=1_000_001)
+    errors: list[str] = []
+    with chromium() as browser:
+        page = browser.new_page(viewport=LAPTOP)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        console = ConsolePage(page, world["url"])
+        console.open()
+        console.sign_in(world["regulator_key"])
+        console.supervision("2025-02", "2025-03")
+        hours = {
+            r["member"]: (r["Accepted"], r["Median (h)"], r["p90 (h)"])
+            for r in console.sup_table("sup-acceptance")
+        }
+        assert hours == {h1: ("4", "2", "10"), h3: ("1", "5", "5"), clinic: ("1", "4", "4")}
+        bars = console.sup_bars("acceptance")
+        assert bars == {
+            ("up-median", "2025-02"): 2,
+            ("up-p90", "2025-02"): 10,
+            ("down-median", "2025-02"): 4,
+            ("down-p90", "2025-02"): 5,
+        }
+        assert console.sup_bars("referrals") == {
+            ("up", "2025-02"): 5,
+            ("down", "2025-02"): 2,
+            ("down", "2025-03"): 1,
+        }
+        console.set_thresholds(median="4.5")
+        alerts = console.sup_table("sup-alerts")
+        assert [(a["rule"], a["month"], a["member"]) for a in alerts] == [
+            ("acceptance-median", "2025-02", h3)
+        ]
+        assert alerts[0]["Alert"] == "median time to acceptance 5 h (threshold 4.5 h)"
+        assert console.switch_language() == "zh-CN"
+        hours_zh = {
+            r["member"]: (r["中位数（小时）"], r["P90（小时）"])
+            for r in console.sup_table("sup-acceptance")
+        }
+        assert hours_zh[h1] == ("2", "10")
+        alert = console.sup_table("sup-alerts")[0]
+        assert alert["预警"] == "接收用时中位数 5 小时（阈值 4.5 小时）"
+        assert alert["成员"] == H3
+        console.set_thresholds()
+        assert console.switch_language() == "en"
     assert errors == []
