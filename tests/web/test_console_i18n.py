@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from sharing_api.api.core.security import Kind
 from sharing_api.audit.supervision import TIER_LABELS
 from sharing_api.chain import Basis, Purpose, Role
 from sharing_api.chain.scopes import Review
@@ -60,5 +61,6 @@ def test_every_label_the_api_sends_has_a_text() -> None:
         + [f"tier.{t}" for t in TIER_LABELS.values()]
         + [f"rule.{r}" for r in RULES]
         + [f"alert.{a}" for a in ALERTS]
+        + [f"kind.{k.value}" for k in Kind if k != Kind.REGULATOR]
     )
     assert [k for k in wanted if k not in en] == []

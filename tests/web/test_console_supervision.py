@@ -283,6 +283,16 @@ def test_known_times_to_acceptance(world: dict[str, Any]) -> None:
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         console = ConsolePage(page, world["url"])
         console.open()
+        # Errors the console itself makes follow the language too.
+        assert console.switch_language() == "zh-CN"
+        stranger = "0x" + bytes(Account.create().key).hex()
+        assert console.try_sign_in(stranger) == "此密钥的登录身份是患者，不是监管机构"
+        page.fill("#key", "")
+        page.click("#signin-btn")
+        page.wait_for_function(
+            "() => document.getElementById('signin-error').textContent.startsWith('请粘贴')"
+        )
+        assert console.switch_language() == "en"
         console.sign_in(world["regulator_key"])
         console.supervision("2025-02", "2025-03")
         hours = {

@@ -363,7 +363,7 @@ function wire() {
       $("keystore-pass").value = "";
       if (session.kind !== "regulator") {
         setToken(null);
-        throw new Error(t("error.not-regulator", { kind: session.kind }));
+        throw new Error(t("error.not-regulator", { kind: label("kind", session.kind) }));
       }
       showConsole(session.subject);
       await refreshAll();
