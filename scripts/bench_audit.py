@@ -4,6 +4,11 @@ JSON-RPC (``--rpc --genesis``), and the console's RPC link-and-seal check, on th
 ledger node carrying N signed transactions (plain transfers between members, sent 50 at a
 time so that blocks hold a few dozen each, as an alliance's blocks do).
 
+Also ``dashboard/100k``: the supervision dashboard's monthly figures (twelve months, every
+member) over an index of 100,000 accesses, 10,000 referrals and 20,000 records planted
+straight into a SQLite index DB (no chain). Consultations are not in the index yet; their
+rows join this case once the consultation lifecycle's tables exist.
+
     python scripts/bench.py audit [--quick]
 """
 
@@ -21,13 +26,16 @@ from coincurve import PrivateKey
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_ledger import NODE_CHAIN_ID, Rpc, address_of, send_all, sign_tx, start_node
-from benchlib import Reporter, progress
+from benchlib import Reporter, median_ms, progress
 
 from ledger_node.datadir import DB_FILE
 from ledger_node.store import Store
 from ledger_node.txcodec import keccak
+from sharing_api.audit import supervision
 from sharing_api.audit.rpc_verify import http_request, verify_links_rpc, verify_rpc
 from sharing_api.audit.verify import verify_chain
+from sharing_api.index.db import IndexDB
+from tests.support.index_rows import member_addresses, plant
 
 PER_BLOCK = 50
 
@@ -41,7 +49,36 @@ def timed(fn: object, repeat: int) -> tuple[float, object]:
     return statistics.median(samples), out
 
 
+def dashboard(reporter: Reporter, quick: bool) -> None:
+    """The supervision figures for a year over 100k accesses and 10k referrals."""
+    accesses_n, referrals_n = (10_000, 1_000) if quick else (100_000, 10_000)
+    months = supervision.Months.between("2026-01", "2026-12")
+    members = member_addresses(10)
+    shape: list[int | None] = [3, 2, 2, 1, 1, 1, 1, 1, 1, None]  # tertiary .. regulator
+    tiers = dict(zip(members, shape, strict=True))
+    with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as tmp:
+        db = IndexDB(f"sqlite:///{Path(tmp) / 'index.sqlite3'}")
+        try:
+            progress(f"planting {accesses_n} accesses and {referrals_n} referrals")
+            plant(
+                db,
+                members=members,
+                accesses_n=accesses_n,
+                referrals_n=referrals_n,
+                records_n=accesses_n // 5,
+                start=months.starts[0],
+                end=months.starts[-1],
+            )
+            progress("timing the dashboard's monthly figures")
+            ms = median_ms(lambda: supervision.figures(db, months, tiers), 3 if quick else 7)
+        finally:
+            db.close()
+    case = "dashboard/10k" if quick else "dashboard/100k"
+    reporter.emit(case, "monthly figures (12 months, sqlite)", ms, "ms", target_ms=500)
+
+
 def run(reporter: Reporter, args: argparse.Namespace) -> None:
+    dashboard(reporter, args.quick)
     n = 500 if args.quick else 5000
     repeat = 1 if args.quick else 3
     members = [PrivateKey(keccak(f"bench-audit-{i}".encode())) for i in range(4)]

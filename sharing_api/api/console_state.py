@@ -1,7 +1,8 @@
 """What the regulator console keeps between requests: the last verification result (in the
 index database, ``sharing_api.index.console_results``, so it survives a restart), how far
 the chain's hash links have been checked (in memory: after a restart a re-run checks from
-genesis again), and a cache of block times. One per app, in its ``Services``; a lock keeps one
+genesis again), a cache of block times, and the supervision dashboard's thresholds (in
+the index database too). One per app, in its ``Services``; a lock keeps one
 verification at a time.
 """
 
@@ -18,6 +19,7 @@ from sharing_api.audit.rpc_verify import verify_links_rpc
 from sharing_api.audit.verify import verify_blobs
 from sharing_api.chain.errors import ChainUnavailable, RpcError
 from sharing_api.index.console_results import VerificationStore
+from sharing_api.index.supervision_thresholds import ThresholdStore
 
 if TYPE_CHECKING:
     from sharing_api.api.services import Services
@@ -38,6 +40,7 @@ class Verification:
 @dataclass
 class ConsoleState:
     store: VerificationStore  # the last result, in the index database
+    thresholds: ThresholdStore  # the supervision thresholds the regulator set here
     lock: threading.Lock = field(default_factory=threading.Lock)
     next_block: int = 0  # first block whose link and seal are not yet checked
     parent_hash: str | None = None

@@ -31,6 +31,7 @@ from sharing_api.api.routes import (
     referral_proposals,
     referrals,
     staff_reveal,
+    supervision,
 )
 from sharing_api.api.services import Services
 from sharing_api.web.mount import mount_web
@@ -81,6 +82,7 @@ def create_app(services: Services, *, follow_chain: bool = True, threads: int = 
         disclosures,
         staff_reveal,
         console,
+        supervision,
         members,
         patients,
         patient_attest,

@@ -34,6 +34,7 @@ from sharing_api.index.proposals import ProposalStore
 from sharing_api.index.referral_texts import ReferralTextStore
 from sharing_api.index.served import ServedAccesses
 from sharing_api.index.staff import StaffStore
+from sharing_api.index.supervision_thresholds import ThresholdStore
 from sharing_api.staff.pseudonym import load_or_create_secret, pseudonym
 from sharing_api.storage.base import Storage
 from sharing_api.storage.config import open_storage
@@ -144,7 +145,9 @@ class Services:
             ),
             limits=Limiter(index.engine, settings.rate_limits),
             served=ServedAccesses(index.engine),
-            console=ConsoleState(store=VerificationStore(index.engine)),
+            console=ConsoleState(
+                store=VerificationStore(index.engine), thresholds=ThresholdStore(index.engine)
+            ),
             proposals=ProposalStore(index.engine),
             staff=StaffStore(index.engine),
             credentials=CredentialStore(index.engine),

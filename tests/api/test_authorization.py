@@ -84,6 +84,10 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/audit/charts"): {R},
     ("GET", "/audit/anomalies"): {R},
     ("GET", "/audit/report"): {R},
+    ("GET", "/audit/supervision"): {R},
+    ("GET", "/audit/supervision.csv"): {R},
+    ("GET", "/audit/supervision/thresholds"): {R},
+    ("PUT", "/audit/supervision/thresholds"): {R},
     ("POST", "/audit/disclosed"): {R},
     ("POST", "/audit/break-glass/{access_id}/justify"): {S},
     ("POST", "/audit/break-glass/{access_id}/close"): {R},
@@ -166,10 +170,12 @@ def test_every_route_for(cast: Cast, kind: str) -> None:
 
 
 # The regulator's writes: closing a break-glass review (AccessLog.closeBreakGlass), and, as
-# the authority of titles and licences, its own registry of what it verified (off chain).
+# the authority of titles and licences, its own registry of what it verified (off chain),
+# and the supervision dashboard's thresholds (kept at its gateway, off chain).
 REGULATOR_WRITES = {
     ("POST", "/audit/break-glass/{access_id}/close"),
     ("POST", "/keys/credentials"),
+    ("PUT", "/audit/supervision/thresholds"),
 }
 # Reads that take a document in the body: checking a patient's pseudonym disclosure.
 REGULATOR_POSTED_READS = {("POST", "/audit/disclosed")}

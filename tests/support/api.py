@@ -120,9 +120,18 @@ def deploy_test_alliance(
     deployer_key: str,
     regulator_authority: bool = False,
     crypto_suite: str = "aes-256-gcm",
+    names: dict[str, str] | None = None,
 ) -> TestAlliance:
     """``regulator_authority``: the regulator is also attribute authority ``reg`` (titles
-    and licences, RW15), its parameters' hash registered on chain like the members'."""
+    and licences, RW15), its parameters' hash registered on chain like the members'.
+    ``names``: other member names by key (h1, clinic, h3, regulator)."""
+    name = {
+        "h1": "City Third People's Hospital",
+        "clinic": "Xinqiao Community Clinic",
+        "h3": "Pujiang County People's Hospital",
+        "regulator": "Municipal Health Commission",
+        **(names or {}),
+    }
     keys = {"h1": H1, "clinic": CLINIC, "h3": H3, "regulator": REGULATOR}
     addr = {n: Account.from_key(k).address for n, k in keys.items()}
     h1_auth, clinic_auth = AttributeAuthority.setup("h1"), AttributeAuthority.setup("c1")
@@ -134,20 +143,20 @@ def deploy_test_alliance(
         members=(
             MemberSpec(
                 addr["h1"],
-                "City Third People's Hospital",
+                name["h1"],
                 Role.HOSPITAL | Role.ATTRIBUTE_AUTHORITY,
                 h1_auth.params().fingerprint,
             ),
             MemberSpec(
                 addr["clinic"],
-                "Xinqiao Community Clinic",
+                name["clinic"],
                 Role.CLINIC | Role.ATTRIBUTE_AUTHORITY,
                 clinic_auth.params().fingerprint,
             ),
-            MemberSpec(addr["h3"], "Pujiang County People's Hospital", Role.HOSPITAL),
+            MemberSpec(addr["h3"], name["h3"], Role.HOSPITAL),
             MemberSpec(
                 addr["regulator"],
-                "Municipal Health Commission",
+                name["regulator"],
                 Role.REGULATOR | (Role.ATTRIBUTE_AUTHORITY if reg_hash else Role(0)),
                 reg_hash or b"\x00" * 32,
             ),
@@ -166,11 +175,16 @@ def deploy_test_alliance(
 
 @contextmanager
 def running_ledger_alliance(
-    root: Path, regulator_authority: bool = False, crypto_suite: str = "aes-256-gcm"
+    root: Path,
+    regulator_authority: bool = False,
+    crypto_suite: str = "aes-256-gcm",
+    names: dict[str, str] | None = None,
 ) -> Iterator[TestAlliance]:
     """The project's ledger node with the alliance contracts deployed."""
     with running_node(member_keys=list(DEV_KEYS[:5]), block_time_ms=20) as node:
-        yield deploy_test_alliance(root, node.url, DEPLOYER, regulator_authority, crypto_suite)
+        yield deploy_test_alliance(
+            root, node.url, DEPLOYER, regulator_authority, crypto_suite, names
+        )
 
 
 @contextmanager

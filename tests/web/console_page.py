@@ -20,7 +20,7 @@ from typing import Any
 from playwright.sync_api import Download, Page
 
 TIMEOUT_MS = 20_000
-SECTIONS = ("status", "timeline-section", "charts", "anomalies", "break-glass")
+SECTIONS = ("status", "supervision", "timeline-section", "charts", "anomalies", "break-glass")
 EXPORTS = {"csv": "#export-csv", "fhir": "#export-fhir", "report": "#export-report"}
 
 
@@ -237,6 +237,70 @@ class ConsolePage:
         with self.export(kind) as download:
             path = download.path()
             return download.suggested_filename, path.read_text(encoding="utf-8")
+
+    # ---- language ----------------------------------------------------------------------------
+
+    def switch_language(self) -> str:
+        """Click the language toggle; wait until every section has loaded again; return the
+        page's language (``en`` | ``zh-CN``)."""
+        signed_in = not self.page.is_hidden("#console")
+        before = self._gens(SECTIONS) if signed_in else {}
+        self.page.click("#lang-toggle")
+        self._wait_past(before)
+        return str(self.page.evaluate("document.documentElement.lang"))
+
+    # ---- supervision --------------------------------------------------------------------------
+
+    def supervision(self, first: str = "", last: str = "") -> None:
+        """Show the supervision figures for a month range (YYYY-MM; empty: as it is)."""
+        if first:
+            self.page.fill("#sup-from", first)
+        if last:
+            self.page.fill("#sup-to", last)
+        before = self._gens(("supervision",))
+        self.page.click("#sup-apply")
+        self._wait_past(before)
+
+    def set_thresholds(self, bg: str = "", median: str = "", down: str = "") -> None:
+        """Save the thresholds (empty: cleared) and wait for the figures to reload."""
+        self.page.fill("#sup-th-bg", bg)
+        self.page.fill("#sup-th-median", median)
+        self.page.fill("#sup-th-down", down)
+        before = self._gens(("supervision",))
+        self.page.click("#sup-th-save")
+        self._wait_past(before)
+
+    def sup_table(self, table: str) -> list[dict[str, str]]:
+        """Rows of a supervision table (``sup-referrals`` | ``sup-flows`` | ...): each row's
+        data attributes and its cells by header text."""
+        rows: list[dict[str, str]] = self.page.eval_on_selector_all(
+            f"#{table} tbody tr",
+            """rows => rows.map(r => {
+                const heads = [...r.closest('table').querySelectorAll('thead th')]
+                  .map(h => h.textContent);
+                const out = { ...r.dataset };
+                [...r.children].forEach((td, i) => { out[heads[i]] = td.textContent; });
+                return out;
+            })""",
+        )
+        return rows
+
+    def sup_bars(self, chart: str) -> dict[tuple[str, str], float]:
+        """(series, month) -> value of a supervision chart (``referrals`` | ``flows`` |
+        ``acceptance`` | ``reads`` | ``records``)."""
+        bars: list[dict[str, Any]] = self.page.eval_on_selector_all(
+            f"#sup-chart-{chart} svg rect.bar",
+            """bars => bars.map(b => ({
+                series: b.dataset.series, month: b.dataset.day, value: Number(b.dataset.value),
+            }))""",
+        )
+        return {(b["series"], b["month"]): b["value"] for b in bars}
+
+    @contextmanager
+    def export_supervision(self) -> Iterator[Download]:
+        with self.page.expect_download(timeout=TIMEOUT_MS) as info:
+            self.page.click("#sup-export")
+        yield info.value
 
     # ---- pseudonyms ---------------------------------------------------------------------------
 

@@ -12,8 +12,11 @@ function el(name, attrs = {}, text) {
   return node;
 }
 
-// title: string; days: ["2026-11-22", ...]; series: [{ key, name, values: [n per day] }]
-export function groupedBars({ id, title, days, series }) {
+// title: string; days: ["2026-11-22", ...] (or months: any x keys); series: [{ key, name,
+// values: [n per day] }]; xLabel: the axis text of a key; empty: the text when no data.
+export function groupedBars({
+  id, title, days, series, xLabel = (day) => day.slice(5), empty = "(none)",
+}) {
   const width = 520;
   const left = 34;
   const top = 28;
@@ -34,7 +37,7 @@ export function groupedBars({ id, title, days, series }) {
   svg.append(el("text", { x: left - 4, y: top + plotH, "text-anchor": "end", "font-size": 10 }, "0"));
   svg.append(el("text", { x: left - 4, y: top + 8, "text-anchor": "end", "font-size": 10 }, String(max)));
   if (days.length === 0) {
-    svg.append(el("text", { x: left + 10, y: top + plotH / 2, "font-size": 12, class: "empty" }, "(none)"));
+    svg.append(el("text", { x: left + 10, y: top + plotH / 2, "font-size": 12, class: "empty" }, empty));
   }
   const groupW = days.length ? plotW / days.length : plotW;
   const barW = Math.max(2, Math.min(28, (groupW - 8) / Math.max(1, series.length)));
@@ -59,7 +62,7 @@ export function groupedBars({ id, title, days, series }) {
     svg.append(el("text", {
       x: left + d * groupW + groupW / 2, y: top + plotH + 14, "text-anchor": "middle",
       "font-size": 10, class: "day",
-    }, day.slice(5)));
+    }, xLabel(day)));
   });
   series.forEach((s, i) => {
     const x = (i % 2) * (width / 2);

@@ -2,51 +2,71 @@
 // several pseudonyms are one person (POST /audit/disclosed verifies and logs it) and sees
 // their records and accesses across all of them. Nothing else in the console links them.
 import { api } from "../shared/api.js";
+import { label, t } from "./i18n.js";
 import { cell, fillTable, short, utc } from "./table.js";
 
 const $ = (id) => document.getElementById(id);
+let shown = null; // { found } or { error }: drawn again on a language switch
+
+function draw(nameOf) {
+  if (!shown) return;
+  if (shown.error) {
+    $("disclosure-result").textContent = t("disclosed.refused", { error: shown.error });
+    return;
+  }
+  const found = shown.found;
+  $("disclosure-result").textContent = t("disclosed.verified", {
+    n: found.addresses.length,
+    addresses: found.addresses.map(short).join(", "),
+    records: found.records.length,
+    accesses: found.accesses.length,
+  });
+  fillTable($("disclosed-records"), found.records, (tr, r) => {
+    tr.dataset.recordId = r.record_id;
+    cell(tr, `#${r.record_id}`);
+    cell(tr, nameOf(r.custodian), { class: "custodian" });
+    cell(tr, short(r.patient), { class: "mono", title: r.patient });
+    cell(tr, r.category);
+    cell(tr, r.erased ? t("disclosed.erased") : "");
+  });
+  fillTable($("disclosed-accesses"), found.accesses, (tr, a) => {
+    tr.dataset.accessId = a.access_id;
+    cell(tr, utc(a.timestamp));
+    cell(tr, nameOf(a.reader));
+    cell(tr, `#${a.record_id}`);
+    cell(tr, label("purpose", a.purpose));
+    cell(tr, label("basis", a.basis));
+  });
+}
 
 async function check(nameOf) {
   const box = $("disclosed");
   const file = $("disclosure-file").files[0];
   box.dataset.state = "loading";
+  shown = null;
   $("disclosure-result").textContent = "";
   fillTable($("disclosed-records"), [], () => {});
   fillTable($("disclosed-accesses"), [], () => {});
   try {
-    if (!file) throw new Error("choose the patient's disclosure file");
+    if (!file) throw new Error(t("disclosed.no-file"));
     let doc;
     try {
       doc = JSON.parse(await file.text());
     } catch {
-      throw new Error(`${file.name} is not JSON`);
+      throw new Error(t("disclosed.not-json", { name: file.name }));
     }
-    const found = await api("/audit/disclosed", { method: "POST", body: doc });
-    $("disclosure-result").textContent =
-      `Verified: ${found.addresses.length} pseudonyms of one patient ` +
-      `(${found.addresses.map(short).join(", ")}); ` +
-      `${found.records.length} records, ${found.accesses.length} accesses.`;
-    fillTable($("disclosed-records"), found.records, (tr, r) => {
-      tr.dataset.recordId = r.record_id;
-      cell(tr, `#${r.record_id}`);
-      cell(tr, nameOf(r.custodian), { class: "custodian" });
-      cell(tr, short(r.patient), { class: "mono", title: r.patient });
-      cell(tr, r.category);
-      cell(tr, r.erased ? "erased" : "");
-    });
-    fillTable($("disclosed-accesses"), found.accesses, (tr, a) => {
-      tr.dataset.accessId = a.access_id;
-      cell(tr, utc(a.timestamp));
-      cell(tr, nameOf(a.reader));
-      cell(tr, `#${a.record_id}`);
-      cell(tr, a.purpose);
-      cell(tr, a.basis);
-    });
+    shown = { found: await api("/audit/disclosed", { method: "POST", body: doc }) };
+    draw(nameOf);
     box.dataset.state = "loaded";
   } catch (err) {
-    $("disclosure-result").textContent = `Not accepted: ${err.message}`;
+    shown = { error: err.message };
+    draw(nameOf);
     box.dataset.state = "error";
   }
+}
+
+export function redrawDisclosure(nameOf) {
+  draw(nameOf);
 }
 
 export function wireDisclosure(nameOf) {

@@ -1,19 +1,26 @@
 // Regulator console: sign in with the regulator's key (kept in memory only), then read-only
 // views over the sharing API's /audit routes: chain status and verification, the access
-// timeline with filters, four charts, the anomaly list, the break-glass queue and exports.
+// timeline with filters, four charts, the supervision dashboard, the anomaly list, the
+// break-glass queue and exports; in English or Chinese (i18n.js), switched by a button and
+// remembered in localStorage.
 // Each section marks data-state="loading" | "loaded" | "error" and counts finished loads in
 // data-gen, so tests can wait for the load an action started.
 import { Wallet } from "ethers";
 import { api, apiAll, setToken, token } from "../shared/api.js";
 import { signIn } from "../shared/siwe.js";
 import { groupedBars, pivot } from "./charts.js";
-import { wireDisclosure } from "./disclosure.js";
+import { redrawDisclosure, wireDisclosure } from "./disclosure.js";
+import { applyStatic, initialLang, label, lang, setLang, t } from "./i18n.js";
+import { csvName, loadSupervision, monthParams, render as drawSupervision, saveThresholds }
+  from "./supervision.js";
 import { cell, fillTable, short, utc } from "./table.js";
 
 const $ = (id) => document.getElementById(id);
 const PURPOSES = ["treatment", "referral", "consultation", "research", "emergency"];
 const BASES = ["consent", "referral", "break-glass", "custodian"];
 const members = new Map(); // lowercase address -> member
+let signedIn = null; // the regulator's address once signed in
+let lastVerification = null;
 
 const nameOf = (a) => members.get(String(a).toLowerCase())?.name || short(a);
 
@@ -59,27 +66,28 @@ function thresholdParams() {
 function showVerification(v) {
   const box = $("verification");
   if (!v) return;
+  lastVerification = v;
   box.dataset.state = v.ok ? "ok" : "failed";
   const chain = v.chain.checked
-    ? `${v.chain.blocks} blocks: hash links and seals ${v.chain.ok ? "ok" : "FAILED"}`
-    : v.chain.note;
-  const blobs = `${v.blobs.ok}/${v.blobs.checked} blobs match their on-chain SHA-256 ` +
-    `(of ${v.blobs.total} records` +
-    (v.blobs.erased ? `, ${v.blobs.erased} erased at the patient's request)` : ")");
+    ? t("verify.chain", {
+      blocks: v.chain.blocks, result: t(v.chain.ok ? "verify.chain.ok" : "verify.chain.failed"),
+    })
+    : v.chain.note; // the API's own words
+  const blobs = t(v.blobs.erased ? "verify.blobs.erased" : "verify.blobs", v.blobs);
   box.replaceChildren();
   const head = document.createElement("strong");
   head.id = "verification-result";
-  head.textContent = v.ok ? "Verified OK" : "Verification FAILED";
+  head.textContent = t(v.ok ? "verify.ok" : "verify.failed");
   const line = (text) => {
     const p = document.createElement("div");
     p.textContent = text;
     box.append(p);
   };
   box.append(head);
-  line(`at ${utc(v.ran_at)} UTC, ${v.seconds} s`);
+  line(t("verify.at", { time: utc(v.ran_at), seconds: v.seconds }));
   line(chain);
   line(blobs);
-  for (const e of v.errors) line(`error: ${e}`);
+  for (const e of v.errors) line(t("verify.error", { error: e }));
 }
 
 async function loadStatus() {
@@ -87,24 +95,26 @@ async function loadStatus() {
   $("head-number").textContent = String(s.head.number);
   $("head-hash").textContent = s.head.hash;
   $("head-time").textContent = utc(s.head.timestamp);
-  $("indexed").textContent = `block ${s.indexed_block}`;
+  $("indexed").textContent = t("status.indexed.value", { n: s.indexed_block });
   // The pseudonym migration's progress: one address with records at several members.
   $("shared-addresses").textContent = s.records_under_shared_addresses
-    ? `${s.records_under_shared_addresses} records of ${s.shared_addresses} patients (pre-pseudonym)`
-    : "none";
+    ? t("status.shared.value", {
+      records: s.records_under_shared_addresses, patients: s.shared_addresses,
+    })
+    : t("none");
   $("shared-addresses").dataset.records = String(s.records_under_shared_addresses);
   members.clear();
   for (const m of s.members) members.set(m.address, m);
   fillTable($("members"), s.members, (tr, m) => {
     tr.dataset.address = m.address;
     cell(tr, m.name, { class: "member-name" });
-    cell(tr, m.roles.join(", "));
-    cell(tr, m.tier === null ? "–" : String(m.tier));
+    cell(tr, m.roles.map((r) => label("role", r)).join(", "));
+    cell(tr, m.tier === null ? t("dash") : `${m.tier} · ${label("tier", TIERS[m.tier])}`);
     cell(tr, m.address, { class: "mono" });
   });
   const select = $("f-member");
   const chosen = select.value;
-  select.replaceChildren(new Option("any", ""));
+  select.replaceChildren(new Option(t("any"), ""));
   for (const m of s.members) {
     if (m.roles.includes("regulator") && m.tier === null) continue;
     select.append(new Option(m.name, m.address));
@@ -117,7 +127,7 @@ async function loadTimeline() {
   // Pages run from the newest back, each in chain order: put them all in chain order.
   const rows = await apiAll(`/audit/timeline?${filterParams()}`);
   rows.sort((a, b) => a.access_id - b.access_id);
-  $("timeline-count").textContent = `${rows.length} accesses`;
+  $("timeline-count").textContent = t("timeline.count", { n: rows.length });
   fillTable($("timeline"), rows.slice().reverse(), (tr, a) => {
     tr.dataset.accessId = a.access_id;
     tr.dataset.reader = a.reader;
@@ -128,9 +138,9 @@ async function loadTimeline() {
     cell(tr, /^0x0+$/.test(a.staff) ? "" : short(a.staff), { class: "staff", title: a.staff });
     cell(tr, short(a.patient), { title: a.patient });
     cell(tr, `#${a.record_id} ${a.category || ""}`);
-    cell(tr, a.purpose, { class: "purpose" });
-    cell(tr, `${a.basis} ${a.basis_id}`, { class: "basis" });
-    cell(tr, a.basis === "break-glass" ? (a.justified ? "yes" : "no") : "");
+    cell(tr, label("purpose", a.purpose), { class: "purpose" });
+    cell(tr, `${label("basis", a.basis)} ${a.basis_id}`, { class: "basis" });
+    cell(tr, a.basis === "break-glass" ? t(a.justified ? "yes" : "no") : "");
     cell(tr, String(a.block_number), { title: a.tx_hash });
   });
 }
@@ -146,51 +156,54 @@ async function loadCharts() {
     values: days.map((d) => c.accesses_per_member.find((r) => r.member === m && r.day === d)?.count || 0),
   }));
   $("chart-accesses").replaceChildren(
-    groupedBars({ id: "accesses", title: "Accesses per member per day", days, series }),
+    groupedBars({ id: "accesses", title: t("chart.accesses"), days, series, empty: t("chart.none") }),
   );
   $("chart-consents").replaceChildren(
     groupedBars({
       id: "consents",
-      title: "Consents granted and revoked per day",
+      title: t("chart.consents"),
+      empty: t("chart.none"),
       ...pivot(c.consents, [
-        { key: "granted", name: "granted", color: "#4c9a5f" },
-        { key: "revoked", name: "revoked", color: "#b3261e" },
+        { key: "granted", name: t("series.granted"), color: "#4c9a5f" },
+        { key: "revoked", name: t("series.revoked"), color: "#b3261e" },
       ]),
     }),
   );
   $("chart-referrals").replaceChildren(
     groupedBars({
       id: "referrals",
-      title: "Referrals up and down per day",
+      title: t("chart.referrals"),
+      empty: t("chart.none"),
       ...pivot(c.referrals, [
-        { key: "up", name: "up (to a higher tier)", color: "#3b6ea5" },
-        { key: "down", name: "down (back to a lower tier)", color: "#d9822b" },
+        { key: "up", name: t("series.up"), color: "#3b6ea5" },
+        { key: "down", name: t("series.down"), color: "#d9822b" },
       ]),
     }),
   );
   $("chart-break-glass").replaceChildren(
     groupedBars({
       id: "break-glass",
-      title: "Break-glass accesses per day",
+      title: t("chart.break-glass"),
+      empty: t("chart.none"),
       ...pivot(c.break_glass, [
-        { key: "count", name: "break-glass", color: "#d9822b" },
-        { key: "unjustified", name: "still unjustified", color: "#b3261e" },
+        { key: "count", name: t("series.break-glass"), color: "#d9822b" },
+        { key: "unjustified", name: t("series.unjustified"), color: "#b3261e" },
       ]),
     }),
   );
   const warn = $("mismatches");
   warn.hidden = c.direction_mismatches.length === 0;
-  warn.textContent = `Referrals whose declared direction contradicts the members' tiers: ${c.direction_mismatches.join(", ")}`;
+  warn.textContent = t("mismatches", { ids: c.direction_mismatches.join(", ") });
 }
 
 async function loadAnomalies() {
   const found = await api(`/audit/anomalies?${thresholdParams()}`);
-  $("anomaly-count").textContent = `${found.length} anomalies`;
+  $("anomaly-count").textContent = t("anomalies.count", { n: found.length });
   fillTable($("anomaly-list"), found, (tr, a) => {
     tr.dataset.rule = a.rule;
     if (a.access_id !== null) tr.dataset.accessId = a.access_id;
-    cell(tr, a.rule, { class: "rule" });
-    cell(tr, a.access_id === null ? "–" : String(a.access_id));
+    cell(tr, label("rule", a.rule), { class: "rule", title: a.rule });
+    cell(tr, a.access_id === null ? t("dash") : String(a.access_id));
     cell(tr, nameOf(a.reader), { class: "reader" });
     cell(tr, a.detail);
   });
@@ -207,9 +220,9 @@ async function loadBreakGlass() {
   const now = Date.now() / 1000;
   const open = queue.filter((a) => a.review === "open").length;
   const justified = queue.filter((a) => a.review === "justified").length;
-  $("bg-count").textContent =
-    `${open} waiting for justification, ${justified} justified and waiting for you, ` +
-    `${queue.length - open - justified} closed`;
+  $("bg-count").textContent = t("bg.count", {
+    open, justified, closed: queue.length - open - justified,
+  });
   fillTable($("bg-queue"), queue, (tr, a) => {
     const opened = reviews[queue.indexOf(a)];
     tr.dataset.accessId = a.access_id;
@@ -219,8 +232,8 @@ async function loadBreakGlass() {
     cell(tr, nameOf(a.reader), { class: "reader" });
     cell(tr, short(a.patient), { title: a.patient });
     cell(tr, `#${a.record_id}`);
-    cell(tr, `${Math.max(0, Math.round((now - a.timestamp) / 60))} min`);
-    cell(tr, REVIEW_LABELS[a.review] || a.review, { class: "review" });
+    cell(tr, t("bg.minutes", { n: Math.max(0, Math.round((now - a.timestamp) / 60)) }));
+    cell(tr, label("review", a.review), { class: "review" });
     cell(tr, sealedText(opened?.reason), { class: "reason" });
     cell(tr, sealedText(opened?.justification), { class: "justification" });
     const actions = cell(tr, "", { class: "actions" });
@@ -231,23 +244,18 @@ async function loadBreakGlass() {
   });
 }
 
-const REVIEW_LABELS = {
-  open: "waiting for justification",
-  justified: "justified",
-  accepted: "accepted",
-  flagged: "flagged",
-};
+const TIERS = { 1: "township", 2: "county", 3: "tertiary" };
 
 function sealedText(opened) {
-  if (!opened) return "–";
-  return opened.matches_chain ? opened.text : `${opened.text} (does not match the chain!)`;
+  if (!opened) return t("dash");
+  return opened.matches_chain ? opened.text : t("bg.mismatch", { text: opened.text });
 }
 
 function closeButton(accessId, accepted) {
   const button = document.createElement("button");
   button.type = "button";
   button.className = accepted ? "accept" : "flag";
-  button.textContent = accepted ? "Accept" : "Flag";
+  button.textContent = t(accepted ? "bg.accept" : "bg.flag");
   button.addEventListener("click", async () => {
     button.disabled = true;
     try {
@@ -270,10 +278,15 @@ async function refreshFiltered() {
   ]);
 }
 
+async function refreshSupervision() {
+  await section($("supervision"), () => loadSupervision(nameOf));
+}
+
 async function refreshAll() {
   await section($("status"), loadStatus);
   await Promise.all([
     refreshFiltered(),
+    refreshSupervision(),
     section($("anomalies"), loadAnomalies),
     section($("break-glass"), loadBreakGlass),
   ]);
@@ -303,17 +316,37 @@ function exporter(button, path, filename) {
 }
 
 function showConsole(who) {
+  signedIn = who;
   $("signin").hidden = true;
   $("console").hidden = false;
   $("signout").hidden = false;
-  $("who").textContent = `signed in as ${who}`;
+  $("who").textContent = t("who", { who });
+}
+
+// The fixed texts now, the views drawn from data by loading them again (their numbers
+// are the same; only the words change).
+function applyLang() {
+  applyStatic();
+  $("lang-toggle").textContent = t("lang.toggle");
+  const purpose = $("f-purpose").value;
+  const basis = $("f-basis").value;
+  $("f-purpose").replaceChildren(new Option(t("any"), ""));
+  $("f-basis").replaceChildren(new Option(t("any"), ""));
+  for (const p of PURPOSES) $("f-purpose").append(new Option(label("purpose", p), p));
+  for (const b of BASES) $("f-basis").append(new Option(label("basis", b), b));
+  $("f-purpose").value = purpose;
+  $("f-basis").value = basis;
+  if (signedIn) $("who").textContent = t("who", { who: signedIn });
+  showVerification(lastVerification);
+  drawSupervision(nameOf);
+  redrawDisclosure(nameOf);
 }
 
 async function importWallet() {
   const file = $("keystore").files[0];
   if (file) return Wallet.fromEncryptedJson(await file.text(), $("keystore-pass").value);
   const key = $("key").value.trim();
-  if (!key) throw new Error("paste the regulator's private key or choose a keystore file");
+  if (!key) throw new Error(t("error.no-key"));
   return new Wallet(key.startsWith("0x") ? key : `0x${key}`);
 }
 
@@ -324,13 +357,13 @@ function wire() {
     $("signin-btn").disabled = true;
     try {
       let wallet = await importWallet();
-      const session = await signIn(wallet, "Sign in to the AllianceLedger regulator console.");
+      const session = await signIn(wallet, t("signin.statement"));
       wallet = null; // the key is not kept once the token is issued
       $("key").value = "";
       $("keystore-pass").value = "";
       if (session.kind !== "regulator") {
         setToken(null);
-        throw new Error(`this key signs in as a ${session.kind}, not the regulator`);
+        throw new Error(t("error.not-regulator", { kind: label("kind", session.kind) }));
       }
       showConsole(session.subject);
       await refreshAll();
@@ -347,12 +380,12 @@ function wire() {
   $("verify-btn").addEventListener("click", async () => {
     $("verify-btn").disabled = true;
     $("verification").dataset.state = "running";
-    $("verification").textContent = "Verifying…";
+    $("verification").textContent = t("verify.running");
     try {
       showVerification(await api("/audit/verification?run=true"));
     } catch (err) {
       $("verification").dataset.state = "failed";
-      $("verification").textContent = `Verification could not run: ${err.message}`;
+      $("verification").textContent = t("verify.could-not", { error: err.message });
     } finally {
       $("verify-btn").disabled = false;
     }
@@ -366,14 +399,40 @@ function wire() {
     event.preventDefault();
     section($("anomalies"), loadAnomalies);
   });
+  $("sup-range").addEventListener("submit", (event) => {
+    event.preventDefault();
+    refreshSupervision();
+  });
+  $("sup-thresholds").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      await saveThresholds();
+    } catch {
+      return; // shown in the section
+    }
+    await refreshSupervision();
+  });
+  $("sup-export").addEventListener("click", async () => {
+    $("sup-error").textContent = "";
+    try {
+      await download(`/audit/supervision.csv?${monthParams()}`, csvName());
+    } catch (err) {
+      $("sup-error").textContent = err.message;
+    }
+  });
+  $("lang-toggle").addEventListener("click", async () => {
+    setLang(lang() === "en" ? "zh-CN" : "en");
+    applyLang();
+    if (signedIn) await refreshAll();
+  });
   exporter("export-csv", () => `/audit/timeline.csv?${filterParams()}`, "alliance-accesses.csv");
   exporter("export-report", () => `/audit/report?${filterParams()}&${thresholdParams()}`,
     "alliance-audit-report.html");
   exporter("export-fhir", () => `/audit/timeline.fhir?${filterParams()}`,
     "alliance-auditevents.json");
   wireDisclosure(nameOf);
-  for (const p of PURPOSES) $("f-purpose").append(new Option(p, p));
-  for (const b of BASES) $("f-basis").append(new Option(b, b));
+  setLang(initialLang());
+  applyLang();
 }
 
 async function resume() {
