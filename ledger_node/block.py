@@ -24,6 +24,26 @@ class SealError(ValueError):
     """A header whose seal, link or commitment does not check out."""
 
 
+# (exact length or 0, at most) of each RLP field of a header, in order: parent hash, number,
+# timestamp, coinbase, state root, transactions root, receipts root, logs bloom, gas limit,
+# gas used, seal r, s, v (integers are minimal big-endian: at most 32 bytes, v one).
+_FIELD_SIZES = (
+    (32, 32),
+    (0, 32),
+    (0, 32),
+    (20, 20),
+    (32, 32),
+    (32, 32),
+    (32, 32),
+    (256, 256),
+    (0, 32),
+    (0, 32),
+    (0, 32),
+    (0, 32),
+    (0, 1),
+)
+
+
 @dataclass(frozen=True)
 class Header:
     parent_hash: bytes
@@ -70,10 +90,21 @@ class Header:
 
     @classmethod
     def decode(cls, blob: bytes) -> Header:
-        f = rlpfast.decode(blob)
-        assert isinstance(f, list) and len(f) == 13
-        i = [int.from_bytes(x, "big") if isinstance(x, bytes) else 0 for x in f]
-        b = [x if isinstance(x, bytes) else b"" for x in f]
+        """A header from its RLP, every field checked: a header comes from etcd, a peer or a
+        backup, so a malformed one is a clear ``SealError``, never a crash or a default."""
+        try:
+            f = rlpfast.decode(blob)
+        except (ValueError, IndexError) as exc:
+            raise SealError(f"malformed header: {exc}") from None
+        if not isinstance(f, list) or len(f) != len(_FIELD_SIZES):
+            raise SealError(f"malformed header: expected a list of {len(_FIELD_SIZES)} fields")
+        for n, (item, (exact, most)) in enumerate(zip(f, _FIELD_SIZES, strict=True)):
+            if not isinstance(item, bytes):
+                raise SealError(f"malformed header: field {n} is a list")
+            if (exact and len(item) != exact) or len(item) > most:
+                raise SealError(f"malformed header: field {n} has {len(item)} bytes")
+        b: list[bytes] = [x for x in f if isinstance(x, bytes)]
+        i = [int.from_bytes(x, "big") for x in b]
         return cls(b[0], i[1], i[2], b[3], b[4], b[5], b[6], b[7], i[8], i[9], i[10], i[11], i[12])
 
     def sealed(self, key: PrivateKey) -> Header:
