@@ -161,6 +161,7 @@ class Services:
                 deployment.addresses["ReferralRegistry"],
                 settings.chain_timeout_s,
                 access_log=deployment.addresses["AccessLog"],
+                consultations=deployment.addresses["ConsultationRegistry"],
             ),
         )
 
