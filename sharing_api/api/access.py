@@ -2,7 +2,8 @@
 
 Consent gates who MAY fetch: a live consent of the patient covering (reader member,
 category, purpose), an accepted, unexpired referral handing the record to the reader (on a
-consent still live, if it rests on one), or break-glass by a role the member allows,
+consent still live, if it rests on one), an open consultation naming the record to its
+consultant (or its report to the requester), or break-glass by a role the member allows,
 with a reason sealed to the regulator (api/break_glass.py). The
 record's custodian reads its own record on the custodian basis. The AccessLog transaction
 must be mined before the ciphertext flows.
@@ -47,6 +48,7 @@ def decide(
     referral_id: int | None,
     break_glass: bool,
     reason: str | None,
+    consultation_id: int | None = None,
 ) -> Grant:
     """Check on chain (eth_call) that the access is covered; 403 otherwise."""
     reader = principal.member
@@ -58,6 +60,8 @@ def decide(
         return Grant(Basis.BREAK_GLASS, 0, Purpose.EMERGENCY, sealed.commitment, sealed)
     if purpose is Purpose.EMERGENCY:
         raise ApiError(400, "purpose emergency is break-glass: set break_glass and a reason")
+    if consultation_id is not None:
+        return _consultation_grant(services, reader, record, purpose, consultation_id)
     if referral_id is not None:
         if purpose not in (Purpose.TREATMENT, Purpose.REFERRAL):
             raise ApiError(400, "a referral covers treatment or referral purposes only")
@@ -79,6 +83,27 @@ def decide(
             f"{Category(int(record['category'])).label} records for {purpose.label}"
         )
     return Grant(Basis.CONSENT, consent_id, purpose)
+
+
+def _consultation_grant(
+    services: Services, reader: str, record: dict[str, Any], purpose: Purpose, cid: int
+) -> Grant:
+    """The consultant reading a named record, or the requester the report (on chain)."""
+    if purpose not in (Purpose.CONSULTATION, Purpose.TREATMENT):
+        raise ApiError(400, "a consultation covers consultation or treatment purposes only")
+    record_id = int(record["record_id"])
+    row = services.consultations.get(cid)
+    # The chain judges by its latest block's time, which lags the clock between blocks: a
+    # consultant's read past the expiry is refused here, not as a reverted AccessLog
+    # transaction (the requester's report outlives the expiry, bounded by the consent).
+    consultant = row is not None and row["consultant"] == reader.lower()
+    if consultant and int(row["expires_at"]) <= time.time():  # type: ignore[index]
+        raise forbidden(f"consultation {cid} expired at {row['expires_at']}")
+    if not services.fast.consultation_covers(cid, record["patient"], reader, record_id):
+        raise forbidden(
+            f"consultation {cid} does not (or no longer) open record {record_id} to {reader}"
+        )
+    return Grant(Basis.CONSULTATION, cid, purpose)
 
 
 async def log_access(services: Services, principal: Principal, record_id: int, grant: Grant) -> int:

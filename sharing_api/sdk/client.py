@@ -37,6 +37,7 @@ from sharing_api.chain.typed_data import (
 )
 from sharing_api.fhir import validate_resource
 from sharing_api.gateway.inbox_auth import decline_text, inbox_text, sign_text
+from sharing_api.sdk.consultations import ConsultationCalls
 
 ZERO_ADDRESS = "0x" + "00" * 20
 NEXT_CURSOR = "X-Next-Cursor"  # the API's paging header (sharing_api/api/paging.py)
@@ -134,7 +135,7 @@ class DownloadInterrupted(OSError):
     """The ciphertext stream broke off (the gateway or the custodian's gateway failed)."""
 
 
-class SharingClient:
+class SharingClient(ConsultationCalls):
     def __init__(
         self, base_url: str, token: str = "", *, timeout: float = 60.0, verify: Any = True
     ) -> None:
