@@ -96,8 +96,8 @@ def _consultation_grant(
     # The chain judges by its latest block's time, which lags the clock between blocks: a
     # consultant's read past the expiry is refused here, not as a reverted AccessLog
     # transaction (the requester's report outlives the expiry, bounded by the consent).
-    consultant = row is not None and row["consultant"] == reader.lower()
-    if consultant and int(row["expires_at"]) <= time.time():  # type: ignore[index]
+    expired = row is not None and int(row["expires_at"]) <= time.time()
+    if expired and row is not None and row["consultant"] == reader.lower():
         raise forbidden(f"consultation {cid} expired at {row['expires_at']}")
     if not services.fast.consultation_covers(cid, record["patient"], reader, record_id):
         raise forbidden(
