@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from eth_account import Account
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Page
 
 from sharing_api.sdk import SharingClient
 from sharing_api.sdk.consultation_report import consultation_report
@@ -31,9 +31,9 @@ def api(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[RunningApi, support.TestAlliance]]:
     ensure_web_built()
-    with running_ledger_alliance(tmp_path_factory.mktemp("consult-alliance")) as alliance:
-        with running_api(alliance.settings()) as running:
-            yield running, alliance
+    root = tmp_path_factory.mktemp("consult-alliance")
+    with running_ledger_alliance(root) as alliance, running_api(alliance.settings()) as running:
+        yield running, alliance
 
 
 @pytest.fixture
