@@ -28,7 +28,7 @@ from sharing_api.chain.coverage import (
     consent_problem,
     referral_problem,
 )
-from sharing_api.chain.scopes import ReferralStatus
+from sharing_api.chain.scopes import ConsultationStatus, ReferralStatus
 
 
 @dataclass(frozen=True)
@@ -136,9 +136,9 @@ async def log_access(services: Services, principal: Principal, record_id: int, g
 
 
 def readable_by(services: Services, member: str, rows: list[dict[str, Any]]) -> list[Any]:
-    """Records a member may fetch now (its own, a live consent, or an accepted, unexpired
-    referral on a live consent), judged from the index (no chain scan) by the same rules
-    as the contracts (sharing_api.chain.coverage)."""
+    """Records a member may fetch now (its own, a live consent, an accepted, unexpired
+    referral on a live consent, or an open consultation), judged from the index (no chain
+    scan) by the same rules as the contracts (sharing_api.chain.coverage)."""
     me = member.lower()
     roles = int(services.roles_of(member))
     now = int(time.time())
@@ -183,4 +183,25 @@ def readable_by(services: Services, member: str, rows: list[dict[str, Any]]) -> 
             for c in consents
         )
 
-    return [r for r in rows if r["custodian"] == me or covered(r)]
+    consulted = _consulted(services, me, now)
+    return [
+        r for r in rows if r["custodian"] == me or int(r["record_id"]) in consulted or covered(r)
+    ]
+
+
+def _consulted(services: Services, me: str, now: int) -> set[int]:
+    """Record ids open to ``me`` through consultations, as indexed: the named records of one
+    it consults (accepted or reported, unexpired), the report of one it requested. The
+    consent behind each is the contract's to check when the record is fetched."""
+    found: set[int] = set()
+    for c in services.consultations.listing(party=me):
+        status = ConsultationStatus(int(c["status"]))
+        if c["consultant"] == me and status in (
+            ConsultationStatus.ACCEPTED,
+            ConsultationStatus.REPORTED,
+        ):
+            if now < int(c["expires_at"]):
+                found.update(int(i) for i in c["record_ids"])
+        elif c["requester"] == me and c["report_record_id"]:
+            found.add(int(c["report_record_id"]))
+    return found

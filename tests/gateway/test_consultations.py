@@ -125,6 +125,9 @@ def test_consultation_end_to_end_across_gateways(gateways: Gateways) -> None:
     report_id = int(reported["report_record_id"])
     assert h1.json("GET", f"/records/{report_id}")["custodian"] == h1_addr.lower()
     _refused(403, lambda: h3_staff.fetch(report_id, consultation_id=cid, purpose="consultation"))
+    # The requester finds the report in its record list (no consent covers it); h3 does not.
+    assert report_id in {int(r["record_id"]) for r in clinic_doctor.json("GET", "/records")}
+    assert report_id not in {int(r["record_id"]) for r in h3_staff.json("GET", "/records")}
     got, _ = clinic_doctor.fetch(report_id, consultation_id=cid, purpose="consultation")
     opened = json.loads(SharingClient.open(got, clinic_doctor.issue_my_key()))
     assert opened["resourceType"] == "DiagnosticReport" and opened["conclusion"] == CONCLUSION
