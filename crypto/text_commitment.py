@@ -26,9 +26,10 @@ from crypto.encoding import tagged_hash
 TAG = "free-text"
 SALT_BYTES = 32
 ZERO = b"\x00" * 32
-# reason: the referral's, as created (and as the patient signs it); the others: the note of
-# the transition of that name.
-KINDS = ("reason", "reject", "complete", "cancel")
+# reason: the referral's, as created (and as the patient signs it); question: a
+# consultation's, as requested; the others: the note of the transition (of a referral or a
+# consultation) of that name.
+KINDS = ("reason", "reject", "complete", "cancel", "question", "decline", "report", "close")
 
 
 class TextCommitmentError(ValueError):

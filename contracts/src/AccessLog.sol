@@ -5,6 +5,7 @@ import {NotRegulator} from "./Errors.sol";
 import {
     IAllianceRegistry,
     IConsentRegistry,
+    IConsultationRegistry,
     IRecordRegistry,
     IReferralRegistry,
     Roles,
@@ -27,7 +28,8 @@ contract AccessLog {
         Consent,
         Referral,
         BreakGlass,
-        Custodian // appended: the numbers above keep their meaning
+        Custodian, // appended: the numbers above keep their meaning
+        Consultation // a consultant reading named records, or the requester its report
     }
 
     /// One access as logged: the arguments of logAccess, an element of logAccessBatch.
@@ -93,6 +95,7 @@ contract AccessLog {
     IConsentRegistry public immutable consents;
     IRecordRegistry public immutable records;
     IReferralRegistry public immutable referrals;
+    IConsultationRegistry public immutable consultations;
     uint64 private _nextId = 1;
     mapping(uint256 => BreakGlassEntry) private _breakGlass;
     address private _auditKeyOwner;
@@ -102,16 +105,18 @@ contract AccessLog {
         IAllianceRegistry alliance_,
         IConsentRegistry consents_,
         IRecordRegistry records_,
-        IReferralRegistry referrals_
+        IReferralRegistry referrals_,
+        IConsultationRegistry consultations_
     ) {
         alliance = alliance_;
         consents = consents_;
         records = records_;
         referrals = referrals_;
+        consultations = consultations_;
     }
 
     /// Logs that `reader` (the caller itself) accessed `recordId` for `purpose` on `basis`
-    /// (`basisId` is the consent or referral id; ignored for break-glass, which needs
+    /// (`basisId` is the consent, referral or consultation id; ignored for break-glass, which needs
     /// `reasonHash`, and for custodian). `staff` is the reading person's pseudonym (0: the
     /// member itself); the contract cannot check it, it only carries it into the event.
     function logAccess(
@@ -163,6 +168,14 @@ contract AccessLog {
                 revert InvalidPurpose(purpose);
             }
             if (!referrals.coversAccess(e.basisId, rec.patient, reader, e.recordId)) {
+                revert BasisDoesNotCover(basis, e.basisId);
+            }
+        } else if (basis == Basis.Consultation) {
+            // A consultation is read for itself (the consultant) or acted on (the requester).
+            if (purpose != Scopes.PURPOSE_CONSULTATION && purpose != Scopes.PURPOSE_TREATMENT) {
+                revert InvalidPurpose(purpose);
+            }
+            if (!consultations.coversAccess(e.basisId, rec.patient, reader, e.recordId)) {
                 revert BasisDoesNotCover(basis, e.basisId);
             }
         } else if (basis == Basis.Custodian) {

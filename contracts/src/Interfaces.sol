@@ -64,6 +64,13 @@ interface IReferralRegistry {
         returns (bool);
 }
 
+interface IConsultationRegistry {
+    function coversAccess(uint256 consultationId, address patient, address reader, uint256 recordId)
+        external
+        view
+        returns (bool);
+}
+
 /// Only hospitals and clinics write care data (records, referrals, accesses): the regulator
 /// and a bare attribute authority are members but not care providers. One external call
 /// (`rolesOf` is 0 for a non-member), so outsiders still get `NotMember`.

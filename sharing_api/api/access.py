@@ -2,7 +2,8 @@
 
 Consent gates who MAY fetch: a live consent of the patient covering (reader member,
 category, purpose), an accepted, unexpired referral handing the record to the reader (on a
-consent still live, if it rests on one), or break-glass by a role the member allows,
+consent still live, if it rests on one), an open consultation naming the record to its
+consultant (or its report to the requester), or break-glass by a role the member allows,
 with a reason sealed to the regulator (api/break_glass.py). The
 record's custodian reads its own record on the custodian basis. The AccessLog transaction
 must be mined before the ciphertext flows.
@@ -27,7 +28,7 @@ from sharing_api.chain.coverage import (
     consent_problem,
     referral_problem,
 )
-from sharing_api.chain.scopes import ReferralStatus
+from sharing_api.chain.scopes import ConsultationStatus, ReferralStatus
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ def decide(
     referral_id: int | None,
     break_glass: bool,
     reason: str | None,
+    consultation_id: int | None = None,
 ) -> Grant:
     """Check on chain (eth_call) that the access is covered; 403 otherwise."""
     reader = principal.member
@@ -58,6 +60,8 @@ def decide(
         return Grant(Basis.BREAK_GLASS, 0, Purpose.EMERGENCY, sealed.commitment, sealed)
     if purpose is Purpose.EMERGENCY:
         raise ApiError(400, "purpose emergency is break-glass: set break_glass and a reason")
+    if consultation_id is not None:
+        return _consultation_grant(services, reader, record, purpose, consultation_id)
     if referral_id is not None:
         if purpose not in (Purpose.TREATMENT, Purpose.REFERRAL):
             raise ApiError(400, "a referral covers treatment or referral purposes only")
@@ -79,6 +83,27 @@ def decide(
             f"{Category(int(record['category'])).label} records for {purpose.label}"
         )
     return Grant(Basis.CONSENT, consent_id, purpose)
+
+
+def _consultation_grant(
+    services: Services, reader: str, record: dict[str, Any], purpose: Purpose, cid: int
+) -> Grant:
+    """The consultant reading a named record, or the requester the report (on chain)."""
+    if purpose not in (Purpose.CONSULTATION, Purpose.TREATMENT):
+        raise ApiError(400, "a consultation covers consultation or treatment purposes only")
+    record_id = int(record["record_id"])
+    row = services.consultations.get(cid)
+    # The chain judges by its latest block's time, which lags the clock between blocks: a
+    # consultant's read past the expiry is refused here, not as a reverted AccessLog
+    # transaction (the requester's report outlives the expiry, bounded by the consent).
+    expired = row is not None and int(row["expires_at"]) <= time.time()
+    if expired and row is not None and row["consultant"] == reader.lower():
+        raise forbidden(f"consultation {cid} expired at {row['expires_at']}")
+    if not services.fast.consultation_covers(cid, record["patient"], reader, record_id):
+        raise forbidden(
+            f"consultation {cid} does not (or no longer) open record {record_id} to {reader}"
+        )
+    return Grant(Basis.CONSULTATION, cid, purpose)
 
 
 async def log_access(services: Services, principal: Principal, record_id: int, grant: Grant) -> int:
@@ -111,9 +136,9 @@ async def log_access(services: Services, principal: Principal, record_id: int, g
 
 
 def readable_by(services: Services, member: str, rows: list[dict[str, Any]]) -> list[Any]:
-    """Records a member may fetch now (its own, a live consent, or an accepted, unexpired
-    referral on a live consent), judged from the index (no chain scan) by the same rules
-    as the contracts (sharing_api.chain.coverage)."""
+    """Records a member may fetch now (its own, a live consent, an accepted, unexpired
+    referral on a live consent, or an open consultation), judged from the index (no chain
+    scan) by the same rules as the contracts (sharing_api.chain.coverage)."""
     me = member.lower()
     roles = int(services.roles_of(member))
     now = int(time.time())
@@ -158,4 +183,25 @@ def readable_by(services: Services, member: str, rows: list[dict[str, Any]]) -> 
             for c in consents
         )
 
-    return [r for r in rows if r["custodian"] == me or covered(r)]
+    consulted = _consulted(services, me, now)
+    return [
+        r for r in rows if r["custodian"] == me or int(r["record_id"]) in consulted or covered(r)
+    ]
+
+
+def _consulted(services: Services, me: str, now: int) -> set[int]:
+    """Record ids open to ``me`` through consultations, as indexed: the named records of one
+    it consults (accepted or reported, unexpired), the report of one it requested. The
+    consent behind each is the contract's to check when the record is fetched."""
+    found: set[int] = set()
+    for c in services.consultations.listing(party=me):
+        status = ConsultationStatus(int(c["status"]))
+        if c["consultant"] == me and status in (
+            ConsultationStatus.ACCEPTED,
+            ConsultationStatus.REPORTED,
+        ):
+            if now < int(c["expires_at"]):
+                found.update(int(i) for i in c["record_ids"])
+        elif c["requester"] == me and c["report_record_id"]:
+            found.add(int(c["report_record_id"]))
+    return found

@@ -95,8 +95,16 @@ _FORBIDDEN_REVERTS = {
     "NotReader",
     "NotPatient",
     "NotRegulator",
+    "NotRequester",
+    "NotConsultant",
 }
-_NOT_FOUND_REVERTS = {"UnknownRecord", "UnknownConsent", "UnknownReferral", "NotBreakGlass"}
+_NOT_FOUND_REVERTS = {
+    "UnknownRecord",
+    "UnknownConsent",
+    "UnknownReferral",
+    "UnknownConsultation",
+    "NotBreakGlass",
+}
 _TITLES = {
     400: "Bad Request",
     401: "Unauthorized",

@@ -29,6 +29,8 @@ from sharing_api.gateway.peers import Directory, PeerFetcher
 from sharing_api.index import IndexDB, Indexer
 from sharing_api.index.break_glass import BreakGlassStore
 from sharing_api.index.console_results import VerificationStore
+from sharing_api.index.consultation_texts import ConsultationTextStore
+from sharing_api.index.consultations import ConsultationQueries
 from sharing_api.index.credentials import CredentialStore
 from sharing_api.index.proposals import ProposalStore
 from sharing_api.index.referral_texts import ReferralTextStore
@@ -81,6 +83,22 @@ class Services:
     fixed_records: dict[int, dict[str, Any]] = field(default_factory=dict)
     _members_seen: dict[str, tuple[float, bool]] = field(default_factory=dict)
     _pseudonym_secrets: dict[str, bytes] = field(default_factory=dict)
+    _consultations: ConsultationQueries | None = None
+    _consultation_texts: ConsultationTextStore | None = None
+
+    @property
+    def consultations(self) -> ConsultationQueries:
+        """Consultations as indexed (tables in the index DB, built with it)."""
+        if self._consultations is None:
+            self._consultations = ConsultationQueries(self.index.engine)
+        return self._consultations
+
+    @property
+    def consultation_texts(self) -> ConsultationTextStore:
+        """Consultation questions and notes written here, with salts (created on first use)."""
+        if self._consultation_texts is None:
+            self._consultation_texts = ConsultationTextStore(self.index.engine)
+        return self._consultation_texts
 
     @classmethod
     def build(
@@ -164,6 +182,7 @@ class Services:
                 deployment.addresses["ReferralRegistry"],
                 settings.chain_timeout_s,
                 access_log=deployment.addresses["AccessLog"],
+                consultations=deployment.addresses["ConsultationRegistry"],
             ),
         )
 

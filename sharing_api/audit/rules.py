@@ -18,7 +18,7 @@ from sharing_api.chain.coverage import (
     consent_problem,
     referral_problem,
 )
-from sharing_api.chain.scopes import Basis, ReferralStatus
+from sharing_api.chain.scopes import Basis, Purpose, ReferralStatus
 
 ZERO = "0x" + "0" * 40
 Pos = tuple[int, int]  # (block number, log index): where an event sits in chain order
@@ -201,6 +201,12 @@ def no_live_basis(h: History) -> list[Anomaly]:
             problem = None  # judged by `unjustified_break_glass`
         elif a.basis == Basis.CUSTODIAN:
             problem = _custodian_problem(a)
+        elif a.basis == Basis.CONSULTATION:
+            # Coverage (consultant, named record, open, unexpired, live consent) is
+            # ConsultationRegistry's check when the access is logged; the history carries no
+            # consultations yet, so only the purpose is judged again here.
+            ok = a.purpose in (int(Purpose.CONSULTATION), int(Purpose.TREATMENT))
+            problem = None if ok else f"consultation basis for purpose {a.purpose}"
         else:
             problem = f"unknown basis {a.basis}"
         if problem is not None:

@@ -16,6 +16,7 @@ from sharing_api.chain.records import AccessEvent
 from sharing_api.chain.scopes import (
     Basis,
     Category,
+    ConsultationStatus,
     Direction,
     ProposalKind,
     Purpose,
@@ -31,6 +32,7 @@ __all__ = [
     "Category",
     "ChainClient",
     "ChainUnavailable",
+    "ConsultationStatus",
     "ContractRevert",
     "Deployment",
     "Direction",

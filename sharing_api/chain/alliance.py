@@ -1,4 +1,4 @@
-"""One alliance deployment seen through one signer: the five contract wrappers together."""
+"""One alliance deployment seen through one signer: the six contract wrappers together."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from eth_account.signers.local import LocalAccount
 
 from sharing_api.chain.client import ChainClient
 from sharing_api.chain.consent import ConsentRegistry
+from sharing_api.chain.consultations import CONSULTATION_EVENTS, ConsultationRegistry
 from sharing_api.chain.events import ChainEvent
 from sharing_api.chain.genesis import Deployment
 from sharing_api.chain.governance import AllianceRegistry
@@ -26,6 +27,7 @@ AUDIT_EVENTS = {
     "ConsentRegistry": ("ConsentGranted", "ConsentRevoked"),
     "RecordRegistry": ("RecordRegistered", "RecordSuperseded", "RecordErased"),
     "ReferralRegistry": ("ReferralCreated", "ReferralStatusChanged"),
+    "ConsultationRegistry": CONSULTATION_EVENTS,
     "AccessLog": ("AccessLogged", "BreakGlassJustified", "BreakGlassClosed", "AuditKeySet"),
 }
 
@@ -44,6 +46,7 @@ class Alliance:
         self.consents = ConsentRegistry(client, a["ConsentRegistry"], start)
         self.records = RecordRegistry(client, a["RecordRegistry"], start)
         self.referrals = ReferralRegistry(client, a["ReferralRegistry"], start)
+        self.consultations = ConsultationRegistry(client, a["ConsultationRegistry"], start)
         self.access = AccessLog(client, a["AccessLog"], start)
 
     def as_account(self, private_key: str | bytes | LocalAccount) -> Alliance:
@@ -57,6 +60,7 @@ class Alliance:
             "ConsentRegistry": self.consents,
             "RecordRegistry": self.records,
             "ReferralRegistry": self.referrals,
+            "ConsultationRegistry": self.consultations,
             "AccessLog": self.access,
         }
         found = [

@@ -19,6 +19,7 @@ CONTRACT_NAMES = (
     "ConsentRegistry",
     "RecordRegistry",
     "ReferralRegistry",
+    "ConsultationRegistry",
     "AccessLog",
 )
 

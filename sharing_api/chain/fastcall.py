@@ -57,11 +57,13 @@ class FastCalls:
         timeout: float = 30.0,
         *,
         access_log: str = "",
+        consultations: str = "",
     ) -> None:
         self.url = url
         self.consents = consents
         self.referrals = referrals
         self.access_log = access_log.lower()
+        self.consultations = consultations
         self.rpc = JsonRpc(url, timeout)
         self._access_logged = _access_logged_topic() if access_log else ""
 
@@ -92,6 +94,19 @@ class FastCalls:
             ["uint256", "address", "address", "uint256"], [referral_id, patient, reader, record_id]
         )
         (covered,) = decode(["bool"], self._call(self.referrals, COVERS_ACCESS + args))
+        return bool(covered)
+
+    def consultation_covers(
+        self, consultation_id: int, patient: str, reader: str, record_id: int
+    ) -> bool:
+        """ConsultationRegistry.coversAccess (same selector as the referral's)."""
+        if not self.consultations:
+            raise ValueError("FastCalls built without the ConsultationRegistry address")
+        args = encode(
+            ["uint256", "address", "address", "uint256"],
+            [consultation_id, patient, reader, record_id],
+        )
+        (covered,) = decode(["bool"], self._call(self.consultations, COVERS_ACCESS + args))
         return bool(covered)
 
     def block_number(self) -> int:

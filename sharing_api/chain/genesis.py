@@ -146,10 +146,10 @@ class Deployment:
 
 
 def deploy_alliance(client: ChainClient, genesis: Genesis) -> tuple[Deployment, dict[str, int]]:
-    """Deploy the five contracts, wired together; returns the deployment and gas per contract.
+    """Deploy the six contracts, wired together; returns the deployment and gas per contract.
 
     The deployer need not be a member: it only pays for (or, with gas price 0, just sends)
-    the five creation transactions. Genesis members are set in AllianceRegistry's constructor.
+    the six creation transactions. Genesis members are set in AllianceRegistry's constructor.
     """
     gas: dict[str, int] = {}
     members = genesis.members
@@ -169,7 +169,11 @@ def deploy_alliance(client: ChainClient, genesis: Genesis) -> tuple[Deployment, 
     gas["RecordRegistry"] = int(receipt["gasUsed"])
     referrals, receipt = client.deploy("ReferralRegistry", registry, consents, records)
     gas["ReferralRegistry"] = int(receipt["gasUsed"])
-    access, receipt = client.deploy("AccessLog", registry, consents, records, referrals)
+    consultations, receipt = client.deploy("ConsultationRegistry", registry, consents, records)
+    gas["ConsultationRegistry"] = int(receipt["gasUsed"])
+    access, receipt = client.deploy(
+        "AccessLog", registry, consents, records, referrals, consultations
+    )
     gas["AccessLog"] = int(receipt["gasUsed"])
     deployment = Deployment(
         chain_id=client.chain_id,
@@ -178,6 +182,7 @@ def deploy_alliance(client: ChainClient, genesis: Genesis) -> tuple[Deployment, 
             "ConsentRegistry": consents,
             "RecordRegistry": records,
             "ReferralRegistry": referrals,
+            "ConsultationRegistry": consultations,
             "AccessLog": access,
         },
         block_number=first_block,

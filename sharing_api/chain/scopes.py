@@ -96,6 +96,7 @@ class Basis(IntEnum):
     REFERRAL = 1
     BREAK_GLASS = 2
     CUSTODIAN = 3  # the record's custodian reading its own record
+    CONSULTATION = 4  # a consultant reading named records, or the requester its report
 
     @property
     def label(self) -> str:
@@ -125,6 +126,22 @@ class ReferralStatus(IntEnum):
     COMPLETED = 4
     CANCELLED = 5
     WITHDRAWN = 6  # by the patient
+
+
+class ConsultationStatus(IntEnum):
+    """ConsultationRegistry.Status."""
+
+    NONE = 0
+    REQUESTED = 1
+    ACCEPTED = 2
+    DECLINED = 3
+    REPORTED = 4
+    CLOSED = 5
+    CANCELLED = 6
+
+    @property
+    def label(self) -> str:
+        return _label(self.name)
 
 
 class Direction(IntEnum):

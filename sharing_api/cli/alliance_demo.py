@@ -21,6 +21,7 @@ from crypto.authority import AttributeAuthority
 from crypto.records import read_container_header
 from sharing_api.audit.break_glass_texts import read_break_glass
 from sharing_api.chain import Alliance, ChainClient, Genesis, MemberSpec, Role, deploy_alliance
+from sharing_api.cli.demo_consultation import imaging_consultation
 from sharing_api.cli.demo_erasure import erase_a_record
 from sharing_api.cli.demo_pseudonyms import pseudonymous_patient
 from sharing_api.cli.demo_staff import revoke_with_rotation
@@ -462,6 +463,13 @@ def _scenario(
         regulator,
     )
     newcomer.close()
+    s.step("Remote consultation: a township clinic asks the tertiary hospital to read a CT")
+    fx, pj = member("fx"), member("pj")
+    imaging_consultation(
+        s.expect, echo, fx, h1, pj, lambda key: world.client("fx", key), address["h1"]
+    )
+    fx.close()
+    pj.close()
     for client in (h1, xq, regulator, gp, cardiologist, er_doctor, nurse, chief, *wallets):
         client.close()
     return DemoFacts(["0x" + bytes(p.key).hex() for p in patients], int(rec["record_id"]))

@@ -28,6 +28,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "sharing_api.sdk.referral_cli:referral",
         "Create and follow referrals between members.",
     ),
+    "consultation": (
+        "sharing_api.sdk.consultation_cli:consultation",
+        "Remote consultations: ask a specialist member, answer, report, close.",
+    ),
     "staff": (
         "sharing_api.sdk.staff_cli:staff",
         "Issue and revoke staff tokens (a member's staff).",

@@ -50,6 +50,29 @@ def fetch_texts(
     return _parse(answer, holder, where)
 
 
+def fetch_consultation_texts(
+    alliance: Alliance,
+    holder: str,
+    consultation_id: int,
+    party_key: bytes,
+    *,
+    insecure_http: bool = False,
+    timeout: float = 30.0,
+    tokens: PeerTokens | None = None,
+) -> list[PeerText]:
+    """The texts of ``consultation_id`` that ``holder``'s gateway keeps (as ``fetch_texts``)."""
+    answer, where = get_as(
+        alliance,
+        holder,
+        party_key,
+        f"/consultations/{consultation_id}/texts?held_here=true",
+        insecure_http=insecure_http,
+        timeout=timeout,
+        tokens=tokens,
+    )
+    return _parse(answer, holder, where)
+
+
 def _parse(answer: Any, holder: str, where: str) -> list[PeerText]:
     try:
         found = []
@@ -60,4 +83,4 @@ def _parse(answer: Any, holder: str, where: str) -> list[PeerText]:
             found.append(PeerText(str(t["kind"]), str(t["text"]), salt, holder.lower()))
         return found
     except (KeyError, TypeError, ValueError):
-        raise BadPeerAnswer(f"{where} answered no referral texts") from None
+        raise BadPeerAnswer(f"{where} answered no texts") from None

@@ -27,7 +27,7 @@ from sharing_api.chain.genesis import Deployment
 from sharing_api.chain.logs import logs_in_range
 from sharing_api.chain.rpc import JsonRpc
 from sharing_api.chain.scopes import Basis, Review
-from sharing_api.index import schema
+from sharing_api.index import consultations, schema
 from sharing_api.index.db import IndexDB
 from sharing_api.index.schema import (
     accesses,
@@ -45,6 +45,7 @@ INDEXED = (
     "ConsentRegistry",
     "RecordRegistry",
     "ReferralRegistry",
+    "ConsultationRegistry",
     "AccessLog",
 )
 # Of AllianceRegistry only the directory is indexed (governance has its own audit trail).
@@ -152,6 +153,7 @@ class Indexer:
             "BreakGlassClosed": self._closed,
             "GatewaySet": self._gateway,
             "GatewayCleared": self._gateway,
+            **consultations.handlers(self._timestamp, self._upsert),
         }
         # Raw JSON-RPC where the endpoint is HTTP: web3's log formatters cost more CPU than
         # everything else the indexer does per access. web3 on the project's transport

@@ -108,6 +108,39 @@ referral_changes = Table(
     Column("timestamp", BigInteger, nullable=False),
 )
 
+# ConsultationRegistry: one row per consultation, its status as of the last step indexed.
+consultations = Table(
+    "consultations",
+    metadata,
+    Column("consultation_id", ID, primary_key=True, autoincrement=False),
+    Column("patient", String(42), nullable=False, index=True),
+    Column("requester", String(42), nullable=False, index=True),
+    Column("consultant", String(42), nullable=False, index=True),
+    Column("record_ids", Text, nullable=False),  # JSON list
+    Column("consent_id", ID, nullable=False),
+    Column("status", Integer, nullable=False),  # chain.scopes.ConsultationStatus
+    Column("question_hash", String(66), nullable=False),
+    Column("expires_at", BigInteger, nullable=False),  # the consultant's reads end then
+    Column("report_record_id", ID, nullable=False, default=0),
+    Column("block_number", BigInteger, nullable=False),
+    Column("tx_hash", String(66), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+)
+
+# Every step of a consultation (one event each), in chain order.
+consultation_steps = Table(
+    "consultation_steps",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("consultation_id", ID, nullable=False, index=True),
+    Column("step", String(16), nullable=False),  # requested, accepted, declined, ...
+    Column("by", String(42), nullable=False),
+    Column("note_hash", String(66), nullable=False),
+    Column("block_number", BigInteger, nullable=False),
+    Column("log_index", Integer, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+)
+
 accesses = Table(
     "accesses",
     metadata,
@@ -244,6 +277,8 @@ __all__ = [
     "Numeric",
     "accesses",
     "consents",
+    "consultation_steps",
+    "consultations",
     "cursor",
     "gateways",
     "metadata",

@@ -304,6 +304,14 @@ def _chunks(data: bytes, bar: Any, size: int = 256 * 1024) -> Any:
     default=None,
     help="Read under this referral (as its receiver) instead of a consent.",
 )
+@click.option(
+    "--consultation",
+    "consultation_id",
+    type=int,
+    default=None,
+    help="Read under this consultation (its consultant: a named record; its requester: "
+    "the report) with --purpose consultation.",
+)
 @click.option("--break-glass", is_flag=True, help="Emergency read without consent (doctors).")
 @click.option("--reason", default=None, help="Why (required with --break-glass).")
 @_api_option
@@ -314,6 +322,7 @@ def record_get(
     out_path: Path,
     purpose: str,
     referral_id: int | None,
+    consultation_id: int | None,
     break_glass: bool,
     reason: str | None,
     api_url: str,
@@ -323,7 +332,12 @@ def record_get(
     Purpose.parse(purpose)
     keys = [load_reader_key(p.read_bytes()) for p in key_paths]
     with _client(api_url, key_file) as client:
-        query = {"purpose": purpose, "referral_id": referral_id, "reason": reason}
+        query = {
+            "purpose": purpose,
+            "referral_id": referral_id,
+            "consultation_id": consultation_id,
+            "reason": reason,
+        }
         with client.download(record_id, break_glass=break_glass or None, **query) as download:
             data = _receive(download)
             headers = download.headers

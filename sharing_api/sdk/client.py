@@ -35,6 +35,7 @@ from sharing_api.chain.typed_data import (
     withdraw_typed_data,
 )
 from sharing_api.fhir import validate_resource
+from sharing_api.sdk.consultations import ConsultationCalls
 from sharing_api.sdk.proposals import ProposalsMixin
 
 ZERO_ADDRESS = "0x" + "00" * 20
@@ -133,7 +134,7 @@ class DownloadInterrupted(OSError):
     """The ciphertext stream broke off (the gateway or the custodian's gateway failed)."""
 
 
-class SharingClient(ProposalsMixin):
+class SharingClient(ProposalsMixin, ConsultationCalls):
     def __init__(
         self, base_url: str, token: str = "", *, timeout: float = 60.0, verify: Any = True
     ) -> None:

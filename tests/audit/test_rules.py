@@ -170,3 +170,14 @@ def test_unusual_volume_per_reader_and_day() -> None:
     # Spread over two days the same reads stay under the threshold.
     spread = [replace(a, timestamp=a.timestamp + DAY) for a in burst]
     assert unusual_volume(plant(clean(), *spread), 7) == []
+
+
+def test_consultation_reads_are_no_unknown_basis_but_keep_their_purpose() -> None:
+    on = {"basis": int(Basis.CONSULTATION), "basis_id": 9}
+    h = plant(
+        clean(),
+        access(60, 36, purpose=int(Purpose.CONSULTATION), **on),
+        access(61, 37, purpose=int(Purpose.RESEARCH), **on),
+    )
+    found = no_live_basis(h)
+    assert ids(found) == [61] and "consultation basis for purpose 3" in found[0].detail

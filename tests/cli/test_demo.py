@@ -56,6 +56,12 @@ def test_full_alliance_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[st
         "nobody can read it again (410: gone)",
         "two members, two unrelated patient addresses on chain",
         "only the patient's signed disclosure links them",
+        "no consultation without the patient's consent for consultation (403)",
+        "the radiologist reads the CT on the consultation basis",
+        "opens at fx",
+        "pj, no party to the consultation, is refused the report (403)",
+        "consultation closed: the radiologist's next read is refused (403)",
+        "the patient sees the consultation (closed) in the wallet",
         "Every step behaved",
     ):
         assert expected in out

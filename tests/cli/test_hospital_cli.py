@@ -25,6 +25,7 @@ from sharing_api.fhir import SAMPLE_KINDS, validate_resource
 from sharing_api.gateway.tls import make_certificate
 from sharing_api.sdk.cli import record
 from sharing_api.sdk.consent_cli import consent
+from sharing_api.sdk.consultation_cli import consultation
 from sharing_api.sdk.referral_cli import referral
 from sharing_api.sdk.staff_cli import staff
 
@@ -33,7 +34,7 @@ LEDGER_KEY = "0x" + "11" * 32  # any valid key: these tests never reach an API
 
 
 def _commands() -> Iterator[tuple[str, click.Command]]:
-    for group in (record, consent, referral, staff):
+    for group in (record, consent, referral, staff, consultation):
         assert isinstance(group, click.Group)
         for name, command in group.commands.items():
             yield f"{group.name} {name}", command
@@ -122,6 +123,7 @@ UNREACHABLE = [
     (["record", "key", "--out", "{out}"], {"token": "t"}),
     (["consent", "grant", "--grantee", PATIENT, "--categories", "lab", "--key-file", "{key}"], {}),
     (["referral", "proposals", "--key-file", "{key}"], {}),
+    (["consultation", "list", "--key-file", "{key}"], {}),
     (["referral", "proposal-accept", "1", "--key-file", "{key}"], {}),
     (["referral", "proposal-decline", "1", "--key-file", "{key}"], {}),
     (["staff", "token", "--id", "dr-chen", "--role", "doctor", "--key-file", "{key}"], {}),

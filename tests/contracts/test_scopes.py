@@ -11,7 +11,7 @@ import pytest
 
 from contracts import build
 from sharing_api.chain import Basis, Category, ProposalKind, Purpose
-from sharing_api.chain.scopes import Direction, ReferralStatus, Review
+from sharing_api.chain.scopes import ConsultationStatus, Direction, ReferralStatus, Review
 from tests.contracts.conftest import Actors
 from tests.contracts.helpers import register, reverts
 
@@ -36,6 +36,7 @@ def _snake(camel: str) -> str:
         ("AllianceRegistry.sol", "ProposalKind", ProposalKind),
         ("ReferralRegistry.sol", "Status", ReferralStatus),
         ("ReferralRegistry.sol", "Direction", Direction),
+        ("ConsultationRegistry.sol", "Status", ConsultationStatus),
     ],
 )
 def test_python_enums_follow_the_solidity_enums(source: str, name: str, py: type[IntEnum]) -> None:
@@ -43,7 +44,7 @@ def test_python_enums_follow_the_solidity_enums(source: str, name: str, py: type
 
 
 def test_appended_members_keep_earlier_numbers() -> None:
-    assert [int(b) for b in Basis] == [0, 1, 2, 3] and int(Basis.CUSTODIAN) == 3
+    assert [int(b) for b in Basis] == [0, 1, 2, 3, 4] and int(Basis.CUSTODIAN) == 3
     assert [int(k) for k in ProposalKind] == [0, 1, 2, 3, 4]
     assert int(ProposalKind.CLEAR_GATEWAY) == 4
     assert len(Category) == 6 and int(Purpose.EMERGENCY) == 4

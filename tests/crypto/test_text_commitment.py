@@ -96,7 +96,10 @@ def test_no_text_is_zero_and_kinds_and_salts_are_checked() -> None:
         commit(bytes(32), "diagnosis", "x")
     with pytest.raises(TextCommitmentError):
         commit(bytes(16), "reason", "x")
-    assert set(text_commitment.KINDS) == {"reason", "reject", "complete", "cancel"}
+    assert set(text_commitment.KINDS) == {
+        *("reason", "reject", "complete", "cancel"),  # a referral's
+        *("question", "decline", "report", "close"),  # a consultation's (and cancel)
+    }
 
 
 def test_the_commitment_is_the_documented_tagged_hash() -> None:

@@ -203,6 +203,16 @@ class WalletPage:
             for li in self.page.locator("li.referral").all()
         ]
 
+    def consultations(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "consultation_id": int(li.get_attribute("data-consultation-id") or 0),
+                "status": li.get_attribute("data-status"),
+                "text": li.inner_text(),
+            }
+            for li in self.page.locator("li.consultation").all()
+        ]
+
     def withdraw_referral(self, referral_id: int) -> str:
         """Press the referral's Withdraw button, read the plain-words summary shown before
         anything is signed, then sign; returns the summary."""

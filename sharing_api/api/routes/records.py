@@ -188,6 +188,7 @@ async def content(
     services: ServicesDep,
     purpose: Annotated[str, Query(max_length=32)] = "treatment",
     referral_id: IdQuery = None,
+    consultation_id: IdQuery = None,
     break_glass: bool = False,
     reason: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> Response:
@@ -196,7 +197,9 @@ async def content(
 
     def check() -> tuple[dict[str, Any], Grant, list[bytes], int, Iterator[bytes] | None]:
         row = fixed_record(services, record_id)
-        grant = decide(services, principal, row, wanted, referral_id, break_glass, reason)
+        grant = decide(
+            services, principal, row, wanted, referral_id, break_glass, reason, consultation_id
+        )
         if not services.hosts(row["custodian"]):
             return row, grant, [], 0, None  # another member's gateway holds the ciphertext
         try:  # read (and verify) before logging; nothing leaves until the access is mined

@@ -7,6 +7,7 @@
 // consent or referral is labelled with the custodian whose pseudonym it names, and revoking
 // or withdrawing signs with that pseudonym (identity.js), never one the patient picks.
 import { api, apiAll } from "../shared/api.js";
+import { loadConsultations } from "./consultation.js";
 import { h } from "./dom.js";
 import * as fmt from "./format.js";
 import { t } from "./i18n.js";
@@ -18,18 +19,20 @@ import { revokeMessage, signRevoke, signWithdraw } from "./typed.js";
 // Everything the lists need, fetched together.
 export async function loadHome(app) {
   const statement = inboxStatement(app, await api("/patients/me/signing"));
-  const [records, accesses, consents, referrals, inbox] = await Promise.all([
+  const [records, accesses, consents, referrals, inbox, consultations] = await Promise.all([
     apiAll("/patients/me/records"),
     apiAll("/patients/me/accesses"),
     apiAll("/consents"),
     apiAll("/referrals"),
     statement.then((body) => api("/patients/me/referral-inbox", { method: "POST", body })),
+    loadConsultations(),
   ]);
   return {
     records,
     accesses,
     consents,
     referrals,
+    consultations,
     proposals: inbox.proposals,
     unreachable: inbox.unreachable,
   };

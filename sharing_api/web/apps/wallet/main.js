@@ -1,11 +1,12 @@
 // Patient wallet: a key kept encrypted in this browser, SIWE sign-in, my records and who read
-// them, my consents (grant/revoke by EIP-712 signature), my referrals. Plain DOM, no framework.
+// them, my consents (grant/revoke by EIP-712 signature), my referrals and consultations. Plain DOM, no framework.
 import { api, setToken } from "../shared/api.js";
 import { Keystore } from "../shared/keystore.js";
 import { signIn } from "../shared/siwe.js";
 import { h, short } from "./dom.js";
 import { disclosureSection } from "./disclose.js";
 import { grantSection } from "./grant.js";
+import { consultationsSection } from "./consultation.js";
 import { consentsSection, loadHome, recordsSection, referralsSection } from "./home.js";
 import { initialLang, lang, setLang, t } from "./i18n.js";
 import { Identity, custodians } from "./identity.js";
@@ -154,6 +155,7 @@ const app = {
       consentsSection(this, this.data),
       grantSection(this),
       referralsSection(this, this.data),
+      consultationsSection(this, this.data),
       addressesSection(this),
       disclosureSection(this, this.data),
     );
