@@ -5,9 +5,8 @@ ledger node carrying N signed transactions (plain transfers between members, sen
 time so that blocks hold a few dozen each, as an alliance's blocks do).
 
 Also ``dashboard/100k``: the supervision dashboard's monthly figures (twelve months, every
-member) over an index of 100,000 accesses, 10,000 referrals and 20,000 records planted
-straight into a SQLite index DB (no chain). Consultations are not in the index yet; their
-rows join this case once the consultation lifecycle's tables exist.
+member) over an index of 100,000 accesses, 10,000 referrals, 10,000 consultations and
+20,000 records planted straight into a SQLite index DB (no chain).
 
     python scripts/bench.py audit [--quick]
 """
@@ -59,13 +58,14 @@ def dashboard(reporter: Reporter, quick: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as tmp:
         db = IndexDB(f"sqlite:///{Path(tmp) / 'index.sqlite3'}")
         try:
-            progress(f"planting {accesses_n} accesses and {referrals_n} referrals")
+            progress(f"planting {accesses_n} accesses, {referrals_n} referrals and consultations")
             plant(
                 db,
                 members=members,
                 accesses_n=accesses_n,
                 referrals_n=referrals_n,
                 records_n=accesses_n // 5,
+                consultations_n=referrals_n,
                 start=months.starts[0],
                 end=months.starts[-1],
             )

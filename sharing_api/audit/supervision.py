@@ -7,8 +7,8 @@ index database (GROUP BY member and month; no query returns one row per access o
   median and p90 in hours, per receiving member and per direction;
 - reads by basis (every ``Basis``), and break-glass reads not yet justified;
 - records published per custodian;
-- consultations: one separate query function, fed once the consultation lifecycle's index
-  tables exist (until then reported as not available, never as zeros).
+- consultations requested, received and answered per member, and the time from request to
+  report (median and p90 hours), by the month of the request.
 
 Months are bucketed by a CASE over the month starts (UTC), the same SQL on SQLite and
 PostgreSQL. Percentiles are nearest-rank: the value at rank ceil(p * n) of the sorted
@@ -27,7 +27,14 @@ from sqlalchemy.sql import ColumnElement
 
 from sharing_api.chain import Basis, Direction, ReferralStatus
 from sharing_api.index.db import IndexDB
-from sharing_api.index.schema import accesses, records, referral_changes, referrals
+from sharing_api.index.schema import (
+    accesses,
+    consultation_steps,
+    records,
+    referral_changes,
+    referrals,
+)
+from sharing_api.index.schema import consultations as consultations_table
 
 MAX_MONTHS = 60
 TIER_LABELS = {3: "tertiary", 2: "county", 1: "township"}  # township: township/community
@@ -122,23 +129,7 @@ def acceptance(db: IndexDB, months: Months, by: str) -> list[dict[str, Any]]:
         .where(*months.within(r.timestamp))
         .subquery()
     )
-    d = durations.c
-    part = (d.m, d.k)
-    ranked = select(
-        d.m,
-        d.k,
-        d.s,
-        func.row_number().over(partition_by=part, order_by=d.s).label("rn"),
-        func.count().over(partition_by=part).label("n"),
-    ).subquery()
-    k = ranked.c
-    query = select(
-        k.m,
-        k.k,
-        func.count(),
-        func.min(case((k.rn * 2 >= k.n, k.s))),  # rank ceil(n/2)
-        func.min(case((k.rn * 10 >= k.n * 9, k.s))),  # rank ceil(9n/10)
-    ).group_by(k.m, k.k)
+    query = _median_p90(durations)
     out = []
     for i, key, n, median, p90 in _run(db, query):
         out.append(
@@ -157,6 +148,28 @@ def acceptance(db: IndexDB, months: Months, by: str) -> list[dict[str, Any]]:
 
 def hours(seconds: Any) -> float:
     return round(int(seconds) / 3600, 2)
+
+
+def _median_p90(durations: Any) -> Any:
+    """(m, k, count, median, p90) per (m, k) of a subquery of durations ``s`` (seconds):
+    nearest-rank percentiles by window functions, the same SQL on SQLite and PostgreSQL."""
+    d = durations.c
+    part = (d.m, d.k)
+    ranked = select(
+        d.m,
+        d.k,
+        d.s,
+        func.row_number().over(partition_by=part, order_by=d.s).label("rn"),
+        func.count().over(partition_by=part).label("n"),
+    ).subquery()
+    k = ranked.c
+    return select(
+        k.m,
+        k.k,
+        func.count(),
+        func.min(case((k.rn * 2 >= k.n, k.s))),  # rank ceil(n/2)
+        func.min(case((k.rn * 10 >= k.n * 9, k.s))),  # rank ceil(9n/10)
+    ).group_by(k.m, k.k)
 
 
 # ---- reads and records -------------------------------------------------------------------
@@ -219,19 +232,48 @@ def published(db: IndexDB, months: Months) -> list[dict[str, Any]]:
 
 # ---- consultations -----------------------------------------------------------------------
 
-CONSULTATIONS_NOTE = (
-    "consultations are not in this index yet: the consultation lifecycle's tables will feed "
-    "requested, answered and time-to-report figures per member and month here"
-)
-
 
 def consultations(db: IndexDB, months: Months) -> dict[str, Any]:
-    """Consultation figures per member and month: requested (by the requesting member),
-    answered (reported, by the consulting member), median and p90 hours from request to
-    report. ``available`` stays False, with no numbers, until the index has consultations:
-    zeros would read as "none happened"."""
-    del db, months  # the query goes here once the consultation tables are indexed
-    return {"available": False, "note": CONSULTATIONS_NOTE, "rows": []}
+    """Consultation figures per member and month of the request: requested (by the
+    requesting member), received and answered (reported, by the consulting member), and the
+    median and p90 hours from request to report of the answered ones."""
+    c = consultations_table.c
+    m = months.bucket(c.timestamp).label("m")
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def row(month: int, member: str) -> dict[str, Any]:
+        key = (months.labels[int(month)], str(member))
+        return rows.setdefault(
+            key,
+            {"month": key[0], "member": key[1], "requested": 0, "received": 0,
+             "answered": 0, "median_hours_to_report": None, "p90_hours_to_report": None},
+        )  # fmt: skip
+
+    for side, field in ((c.requester, "requested"), (c.consultant, "received")):
+        query = select(m, side, func.count()).where(*months.within(c.timestamp)).group_by(m, side)
+        for i, member, n in _run(db, query):
+            row(i, member)[field] = int(n)
+    reported = (
+        select(
+            consultation_steps.c.consultation_id,
+            func.min(consultation_steps.c.timestamp).label("at"),
+        )
+        .where(consultation_steps.c.step == "reported")
+        .group_by(consultation_steps.c.consultation_id)
+        .subquery()
+    )
+    durations = (
+        select(m, c.consultant.label("k"), (reported.c.at - c.timestamp).label("s"))
+        .join_from(consultations_table, reported, reported.c.consultation_id == c.consultation_id)
+        .where(*months.within(c.timestamp))
+        .subquery()
+    )
+    for i, member, n, median, p90 in _run(db, _median_p90(durations)):
+        found = row(i, member)
+        found["answered"] = int(n)
+        found["median_hours_to_report"] = hours(median)
+        found["p90_hours_to_report"] = hours(p90)
+    return {"available": True, "rows": [rows[k] for k in sorted(rows)]}
 
 
 # ---- the whole dashboard -----------------------------------------------------------------

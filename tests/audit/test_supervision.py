@@ -20,9 +20,22 @@ from sharing_api.audit import supervision
 from sharing_api.audit.supervision_alerts import Thresholds, alerts, csv_lines
 from sharing_api.chain import Basis, Direction, ReferralStatus
 from sharing_api.index.db import IndexDB
-from sharing_api.index.schema import accesses, records, referral_changes, referrals
+from sharing_api.index.schema import (
+    accesses,
+    consultation_steps,
+    consultations,
+    records,
+    referral_changes,
+    referrals,
+)
 from sharing_api.index.supervision_thresholds import ThresholdStore
-from tests.support.index_rows import _change, _insert, member_addresses, plant
+from tests.support.index_rows import (
+    _change,
+    _insert,
+    consultation_step,
+    member_addresses,
+    plant,
+)
 from tests.support.postgres import running_postgres
 
 T0 = calendar.timegm((2026, 1, 1, 0, 0, 0))
@@ -103,6 +116,35 @@ def reference(db: IndexDB, months: supervision.Months) -> dict[str, Any]:
     published = Counter(
         (m, r["custodian"]) for r in _all(db, records) if (m := _month(r["timestamp"], months))
     )
+    reported: dict[int, int] = {}
+    for step in _all(db, consultation_steps):
+        if step["step"] == "reported":
+            cid = step["consultation_id"]
+            reported[cid] = min(reported.get(cid, step["timestamp"]), step["timestamp"])
+    consult: dict[tuple[str, str], dict[str, Any]] = {}
+    to_report: dict[tuple[str, str], list[int]] = defaultdict(list)
+
+    def consult_row(m: str, member: str) -> dict[str, Any]:
+        return consult.setdefault(
+            (m, member),
+            {"month": m, "member": member, "requested": 0, "received": 0, "answered": 0,
+             "median_hours_to_report": None, "p90_hours_to_report": None},
+        )  # fmt: skip
+
+    for c in _all(db, consultations):
+        m = _month(c["timestamp"], months)
+        if not m:
+            continue
+        consult_row(m, c["requester"])["requested"] += 1
+        consult_row(m, c["consultant"])["received"] += 1
+        if c["consultation_id"] in reported:
+            to_report[(m, c["consultant"])].append(reported[c["consultation_id"]] - c["timestamp"])
+    for key, values in to_report.items():
+        values.sort()
+        row = consult[key]
+        row["answered"] = len(values)
+        row["median_hours_to_report"] = supervision.hours(_rank(values, 0.5))
+        row["p90_hours_to_report"] = supervision.hours(_rank(values, 0.9))
     return {
         "counts": sorted((*k, n) for k, n in counts.items()),
         "acceptance": acceptance["receiver"],
@@ -111,6 +153,7 @@ def reference(db: IndexDB, months: supervision.Months) -> dict[str, Any]:
         "records": [
             {"month": m, "member": c, "records": n} for (m, c), n in sorted(published.items())
         ],
+        "consultations": {"available": True, "rows": [consult[k] for k in sorted(consult)]},
     }
 
 
@@ -122,17 +165,19 @@ def _sql(db: IndexDB, months: supervision.Months) -> dict[str, Any]:
         "acceptance_by_direction": figs["acceptance_by_direction"],
         "reads": figs["reads"],
         "records": figs["records"],
+        "consultations": figs["consultations"],
     }
 
 
 def _cross_check(db: IndexDB) -> None:
     plant(db, members=MEMBERS, accesses_n=4000, referrals_n=600, records_n=500,
-          start=T0, end=T_END)  # fmt: skip
+          consultations_n=400, start=T0, end=T_END)  # fmt: skip
     # Months cut inside the planted range, so rows before and after are left out.
     months = supervision.Months.between("2026-02", "2026-05")
     expected = reference(db, months)
     assert expected["counts"] and expected["acceptance"] and expected["reads"]
     assert any(r["break_glass_unjustified"] for r in expected["reads"])
+    assert any(r["answered"] for r in expected["consultations"]["rows"])
     assert _sql(db, months) == expected
 
 
@@ -214,6 +259,23 @@ def plant_known(
     _insert(db, referrals, refs)
     _insert(db, referral_changes, changes)
     _insert(db, accesses, reads)
+    asked = [
+        {
+            "consultation_id": n + i, "patient": "0x" + "ab" * 20, "requester": qy,
+            "consultant": h1, "record_ids": "[1]", "consent_id": 0, "status": 0,
+            "question_hash": "0x", "expires_at": 0, "report_record_id": 0,
+            "block_number": n + i, "tx_hash": "0x", "timestamp": feb,
+        }
+        for i in (1, 2, 3)
+    ]  # fmt: skip
+    steps = [
+        consultation_step(n + 1, "reported", h1, feb + 2 * HOUR),
+        consultation_step(n + 1, "reported", h1, feb + 9 * HOUR),  # the first one counts
+        consultation_step(n + 2, "reported", h1, feb + 6 * HOUR),
+        consultation_step(n + 3, "declined", h1, feb + HOUR),
+    ]
+    _insert(db, consultations, asked)
+    _insert(db, consultation_steps, steps)
 
 
 @pytest.fixture()
@@ -256,15 +318,20 @@ def test_known_figures(known: IndexDB) -> None:
     assert by_direction["down"]["median_hours"] == 4.0 and by_direction["down"]["accepted"] == 2
     reads = {(r["month"], r["member"]): r for r in figs["reads"]}
     assert reads[("2026-02", H1)]["by_basis"] == {
-        "consent": 2, "referral": 1, "break-glass": 0, "custodian": 0,
+        "consent": 2, "referral": 1, "break-glass": 0, "custodian": 0, "consultation": 0,
     }  # fmt: skip
     assert reads[("2026-02", PJ)]["break_glass_unjustified"] == 0
     assert reads[("2026-03", PJ)]["break_glass_unjustified"] == 1
-    assert figs["consultations"] == {
-        "available": False,
-        "note": supervision.CONSULTATIONS_NOTE,
-        "rows": [],
-    }
+    # QY asked H1 three times in February: reported after 2 and 6 hours, one declined.
+    consult = {(r["month"], r["member"]): r for r in figs["consultations"]["rows"]}
+    assert consult[("2026-02", QY)] == {
+        "month": "2026-02", "member": QY, "requested": 3, "received": 0, "answered": 0,
+        "median_hours_to_report": None, "p90_hours_to_report": None,
+    }  # fmt: skip
+    assert consult[("2026-02", H1)] == {
+        "month": "2026-02", "member": H1, "requested": 0, "received": 3, "answered": 2,
+        "median_hours_to_report": 2.0, "p90_hours_to_report": 6.0,
+    }  # fmt: skip
 
 
 def test_thresholds_raise_alerts(known: IndexDB) -> None:
@@ -301,7 +368,8 @@ def test_csv(known: IndexDB) -> None:
     assert got[("2026-02", "", "referrals_township_to_tertiary_up")] == "4"
     assert got[("2026-03", PJ, "break_glass_unjustified")] == "1"
     assert {r["member_name"] for r in rows if r["member"] == H1} == {"H1 (tertiary)"}
-    assert not any(r["figure"].startswith("consultations") for r in rows)
+    assert got[("2026-02", H1, "consultations_answered")] == "2"
+    assert got[("2026-02", H1, "consultations_median_hours_to_report")] == "2.0"
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,14 @@ from sqlalchemy import insert
 
 from sharing_api.chain import Basis, Direction, ReferralStatus
 from sharing_api.index.db import IndexDB
-from sharing_api.index.schema import accesses, records, referral_changes, referrals
+from sharing_api.index.schema import (
+    accesses,
+    consultation_steps,
+    consultations,
+    records,
+    referral_changes,
+    referrals,
+)
 
 ZERO32 = "0x" + "00" * 32
 BATCH = 5000
@@ -38,6 +45,7 @@ def plant(
     records_n: int,
     start: int,
     end: int,
+    consultations_n: int = 0,
     seed: int = 7,
 ) -> None:
     """Rows with Unix times in [start, end): about two thirds of the referrals accepted
@@ -98,6 +106,55 @@ def plant(
             }
         )  # fmt: skip
     _insert(db, accesses, rows)
+    plant_consultations(db, rnd, members, patients, consultations_n, at)
+
+
+def plant_consultations(
+    db: IndexDB,
+    rnd: random.Random,
+    members: Sequence[str],
+    patients: Sequence[str],
+    n: int,
+    at: Any,
+) -> None:
+    """Consultations requested at random times: about half reported (some report steps
+    twice: the first counts), some declined or cancelled."""
+    rows, steps = [], []
+    for i in range(1, n + 1):
+        requester, consultant = rnd.sample(list(members), 2)
+        asked = at()
+        rows.append(
+            {
+                "consultation_id": i, "patient": rnd.choice(patients), "requester": requester,
+                "consultant": consultant, "record_ids": "[1]", "consent_id": 0, "status": 0,
+                "question_hash": ZERO32, "expires_at": asked + 86_400 * 7,
+                "report_record_id": 0, "block_number": i, "tx_hash": ZERO32, "timestamp": asked,
+            }
+        )  # fmt: skip
+        steps.append(consultation_step(i, "requested", requester, asked))
+        fate = rnd.random()
+        if fate < 0.5:
+            reported = asked + rnd.randrange(600, 72 * 3600)
+            steps.append(consultation_step(i, "accepted", consultant, asked + 300))
+            steps.append(consultation_step(i, "reported", consultant, reported))
+            if fate < 0.03:
+                steps.append(consultation_step(i, "reported", consultant, reported + 60))
+        elif fate < 0.7:
+            steps.append(consultation_step(i, "declined", consultant, asked + 60))
+    _insert(db, consultations, rows)
+    _insert(db, consultation_steps, steps)
+
+
+def consultation_step(consultation_id: int, step: str, by: str, ts: int) -> dict[str, Any]:
+    return {
+        "consultation_id": consultation_id,
+        "step": step,
+        "by": by,
+        "note_hash": ZERO32,
+        "block_number": 0,
+        "log_index": 0,
+        "timestamp": ts,
+    }
 
 
 def _change(referral_id: int, to: ReferralStatus, ts: int) -> dict[str, Any]:

@@ -155,7 +155,7 @@ def test_supervision_api_checks_its_input(world: dict[str, Any]) -> None:
     assert figs["acceptance"] == expected["acceptance"]
     assert figs["acceptance_by_direction"] == expected["acceptance_by_direction"]
     assert figs["reads"] == expected["reads"]
-    assert figs["consultations"]["available"] is False and figs["consultations"]["rows"] == []
+    assert figs["consultations"] == expected["consultations"]
 
 
 def test_dashboard_in_english_and_chinese(world: dict[str, Any]) -> None:
@@ -195,8 +195,7 @@ def test_dashboard_in_english_and_chinese(world: dict[str, Any]) -> None:
         assert console.sup_bars("reads")[("unjustified", month)] == 1
         published = {r["member"]: r["Records published"] for r in console.sup_table("sup-records")}
         assert published == {clinic: "1", h1: "1"}
-        assert page.get_attribute("#sup-consultations", "data-available") == "false"
-        assert "Not available yet" in (page.text_content("#sup-consultations") or "")
+        assert console.sup_table("sup-consultation-rows") == []  # none requested this month
 
         # Thresholds raise alerts (and none without them).
         assert console.sup_table("sup-alerts") == []
@@ -312,6 +311,17 @@ def test_known_times_to_acceptance(world: dict[str, Any]) -> None:
             ("down", "2025-02"): 2,
             ("down", "2025-03"): 1,
         }
+        # The clinic asked h1 for three consultations: reported after 2 and 6 hours.
+        consults = {
+            r["member"]: (r["Requested"], r["Received"], r["Answered"],
+                          r["To report, median (h)"], r["To report, p90 (h)"])
+            for r in console.sup_table("sup-consultation-rows")
+        }  # fmt: skip
+        assert consults == {clinic: ("3", "0", "0", "–", "–"), h1: ("0", "3", "2", "2", "6")}
+        assert console.sup_bars("consultations") == {
+            ("requested", "2025-02"): 3,
+            ("answered", "2025-02"): 2,
+        }
         console.set_thresholds(median="4.5")
         alerts = console.sup_table("sup-alerts")
         assert [(a["rule"], a["month"], a["member"]) for a in alerts] == [
@@ -324,6 +334,10 @@ def test_known_times_to_acceptance(world: dict[str, Any]) -> None:
             for r in console.sup_table("sup-acceptance")
         }
         assert hours_zh[h1] == ("2", "10")
+        answered_zh = {
+            r["member"]: r["已出报告"] for r in console.sup_table("sup-consultation-rows")
+        }
+        assert answered_zh[h1] == "2"
         alert = console.sup_table("sup-alerts")[0]
         assert alert["预警"] == "接收用时中位数 5 小时（阈值 4.5 小时）"
         assert alert["成员"] == H3

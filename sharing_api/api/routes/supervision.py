@@ -92,13 +92,19 @@ class PublishedOut(BaseModel):
     records: int
 
 
+class ConsultationRowOut(BaseModel):
+    month: str  # of the request
+    member: str
+    requested: int  # as the requesting member
+    received: int  # as the consulting member
+    answered: int  # reported, of those received
+    median_hours_to_report: float | None  # None: none answered
+    p90_hours_to_report: float | None
+
+
 class ConsultationsOut(BaseModel):
-    available: bool = Field(
-        description="False until the index holds consultations: no figures are given then "
-        "(not zeros)"
-    )
-    note: str
-    rows: list[dict[str, Any]]
+    available: bool = Field(description="whether this index holds consultations")
+    rows: list[ConsultationRowOut]
 
 
 class AlertOut(BaseModel):

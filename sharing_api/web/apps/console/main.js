@@ -17,7 +17,7 @@ import { cell, fillTable, short, utc } from "./table.js";
 
 const $ = (id) => document.getElementById(id);
 const PURPOSES = ["treatment", "referral", "consultation", "research", "emergency"];
-const BASES = ["consent", "referral", "break-glass", "custodian"];
+const BASES = ["consent", "referral", "break-glass", "custodian", "consultation"];
 const members = new Map(); // lowercase address -> member
 let signedIn = null; // the regulator's address once signed in
 let lastVerification = null;

@@ -205,10 +205,21 @@ export function render(nameOf) {
     cell(tr, String(r.records), { class: "records" });
   });
 
-  // Consultations: shown as not available (no numbers) until the index holds them.
-  const c = $("sup-consultations");
-  c.dataset.available = String(f.consultations.available);
-  c.textContent = f.consultations.available
-    ? f.consultations.rows.map((r) => `${r.month} ${nameOf(r.member)}`).join("; ")
-    : t("sup.consultations.unavailable");
+  // Consultations requested and answered per month (by the month of the request), and per
+  // member with the hours from request to report.
+  const consult = f.consultations.rows;
+  chart("consultations", t("sup.chart.consultations"), ["requested", "answered"].map((k, i) => ({
+    key: k, name: t(`sup.series.${k}`), color: ["#2b8a99", "#4c9a5f"][i],
+    values: perMonth(months, consult, (r) => (k === "requested" ? r.requested : r.answered)),
+  })));
+  fillTable($("sup-consultation-rows"), consult, (tr, r) => {
+    tr.dataset.month = r.month;
+    tr.dataset.member = r.member;
+    cell(tr, r.month);
+    cell(tr, nameOf(r.member), { class: "member" });
+    for (const k of ["requested", "received", "answered"]) cell(tr, String(r[k]), { class: k });
+    const h = (v) => (v === null ? t("dash") : String(v));
+    cell(tr, h(r.median_hours_to_report), { class: "median" });
+    cell(tr, h(r.p90_hours_to_report), { class: "p90" });
+  });
 }
