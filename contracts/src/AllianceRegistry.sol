@@ -244,14 +244,14 @@ contract AllianceRegistry is IAllianceRegistry {
         if (kind == ProposalKind.AddMember) {
             if (account == address(0)) revert ZeroAddress();
             if (_members[account].active) revert AlreadyMember(account);
-            if (roles == 0 || roles & ~Roles.ALL != 0) revert InvalidRoles(roles);
+            if (!_validRoles(roles)) revert InvalidRoles(roles);
         } else if (kind == ProposalKind.RemoveMember) {
             if (!_members[account].active) revert NotMember(account);
             // Removing must leave enough members to reach the threshold: lower it first.
             if (threshold > n - 1) revert InvalidThreshold(threshold, n - 1);
         } else if (kind == ProposalKind.SetRoles) {
             if (!_members[account].active) revert NotMember(account);
-            if (roles == 0 || roles & ~Roles.ALL != 0) revert InvalidRoles(roles);
+            if (!_validRoles(roles)) revert InvalidRoles(roles);
         } else if (kind == ProposalKind.SetThreshold) {
             if (newThreshold == 0 || newThreshold > n) revert InvalidThreshold(newThreshold, n);
         } else if (kind == ProposalKind.ClearGateway) {
@@ -284,10 +284,16 @@ contract AllianceRegistry is IAllianceRegistry {
         epoch += 1;
     }
 
+    /// Some role, none unknown, and TERTIARY only on a hospital (it is a hospital's tier).
+    function _validRoles(uint8 roles) private pure returns (bool) {
+        if (roles == 0 || roles & ~Roles.ALL != 0) return false;
+        return roles & Roles.TERTIARY == 0 || roles & Roles.HOSPITAL != 0;
+    }
+
     function _addMember(address account, uint8 roles, string memory name, bytes32 abeParamsHash) private {
         if (account == address(0)) revert ZeroAddress();
         if (_members[account].active) revert AlreadyMember(account);
-        if (roles == 0 || roles & ~Roles.ALL != 0) revert InvalidRoles(roles);
+        if (!_validRoles(roles)) revert InvalidRoles(roles);
         _members[account] = Member({roles: roles, active: true, abeParamsHash: abeParamsHash, name: name});
         _memberList.push(account);
         _listIndex[account] = _memberList.length;

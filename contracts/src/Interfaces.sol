@@ -12,7 +12,10 @@ library Roles {
     uint8 internal constant CLINIC = 2;
     uint8 internal constant REGULATOR = 4;
     uint8 internal constant ATTRIBUTE_AUTHORITY = 8;
-    uint8 internal constant ALL = 15;
+    /// A hospital of the top tier (三级): the supervision dashboard's tiers are tertiary
+    /// (HOSPITAL | TERTIARY), county (HOSPITAL) and township/community (CLINIC).
+    uint8 internal constant TERTIARY = 16;
+    uint8 internal constant ALL = 31;
 }
 
 /// Record categories (bit index in a consent's category mask) and purposes (bit index in a

@@ -2,8 +2,8 @@
 rows (``sharing_api.index.schema``), so each is unit-testable without a chain.
 
 Member tiers follow the alliance's shape (SCENARIO): community and township clinics (1),
-county hospitals (2), the tertiary hospital (3). On chain a member carries role bits and a
-name, so a hospital is tertiary when its name says so; the regulator has no tier."""
+county hospitals (2), the tertiary hospital (3): from the member's role bits on chain (a
+tertiary hospital holds HOSPITAL | TERTIARY); the regulator has no tier."""
 
 from __future__ import annotations
 
@@ -17,9 +17,11 @@ from sharing_api.chain import Basis, Direction, Role
 Row = Mapping[str, Any]
 
 
-def tier(roles: Role, name: str) -> int | None:
+def tier(roles: Role) -> int | None:
+    """3 tertiary (HOSPITAL | TERTIARY on chain), 2 county (HOSPITAL), 1 township/community
+    (CLINIC), None otherwise (the regulator)."""
     if Role.HOSPITAL in roles:
-        return 3 if "tertiary" in name.lower() else 2
+        return 3 if Role.TERTIARY in roles else 2
     if Role.CLINIC in roles:
         return 1
     return None

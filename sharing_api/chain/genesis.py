@@ -52,8 +52,11 @@ class Genesis:
             if m.address.lower() in seen:
                 raise ValueError(f"member {m.address} listed twice")
             seen.add(m.address.lower())
-            if not m.roles or int(m.roles) & ~int(Role(15)):
+            known = int(Role.of(list(Role)))
+            if not m.roles or int(m.roles) & ~known:
                 raise ValueError(f"member {m.name!r}: needs at least one known role")
+            if Role.TERTIARY in m.roles and Role.HOSPITAL not in m.roles:
+                raise ValueError(f"member {m.name!r}: tertiary is a hospital's tier")
             if len(m.abe_params_hash) != 32:
                 raise ValueError(f"member {m.name!r}: abe_params_hash must be 32 bytes")
 

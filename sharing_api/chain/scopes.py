@@ -36,6 +36,7 @@ class Role(IntFlag):
     CLINIC = 2
     REGULATOR = 4
     ATTRIBUTE_AUTHORITY = 8
+    TERTIARY = 16  # with HOSPITAL: a top-tier hospital (the dashboard's tiers)
 
     @classmethod
     def parse(cls, text: str) -> Role:

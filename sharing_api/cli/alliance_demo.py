@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 # (authority id, name, roles); the tertiary hospital first, the regulator last.
 INSTITUTIONS = [
-    ("h1", "City Third People's Hospital (tertiary)", Role.HOSPITAL),
+    ("h1", "City Third People's Hospital (tertiary)", Role.HOSPITAL | Role.TERTIARY),
     ("pj", "Pujiang County People's Hospital", Role.HOSPITAL),
     ("xq", "Xinqiao Community Health Centre", Role.CLINIC),
     ("gh", "Guanghua Community Health Centre", Role.CLINIC),

@@ -18,7 +18,7 @@ def test_members_have_names_and_roles(cast: Cast) -> None:
     members = {m["address"]: m for m in cast.patient.json("GET", "/members")}
     h1 = members[cast.address("h1").lower()]
     assert h1["name"] == "City Third People's Hospital"
-    assert set(h1["roles"]) == {"hospital", "attribute-authority"} and h1["active"]
+    assert set(h1["roles"]) == {"hospital", "tertiary", "attribute-authority"} and h1["active"]
     assert members[cast.address("regulator").lower()]["roles"] == ["regulator"]
     assert len(members) == 4
 

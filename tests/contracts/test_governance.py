@@ -90,8 +90,13 @@ def test_invalid_proposals_are_refused(actors: Actors) -> None:
     reverts(
         "InvalidRoles",
         lambda: reg.propose(
-            ProposalKind.ADD_MEMBER, account=Account.create().address, roles=Role(16), name="x"
+            ProposalKind.ADD_MEMBER, account=Account.create().address, roles=Role(32), name="x"
         ),
+    )
+    # TERTIARY is a hospital's tier: refused on a clinic.
+    reverts(
+        "InvalidRoles",
+        lambda: reg.propose_add_member(Account.create().address, Role.CLINIC | Role.TERTIARY, "x"),
     )
     reverts("InvalidThreshold", lambda: reg.propose_threshold(0))
     reverts("InvalidThreshold", lambda: reg.propose_threshold(5))

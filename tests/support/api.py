@@ -144,7 +144,7 @@ def deploy_test_alliance(
             MemberSpec(
                 addr["h1"],
                 name["h1"],
-                Role.HOSPITAL | Role.ATTRIBUTE_AUTHORITY,
+                Role.HOSPITAL | Role.TERTIARY | Role.ATTRIBUTE_AUTHORITY,
                 h1_auth.params().fingerprint,
             ),
             MemberSpec(

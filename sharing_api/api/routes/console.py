@@ -119,7 +119,7 @@ def members_of(services: Services) -> list[MemberOut]:
             address=a,
             name=i.name,
             roles=i.roles.labels(),
-            tier=charts.tier(i.roles, i.name),
+            tier=charts.tier(i.roles),
             active=i.active,
         )
         for a, i, _ in member_infos(services, gateways=False)
