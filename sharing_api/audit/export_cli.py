@@ -1,6 +1,6 @@
 """`alliance audit export --format balp --out FILE` and `alliance audit syslog --to URL`:
-every access, consent decision and referral step as IHE BALP AuditEvents (FHIR R4), to a
-file or to the regulator's syslog collector (RFC 5424, as IHE ATNA).
+every access, consent decision, referral and consultation step as IHE BALP AuditEvents
+(FHIR R4), to a file or to the regulator's syslog collector (RFC 5424, as IHE ATNA).
 
 From the API's index (``--database-url``) or from the chain itself (``--rpc`` +
 ``--deployment``: the chain is indexed into a throwaway SQLite index first, with the same
@@ -22,7 +22,7 @@ import click
 
 from sharing_api.settings import alliance_home
 
-KINDS = ("access", "consent", "referral")
+KINDS = ("access", "consent", "referral", "consultation")  # audit_log.KINDS
 LAST_UNIX_TIME = 253_402_300_799  # 9999-12-31T23:59:59Z, the last a FHIR instant can hold
 
 

@@ -5,13 +5,16 @@
   ``disclose`` + RESTful ``read``; agents: the custodian (source role, and custodian),
   the reading member (destination role, the requestor unless a staff member read) and the
   staff member by pseudonym (information recipient, the requestor); entities: the patient,
-  the record, and what authorised it (the consent or referral, ``agent.policy`` names it too:
-  the consent-authorized access pattern). ``purposeOfEvent`` is the recorded purpose in
-  ActReason (purpose_codes), plus BTG for break-glass.
+  the record, and what authorised it (the consent, referral or consultation Task;
+  ``agent.policy`` names it too: the consent-authorized access pattern). ``purposeOfEvent``
+  is the recorded purpose in ActReason (purpose_codes), plus BTG for break-glass.
 - A consent decision is **PatientCreate** (grant) or **PatientUpdate** (revocation) of the
   Consent, authored by the patient (purpose PATRQT).
 - A referral step is **PatientCreate** (created) or **PatientUpdate** (every later status)
   of the Task, by the member (or the patient) who moved it.
+- A consultation step is **PatientCreate** (requested) or **PatientUpdate** (accepted,
+  declined, reported, closed, cancelled) of the Task, by the member who took it; the
+  reported step also names the report's record (object role Report).
 Every event is validated as R4 before it is returned.
 """
 
@@ -109,8 +112,8 @@ def _basis_entity(row: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
     policy = f"urn:alliance:basis:{basis.label}:{basis_id}"
     if basis is Basis.CONSENT:
         return _object_entity(consent_ref(basis_id), role="13", display="Security Resource"), policy
-    if basis is Basis.REFERRAL:
-        ref = {"reference": f"Task/referral-{basis_id}"}
+    if basis in (Basis.REFERRAL, Basis.CONSULTATION):  # the Task (request_task.py) it rests on
+        ref = {"reference": f"Task/{basis.label}-{basis_id}"}
         return _object_entity(ref, role="13", display="Security Resource"), policy
     if basis is Basis.BREAK_GLASS:
         review = Review(int(row.get("review") or Review.OPEN)).label
@@ -269,3 +272,42 @@ def referral_step_event(
         ],
     }
     return validate_resource(event)
+
+
+def consultation_step_events(
+    consultation: dict[str, Any], steps: list[dict[str, Any]], names: Names | None = None
+) -> list[dict[str, Any]]:
+    """The steps (index consultation_steps rows, in chain order) of ``consultation``: one
+    event per step; the chain takes each step once, so a repeated row adds nothing."""
+    cid = int(consultation["consultation_id"])
+    patient = str(consultation["patient"])
+    report = int(consultation.get("report_record_id") or 0)
+    task_ref = {"reference": f"Task/consultation-{cid}"}
+    events, seen = [], set()
+    for step in steps:
+        name = str(step["step"])
+        if name in seen:
+            continue
+        seen.add(name)
+        created = name == "requested"
+        by = str(step["by"])
+        entities = [
+            _patient_entity(patient),
+            _object_entity(task_ref, detail=[{"type": "consultation-step", "valueString": name}]),
+        ]
+        if name == "reported" and report:
+            entities.append(_object_entity(record_ref(report), role="3", display="Report"))
+        event = {
+            "resourceType": "AuditEvent",
+            "id": f"consultation-{cid}-{name}",
+            **_rest(
+                "PatientCreate" if created else "PatientUpdate", "create" if created else "update"
+            ),
+            "recorded": iso(int(step["timestamp"])),
+            "purposeOfEvent": purpose_of_use(Purpose.CONSULTATION),
+            "agent": [{"who": member_ref(by, names), "requestor": True}],
+            "source": _source(by, names),
+            "entity": entities,
+        }
+        events.append(validate_resource(event))
+    return events

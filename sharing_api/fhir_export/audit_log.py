@@ -1,11 +1,12 @@
 """Gather the BALP AuditEvents (audit_event.py) a caller may see from the index, in time
 order, and write them as a Bundle or as NDJSON (one event per line).
 
-Who sees what (the same rules as the consent, referral and audit routes):
-- the regulator: every access, consent decision and referral step (optionally one patient);
+Who sees what (the same rules as the consent, referral, consultation and audit routes):
+- the regulator: every access, consent decision, referral and consultation step (optionally
+  one patient);
 - a patient: those about their own addresses (primary and proven pseudonyms);
 - a member (and its staff): its own reads, the consents granted to it (by address or by a
-  role it holds), and the referrals it is a party to.
+  role it holds), and the referrals and consultations it is a party to.
 """
 
 from __future__ import annotations
@@ -16,12 +17,18 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from sharing_api.fhir import validate_resource
-from sharing_api.fhir_export.audit_event import access_event, consent_events, referral_step_event
+from sharing_api.fhir_export.audit_event import (
+    access_event,
+    consent_events,
+    consultation_step_events,
+    referral_step_event,
+)
 from sharing_api.fhir_export.common import Names, iso
 from sharing_api.index.audit_queries import custodians
+from sharing_api.index.consultations import ConsultationQueries
 from sharing_api.index.db import IndexDB
 
-KINDS = ("access", "consent", "referral")
+KINDS = ("access", "consent", "referral", "consultation")
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,11 @@ def audit_events(
         for ref in db.referrals(patient=scope.patients, party=member, limit=limit):
             for change in db.referral_history(int(ref["referral_id"])):
                 events.append(referral_step_event(ref, change, names))
+    if "consultation" in wanted:
+        queries = ConsultationQueries(db.engine)
+        for row in queries.listing(patient=scope.patients, party=member, limit=limit):
+            steps = queries.steps(int(row["consultation_id"]))
+            events += consultation_step_events(row, steps, names)
     return sorted(events, key=_order)
 
 

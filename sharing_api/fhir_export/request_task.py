@@ -3,8 +3,8 @@ guides use: the ServiceRequest says what is asked (of whom, for which patient, w
 records), the Task tracks its fulfilment (``Task.focus`` -> the ServiceRequest,
 ``Task.status`` from the chain's lifecycle, requester and owner as members).
 
-Generic over the kind of request: a referral (referral.py) today, a remote consultation
-later, each mapping its own lifecycle onto a ``Lifecycle``.
+Generic over the kind of request: a referral (referral.py) and a remote consultation
+(consultation.py), each mapping its own lifecycle onto a ``Lifecycle``.
 """
 
 from __future__ import annotations
@@ -46,6 +46,9 @@ class Lifecycle:
     record_ids: tuple[int, ...] = ()
     consent_id: int = 0  # 0: the patient signed the request itself
     status_reason: str = ""
+    input_text: str = "record handed over"  # Task.input.type of each named record
+    # What the owner produced: (Task.output.type, record id), e.g. a consultation's report.
+    outputs: tuple[tuple[dict[str, Any], int], ...] = ()
 
 
 def _ids(life: Lifecycle) -> tuple[str, str, str]:
@@ -105,8 +108,12 @@ def task(life: Lifecycle, names: Names | None = None) -> dict[str, Any]:
         resource["statusReason"] = {"text": life.status_reason}
     if life.record_ids:
         resource["input"] = [
-            {"type": {"text": "record handed over"}, "valueReference": record_ref(r)}
+            {"type": {"text": life.input_text}, "valueReference": record_ref(r)}
             for r in life.record_ids
+        ]
+    if life.outputs:
+        resource["output"] = [
+            {"type": kind, "valueReference": record_ref(r)} for kind, r in life.outputs
         ]
     return resource
 

@@ -174,3 +174,13 @@ def consultation_show(
         if texts:
             found["texts"] = client.consultation_texts(consultation_id)
         _show(found)
+
+
+@consultation.command("fhir")
+@click.argument("consultation_id", type=int)
+@_api_option
+@_key_option
+def consultation_fhir(consultation_id: int, api_url: str, key_file: Path | None) -> None:
+    """The consultation as a FHIR R4 Bundle of its ServiceRequest and Task."""
+    with _client(api_url, key_file) as client:
+        _show(client.consultation_fhir(consultation_id))

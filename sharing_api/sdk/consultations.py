@@ -100,3 +100,8 @@ class ConsultationCalls:
         """The question and notes, each checked against the chain (``matches_chain``)."""
         out: dict[str, Any] = self.json("GET", f"/consultations/{consultation_id}/texts")
         return out
+
+    def consultation_fhir(self, consultation_id: int) -> dict[str, Any]:
+        """The consultation as an R4 Bundle of its ServiceRequest and Task."""
+        out: dict[str, Any] = self.json("GET", f"/fhir/Task/consultation-{consultation_id}")
+        return out

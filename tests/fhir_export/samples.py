@@ -89,3 +89,36 @@ def access_row(basis: int, **over: Any) -> dict[str, Any]:
         "timestamp": NOW - 5,
     }
     return {**row, **over}
+
+
+def consultation_row(**over: Any) -> dict[str, Any]:
+    """The clinic asks h1 about records 11 and 12 (ConsultationQueries.get's shape)."""
+    row = {
+        "consultation_id": 9,
+        "patient": PATIENT,
+        "requester": CLINIC,
+        "consultant": H1,
+        "record_ids": [11, 12],
+        "consent_id": 3,
+        "status": 1,
+        "question_hash": TX,
+        "expires_at": NOW + 500,
+        "report_record_id": 0,
+        "block_number": 5,
+        "tx_hash": TX,
+        "timestamp": NOW - 90,
+    }
+    return {**row, **over}
+
+
+def step(name: str, by: str, at: int) -> dict[str, Any]:
+    return {
+        "id": at,
+        "consultation_id": 9,
+        "step": name,
+        "by": by,
+        "note_hash": TX,
+        "block_number": 5,
+        "log_index": 0,
+        "timestamp": at,
+    }

@@ -133,7 +133,11 @@ def test_access_is_a_balp_privacy_disclosure(basis: Basis) -> None:
     assert e["agent"][2]["policy"] == e["agent"][3]["policy"] == [policy]
     roles = [x["role"]["code"] for x in e["entity"]]
     assert roles[:2] == ["1", "4"] and e["entity"][0]["what"]["reference"] == f"Patient/{PATIENT}"
-    authorised = {Basis.CONSENT: "Consent/consent-3", Basis.REFERRAL: "Task/referral-3"}
+    authorised = {
+        Basis.CONSENT: "Consent/consent-3",
+        Basis.REFERRAL: "Task/referral-3",
+        Basis.CONSULTATION: "Task/consultation-3",
+    }
     if basis in authorised:
         assert e["entity"][2]["what"]["reference"] == authorised[basis]
     if basis is Basis.BREAK_GLASS:

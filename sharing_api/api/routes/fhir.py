@@ -5,9 +5,11 @@ as the routes they mirror:
   granted to, the regulator);
 - ``GET /fhir/Task/{referral_id}``: a Bundle of the referral's ServiceRequest and Task, as
   ``GET /referrals/{id}`` (its patient, its two parties, the regulator);
+- ``GET /fhir/Task/consultation-{id}``: the same for a consultation (its Task's id), as
+  ``GET /consultations/{id}`` (its patient, requester and consultant, the regulator);
 - ``GET /fhir/AuditEvent``: a Bundle of IHE BALP AuditEvents: the regulator every one, a
-  patient those about them, a member its own reads and the consents and referrals it is a
-  party to (fhir_export/audit_log.py)."""
+  patient those about them, a member its own reads and the consents, referrals and
+  consultations it is a party to (fhir_export/audit_log.py)."""
 
 from __future__ import annotations
 
@@ -22,10 +24,12 @@ from sharing_api.api.deps import Anyone, FreshServices, ServicesDep
 from sharing_api.api.errors import PROBLEM_RESPONSES, not_found
 from sharing_api.api.lookups import names, patient_scope
 from sharing_api.api.routes.consents import find_consent
+from sharing_api.api.routes.consultations import find as find_consultation
 from sharing_api.api.routes.referrals import get_referral
 from sharing_api.api.schemas import AddressQuery, IdPath
 from sharing_api.fhir_export.audit_log import KINDS, Scope, audit_bundle_of, audit_events
 from sharing_api.fhir_export.consent import consent_resource
+from sharing_api.fhir_export.consultation import consultation_bundle
 from sharing_api.fhir_export.referral import referral_bundle
 
 
@@ -55,6 +59,20 @@ def consent(consent_id: IdPath, principal: Anyone, services: ServicesDep) -> dic
     return consent_resource(row, int(time.time()), names(services))
 
 
+# Before /Task/{referral_id}, which would otherwise take "consultation-5" and refuse it (422).
+@router.get(
+    "/Task/consultation-{consultation_id}",
+    responses=RESPONSES,
+    summary="A consultation as a Bundle of its ServiceRequest and Task (R4)",
+)
+def consultation_task(
+    consultation_id: IdPath, principal: Anyone, services: ServicesDep
+) -> dict[str, Any]:
+    row = find_consultation(services, consultation_id, principal)  # its visibility
+    steps = services.consultations.steps(consultation_id)
+    return consultation_bundle(row, steps, int(time.time()), names(services))
+
+
 @router.get(
     "/Task/{referral_id}",
     responses=RESPONSES,
@@ -72,8 +90,8 @@ def referral_task(referral_id: IdPath, principal: Anyone, services: ServicesDep)
 @router.get(
     "/AuditEvent",
     responses=RESPONSES,
-    summary="Accesses, consent decisions and referral steps you may see, as a Bundle of "
-    "IHE BALP AuditEvents (R4), oldest first",
+    summary="Accesses, consent decisions, referral and consultation steps you may see, as a "
+    "Bundle of IHE BALP AuditEvents (R4), oldest first",
 )
 def audit_event_bundle(
     principal: Anyone,
