@@ -51,6 +51,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/fhir/Consent/{consent_id}"): AUTHED,
     ("GET", "/fhir/Task/{referral_id}"): AUTHED,
     ("GET", "/fhir/Task/consultation-{consultation_id}"): AUTHED,
+    ("GET", "/fhir/Task/referral-{referral_id}"): AUTHED,
     ("GET", "/fhir/AuditEvent"): AUTHED,
     ("POST", "/referrals"): CARE,
     ("POST", "/referrals/{referral_id}/accept"): CARE,

@@ -99,6 +99,9 @@ def test_consent_as_r4_consent(cast: Cast, story: dict[str, Any]) -> None:
 def test_referral_as_service_request_and_task(cast: Cast, story: dict[str, Any]) -> None:
     path = f"/fhir/Task/{story['fid']}"
     bundle = cast.clinic.json("GET", path)
+    # The Task id the audit events reference resolves too, to the same Bundle.
+    by_id = cast.clinic.json("GET", f"/fhir/Task/referral-{story['fid']}")
+    assert [e["resource"] for e in by_id["entry"]] == [e["resource"] for e in bundle["entry"]]
     assert r4_shape_problems(bundle) == []
     request, task = (e["resource"] for e in bundle["entry"])
     assert task["focus"]["reference"] == bundle["entry"][0]["fullUrl"]  # resolves in the Bundle

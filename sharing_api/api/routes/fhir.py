@@ -74,6 +74,18 @@ def consultation_task(
 
 
 @router.get(
+    "/Task/referral-{referral_id}",
+    responses=RESPONSES,
+    summary="A referral as a Bundle of its ServiceRequest and Task (R4), by its Task id",
+)
+def referral_task_by_id(
+    referral_id: IdPath, principal: Anyone, services: ServicesDep
+) -> dict[str, Any]:
+    """The URL the exports' ``Task/referral-N`` references resolve to."""
+    return referral_task(referral_id, principal, services)
+
+
+@router.get(
     "/Task/{referral_id}",
     responses=RESPONSES,
     summary="A referral as a Bundle of its ServiceRequest and Task (R4)",
