@@ -27,12 +27,14 @@ from crypto.errors import KeystoreError, PolicyError
 from crypto.files import atomic_output
 from crypto.header import ReaderKey
 from crypto.keystore import read_key_file
+from crypto.labels import SecurityLabels
 from crypto.policy import parse_policy
 from crypto.rw15_keys import Rw15Key
 from sharing_api.api.core.keys import LEDGER_KIND
 from sharing_api.chain import Category, Purpose
 from sharing_api.fhir import SAMPLE_KINDS, sample_bundle, validate_resource
 from sharing_api.sdk.client import ApiUnreachable, Download, SharingClient, check_address
+from sharing_api.sdk.label_cli import label_options, labels_from, precheck
 
 DEFAULT_API = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT_S = 60.0
@@ -207,23 +209,37 @@ def record_sample(patient: str, kind: str, custodian: str, out_path: Path) -> No
 @click.argument("fhir_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--patient", required=True, type=ADDRESS, help="The patient's wallet address.")
 @click.option("--category", required=True, help=f"Record category: {_CATEGORIES}.")
-@click.option("--policy", required=True, help=_POLICY_HELP)
+@click.option("--policy", default=None, help=f"{_POLICY_HELP} Default: from the labels (R, V).")
+@label_options
 @_api_option
 @_key_option
 def record_put(
-    fhir_file: Path, patient: str, category: str, policy: str, api_url: str, key_file: Path | None
+    fhir_file: Path,
+    patient: str,
+    category: str,
+    policy: str | None,
+    confidentiality: str,
+    sensitivity: tuple[str, ...],
+    care_team: str | None,
+    allow_wider: bool,
+    api_url: str,
+    key_file: Path | None,
 ) -> None:
     """Validate a FHIR R4 resource, encrypt it locally and publish it.
 
     No FHIR file yet? `alliance record sample --patient 0x.. --out bundle.json` writes one.
     The policy actually sealed (every attribute with its authority) is printed on stderr.
+    Security labels (--confidentiality, --sensitivity) are sealed in the record's header
+    and its FHIR meta.security, never put on chain.
     """
     # Everything checkable here is checked before signing in, encrypting or sending.
     document = validate_resource(fhir_file.read_bytes())
     Category.parse(category)
+    labels = labels_from(confidentiality, sensitivity)
     _check_policy(policy)
+    precheck(labels, policy, care_team)
     with _client(api_url, key_file) as client:
-        sealed, sealed_policy = _seal_for(client, document, policy)
+        sealed, sealed_policy = _seal_for(client, document, policy, labels, care_team, allow_wider)
         with _upload_bar(sealed) as bar:
             out = client.upload(patient, category, sealed_policy, _chunks(sealed, bar))
         _show(out)
@@ -232,37 +248,66 @@ def record_put(
 @record.command("supersede")
 @click.argument("record_id", type=int)
 @click.argument("fhir_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--policy", required=True, help=f"Of the new version. {_POLICY_HELP}")
+@click.option(
+    "--policy", default=None, help=f"Of the new version. {_POLICY_HELP} Default: from the labels."
+)
+@label_options
 @_api_option
 @_key_option
 def record_supersede(
-    record_id: int, fhir_file: Path, policy: str, api_url: str, key_file: Path | None
+    record_id: int,
+    fhir_file: Path,
+    policy: str | None,
+    confidentiality: str,
+    sensitivity: tuple[str, ...],
+    care_team: str | None,
+    allow_wider: bool,
+    api_url: str,
+    key_file: Path | None,
 ) -> None:
-    """Publish a new version of a record you keep (validated, encrypted locally)."""
+    """Publish a new version of a record you keep (validated, encrypted locally), with its
+    own labels (the old version's are not carried over)."""
     document = validate_resource(fhir_file.read_bytes())
+    labels = labels_from(confidentiality, sensitivity)
     _check_policy(policy)
+    precheck(labels, policy, care_team)
     with _client(api_url, key_file) as client:
-        sealed, sealed_policy = _seal_for(client, document, policy)
+        sealed, sealed_policy = _seal_for(client, document, policy, labels, care_team, allow_wider)
         with _upload_bar(sealed) as bar:
             out = client.supersede(record_id, sealed_policy, _chunks(sealed, bar))
         _show(out)
 
 
-def _check_policy(policy: str) -> None:
+def _check_policy(policy: str | None) -> None:
+    if policy is None:
+        return
     try:
         parse_policy(policy)
     except PolicyError as exc:
         raise PolicyError(f"--policy: {exc}") from None
 
 
-def _seal_for(client: SharingClient, document: dict[str, Any], policy: str) -> tuple[bytes, str]:
+def _seal_for(
+    client: SharingClient,
+    document: dict[str, Any],
+    policy: str | None,
+    labels: SecurityLabels,
+    care_team: str | None,
+    allow_wider: bool,
+) -> tuple[bytes, str]:
     """The sealed container and the policy it was sealed under (shown, so that what a
     shorthand like 'role:doctor' became is never a surprise), in the gateway's suite."""
-    qualified, params = client.policy_for_sealing(policy)
+    chosen, params = client.policy_for_labels(labels, policy, care_team, allow_wider)
     suite = client.crypto_suite()
-    click.echo(f"policy: {qualified}", err=True)
+    source = f" (default for confidentiality {labels.confidentiality})" if chosen.defaulted else ""
+    click.echo(f"policy: {chosen.policy}{source}", err=True)
+    codes = ",".join(labels.sensitivity) or "none"
+    click.echo(f"labels: confidentiality {labels.confidentiality}, sensitivity {codes}", err=True)
+    if chosen.warning:
+        click.secho(chosen.warning, err=True, fg="yellow")
     click.echo(f"cipher suite: {suite.name}", err=True)
-    return SharingClient.seal_fhir(document, qualified, params, suite), qualified
+    sealed = SharingClient.seal_fhir(document, chosen.policy, params, suite, labels)
+    return sealed, chosen.policy
 
 
 def _upload_bar(sealed: bytes) -> Any:

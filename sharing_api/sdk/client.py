@@ -21,6 +21,7 @@ from crypto import text_commitment
 from crypto.authority import AuthorityParams, UserKey
 from crypto.errors import PolicyError
 from crypto.header import ReaderKeys
+from crypto.labels import UNLABELLED, SecurityLabels
 from crypto.policy import Attr, Gate, Node, leaves, parse_policy, to_text
 from crypto.records import decrypt_record, encrypt_record, read_container_header, write_container
 from crypto.suite import DEFAULT_SUITE, Suite, suite_by_name
@@ -34,7 +35,8 @@ from sharing_api.chain.typed_data import (
     sign_typed_data,
     withdraw_typed_data,
 )
-from sharing_api.fhir import validate_resource
+from sharing_api.fhir import validate_resource, with_security_labels
+from sharing_api.sdk.label_policy import ChosenPolicy, choose_policy
 from sharing_api.sdk.proposals import ProposalsMixin
 
 ZERO_ADDRESS = "0x" + "00" * 20
@@ -290,6 +292,25 @@ class SharingClient(ProposalsMixin):
                 ) from None
         return qualified, params
 
+    def policy_for_labels(
+        self,
+        labels: SecurityLabels,
+        policy: str | None = None,
+        care_team: str | None = None,
+        allow_wider: bool = False,
+    ) -> tuple[ChosenPolicy, list[AuthorityParams]]:
+        """The policy a record with ``labels`` is sealed under (``sdk.label_policy``): the
+        given one, qualified, with a warning when a V record's policy lets other members
+        read; else the labels' default (V: ``care_team``; R: this member's doctors)."""
+        own = self.my_authority()
+        if policy is None:
+            chosen = choose_policy(labels, None, own, care_team)
+            qualified, params = self.policy_for_sealing(chosen.policy)
+        else:
+            qualified, params = self.policy_for_sealing(policy)
+            chosen = choose_policy(labels, qualified, own, care_team, allow_wider)
+        return ChosenPolicy(qualified, chosen.defaulted, chosen.warning), params
+
     def crypto_suite(self) -> Suite:
         """The alliance's cipher suite as this gateway is configured (``/health``): what
         :meth:`seal` should be given. An older gateway that does not say means AES."""
@@ -314,13 +335,15 @@ class SharingClient(ProposalsMixin):
         policy: str,
         params: list[AuthorityParams],
         suite: Suite | str = DEFAULT_SUITE,
+        labels: SecurityLabels = UNLABELLED,
     ) -> bytes:
         """Encrypt locally into one container (header + streamed AEAD body) in ``suite``
         (``aes-256-gcm`` or ``sm4-gcm``; :meth:`crypto_suite` is the gateway's setting).
-        Opening needs no suite: the container names it."""
+        Opening needs no suite: the container names it. ``labels`` (DS4P) go into the
+        sealed header, never on chain."""
         body = io.BytesIO()
         header = encrypt_record(
-            io.BytesIO(plaintext), body, policy, params, suite=suite_by_name(suite)
+            io.BytesIO(plaintext), body, policy, params, suite=suite_by_name(suite), labels=labels
         )
         out = io.BytesIO()
         write_container(header, out)
@@ -342,12 +365,16 @@ class SharingClient(ProposalsMixin):
         policy: str,
         params: list[AuthorityParams],
         suite: Suite | str = DEFAULT_SUITE,
+        labels: SecurityLabels = UNLABELLED,
     ) -> bytes:
         """Validate a FHIR R4 resource or bundle (``fhir.resources``), then encrypt it: an
-        invalid document raises FhirError (a ValueError) before anything is encrypted or sent."""
+        invalid document raises FhirError (a ValueError) before anything is encrypted or sent.
+        A labelled record's document carries its labels in ``meta.security`` too."""
         document = validate_resource(resource)
+        if not labels.unlabelled:
+            document = with_security_labels(document, labels)
         plaintext = json.dumps(document, ensure_ascii=False).encode()
-        return SharingClient.seal(plaintext, policy, params, suite)
+        return SharingClient.seal(plaintext, policy, params, suite, labels)
 
     def supersede(
         self, record_id: int, policy: str, ciphertext: bytes | Iterator[bytes]
