@@ -165,7 +165,3 @@ class SecurityLabels:
 
 UNLABELLED = SecurityLabels()
 
-
-def at_least(a: str, b: str) -> bool:
-    """Confidentiality ``a`` is as strict as ``b`` or stricter."""
-    return _RANK[a] >= _RANK[b]
