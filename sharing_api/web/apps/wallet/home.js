@@ -11,6 +11,7 @@ import { h } from "./dom.js";
 import * as fmt from "./format.js";
 import { t } from "./i18n.js";
 import { coarseDeadline } from "./grant.js";
+import { recordLabels } from "./labels.js";
 import { keptAt } from "./pseudonym_view.js";
 import { inboxStatement } from "./statements.js";
 import { revokeMessage, signRevoke, signWithdraw } from "./typed.js";
@@ -52,6 +53,10 @@ export function recordsSection(app, data) {
           custodian: record.custodian_name || fmt.memberName(app.members, record.custodian),
           date: fmt.day(record.timestamp),
         }),
+        recordLabels(record)
+          ? h("span", { class: "badge labels", dataset: { confidentiality: record.confidentiality || "" } },
+            recordLabels(record))
+          : null,
         record.erased
           ? h("span", { class: "badge erased" }, t("records.erased"))
           : h("button", { class: "erase danger", type: "button",
