@@ -134,3 +134,20 @@ def test_a_wider_policy_on_a_very_restricted_record_warns(
     # Within the member (any of its doctors) is not "other members": no warning.
     status, _, err = _main([*args, "--confidentiality", "V", "--policy", "role:doctor"], capsys)
     assert status == 0 and "warning" not in err, err
+
+
+def test_erasure_clears_the_labels_the_gateway_kept(cast: Cast) -> None:
+    """An erased record keeps only its coarse category in the index: no policy text, and no
+    label saying it was about HIV."""
+    patient = known_patient(cast)
+    policy = "c1.role:doctor"
+    params = [cast.clinic.authority_params("c1")]
+    labels = SecurityLabels.of("R", ["HIV"])
+    sealed = cast.clinic.seal(b'{"resourceType": "Observation"}', policy, params, labels=labels)
+    record = cast.clinic.upload(patient.address, "lab", policy, sealed)
+    assert (record["confidentiality"], record["sensitivity"]) == ("R", ["HIV"])
+    (erased,) = cast.clinic.erase_record(record["record_id"])
+    assert erased["erased"] and erased["policy"] is None
+    assert (erased["confidentiality"], erased["sensitivity"]) == (None, None)
+    row = cast.api.services.index.record(record["record_id"])
+    assert row is not None and (row["confidentiality"], row["sensitivity"]) == (None, None)
