@@ -164,4 +164,3 @@ class SecurityLabels:
 
 
 UNLABELLED = SecurityLabels()
-
