@@ -27,13 +27,23 @@ export async function loadHome(app) {
     statement.then((body) => api("/patients/me/referral-inbox", { method: "POST", body })),
   ]);
   return {
-    records,
+    records: withLabels(records, inbox.labels || []),
     accesses,
     consents,
     referrals,
     proposals: inbox.proposals,
     unreachable: inbox.unreachable,
   };
+}
+
+// A record's security labels as the gateway that received its header told (this one lists
+// them with the record; another one's came with the inbox), null where nobody did.
+function withLabels(records, labels) {
+  const byId = new Map(labels.map((l) => [l.record_id, l]));
+  return records.map((r) => {
+    const found = r.confidentiality == null ? byId.get(r.record_id) : null;
+    return found ? { ...r, confidentiality: found.confidentiality, sensitivity: found.sensitivity } : r;
+  });
 }
 
 export function recordsSection(app, data) {
