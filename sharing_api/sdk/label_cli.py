@@ -3,15 +3,34 @@ lead to (``sdk.label_policy``), checked before anything is signed, sealed or sen
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import click
 
 from crypto.labels import CONFIDENTIALITY, SENSITIVITY, SecurityLabels
-from sharing_api.sdk.label_policy import LabelPolicyError, choose_policy
+from sharing_api.sdk.label_policy import choose_policy
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Code(click.ParamType[str]):
+    """One code of a vocabulary, any case; refused in one line naming the option and the
+    codes (a ValueError, which `alliance` prints as one `error:` line)."""
+
+    def __init__(self, codes: Iterable[str], name: str) -> None:
+        self.codes = list(codes)
+        self.name = name
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        code = str(value).strip().upper()
+        if code not in self.codes:
+            where = param.opts[0] if param is not None and param.opts else self.name
+            raise ValueError(
+                f"{where}: unknown code {value!r} (choose from {', '.join(self.codes)})"
+            )
+        return code
+
 
 _CONF_HELP = ", ".join(f"{c} {t.en}" for c, t in CONFIDENTIALITY.items())
 _SENS_HELP = ", ".join(f"{c} {t.en}" for c, t in SENSITIVITY.items())
@@ -23,7 +42,7 @@ def label_options(command: F) -> F:
         [
             click.option(
                 "--confidentiality",
-                type=click.Choice(list(CONFIDENTIALITY), case_sensitive=False),
+                type=Code(CONFIDENTIALITY, "N|R|V"),
                 default="N",
                 show_default=True,
                 help=f"HL7 confidentiality, sealed in the record's header: {_CONF_HELP}. "
@@ -32,7 +51,7 @@ def label_options(command: F) -> F:
             click.option(
                 "--sensitivity",
                 multiple=True,
-                type=click.Choice(sorted(SENSITIVITY), case_sensitive=False),
+                type=Code(SENSITIVITY, "CODE"),
                 help=f"HL7 sensitivity code (repeatable): {_SENS_HELP}.",
             ),
             click.option(
@@ -59,7 +78,4 @@ def labels_from(confidentiality: str, sensitivity: tuple[str, ...]) -> SecurityL
 def precheck(labels: SecurityLabels, policy: str | None, care_team: str | None) -> None:
     """Refuse what needs no gateway to refuse (N without --policy, V without a care team, a
     bad team name) before signing in; the authority is filled in later."""
-    try:
-        choose_policy(labels, policy, "own", care_team, allow_wider=True)
-    except LabelPolicyError as exc:
-        raise click.UsageError(str(exc)) from None
+    choose_policy(labels, policy, "<authority>", care_team, allow_wider=True)

@@ -101,11 +101,21 @@ def test_labelled_records_get_the_default_policy(
 @pytest.mark.parametrize(
     ("extra", "error"),
     [
-        (["--confidentiality", "V"], "give --care-team NAME (policy own.team:NAME)"),
+        (
+            ["--confidentiality", "V"],
+            "give --care-team NAME (policy <authority>.team:NAME) or an explicit --policy",
+        ),
         ([], "give --policy: a normal (N) record has no default policy"),
         (["--confidentiality", "V", "--care-team", "Psych A"], "care team name 'Psych A'"),
         (["--confidentiality", "R", "--care-team", "a"], "very restricted (V) record only"),
-        (["--sensitivity", "CANCER"], "'CANCER' is not one of"),
+        (
+            ["--sensitivity", "cancer"],
+            "error: --sensitivity: unknown code 'cancer' (choose from PSY",
+        ),
+        (
+            ["--confidentiality", "U"],
+            "error: --confidentiality: unknown code 'U' (choose from N, R, V)",
+        ),
     ],
 )
 def test_labels_without_a_usable_policy_are_refused_before_anything_is_sent(
@@ -116,8 +126,8 @@ def test_labels_without_a_usable_policy_are_refused_before_anything_is_sent(
 ) -> None:
     args, _ = put
     status, out, err = _main([*args, *extra], capsys)
-    assert status != 0 and not out
-    assert error in err, err
+    assert status == 1 and not out
+    assert error in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_a_wider_policy_on_a_very_restricted_record_warns(
