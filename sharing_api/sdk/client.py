@@ -36,7 +36,7 @@ from sharing_api.chain.typed_data import (
     withdraw_typed_data,
 )
 from sharing_api.fhir import validate_resource, with_security_labels
-from sharing_api.sdk.label_policy import ChosenPolicy, choose_policy
+from sharing_api.sdk.labelled import LabelsMixin
 from sharing_api.sdk.proposals import ProposalsMixin
 
 ZERO_ADDRESS = "0x" + "00" * 20
@@ -135,7 +135,7 @@ class DownloadInterrupted(OSError):
     """The ciphertext stream broke off (the gateway or the custodian's gateway failed)."""
 
 
-class SharingClient(ProposalsMixin):
+class SharingClient(ProposalsMixin, LabelsMixin):
     def __init__(
         self, base_url: str, token: str = "", *, timeout: float = 60.0, verify: Any = True
     ) -> None:
@@ -291,25 +291,6 @@ class SharingClient(ProposalsMixin):
                     f"(this API knows: {', '.join(sorted(known)) or 'none'})"
                 ) from None
         return qualified, params
-
-    def policy_for_labels(
-        self,
-        labels: SecurityLabels,
-        policy: str | None = None,
-        care_team: str | None = None,
-        allow_wider: bool = False,
-    ) -> tuple[ChosenPolicy, list[AuthorityParams]]:
-        """The policy a record with ``labels`` is sealed under (``sdk.label_policy``): the
-        given one, qualified, with a warning when a V record's policy lets other members
-        read; else the labels' default (V: ``care_team``; R: this member's doctors)."""
-        own = self.my_authority()
-        if policy is None:
-            chosen = choose_policy(labels, None, own, care_team)
-            qualified, params = self.policy_for_sealing(chosen.policy)
-        else:
-            qualified, params = self.policy_for_sealing(policy)
-            chosen = choose_policy(labels, qualified, own, care_team, allow_wider)
-        return ChosenPolicy(qualified, chosen.defaulted, chosen.warning), params
 
     def crypto_suite(self) -> Suite:
         """The alliance's cipher suite as this gateway is configured (``/health``): what

@@ -161,3 +161,18 @@ def test_erasure_clears_the_labels_the_gateway_kept(cast: Cast) -> None:
     assert (erased["confidentiality"], erased["sensitivity"]) == (None, None)
     row = cast.api.services.index.record(record["record_id"])
     assert row is not None and (row["confidentiality"], row["sensitivity"]) == (None, None)
+
+
+def test_the_sdk_publishes_a_labelled_record_in_one_call(cast: Cast) -> None:
+    patient = known_patient(cast)
+    bundle = chest_pain_bundle(patient.address, "h1")
+    labels = SecurityLabels.of("V", ["SDV"])
+    record, chosen = cast.h1.publish_fhir(
+        patient.address, "summary", bundle, labels, care_team="safeguarding"
+    )
+    assert chosen.defaulted and chosen.policy == "h1.team:safeguarding" and not chosen.warning
+    assert (record["policy"], record["confidentiality"]) == ("h1.team:safeguarding", "V")
+    wide = "h1.team:safeguarding or c1.role:doctor"
+    record, chosen = cast.h1.publish_fhir(patient.address, "summary", bundle, labels, wide)
+    assert chosen.warning.startswith("warning: this record is labelled very restricted (V)")
+    assert record["policy"] == wide  # a given policy is used as it is
