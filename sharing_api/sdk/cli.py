@@ -27,14 +27,13 @@ from crypto.errors import KeystoreError, PolicyError
 from crypto.files import atomic_output
 from crypto.header import ReaderKey
 from crypto.keystore import read_key_file
-from crypto.labels import SecurityLabels
 from crypto.policy import parse_policy
 from crypto.rw15_keys import Rw15Key
 from sharing_api.api.core.keys import LEDGER_KIND
 from sharing_api.chain import Category, Purpose
 from sharing_api.fhir import SAMPLE_KINDS, sample_bundle, validate_resource
 from sharing_api.sdk.client import ApiUnreachable, Download, SharingClient, check_address
-from sharing_api.sdk.label_cli import label_options, labels_from, precheck
+from sharing_api.sdk.label_cli import label_options, labels_from, precheck, seal_for
 
 DEFAULT_API = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT_S = 60.0
@@ -239,7 +238,7 @@ def record_put(
     _check_policy(policy)
     precheck(labels, policy, care_team)
     with _client(api_url, key_file) as client:
-        sealed, sealed_policy = _seal_for(client, document, policy, labels, care_team, allow_wider)
+        sealed, sealed_policy = seal_for(client, document, policy, labels, care_team, allow_wider)
         with _upload_bar(sealed) as bar:
             out = client.upload(patient, category, sealed_policy, _chunks(sealed, bar))
         _show(out)
@@ -272,7 +271,7 @@ def record_supersede(
     _check_policy(policy)
     precheck(labels, policy, care_team)
     with _client(api_url, key_file) as client:
-        sealed, sealed_policy = _seal_for(client, document, policy, labels, care_team, allow_wider)
+        sealed, sealed_policy = seal_for(client, document, policy, labels, care_team, allow_wider)
         with _upload_bar(sealed) as bar:
             out = client.supersede(record_id, sealed_policy, _chunks(sealed, bar))
         _show(out)
@@ -285,29 +284,6 @@ def _check_policy(policy: str | None) -> None:
         parse_policy(policy)
     except PolicyError as exc:
         raise PolicyError(f"--policy: {exc}") from None
-
-
-def _seal_for(
-    client: SharingClient,
-    document: dict[str, Any],
-    policy: str | None,
-    labels: SecurityLabels,
-    care_team: str | None,
-    allow_wider: bool,
-) -> tuple[bytes, str]:
-    """The sealed container and the policy it was sealed under (shown, so that what a
-    shorthand like 'role:doctor' became is never a surprise), in the gateway's suite."""
-    chosen, params = client.policy_for_labels(labels, policy, care_team, allow_wider)
-    suite = client.crypto_suite()
-    source = f" (default for confidentiality {labels.confidentiality})" if chosen.defaulted else ""
-    click.echo(f"policy: {chosen.policy}{source}", err=True)
-    codes = ",".join(labels.sensitivity) or "none"
-    click.echo(f"labels: confidentiality {labels.confidentiality}, sensitivity {codes}", err=True)
-    if chosen.warning:
-        click.secho(chosen.warning, err=True, fg="yellow")
-    click.echo(f"cipher suite: {suite.name}", err=True)
-    sealed = SharingClient.seal_fhir(document, chosen.policy, params, suite, labels)
-    return sealed, chosen.policy
 
 
 def _upload_bar(sealed: bytes) -> Any:

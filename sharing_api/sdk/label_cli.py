@@ -1,5 +1,6 @@
-"""The security-label options of `alliance record put/supersede` (DS4P), and the policy they
-lead to (``sdk.label_policy``), checked before anything is signed, sealed or sent."""
+"""The security-label options of `alliance record put/supersede` (DS4P), the policy they
+lead to (``sdk.label_policy``), checked before anything is signed, sealed or sent, and the
+sealing itself, with what was chosen shown on stderr."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from crypto.labels import CONFIDENTIALITY, SENSITIVITY, SecurityLabels
+from sharing_api.sdk.client import SharingClient
 from sharing_api.sdk.label_policy import choose_policy
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -79,3 +81,26 @@ def precheck(labels: SecurityLabels, policy: str | None, care_team: str | None) 
     """Refuse what needs no gateway to refuse (N without --policy, V without a care team, a
     bad team name) before signing in; the authority is filled in later."""
     choose_policy(labels, policy, "<authority>", care_team, allow_wider=True)
+
+
+def seal_for(
+    client: SharingClient,
+    document: dict[str, Any],
+    policy: str | None,
+    labels: SecurityLabels,
+    care_team: str | None,
+    allow_wider: bool,
+) -> tuple[bytes, str]:
+    """The sealed container and the policy it was sealed under (shown, so that what a
+    shorthand like 'role:doctor' became is never a surprise), in the gateway's suite."""
+    chosen, params = client.policy_for_labels(labels, policy, care_team, allow_wider)
+    suite = client.crypto_suite()
+    source = f" (default for confidentiality {labels.confidentiality})" if chosen.defaulted else ""
+    click.echo(f"policy: {chosen.policy}{source}", err=True)
+    codes = ",".join(labels.sensitivity) or "none"
+    click.echo(f"labels: confidentiality {labels.confidentiality}, sensitivity {codes}", err=True)
+    if chosen.warning:
+        click.secho(chosen.warning, err=True, fg="yellow")
+    click.echo(f"cipher suite: {suite.name}", err=True)
+    sealed = SharingClient.seal_fhir(document, chosen.policy, params, suite, labels)
+    return sealed, chosen.policy
