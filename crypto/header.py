@@ -9,12 +9,15 @@ with ``rw15.bind_epoch``. A reader opens whichever wrap its keys satisfy.
 The header names the record's cipher suite (``crypto.suite``): the wraps' AEAD, the HKDF and
 the HMAC use it, and so does the body. Versions::
 
-    "ALRH" | version u8 | [suite u8] | stream_id 16 | policy text | epoch u32 | n u32 |
-        n x wrap | mac 32
+    "ALRH" | version u8 | [suite u8] | stream_id 16 | policy text | [labels] | epoch u32 |
+        n u32 | n x wrap | mac 32
     1: no suite byte (AES-256-GCM with SHA-256), FAME wraps only (still read)
     2: a suite byte, FAME wraps only (written when a policy needs no RW15 wrap, so readers
        without RW15 open it)
     3: a suite byte, and a scheme byte before each wrap: 1 FAME, 2 RW15
+    4: as 3, with the record's security labels after the policy (``crypto.labels``); written
+       only for a labelled record, so unlabelled ones stay readable by older readers.
+       Versions 1 to 3 read as "normal, no sensitivity".
     FAME wrap: authority text | generation u32 | fingerprint 32 | FAME ct blob | sealed key 60
     RW15 wrap: see ``crypto.header_rw15.Rw15Wrap``
 
@@ -41,6 +44,7 @@ from crypto.expiry import MAX_EPOCH, bind_epoch, check_not_reserved, current_epo
 from crypto.fame import Fame, FameCiphertext
 from crypto.formats import dump_ciphertext, load_ciphertext
 from crypto.header_rw15 import Rw15Wrap
+from crypto.labels import UNLABELLED, SecurityLabels
 from crypto.pairing import DEFAULT_GROUP
 from crypto.policy import Attr, Gate, Node, leaves, parse_policy, to_text
 from crypto.rw15_keys import Rw15Key
@@ -50,6 +54,8 @@ from crypto.suite import DEFAULT_SUITE, Suite, suite_by_id
 VERSION_PLAIN = 1  # no suite byte (AES-256-GCM), FAME wraps only: read, never written
 VERSION = 2  # a suite byte, FAME wraps only
 VERSION_SCHEMES = 3  # a suite byte and a scheme byte per wrap: FAME or RW15
+VERSION_LABELS = 4  # as 3, and the security labels
+VERSIONS = (VERSION_PLAIN, VERSION, VERSION_SCHEMES, VERSION_LABELS)
 SCHEME_FAME = 1
 SCHEME_RW15 = 2
 MAX_WRAPS = 64
@@ -79,25 +85,30 @@ class RecordHeader:
     mac: bytes = b""
     suite: Suite = DEFAULT_SUITE
     version: int = VERSION  # kept: the MAC covers the header as it was written
+    labels: SecurityLabels = UNLABELLED  # DS4P; only a version 4 header carries others
 
     def __post_init__(self) -> None:
-        if self.version not in (VERSION_PLAIN, VERSION, VERSION_SCHEMES) or (
+        if self.version not in VERSIONS or (
             self.version == VERSION_PLAIN and self.suite != DEFAULT_SUITE
         ):
-            raise ValueError("a record header is version 2 or 3, or version 1 in the AES suite")
+            raise ValueError("a record header is version 2 to 4, or version 1 in the AES suite")
+        if self.version < VERSION_LABELS and not self.labels.unlabelled:
+            raise ValueError("security labels need a version 4 header")
 
     def _body(self) -> bytes:
         w = Writer().raw(b"ALRH").u8(self.version)
         if self.version >= VERSION:
             w.u8(self.suite.suite_id)
         w.raw(self.stream_id).text(self.policy)
+        if self.version >= VERSION_LABELS:
+            self.labels.write(w)
         w.u32(self.epoch).u32(len(self.wraps))
         for wrap in self.wraps:
-            if self.version == VERSION_SCHEMES:
+            if self.version >= VERSION_SCHEMES:
                 w.u8(SCHEME_RW15 if isinstance(wrap, Rw15Wrap) else SCHEME_FAME)
             if isinstance(wrap, Rw15Wrap):
-                if self.version != VERSION_SCHEMES:
-                    raise ValueError("an RW15 wrap needs a version 3 header")
+                if self.version < VERSION_SCHEMES:
+                    raise ValueError("an RW15 wrap needs a version 3 or 4 header")
                 wrap.write(w)
                 continue
             w.text(wrap.authority).u32(wrap.generation).raw(wrap.params_fingerprint)
@@ -112,17 +123,18 @@ class RecordHeader:
         r = Reader(data, "record header")
         r.expect(b"ALRH")
         version = r.u8()
-        if version not in (VERSION_PLAIN, VERSION, VERSION_SCHEMES):
-            raise FormatError(f"record header: unsupported version {version} (expected 1 to 3)")
+        if version not in VERSIONS:
+            raise FormatError(f"record header: unsupported version {version} (expected 1 to 4)")
         suite = suite_by_id(r.u8(), "record header") if version >= VERSION else DEFAULT_SUITE
         stream_id = r.raw(STREAM_ID_BYTES)
         policy = r.text(65536)
+        labels = SecurityLabels.read(r) if version >= VERSION_LABELS else UNLABELLED
         epoch = r.u32()
         if epoch > MAX_EPOCH:
             raise FormatError("record header: epoch out of range")
         wraps: list[Wrap | Rw15Wrap] = []
         for _ in range(r.count(MAX_WRAPS, "wraps")):
-            scheme = r.u8() if version == VERSION_SCHEMES else SCHEME_FAME
+            scheme = r.u8() if version >= VERSION_SCHEMES else SCHEME_FAME
             if scheme == SCHEME_RW15:
                 wraps.append(Rw15Wrap.read(r, SEALED_KEY_BYTES))
             elif scheme == SCHEME_FAME:
@@ -139,7 +151,7 @@ class RecordHeader:
         r.finish()
         if not wraps:
             raise FormatError("record header: no wraps")
-        return cls(stream_id, policy, epoch, tuple(wraps), mac, suite, version)
+        return cls(stream_id, policy, epoch, tuple(wraps), mac, suite, version, labels)
 
 
 def split_by_authority(
@@ -208,10 +220,12 @@ def seal_header(
     epoch: int | None = None,
     suite: Suite = DEFAULT_SUITE,
     version: int | None = None,
+    labels: SecurityLabels = UNLABELLED,
 ) -> RecordHeader:
     """Wrap ``data_key`` under ``policy`` for the authorities in ``params``, in ``suite``.
-    ``version``: by default 2 unless a part needs RW15 (then 3); 3 forces the scheme byte,
-    1 (AES suite only) writes what readers before cipher suites open."""
+    ``version``: by default 4 for a labelled record, else 2 unless a part needs RW15 (then
+    3); 3 forces the scheme byte, 1 (AES suite only) writes what readers before cipher
+    suites open. ``labels`` (DS4P) go into the header, under its MAC."""
     if len(data_key) != 32 or len(stream_id) != STREAM_ID_BYTES:
         raise ValueError("data key must be 32 bytes and stream id 16 bytes")
     by_id = {p.authority: p for p in params}
@@ -221,11 +235,11 @@ def seal_header(
     parts, multi = split_by_authority(parse_policy(policy), by_id)
     canonical = to_text(_join_or([*parts.values(), *multi]))
     if version is None:
-        version = VERSION_SCHEMES if multi else VERSION
-    if version not in (VERSION_PLAIN, VERSION, VERSION_SCHEMES) or (
-        multi and version != VERSION_SCHEMES
-    ):
+        version = VERSION_LABELS if not labels.unlabelled else VERSION_SCHEMES if multi else VERSION
+    if version not in VERSIONS or (multi and version < VERSION_SCHEMES):
         raise ValueError(f"cannot seal a version {version} header for this policy")
+    if version < VERSION_LABELS and not labels.unlabelled:
+        raise ValueError(f"a version {version} header cannot carry security labels")
     wraps: list[Wrap | Rw15Wrap] = []
     for authority, part in sorted(parts.items()):
         p = by_id[authority]
@@ -240,7 +254,9 @@ def seal_header(
         context = rw.context(suite, stream_id, canonical, epoch)
         sealed = _seal_key(suite, secret, b"rw15-wrap-key", stream_id, data_key, context)
         wraps.append(replace(rw, sealed_key=sealed))
-    header = RecordHeader(stream_id, canonical, epoch, tuple(wraps), suite=suite, version=version)
+    header = RecordHeader(
+        stream_id, canonical, epoch, tuple(wraps), suite=suite, version=version, labels=labels
+    )
     return replace(header, mac=_mac(data_key, header))
 
 
@@ -354,8 +370,8 @@ def rewrap(
 ) -> RecordHeader:
     """The same record under a new policy and/or epoch, sealed for the current parameters
     in ``params`` (so also how records follow an authority's rotation); the body is
-    untouched, so the suite stays the header's (a version-1 header comes back as version 2
-    or 3, still AES-256-GCM)."""
+    untouched, so the suite and the security labels stay the header's (a version-1 header
+    comes back as version 2 or 3, still AES-256-GCM)."""
     data_key = open_header(header, keys)
     return seal_header(
         data_key,
@@ -364,4 +380,5 @@ def rewrap(
         params,
         current_epoch() if epoch is None else epoch,
         header.suite,
+        labels=header.labels,
     )

@@ -19,6 +19,7 @@ from typing import BinaryIO
 from crypto.authority import AuthorityParams
 from crypto.errors import FormatError
 from crypto.header import ReaderKeys, RecordHeader, open_header, seal_header
+from crypto.labels import UNLABELLED, SecurityLabels
 from crypto.stream import DEFAULT_CHUNK, decrypt_chunks, encrypt_stream, new_stream_id
 from crypto.suite import DEFAULT_SUITE, Suite
 
@@ -32,11 +33,13 @@ def new_record(
     params: Iterable[AuthorityParams],
     epoch: int | None = None,
     suite: Suite = DEFAULT_SUITE,
+    labels: SecurityLabels = UNLABELLED,
 ) -> tuple[RecordHeader, bytes]:
     """A fresh data key sealed under ``policy``: (header, data key). The header exists before
-    the body, so a container can be written in one pass."""
+    the body, so a container can be written in one pass. ``labels``: DS4P, in the header."""
     data_key = os.urandom(32)
-    return seal_header(data_key, new_stream_id(), policy, params, epoch, suite), data_key
+    header = seal_header(data_key, new_stream_id(), policy, params, epoch, suite, labels=labels)
+    return header, data_key
 
 
 def encrypt_body(
@@ -58,9 +61,10 @@ def encrypt_record(
     epoch: int | None = None,
     chunk_size: int = DEFAULT_CHUNK,
     suite: Suite = DEFAULT_SUITE,
+    labels: SecurityLabels = UNLABELLED,
 ) -> RecordHeader:
     """Stream ``src`` into ``body_dst`` encrypted; return the header that opens it."""
-    header, data_key = new_record(policy, params, epoch, suite)
+    header, data_key = new_record(policy, params, epoch, suite, labels)
     encrypt_body(header, data_key, src, body_dst, chunk_size)
     return header
 

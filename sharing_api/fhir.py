@@ -14,6 +14,7 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
+from crypto.labels import CONFIDENTIALITY_SYSTEM, SENSITIVITY_SYSTEM, SecurityLabels
 from sharing_api.fhir_r4 import r4_problem
 
 
@@ -43,6 +44,17 @@ def validate_resource(document: bytes | str | dict[str, Any]) -> dict[str, Any]:
         where = ".".join(str(p) for p in first.get("loc", ()))
         raise FhirError(f"invalid {data['resourceType']}: {where}: {first.get('msg')}") from None
     return data
+
+
+def with_security_labels(document: dict[str, Any], labels: SecurityLabels) -> dict[str, Any]:
+    """The document with its DS4P labels in ``meta.security`` (HL7 v3 Confidentiality and
+    ActCode codings), replacing any of those two systems it carried: the sealed header's
+    labels are the record's. Other security codings (e.g. purpose) are kept."""
+    meta = dict(document.get("meta") or {})
+    ours = {CONFIDENTIALITY_SYSTEM, SENSITIVITY_SYSTEM}
+    kept = [c for c in meta.get("security") or () if c.get("system") not in ours]
+    meta["security"] = [*kept, *labels.fhir_security()]
+    return validate_resource({**document, "meta": meta})
 
 
 def _coding(system: str, code: str, display: str) -> dict[str, Any]:

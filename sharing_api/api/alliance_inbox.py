@@ -27,6 +27,9 @@ their wallet, aggregates:
   exactly one gateway, so (referrer, proposal_id) names a proposal alliance-wide and routes
   an answer to its origin. A peer's answer is kept only for proposals of this patient made by
   a member that gateway hosts (per the directory): a peer cannot speak for another member.
+- **Labels.** A peer answers with the security labels of the records it received for the
+  addresses asked about, too (``api/record_labels.py``): the wallet warns before a consent
+  covers sensitive records kept at another gateway.
 - **Answer.** Accept: the wallet's EIP-712 ReferralConsent goes to the origin gateway, which
   checks it exactly as for a local accept and submits ``createWithSig`` as the referrer.
   Decline: a patient-signed decline statement goes to the origin, which checks it. Both
@@ -45,6 +48,7 @@ from pydantic import BaseModel, Field, ValidationError
 from sharing_api.api.errors import ApiError
 from sharing_api.api.lookups import member_infos
 from sharing_api.api.proposals import AcceptIn, ProposalOut
+from sharing_api.api.record_labels import RecordLabelsOut, trusted_labels
 from sharing_api.api.schemas import AddressField
 from sharing_api.api.services import Services
 from sharing_api.auth.pseudonym_proofs import MAX_PSEUDONYMS
@@ -102,6 +106,8 @@ class PeerInboxIn(InboxIn):
 
 class PeerInboxOut(BaseModel):
     proposals: list[ProposalOut]
+    # The labels of the asked addresses' records kept by its members (none from older peers).
+    labels: list[RecordLabelsOut] = Field(default_factory=list, max_length=10_000)
 
 
 class InboxAcceptIn(AcceptIn):
@@ -157,6 +163,8 @@ class InboxOut(BaseModel):
     relay: str  # the member this gateway asked the others as
     proposals: list[InboxProposalOut]
     unreachable: list[UnreachableOut]
+    # Security labels of the patient's records held by other gateways (api/record_labels.py).
+    labels: list[RecordLabelsOut] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -198,7 +206,7 @@ def _signed(services: Services, to: str, path: str, body: bytes) -> dict[str, st
     return sign_relay(bytes(key), to, "POST", path, body)
 
 
-def _ask(services: Services, peer: PeerGateway, body: bytes) -> list[ProposalOut]:
+def _ask(services: Services, peer: PeerGateway, body: bytes) -> PeerInboxOut:
     to = peer.members[0]
     answer = services.peers.post_json(
         to,
@@ -208,7 +216,7 @@ def _ask(services: Services, peer: PeerGateway, body: bytes) -> list[ProposalOut
         timeout=services.settings.inbox_timeout_s,
     )
     try:
-        return PeerInboxOut.model_validate(answer).proposals
+        return PeerInboxOut.model_validate(answer)
     except ValidationError:
         raise PeerError(502, f"{to}'s gateway answered something that is not an inbox") from None
 
@@ -252,17 +260,18 @@ def gather(
     bodies = peer_bodies(peers, primary, statement)
     asked = [peer for peer in peers if peer.url in bodies]
     out = [InboxProposalOut(**p.model_dump(), referrer_name="", origin_url="") for p in local]
+    labels: list[RecordLabelsOut] = []
     unreachable: list[UnreachableOut] = []
     if asked:
         pool = ThreadPoolExecutor(max_workers=min(8, len(asked)), thread_name_prefix="inbox")
-        futures: dict[Future[list[ProposalOut]], PeerGateway] = {
+        futures: dict[Future[PeerInboxOut], PeerGateway] = {
             pool.submit(_ask, services, peer, bodies[peer.url][0]): peer for peer in asked
         }
         limit = services.settings.inbox_timeout_s + 1.0
         wait(futures, timeout=limit)
         pool.shutdown(wait=False, cancel_futures=True)  # a hung peer must not hold the answer
         for future, peer in futures.items():
-            problem = _outcome(future, peer, bodies[peer.url][1], out, limit)
+            problem = _outcome(services, future, peer, bodies[peer.url][1], (out, labels), limit)
             if problem:
                 unreachable.append(
                     UnreachableOut(
@@ -275,34 +284,43 @@ def gather(
     for p in out:
         p.referrer_name = names.get(p.referrer, "")
     out.sort(key=lambda p: (p.created_at, p.referrer, p.proposal_id), reverse=True)
-    return InboxOut(relay=relay_member(services), proposals=out, unreachable=unreachable)
+    return InboxOut(
+        relay=relay_member(services), proposals=out, unreachable=unreachable, labels=labels
+    )
 
 
 def _outcome(
-    future: Future[list[ProposalOut]],
+    services: Services,
+    future: Future[PeerInboxOut],
     peer: PeerGateway,
     patients: frozenset[str],
-    out: list[InboxProposalOut],
+    into: tuple[list[InboxProposalOut], list[RecordLabelsOut]],
     limit: float,
 ) -> str:
-    """Add a peer's proposals to ``out``; what went wrong with it ("" when nothing)."""
+    """Add a peer's proposals and labels to ``into``; what went wrong ("" when nothing)."""
     if not future.done():
         return f"no answer within {limit:.0f} s"
+    out, labels = into
     try:
-        found = future.result()
+        answer = future.result()
     except PeerError as exc:
         return exc.detail
     except Exception as exc:  # a peer must not take the whole inbox down with it
         return f"{type(exc).__name__}: {exc}"
+    kept, refused = trusted_labels(services.index, answer.labels, patients, peer.members)
+    labels.extend(kept)
     foreign = 0
-    for p in found:
+    for p in answer.proposals:
         # A peer speaks only for the members it hosts, and only about this patient (any of
         # the addresses whose statements it was given).
         if p.patient not in patients or p.referrer not in peer.members:
             foreign += 1
             continue
         out.append(InboxProposalOut(**p.model_dump(), referrer_name="", origin_url=peer.url))
-    return f"ignored {foreign} proposal(s) not made by a member it hosts" if foreign else ""
+    problems = [f"ignored {foreign} proposal(s) not made by a member it hosts"] if foreign else []
+    if refused:
+        problems.append(f"ignored {refused} label(s) of records not kept by a member it hosts")
+    return "; ".join(problems)
 
 
 def forward(

@@ -46,6 +46,10 @@ class RecordOut(BaseModel):
     cid: str
     policy_commitment: str  # on chain: crypto.policy_commitment of the sealed header
     policy: str | None = None  # the text, where this gateway received the sealed header
+    # Security labels (DS4P) from the sealed header, likewise only where it came through
+    # this gateway; None: not known here (not "normal").
+    confidentiality: str | None = None
+    sensitivity: list[str] | None = None
     supersedes: int
     superseded_by: int
     erased: bool = False  # at the patient's request: the ciphertext is gone for good
@@ -54,7 +58,11 @@ class RecordOut(BaseModel):
 
 
 def record_out(row: dict[str, Any]) -> RecordOut:
-    return RecordOut(**{**row, "category": Category(int(row["category"])).label})
+    codes = row.get("sensitivity")
+    sensitivity = None if codes is None else [c for c in str(codes).split(",") if c]
+    return RecordOut(
+        **{**row, "category": Category(int(row["category"])).label, "sensitivity": sensitivity}
+    )
 
 
 class ConsentOut(BaseModel):

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, create_engine, event, func, inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
+from crypto.labels import UNLABELLED, SecurityLabels
 from sharing_api.index import schema
 from sharing_api.index.schema import (
     accesses,
@@ -63,7 +64,10 @@ class IndexDB:
 
     def _add_missing_columns(self) -> None:
         """An index from before a nullable column was added gets it (empty until re-indexed)."""
-        added = {"consents": {"revoked_at": "BIGINT"}}
+        added = {
+            "consents": {"revoked_at": "BIGINT"},
+            "records": {"confidentiality": "VARCHAR(1)", "sensitivity": "TEXT"},
+        }
         for table, columns in added.items():
             have = {c["name"] for c in inspect(self.engine).get_columns(table)}
             with self.engine.begin() as conn:
@@ -153,13 +157,16 @@ class IndexDB:
             addresses, in_them = conn.execute(query).one()
         return int(addresses), int(in_them)
 
-    def set_policy(self, record_id: int, policy: str) -> None:
-        """The policy text of a record whose sealed header came through this gateway (the
-        chain holds only its commitment)."""
+    def set_policy(self, record_id: int, policy: str, labels: SecurityLabels = UNLABELLED) -> None:
+        """The policy text and security labels of a record whose sealed header came through
+        this gateway (the chain holds only their commitment)."""
+        values = {
+            "policy": policy,
+            "confidentiality": labels.confidentiality,
+            "sensitivity": ",".join(labels.sensitivity),
+        }
         with self.engine.begin() as conn:
-            conn.execute(
-                update(records).where(records.c.record_id == record_id).values(policy=policy)
-            )
+            conn.execute(update(records).where(records.c.record_id == record_id).values(values))
 
     def records_by_cid(self, cid: str) -> list[Row]:
         return self._select(records, records.c.cid == cid, order=records.c.record_id, limit=10)

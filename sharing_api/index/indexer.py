@@ -314,11 +314,11 @@ class Indexer:
         self.superseded[int(ev.args["oldRecordId"])] = int(ev.args["newRecordId"])
 
     def _erased(self, conn: Connection, ev: ChainEvent) -> None:
-        # The policy text this gateway kept goes too: only the coarse category stays.
+        # The policy text and labels this gateway kept go too: only the coarse category stays.
         conn.execute(
             update(records)
             .where(records.c.record_id == int(ev.args["recordId"]))
-            .values(erased=True, policy=None)
+            .values(erased=True, policy=None, confidentiality=None, sensitivity=None)
         )
         self.erased.add(int(ev.args["recordId"]))
 

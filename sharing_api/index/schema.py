@@ -43,6 +43,10 @@ records = Table(
     Column("policy_commitment", String(66), nullable=False),
     # The policy text, only where this gateway received the sealed header (its uploads).
     Column("policy", Text, nullable=True),
+    # Its security labels (DS4P, crypto/labels), likewise only from a header received here:
+    # confidentiality N, R or V, and sensitivity codes comma-separated ("" for none).
+    Column("confidentiality", String(1), nullable=True),
+    Column("sensitivity", Text, nullable=True),
     Column("supersedes", ID, nullable=False),
     Column("superseded_by", ID, nullable=False, default=0),
     # The registering block's time: the wallet lists it (no eth_getBlock per record).

@@ -33,6 +33,7 @@ from sharing_api.api.core.keys import LEDGER_KIND
 from sharing_api.chain import Category, Purpose
 from sharing_api.fhir import SAMPLE_KINDS, sample_bundle, validate_resource
 from sharing_api.sdk.client import ApiUnreachable, Download, SharingClient, check_address
+from sharing_api.sdk.label_cli import label_options, labels_from, precheck, seal_for
 
 DEFAULT_API = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT_S = 60.0
@@ -207,23 +208,37 @@ def record_sample(patient: str, kind: str, custodian: str, out_path: Path) -> No
 @click.argument("fhir_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--patient", required=True, type=ADDRESS, help="The patient's wallet address.")
 @click.option("--category", required=True, help=f"Record category: {_CATEGORIES}.")
-@click.option("--policy", required=True, help=_POLICY_HELP)
+@click.option("--policy", default=None, help=f"{_POLICY_HELP} Default: from the labels (R, V).")
+@label_options
 @_api_option
 @_key_option
 def record_put(
-    fhir_file: Path, patient: str, category: str, policy: str, api_url: str, key_file: Path | None
+    fhir_file: Path,
+    patient: str,
+    category: str,
+    policy: str | None,
+    confidentiality: str,
+    sensitivity: tuple[str, ...],
+    care_team: str | None,
+    allow_wider: bool,
+    api_url: str,
+    key_file: Path | None,
 ) -> None:
     """Validate a FHIR R4 resource, encrypt it locally and publish it.
 
     No FHIR file yet? `alliance record sample --patient 0x.. --out bundle.json` writes one.
     The policy actually sealed (every attribute with its authority) is printed on stderr.
+    Security labels (--confidentiality, --sensitivity) are sealed in the record's header
+    and its FHIR meta.security, never put on chain.
     """
     # Everything checkable here is checked before signing in, encrypting or sending.
     document = validate_resource(fhir_file.read_bytes())
     Category.parse(category)
+    labels = labels_from(confidentiality, sensitivity)
     _check_policy(policy)
+    precheck(labels, policy, care_team)
     with _client(api_url, key_file) as client:
-        sealed, sealed_policy = _seal_for(client, document, policy)
+        sealed, sealed_policy = seal_for(client, document, policy, labels, care_team, allow_wider)
         with _upload_bar(sealed) as bar:
             out = client.upload(patient, category, sealed_policy, _chunks(sealed, bar))
         _show(out)
@@ -232,37 +247,43 @@ def record_put(
 @record.command("supersede")
 @click.argument("record_id", type=int)
 @click.argument("fhir_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--policy", required=True, help=f"Of the new version. {_POLICY_HELP}")
+@click.option(
+    "--policy", default=None, help=f"Of the new version. {_POLICY_HELP} Default: from the labels."
+)
+@label_options
 @_api_option
 @_key_option
 def record_supersede(
-    record_id: int, fhir_file: Path, policy: str, api_url: str, key_file: Path | None
+    record_id: int,
+    fhir_file: Path,
+    policy: str | None,
+    confidentiality: str,
+    sensitivity: tuple[str, ...],
+    care_team: str | None,
+    allow_wider: bool,
+    api_url: str,
+    key_file: Path | None,
 ) -> None:
-    """Publish a new version of a record you keep (validated, encrypted locally)."""
+    """Publish a new version of a record you keep (validated, encrypted locally), with its
+    own labels (the old version's are not carried over)."""
     document = validate_resource(fhir_file.read_bytes())
+    labels = labels_from(confidentiality, sensitivity)
     _check_policy(policy)
+    precheck(labels, policy, care_team)
     with _client(api_url, key_file) as client:
-        sealed, sealed_policy = _seal_for(client, document, policy)
+        sealed, sealed_policy = seal_for(client, document, policy, labels, care_team, allow_wider)
         with _upload_bar(sealed) as bar:
             out = client.supersede(record_id, sealed_policy, _chunks(sealed, bar))
         _show(out)
 
 
-def _check_policy(policy: str) -> None:
+def _check_policy(policy: str | None) -> None:
+    if policy is None:
+        return
     try:
         parse_policy(policy)
     except PolicyError as exc:
         raise PolicyError(f"--policy: {exc}") from None
-
-
-def _seal_for(client: SharingClient, document: dict[str, Any], policy: str) -> tuple[bytes, str]:
-    """The sealed container and the policy it was sealed under (shown, so that what a
-    shorthand like 'role:doctor' became is never a surprise), in the gateway's suite."""
-    qualified, params = client.policy_for_sealing(policy)
-    suite = client.crypto_suite()
-    click.echo(f"policy: {qualified}", err=True)
-    click.echo(f"cipher suite: {suite.name}", err=True)
-    return SharingClient.seal_fhir(document, qualified, params, suite), qualified
 
 
 def _upload_bar(sealed: bytes) -> Any:

@@ -21,6 +21,7 @@ from crypto import text_commitment
 from crypto.authority import AuthorityParams, UserKey
 from crypto.errors import PolicyError
 from crypto.header import ReaderKeys
+from crypto.labels import UNLABELLED, SecurityLabels
 from crypto.policy import Attr, Gate, Node, leaves, parse_policy, to_text
 from crypto.records import decrypt_record, encrypt_record, read_container_header, write_container
 from crypto.suite import DEFAULT_SUITE, Suite, suite_by_name
@@ -34,8 +35,9 @@ from sharing_api.chain.typed_data import (
     sign_typed_data,
     withdraw_typed_data,
 )
-from sharing_api.fhir import validate_resource
+from sharing_api.fhir import validate_resource, with_security_labels
 from sharing_api.sdk.consultations import ConsultationCalls
+from sharing_api.sdk.labelled import LabelsMixin
 from sharing_api.sdk.proposals import ProposalsMixin
 
 ZERO_ADDRESS = "0x" + "00" * 20
@@ -134,7 +136,7 @@ class DownloadInterrupted(OSError):
     """The ciphertext stream broke off (the gateway or the custodian's gateway failed)."""
 
 
-class SharingClient(ProposalsMixin, ConsultationCalls):
+class SharingClient(ProposalsMixin, ConsultationCalls, LabelsMixin):
     def __init__(
         self, base_url: str, token: str = "", *, timeout: float = 60.0, verify: Any = True
     ) -> None:
@@ -315,13 +317,15 @@ class SharingClient(ProposalsMixin, ConsultationCalls):
         policy: str,
         params: list[AuthorityParams],
         suite: Suite | str = DEFAULT_SUITE,
+        labels: SecurityLabels = UNLABELLED,
     ) -> bytes:
         """Encrypt locally into one container (header + streamed AEAD body) in ``suite``
         (``aes-256-gcm`` or ``sm4-gcm``; :meth:`crypto_suite` is the gateway's setting).
-        Opening needs no suite: the container names it."""
+        Opening needs no suite: the container names it. ``labels`` (DS4P) go into the
+        sealed header, never on chain."""
         body = io.BytesIO()
         header = encrypt_record(
-            io.BytesIO(plaintext), body, policy, params, suite=suite_by_name(suite)
+            io.BytesIO(plaintext), body, policy, params, suite=suite_by_name(suite), labels=labels
         )
         out = io.BytesIO()
         write_container(header, out)
@@ -343,12 +347,16 @@ class SharingClient(ProposalsMixin, ConsultationCalls):
         policy: str,
         params: list[AuthorityParams],
         suite: Suite | str = DEFAULT_SUITE,
+        labels: SecurityLabels = UNLABELLED,
     ) -> bytes:
         """Validate a FHIR R4 resource or bundle (``fhir.resources``), then encrypt it: an
-        invalid document raises FhirError (a ValueError) before anything is encrypted or sent."""
+        invalid document raises FhirError (a ValueError) before anything is encrypted or sent.
+        A labelled record's document carries its labels in ``meta.security`` too."""
         document = validate_resource(resource)
+        if not labels.unlabelled:
+            document = with_security_labels(document, labels)
         plaintext = json.dumps(document, ensure_ascii=False).encode()
-        return SharingClient.seal(plaintext, policy, params, suite)
+        return SharingClient.seal(plaintext, policy, params, suite, labels)
 
     def supersede(
         self, record_id: int, policy: str, ciphertext: bytes | Iterator[bytes]

@@ -349,7 +349,7 @@ def test_a_relay_cannot_present_statements_it_did_not_get(
         (pid, p.at_a.lower())
     ]
     # Today's primary-only body still works (and finds nothing under the primary).
-    assert _peer_inbox(g, top).json() == {"proposals": []}
+    assert _peer_inbox(g, top).json() == {"proposals": [], "labels": []}
 
     genuine = _statement(g, key_a, p.at_a, "clinic", soon)
     refusals = {
@@ -363,7 +363,7 @@ def test_a_relay_cannot_present_statements_it_did_not_get(
     for why, entry in refusals.items():
         refused = _peer_inbox(g, {**top, "pseudonyms": [entry]})
         assert refused.status_code == 403, (why, refused.text)
-        assert "proposals" not in refused.json(), why
+        assert "proposals" not in refused.json() and "labels" not in refused.json(), why
     twice = _peer_inbox(g, {**top, "pseudonyms": [genuine, genuine]})
     assert twice.status_code == 403 and "listed twice" in twice.json()["detail"]
 

@@ -2,7 +2,10 @@
 holds two referral proposals for the patient; the wallet at the cloud gateway (B), in
 Debian's headless Chromium over B's TLS, lists them with h1's name, declines one (a signed
 decline) and accepts the other (the ReferralConsent signed in the browser), and A's member
-creates the referral on chain. Every request the page makes goes to B's own origin."""
+creates the referral on chain. The record at A is labelled very restricted (mental health):
+B never saw its header, yet the wallet shows the label (from A, with the inbox) and asks for
+the patient's opt-in before a consent covers it. Every request the page makes goes to B's
+own origin."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from crypto.labels import SecurityLabels
 from sharing_api.chain import Alliance, ChainClient, ReferralStatus
 from sharing_api.gateway.local import running_gateway
 from sharing_api.sdk import SharingClient
@@ -38,7 +42,8 @@ def test_wallet_at_b_answers_proposals_made_at_a(gateways: Gateways) -> None:
     g = gateways
     patient = g.patient
     h1 = g.member("h1")
-    sealed = SharingClient.seal(b"{}", POLICY, [h1.authority_params("h1")])
+    labels = SecurityLabels.of("V", ["PSY"])
+    sealed = SharingClient.seal(b"{}", POLICY, [h1.authority_params("h1")], labels=labels)
     rid = int(h1.upload(patient.address, "summary", POLICY, sealed)["record_id"])
     clinic, h3 = g.alliance.address("clinic"), g.alliance.address("h3")
     reason = "follow-up of hypertension"
@@ -58,6 +63,14 @@ def test_wallet_at_b_answers_proposals_made_at_a(gateways: Gateways) -> None:
         wallet = WalletPage(page, g.cloud.url)
         wallet.open()
         wallet.import_key("0x" + bytes(patient.key).hex(), "correct horse battery")
+        (record,) = wallet.records()
+        assert "very restricted · mental health" in record["text"]
+        wallet.review_grant("Xinqiao Community Clinic", ["summary"], ["treatment"], "2099-01-01")
+        assert wallet.sensitive_notice().startswith(
+            "This consent covers records marked very restricted: mental health."
+        )
+        assert not wallet.grant_signable()
+        page.click("#grant-cancel")
 
         shown = wallet.proposals()
         assert set(shown) == {pid, other}

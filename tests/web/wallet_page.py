@@ -8,6 +8,8 @@ combined flow test: open, import or create a key, unlock, grant, revoke, read ac
     wallet.pseudonyms()          # custodian -> the address shown for it (phrase wallets)
     doc = wallet.disclose([clinic, h1], regulator)   # the downloaded disclosure, parsed
     consent_id = wallet.grant("City Third People's Hospital", ["lab"], ["treatment"], "2026-12-31")
+    wallet.sensitive_notice()    # a reviewed grant over labelled records: the warning shown
+    wallet.opt_in()              # tick the box that enables signing it
     wallet.accesses(record_id)   # [{'access_id': .., 'basis': 'consent', 'reader': .., 'text': ..}]
     wallet.review_revoke(consent_id)   # the plain-words summary; nothing signed yet
     wallet.cancel_revoke()             # signs nothing
@@ -269,6 +271,19 @@ class WalletPage:
         kind, text = self.status()
         if kind != "ok":
             raise WalletError(f"{what} failed: {text}")
+
+    def sensitive_notice(self) -> str:
+        """The reviewed grant's warning about sensitive records ('' when there is none)."""
+        note = self.page.locator("#grant-sensitive-text")
+        return note.inner_text() if note.count() else ""
+
+    def grant_signable(self) -> bool:
+        return self.page.locator("#grant-sign").is_enabled()
+
+    def opt_in(self) -> str:
+        """Tick the opt-in box a grant over sensitive records needs; its label."""
+        self.page.check("#grant-optin")
+        return self.page.locator("#grant-sensitive label").inner_text()
 
     def sign_grant(self) -> int:
         """Sign the reviewed grant; the new consent's id."""

@@ -29,6 +29,7 @@ from sharing_api.api.proposals import (
     decline_answer,
     proposal_out,
 )
+from sharing_api.api.record_labels import local_labels
 from sharing_api.api.schemas import IdPath
 from sharing_api.api.services import Services
 from sharing_api.gateway.inbox_auth import (
@@ -97,7 +98,10 @@ async def inbox(request: Request, services: ServicesDep, store: ProposalsDep) ->
         except InboxAuthError as exc:
             raise forbidden(f"no valid statement from the patient: {exc}") from None
         rows = [r for r in store.list(patient=patients) if services.hosts(r["referrer"])]
-        return PeerInboxOut(proposals=[proposal_out(services, r) for r in rows])
+        return PeerInboxOut(
+            proposals=[proposal_out(services, r) for r in rows],
+            labels=local_labels(services, patients),
+        )
 
     return await run_in_threadpool(answer)
 

@@ -92,7 +92,8 @@ async def _store_and_register(
         raise
     services.metrics.chain_writes.labels("record").inc()
     await run_in_threadpool(services.indexer.sync)
-    await run_in_threadpool(services.index.set_policy, record_id, body.header.policy)
+    header = body.header
+    await run_in_threadpool(services.index.set_policy, record_id, header.policy, header.labels)
     return record_out(find_record(services, record_id))
 
 

@@ -2,11 +2,14 @@
 // then an EIP-712 signature made here (ethers v6) that the API relays to the chain.
 // A consent covers the patient's records kept at one custodian: the form asks which, and the
 // wallet signs with that custodian's pseudonym (identity.js); a key without a phrase signs
-// with its one address.
+// with its one address. A consent that covers records labelled restricted, very restricted
+// or sensitive (labels.js) says so in plain words and cannot be signed until the patient
+// ticks the opt-in box.
 import { api } from "../shared/api.js";
 import { h } from "./dom.js";
 import * as fmt from "./format.js";
 import { t } from "./i18n.js";
+import { describeSensitive, sensitiveCovered } from "./labels.js";
 import { CATEGORIES, PURPOSES, ROLES, ZERO_ADDRESS, ZERO_HASH, grantMessage, signGrant } from "./typed.js";
 
 const DAY = 86_400;
@@ -135,19 +138,35 @@ async function review(event, app) {
   app.status("");
   const message = grantMessage(terms);
   box.dataset.patient = patient;
+  const sensitive = sensitiveCovered(app.data?.records || [], terms);
+  const signBtn = h("button", { id: "grant-sign", type: "button", disabled: sensitive.length > 0,
+    onclick: () => sign(app, terms, domain, sensitive.length > 0) }, t("grant.sign"));
   box.append(
     h("p", { id: "grant-summary", class: "summary" }, describe(app, terms, custodian)),
+    sensitive.length ? optIn(sensitive, signBtn) : null,
     h("details", {}, h("summary", {}, t("grant.signing")),
       h("pre", { id: "grant-typed" }, JSON.stringify({ domain, message }, null, 1))),
     h("div", { class: "row" },
-      h("button", { id: "grant-sign", type: "button", onclick: () => sign(app, terms, domain) },
-        t("grant.sign")),
+      signBtn,
       h("button", { id: "grant-cancel", type: "button", class: "link",
         onclick: () => box.replaceChildren() }, t("grant.cancel"))),
   );
 }
 
-async function sign(app, terms, domain) {
+// The plain-words warning and the box the patient must tick before Sign is enabled.
+function optIn(records, signBtn) {
+  return h("div", { id: "grant-sensitive", class: "sensitive" },
+    h("p", { id: "grant-sensitive-text" }, describeSensitive(records)),
+    h("label", { class: "choice" },
+      h("input", { id: "grant-optin", type: "checkbox",
+        onchange: (e) => { signBtn.disabled = !e.currentTarget.checked; } }),
+      t("grant.optin")));
+}
+
+async function sign(app, terms, domain, needsOptIn) {
+  if (needsOptIn && !document.getElementById("grant-optin")?.checked) {
+    return app.status(t("grant.optin.needed"), "error");
+  }
   let granted;
   const ok = await app.busy(t("grant.working"), async () => {
     const signer = app.identity.signerFor(terms.patient);

@@ -12,6 +12,7 @@ import { h } from "./dom.js";
 import * as fmt from "./format.js";
 import { t } from "./i18n.js";
 import { coarseDeadline } from "./grant.js";
+import { recordLabels } from "./labels.js";
 import { keptAt } from "./pseudonym_view.js";
 import { inboxStatement } from "./statements.js";
 import { revokeMessage, signRevoke, signWithdraw } from "./typed.js";
@@ -28,7 +29,7 @@ export async function loadHome(app) {
     loadConsultations(),
   ]);
   return {
-    records,
+    records: withLabels(records, inbox.labels || []),
     accesses,
     consents,
     referrals,
@@ -36,6 +37,16 @@ export async function loadHome(app) {
     proposals: inbox.proposals,
     unreachable: inbox.unreachable,
   };
+}
+
+// A record's security labels as the gateway that received its header told (this one lists
+// them with the record; another one's came with the inbox), null where nobody did.
+function withLabels(records, labels) {
+  const byId = new Map(labels.map((l) => [l.record_id, l]));
+  return records.map((r) => {
+    const found = r.confidentiality == null ? byId.get(r.record_id) : null;
+    return found ? { ...r, confidentiality: found.confidentiality, sensitivity: found.sensitivity } : r;
+  });
 }
 
 export function recordsSection(app, data) {
@@ -55,6 +66,10 @@ export function recordsSection(app, data) {
           custodian: record.custodian_name || fmt.memberName(app.members, record.custodian),
           date: fmt.day(record.timestamp),
         }),
+        recordLabels(record)
+          ? h("span", { class: "badge labels", dataset: { confidentiality: record.confidentiality || "" } },
+            recordLabels(record))
+          : null,
         record.erased
           ? h("span", { class: "badge erased" }, t("records.erased"))
           : h("button", { class: "erase danger", type: "button",
