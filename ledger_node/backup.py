@@ -197,17 +197,7 @@ def restore(
         raise BackupError(f"{data_dir} already holds a chain: stop its node and pass --force")
     data_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=data_dir, prefix=".restore-") as tmp:
-        db, key = _unpack(archive, Path(tmp), manifest)
-        if _sha256(db) != manifest.db_sha256 or db.stat().st_size != manifest.db_bytes:
-            raise BackupError("the chain database does not match the manifest's digest")
-        chain_id, genesis_hash, head, head_hash = _describe(db)
-        if (chain_id, genesis_hash, head, head_hash) != (
-            manifest.chain_id,
-            manifest.genesis_hash,
-            manifest.head_number,
-            manifest.head_hash,
-        ):
-            raise BackupError("the chain database is not the chain the manifest describes")
+        db, key = unpack_checked(archive, Path(tmp), manifest)
         store = Store(db)
         try:
             report = verify_store(store)
@@ -228,6 +218,23 @@ def restore(
         if chosen is not None:
             _install_key(chosen, data_dir / KEY_FILE)
     return Restored(manifest, report.blocks, report.transactions, replaced)
+
+
+def unpack_checked(archive: Path, into: Path, manifest: Manifest) -> tuple[Path, Path | None]:
+    """Extract the database (and key) into ``into`` and check them against the manifest
+    (digest, size, chain id, genesis and head); ``BackupError`` otherwise."""
+    db, key = _unpack(archive, into, manifest)
+    if _sha256(db) != manifest.db_sha256 or db.stat().st_size != manifest.db_bytes:
+        raise BackupError("the chain database does not match the manifest's digest")
+    chain_id, genesis_hash, head, head_hash = _describe(db)
+    if (chain_id, genesis_hash, head, head_hash) != (
+        manifest.chain_id,
+        manifest.genesis_hash,
+        manifest.head_number,
+        manifest.head_hash,
+    ):
+        raise BackupError("the chain database is not the chain the manifest describes")
+    return db, key
 
 
 def _unpack(archive: Path, into: Path, manifest: Manifest) -> tuple[Path, Path | None]:

@@ -1,0 +1,175 @@
+"""Checking a chain snapshot taken from a peer before a joining node uses it.
+
+A snapshot is a peer's chain database (the ``alliance node backup`` archive, served at
+``GET /snapshot``). Nothing in it is taken on the peer's word; the joining node trusts only
+the genesis file it was given out of band:
+
+* block 0 must be that genesis's block, and the database's genesis is replaced by it;
+* every header 1..head must link to its parent, be sealed by a genesis sealer (its coinbase)
+  and never go back in time: the seal chain from genesis;
+* the state stored at the last checkpoint C is re-hashed from its rows (the stored digest is
+  ignored) and must equal the state commitment in header C;
+* the history up to C is checked against the sealed headers without re-execution: every
+  transaction's hash and sender come from its signed bytes, the transactions root, the
+  receipts root (status, gas, logs as stored), the bloom, the gas used and, between
+  checkpoints, the running state root;
+* blocks after C are cut from the database and handed back: the node re-executes them with
+  ``Chain.apply_block``, exactly as it verifies blocks from etcd.
+
+Not covered by any header: a reverted transaction's revert data (``output``), which reads
+return as the error's data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ledger_node.abc import LogEntry
+from ledger_node.block import (
+    EMPTY_BLOOM,
+    Header,
+    logs_bloom,
+    merge_blooms,
+    receipt_item,
+    receipts_root,
+    running_state_root,
+    transactions_root,
+)
+from ledger_node.datadir import genesis_header
+from ledger_node.genesis import Genesis
+from ledger_node.store import Store, TxRow
+from ledger_node.txcodec import TxError, create_address, decode_raw
+
+
+class SnapshotError(ValueError):
+    """A snapshot that does not verify against the trusted genesis; nothing was used."""
+
+
+@dataclass
+class Checked:
+    checkpoint: int
+    head: int
+    transactions: int
+    # Blocks after the checkpoint (header, raw transactions), to re-execute in order.
+    later: list[tuple[Header, list[bytes]]] = field(default_factory=list)
+
+
+def check_snapshot(store: Store, genesis: Genesis, genesis_text: str) -> Checked:
+    """Verify ``store`` (a copy, changed in place) and cut it back to its checkpoint."""
+    block0 = _header(store, 0)
+    if block0 != genesis_header(genesis, genesis.initial_state()):
+        raise SnapshotError("block 0 is not this alliance's genesis block")
+    head = store.head_number()
+    raw_ckpt = store.get_meta("checkpoint") or b"0"
+    try:
+        ckpt = int(raw_ckpt)
+    except ValueError:
+        raise SnapshotError("the checkpoint marker is malformed") from None
+    if not 0 <= ckpt <= head:
+        raise SnapshotError(f"checkpoint {ckpt} is outside the chain (head {head})")
+    parent, since, total = block0, 0, 0
+    checkpoint_header = block0
+    for n in range(1, head + 1):
+        hd = _header(store, n)
+        if hd.number != n or hd.parent_hash != parent.hash:
+            raise SnapshotError(f"block {n}: broken hash link")
+        signer = hd.signer()
+        if signer not in genesis.sealers or signer != hd.coinbase:
+            raise SnapshotError(f"block {n}: sealed by 0x{signer.hex()}, not a genesis sealer")
+        if hd.timestamp < parent.timestamp:
+            raise SnapshotError(f"block {n}: timestamp before its parent's")
+        if n <= ckpt:
+            rroot, count = _check_body(store, hd)
+            total += count
+            since += count
+            if genesis.is_checkpoint(n, since):
+                since = 0
+            elif hd.state_root != running_state_root(parent.state_root, rroot):
+                raise SnapshotError(f"block {n}: state root is not the running root")
+            if n == ckpt:
+                if since != 0:
+                    raise SnapshotError(f"block {ckpt} is not a checkpoint")
+                checkpoint_header = hd
+        parent = hd
+    try:
+        state = store.load_state(None)  # every account and slot hashed again
+    except (TypeError, ValueError) as exc:
+        raise SnapshotError(f"the snapshot's state rows are malformed ({exc})") from None
+    if state.commitment() != checkpoint_header.state_root:
+        raise SnapshotError(
+            f"the snapshot's state does not match the state commitment in block {ckpt}'s header"
+        )
+    later = [
+        (_header(store, n), [r.raw for r in store.block_txs(n)]) for n in range(ckpt + 1, head + 1)
+    ]
+    store.begin()
+    for table, column in (("logs", "block"), ("txs", "block"), ("blocks", "number")):
+        store.db.execute(f"DELETE FROM {table} WHERE {column} > ?", (ckpt,))
+    store.db.execute("DELETE FROM pool")
+    store.set_meta("genesis", genesis_text.encode())
+    store.set_meta("state_digest", state.digest.to_bytes(32, "big"))
+    store.commit()
+    return Checked(ckpt, head, total, later)
+
+
+def _header(store: Store, n: int) -> Header:
+    blob = store.header(n)
+    if blob is None:
+        raise SnapshotError(f"block {n} is missing")
+    try:
+        hd = Header.decode(blob)
+    except (ValueError, AssertionError, IndexError) as exc:
+        raise SnapshotError(f"block {n}: undecodable header ({exc})") from None
+    row = store.db.execute("SELECT hash FROM blocks WHERE number=?", (n,)).fetchone()
+    if bytes(row[0]) != hd.hash:
+        raise SnapshotError(f"block {n}: stored hash is not the header's")
+    return hd
+
+
+def _check_body(store: Store, hd: Header) -> tuple[bytes, int]:
+    """Check block ``hd``'s stored transactions, receipts and logs against its header."""
+    n = hd.number
+    rows = store.block_txs(n)
+    first = store.block_first_log(n)
+    logs = store.logs_range(first, sum(r.log_count for r in rows)) if rows else []
+    items: list[list[object]] = []
+    blooms: list[bytes] = []
+    cumulative = 0
+    at = first
+    for i, row in enumerate(rows):
+        _check_tx(n, i, row)
+        own = logs[at - first : at - first + row.log_count]
+        mine = [LogEntry(lg.address, lg.topics, lg.data) for lg in own]
+        if row.first_log != at or len(own) != row.log_count or any(lg.tx_idx != i for lg in own):
+            raise SnapshotError(f"block {n}: logs of transaction {i} are out of place")
+        at += row.log_count
+        cumulative += row.gas_used
+        bloom = logs_bloom(mine) if mine else EMPTY_BLOOM
+        if row.cumulative_gas != cumulative or row.bloom != bloom:
+            raise SnapshotError(f"block {n}: receipt {i} does not add up")
+        items.append(receipt_item(row.status, row.gas_used, list(mine)))
+        blooms.append(bloom)
+    if len(logs) != at - first:
+        raise SnapshotError(f"block {n}: logs missing")
+    rroot = receipts_root(items)
+    if (
+        transactions_root([r.hash for r in rows]) != hd.transactions_root
+        or rroot != hd.receipts_root
+        or merge_blooms(blooms) != hd.logs_bloom
+        or cumulative != hd.gas_used
+    ):
+        raise SnapshotError(f"block {n}: transactions or receipts differ from its header")
+    return rroot, len(rows)
+
+
+def _check_tx(n: int, i: int, row: TxRow) -> None:
+    try:
+        tx = decode_raw(row.raw)
+    except TxError as exc:
+        raise SnapshotError(f"block {n}: transaction {i} does not decode ({exc})") from None
+    if row.idx != i or tx.hash != row.hash or tx.sender != row.sender:
+        raise SnapshotError(f"block {n}: transaction {i}'s hash or sender is not its signature's")
+    if row.contract is not None and (
+        tx.to is not None or row.contract != create_address(tx.sender, tx.nonce)
+    ):
+        raise SnapshotError(f"block {n}: transaction {i}'s contract address is wrong")
