@@ -45,10 +45,14 @@ def etcd_call(net: TestNetwork, fn: str, *args: object) -> object:
     return asyncio.run(run())
 
 
+def etcd_keys(net: TestNetwork, prefix: bytes) -> list[bytes]:
+    found = etcd_call(net, "range", prefix, prefix_end(prefix), 0, True)
+    assert isinstance(found, tuple)
+    return [kv.key for kv in found[0]]
+
+
 def etcd_blocks(net: TestNetwork) -> list[int]:
-    keys = Keys(net.net.name)
-    kvs, _ = etcd_call(net, "range", keys.blocks, prefix_end(keys.blocks), 0, True)  # type: ignore[misc]
-    return [int(kv.key.rsplit(b"/", 1)[1]) for kv in kvs]
+    return [int(k.rsplit(b"/", 1)[1]) for k in etcd_keys(net, Keys(net.net.name).blocks)]
 
 
 def test_a_node_behind_the_pruned_point_catches_up_from_a_peer_and_refuses_a_forgery() -> None:
@@ -105,8 +109,7 @@ def test_a_node_behind_the_pruned_point_catches_up_from_a_peer_and_refuses_a_for
         for tx in sender.acked[-10:]:
             assert net.receipt(lagging, tx) is not None
         # applied pool entries left etcd with their blocks
-        pool, _ = etcd_call(net, "range", keys.pool, prefix_end(keys.pool), 0, True)  # type: ignore[misc]
-        assert pool == []
+        assert etcd_keys(net, keys.pool) == []
 
 
 @contextmanager
