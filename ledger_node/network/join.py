@@ -1,7 +1,8 @@
 """A new member's node joins a running network from a peer's snapshot.
 
-The peer serves ``GET /snapshot``: the same archive as ``alliance node backup`` (a consistent
-``VACUUM INTO`` copy of its chain, taken while it keeps producing). The joining node checks
+Every node serves ``GET /snapshot`` (backup.py, ``SnapshotRoute``): the same archive as
+``alliance node backup`` (a consistent ``VACUUM INTO`` copy of its chain, taken while it keeps
+producing). The joining node checks
 the archive against its manifest, then the chain against the genesis it was given
 (snapshot.py: seal chain from genesis, the state at the last checkpoint against the
 commitment in that checkpoint's header, the history against the headers), re-executes the
@@ -11,10 +12,8 @@ there it follows etcd like any node (and peers, for blocks etcd no longer holds)
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-import shutil
 import sqlite3
 import tempfile
 import time
@@ -22,9 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from aiohttp import web
 
-from ledger_node.backup import backup, read_manifest, unpack_checked
+from ledger_node.backup import SNAPSHOT_ROUTE, read_manifest, unpack_checked
 from ledger_node.chain import Chain
 from ledger_node.datadir import DB_FILE
 from ledger_node.genesis import Genesis
@@ -32,7 +30,6 @@ from ledger_node.network.snapshot import check_snapshot
 from ledger_node.store import Store
 
 log = logging.getLogger("ledger_node.network")
-SNAPSHOT_ROUTE = "/snapshot"
 
 
 class JoinError(ValueError):
@@ -95,39 +92,3 @@ def join(peer_url: str, data_dir: Path, genesis_text: str) -> Joined:
     return Joined(
         checked.checkpoint, checked.head, checked.transactions, time.perf_counter() - started
     )
-
-
-class SnapshotRoute:
-    """``GET /snapshot`` on a node: a backup archive of its chain, taken while it runs.
-
-    One at a time (a second request gets 429): each costs a full copy of the database.
-    """
-
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self._busy = False
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        if self._busy:
-            return web.Response(status=429, text="a snapshot is being taken: retry later")
-        self._busy = True
-        tmp = Path(tempfile.mkdtemp(dir=self.data_dir, prefix=".snapshot-"))
-        try:
-            out = tmp / "snapshot.tar.gz"
-            manifest = await asyncio.to_thread(backup, self.data_dir, out)
-            log.info("serving a snapshot at height %d to %s", manifest.head_number, request.remote)
-            reply = web.StreamResponse(
-                headers={
-                    "Content-Type": "application/gzip",
-                    "Content-Length": str(out.stat().st_size),
-                }
-            )
-            await reply.prepare(request)
-            with out.open("rb") as f:
-                while chunk := await asyncio.to_thread(f.read, 1 << 20):
-                    await reply.write(chunk)
-            await reply.write_eof()
-            return reply
-        finally:
-            self._busy = False
-            shutil.rmtree(tmp, ignore_errors=True)

@@ -41,7 +41,6 @@ from ledger_node.network.etcd import (
     watch_prefix,
 )
 from ledger_node.network.forward import Forwarder
-from ledger_node.network.join import SNAPSHOT_ROUTE, SnapshotRoute
 from ledger_node.network.layout import (
     Keys,
     decode_block,
@@ -184,7 +183,6 @@ class ReplicaNode(Forwarder):
 
     def app(self) -> web.Application:
         app = super().app()
-        app.router.add_get(SNAPSHOT_ROUTE, SnapshotRoute(self.chain.store.path.parent).handle)
 
         async def release(_: web.Application) -> None:
             # Stop the loop first (it would otherwise go on with a closed etcd client), then
