@@ -22,7 +22,11 @@ return as the error's data.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ledger_node.abc import LogEntry
 from ledger_node.block import (
@@ -37,8 +41,11 @@ from ledger_node.block import (
 )
 from ledger_node.datadir import genesis_header
 from ledger_node.genesis import Genesis
+from ledger_node.state import WorldState
 from ledger_node.store import Store, TxRow
 from ledger_node.txcodec import TxError, create_address, decode_raw
+
+WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
 class SnapshotError(ValueError):
@@ -67,38 +74,27 @@ def check_snapshot(store: Store, genesis: Genesis, genesis_text: str) -> Checked
         raise SnapshotError("the checkpoint marker is malformed") from None
     if not 0 <= ckpt <= head:
         raise SnapshotError(f"checkpoint {ckpt} is outside the chain (head {head})")
-    parent, since, total = block0, 0, 0
-    checkpoint_header = block0
-    for n in range(1, head + 1):
-        hd = _header(store, n)
-        if hd.number != n or hd.parent_hash != parent.hash:
-            raise SnapshotError(f"block {n}: broken hash link")
-        signer = hd.signer()
-        if signer not in genesis.sealers or signer != hd.coinbase:
-            raise SnapshotError(f"block {n}: sealed by 0x{signer.hex()}, not a genesis sealer")
-        if hd.timestamp < parent.timestamp:
-            raise SnapshotError(f"block {n}: timestamp before its parent's")
-        if n <= ckpt:
-            rroot, count = _check_body(store, hd)
-            total += count
-            since += count
-            if genesis.is_checkpoint(n, since):
-                since = 0
-            elif hd.state_root != running_state_root(parent.state_root, rroot):
-                raise SnapshotError(f"block {n}: state root is not the running root")
-            if n == ckpt:
-                if since != 0:
-                    raise SnapshotError(f"block {ckpt} is not a checkpoint")
-                checkpoint_header = hd
-        parent = hd
-    try:
-        state = store.load_state(None)  # every account and slot hashed again
-    except (TypeError, ValueError) as exc:
-        raise SnapshotError(f"the snapshot's state rows are malformed ({exc})") from None
-    if state.commitment() != checkpoint_header.state_root:
-        raise SnapshotError(
-            f"the snapshot's state does not match the state commitment in block {ckpt}'s header"
-        )
+    counts = dict(
+        store.db.execute(
+            "SELECT block, COUNT(*) FROM txs WHERE block BETWEEN 1 AND ? GROUP BY block", (ckpt,)
+        ).fetchall()
+    )
+    with ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("spawn")) as pool:
+        # Bodies (a signature recovery per transaction, receipts roots) are most of the
+        # work: worker processes check them while this one checks the seals and the state.
+        bodies = [
+            pool.submit(check_bodies, str(store.path), lo, hi) for lo, hi in _ranges(counts, ckpt)
+        ]
+        headers = _check_seals(store, genesis, block0, head)
+        state = _check_state(store, headers[ckpt], ckpt)
+        roots: dict[int, bytes] = {}
+        for body in bodies:
+            error, found = body.result()
+            if error is not None:
+                raise SnapshotError(error)
+            roots.update(found)
+    _check_running_roots(genesis, headers, roots, counts, ckpt)
+    total = sum(counts.values())
     later = [
         (_header(store, n), [r.raw for r in store.block_txs(n)]) for n in range(ckpt + 1, head + 1)
     ]
@@ -110,6 +106,54 @@ def check_snapshot(store: Store, genesis: Genesis, genesis_text: str) -> Checked
     store.set_meta("state_digest", state.digest.to_bytes(32, "big"))
     store.commit()
     return Checked(ckpt, head, total, later)
+
+
+def _check_seals(store: Store, genesis: Genesis, block0: Header, head: int) -> list[Header]:
+    """The seal chain from genesis: headers 0..head, each linked, sealed, in time."""
+    headers = [block0]
+    for n in range(1, head + 1):
+        hd, parent = _header(store, n), headers[-1]
+        if hd.number != n or hd.parent_hash != parent.hash:
+            raise SnapshotError(f"block {n}: broken hash link")
+        signer = hd.signer()
+        if signer not in genesis.sealers or signer != hd.coinbase:
+            raise SnapshotError(f"block {n}: sealed by 0x{signer.hex()}, not a genesis sealer")
+        if hd.timestamp < parent.timestamp:
+            raise SnapshotError(f"block {n}: timestamp before its parent's")
+        headers.append(hd)
+    return headers
+
+
+def _check_running_roots(
+    genesis: Genesis,
+    headers: list[Header],
+    roots: dict[int, bytes],
+    counts: dict[int, int],
+    ckpt: int,
+) -> None:
+    """Between checkpoints a block's state root chains its receipts root onto its parent's;
+    which blocks are checkpoints follows from the transaction counts (protocol rule)."""
+    since = 0
+    for n in range(1, ckpt + 1):
+        since += counts.get(n, 0)
+        if genesis.is_checkpoint(n, since):
+            since = 0
+        elif headers[n].state_root != running_state_root(headers[n - 1].state_root, roots[n]):
+            raise SnapshotError(f"block {n}: state root is not the running root")
+    if since != 0:
+        raise SnapshotError(f"block {ckpt} is not a checkpoint")
+
+
+def _check_state(store: Store, checkpoint_header: Header, ckpt: int) -> WorldState:
+    try:
+        state = store.load_state(None)  # every account and slot hashed again
+    except (TypeError, ValueError) as exc:
+        raise SnapshotError(f"the snapshot's state rows are malformed ({exc})") from None
+    if state.commitment() != checkpoint_header.state_root:
+        raise SnapshotError(
+            f"the snapshot's state does not match the state commitment in block {ckpt}'s header"
+        )
+    return state
 
 
 def _header(store: Store, n: int) -> Header:
@@ -126,7 +170,7 @@ def _header(store: Store, n: int) -> Header:
     return hd
 
 
-def _check_body(store: Store, hd: Header) -> tuple[bytes, int]:
+def _check_body(store: Store, hd: Header) -> bytes:
     """Check block ``hd``'s stored transactions, receipts and logs against its header."""
     n = hd.number
     rows = store.block_txs(n)
@@ -159,7 +203,35 @@ def _check_body(store: Store, hd: Header) -> tuple[bytes, int]:
         or cumulative != hd.gas_used
     ):
         raise SnapshotError(f"block {n}: transactions or receipts differ from its header")
-    return rroot, len(rows)
+    return rroot
+
+
+def _ranges(counts: dict[int, int], upto: int) -> list[tuple[int, int]]:
+    """Blocks 1..``upto`` in up to ``WORKERS`` contiguous ranges of about as many txs."""
+    total = sum(counts.values())
+    ranges: list[tuple[int, int]] = []
+    lo, acc = 1, 0
+    for block in range(1, upto + 1):
+        acc += counts.get(block, 0)
+        if block == upto or acc * WORKERS >= total * (len(ranges) + 1) > 0:
+            ranges.append((lo, block))
+            lo = block + 1
+    return ranges
+
+
+def check_bodies(db: str, lo: int, hi: int) -> tuple[str | None, dict[int, bytes]]:
+    """In a worker process: blocks lo..hi's bodies against their headers; (the first
+    error or None, each block's receipts root)."""
+    store = Store(Path(db))
+    roots: dict[int, bytes] = {}
+    try:
+        for n in range(lo, hi + 1):
+            roots[n] = _check_body(store, _header(store, n))
+    except SnapshotError as exc:
+        return str(exc), roots
+    finally:
+        store.close()
+    return None, roots
 
 
 def _check_tx(n: int, i: int, row: TxRow) -> None:
