@@ -18,6 +18,9 @@ the genesis file it was given out of band:
 
 Not covered by any header: a reverted transaction's revert data (``output``), which reads
 return as the error's data.
+
+Block bodies (a signature recovery per transaction, the receipts) are most of the work, so
+worker processes check ranges of blocks while this process checks the seals and the state.
 """
 
 from __future__ import annotations
