@@ -107,6 +107,7 @@ class ReplicaNode(Forwarder):
         self._producer_changed = True  # the producer key may have changed since last read
         self._pool: dict[bytes, PoolEntry] = {}
         self._pool_seen = 0  # etcd revision up to which the pool has been read
+        self._behind = False  # etcd's lowest block is above head + 1 (see _follow)
         ballot = Ballot(keys.network, chain.genesis.chain_id, chain.genesis.sealers)
         self.judge = Judge(etcd, keys, node_id, ballot, chain.key, self.net)
         self.alarms = self.judge.alarms  # one list: refusals and forged marks
@@ -262,7 +263,7 @@ class ReplicaNode(Forwarder):
         self._producer_changed = True  # none yet: keep trying until this node or another wins
         if await self.judge.is_faulty(self.sealer):
             return
-        if await self._follow():
+        if await self._follow() or self._behind:
             return  # not caught up yet
         token = to_json(
             {
@@ -312,8 +313,11 @@ class ReplicaNode(Forwarder):
     async def _follow(self) -> bool:
         start = self.keys.block(self.chain.head.number + 1)
         kvs, _ = await self.etcd.range(start, prefix_end(self.keys.blocks), limit=32)
-        if kvs and height_of(kvs[0].key) > self.chain.head.number + 1:
-            # The next blocks were pruned from etcd while this node was away: from a peer.
+        # The next blocks were pruned from etcd while this node was away: from a peer. Until
+        # it has them it must not campaign: its next height's key is absent from etcd, so a
+        # producer's commit there would succeed and fork the chain.
+        self._behind = bool(kvs) and height_of(kvs[0].key) > self.chain.head.number + 1
+        if self._behind:
             return await self.sync.catch_up(height_of(kvs[0].key))
         applied = False
         for kv in kvs:

@@ -154,10 +154,11 @@ class LocalNetwork:
         return cluster
 
     def node_command(self, spec: NodeSpec, endpoints: list[str] | None = None) -> list[str]:
-        joining = spec.join_from and not (self.data_dir(spec.id) / DB_FILE).exists()
-        verb = ["join", "--from", spec.join_from, "--genesis", str(self.root / "genesis.json")]
+        verb = ["node"]
+        if spec.join_from and not (self.data_dir(spec.id) / DB_FILE).exists():
+            verb = ["join", "--from", spec.join_from, "--genesis", str(self.root / "genesis.json")]
         cmd = [
-            sys.executable, "-m", "sharing_api.cli", "network", *(verb if joining else ["node"]),
+            sys.executable, "-m", "sharing_api.cli", "network", *verb,
             "--data-dir", str(self.data_dir(spec.id)),
             "--id", spec.id,
             "--network", self.name,

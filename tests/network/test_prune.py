@@ -18,14 +18,18 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 import pytest
 
 from ledger_node.network.etcd import Etcd, prefix_end
 from ledger_node.network.layout import Keys, decode_block, encode_block, to_json
+from ledger_node.network.replica import ReplicaNode
+from tests.ledger_node.helpers import deploy_probe, make_chain
+from tests.network.test_apply import K0, produce
 from tests.network.test_faults import Sender
-from tests.support.etcd import requires_etcd
+from tests.support.etcd import etcd_cluster, requires_etcd
 from tests.support.network import TestNetwork, local_network, wait_for
 
 pytestmark = [pytest.mark.integration, requires_etcd, pytest.mark.timeout(240)]
@@ -141,3 +145,41 @@ def forging_peer(honest: str) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_node_behind_the_pruned_point_never_campaigns(tmp_path: Path) -> None:
+    """No peer to catch up from, no producer: the node must wait, not produce. Its next
+    height's key is absent from etcd (pruned), so a commit there would fork the chain."""
+    ahead = make_chain(tmp_path / "ahead")
+    probe = deploy_probe(ahead, K0)
+    for i in range(4):
+        produce(ahead, probe, 1_700_000_100 + i)  # blocks 2..5
+    behind = make_chain(tmp_path / "behind")  # same genesis and sealer, at block 0
+    keys = Keys("behind-test")
+
+    async def scenario(endpoints: list[str]) -> tuple[object, bool, int]:
+        etcd = Etcd(endpoints)
+        for n in (4, 5):  # 1..3 pruned
+            header = ahead.header_at(n)
+            assert header is not None
+            raws = [r.raw for r in ahead.store.block_txs(n)]
+            await etcd.put(keys.block(n), encode_block(header, raws))
+        node = ReplicaNode(behind, Etcd(endpoints), keys, "behind")
+        node.keeper.start()
+        try:
+            for _ in range(100):
+                if node.keeper.alive():
+                    break
+                await asyncio.sleep(0.05)
+            assert node.keeper.alive()
+            await node._campaign()
+            return await etcd.get(keys.producer), node.producing, behind.head.number
+        finally:
+            await asyncio.to_thread(node.keeper.stop)
+            await node.sync.close()
+            await node.etcd.close()
+            await etcd.close()
+
+    with etcd_cluster(1) as cluster:
+        producer, producing, head = asyncio.run(scenario(cluster.endpoints))
+    assert producer is None and not producing and head == 0
