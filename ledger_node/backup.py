@@ -19,10 +19,13 @@ apart from the (bulky, widely copied) chain data.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import json
+import logging
 import os
+import shutil
 import sqlite3
 import tarfile
 import tempfile
@@ -30,6 +33,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from aiohttp import web
 
 from ledger_node.block import Header
 from ledger_node.datadir import DB_FILE
@@ -41,6 +46,8 @@ VERSION = 1
 MANIFEST = "manifest.json"
 KEY_FILE = "node.key"
 MAX_MANIFEST_BYTES = 64 * 1024
+SNAPSHOT_ROUTE = "/snapshot"  # every node serves its backup archive here (a joining node's copy)
+log = logging.getLogger("ledger_node")
 
 
 class BackupError(ValueError):
@@ -197,17 +204,7 @@ def restore(
         raise BackupError(f"{data_dir} already holds a chain: stop its node and pass --force")
     data_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=data_dir, prefix=".restore-") as tmp:
-        db, key = _unpack(archive, Path(tmp), manifest)
-        if _sha256(db) != manifest.db_sha256 or db.stat().st_size != manifest.db_bytes:
-            raise BackupError("the chain database does not match the manifest's digest")
-        chain_id, genesis_hash, head, head_hash = _describe(db)
-        if (chain_id, genesis_hash, head, head_hash) != (
-            manifest.chain_id,
-            manifest.genesis_hash,
-            manifest.head_number,
-            manifest.head_hash,
-        ):
-            raise BackupError("the chain database is not the chain the manifest describes")
+        db, key = unpack_checked(archive, Path(tmp), manifest)
         store = Store(db)
         try:
             report = verify_store(store)
@@ -228,6 +225,23 @@ def restore(
         if chosen is not None:
             _install_key(chosen, data_dir / KEY_FILE)
     return Restored(manifest, report.blocks, report.transactions, replaced)
+
+
+def unpack_checked(archive: Path, into: Path, manifest: Manifest) -> tuple[Path, Path | None]:
+    """Extract the database (and key) into ``into`` and check them against the manifest
+    (digest, size, chain id, genesis and head); ``BackupError`` otherwise."""
+    db, key = _unpack(archive, into, manifest)
+    if _sha256(db) != manifest.db_sha256 or db.stat().st_size != manifest.db_bytes:
+        raise BackupError("the chain database does not match the manifest's digest")
+    chain_id, genesis_hash, head, head_hash = _describe(db)
+    if (chain_id, genesis_hash, head, head_hash) != (
+        manifest.chain_id,
+        manifest.genesis_hash,
+        manifest.head_number,
+        manifest.head_hash,
+    ):
+        raise BackupError("the chain database is not the chain the manifest describes")
+    return db, key
 
 
 def _unpack(archive: Path, into: Path, manifest: Manifest) -> tuple[Path, Path | None]:
@@ -266,3 +280,39 @@ def _install_key(source: Path, target: Path) -> None:
     with os.fdopen(fd, "w") as out:
         out.write(source.read_text().strip() + "\n")
     os.replace(f"{target}.new", target)
+
+
+class SnapshotRoute:
+    """``GET /snapshot`` on a node: a backup archive of its chain, taken while it runs.
+
+    One at a time (a second request gets 429): each costs a full copy of the database.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self._busy = False
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        if self._busy:
+            return web.Response(status=429, text="a snapshot is being taken: retry later")
+        self._busy = True
+        tmp = Path(tempfile.mkdtemp(dir=self.data_dir, prefix=".snapshot-"))
+        try:
+            out = tmp / "snapshot.tar.gz"
+            manifest = await asyncio.to_thread(backup, self.data_dir, out)
+            log.info("serving a snapshot at height %d to %s", manifest.head_number, request.remote)
+            reply = web.StreamResponse(
+                headers={
+                    "Content-Type": "application/gzip",
+                    "Content-Length": str(out.stat().st_size),
+                }
+            )
+            await reply.prepare(request)
+            with out.open("rb") as f:
+                while chunk := await asyncio.to_thread(f.read, 1 << 20):
+                    await reply.write(chunk)
+            await reply.write_eof()
+            return reply
+        finally:
+            self._busy = False
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from ledger_node.backup import SNAPSHOT_ROUTE, SnapshotRoute
 from ledger_node.calls import CallQueue, Steps
 from ledger_node.chain import Chain
 from ledger_node.clients import PerClient, client_of
@@ -247,6 +248,8 @@ class Node:
         app.router.add_post("/", self.handle)
         app.router.add_get("/", self.subscriptions.handle)
         app.router.add_get("/metrics", self.handle_metrics)
+        # A joining node's copy of the chain (`alliance network join`), checked on arrival.
+        app.router.add_get(SNAPSHOT_ROUTE, SnapshotRoute(self.chain.store.path.parent).handle)
 
         async def start_producer(_: web.Application) -> None:
             self._producer = asyncio.create_task(self.produce_forever())

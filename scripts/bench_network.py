@@ -21,7 +21,7 @@ ratio. Cases: grants/3nodes, grants/1node (tx_per_s), grants/ratio (target >= 0.
 same under grants/serial/; commit/p50, commit/p99 (ms, target p99 <= 1000): one grant at a
 time, from sending it to one replica until its receipt is visible on another replica;
 commit/1node/p50|p99 is the same on the single node (send -> receipt on the same node).
-Then backup/100k and restore/100k (``node_recovery.py``).
+Then backup/100k, restore/100k and join/100k (``node_recovery.py``).
 """
 
 from __future__ import annotations
@@ -205,4 +205,4 @@ def run(reporter: Reporter, args: argparse.Namespace) -> None:
             "commit/1node/p50", "ms", round(statistics.median(lat1), 1), "ms", n=len(lat1)
         )
         reporter.emit("commit/1node/p99", "ms", round(percentile(lat1, 0.99), 1), "ms", n=len(lat1))
-    run_recovery(reporter, args)  # backup/100k, restore/100k: a single node's chain
+    run_recovery(reporter, args)  # backup/100k, restore/100k, join/100k: a single node's chain

@@ -6,23 +6,33 @@ node keeps producing (another batch of grants is sent meanwhile); the snapshot's
 checked against what the node served. ``restore/100k``: ``alliance node restore`` into an
 empty directory, which checks the archive and re-executes the whole chain from genesis
 before it moves anything in place; ``restart/100k`` is the same node's restart, for scale.
-Medians of 3 (``--quick``: 1).
+``join/100k``: ``alliance network join --from <the node>`` (a one-member etcd for it to
+follow), from process start to the new node serving the same head: the snapshot is served at
+``GET /snapshot``, checked against the genesis (seal chain, the checkpoint state against its
+header's commitment, the history against the headers) and the blocks after the checkpoint
+re-executed. Medians of 3 (``--quick``: 1).
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
+import httpx
 from bench_ledger import NODE_CHAIN_ID, Deployment, Rpc, send_all, start_node
 from benchlib import Reporter, progress
 from coincurve import PrivateKey
 
 from ledger_node.backup import backup, restore
+from ledger_node.datadir import DB_FILE
+from ledger_node.network.procs import EtcdCluster, free_port, stop_group
+from ledger_node.store import Store
 from ledger_node.txcodec import keccak
 
 
@@ -76,5 +86,56 @@ def run_recovery(reporter: Reporter, args: argparse.Namespace) -> None:
                 n=big,
                 transactions=done.transactions,
             )
+            store = Store(node.data_dir / DB_FILE)
+            genesis = tmp / "genesis.json"
+            genesis.write_bytes(store.get_meta("genesis") or b"")
+            store.close()
+            etcd = EtcdCluster(tmp / "etcd", 1)
+            etcd.start()
+            try:
+                joins = [
+                    time_join(node.url, genesis, tmp / f"joined{k}", etcd.endpoints)
+                    for k in range(repeat)
+                ]
+            finally:
+                etcd.stop()
+            reporter.emit("join/100k", "s", round(statistics.median(joins), 2), "s", n=big)
         finally:
             node.stop()
+
+
+def time_join(peer: str, genesis: Path, data_dir: Path, endpoints: list[str]) -> float:
+    """Seconds from starting `alliance network join` to the new node serving ``peer``'s head."""
+    head = Rpc(peer).call("eth_getBlockByNumber", "latest", False)["hash"]
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", "sharing_api.cli", "network", "join", "--from", peer,
+        "--genesis", str(genesis), "--data-dir", str(data_dir), "--id", data_dir.name,
+        "--network", "bench-join", "--etcd", ",".join(endpoints), "--rpc", f"127.0.0.1:{port}",
+    ]  # fmt: skip
+    log = data_dir.parent / f"{data_dir.name}.log"
+    start = time.perf_counter()
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "eth_getBlockByNumber",
+        "params": ["latest", False],
+    }
+    try:
+        with httpx.Client(timeout=5) as client:
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"join exited: {log.read_text()[-1500:]}")
+                try:
+                    reply = client.post(f"http://127.0.0.1:{port}", json=body).json()
+                    if reply.get("result", {}).get("hash") == head:
+                        seconds = time.perf_counter() - start
+                        progress(f"  joined in {seconds:.1f} s: {log.read_text().strip()[:300]}")
+                        return seconds
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.05)
+    finally:
+        stop_group(proc)

@@ -24,6 +24,7 @@ from ledger_node.cli import (
     rpc_limits,
 )
 from ledger_node.clock import DEFAULT_MAX_AHEAD_S
+from ledger_node.network.prune import PruneSettings
 
 
 def default_root() -> Path:
@@ -109,25 +110,103 @@ def down_cmd(root: Path | None, purge: bool) -> None:
     click.echo(f"network in {root} stopped{' and deleted' if purge else ''}")
 
 
+def node_options(fn: Any) -> Any:
+    """The options of a running replicated node (``network node`` and ``network join``)."""
+    options = [
+        click.option("--data-dir", type=click.Path(path_type=Path), required=True),
+        click.option("--id", "node_id", required=True, help="this node's name in the network"),
+        click.option(
+            "--etcd", "endpoints", required=True, help="etcd client URLs, comma-separated"
+        ),
+        click.option("--network", "name", default="local", show_default=True, help="network name"),
+        click.option("--rpc", default="127.0.0.1:8545", show_default=True, help="HOST:PORT"),
+        click.option("--follower", is_flag=True, help="read-only: never produce (regulator)"),
+        click.option(
+            "--lease-ttl", type=int, default=2, show_default=True, help="producer lease (s)"
+        ),
+        click.option(
+            "--max-clock-ahead",
+            type=click.IntRange(min=1),
+            default=DEFAULT_MAX_AHEAD_S,
+            show_default=True,
+            help="refuse blocks stamped more than this many seconds after this node's clock",
+        ),
+        click.option(
+            "--prune-keep",
+            type=click.IntRange(min=0),
+            default=PruneSettings.keep,
+            show_default=True,
+            help="as producer: etcd blocks kept below the slowest live node (0: never prune)",
+        ),
+        click.option(
+            "--prune-every",
+            type=click.FloatRange(min=0.1),
+            default=PruneSettings.every_s,
+            show_default=True,
+            help="as producer: seconds between pruning passes",
+        ),
+        click.option(
+            "--compact-every",
+            type=click.FloatRange(min=0.1),
+            default=PruneSettings.compact_every_s,
+            show_default=True,
+            help="as producer: seconds between etcd compactions (after pruning)",
+        ),
+        click.option(
+            "--defrag-every",
+            type=click.FloatRange(min=0),
+            default=PruneSettings.defrag_every_s,
+            show_default=True,
+            help="as producer: seconds between defragmenting each etcd member (0: never)",
+        ),
+        block_time_option,
+        cut_txs_option,
+        rpc_limit_options,
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
 @network.command("node")
-@click.option("--data-dir", type=click.Path(path_type=Path), required=True)
-@click.option("--id", "node_id", required=True, help="this node's name in the network")
-@click.option("--etcd", "endpoints", required=True, help="etcd client URLs, comma-separated")
-@click.option("--network", "name", default="local", show_default=True, help="network name")
-@click.option("--rpc", default="127.0.0.1:8545", show_default=True, help="HOST:PORT")
-@click.option("--follower", is_flag=True, help="read-only: never produce (regulator)")
-@click.option("--lease-ttl", type=int, default=2, show_default=True, help="producer lease (s)")
+@node_options
+def node_cmd(**opts: Any) -> None:
+    """Run one replicated node (``network up`` starts these)."""
+    run_node(**opts)
+
+
+@network.command("join")
+@click.option("--from", "peer", required=True, help="a member node's JSON-RPC URL to copy from")
 @click.option(
-    "--max-clock-ahead",
-    type=click.IntRange(min=1),
-    default=DEFAULT_MAX_AHEAD_S,
-    show_default=True,
-    help="refuse blocks stamped more than this many seconds after this node's clock",
+    "--genesis",
+    "genesis_file",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    required=True,
+    help="the alliance's genesis JSON, obtained out of band: the snapshot is checked against it",
 )
-@block_time_option
-@cut_txs_option
-@rpc_limit_options
-def node_cmd(
+@node_options
+def join_cmd(peer: str, genesis_file: Path, **opts: Any) -> None:
+    """Start a new member's node from a peer's verified snapshot, then follow the network.
+
+    A data directory that already holds a chain is just started (as ``network node``).
+    """
+    from ledger_node.datadir import DB_FILE
+    from ledger_node.network.join import JoinError, join
+
+    data_dir: Path = opts["data_dir"]
+    if not (data_dir / DB_FILE).exists():
+        try:
+            done = join(peer, data_dir, genesis_file.read_text())
+        except JoinError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(
+            f"joined from {peer}: snapshot at block {done.head} verified (checkpoint "
+            f"{done.checkpoint}, blocks after it re-executed) in {done.seconds:.1f} s"
+        )
+    run_node(**opts)
+
+
+def run_node(
     data_dir: Path,
     node_id: str,
     endpoints: str,
@@ -136,11 +215,14 @@ def node_cmd(
     follower: bool,
     lease_ttl: int,
     max_clock_ahead: int,
+    prune_keep: int,
+    prune_every: float,
+    compact_every: float,
+    defrag_every: float,
     block_time_ms: int | None,
     cut_txs: int | None,
     **limit_flags: Any,
 ) -> None:
-    """Run one replicated node (``network up`` starts these)."""
     from ledger_node.chain import Chain
     from ledger_node.clock import Clock
     from ledger_node.network.etcd import Etcd
@@ -168,6 +250,7 @@ def node_cmd(
         block_time_ms,
         cut_txs,
         rpc_limits(chain, limit_flags),
+        PruneSettings(prune_keep, prune_every, compact_every, defrag_every),
     )
 
     def ready(bound: int) -> None:

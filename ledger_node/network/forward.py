@@ -54,7 +54,9 @@ class Forwarder(Node):
         super().__init__(chain, block_time_ms, cut_txs, limits)
         chain.pool_in_store = False  # acknowledged transactions are durable in etcd's pool
         self.etcd, self.keys, self.node_id = etcd, keys, node_id
-        self.follower = follower or chain.key is None
+        # A node without a sealer key (a member admitted after genesis) still forwards its
+        # members' transactions; only --follower (the regulator) refuses them.
+        self.follower = follower
         self.net = NetworkMetrics(self)
         self._stamp = 0  # pool entry keys: nanoseconds, strictly increasing per node
         self.methods.table["eth_sendRawTransaction"] = self.forward_transaction

@@ -39,3 +39,14 @@ class NetworkMetrics:
         self.forwarded = Counter(
             "alliance_transactions_forwarded", "Transactions written to the etcd pool", registry=r
         )
+        self.peer_applied = Counter(
+            "alliance_peer_blocks_applied",
+            "Blocks fetched from a peer (pruned from etcd), verified and applied",
+            registry=r,
+        )
+        self.peer_refused = Counter(
+            "alliance_peer_blocks_refused", "Blocks from a peer refused (ALARM)", registry=r
+        )
+        self.pruned = Gauge(
+            "alliance_etcd_pruned_height", "Producer: blocks up to here left etcd", registry=r
+        )

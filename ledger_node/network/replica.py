@@ -28,6 +28,7 @@ from aiohttp import web
 from ledger_node.block import Header, SealError, address_of
 from ledger_node.chain import AdmissionError, Chain
 from ledger_node.limits import RpcLimits
+from ledger_node.network.catchup import PeerSync, raw_block
 from ledger_node.network.etcd import (
     KV,
     Etcd,
@@ -50,6 +51,7 @@ from ledger_node.network.layout import (
     to_json,
 )
 from ledger_node.network.lease import LeaseKeeper
+from ledger_node.network.prune import Pruner, PruneSettings
 from ledger_node.network.quorum import Judge
 from ledger_node.network.votes import Ballot
 from ledger_node.permission import NotAMember
@@ -85,8 +87,10 @@ class ReplicaNode(Forwarder):
         block_time_ms: int | None = None,
         cut_txs: int | None = None,
         limits: RpcLimits | None = None,
+        prune: PruneSettings | None = None,
     ) -> None:
         super().__init__(chain, etcd, keys, node_id, follower, block_time_ms, cut_txs, limits)
+        self.methods.table["alliance_getRawBlock"] = lambda n: raw_block(chain, n)
         self._failpoint = os.environ.get(FAILPOINT_SEALED)  # fault tests only
         self.url = url
         self.sealer = address_of(chain.key) if chain.key is not None else None
@@ -103,9 +107,13 @@ class ReplicaNode(Forwarder):
         self._producer_changed = True  # the producer key may have changed since last read
         self._pool: dict[bytes, PoolEntry] = {}
         self._pool_seen = 0  # etcd revision up to which the pool has been read
+        self._behind = False  # etcd's lowest block is above head + 1 (see _follow)
         ballot = Ballot(keys.network, chain.genesis.chain_id, chain.genesis.sealers)
         self.judge = Judge(etcd, keys, node_id, ballot, chain.key, self.net)
         self.alarms = self.judge.alarms  # one list: refusals and forged marks
+        self.sync = PeerSync(chain, etcd, keys, node_id, self.net)
+        self.sync.alarms = self.alarms
+        self.pruner = Pruner(etcd, keys, prune or PruneSettings(), node_id)
 
     @property
     def role(self) -> str:
@@ -186,6 +194,7 @@ class ReplicaNode(Forwarder):
                 await asyncio.gather(self._producer, return_exceptions=True)
             await asyncio.to_thread(self.keeper.stop)
             await self.etcd.close()
+            await self.sync.close()
 
         app.on_shutdown.append(release)
         return app
@@ -254,7 +263,7 @@ class ReplicaNode(Forwarder):
         self._producer_changed = True  # none yet: keep trying until this node or another wins
         if await self.judge.is_faulty(self.sealer):
             return
-        if await self._follow():
+        if await self._follow() or self._behind:
             return  # not caught up yet
         token = to_json(
             {
@@ -304,6 +313,12 @@ class ReplicaNode(Forwarder):
     async def _follow(self) -> bool:
         start = self.keys.block(self.chain.head.number + 1)
         kvs, _ = await self.etcd.range(start, prefix_end(self.keys.blocks), limit=32)
+        # The next blocks were pruned from etcd while this node was away: from a peer. Until
+        # it has them it must not campaign: its next height's key is absent from etcd, so a
+        # producer's commit there would succeed and fork the chain.
+        self._behind = bool(kvs) and height_of(kvs[0].key) > self.chain.head.number + 1
+        if self._behind:
+            return await self.sync.catch_up(height_of(kvs[0].key))
         applied = False
         for kv in kvs:
             height = height_of(kv.key)
@@ -395,7 +410,13 @@ class ReplicaNode(Forwarder):
             await asyncio.sleep(wait)
             return True
         with self.calls.hold():
-            return await self._seal_and_commit()
+            done = await self._seal_and_commit()
+        try:
+            await self.pruner.run_if_due(self.chain.head.number)
+            self.net.pruned.set(self.pruner.pruned)
+        except OSError as exc:  # pruning waits for the next pass; producing goes on
+            log.warning("%s: pruning etcd: %s", self.node_id, exc)
+        return done
 
     async def _seal_and_commit(self) -> bool:
         chain = self.chain

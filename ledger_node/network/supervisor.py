@@ -44,6 +44,8 @@ class NodeSpec:
     rpc_port: int
     follower: bool = False
     pid: int | None = None
+    args: list[str] = field(default_factory=list)  # extra `network node` flags
+    join_from: str | None = None  # a peer's URL: start from its snapshot (`network join`)
 
     @property
     def url(self) -> str:
@@ -152,8 +154,11 @@ class LocalNetwork:
         return cluster
 
     def node_command(self, spec: NodeSpec, endpoints: list[str] | None = None) -> list[str]:
+        verb = ["node"]
+        if spec.join_from and not (self.data_dir(spec.id) / DB_FILE).exists():
+            verb = ["join", "--from", spec.join_from, "--genesis", str(self.root / "genesis.json")]
         cmd = [
-            sys.executable, "-m", "sharing_api.cli", "network", "node",
+            sys.executable, "-m", "sharing_api.cli", "network", *verb,
             "--data-dir", str(self.data_dir(spec.id)),
             "--id", spec.id,
             "--network", self.name,
@@ -162,7 +167,7 @@ class LocalNetwork:
         ]  # fmt: skip
         if spec.follower:
             cmd.append("--follower")
-        return cmd
+        return cmd + spec.args
 
     def start_node(self, spec: NodeSpec, endpoints: list[str] | None = None) -> None:
         log = open(self.root / f"{spec.id}.log", "ab")  # noqa: SIM115 (the child keeps it)

@@ -174,14 +174,17 @@ def local_network(
     regulator: bool = True,
     root: Path | None = None,
     genesis_doc: dict[str, Any] | None = None,
+    node_args: list[str] | None = None,
     **genesis: Any,
 ) -> Iterator[TestNetwork]:
     """``genesis_doc`` and keywords are genesis fields (the doc for names such as
-    ``members``, which the keywords cannot carry)."""
+    ``members``, which the keywords cannot carry); ``node_args`` go to every node."""
     doc = {**(genesis_doc or {}), **genesis}
     with tempfile.TemporaryDirectory(prefix="alliance-net-") as tmp:
         base = root or Path(tmp)
         net = LocalNetwork.create(base / "net", members, regulator, 3, doc or None)
+        for spec in net.nodes:
+            spec.args = list(node_args or [])
         tn = TestNetwork(net)
         try:
             net.start_etcd()
