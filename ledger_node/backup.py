@@ -189,12 +189,14 @@ def restore(
     *,
     force: bool = False,
     key_file: Path | None = None,
+    genesis_text: str | None = None,
 ) -> Restored:
     """Check ``archive`` whole, then make it ``data_dir``'s chain. An existing chain is kept
     aside (``chain.sqlite3.before-restore-<time>``) only with ``force``; the node must not be
-    running. The key comes from the archive, ``key_file``, or stays as it is."""
-    from ledger_node.block import SealError
-    from ledger_node.verify import verify_store
+    running. The key comes from the archive, ``key_file``, or stays as it is. The chain is
+    checked as a joining node checks a peer's snapshot (``snapshot_check.verify_copy``):
+    against ``genesis_text`` (the alliance's genesis file), else the archive's own."""
+    from ledger_node.snapshot_check import verify_copy
 
     if key_file is not None:
         _check_key(key_file)  # before anything on disk changes
@@ -205,13 +207,19 @@ def restore(
     data_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=data_dir, prefix=".restore-") as tmp:
         db, key = unpack_checked(archive, Path(tmp), manifest)
-        store = Store(db)
+        if genesis_text is None:
+            store = Store(db)
+            try:
+                own = store.get_meta("genesis")
+            finally:
+                store.close()
+            if own is None:
+                raise BackupError("the backed-up chain holds no genesis")
+            genesis_text = own.decode()
         try:
-            report = verify_store(store)
-        except SealError as exc:
+            report = verify_copy(Path(tmp), genesis_text)
+        except (ValueError, sqlite3.DatabaseError) as exc:
             raise BackupError(f"the backed-up chain does not verify: {exc}") from None
-        finally:
-            store.close()
         replaced = None
         if target.exists():
             replaced = data_dir / f"{DB_FILE}.before-restore-{int(time.time())}"
@@ -224,7 +232,7 @@ def restore(
         chosen = key_file or key
         if chosen is not None:
             _install_key(chosen, data_dir / KEY_FILE)
-    return Restored(manifest, report.blocks, report.transactions, replaced)
+    return Restored(manifest, report.head + 1, report.transactions, replaced)
 
 
 def unpack_checked(archive: Path, into: Path, manifest: Manifest) -> tuple[Path, Path | None]:

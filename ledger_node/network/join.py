@@ -23,11 +23,9 @@ from pathlib import Path
 import httpx
 
 from ledger_node.backup import SNAPSHOT_ROUTE, read_manifest, unpack_checked
-from ledger_node.chain import Chain
 from ledger_node.datadir import DB_FILE
 from ledger_node.genesis import Genesis
-from ledger_node.network.snapshot import check_snapshot
-from ledger_node.store import Store
+from ledger_node.snapshot_check import verify_copy
 
 log = logging.getLogger("ledger_node.network")
 
@@ -61,7 +59,7 @@ def fetch_snapshot(peer_url: str, out: Path, timeout: float = 300.0) -> None:
 def join(peer_url: str, data_dir: Path, genesis_text: str) -> Joined:
     """Fetch, verify and install a peer's snapshot as ``data_dir``'s chain."""
     started = time.perf_counter()
-    genesis = Genesis.from_json(genesis_text)
+    Genesis.from_json(genesis_text)  # a malformed genesis fails before any download
     if (data_dir / DB_FILE).exists():
         raise JoinError(f"{data_dir} already holds a chain: start it with `alliance network node`")
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -74,18 +72,7 @@ def join(peer_url: str, data_dir: Path, genesis_text: str) -> Joined:
         try:
             db, _ = unpack_checked(archive, unpacked, read_manifest(archive))
             archive.unlink()
-            store = Store(db)
-            try:
-                checked = check_snapshot(store, genesis, genesis_text)
-            finally:
-                store.close()
-            # Blocks after the checkpoint: re-executed exactly as blocks from etcd are.
-            chain = Chain(unpacked)
-            try:
-                for header, raws in checked.later:
-                    chain.apply_block(header, raws)
-            finally:
-                chain.close()
+            checked = verify_copy(unpacked, genesis_text)
         except (ValueError, sqlite3.DatabaseError) as exc:  # BackupError, SnapshotError, SealError
             raise JoinError(f"refusing the snapshot from {peer_url}: {exc}") from None
         os.replace(db, data_dir / DB_FILE)

@@ -150,6 +150,19 @@ def test_restore_refuses_a_bad_archive_and_changes_nothing(tmp_path: Path) -> No
     with pytest.raises(BackupError, match="not a node backup"):
         restore(not_tar, target)
 
+    # Checked against the alliance's own genesis file: another alliance's is refused.
+    import sqlite3 as _sqlite3
+
+    own = (
+        _sqlite3.connect(source / "chain.sqlite3")
+        .execute("SELECT value FROM meta WHERE key='genesis'")
+        .fetchone()[0]
+    )
+    other = json.dumps({**json.loads(own), "chainId": 999})
+    with pytest.raises(BackupError, match="does not verify"):
+        restore(archive, target, genesis_text=other)
+    assert not (target / "chain.sqlite3").exists()
+
     # A data dir with a chain is replaced only with force; the old one is kept aside.
     restore(archive, target)
     with pytest.raises(BackupError, match="already holds a chain"):

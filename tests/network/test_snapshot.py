@@ -20,7 +20,7 @@ from ledger_node.chain import Chain
 from ledger_node.genesis import Genesis
 from ledger_node.network.catchup import raw_block
 from ledger_node.network.layout import decode_block
-from ledger_node.network.snapshot import SnapshotError, check_snapshot
+from ledger_node.snapshot_check import SnapshotError, check_snapshot
 from ledger_node.store import Store
 from tests.ledger_node.helpers import deploy_probe, make_chain
 from tests.network.test_apply import K0, produce

@@ -1,8 +1,10 @@
-"""Checking a chain snapshot taken from a peer before a joining node uses it.
+"""Checking a copy of a chain before a node uses it: a peer's snapshot for a joining node
+(``alliance network join``) or a backup being restored (``alliance node restore``).
 
-A snapshot is a peer's chain database (the ``alliance node backup`` archive, served at
-``GET /snapshot``). Nothing in it is taken on the peer's word; the joining node trusts only
-the genesis file it was given out of band:
+A snapshot is a chain database (the ``alliance node backup`` archive, served at
+``GET /snapshot``). Nothing in it is taken on its source's word; the check trusts only the
+genesis it is given (the joining node's out-of-band file; for a restore, ``--genesis`` or
+the archive's own):
 
 * block 0 must be that genesis's block, and the database's genesis is replaced by it;
 * every header 1..head must link to its parent, be sealed by a genesis sealer (its coinbase)
@@ -42,7 +44,7 @@ from ledger_node.block import (
     running_state_root,
     transactions_root,
 )
-from ledger_node.datadir import genesis_header
+from ledger_node.datadir import DB_FILE, genesis_header
 from ledger_node.genesis import Genesis
 from ledger_node.state import WorldState
 from ledger_node.store import Store, TxRow
@@ -62,6 +64,28 @@ class Checked:
     transactions: int
     # Blocks after the checkpoint (header, raw transactions), to re-execute in order.
     later: list[tuple[Header, list[bytes]]] = field(default_factory=list)
+
+
+def verify_copy(directory: Path, genesis_text: str) -> Checked:
+    """Check the chain database in ``directory`` against ``genesis_text`` and bring it back
+    to its head: blocks after its checkpoint are re-executed with ``Chain.apply_block``
+    exactly as blocks from etcd. ``ValueError`` (SnapshotError, SealError, ...) if it fails."""
+    from ledger_node.chain import Chain  # the chain module is heavy; only this needs it
+
+    genesis = Genesis.from_json(genesis_text)
+    store = Store(directory / DB_FILE)
+    try:
+        checked = check_snapshot(store, genesis, genesis_text)
+    finally:
+        store.close()
+    chain = Chain(directory)
+    try:
+        for header, raws in checked.later:
+            chain.apply_block(header, raws)
+    finally:
+        chain.close()
+    checked.transactions += sum(len(raws) for _, raws in checked.later)
+    return checked
 
 
 def check_snapshot(store: Store, genesis: Genesis, genesis_text: str) -> Checked:
