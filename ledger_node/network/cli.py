@@ -115,6 +115,12 @@ def down_cmd(root: Path | None, purge: bool) -> None:
 @click.option("--network", "name", default="local", show_default=True, help="network name")
 @click.option("--rpc", default="127.0.0.1:8545", show_default=True, help="HOST:PORT")
 @click.option("--follower", is_flag=True, help="read-only: never produce (regulator)")
+@click.option(
+    "--etcd-dir",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    default=None,
+    help="TLS and etcd credentials: ca.crt, tls.crt, tls.key, etcd.password (https URLs)",
+)
 @click.option("--lease-ttl", type=int, default=2, show_default=True, help="producer lease (s)")
 @block_time_option
 @cut_txs_option
@@ -126,6 +132,7 @@ def node_cmd(
     name: str,
     rpc: str,
     follower: bool,
+    etcd_dir: Path | None,
     lease_ttl: int,
     block_time_ms: int | None,
     cut_txs: int | None,
@@ -133,6 +140,7 @@ def node_cmd(
 ) -> None:
     """Run one replicated node (``network up`` starts these)."""
     from ledger_node.chain import Chain
+    from ledger_node.network.access import EtcdAccess
     from ledger_node.network.etcd import Etcd
     from ledger_node.network.layout import Keys
     from ledger_node.network.replica import ReplicaNode
@@ -145,7 +153,10 @@ def node_cmd(
     key_path = data_dir / KEY_FILE
     key = load_key(key_path) if key_path.exists() and not follower else None
     chain = Chain(data_dir, key)
-    etcd = Etcd([e for e in endpoints.split(",") if e])
+    urls = [e for e in endpoints.split(",") if e]
+    if etcd_dir is None and any(u.startswith("https:") for u in urls):
+        raise click.UsageError("https etcd URLs need --etcd-dir (the node's certificate)")
+    etcd = Etcd(urls, access=EtcdAccess.from_dir(etcd_dir) if etcd_dir else None)
     url = f"http://{host}:{port}"
     node = ReplicaNode(
         chain,

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from ledger_node.network.access import AUTHENTICATE, EtcdAccess, client_options, stale_token
 from ledger_node.network.etcd import b64
 
 
@@ -26,6 +27,7 @@ class LeaseKeeper(threading.Thread):
         endpoints: list[str],
         ttl: int,
         status: Callable[[], tuple[bytes, bytes]],
+        access: EtcdAccess | None = None,
     ) -> None:
         super().__init__(daemon=True, name="etcd-lease")
         self.endpoints = endpoints
@@ -35,14 +37,27 @@ class LeaseKeeper(threading.Thread):
         self.last_alive = 0.0
         self._current = 0
         self._halt = threading.Event()  # not `_stop`: that is a Thread method join() calls
-        self.client = httpx.Client(timeout=max(0.5, ttl / 4))
+        self.credentials = access.credentials() if access else None
+        self._token: str | None = None
+        self.client = httpx.Client(timeout=max(0.5, ttl / 4), **client_options(access))
+
+    def _headers(self, base: str) -> dict[str, str]:
+        if self.credentials is None:
+            return {}
+        if self._token is None:
+            doc = self.client.post(base + AUTHENTICATE, json=self.credentials).json()
+            if "token" not in doc:
+                raise OSError(f"etcd authentication failed: {doc}")
+            self._token = str(doc["token"])
+        return {"Authorization": self._token}
 
     def call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         last: Exception | None = None
         for i in range(len(self.endpoints)):
             idx = (self._current + i) % len(self.endpoints)
+            base = self.endpoints[idx]
             try:
-                reply = self.client.post(self.endpoints[idx] + path, json=body)
+                reply = self.client.post(base + path, json=body, headers=self._headers(base))
                 doc: dict[str, Any] = reply.json()
             except (httpx.HTTPError, ValueError) as exc:
                 last = exc
@@ -50,6 +65,8 @@ class LeaseKeeper(threading.Thread):
             if reply.status_code == 200 and "error" not in doc:
                 self._current = idx
                 return doc
+            if stale_token(str(doc)):
+                self._token = None  # authenticate again on the next call
             last = OSError(str(doc))
         raise OSError(f"no etcd member reachable ({last})")
 

@@ -11,11 +11,12 @@ import httpx
 from ledger_node.jsonrpc import ChainUnavailable, JsonRpc, RpcError
 from ledger_node.network.etcd import Etcd, last_key, prefix_end
 from ledger_node.network.layout import Keys, from_json, height_of
+from ledger_node.network.roles import OBSERVER
 from ledger_node.network.supervisor import LocalNetwork
 
 
 async def _gather(net: LocalNetwork) -> dict[str, Any]:
-    etcd = Etcd(net.etcd_endpoints, timeout=1.0)
+    etcd = Etcd(net.etcd_endpoints, timeout=1.0, access=net.access(OBSERVER))
     keys = Keys(net.name)
     out: dict[str, Any] = {"network": net.name, "etcd": [], "nodes": []}
     try:
