@@ -23,6 +23,7 @@ from ledger_node.cli import (
     rpc_limit_options,
     rpc_limits,
 )
+from ledger_node.network.cli_tls import cert, user_cmd
 
 
 def default_root() -> Path:
@@ -222,3 +223,7 @@ def besu_config_cmd(
     click.echo(f"wrote a {len(ms)}-validator QBFT network (chain id {cid}) to {out}")
     for m in ms:
         click.echo(f"  {m.name}: validator {m.address}, rpc http://{host}:{m.rpc_port}")
+
+
+network.add_command(cert)  # alliance network cert init|issue: the CA and certificates by hand
+network.add_command(user_cmd)  # alliance network user: a node's etcd user and role by hand

@@ -1,0 +1,176 @@
+"""etcd over TLS with one role per node, against a real 3-member cluster set up by the
+supervisor (``alliance network up``'s code): who may connect, who may write which keys."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from ledger_node.network import pki
+from ledger_node.network.access import EtcdAccess
+from ledger_node.network.cli import network
+from ledger_node.network.etcd import Etcd, EtcdError, EtcdUnavailable
+from ledger_node.network.layout import Keys
+from ledger_node.network.roles import OBSERVER, ROOT_USER
+from ledger_node.network.supervisor import LocalNetwork
+from tests.support.etcd import requires_etcd
+
+pytestmark = [pytest.mark.integration, requires_etcd, pytest.mark.timeout(120)]
+
+KEYS = Keys("local")
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
+    """Two sealing nodes and the regulator: certificates, users and roles, etcd only."""
+    network = LocalNetwork.create(tmp_path_factory.mktemp("auth") / "net", 2)
+    try:
+        network.start_etcd()
+        yield network
+    finally:
+        network.down()
+
+
+def put(net: LocalNetwork, access: EtcdAccess | None, key: bytes, url: str = "") -> None:
+    async def go() -> None:
+        etcd = Etcd([url] if url else net.etcd_endpoints, access=access)
+        try:
+            await etcd.put(key, b"x")
+        finally:
+            await etcd.close()
+
+    asyncio.run(go())
+
+
+def read(net: LocalNetwork, key: bytes, user: str = ROOT_USER) -> bytes | None:
+    async def go() -> bytes | None:
+        etcd = Etcd(net.etcd_endpoints, access=net.access(user))
+        try:
+            kv = await etcd.get(key)
+            return kv.value if kv else None
+        finally:
+            await etcd.close()
+
+    return asyncio.run(go())
+
+
+def test_every_key_and_certificate_file_is_private(net: LocalNetwork) -> None:
+    files = [p for p in (net.root / "tls").rglob("*") if p.is_file()]
+    assert len(files) > 20
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert not (net.root / "tls" / "node0" / "ca.key").exists()  # only the CA holds it
+
+
+def test_a_node_writes_its_own_keys_and_not_another_nodes(net: LocalNetwork) -> None:
+    node0 = net.access("node0")
+    put(net, node0, KEYS.node("node0"))
+    put(net, node0, KEYS.pool_entry(1, "node0"))
+    put(net, node0, KEYS.rejected(5, "node0"))
+    assert read(net, KEYS.node("node0")) == b"x"
+    for key in (
+        KEYS.node("node1"),  # another node's status record
+        KEYS.node("node00"),  # a name that only starts like its own
+        KEYS.sub("anything-else"),  # a key the layout does not name
+        Keys("other").block(1),  # another network's blocks
+    ):
+        with pytest.raises(EtcdError, match="permission denied"):
+            put(net, node0, key)
+        assert read(net, key) is None
+    # nor users, roles or the auth switch
+    with pytest.raises(EtcdError, match="permission denied"):
+        asyncio.run(_call(net, node0, "/v3/auth/user/add", {"name": "x", "password": "y"}))
+
+
+def test_the_follower_cannot_write_at_all(net: LocalNetwork) -> None:
+    regulator = net.access("regulator")
+    for key in (
+        KEYS.node("regulator"),
+        KEYS.producer,
+        KEYS.block(1),
+        KEYS.pool_entry(2, "regulator"),
+        KEYS.rejected(1, "regulator"),
+        KEYS.faulty(b"\x01" * 20),
+        KEYS.tick_block,
+    ):
+        with pytest.raises(EtcdError, match="permission denied"):
+            put(net, regulator, key)
+        assert read(net, key) is None
+    # it reads the network's keys, as `status` (the observer) does, and nothing else
+    assert read(net, KEYS.node("node0"), "regulator") == b"x"
+    assert read(net, KEYS.node("node0"), OBSERVER) == b"x"
+    with pytest.raises(EtcdError, match="permission denied"):
+        read(net, Keys("other").block(1), "regulator")
+
+
+def test_only_alliance_certificates_over_tls_get_in(net: LocalNetwork, tmp_path: Path) -> None:
+    node0 = net.access("node0")
+    assert node0 is not None
+    url = net.etcd_endpoints[0]
+    key = KEYS.node("node0")
+    # no client certificate: the TLS handshake fails
+    no_cert = ssl.create_default_context(cafile=str(node0.tls.ca))
+    with pytest.raises(httpx.HTTPError):
+        httpx.post(url + "/v3/kv/range", json={"key": ""}, verify=no_cert, timeout=5)
+    # a certificate from another CA, even with node0's user and password
+    pki.create_ca(tmp_path / "ca", "mallory")
+    other = pki.issue(tmp_path / "ca", "node0", tmp_path / "m")
+    forged = EtcdAccess(pki.TlsFiles(node0.tls.ca, other.cert, other.key), "node0", node0.password)
+    with pytest.raises(EtcdUnavailable):
+        put(net, forged, key)
+    # ... and a client that trusts another CA does not talk to the alliance's etcd
+    with pytest.raises(EtcdUnavailable):
+        put(net, EtcdAccess(pki.TlsFiles(other.ca, node0.tls.cert, node0.tls.key)), key)
+    # plain HTTP to an etcd member
+    with pytest.raises(EtcdUnavailable):
+        put(net, None, KEYS.sub("plain"), url.replace("https://", "http://"))
+    assert read(net, KEYS.sub("plain")) is None
+    # an alliance certificate but no etcd user, or a wrong password
+    with pytest.raises(EtcdError, match="user name is empty"):
+        put(net, EtcdAccess(node0.tls), key)
+    with pytest.raises(EtcdError, match="authentication failed"):
+        put(net, EtcdAccess(node0.tls, "node0", "wrong"), key)
+    # a node's certificate is no etcd peer: the peer port refuses it
+    peer_port = net.etcd_ports[0][1]
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"https://127.0.0.1:{peer_port}/version", verify=node0.ssl_context(), timeout=5)
+
+
+def test_a_member_added_by_hand_gets_its_own_role(net: LocalNetwork, tmp_path: Path) -> None:
+    """The multi-host path: `alliance network cert issue` and `alliance network user`."""
+    runner = CliRunner()
+    out = tmp_path / "node3"
+    ca = net.root / "tls" / "ca"
+    args = ["cert", "issue", "--ca-dir", str(ca), "--cn", "node3", "--out", str(out)]
+    assert runner.invoke(network, args).exit_code == 0
+    url = net.etcd_endpoints[1]
+    admin = str(net.root / "tls" / "root")
+    args = ["user", "--etcd", url, "--admin-dir", admin, "--id", "node3", "--dir", str(out)]
+    done = runner.invoke(network, args)
+    assert done.exit_code == 0, done.output
+    node3 = EtcdAccess.from_dir(out)
+    assert node3.user == "node3"
+    put(net, node3, KEYS.node("node3"))
+    with pytest.raises(EtcdError, match="permission denied"):
+        put(net, node3, KEYS.node("node0"))
+    bad = runner.invoke(
+        network, ["cert", "issue", "--ca-dir", str(ca), "--cn", "../x", "--out", str(out)]
+    )
+    assert bad.exit_code != 0 and "bad certificate name" in str(bad.exception)
+
+
+async def _call(
+    net: LocalNetwork, access: EtcdAccess | None, path: str, body: dict[str, str]
+) -> None:
+    etcd = Etcd(net.etcd_endpoints, access=access)
+    try:
+        await etcd.call(path, body)
+    finally:
+        await etcd.close()
