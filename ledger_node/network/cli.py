@@ -23,7 +23,7 @@ from ledger_node.cli import (
     rpc_limit_options,
     rpc_limits,
 )
-from ledger_node.network.cli_tls import cert, user_cmd
+from ledger_node.network.cli_tls import auth_enable_cmd, cert, user_cmd
 
 
 def default_root() -> Path:
@@ -227,3 +227,4 @@ def besu_config_cmd(
 
 network.add_command(cert)  # alliance network cert init|issue: the CA and certificates by hand
 network.add_command(user_cmd)  # alliance network user: a node's etcd user and role by hand
+network.add_command(auth_enable_cmd)  # alliance network auth-enable: root, then auth on

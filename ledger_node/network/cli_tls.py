@@ -82,3 +82,22 @@ def user_cmd(
         admin.add_user(node_id, new_password(node_dir), grants(Keys(name), node_id, follower))
     role = "read-only" if follower else "sealing node"
     click.echo(f"etcd user {node_id} ({role}) added; its password is in {node_dir}")
+
+
+@click.command("auth-enable")
+@click.option("--etcd", "endpoint", required=True, help="one etcd client URL (https://...)")
+@click.option(
+    "--admin-dir",
+    type=dir_type,
+    required=True,
+    help="the root user's TLS dir (ca.crt, tls.crt, tls.key); etcd.password is created there",
+)
+def auth_enable_cmd(endpoint: str, admin_dir: Path) -> None:
+    """Create etcd's root user (role root) with a new password and turn etcd auth on."""
+    from ledger_node.network.access import EtcdAccess
+    from ledger_node.network.roles import Admin, new_password
+
+    new_password(admin_dir)
+    with Admin(endpoint, EtcdAccess.from_dir(admin_dir)) as admin:
+        admin.enable()
+    click.echo(f"etcd authentication is on; root's password is in {admin_dir}")

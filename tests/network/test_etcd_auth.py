@@ -16,11 +16,11 @@ from click.testing import CliRunner
 from ledger_node.network import pki
 from ledger_node.network.access import EtcdAccess
 from ledger_node.network.cli import network
-from ledger_node.network.etcd import Etcd, EtcdError, EtcdUnavailable
+from ledger_node.network.etcd import Etcd, EtcdError, EtcdUnavailable, b64
 from ledger_node.network.layout import Keys
 from ledger_node.network.roles import OBSERVER, ROOT_USER
 from ledger_node.network.supervisor import LocalNetwork
-from tests.support.etcd import requires_etcd
+from tests.support.etcd import etcd_cluster, requires_etcd
 
 pytestmark = [pytest.mark.integration, requires_etcd, pytest.mark.timeout(120)]
 
@@ -86,7 +86,9 @@ def test_a_node_writes_its_own_keys_and_not_another_nodes(net: LocalNetwork) -> 
         assert read(net, key) is None
     # nor users, roles or the auth switch
     with pytest.raises(EtcdError, match="permission denied"):
-        asyncio.run(_call(net, node0, "/v3/auth/user/add", {"name": "x", "password": "y"}))
+        asyncio.run(
+            _call(net.etcd_endpoints, node0, "/v3/auth/user/add", {"name": "x", "password": "y"})
+        )
 
 
 def test_the_follower_cannot_write_at_all(net: LocalNetwork) -> None:
@@ -143,33 +145,46 @@ def test_only_alliance_certificates_over_tls_get_in(net: LocalNetwork, tmp_path:
         httpx.get(f"https://127.0.0.1:{peer_port}/version", verify=node0.ssl_context(), timeout=5)
 
 
-def test_a_member_added_by_hand_gets_its_own_role(net: LocalNetwork, tmp_path: Path) -> None:
-    """The multi-host path: `alliance network cert issue` and `alliance network user`."""
+def test_the_manual_path_turns_auth_on_and_adds_a_node(tmp_path: Path) -> None:
+    """For members on their own hosts: `alliance network cert issue`, `auth-enable` and
+    `user`, against a fresh TLS cluster without auth."""
     runner = CliRunner()
-    out = tmp_path / "node3"
-    ca = net.root / "tls" / "ca"
-    args = ["cert", "issue", "--ca-dir", str(ca), "--cn", "node3", "--out", str(out)]
-    assert runner.invoke(network, args).exit_code == 0
-    url = net.etcd_endpoints[1]
-    admin = str(net.root / "tls" / "root")
-    args = ["user", "--etcd", url, "--admin-dir", admin, "--id", "node3", "--dir", str(out)]
-    done = runner.invoke(network, args)
-    assert done.exit_code == 0, done.output
-    node3 = EtcdAccess.from_dir(out)
-    assert node3.user == "node3"
-    put(net, node3, KEYS.node("node3"))
-    with pytest.raises(EtcdError, match="permission denied"):
-        put(net, node3, KEYS.node("node0"))
+
+    def cli(*args: str) -> None:
+        done = runner.invoke(network, list(args))
+        assert done.exit_code == 0, (done.output, done.exception)
+
+    with etcd_cluster(1, tmp_path / "etcd") as cluster:
+        ca, url = str(tmp_path / "etcd" / "tls" / "ca"), cluster.endpoints[0]
+        root, node3 = tmp_path / "root", tmp_path / "node3"
+        cli("cert", "issue", "--ca-dir", ca, "--cn", "root", "--out", str(root))
+        cli("cert", "issue", "--ca-dir", ca, "--cn", "node3", "--out", str(node3))
+        cli("auth-enable", "--etcd", url, "--admin-dir", str(root))
+        cli("user", "--etcd", url, "--admin-dir", str(root), "--id", "node3", "--dir", str(node3))
+        access = EtcdAccess.from_dir(node3)
+        assert access.user == "node3"
+        assert stat.S_IMODE((node3 / "etcd.password").stat().st_mode) == 0o600
+        asyncio.run(_call(cluster.endpoints, access, "/v3/kv/put", _kv(KEYS.node("node3"))))
+        for who, key, error in (
+            (access, KEYS.node("node0"), "permission denied"),
+            (cluster.client, KEYS.node("node3"), "user name is empty"),  # auth is on
+        ):
+            with pytest.raises(EtcdError, match=error):
+                asyncio.run(_call(cluster.endpoints, who, "/v3/kv/put", _kv(key)))
     bad = runner.invoke(
-        network, ["cert", "issue", "--ca-dir", str(ca), "--cn", "../x", "--out", str(out)]
+        network, ["cert", "issue", "--ca-dir", ca, "--cn", "../x", "--out", str(tmp_path)]
     )
     assert bad.exit_code != 0 and "bad certificate name" in str(bad.exception)
 
 
+def _kv(key: bytes) -> dict[str, str]:
+    return {"key": b64(key), "value": b64(b"x")}
+
+
 async def _call(
-    net: LocalNetwork, access: EtcdAccess | None, path: str, body: dict[str, str]
+    endpoints: list[str], access: EtcdAccess | None, path: str, body: dict[str, str]
 ) -> None:
-    etcd = Etcd(net.etcd_endpoints, access=access)
+    etcd = Etcd(endpoints, access=access)
     try:
         await etcd.call(path, body)
     finally:
