@@ -112,6 +112,33 @@ def test_the_follower_cannot_write_at_all(net: LocalNetwork) -> None:
         read(net, Keys("other").block(1), "regulator")
 
 
+def test_a_token_a_member_does_not_know_is_renewed(net: LocalNetwork) -> None:
+    """Simple tokens expire per member (5 min idle) and die with a restart: the clients
+    authenticate again instead of failing."""
+    from ledger_node.network.lease import LeaseKeeper
+
+    async def go() -> bytes | None:
+        etcd = Etcd(net.etcd_endpoints[:1], access=net.access("node1"))
+        try:
+            await etcd.put(KEYS.node("node1"), b"before")
+            etcd._token = "node1.bogus"  # as after the member forgot it
+            await etcd.put(KEYS.node("node1"), b"after")
+            kv = await etcd.get(KEYS.node("node1"))
+            return kv.value if kv else None
+        finally:
+            await etcd.close()
+
+    assert asyncio.run(go()) == b"after"
+    keeper = LeaseKeeper(net.etcd_endpoints, 2, lambda: (b"", b""), net.access("node1"))
+    try:
+        lease = int(keeper.call("/v3/lease/grant", {"TTL": "2"})["ID"])
+        keeper._token = "node1.bogus"
+        keeper.call("/v3/lease/revoke", {"ID": str(lease)})  # the next member: a new token
+        assert keeper._token not in (None, "node1.bogus")
+    finally:
+        keeper.client.close()
+
+
 def test_only_alliance_certificates_over_tls_get_in(net: LocalNetwork, tmp_path: Path) -> None:
     node0 = net.access("node0")
     assert node0 is not None
