@@ -103,6 +103,7 @@ class Etcd:
         self.access = access
         self._current = 0
         self._token: str | None = None
+        self._auth_lock = asyncio.Lock()
         self.client = httpx.AsyncClient(timeout=timeout, **client_options(access))
 
     async def close(self) -> None:
@@ -113,13 +114,14 @@ class Etcd:
         creds = self.access.credentials() if self.access else None
         if creds is None:
             return {}
-        if self._token is None:
-            reply = await self.client.post(base + AUTHENTICATE, json=creds)
-            doc = reply.json()
-            if "token" not in doc:
-                raise EtcdError(f"etcd authentication as {creds['name']} failed: {doc}")
-            self._token = str(doc["token"])
-        return {"Authorization": self._token}
+        async with self._auth_lock:  # one authentication (bcrypt + a Raft write) at a time
+            if self._token is None:
+                reply = await self.client.post(base + AUTHENTICATE, json=creds)
+                doc = reply.json()
+                if "token" not in doc:
+                    raise EtcdError(f"etcd authentication as {creds['name']} failed: {doc}")
+                self._token = str(doc["token"])
+            return {"Authorization": self._token}
 
     async def call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         last: Exception | None = None

@@ -10,7 +10,7 @@ A sealing node writes, under ``/alliance/<net>/``:
                      refused block and every block after it
   pool/              its acknowledged transactions; as producer it deletes the entries a
                      block consumed (any node's), and a quorum removal requeues transactions
-  tick/              ``tick/block`` and ``tick/pool``, put with every block and pool entry
+  tick/block|pool    (those two keys) put with every block and every pool entry
   rejected/          its vote on a refused block; a quorum removal clears that height's votes
   faulty/            the mark a quorum removal puts on the removed blocks' sealer
   nodes/<id>         its own status record (one key, not a prefix), under its lease
@@ -37,7 +37,7 @@ from ledger_node.network.layout import Keys
 
 ROOT_USER = "root"  # etcd requires it before auth is enabled; used for set-up only
 OBSERVER = "observer"  # `alliance network status`: read only
-SHARED_PREFIXES = ("blocks/", "pool/", "tick/", "rejected/", "faulty/")
+SHARED_PREFIXES = ("blocks/", "pool/", "rejected/", "faulty/")
 
 
 def grants(keys: Keys, node_id: str, follower: bool) -> list[tuple[str, bytes, bytes]]:
@@ -45,8 +45,8 @@ def grants(keys: Keys, node_id: str, follower: bool) -> list[tuple[str, bytes, b
     perms: list[tuple[str, bytes, bytes]] = [("READ", keys.root, prefix_end(keys.root))]
     if follower:
         return perms
-    perms.append(("READWRITE", keys.producer, b""))
-    perms.append(("READWRITE", keys.node(node_id), b""))
+    for key in (keys.producer, keys.node(node_id), keys.tick_block, keys.tick_pool):
+        perms.append(("READWRITE", key, b""))  # single keys
     for name in SHARED_PREFIXES:
         prefix = keys.sub(name)
         perms.append(("READWRITE", prefix, prefix_end(prefix)))

@@ -74,11 +74,13 @@ def test_a_node_writes_its_own_keys_and_not_another_nodes(net: LocalNetwork) -> 
     put(net, node0, KEYS.node("node0"))
     put(net, node0, KEYS.pool_entry(1, "node0"))
     put(net, node0, KEYS.rejected(5, "node0"))
+    put(net, node0, KEYS.tick_pool)
     assert read(net, KEYS.node("node0")) == b"x"
     for key in (
         KEYS.node("node1"),  # another node's status record
         KEYS.node("node00"),  # a name that only starts like its own
         KEYS.sub("anything-else"),  # a key the layout does not name
+        KEYS.sub("tick/other"),  # only tick/block and tick/pool
         Keys("other").block(1),  # another network's blocks
     ):
         with pytest.raises(EtcdError, match="permission denied"):
