@@ -30,7 +30,7 @@ async def _gather(net: LocalNetwork) -> dict[str, Any]:
                         "leader": st.get("leader") == st["header"]["member_id"],
                     }
                 )
-            except (httpx.HTTPError, KeyError, ValueError):
+            except (httpx.HTTPError, KeyError, ValueError, OSError):  # OSError: auth refused
                 out["etcd"].append({"url": url, "up": False, "leader": False})
         try:
             newest = await last_key(etcd, keys.blocks)
