@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,7 +134,9 @@ class Etcd:
                     reply = await self.client.post(
                         base + path, json=body, headers=await self.headers(base)
                     )
-                except (httpx.HTTPError, ValueError) as exc:  # refused, reset, timeout, non-JSON
+                # refused, reset, timeout, non-JSON; or a TLS alert after the handshake (TLS
+                # 1.3: a member refusing our certificate), which httpx does not wrap
+                except (httpx.HTTPError, ValueError, ssl.SSLError) as exc:
                     last = exc
                     break
                 try:
@@ -266,7 +269,7 @@ async def watch_prefix(etcd: Etcd, prefix: bytes, on_keys: Any) -> None:
                         continue
                     events = json.loads(line).get("result", {}).get("events", [])
                     on_keys([unb64(e["kv"]["key"]) for e in events])
-        except (httpx.HTTPError, ValueError, KeyError, EtcdError):
+        except (httpx.HTTPError, ValueError, KeyError, OSError):  # EtcdError, ssl.SSLError
             pass
         etcd._current += 1
         await asyncio.sleep(0.1)

@@ -10,6 +10,8 @@ safe: every block commit is fenced on the producer key, which dies with the leas
 from __future__ import annotations
 
 import contextlib
+import logging
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +21,9 @@ import httpx
 
 from ledger_node.network.access import AUTHENTICATE, EtcdAccess, client_options, stale_token
 from ledger_node.network.etcd import b64
+
+log = logging.getLogger(__name__)
+DENIED = "permission denied"
 
 
 class LeaseKeeper(threading.Thread):
@@ -37,6 +42,7 @@ class LeaseKeeper(threading.Thread):
         self.last_alive = 0.0
         self._current = 0
         self._halt = threading.Event()  # not `_stop`: that is a Thread method join() calls
+        self.publish = True  # put the status record (until etcd says permission denied)
         self.credentials = access.credentials() if access else None
         self._token: str | None = None
         self.client = httpx.Client(timeout=max(0.5, ttl / 4), **client_options(access))
@@ -59,7 +65,7 @@ class LeaseKeeper(threading.Thread):
             try:
                 reply = self.client.post(base + path, json=body, headers=self._headers(base))
                 doc: dict[str, Any] = reply.json()
-            except (httpx.HTTPError, ValueError) as exc:
+            except (httpx.HTTPError, ValueError, ssl.SSLError) as exc:  # see Etcd.call
                 last = exc
                 continue
             if reply.status_code == 200 and "error" not in doc:
@@ -67,6 +73,8 @@ class LeaseKeeper(threading.Thread):
                 return doc
             if stale_token(str(doc)):
                 self._token = None  # authenticate again on the next call
+            if DENIED in str(doc):  # every member would say the same
+                raise PermissionError(f"etcd {path}: {doc.get('error')}")
             last = OSError(str(doc))
         raise OSError(f"no etcd member reachable ({last})")
 
@@ -89,10 +97,15 @@ class LeaseKeeper(threading.Thread):
                     self.lease = 0  # expired: the node notices the new lease id and steps down
                     continue
                 self.last_alive = time.monotonic()
-                key, value = self.status()
-                self.call(
-                    "/v3/kv/put", {"key": b64(key), "value": b64(value), "lease": str(self.lease)}
-                )
+                if self.publish:
+                    key, value = self.status()
+                    put = {"key": b64(key), "value": b64(value), "lease": str(self.lease)}
+                    self.call("/v3/kv/put", put)
+            except PermissionError as exc:
+                # A read-only role (the regulator's follower): etcd refuses its status
+                # record, so stop asking (each refusal is a Raft write) and say so once.
+                log.warning("not publishing this node's status: %s", exc)
+                self.publish = False
             except OSError:
                 pass
             self._halt.wait(self.ttl / 4)
