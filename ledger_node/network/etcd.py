@@ -96,19 +96,29 @@ class Etcd:
     """``access``: TLS and credentials (``access.py``); without it, plain HTTP, no auth."""
 
     def __init__(
-        self, endpoints: list[str], timeout: float = 2.0, access: EtcdAccess | None = None
+        self,
+        endpoints: list[str],
+        timeout: float = 2.0,
+        access: EtcdAccess | None = None,
+        token: str | None = None,
     ) -> None:
+        """``token``: one this user got before (each authentication costs etcd a bcrypt
+        check and a Raft write); renewed if etcd no longer knows it."""
         if not endpoints:
             raise ValueError("at least one etcd endpoint is required")
         self.endpoints = [e.rstrip("/") for e in endpoints]
         self.access = access
         self._current = 0
-        self._token: str | None = None
+        self._token = token
         self._auth_lock = asyncio.Lock()
         self.client = httpx.AsyncClient(timeout=timeout, **client_options(access))
 
     async def close(self) -> None:
         await self.client.aclose()
+
+    @property
+    def token(self) -> str | None:
+        return self._token
 
     async def headers(self, base: str) -> dict[str, str]:
         """The ``Authorization`` header (authenticating first if no token is held)."""
@@ -217,10 +227,14 @@ class Etcd:
 
     async def status(self, endpoint: str) -> dict[str, Any]:
         base = endpoint.rstrip("/")
-        reply = await self.client.post(
-            base + "/v3/maintenance/status", json={}, headers=await self.headers(base)
-        )
-        doc: dict[str, Any] = reply.json()
+        for _ in range(2):  # a second try only after a stale token was replaced
+            reply = await self.client.post(
+                base + "/v3/maintenance/status", json={}, headers=await self.headers(base)
+            )
+            doc: dict[str, Any] = reply.json()
+            if not (self._token and "error" in doc and stale_token(str(doc["error"]))):
+                break
+            self._token = None
         return doc
 
 

@@ -38,11 +38,13 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
         network.down()
 
 
-def put(net: LocalNetwork, access: EtcdAccess | None, key: bytes, url: str = "") -> None:
+def put(
+    net: LocalNetwork, access: EtcdAccess | None, key: bytes, value: bytes = b"x", url: str = ""
+) -> None:
     async def go() -> None:
         etcd = Etcd([url] if url else net.etcd_endpoints, access=access)
         try:
-            await etcd.put(key, b"x")
+            await etcd.put(key, value)
         finally:
             await etcd.close()
 
@@ -93,6 +95,19 @@ def test_a_node_writes_its_own_keys_and_not_another_nodes(net: LocalNetwork) -> 
         )
 
 
+def test_status_trusts_the_key_not_the_id_a_record_claims(net: LocalNetwork) -> None:
+    """node0 may write only its own status record; one claiming to be node1's producer
+    record does not make `status` show node1 as producing."""
+    from ledger_node.network.layout import to_json
+    from ledger_node.network.status import network_status
+
+    claim = {"id": "node1", "role": "producer", "sealer": "0x" + "11" * 20, "alarms": ["x"]}
+    put(net, net.access("node0"), KEYS.node("node0"), to_json(claim))
+    rows = {r["id"]: r for r in network_status(net)["nodes"]}
+    assert rows["node1"]["role"] != "producer" and rows["node1"]["alarms"] == []
+    assert rows["node0"]["role"] == "producer"  # its own row shows what it wrote
+
+
 def test_the_follower_cannot_write_at_all(net: LocalNetwork) -> None:
     regulator = net.access("regulator")
     for key in (
@@ -108,8 +123,8 @@ def test_the_follower_cannot_write_at_all(net: LocalNetwork) -> None:
             put(net, regulator, key)
         assert read(net, key) is None
     # it reads the network's keys, as `status` (the observer) does, and nothing else
-    assert read(net, KEYS.node("node0"), "regulator") == b"x"
-    assert read(net, KEYS.node("node0"), OBSERVER) == b"x"
+    assert read(net, KEYS.node("node0"), "regulator") is not None
+    assert read(net, KEYS.node("node0"), OBSERVER) is not None
     with pytest.raises(EtcdError, match="permission denied"):
         read(net, Keys("other").block(1), "regulator")
 
@@ -131,6 +146,16 @@ def test_a_token_a_member_does_not_know_is_renewed(net: LocalNetwork) -> None:
             await etcd.close()
 
     assert asyncio.run(go()) == b"after"
+    # `status` keeps the observer's token between calls; a stale one is renewed too
+    from ledger_node.network import status
+
+    put(net, net.access("node1"), KEYS.node("node1"), b"not json")
+    assert all(m["up"] for m in status.network_status(net)["etcd"])
+    for key in status._tokens:
+        status._tokens[key] = "observer.bogus"
+    st = status.network_status(net)
+    assert all(m["up"] for m in st["etcd"]) and "error" not in st
+    assert "observer.bogus" not in status._tokens.values()
     keeper = LeaseKeeper(net.etcd_endpoints, 2, lambda: (b"", b""), net.access("node1"))
     try:
         lease = int(keeper.call("/v3/lease/grant", {"TTL": "2"})["ID"])
@@ -189,7 +214,7 @@ def test_only_alliance_certificates_over_tls_get_in(net: LocalNetwork, tmp_path:
         put(net, EtcdAccess(pki.TlsFiles(other.ca, node0.tls.cert, node0.tls.key)), key)
     # plain HTTP to an etcd member
     with pytest.raises(EtcdUnavailable):
-        put(net, None, KEYS.sub("plain"), url.replace("https://", "http://"))
+        put(net, None, KEYS.sub("plain"), url=url.replace("https://", "http://"))
     assert read(net, KEYS.sub("plain")) is None
     # an alliance certificate but no etcd user, or a wrong password
     with pytest.raises(EtcdError, match="user name is empty"):
