@@ -21,6 +21,14 @@ ratio. Cases: grants/3nodes, grants/1node (tx_per_s), grants/ratio (target >= 0.
 same under grants/serial/; commit/p50, commit/p99 (ms, target p99 <= 1000): one grant at a
 time, from sending it to one replica until its receipt is visible on another replica;
 commit/1node/p50|p99 is the same on the single node (send -> receipt on the same node).
+The network runs as ``alliance network up`` makes it: etcd over TLS on client and peer
+ports, client certificates required, etcd authentication on with one role per node. So
+every network figure is a TLS figure; grants/ratio_tls is grants/ratio under issue #17's
+name (target >= 0.5), from the same rounds. To tell TLS's cost from the machine's noise, a
+second 3-node network on plain HTTP without auth takes the members' clients load in the same
+rounds, next to the TLS one (which of the two goes first alternates by round):
+grants/plain/3nodes, grants/plain/ratio (over the single node) and grants/tls_over_plain
+(each round's TLS tx/s over its plain tx/s, median).
 Then backup/100k, restore/100k and join/100k (``node_recovery.py``).
 """
 
@@ -110,6 +118,12 @@ def _all_receipts(watch: Rpc, hashes: list[str], lasts: list[str], start: float)
     return len(hashes) / elapsed
 
 
+def _replicas(net: LocalNetwork, rpcs: list[Rpc]) -> list[Rpc]:
+    """The nodes that do not produce (receipts there mean: ordered, re-executed, verified)."""
+    producer = network_status(net)["producer"]
+    return [r for spec, r in zip(net.nodes, rpcs, strict=True) if spec.id != producer]
+
+
 def commit_latencies(send: Rpc, watch: Rpc, raws: list[bytes]) -> list[float]:
     out = []
     for raw in raws:
@@ -139,27 +153,39 @@ def run(reporter: Reporter, args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-network-") as tmp_s:
         tmp = Path(tmp_s)
         (tmp / "single").mkdir()
-        progress("starting a single node and a 3-node network (3 etcd members)")
+        progress("starting a single node and a 3-node network (3 etcd members, TLS + auth)")
         single = start_node(tmp / "single", members)
         net = LocalNetwork.create(tmp / "net", 3, regulator=False, etcd_size=3, genesis=genesis)
+        plain = LocalNetwork.create(tmp / "plain", 3, False, 3, genesis, tls=False)
         try:
             net.up()
+            plain.up()
             rpc1 = Rpc(single.url)
             rpcs = [Rpc(spec.url) for spec in net.nodes]
             dep1 = Deployment(rpc1, NODE_CHAIN_ID, members)
             dep3 = Deployment(rpcs[0], NODE_CHAIN_ID, members)
-            producer = network_status(net)["producer"]
-            replicas = [r for spec, r in zip(net.nodes, rpcs, strict=True) if spec.id != producer]
-            # The machine is shared and noisy: alternate the two systems round by round and
+            replicas = _replicas(net, rpcs)
+            rpcs_plain = [Rpc(spec.url) for spec in plain.nodes]
+            dep_plain = Deployment(rpcs_plain[0], NODE_CHAIN_ID, members)
+            watch_plain = _replicas(plain, rpcs_plain)[-1]
+            # The machine is shared and noisy: alternate the systems round by round and
             # compare medians (and each round's ratio) measured close together in time.
-            tps: dict[str, list[float]] = {k: [] for k in ("1", "3", "serial1", "serial3")}
+            tps: dict[str, list[float]] = {
+                k: [] for k in ("1", "3", "plain3", "serial1", "serial3")
+            }
             for r in range(rounds):
                 batch = patients[r * n : (r + 1) * n]
                 progress(f"round {r + 1}/{rounds}: signing {n} grants for each system, twice")
                 raws1 = dep1.relay_txs(dep1.signed_grants(batch, deadline))
                 raws3 = dep3.relay_txs(dep3.signed_grants(batch, deadline))
+                raws_plain = dep_plain.relay_txs(dep_plain.signed_grants(batch, deadline))
                 tps["1"].append(send_streams([single.url] * STREAMS, rpc1, raws1))
-                tps["3"].append(send_streams([s.url for s in net.nodes], replicas[-1], raws3))
+                runs = [
+                    ("3", [s.url for s in net.nodes], replicas[-1], raws3),
+                    ("plain3", [s.url for s in plain.nodes], watch_plain, raws_plain),
+                ]
+                for key, urls, watch, raws in runs if r % 2 == 0 else runs[::-1]:
+                    tps[key].append(send_streams(urls, watch, raws))
                 serial = patients[(rounds + r) * n : (rounds + r + 1) * n]
                 raws1 = dep1.relay_txs(dep1.signed_grants(serial, deadline))
                 raws3 = dep3.relay_txs(dep3.signed_grants(serial, deadline))
@@ -167,8 +193,8 @@ def run(reporter: Reporter, args: argparse.Namespace) -> None:
                 tps["serial3"].append(send_round_robin(rpcs, replicas[-1], raws3))
                 progress(
                     f"  members' clients: 1 node {tps['1'][-1]:.0f} tx/s, 3 nodes "
-                    f"{tps['3'][-1]:.0f} tx/s; one client: 1 node {tps['serial1'][-1]:.0f}"
-                    f" tx/s, 3 nodes {tps['serial3'][-1]:.0f} tx/s"
+                    f"{tps['3'][-1]:.0f} tx/s (plain {tps['plain3'][-1]:.0f}); one client: "
+                    f"1 node {tps['serial1'][-1]:.0f} tx/s, 3 nodes {tps['serial3'][-1]:.0f} tx/s"
                 )
             progress(f"commit latency: {probes} grants one at a time")
             probe_set = patients[2 * rounds * n :]
@@ -180,6 +206,7 @@ def run(reporter: Reporter, args: argparse.Namespace) -> None:
             )
         finally:
             net.down()
+            plain.down()
             single.stop()
         base = {"n": n, "rounds": rounds, "relayers": RELAYERS}
         for prefix, one, three, clients in (
@@ -199,6 +226,32 @@ def run(reporter: Reporter, args: argparse.Namespace) -> None:
                 peer="1node",
                 **extra,
             )
+            if prefix == "grants":  # the same rounds: the network runs TLS and etcd auth
+                reporter.emit(
+                    "grants/ratio_tls",
+                    "ratio",
+                    round(statistics.median(ratios), 2),
+                    "x",
+                    peer="1node",
+                    tls=net.tls,
+                    auth=net.auth_on,
+                    **extra,
+                )
+        extra = {**base, "clients": STREAMS, "tls": False, "auth": False}
+        plain_ratios = [a / b for a, b in zip(tps["plain3"], tps["1"], strict=True)]
+        tls_cost = [a / b for a, b in zip(tps["3"], tps["plain3"], strict=True)]
+        med_plain = round(statistics.median(tps["plain3"]), 1)
+        reporter.emit("grants/plain/3nodes", "tx_per_s", med_plain, "tx/s", **extra)
+        ratio_plain = round(statistics.median(plain_ratios), 2)
+        reporter.emit("grants/plain/ratio", "ratio", ratio_plain, "x", peer="1node", **extra)
+        reporter.emit(
+            "grants/tls_over_plain",
+            "ratio",
+            round(statistics.median(tls_cost), 2),
+            "x",
+            peer="plain/3nodes",
+            **{**base, "clients": STREAMS},
+        )
         reporter.emit("commit/p50", "ms", round(statistics.median(lat3), 1), "ms", n=len(lat3))
         reporter.emit("commit/p99", "ms", round(percentile(lat3, 0.99), 1), "ms", n=len(lat3))
         reporter.emit(

@@ -24,6 +24,7 @@ from ledger_node.cli import (
     rpc_limits,
 )
 from ledger_node.clock import DEFAULT_MAX_AHEAD_S
+from ledger_node.network.cli_tls import auth_enable_cmd, cert, user_cmd
 from ledger_node.network.prune import PruneSettings
 
 
@@ -122,6 +123,12 @@ def node_options(fn: Any) -> Any:
         click.option("--rpc", default="127.0.0.1:8545", show_default=True, help="HOST:PORT"),
         click.option("--follower", is_flag=True, help="read-only: never produce (regulator)"),
         click.option(
+            "--etcd-dir",
+            type=click.Path(path_type=Path, exists=True, file_okay=False),
+            default=None,
+            help="TLS and etcd credentials: ca.crt, tls.crt, tls.key, etcd.password (https URLs)",
+        ),
+        click.option(
             "--lease-ttl", type=int, default=2, show_default=True, help="producer lease (s)"
         ),
         click.option(
@@ -213,6 +220,7 @@ def run_node(
     name: str,
     rpc: str,
     follower: bool,
+    etcd_dir: Path | None,
     lease_ttl: int,
     max_clock_ahead: int,
     prune_keep: int,
@@ -225,6 +233,7 @@ def run_node(
 ) -> None:
     from ledger_node.chain import Chain
     from ledger_node.clock import Clock
+    from ledger_node.network.access import EtcdAccess
     from ledger_node.network.etcd import Etcd
     from ledger_node.network.layout import Keys
     from ledger_node.network.replica import ReplicaNode
@@ -237,7 +246,10 @@ def run_node(
     key_path = data_dir / KEY_FILE
     key = load_key(key_path) if key_path.exists() and not follower else None
     chain = Chain(data_dir, key, clock=Clock.from_env(max_clock_ahead))
-    etcd = Etcd([e for e in endpoints.split(",") if e])
+    urls = [e for e in endpoints.split(",") if e]
+    if etcd_dir is None and any(u.startswith("https:") for u in urls):
+        raise click.UsageError("https etcd URLs need --etcd-dir (the node's certificate)")
+    etcd = Etcd(urls, access=EtcdAccess.from_dir(etcd_dir) if etcd_dir else None)
     url = f"http://{host}:{port}"
     node = ReplicaNode(
         chain,
@@ -304,3 +316,8 @@ def besu_config_cmd(
     click.echo(f"wrote a {len(ms)}-validator QBFT network (chain id {cid}) to {out}")
     for m in ms:
         click.echo(f"  {m.name}: validator {m.address}, rpc http://{host}:{m.rpc_port}")
+
+
+network.add_command(cert)  # alliance network cert init|issue: the CA and certificates by hand
+network.add_command(user_cmd)  # alliance network user: a node's etcd user and role by hand
+network.add_command(auth_enable_cmd)  # alliance network auth-enable: root, then auth on

@@ -10,10 +10,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from ledger_node.network.access import AUTHENTICATE, EtcdAccess, client_options, stale_token
 
 # Errors a member returns while the cluster elects a leader: ask the next member.
 _TRANSIENT = ("no leader", "leader changed", "timed out", "too many requests")
@@ -90,38 +93,79 @@ def op_delete(key: bytes) -> dict[str, Any]:
 
 
 class Etcd:
-    def __init__(self, endpoints: list[str], timeout: float = 2.0) -> None:
+    """``access``: TLS and credentials (``access.py``); without it, plain HTTP, no auth."""
+
+    def __init__(
+        self,
+        endpoints: list[str],
+        timeout: float = 2.0,
+        access: EtcdAccess | None = None,
+        token: str | None = None,
+    ) -> None:
+        """``token``: one this user got before (each authentication costs etcd a bcrypt
+        check and a Raft write); renewed if etcd no longer knows it."""
         if not endpoints:
             raise ValueError("at least one etcd endpoint is required")
         self.endpoints = [e.rstrip("/") for e in endpoints]
+        self.access = access
         self._current = 0
-        self.client = httpx.AsyncClient(timeout=timeout)
+        self._token = token
+        self._auth_lock = asyncio.Lock()
+        self.client = httpx.AsyncClient(timeout=timeout, **client_options(access))
 
     async def close(self) -> None:
         await self.client.aclose()
+
+    @property
+    def token(self) -> str | None:
+        return self._token
+
+    async def headers(self, base: str) -> dict[str, str]:
+        """The ``Authorization`` header (authenticating first if no token is held)."""
+        creds = self.access.credentials() if self.access else None
+        if creds is None:
+            return {}
+        async with self._auth_lock:  # one authentication (bcrypt + a Raft write) at a time
+            if self._token is None:
+                reply = await self.client.post(base + AUTHENTICATE, json=creds)
+                doc = reply.json()
+                if "token" not in doc:
+                    raise EtcdError(f"etcd authentication as {creds['name']} failed: {doc}")
+                self._token = str(doc["token"])
+            return {"Authorization": self._token}
 
     async def call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         last: Exception | None = None
         for i in range(len(self.endpoints)):
             idx = (self._current + i) % len(self.endpoints)
-            try:
-                reply = await self.client.post(self.endpoints[idx] + path, json=body)
-            except httpx.HTTPError as exc:  # connect refused, reset, timeout: next member
-                last = exc
-                continue
-            try:
-                doc: dict[str, Any] = reply.json()
-            except ValueError:  # a member mid-restart or a cut link answers with non-JSON
-                last = EtcdError(f"etcd {self.endpoints[idx]}: HTTP {reply.status_code}, not JSON")
-                continue
-            if reply.status_code != 200 or "error" in doc:
-                msg = doc.get("error") or doc.get("message") or reply.text
-                if any(t in str(msg) for t in _TRANSIENT):
-                    last = EtcdError(f"etcd {self.endpoints[idx]}: {msg}")
+            for _ in range(2):  # a second try only after a stale token was replaced
+                try:
+                    base = self.endpoints[idx]
+                    reply = await self.client.post(
+                        base + path, json=body, headers=await self.headers(base)
+                    )
+                # refused, reset, timeout, non-JSON; or a TLS alert after the handshake (TLS
+                # 1.3: a member refusing our certificate), which httpx does not wrap
+                except (httpx.HTTPError, ValueError, ssl.SSLError) as exc:
+                    last = exc
+                    break
+                try:
+                    doc: dict[str, Any] = reply.json()
+                except ValueError:  # a member mid-restart or a cut link answers with non-JSON
+                    last = EtcdError(f"etcd {base}: HTTP {reply.status_code}, not JSON")
+                    break
+                if reply.status_code == 200 and "error" not in doc:
+                    self._current = idx
+                    return doc
+                msg = str(doc.get("error") or doc.get("message") or reply.text)
+                if self._token is not None and stale_token(msg):
+                    self._token = None
+                    last = EtcdError(f"etcd {base}: {msg}")
                     continue
+                if any(t in msg for t in _TRANSIENT):
+                    last = EtcdError(f"etcd {base}: {msg}")
+                    break
                 raise EtcdError(f"etcd {path}: {msg}")
-            self._current = idx
-            return doc
         raise EtcdUnavailable(f"no etcd member reachable ({last})")
 
     # -- kv -------------------------------------------------------------------------------
@@ -182,8 +226,15 @@ class Etcd:
         await self.call("/v3/lease/revoke", {"ID": str(lease)})
 
     async def status(self, endpoint: str) -> dict[str, Any]:
-        reply = await self.client.post(endpoint.rstrip("/") + "/v3/maintenance/status", json={})
-        doc: dict[str, Any] = reply.json()
+        base = endpoint.rstrip("/")
+        for _ in range(2):  # a second try only after a stale token was replaced
+            reply = await self.client.post(
+                base + "/v3/maintenance/status", json={}, headers=await self.headers(base)
+            )
+            doc: dict[str, Any] = reply.json()
+            if not (self._token and "error" in doc and stale_token(str(doc["error"]))):
+                break
+            self._token = None
         return doc
 
 
@@ -220,14 +271,19 @@ async def watch_prefix(etcd: Etcd, prefix: bytes, on_keys: Any) -> None:
     while True:
         url = etcd.endpoints[etcd._current % len(etcd.endpoints)] + "/v3/watch"
         try:
-            async with etcd.client.stream("POST", url, json=body, timeout=timeout) as reply:
+            headers = await etcd.headers(url.rsplit("/v3/", 1)[0])
+            async with etcd.client.stream(
+                "POST", url, json=body, timeout=timeout, headers=headers
+            ) as reply:
                 on_keys([])  # (re)connected: whatever happened meanwhile, look again
                 async for line in reply.aiter_lines():
                     if '"events"' not in line:
+                        if '"error"' in line and stale_token(line):
+                            etcd._token = None  # authenticate again on the next stream
                         continue
                     events = json.loads(line).get("result", {}).get("events", [])
                     on_keys([unb64(e["kv"]["key"]) for e in events])
-        except (httpx.HTTPError, ValueError, KeyError):
+        except (httpx.HTTPError, ValueError, KeyError, OSError):  # EtcdError, ssl.SSLError
             pass
         etcd._current += 1
         await asyncio.sleep(0.1)

@@ -19,6 +19,9 @@ from typing import Any
 
 import httpx
 
+from ledger_node.network.access import EtcdAccess, client_options
+from ledger_node.network.pki import CA_CERT, CERT, KEY, PEER_CN, PEER_STEM
+
 ETCD_BINARY = "etcd"
 # Blocks carry up to a few MB of transactions (base64 in JSON adds a third).
 ETCD_MAX_REQUEST_BYTES = 32 * 1024 * 1024
@@ -85,14 +88,35 @@ class EtcdMember:
     client_port: int
     peer_port: int
     proc: subprocess.Popen[bytes] | None = None
+    # Its certificates (pki.py: tls.* for clients, peer.* for peers, the CA): TLS on both
+    # ports with client certificates required; None: plain HTTP (etcd_cluster(tls=False)).
+    tls_dir: Path | None = None
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_dir else "http"
 
     @property
     def client_url(self) -> str:
-        return f"http://127.0.0.1:{self.client_port}"
+        return f"{self.scheme}://127.0.0.1:{self.client_port}"
 
     @property
     def peer_url(self) -> str:
-        return f"http://127.0.0.1:{self.peer_port}"
+        return f"{self.scheme}://127.0.0.1:{self.peer_port}"
+
+    def tls_flags(self) -> list[str]:
+        if self.tls_dir is None:
+            return []
+        d = self.tls_dir
+        return [
+            "--cert-file", str(d / CERT), "--key-file", str(d / KEY),
+            "--trusted-ca-file", str(d / CA_CERT), "--client-cert-auth",
+            "--peer-cert-file", str(d / f"{PEER_STEM}.crt"),
+            "--peer-key-file", str(d / f"{PEER_STEM}.key"),
+            "--peer-trusted-ca-file", str(d / CA_CERT), "--peer-client-cert-auth",
+            # A node's client certificate comes from the same CA: not a peer.
+            "--peer-cert-allowed-cn", PEER_CN,
+        ]  # fmt: skip
 
     def command(self, initial_cluster: str, token: str) -> list[str]:
         binary = etcd_binary()
@@ -119,6 +143,7 @@ class EtcdMember:
             "--election-timeout", "1000",
             "--logger", "zap",
             "--log-outputs", str(self.data_dir.parent / f"{self.name}.log"),
+            *self.tls_flags(),
         ]  # fmt: skip
 
     def alive(self) -> bool:
@@ -133,6 +158,8 @@ class EtcdCluster:
     size: int = 3
     token: str = "alliance"
     members: list[EtcdMember] = field(default_factory=list)
+    # A client certificate for the health checks (required once members run TLS).
+    client: EtcdAccess | None = None
 
     def __post_init__(self) -> None:
         if not self.members:
@@ -176,12 +203,13 @@ class EtcdCluster:
     def healthy(self) -> bool:
         """A quorum of members reports a leader."""
         ok = 0
-        for m in self.members:
-            try:
-                doc = httpx.get(m.client_url + "/health", timeout=1).json()
-                ok += doc.get("health") == "true"
-            except (httpx.HTTPError, ValueError):
-                continue
+        with httpx.Client(timeout=1, **client_options(self.client)) as client:
+            for m in self.members:
+                try:
+                    doc = client.get(m.client_url + "/health").json()
+                    ok += doc.get("health") == "true"
+                except (httpx.HTTPError, ValueError):
+                    continue
         return ok > self.size // 2
 
     def kill_member(self, index: int) -> None:

@@ -96,7 +96,7 @@ class ReplicaNode(Forwarder):
         self.sealer = address_of(chain.key) if chain.key is not None else None
         self.lease_ttl = lease_ttl
         self.keeper = LeaseKeeper(
-            etcd.endpoints, lease_ttl, lambda: (keys.node(node_id), self.status_json())
+            etcd.endpoints, lease_ttl, lambda: (keys.node(node_id), self.status_json()), etcd.access
         )
         self._token_lease = 0
         self.producing = False

@@ -10,14 +10,21 @@ import httpx
 
 from ledger_node.genesis import Genesis
 from ledger_node.jsonrpc import ChainUnavailable, JsonRpc, RpcError
-from ledger_node.network.etcd import Etcd, last_key, prefix_end
+from ledger_node.network.etcd import KV, Etcd, last_key, prefix_end
 from ledger_node.network.layout import Keys, from_json, height_of
+from ledger_node.network.roles import OBSERVER
 from ledger_node.network.supervisor import LocalNetwork
 from ledger_node.network.votes import Ballot
 
+# The observer's etcd token per network, kept across calls in one process: tests and the
+# benchmark poll `status` in loops, and each new token costs etcd a bcrypt check.
+_tokens: dict[tuple[object, ...], str] = {}
+
 
 async def _gather(net: LocalNetwork) -> dict[str, Any]:
-    etcd = Etcd(net.etcd_endpoints, timeout=1.0)
+    cache = (net.root, *net.etcd_endpoints)
+    access = net.access(OBSERVER)
+    etcd = Etcd(net.etcd_endpoints, 1.0, access, _tokens.get(cache) if access else None)
     keys = Keys(net.name)
     out: dict[str, Any] = {"network": net.name, "etcd": [], "nodes": []}
     try:
@@ -31,7 +38,7 @@ async def _gather(net: LocalNetwork) -> dict[str, Any]:
                         "leader": st.get("leader") == st["header"]["member_id"],
                     }
                 )
-            except (httpx.HTTPError, KeyError, ValueError):
+            except (httpx.HTTPError, KeyError, ValueError, OSError):  # OSError: auth refused
                 out["etcd"].append({"url": url, "up": False, "leader": False})
         try:
             newest = await last_key(etcd, keys.blocks)
@@ -57,7 +64,7 @@ async def _gather(net: LocalNetwork) -> dict[str, Any]:
                 proved = False
             out["faulty" if proved else "forged_marks"].append(name)
         out["pool_entries"] = len(pool)
-        reported = {from_json(n.value)["id"]: from_json(n.value) for n in live}
+        reported = _records(live)
         heights = await asyncio.gather(*(asyncio.to_thread(_height, n.url) for n in net.nodes))
         for spec, height in zip(net.nodes, heights, strict=True):
             row: dict[str, Any] = {"id": spec.id, "url": spec.url, "up": height is not None}
@@ -70,6 +77,8 @@ async def _gather(net: LocalNetwork) -> dict[str, Any]:
                 row["lag"] = out["height"] - height
             out["nodes"].append(row)
     finally:
+        if etcd.token:
+            _tokens[cache] = etcd.token
         await etcd.close()
     return out
 
@@ -77,6 +86,18 @@ async def _gather(net: LocalNetwork) -> dict[str, Any]:
 def _ballot(net: LocalNetwork) -> Ballot:
     genesis = Genesis.from_json((net.root / "genesis.json").read_text())
     return Ballot(net.name, genesis.chain_id, genesis.sealers)
+
+
+def _records(live: list[KV]) -> dict[str, dict[str, Any]]:
+    """Status records by the node their key names: only that node's etcd role may write the
+    key, while the ``id`` inside is whatever the writer claims. Unreadable ones are skipped."""
+    out = {}
+    for kv in live:
+        try:
+            out[kv.key.rsplit(b"/", 1)[1].decode()] = from_json(kv.value)
+        except (ValueError, UnicodeDecodeError):
+            continue
+    return out
 
 
 def _height(url: str) -> int | None:

@@ -25,6 +25,9 @@ from coincurve import PrivateKey
 from ledger_node.block import address_of
 from ledger_node.datadir import DB_FILE, init_data_dir
 from ledger_node.jsonrpc import ChainUnavailable, JsonRpc, RpcError
+from ledger_node.network import pki
+from ledger_node.network.access import EtcdAccess
+from ledger_node.network.layout import Keys
 from ledger_node.network.procs import (
     EtcdCluster,
     EtcdMember,
@@ -33,9 +36,11 @@ from ledger_node.network.procs import (
     process_state,
     stop_group,
 )
+from ledger_node.network.roles import OBSERVER, ROOT_USER, new_password, setup_network
 
 STATE_FILE = "network.json"
 REGULATOR_ID = "regulator"
+TLS_DIR = "tls"  # <root>/tls/ca (the alliance CA), tls/<etcd member>, tls/<node or user>
 
 
 @dataclass
@@ -62,6 +67,8 @@ class LocalNetwork:
     etcd_pids: list[int | None] = field(default_factory=list)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     etcd: EtcdCluster | None = None
+    tls: bool = False  # TLS + etcd auth (every network `create` makes; older ones: plain)
+    auth_on: bool = False  # users and roles are set up and etcd's auth is enabled
 
     # -- creation -------------------------------------------------------------------------
     @classmethod
@@ -73,8 +80,10 @@ class LocalNetwork:
         etcd_size: int = 3,
         genesis: dict[str, Any] | None = None,
         name: str = "local",
+        tls: bool = True,
     ) -> LocalNetwork:
-        """Keys, genesis and data directories for ``members`` sealing nodes (+ regulator)."""
+        """Keys, genesis and data directories for ``members`` sealing nodes (+ regulator);
+        with ``tls``, the alliance CA and every etcd member's and node's certificate."""
         if members < 1:
             raise ValueError("--members must be at least 1")
         if (root / STATE_FILE).exists():
@@ -87,7 +96,7 @@ class LocalNetwork:
         doc.setdefault("members", sealers)
         doc["sealers"] = sealers
         (root / "genesis.json").write_text(json.dumps(doc, indent=2) + "\n")
-        net = cls(root, name, etcd_size)
+        net = cls(root, name, etcd_size, tls=tls)
         for i, key in enumerate(keys):
             net.nodes.append(NodeSpec(f"node{i}", free_port()))
             d = net.data_dir(f"node{i}")
@@ -99,8 +108,30 @@ class LocalNetwork:
             net.nodes.append(NodeSpec(REGULATOR_ID, free_port(), follower=True))
             init_data_dir(net.data_dir(REGULATOR_ID), json.dumps(doc))
         net.etcd_ports = [(free_port(), free_port()) for _ in range(etcd_size)]
+        if tls:
+            net.issue_certificates()
         net.save()
         return net
+
+    def tls_dir(self, name: str) -> Path:
+        return self.root / TLS_DIR / name
+
+    def issue_certificates(self) -> None:
+        """The alliance CA; per etcd member a server and a peer certificate; per node (and
+        the root and observer users) a client certificate naming it (pki.py)."""
+        ca = self.tls_dir("ca")
+        pki.create_ca(ca, f"alliance-{self.name}")
+        for i in range(self.etcd_size):
+            pki.issue(ca, f"etcd{i}", self.tls_dir(f"etcd{i}"), server=True)
+            pki.issue(ca, pki.PEER_CN, self.tls_dir(f"etcd{i}"), True, stem=pki.PEER_STEM)
+        for user in [n.id for n in self.nodes] + [ROOT_USER, OBSERVER]:
+            pki.issue(ca, user, self.tls_dir(user))
+            if user == ROOT_USER:
+                new_password(self.tls_dir(user))  # the others' come with their users
+
+    def access(self, user: str) -> EtcdAccess | None:
+        """TLS files and etcd credentials of a node or user (None on a plain network)."""
+        return EtcdAccess.from_dir(self.tls_dir(user)) if self.tls else None
 
     @classmethod
     def load(cls, root: Path) -> LocalNetwork:
@@ -108,7 +139,8 @@ class LocalNetwork:
         if not path.exists():
             raise FileNotFoundError(f"no network in {root}: run `alliance network up` first")
         doc = json.loads(path.read_text())
-        net = cls(root, doc["name"], len(doc["etcd"]))
+        net = cls(root, doc["name"], len(doc["etcd"]), tls=doc.get("tls", False))
+        net.auth_on = doc.get("auth", False)
         net.etcd_ports = [(e["client_port"], e["peer_port"]) for e in doc["etcd"]]
         net.etcd_pids = [e.get("pid") for e in doc["etcd"]]
         net.nodes = [NodeSpec(**n) for n in doc["nodes"]]
@@ -118,6 +150,8 @@ class LocalNetwork:
         pids = self.etcd_pids or [None] * len(self.etcd_ports)
         doc = {
             "name": self.name,
+            "tls": self.tls,
+            "auth": self.auth_on,
             "etcd": [
                 {"client_port": c, "peer_port": p, "pid": pid}
                 for (c, p), pid in zip(self.etcd_ports, pids, strict=True)
@@ -131,7 +165,11 @@ class LocalNetwork:
 
     @property
     def etcd_endpoints(self) -> list[str]:
-        return [f"http://127.0.0.1:{c}" for c, _ in self.etcd_ports]
+        return [f"{self.scheme}://127.0.0.1:{c}" for c, _ in self.etcd_ports]
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
 
     def node(self, node_id: str) -> NodeSpec:
         for n in self.nodes:
@@ -142,16 +180,40 @@ class LocalNetwork:
     # -- processes ------------------------------------------------------------------------
     def start_etcd(self, timeout: float = 30.0) -> EtcdCluster:
         members = [
-            EtcdMember(f"etcd{i}", self.root / "etcd" / f"etcd{i}", c, p)
+            EtcdMember(
+                f"etcd{i}",
+                self.root / "etcd" / f"etcd{i}",
+                c,
+                p,
+                tls_dir=self.tls_dir(f"etcd{i}") if self.tls else None,
+            )
             for i, (c, p) in enumerate(self.etcd_ports)
         ]
-        cluster = EtcdCluster(self.root / "etcd", len(members), f"alliance-{self.name}", members)
+        cluster = EtcdCluster(
+            self.root / "etcd",
+            len(members),
+            f"alliance-{self.name}",
+            members,
+            self.access(OBSERVER),
+        )
         for m in members:
             cluster.start_member(m)
         self.etcd = cluster
         self.etcd_pids = [m.proc.pid if m.proc else None for m in members]
         cluster.wait_healthy(timeout)
+        if self.tls and not self.auth_on:
+            self.setup_auth()
         return cluster
+
+    def setup_auth(self) -> None:
+        """One etcd user and role per node (``roles.py``), the observer, then auth on."""
+        root = self.access(ROOT_USER)
+        assert root is not None
+        users = [(n.id, n.follower, self.tls_dir(n.id)) for n in self.nodes]
+        users.append((OBSERVER, True, self.tls_dir(OBSERVER)))
+        setup_network(self.etcd_endpoints[0], root, Keys(self.name), users)
+        self.auth_on = True
+        self.save()
 
     def node_command(self, spec: NodeSpec, endpoints: list[str] | None = None) -> list[str]:
         verb = ["node"]
@@ -165,6 +227,8 @@ class LocalNetwork:
             "--etcd", ",".join(endpoints or self.etcd_endpoints),
             "--rpc", f"127.0.0.1:{spec.rpc_port}",
         ]  # fmt: skip
+        if self.tls:
+            cmd += ["--etcd-dir", str(self.tls_dir(spec.id))]
         if spec.follower:
             cmd.append("--follower")
         return cmd + spec.args

@@ -56,6 +56,9 @@ def test_up_status_down_and_up_again(tmp_path: Path) -> None:
         assert up.returncode == 0, up.stderr
         print(f"`network up --members {MEMBERS}`: {time.monotonic() - started:.1f} s")
         assert "producer" in up.stdout and "regulator" in up.stdout
+        # out of the box: etcd over TLS (every member on https), auth and roles on
+        assert up.stdout.count("https://127.0.0.1:") == 3
+        assert LocalNetwork.load(root).auth_on
         again = alliance("up", "--dir", str(root))
         assert again.returncode == 1 and "running" in again.stderr
 

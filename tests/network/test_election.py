@@ -12,6 +12,7 @@ import pytest
 
 from ledger_node.network.etcd import Etcd, EtcdUnavailable
 from ledger_node.network.layout import Keys
+from ledger_node.network.procs import EtcdCluster
 from ledger_node.network.replica import ReplicaNode
 from tests.ledger_node.helpers import make_chain
 from tests.support.etcd import etcd_cluster, requires_etcd
@@ -36,8 +37,8 @@ def test_a_campaign_whose_reply_was_lost_does_not_block_the_election(tmp_path: P
     chain = make_chain(tmp_path / "chain")
     keys = Keys("lost-reply")
 
-    async def scenario(endpoints: list[str]) -> None:
-        etcd = LosesFirstTxnReply(endpoints)
+    async def scenario(cluster: EtcdCluster) -> None:
+        etcd = LosesFirstTxnReply(cluster.endpoints, access=cluster.client)
         node = ReplicaNode(chain, etcd, keys, "n0")
         try:
             node.keeper.lease = await etcd.grant(30)  # what the keeper thread would hold
@@ -57,5 +58,5 @@ def test_a_campaign_whose_reply_was_lost_does_not_block_the_election(tmp_path: P
             await etcd.close()
 
     with etcd_cluster(1) as cluster:
-        asyncio.run(scenario(cluster.endpoints))
+        asyncio.run(scenario(cluster))
     chain.close()

@@ -19,6 +19,7 @@ from ledger_node.network.etcd import (
     prefix_end,
     watch_prefix,
 )
+from ledger_node.network.procs import EtcdCluster
 from tests.support.etcd import etcd_cluster, requires_etcd
 
 pytestmark = [pytest.mark.integration, requires_etcd, pytest.mark.timeout(120)]
@@ -31,8 +32,8 @@ def test_prefix_end() -> None:
 
 
 def test_cas_leases_failover_and_watch() -> None:
-    async def scenario(endpoints: list[str], kill_first: object) -> None:
-        etcd = Etcd(endpoints, timeout=2)
+    async def scenario(cluster: EtcdCluster) -> None:
+        etcd = Etcd(cluster.endpoints, timeout=2, access=cluster.client)
         try:
             # compare-and-swap on absence: only the first writer of a height wins
             assert await etcd.txn([cmp_absent(b"/t/blocks/1")], [op_put(b"/t/blocks/1", b"A")])
@@ -70,14 +71,14 @@ def test_cas_leases_failover_and_watch() -> None:
             assert b"/t/pool/9" in seen
 
             # one member down: the client moves on to the next
-            kill_first()  # type: ignore[operator]
+            cluster.kill_member(0)
             await etcd.put(b"/t/after", b"1")
             assert (await etcd.get(b"/t/after")).value == b"1"  # type: ignore[union-attr]
         finally:
             await etcd.close()
 
     with etcd_cluster(3) as cluster:
-        asyncio.run(scenario(cluster.endpoints, lambda: cluster.kill_member(0)))
+        asyncio.run(scenario(cluster))
 
 
 def test_no_member_reachable_is_an_oserror() -> None:
@@ -141,8 +142,8 @@ def test_pool_entries_landing_out_of_key_order_are_all_admitted(tmp_path: Path) 
     first = sign(DEV_KEYS[0], 0, "0x" + "11" * 20, b"", gas=21_000)
     second = sign(DEV_KEYS[1], 0, "0x" + "11" * 20, b"", gas=21_000)
 
-    async def scenario(endpoints: list[str]) -> None:
-        node = ReplicaNode(chain, Etcd(endpoints), keys, "n0")
+    async def scenario(cluster: EtcdCluster) -> None:
+        node = ReplicaNode(chain, Etcd(cluster.endpoints, access=cluster.client), keys, "n0")
         try:
             await node.etcd.put(keys.pool_entry(2000, "b"), encode_txs([second]))
             await node._admit_from_pool()
@@ -155,5 +156,5 @@ def test_pool_entries_landing_out_of_key_order_are_all_admitted(tmp_path: Path) 
             await node.etcd.close()
 
     with etcd_cluster(1) as cluster:
-        asyncio.run(scenario(cluster.endpoints))
+        asyncio.run(scenario(cluster))
     chain.close()

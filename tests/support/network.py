@@ -8,7 +8,10 @@
         net.resume("node1")                     # SIGCONT (after a failpoint's SIGSTOP)
 
 Every node reaches etcd through its own TcpProxy per etcd member, so ``cut`` isolates one
-node from the ordering service without root. Everything is stopped on exit.
+node from the ordering service without root (TLS passes through: the proxy is on 127.0.0.1,
+which the members' certificates name). The network runs TLS with etcd auth on, as
+``alliance network up`` does (``tls=False``: plain HTTP, no auth). Everything is stopped on
+exit.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ class TestNetwork:
         if proxies is None:
             proxies = [TcpProxy(c).start() for c, _ in self.net.etcd_ports]
             self.proxies[node_id] = proxies
-        self.net.start_node(spec, [f"http://127.0.0.1:{p.port}" for p in proxies])
+        self.net.start_node(spec, [f"{self.net.scheme}://127.0.0.1:{p.port}" for p in proxies])
         if wait:
             self.net.wait_ready(spec)
 
@@ -175,6 +178,7 @@ def local_network(
     root: Path | None = None,
     genesis_doc: dict[str, Any] | None = None,
     node_args: list[str] | None = None,
+    tls: bool = True,
     **genesis: Any,
 ) -> Iterator[TestNetwork]:
     """``genesis_doc`` and keywords are genesis fields (the doc for names such as
@@ -182,7 +186,7 @@ def local_network(
     doc = {**(genesis_doc or {}), **genesis}
     with tempfile.TemporaryDirectory(prefix="alliance-net-") as tmp:
         base = root or Path(tmp)
-        net = LocalNetwork.create(base / "net", members, regulator, 3, doc or None)
+        net = LocalNetwork.create(base / "net", members, regulator, 3, doc or None, tls=tls)
         for spec in net.nodes:
             spec.args = list(node_args or [])
         tn = TestNetwork(net)
