@@ -24,7 +24,7 @@ from ledger_node.cli import (
     rpc_limits,
 )
 from ledger_node.clock import DEFAULT_MAX_AHEAD_S
-from ledger_node.network.cli_tls import auth_enable_cmd, cert, user_cmd
+from ledger_node.network.cli_tls import auth_enable_cmd, cert, defrag_cmd, user_cmd
 from ledger_node.network.prune import PruneSettings
 
 
@@ -321,3 +321,4 @@ def besu_config_cmd(
 network.add_command(cert)  # alliance network cert init|issue: the CA and certificates by hand
 network.add_command(user_cmd)  # alliance network user: a node's etcd user and role by hand
 network.add_command(auth_enable_cmd)  # alliance network auth-enable: root, then auth on
+network.add_command(defrag_cmd)  # alliance network defrag: the operator's maintenance (root role)

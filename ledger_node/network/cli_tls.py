@@ -101,3 +101,41 @@ def auth_enable_cmd(endpoint: str, admin_dir: Path) -> None:
     with Admin(endpoint, EtcdAccess.from_dir(admin_dir)) as admin:
         admin.enable()
     click.echo(f"etcd authentication is on; root's password is in {admin_dir}")
+
+
+@click.command("defrag")
+@click.option("--etcd", "endpoints", required=True, help="etcd client URLs, comma-separated")
+@click.option(
+    "--admin-dir",
+    type=dir_type,
+    required=True,
+    help="the root user's TLS dir (ca.crt, tls.crt, tls.key, etcd.password)",
+)
+def defrag_cmd(endpoints: str, admin_dir: Path) -> None:
+    """Defragment every etcd member, one at a time (the others keep a majority). With etcd
+    roles on, nodes may not: run this from the operator's timer (e.g. weekly)."""
+    import asyncio
+
+    from ledger_node.network.access import EtcdAccess
+    from ledger_node.network.etcd import Etcd
+    from ledger_node.network.prune import defragment_member
+
+    urls = [u for u in endpoints.split(",") if u]
+
+    async def run() -> list[str]:
+        etcd = Etcd(urls, access=EtcdAccess.from_dir(admin_dir))
+        failed = []
+        try:
+            for url in urls:
+                try:
+                    await defragment_member(etcd, url)
+                    click.echo(f"defragmented {url}")
+                except Exception as exc:
+                    failed.append(f"{url}: {exc}")
+        finally:
+            await etcd.close()
+        return failed
+
+    failed = asyncio.run(run())
+    if failed:
+        raise click.ClickException("; ".join(failed))

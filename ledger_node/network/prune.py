@@ -48,6 +48,7 @@ class Pruner:
         self._last = self._compacted_at = self._defragged_at = now
         self.pruned = 0  # blocks up to here were deleted by this node
         self._revision = 0  # etcd revision of the last deletion, not yet compacted
+        self.maintenance_denied = False  # etcd roles on: compaction and defrag are root's
 
     async def run_if_due(self, head: int) -> None:
         s = self.settings
@@ -61,14 +62,32 @@ class Pruner:
             self._revision = await self._delete(upto)
             self.pruned = upto
             log.info("%s: pruned etcd blocks up to %d", self.node_id, upto)
+        if self.maintenance_denied:
+            return
         if self._revision and now - self._compacted_at >= s.compact_every_s:
             self._compacted_at = now
-            await self.etcd.call("/v3/kv/compaction", {"revision": str(self._revision)})
+            try:
+                await self.etcd.call("/v3/kv/compaction", {"revision": str(self._revision)})
+            except Exception as exc:
+                if not _denied(exc):
+                    raise
+                self._give_up_maintenance()
+                return
             log.info("%s: compacted etcd at revision %d", self.node_id, self._revision)
             self._revision = 0
         if s.defrag_every_s and now - self._defragged_at >= s.defrag_every_s:
             self._defragged_at = now
             await self.defragment()
+
+    def _give_up_maintenance(self) -> None:
+        """With etcd roles on, compaction and defragmentation are the root role's: etcd's
+        own auto-compaction (procs.py) and an operator's ``alliance network defrag`` do them."""
+        self.maintenance_denied = True
+        log.info(
+            "%s: this node's etcd role may not compact or defragment: left to etcd's "
+            "auto-compaction and `alliance network defrag`",
+            self.node_id,
+        )
 
     async def live_heights(self) -> list[int]:
         kvs, _ = await self.etcd.range(self.keys.nodes, prefix_end(self.keys.nodes))
@@ -94,11 +113,25 @@ class Pruner:
     async def defragment(self) -> None:
         for endpoint in self.etcd.endpoints:  # one member at a time: the rest keep a majority
             try:
-                reply = await self.etcd.client.post(
-                    endpoint + "/v3/maintenance/defragment", json={}, timeout=60
-                )
-                reply.raise_for_status()
+                await defragment_member(self.etcd, endpoint)
             except Exception as exc:  # an unreachable member is defragmented next time
+                if _denied(exc):
+                    self._give_up_maintenance()
+                    return
                 log.warning("%s: defragmenting %s failed: %s", self.node_id, endpoint, exc)
             else:
                 log.info("%s: defragmented etcd member %s", self.node_id, endpoint)
+
+
+async def defragment_member(etcd: Etcd, endpoint: str) -> None:
+    """Defragment one member (it stalls meanwhile); raises on failure."""
+    headers = await etcd.headers(endpoint)
+    reply = await etcd.client.post(
+        endpoint + "/v3/maintenance/defragment", json={}, headers=headers, timeout=60
+    )
+    if reply.status_code >= 400:
+        raise OSError(f"{endpoint}: HTTP {reply.status_code}: {reply.text[:200]}")
+
+
+def _denied(exc: Exception) -> bool:
+    return "permission denied" in str(exc).lower() or "unauthorized" in str(exc).lower()

@@ -36,7 +36,14 @@ from ledger_node.network.procs import (
     process_state,
     stop_group,
 )
-from ledger_node.network.roles import OBSERVER, ROOT_USER, new_password, setup_network
+from ledger_node.network.roles import (
+    OBSERVER,
+    ROOT_USER,
+    Admin,
+    grants,
+    new_password,
+    setup_network,
+)
 
 STATE_FILE = "network.json"
 REGULATOR_ID = "regulator"
@@ -128,6 +135,26 @@ class LocalNetwork:
             pki.issue(ca, user, self.tls_dir(user))
             if user == ROOT_USER:
                 new_password(self.tls_dir(user))  # the others' come with their users
+
+    def add_node(self, spec: NodeSpec) -> None:
+        """A node joining the running network (e.g. a new member's, ``join_from`` a peer):
+        its client certificate and, with auth on, its etcd user and role, as the manual
+        path does (``alliance network cert issue`` and ``network user``)."""
+        if any(n.id == spec.id for n in self.nodes):
+            raise ValueError(f"node {spec.id} is already in this network")
+        if self.tls:
+            pki.issue(self.tls_dir("ca"), spec.id, self.tls_dir(spec.id))
+            if self.auth_on:
+                root = self.access(ROOT_USER)
+                assert root is not None
+                with Admin(self.etcd_endpoints[0], root) as admin:
+                    admin.add_user(
+                        spec.id,
+                        new_password(self.tls_dir(spec.id)),
+                        grants(Keys(self.name), spec.id, spec.follower),
+                    )
+        self.nodes.append(spec)
+        self.save()
 
     def access(self, user: str) -> EtcdAccess | None:
         """TLS files and etcd credentials of a node or user (None on a plain network)."""

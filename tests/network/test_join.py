@@ -82,7 +82,7 @@ def test_a_member_admitted_by_governance_joins_from_a_verified_snapshot(tmp_path
 
             wait_for("more blocks", lambda: net.height("node0") > 20, 30)
             spec = NodeSpec("node3", free_port(), join_from=net.url("node2"))
-            net.net.nodes.append(spec)
+            net.net.add_node(spec)  # its certificate and etcd role, as the manual path gives
             net.start("node3")
             joined_at = len(sender.acked)
             wait_for("traffic after the join", lambda: len(sender.acked) > joined_at + 20, 30)

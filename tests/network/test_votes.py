@@ -73,7 +73,9 @@ def etcd_values(net: TestNetwork, prefix: bytes) -> list[bytes]:
 
 @contextlib.asynccontextmanager
 async def _etcd(net: TestNetwork) -> AsyncIterator[Etcd]:
-    etcd = Etcd(net.net.etcd_endpoints)  # a client with full write access, like an intruder
+    # A sealer's own etcd credentials: its role may write the shared vote and mark ranges
+    # (roles.py), so it can put forged votes under other sealers' names, like an intruder.
+    etcd = Etcd(net.net.etcd_endpoints, access=net.net.access("node1"))
     try:
         yield etcd
     finally:
