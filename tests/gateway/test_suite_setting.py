@@ -67,7 +67,8 @@ def test_init_takes_the_alliances_suite_from_its_deployment(tmp_path: Path) -> N
     from sharing_api.chain.genesis import Deployment, Genesis
 
     names = ("AllianceRegistry", "ConsentRegistry", "RecordRegistry", "ReferralRegistry")
-    addresses = {n: "0x" + f"{i + 1:040x}" for i, n in enumerate((*names, "AccessLog"))}
+    everything = (*names, "AccessLog", "ConsultationRegistry")
+    addresses = {n: "0x" + f"{i + 1:040x}" for i, n in enumerate(everything)}
     deployment = Deployment(7171, addresses, 1, crypto_suite="sm4-gcm")
     deployment.save(tmp_path / "deployment.json")
     assert Deployment.load(tmp_path / "deployment.json").crypto_suite == "sm4-gcm"
