@@ -239,6 +239,7 @@ def test_fast_decoder_matches_web3(cast: Cast) -> None:
         "RecordRegistry": reader.records,
         "ReferralRegistry": reader.referrals,
         "AccessLog": reader.access,
+        "ConsultationRegistry": reader.consultations,
     }
     seen: set[str] = set()
     for log in indexer._get_logs(cast.alliance.deployment.block_number, indexer.sync()):
