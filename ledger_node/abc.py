@@ -7,10 +7,10 @@ against py-evm, an independent EVM.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 
-from ledger_node.state import Account, StateDelta
+from ledger_node.state import Account, StateDelta, WorldState
 
 
 @dataclass(frozen=True)
@@ -87,4 +87,12 @@ class ExecutionEngine(ABC):
 
     @abstractmethod
     def touched(self) -> StateDelta:
-        """Every account and slot written since this engine started cold."""
+        """Every account and slot written since the engine started or ``mark_checkpoint``."""
+
+    @abstractmethod
+    def mark_checkpoint(self) -> None:
+        """The caller has stored ``touched()`` in a checkpoint: start collecting afresh."""
+
+
+# How the chain and the verifier get an engine: (chain id, block gas limit, starting state).
+EngineFactory = Callable[[int, int, WorldState | None], ExecutionEngine]

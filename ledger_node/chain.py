@@ -1,8 +1,8 @@
 """The chain: admission into the pool, block production, checkpoints, restart and verification.
 
 Protocol rules that make every node (and every restart) compute identical receipts and gas:
-* the engine starts cold from the genesis state, and again from the full state after every
-  block whose number is a multiple of ``checkpointInterval``;
+* every transaction starts cold (EIP-2929), so its gas depends only on the state before it;
+* the full state is committed at every checkpoint (``Genesis.is_checkpoint``);
 * between checkpoints, blocks are executed in order on the same engine.
 Restart = load the latest checkpoint state + replay the blocks after it (senders stored).
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from coincurve import PrivateKey
 
-from ledger_node.abc import BlockContext, Message, Outcome
+from ledger_node.abc import BlockContext, EngineFactory, Message, Outcome
 from ledger_node.block import (
     EMPTY_BLOOM,
     Header,
@@ -112,6 +112,7 @@ class Chain:
         sealer_key: PrivateKey | None = None,
         synchronous: str = "FULL",
         clock: Clock | None = None,
+        engine_factory: EngineFactory = RevmEngine,
     ) -> None:
         path = data_dir / DB_FILE
         if not path.exists():
@@ -122,6 +123,7 @@ class Chain:
             raise ValueError(f"{path}: no genesis")
         self.genesis = Genesis.from_json(raw)
         self.key = sealer_key
+        self.new_engine = engine_factory
         self.clock = clock or Clock.from_env()
         self.sealer = address_of(sealer_key) if sealer_key else None
         if self.sealer is not None and self.sealer not in self.genesis.sealers:
@@ -147,7 +149,9 @@ class Chain:
         self.state = self.store.load_state(
             None if digest is None else int.from_bytes(digest, "big")
         )
-        self.engine = RevmEngine(self.genesis.chain_id, self.genesis.block_gas_limit, self.state)
+        self.engine = self.new_engine(
+            self.genesis.chain_id, self.genesis.block_gas_limit, self.state
+        )
         self.head = Header.decode(self.store.header(ckpt) or b"")
         if ckpt and self.head.state_root != self.state.commitment():
             raise SealError(f"checkpoint {ckpt}: stored state does not match its commitment")
@@ -365,7 +369,7 @@ class Chain:
                 self.known.discard(self.pool.popleft().tx.hash)
         self.txs_since_checkpoint += len(p.txs)
         if p.changed is not None:
-            self.engine.rebase(p.changed)
+            self.engine.mark_checkpoint()
             self.txs_since_checkpoint = 0
             self._reads_at(header)
         self.permissions.new_block()

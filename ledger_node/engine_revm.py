@@ -5,11 +5,13 @@ accounts/slots for its whole life, leaks transient storage across calls, reports
 only in exception text and dumps no state. This module owns all of that:
 
 * nonces and fees are written after every transaction; transient storage is cleared;
+* every transaction starts cold, as on Ethereum (EIP-2929): afterwards its writes are read
+  from the journal, the journal is reverted (which unloads, i.e. cools, everything) and the
+  writes go into the database. Gas is then per-transaction Ethereum gas: it never depends
+  on what ran before (which an observer could read, and estimates would miss);
 * every read and eth_call runs inside ``snapshot()``/``revert()`` so it warms nothing;
-* the chain recreates the engine *cold* from a ``WorldState`` at fixed checkpoint heights (a
-  protocol rule), so gas depends only on (checkpoint state, transactions since) and is the
-  same on every node and after every restart;
-* ``touched()`` parses the journal's Debug text, the only full view pyrevm gives.
+* ``touched()`` is the sum of those writes since the last checkpoint, for the state
+  commitment; the journal's Debug text is the only full view pyrevm gives.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from ledger_node.abc import BlockContext, ExecutionEngine, LogEntry, Message, Ou
 from ledger_node.state import Account, StateDelta, WorldState
 from ledger_node.txcodec import create_address, keccak
 
+_ACCOUNT_HEAD = ": Account { info: AccountInfo { balance: "
 _ACCOUNT_RE = re.compile(
     r"0x([0-9a-fA-F]{40}): Account \{ info: AccountInfo \{ balance: (\d+), nonce: (\d+), "
     r"code_hash: 0x([0-9a-f]{64}), code: "
@@ -61,20 +64,32 @@ class RevmEngine(ExecutionEngine):
         self.gas_limit = gas_limit
         self.evm = EVM(env=env, gas_limit=gas_limit, spec_id="Cancun")
         self._coinbase = "0x" + "00" * 20
+        # Code already in pyrevm's database, both ways: a transaction's writes name their
+        # contract's code by hash, so it is neither re-parsed, re-hashed nor re-inserted.
+        self._code_by_hash: dict[bytes, bytes] = {}
+        self._hash_by_code: dict[bytes, bytes] = {}
+        self._since = StateDelta()
         if state is not None:
             self._load(state.accounts, state.storage)
-        # Everything after start-up runs inside this snapshot, so that ``rebase`` can drop
-        # all warm accounts and slots at a checkpoint by reverting it (see rebase).
+        # Every transaction runs inside this snapshot: reverting it unloads (cools) all it
+        # touched, once its writes are safe in the database (see _settle).
         self._base = self.evm.snapshot()
 
     def _load(self, accounts: dict[bytes, Account], storage: dict[bytes, dict[int, int]]) -> None:
         """Write accounts and slots into pyrevm's database, leaving them cold."""
         evm = self.evm
         for addr, acct in accounts.items():
-            evm.insert_account_info(
-                _hex(addr),
-                AccountInfo(balance=acct.balance, nonce=acct.nonce, code=acct.code or None),
-            )
+            info: Any = AccountInfo(balance=acct.balance, nonce=acct.nonce)
+            if acct.code:
+                known = self._hash_by_code.get(acct.code)
+                if known is not None:
+                    info = AccountInfo(balance=acct.balance, nonce=acct.nonce, code_hash=known)
+                else:
+                    info = AccountInfo(balance=acct.balance, nonce=acct.nonce, code=acct.code)
+                    code_hash = keccak(acct.code)
+                    self._hash_by_code[acct.code] = code_hash
+                    self._code_by_hash[code_hash] = acct.code
+            evm.insert_account_info(_hex(addr), info)
         snapshot, insert, revert = evm.snapshot, evm.insert_account_storage, evm.revert
         for addr, slots in storage.items():
             a = _hex(addr)
@@ -85,17 +100,23 @@ class RevmEngine(ExecutionEngine):
                 insert(a, slot, value)
                 revert(snap)
 
-    def rebase(self, changed: StateDelta) -> None:
-        """Start cold again at a checkpoint, in O(changes) instead of reloading the state.
+    def _settle(self) -> None:
+        """End a transaction as Ethereum does: keep its writes, forget what it warmed.
 
-        Reverting the start-up snapshot unloads every account touched since (so nothing is
-        warm, the journal and its memory are freed) and takes the database back to the last
-        checkpoint; writing the changes into it gives exactly the engine that a restart
-        builds from the new checkpoint state (the restart test compares the two).
+        Reverting the snapshot unloads every account and slot the transaction touched (and
+        frees the journal); writing its writes into the database keeps them, cold.
         """
+        delta = self._journal_delta()
         self.evm.revert(self._base)
-        self._load(changed.accounts, changed.storage)
+        self._load(delta.accounts, delta.storage)
         self._base = self.evm.snapshot()
+        self._since.accounts.update(delta.accounts)
+        for addr, slots in delta.storage.items():
+            self._since.storage.setdefault(addr, {}).update(slots)
+
+    def mark_checkpoint(self) -> None:
+        """The chain stored a checkpoint: ``touched`` starts again from empty."""
+        self._since = StateDelta()
 
     # -- blocks and transactions ---------------------------------------------------------
     def begin_block(self, ctx: BlockContext) -> None:
@@ -153,6 +174,7 @@ class RevmEngine(ExecutionEngine):
             evm.set_balance(
                 self._coinbase, evm.get_balance(self._coinbase) + (after.balance - balance)
             )
+        self._settle()
         return outcome
 
     def call(self, msg: Message) -> Outcome:
@@ -205,26 +227,43 @@ class RevmEngine(ExecutionEngine):
             self.evm.revert(snap)
 
     def touched(self) -> StateDelta:
+        return self._since
+
+    def _journal_delta(self) -> StateDelta:
+        """Every account and slot in the journal (touched since ``_base``), new values.
+
+        The text holds every touched contract's code in hex: accounts are found with
+        ``str.find`` and each account's tail with ``rfind``, so no regex scans the code.
+        """
         text = self.evm.journal_str
         end = text.find(", transient_storage: {")
-        text = text[:end] if end > 0 else text
+        end = end if end > 0 else len(text)
+        heads = []
+        at = text.find(_ACCOUNT_HEAD, 0, end)
+        while at >= 0:
+            heads.append(at - 42)  # the address ("0x" and 40 hex digits) comes just before
+            at = text.find(_ACCOUNT_HEAD, at + len(_ACCOUNT_HEAD), end)
         delta = StateDelta()
-        heads = list(_ACCOUNT_RE.finditer(text))
-        for i, m in enumerate(heads):
-            seg = text[m.end() : heads[i + 1].start() if i + 1 < len(heads) else len(text)]
+        for i, head in enumerate(heads):
+            stop = heads[i + 1] if i + 1 < len(heads) else end
+            m = _ACCOUNT_RE.match(text, head, stop)
+            if m is None:
+                raise RuntimeError("pyrevm's journal text has an unexpected form")
             addr = bytes.fromhex(m.group(1))
-            code_hash = bytes.fromhex(m.group(4))
             code = b""
-            if m.group(4) != _EMPTY_CODE_HASH and (cm := _CODE_RE.match(seg)) is not None:
-                code = trim_code(bytes.fromhex(cm.group(1)), code_hash)
-            status = seg[seg.rfind("status: AccountStatus(") :]
-            if "SelfDestructed" in status:
+            if m.group(4) != _EMPTY_CODE_HASH:
+                code_hash = bytes.fromhex(m.group(4))
+                code = self._code_by_hash.get(code_hash, b"")
+                if not code and (cm := _CODE_RE.match(text, m.end(), stop)) is not None:
+                    code = trim_code(bytes.fromhex(cm.group(1)), code_hash)
+            status_at = text.rfind("status: AccountStatus(", head, stop)
+            if "SelfDestructed" in text[status_at:stop]:
                 delta.accounts[addr] = Account(0, 0, b"")
                 continue
             delta.accounts[addr] = Account(int(m.group(2)), int(m.group(3)), code)
-            store_at = seg.find("storage: {")
+            store_at = text.rfind("storage: {", head, status_at)
             if store_at >= 0:
-                slots = {int(k): int(v) for k, v in _SLOT_RE.findall(seg, store_at)}
+                slots = {int(k): int(v) for k, v in _SLOT_RE.findall(text, store_at, status_at)}
                 if slots:
                     delta.storage[addr] = slots
         return delta

@@ -234,8 +234,8 @@ class Methods:
         out = yield from self.chain.engine.estimate_gas_steps(msg)
         if not out.success:
             self._raise_failure(out, msg)
-        # The engine is warm between checkpoints, so the same tx may cost more when it lands
-        # right after a cold restart. Gas is free here: pad so such a tx cannot run out.
+        # Another transaction may change the state (a slot from zero to non-zero) before
+        # this one lands. Gas is free here: pad so such a tx cannot run out.
         padded = int(out.gas_used * (1 + MAX_ESTIMATE_MARGIN)) + 50_000
         return q(min(padded, self.chain.genesis.block_gas_limit))
 

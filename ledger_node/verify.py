@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from ledger_node.abc import BlockContext
+from ledger_node.abc import BlockContext, EngineFactory
 from ledger_node.block import (
     Header,
     SealError,
@@ -51,7 +51,12 @@ def verify_store(store: Store) -> Report:
     return replay(Genesis.from_json(raw), Header.decode(store.header(0) or b""), blocks())
 
 
-def replay(g: Genesis, block0: Header, blocks: Iterable[tuple[Header, list[Tx]]]) -> Report:
+def replay(
+    g: Genesis,
+    block0: Header,
+    blocks: Iterable[tuple[Header, list[Tx]]],
+    engine_factory: EngineFactory = RevmEngine,
+) -> Report:
     """Re-execute blocks 1.. (each header with its decoded, signature-checked transactions)
     from genesis ``g`` and check every hash link, seal, root and state commitment against
     the headers; ``SealError`` at the first mismatch. The source may be a node's store or
@@ -60,7 +65,7 @@ def replay(g: Genesis, block0: Header, blocks: Iterable[tuple[Header, list[Tx]]]
     parent = block0
     if parent != genesis_header(g, state):
         raise SealError("block 0 does not match the genesis file")
-    engine = RevmEngine(g.chain_id, g.block_gas_limit, state)
+    engine = engine_factory(g.chain_id, g.block_gas_limit, state)
     txs_total = checkpoints = since = 0
     n = 0
     for hd, txs in blocks:
@@ -87,8 +92,8 @@ def replay(g: Genesis, block0: Header, blocks: Iterable[tuple[Header, list[Tx]]]
         if g.is_checkpoint(n, since):
             since = 0
             state.apply(engine.touched())
+            engine.mark_checkpoint()
             want = state.commitment()
-            engine = RevmEngine(g.chain_id, g.block_gas_limit, state)
             checkpoints += 1
         else:
             want = running_state_root(parent.state_root, rroot)

@@ -37,7 +37,7 @@ from sharing_api.chain.errors import (
 from sharing_api.chain.provider import TransportProvider
 from sharing_api.chain.rpc import JsonRpc
 
-# Headroom over eth_estimateGas: warm/cold slot costs can differ between estimate and block.
+# Headroom over eth_estimateGas: the state may change between the estimate and the block.
 GAS_MARGIN_NUM, GAS_MARGIN_DEN = 6, 5
 FEE_CACHE_SECONDS = 1.0
 

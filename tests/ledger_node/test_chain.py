@@ -111,6 +111,30 @@ def test_restart_gives_identical_blocks(tmp_path: Path) -> None:
     assert report.blocks == 10 and report.checkpoints == 5
 
 
+def test_gas_does_not_depend_on_what_ran_before(tmp_path: Path) -> None:
+    """Each transaction starts cold (EIP-2929): the same call from two senders costs the
+    same gas whether it is the first to touch the contract since a checkpoint, the second
+    in a block, or in a later block. An engine that kept accounts and slots warm until
+    the next checkpoint charged the later ones 2,000-5,000 less, which told an observer
+    who came first (a rare flake in the unlinkability test)."""
+    chain = make_chain(tmp_path, interval=4)
+    probe = "0x" + deploy_probe(chain, K0).hex()
+    gas: list[int] = []
+    for b in range(6):  # blocks 2..7, a checkpoint at 4
+        hashes = [
+            chain.submit(sign(key, chain.next_nonce(addr), probe, bump_data(3)))
+            for key, addr in ((K0, A0), (K1, bytes.fromhex(Account.from_key(K1).address[2:])))
+        ]
+        chain.produce_block(now=1_700_000_050 + b)
+        for h in hashes:
+            row = chain.store.tx(h)
+            assert row is not None and row.status == 1
+            gas.append(row.gas_used)
+    # A sender's first bump writes zero slots (20,000 more each); every later one is equal.
+    assert gas[0] > gas[1] > gas[2]
+    assert set(gas[2:]) == {gas[2]}, gas
+
+
 def test_pool_survives_restart(tmp_path: Path) -> None:
     chain = make_chain(tmp_path)
     h = chain.submit(sign(K0, 0, "0x" + "11" * 20, b""))
