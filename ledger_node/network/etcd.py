@@ -81,6 +81,11 @@ def cmp_mod(key: bytes, revision: int) -> dict[str, Any]:
     return {"key": b64(key), "target": "MOD", "result": "EQUAL", "mod_revision": str(revision)}
 
 
+# etcd's default --max-txn-ops, which the members run with: a transaction with more
+# operations in one branch is refused whole ("too many operations in txn request").
+MAX_TXN_OPS = 128
+
+
 def op_put(key: bytes, value: bytes, lease: int = 0) -> dict[str, Any]:
     body: dict[str, Any] = {"key": b64(key), "value": b64(value)}
     if lease:

@@ -5,7 +5,7 @@ Every ``every_s`` seconds the producer deletes ``blocks/<h>`` (and the votes abo
 ``h <= min(live heights) - keep``. A node that is down has no status record, so it does not
 hold etcd back: when it comes back it reads the blocks etcd no longer holds from a peer node
 (catchup.py), verifying each one as it verifies blocks from etcd. Pool entries already leave
-etcd in the same transaction as the block that consumed them (replica.py).
+etcd in the transaction of the block that consumed them, or the next ones (replica.py).
 
 Deleting keys frees nothing by itself: etcd keeps old revisions until compacted, and a
 compacted member keeps its file size until defragmented. So every ``compact_every_s`` the

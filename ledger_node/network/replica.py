@@ -31,6 +31,7 @@ from ledger_node.limits import RpcLimits
 from ledger_node.network.catchup import PeerSync, raw_block
 from ledger_node.network.etcd import (
     KV,
+    MAX_TXN_OPS,
     Etcd,
     cmp_absent,
     cmp_mod,
@@ -403,8 +404,8 @@ class ReplicaNode(Forwarder):
         # also wait for a call (calls.py); they run during the block time instead.
         with self.calls.hold():
             await self._admit_from_pool()
-        if not self.chain.pool:
-            return False
+            if not self.chain.pool:
+                return await self._drop_spent()
         wait = self.block_wait()
         if wait > 0:
             await asyncio.sleep(wait)
@@ -418,6 +419,28 @@ class ReplicaNode(Forwarder):
             log.warning("%s: pruning etcd: %s", self.node_id, exc)
         return done
 
+    def _spent(self, limit: int) -> list[bytes]:
+        """Up to ``limit`` pool entries whose transactions are all in blocks or dropped."""
+        spent = (k for k, e in self._pool.items() if not e.pending and not e.waiting)
+        return [k for k, _ in zip(spent, range(limit), strict=False)]
+
+    async def _drop_spent(self) -> bool:
+        """Delete spent pool entries from etcd while there is no block to take them along
+        (a backlog of many small entries outgrows one block's transaction). Fenced on the
+        producer key like a block."""
+        done = self._spent(MAX_TXN_OPS)
+        if not done:
+            return False
+        ok = await self.etcd.txn(
+            [cmp_value(self.keys.producer, self._token)], [op_delete(k) for k in done]
+        )
+        if not ok:
+            self._demote = "lost the producer role"
+            return False
+        for key in done:
+            self._pool.pop(key, None)
+        return True
+
     async def _seal_and_commit(self) -> bool:
         chain = self.chain
         started = time.perf_counter()
@@ -430,13 +453,13 @@ class ReplicaNode(Forwarder):
             )  # fmt: skip
         proposal = chain.propose_block()
         included = dropped | {t.hash for t in proposal.txs} if proposal else dropped
-        done = []
-        for key, entry in self._pool.items():
+        for entry in self._pool.values():
             entry.pending -= included
-            if not entry.pending and not entry.waiting:
-                done.append(key)
+        # Spent entries leave etcd with the block; beyond etcd's limit on one transaction's
+        # operations, with the next block or the next idle round (_drop_spent).
+        done = self._spent(MAX_TXN_OPS - 2)
         if proposal is None:
-            return False  # spent entries leave etcd with the next block
+            return False
         number = proposal.header.number
         blob = encode_block(proposal.header, [t.raw for t in proposal.txs])
         if self._failpoint:
