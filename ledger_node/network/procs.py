@@ -27,6 +27,24 @@ ETCD_BINARY = "etcd"
 ETCD_MAX_REQUEST_BYTES = 32 * 1024 * 1024
 
 
+@dataclass(frozen=True)
+class Host:
+    """Where a member's etcd member and node run: an address they listen on and, in tests,
+    the Linux network namespace that holds it (``ip netns exec`` starts them there)."""
+
+    address: str = "127.0.0.1"
+    netns: str | None = None
+
+    def wrap(self, command: list[str]) -> list[str]:
+        return ["ip", "netns", "exec", self.netns, *command] if self.netns else command
+
+    def to_json(self) -> dict[str, Any]:
+        return {"address": self.address, "netns": self.netns}
+
+
+LOOPBACK = Host()
+
+
 def free_ports(count: int) -> list[int]:
     """Distinct free TCP ports on 127.0.0.1 (held open together so they differ)."""
     sockets: list[socket.socket] = []
@@ -91,6 +109,7 @@ class EtcdMember:
     # Its certificates (pki.py: tls.* for clients, peer.* for peers, the CA): TLS on both
     # ports with client certificates required; None: plain HTTP (etcd_cluster(tls=False)).
     tls_dir: Path | None = None
+    host: Host = LOOPBACK
 
     @property
     def scheme(self) -> str:
@@ -98,11 +117,11 @@ class EtcdMember:
 
     @property
     def client_url(self) -> str:
-        return f"{self.scheme}://127.0.0.1:{self.client_port}"
+        return f"{self.scheme}://{self.host.address}:{self.client_port}"
 
     @property
     def peer_url(self) -> str:
-        return f"{self.scheme}://127.0.0.1:{self.peer_port}"
+        return f"{self.scheme}://{self.host.address}:{self.peer_port}"
 
     def tls_flags(self) -> list[str]:
         if self.tls_dir is None:
@@ -152,7 +171,8 @@ class EtcdMember:
 
 @dataclass
 class EtcdCluster:
-    """An n-member etcd cluster on loopback (etcd's own Raft orders the ledger's blocks)."""
+    """An n-member etcd cluster, on loopback unless its members name other hosts (etcd's
+    own Raft orders the ledger's blocks)."""
 
     root: Path
     size: int = 3
@@ -178,7 +198,7 @@ class EtcdCluster:
     def start_member(self, m: EtcdMember) -> None:
         m.data_dir.parent.mkdir(parents=True, exist_ok=True)
         m.proc = subprocess.Popen(
-            m.command(self.initial_cluster(), self.token),
+            m.host.wrap(m.command(self.initial_cluster(), self.token)),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,

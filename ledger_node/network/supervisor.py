@@ -1,8 +1,8 @@
-"""A local network on loopback: an etcd cluster plus one ledger node per member and an
-optional read-only regulator follower. ``alliance network up|status|down`` and the fault
-tests drive it; its state (ports, pids) lives in ``<root>/network.json`` so that ``down``
-and ``status`` work from another process, and ``up`` on the same root restarts the same
-network (same ports, same data, same head).
+"""A local network: an etcd cluster plus one ledger node per member and an optional
+read-only regulator follower, on loopback or, in tests, one network namespace per member.
+``alliance network up|status|down`` and the fault tests drive it; its state (ports, pids)
+lives in ``<root>/network.json`` so that ``down`` and ``status`` work from another process,
+and ``up`` on the same root restarts the same network (same ports, same data, same head).
 """
 
 from __future__ import annotations
@@ -29,8 +29,10 @@ from ledger_node.network import pki
 from ledger_node.network.access import EtcdAccess
 from ledger_node.network.layout import Keys
 from ledger_node.network.procs import (
+    LOOPBACK,
     EtcdCluster,
     EtcdMember,
+    Host,
     all_at_once,
     free_port,
     process_state,
@@ -58,10 +60,16 @@ class NodeSpec:
     pid: int | None = None
     args: list[str] = field(default_factory=list)  # extra `network node` flags
     join_from: str | None = None  # a peer's URL: start from its snapshot (`network join`)
+    address: str = LOOPBACK.address
+    netns: str | None = None
+
+    @property
+    def host(self) -> Host:
+        return Host(self.address, self.netns)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.rpc_port}"
+        return f"http://{self.address}:{self.rpc_port}"
 
 
 @dataclass
@@ -72,6 +80,7 @@ class LocalNetwork:
     nodes: list[NodeSpec] = field(default_factory=list)
     etcd_ports: list[tuple[int, int]] = field(default_factory=list)
     etcd_pids: list[int | None] = field(default_factory=list)
+    etcd_hosts: list[Host] = field(default_factory=list)  # etcd member i's (loopback if none)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     etcd: EtcdCluster | None = None
     tls: bool = False  # TLS + etcd auth (every network `create` makes; older ones: plain)
@@ -88,11 +97,17 @@ class LocalNetwork:
         genesis: dict[str, Any] | None = None,
         name: str = "local",
         tls: bool = True,
+        hosts: list[Host] | None = None,
     ) -> LocalNetwork:
         """Keys, genesis and data directories for ``members`` sealing nodes (+ regulator);
-        with ``tls``, the alliance CA and every etcd member's and node's certificate."""
+        with ``tls``, the alliance CA and every etcd member's and node's certificate.
+        ``hosts``: member i's node and etcd member i run on ``hosts[i]``, the regulator on
+        the one after the members' (default: all on loopback)."""
         if members < 1:
             raise ValueError("--members must be at least 1")
+        places = hosts or [LOOPBACK] * (members + 1)
+        if len(places) < members + int(regulator) or etcd_size > members:
+            raise ValueError("hosts: one per member (and the regulator); etcd <= members")
         if (root / STATE_FILE).exists():
             raise ValueError(f"{root} already holds a network: `alliance network up` restarts it")
         root.mkdir(parents=True, exist_ok=True)
@@ -105,16 +120,18 @@ class LocalNetwork:
         (root / "genesis.json").write_text(json.dumps(doc, indent=2) + "\n")
         net = cls(root, name, etcd_size, tls=tls)
         for i, key in enumerate(keys):
-            net.nodes.append(NodeSpec(f"node{i}", free_port()))
+            net.nodes.append(NodeSpec(f"node{i}", free_port(), **_placed(places[i])))
             d = net.data_dir(f"node{i}")
             d.mkdir(parents=True)
             (d / "node.key").write_text(key.secret.hex() + "\n")
             (d / "node.key").chmod(0o600)
             init_data_dir(d, json.dumps(doc))
         if regulator:
-            net.nodes.append(NodeSpec(REGULATOR_ID, free_port(), follower=True))
+            spec = NodeSpec(REGULATOR_ID, free_port(), follower=True, **_placed(places[members]))
+            net.nodes.append(spec)
             init_data_dir(net.data_dir(REGULATOR_ID), json.dumps(doc))
         net.etcd_ports = [(free_port(), free_port()) for _ in range(etcd_size)]
+        net.etcd_hosts = places[:etcd_size]
         if tls:
             net.issue_certificates()
         net.save()
@@ -129,8 +146,11 @@ class LocalNetwork:
         ca = self.tls_dir("ca")
         pki.create_ca(ca, f"alliance-{self.name}")
         for i in range(self.etcd_size):
-            pki.issue(ca, f"etcd{i}", self.tls_dir(f"etcd{i}"), server=True)
-            pki.issue(ca, pki.PEER_CN, self.tls_dir(f"etcd{i}"), True, stem=pki.PEER_STEM)
+            sans = [self.etcd_host(i).address, *pki.LOCAL_HOSTS]
+            pki.issue(ca, f"etcd{i}", self.tls_dir(f"etcd{i}"), server=True, hosts=sans)
+            pki.issue(
+                ca, pki.PEER_CN, self.tls_dir(f"etcd{i}"), True, hosts=sans, stem=pki.PEER_STEM
+            )
         for user in [n.id for n in self.nodes] + [ROOT_USER, OBSERVER]:
             pki.issue(ca, user, self.tls_dir(user))
             if user == ROOT_USER:
@@ -170,6 +190,7 @@ class LocalNetwork:
         net.auth_on = doc.get("auth", False)
         net.etcd_ports = [(e["client_port"], e["peer_port"]) for e in doc["etcd"]]
         net.etcd_pids = [e.get("pid") for e in doc["etcd"]]
+        net.etcd_hosts = [Host(**e["host"]) if "host" in e else LOOPBACK for e in doc["etcd"]]
         net.nodes = [NodeSpec(**n) for n in doc["nodes"]]
         return net
 
@@ -180,8 +201,8 @@ class LocalNetwork:
             "tls": self.tls,
             "auth": self.auth_on,
             "etcd": [
-                {"client_port": c, "peer_port": p, "pid": pid}
-                for (c, p), pid in zip(self.etcd_ports, pids, strict=True)
+                {"client_port": c, "peer_port": p, "pid": pid, "host": self.etcd_host(i).to_json()}
+                for i, ((c, p), pid) in enumerate(zip(self.etcd_ports, pids, strict=True))
             ],
             "nodes": [asdict(n) for n in self.nodes],
         }
@@ -190,9 +211,15 @@ class LocalNetwork:
     def data_dir(self, node_id: str) -> Path:
         return self.root / node_id
 
+    def etcd_host(self, index: int) -> Host:
+        return self.etcd_hosts[index] if index < len(self.etcd_hosts) else LOOPBACK
+
     @property
     def etcd_endpoints(self) -> list[str]:
-        return [f"{self.scheme}://127.0.0.1:{c}" for c, _ in self.etcd_ports]
+        return [
+            f"{self.scheme}://{self.etcd_host(i).address}:{c}"
+            for i, (c, _) in enumerate(self.etcd_ports)
+        ]
 
     @property
     def scheme(self) -> str:
@@ -213,6 +240,7 @@ class LocalNetwork:
                 c,
                 p,
                 tls_dir=self.tls_dir(f"etcd{i}") if self.tls else None,
+                host=self.etcd_host(i),
             )
             for i, (c, p) in enumerate(self.etcd_ports)
         ]
@@ -252,13 +280,13 @@ class LocalNetwork:
             "--id", spec.id,
             "--network", self.name,
             "--etcd", ",".join(endpoints or self.etcd_endpoints),
-            "--rpc", f"127.0.0.1:{spec.rpc_port}",
+            "--rpc", f"{spec.address}:{spec.rpc_port}",
         ]  # fmt: skip
         if self.tls:
             cmd += ["--etcd-dir", str(self.tls_dir(spec.id))]
         if spec.follower:
             cmd.append("--follower")
-        return cmd + spec.args
+        return spec.host.wrap(cmd + spec.args)
 
     def start_node(self, spec: NodeSpec, endpoints: list[str] | None = None) -> None:
         log = open(self.root / f"{spec.id}.log", "ab")  # noqa: SIM115 (the child keeps it)
@@ -325,6 +353,10 @@ class LocalNetwork:
 
     def has_data(self) -> bool:
         return all((self.data_dir(n.id) / DB_FILE).exists() for n in self.nodes)
+
+
+def _placed(host: Host) -> dict[str, Any]:
+    return {"address": host.address, "netns": host.netns}
 
 
 def _exited(pid: int) -> bool:

@@ -12,6 +12,10 @@ node from the ordering service without root (TLS passes through: the proxy is on
 which the members' certificates name). The network runs TLS with etcd auth on, as
 ``alliance network up`` does (``tls=False``: plain HTTP, no auth). Everything is stopped on
 exit.
+
+``netns_network`` runs each member's etcd member and node on a host of its own instead: a
+network namespace with its own address (root only; ``tests/support/netns.py``), where a
+partition cuts the links between hosts.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any, TypeVar
 import httpx
 
 from ledger_node.network.supervisor import LocalNetwork
+from tests.support.netns import Lan, inside, lan
 from tests.support.tcpproxy import TcpProxy
 
 T = TypeVar("T")
@@ -37,14 +42,20 @@ T = TypeVar("T")
 class TestNetwork:
     __test__ = False  # not a pytest class
 
-    def __init__(self, net: LocalNetwork) -> None:
+    def __init__(self, net: LocalNetwork, proxied: bool = True) -> None:
         self.net = net
+        self.proxied = proxied  # each node reaches etcd through its own proxies (for `cut`)
         self.proxies: dict[str, list[TcpProxy]] = {}
         self.client = httpx.Client(timeout=30)
 
     # -- processes ----------------------------------------------------------------------
     def start(self, node_id: str, wait: bool = True) -> None:
         spec = self.net.node(node_id)
+        if not self.proxied:
+            self.net.start_node(spec)
+            if wait:
+                self.net.wait_ready(spec)
+            return
         proxies = self.proxies.get(node_id)
         if proxies is None:
             proxies = [TcpProxy(c).start() for c, _ in self.net.etcd_ports]
@@ -202,3 +213,31 @@ def local_network(
 def genesis_of(tn: TestNetwork) -> dict[str, Any]:
     doc: dict[str, Any] = json.loads((tn.net.root / "genesis.json").read_text())
     return doc
+
+
+@contextmanager
+def netns_network(
+    members: int = 3, node_args: list[str] | None = None, **genesis: Any
+) -> Iterator[tuple[TestNetwork, Lan]]:
+    """Member i's etcd member and node on host i, the regulator on the host after them: each
+    a network namespace with its own address. The calling thread works from the client
+    namespace meanwhile (every request of the test crosses the router)."""
+    with (
+        tempfile.TemporaryDirectory(prefix="alliance-netns-") as tmp,
+        lan(members + 1) as hosts,
+    ):
+        net = LocalNetwork.create(
+            Path(tmp) / "net", members, True, members, genesis or None, hosts=hosts.hosts
+        )
+        for spec in net.nodes:
+            spec.args = list(node_args or [])
+        tn = TestNetwork(net, proxied=False)
+        assert hosts.client.netns is not None
+        with inside(hosts.client.netns):
+            try:
+                net.start_etcd()
+                tn.start_all([spec.id for spec in net.nodes])
+                net.save()
+                yield tn, hosts
+            finally:
+                tn.close()
