@@ -276,8 +276,28 @@ class Chain:
         return dropped
 
     def flush(self) -> None:
-        """Commit admitted transactions before their hashes go back to the senders."""
-        self.store.commit()
+        """Commit admitted transactions before their hashes go back to the senders; on
+        failure roll them back (none of them may be acknowledged) and raise."""
+        try:
+            self.store.commit()
+        except BaseException:
+            self.store.rollback()
+            raise
+
+    def keep_pool_in_memory(self) -> None:
+        """A replicated node's acknowledged transactions are durable in etcd's pool: its
+        own pool need not be (and a stale stored one must not come back on restart)."""
+        self.pool_in_store = False
+
+    def drop_pool(self) -> None:
+        """Forget every pooled transaction, in memory and in the store, and any block
+        proposed but not committed (a replicated node's role changed)."""
+        self.reload()
+        if self.pool:
+            self.store.begin()
+            self.store.pool_remove_upto(self.pool[-1].seq)
+            self.store.commit()
+            self.reload()
 
     # -- execution ---------------------------------------------------------------------------
     def _execute(

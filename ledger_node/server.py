@@ -189,7 +189,6 @@ class Node:
         except Exception:
             log.exception("could not commit admitted transactions")
             self._flush_failures += 1
-            self.chain.store.rollback()
             raise
         # Jobs interleave in the call queue: a commit that failed while this one ran may
         # have rolled back its transactions too, so it must not acknowledge them either.

@@ -52,7 +52,7 @@ class Forwarder(Node):
         limits: RpcLimits | None,
     ) -> None:
         super().__init__(chain, block_time_ms, cut_txs, limits)
-        chain.pool_in_store = False  # acknowledged transactions are durable in etcd's pool
+        chain.keep_pool_in_memory()  # acknowledged transactions are durable in etcd's pool
         self.etcd, self.keys, self.node_id = etcd, keys, node_id
         # A node without a sealer key (a member admitted after genesis) still forwards its
         # members' transactions; only --follower (the regulator) refuses them.

@@ -240,12 +240,7 @@ class ReplicaNode(Forwarder):
         """Drop the local pool: every acknowledged transaction is still in etcd's pool."""
         self._pool.clear()
         self._pool_seen = 0
-        self.chain.reload()
-        if self.chain.pool:
-            self.chain.store.begin()
-            self.chain.store.pool_remove_upto(self.chain.pool[-1].seq)
-            self.chain.store.commit()
-            self.chain.reload()
+        self.chain.drop_pool()
 
     async def _campaign(self) -> None:
         lease = self.keeper.lease

@@ -134,7 +134,7 @@ def test_tx_cache_is_bounded_and_keyed_by_the_exact_bytes(tmp_path: Path) -> Non
 def test_in_memory_pool_keeps_the_store_pool_empty(tmp_path: Path) -> None:
     """A replicated producer's pool lives in memory (etcd holds the durable copy)."""
     a = make_chain(tmp_path / "a")
-    a.pool_in_store = False
+    a.keep_pool_in_memory()
     probe = deploy_probe(a, K0)
     header, _ = produce(a, probe, 1_700_000_400)
     assert a.store.pool_all() == [] and not a.pool
