@@ -16,7 +16,7 @@ from sharing_api.api.referral_texts import CheckedText, checked
 from sharing_api.api.services import Services
 from sharing_api.gateway.peer_get import PEER_TOKENS, GatewayUnreachable
 from sharing_api.gateway.peer_texts import BadPeerAnswer, fetch_consultation_texts
-from sharing_api.index.consultation_texts import ConsultationText
+from sharing_api.index.committed_texts import StoredText
 from sharing_api.sdk.client import ApiError as SdkApiError
 
 ZERO = "0x" + "00" * 32
@@ -30,7 +30,7 @@ def keep(
     """Keep a text this gateway just committed to on chain for ``member``; none: nothing."""
     if committed.text:
         services.consultation_texts.put(
-            ConsultationText(
+            StoredText(
                 consultation_id,
                 committed.kind,
                 member,

@@ -25,7 +25,7 @@ from sharing_api.api.services import Services
 from sharing_api.chain import ReferralStatus
 from sharing_api.gateway.peer_get import PEER_TOKENS, GatewayUnreachable
 from sharing_api.gateway.peer_texts import BadPeerAnswer, PeerText, fetch_texts
-from sharing_api.index.referral_texts import StoredText
+from sharing_api.index.committed_texts import StoredText
 from sharing_api.sdk.client import ApiError as SdkApiError
 
 ZERO = "0x" + "00" * 32
