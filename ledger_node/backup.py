@@ -47,6 +47,7 @@ MANIFEST = "manifest.json"
 KEY_FILE = "node.key"
 MAX_MANIFEST_BYTES = 64 * 1024
 SNAPSHOT_ROUTE = "/snapshot"  # every node serves its backup archive here (a joining node's copy)
+SNAPSHOT_STALL_S = 30.0  # a snapshot client that reads nothing for this long is dropped
 log = logging.getLogger("ledger_node")
 
 
@@ -293,11 +294,14 @@ def _install_key(source: Path, target: Path) -> None:
 class SnapshotRoute:
     """``GET /snapshot`` on a node: a backup archive of its chain, taken while it runs.
 
-    One at a time (a second request gets 429): each costs a full copy of the database.
+    One at a time (a second request gets 429): each costs a full copy of the database. So a
+    client that stops reading must not keep the route (and the copy on disk) for good: a
+    write that waits longer than ``stall_timeout_s`` for the client ends the transfer.
     """
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, stall_timeout_s: float = SNAPSHOT_STALL_S) -> None:
         self.data_dir = data_dir
+        self.stall_timeout_s = stall_timeout_s
         self._busy = False
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -318,9 +322,18 @@ class SnapshotRoute:
             await reply.prepare(request)
             with out.open("rb") as f:
                 while chunk := await asyncio.to_thread(f.read, 1 << 20):
-                    await reply.write(chunk)
+                    await self._send(request, reply, chunk)
             await reply.write_eof()
             return reply
         finally:
             self._busy = False
             shutil.rmtree(tmp, ignore_errors=True)
+
+    async def _send(self, request: web.Request, reply: web.StreamResponse, chunk: bytes) -> None:
+        try:
+            await asyncio.wait_for(reply.write(chunk), self.stall_timeout_s)
+        except TimeoutError:
+            log.warning("snapshot: %s stopped reading; transfer ended", request.remote)
+            if request.transport is not None:
+                request.transport.abort()
+            raise ConnectionResetError("snapshot client stopped reading") from None
