@@ -48,6 +48,8 @@ KEY_FILE = "node.key"
 MAX_MANIFEST_BYTES = 64 * 1024
 SNAPSHOT_ROUTE = "/snapshot"  # every node serves its backup archive here (a joining node's copy)
 SNAPSHOT_STALL_S = 30.0  # a snapshot client that reads nothing for this long is dropped
+SNAPSHOT_GRACE_S = 60.0  # ... and one slower than this plus SNAPSHOT_MIN_RATE overall
+SNAPSHOT_MIN_RATE = 256 * 1024  # bytes/s: a 200 MB chain gets 60 s + 13 minutes
 log = logging.getLogger("ledger_node")
 
 
@@ -296,12 +298,20 @@ class SnapshotRoute:
 
     One at a time (a second request gets 429): each costs a full copy of the database. So a
     client that stops reading must not keep the route (and the copy on disk) for good: a
-    write that waits longer than ``stall_timeout_s`` for the client ends the transfer.
+    write that waits longer than ``stall_timeout_s`` for the client ends the transfer, and
+    so does a transfer slower than ``grace_s`` plus ``min_rate`` bytes a second (a client
+    that trickles, reading a little before each stall would end it).
     """
 
-    def __init__(self, data_dir: Path, stall_timeout_s: float = SNAPSHOT_STALL_S) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        stall_timeout_s: float = SNAPSHOT_STALL_S,
+        grace_s: float = SNAPSHOT_GRACE_S,
+        min_rate: float = SNAPSHOT_MIN_RATE,
+    ) -> None:
         self.data_dir = data_dir
-        self.stall_timeout_s = stall_timeout_s
+        self.stall_timeout_s, self.grace_s, self.min_rate = stall_timeout_s, grace_s, min_rate
         self._busy = False
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -320,20 +330,26 @@ class SnapshotRoute:
                 }
             )
             await reply.prepare(request)
+            deadline = time.monotonic() + self.grace_s + out.stat().st_size / self.min_rate
             with out.open("rb") as f:
                 while chunk := await asyncio.to_thread(f.read, 1 << 20):
-                    await self._send(request, reply, chunk)
+                    await self._send(request, reply, chunk, deadline)
             await reply.write_eof()
             return reply
         finally:
             self._busy = False
             shutil.rmtree(tmp, ignore_errors=True)
 
-    async def _send(self, request: web.Request, reply: web.StreamResponse, chunk: bytes) -> None:
+    async def _send(
+        self, request: web.Request, reply: web.StreamResponse, chunk: bytes, deadline: float
+    ) -> None:
+        left = deadline - time.monotonic()
         try:
-            await asyncio.wait_for(reply.write(chunk), self.stall_timeout_s)
+            if left <= 0:
+                raise TimeoutError
+            await asyncio.wait_for(reply.write(chunk), min(self.stall_timeout_s, left))
         except TimeoutError:
-            log.warning("snapshot: %s stopped reading; transfer ended", request.remote)
+            log.warning("snapshot: %s stopped reading or reads too slowly; cut", request.remote)
             if request.transport is not None:
                 request.transport.abort()
-            raise ConnectionResetError("snapshot client stopped reading") from None
+            raise ConnectionResetError("snapshot client too slow") from None
