@@ -44,6 +44,14 @@ def _order(event: dict[str, Any]) -> tuple[str, str]:
     return (event["recorded"], event["id"])
 
 
+@dataclass(frozen=True)
+class AuditPage:
+    events: list[dict[str, Any]]  # oldest first
+    # Per kind whose page was full: continue after this id (an access, a consent, or a
+    # referral's or consultation's id). None: this was the last page.
+    next_after: dict[str, int] | None
+
+
 def audit_events(
     db: IndexDB,
     scope: Scope,
@@ -53,39 +61,86 @@ def audit_events(
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """The events in ``scope``, oldest first (``limit`` rows of each kind at most)."""
+    return audit_page(db, scope, kinds=kinds, names=names, limit=limit).events
+
+
+def audit_page(
+    db: IndexDB,
+    scope: Scope,
+    *,
+    kinds: Iterable[str] = KINDS,
+    names: Names | None = None,
+    limit: int | None = None,
+    after: dict[str, int] | None = None,
+) -> AuditPage:
+    """One page: up to ``limit`` rows of each kind (a referral or consultation with all its
+    steps), each kind after its id in ``after``; with ``after``, only the kinds it names
+    (the others were exhausted on an earlier page)."""
     wanted = set(kinds)
     unknown = wanted - set(KINDS)
     if unknown:
         raise ValueError(
             f"unknown event kind {sorted(unknown)[0]!r} (choose from {', '.join(KINDS)})"
         )
+    if after is not None:
+        wanted &= set(after)
+    start = after or {}
     member = scope.member.lower() if scope.member else None
     events: list[dict[str, Any]] = []
+    last: dict[str, int] = {}  # the last id of each kind that has more
+    probe = None if limit is None else limit + 1  # one more than a page: is there more?
+
+    def paged(kind: str, rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+        if limit is not None and len(rows) > limit:
+            rows = rows[:limit]
+            last[kind] = int(rows[-1][key])
+        return rows
+
     if "access" in wanted:
-        rows = db.accesses(patient=scope.patients, reader=member, limit=limit)
+        rows = db.accesses(
+            patient=scope.patients, reader=member, limit=probe, after=start.get("access")
+        )
+        rows = paged("access", rows, "access_id")
         held_by = custodians(db, [int(r["record_id"]) for r in rows])
         events += [access_event(r, held_by.get(int(r["record_id"])), names) for r in rows]
     if "consent" in wanted:
         consents = db.consents(
-            patient=scope.patients, grantee=member, grantee_roles=scope.member_roles, limit=limit
+            patient=scope.patients,
+            grantee=member,
+            grantee_roles=scope.member_roles,
+            limit=probe,
+            after=start.get("consent"),
         )
-        for row in consents:
+        for row in paged("consent", consents, "consent_id"):
             events += consent_events(row, names)
     if "referral" in wanted:
-        for ref in db.referrals(patient=scope.patients, party=member, limit=limit):
-            for change in db.referral_history(int(ref["referral_id"])):
-                events.append(referral_step_event(ref, change, names))
+        refs = db.referrals(
+            patient=scope.patients, party=member, limit=probe, after=start.get("referral")
+        )
+        refs = paged("referral", refs, "referral_id")
+        histories = db.referral_histories([int(r["referral_id"]) for r in refs])
+        for ref in refs:
+            changes = histories.get(int(ref["referral_id"]), [])
+            events += [referral_step_event(ref, c, names) for c in changes]
     if "consultation" in wanted:
         queries = ConsultationQueries(db.engine)
-        for row in queries.listing(patient=scope.patients, party=member, limit=limit):
-            steps = queries.steps(int(row["consultation_id"]))
-            events += consultation_step_events(row, steps, names)
-    return sorted(events, key=_order)
+        rows = queries.listing(
+            patient=scope.patients, party=member, limit=probe, after=start.get("consultation")
+        )
+        rows = paged("consultation", rows, "consultation_id")
+        steps = queries.steps_of([int(r["consultation_id"]) for r in rows])
+        for row in rows:
+            events += consultation_step_events(
+                row, steps.get(int(row["consultation_id"]), []), names
+            )
+    return AuditPage(sorted(events, key=_order), last or None)
 
 
-def audit_bundle_of(events: list[dict[str, Any]], now: int) -> dict[str, Any]:
-    """A validated Bundle (type collection) of AuditEvents."""
-    bundle = {
+def audit_bundle_of(
+    events: list[dict[str, Any]], now: int, next_url: str | None = None
+) -> dict[str, Any]:
+    """A validated Bundle (type collection) of AuditEvents; ``next_url``: the next page's."""
+    bundle: dict[str, Any] = {
         "resourceType": "Bundle",
         "type": "collection",
         "timestamp": iso(now),
@@ -93,6 +148,8 @@ def audit_bundle_of(events: list[dict[str, Any]], now: int) -> dict[str, Any]:
             {"fullUrl": f"urn:alliance:audit-event:{e['id']}", "resource": e} for e in events
         ],
     }
+    if next_url is not None:
+        bundle["link"] = [{"relation": "next", "url": next_url}]
     return validate_resource(bundle)
 
 

@@ -137,6 +137,17 @@ class ConsultationQueries:
         query = query.order_by(c.consultation_id).limit(limit)
         return [_consultation(r) for r in self._rows(query)]
 
+    def steps_of(self, consultation_ids: list[int]) -> dict[int, list[Row]]:
+        """The steps of each of these consultations, oldest first: one query for them all."""
+        if not consultation_ids:
+            return {}
+        s = consultation_steps.c
+        query = select(consultation_steps).where(s.consultation_id.in_(consultation_ids))
+        found: dict[int, list[Row]] = {}
+        for row in self._rows(query.order_by(s.id)):
+            found.setdefault(int(row["consultation_id"]), []).append(row)
+        return found
+
     def steps(self, consultation_id: int) -> list[Row]:
         s = consultation_steps.c
         return self._rows(

@@ -237,6 +237,19 @@ class IndexDB:
             after=after,
         )
 
+    def referral_histories(self, referral_ids: list[int]) -> dict[int, list[Row]]:
+        """The changes of each of these referrals, oldest first: one query for them all."""
+        if not referral_ids:
+            return {}
+        c = referral_changes.c
+        rows = self._select(
+            referral_changes, c.referral_id.in_(referral_ids), order=c.id, limit=None
+        )
+        found: dict[int, list[Row]] = {}
+        for row in rows:
+            found.setdefault(int(row["referral_id"]), []).append(row)
+        return found
+
     def accesses(
         self,
         *,

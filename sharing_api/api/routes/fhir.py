@@ -9,14 +9,15 @@ as the routes they mirror:
   ``GET /consultations/{id}`` (its patient, requester and consultant, the regulator);
 - ``GET /fhir/AuditEvent``: a Bundle of IHE BALP AuditEvents: the regulator every one, a
   patient those about them, a member its own reads and the consents, referrals and
-  consultations it is a party to (fhir_export/audit_log.py)."""
+  consultations it is a party to (fhir_export/audit_log.py). ``limit`` rows of each kind
+  per page; the Bundle's ``next`` link continues each kind after its last row."""
 
 from __future__ import annotations
 
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from sharing_api.api.core.security import Kind
@@ -27,7 +28,7 @@ from sharing_api.api.routes.consents import find_consent
 from sharing_api.api.routes.consultations import find as find_consultation
 from sharing_api.api.routes.referrals import get_referral
 from sharing_api.api.schemas import AddressQuery, IdPath
-from sharing_api.fhir_export.audit_log import KINDS, Scope, audit_bundle_of, audit_events
+from sharing_api.fhir_export.audit_log import KINDS, Scope, audit_bundle_of, audit_page
 from sharing_api.fhir_export.consent import consent_resource
 from sharing_api.fhir_export.consultation import consultation_bundle
 from sharing_api.fhir_export.referral import referral_bundle
@@ -49,6 +50,25 @@ KindQuery = Annotated[
 LimitQuery = Annotated[
     int, Query(ge=1, le=100_000, description="at most this many of each kind, oldest first")
 ]
+_KIND_AT = "(" + "|".join(KINDS) + r"):\d{1,18}"
+PageQuery = Annotated[
+    str | None,
+    Query(
+        pattern=f"^{_KIND_AT}(,{_KIND_AT}){{0,{len(KINDS) - 1}}}$",
+        description="the next page: as in the previous Bundle's `next` link",
+    ),
+]
+
+
+def parse_page(page: str | None) -> dict[str, int] | None:
+    """``kind:id,...`` (the pattern above checked it) -> {kind: id}."""
+    if page is None:
+        return None
+    return {kind: int(at) for kind, at in (part.split(":") for part in page.split(","))}
+
+
+def page_of(after: dict[str, int]) -> str:
+    return ",".join(f"{kind}:{at}" for kind, at in after.items())
 
 
 @router.get(
@@ -106,11 +126,13 @@ def referral_task(referral_id: IdPath, principal: Anyone, services: ServicesDep)
     "Bundle of IHE BALP AuditEvents (R4), oldest first",
 )
 def audit_event_bundle(
+    request: Request,
     principal: Anyone,
     services: FreshServices,
     patient: AddressQuery = None,
     kind: KindQuery = None,
     limit: LimitQuery = 10_000,
+    page: PageQuery = None,
 ) -> dict[str, Any]:
     if principal.kind is Kind.REGULATOR:
         scope = Scope(patients=patient)
@@ -119,11 +141,14 @@ def audit_event_bundle(
     else:  # a member or its staff: what the member is a party to
         roles = int(services.roles_of(principal.member))
         scope = Scope(patients=patient, member=principal.member, member_roles=roles)
-    events = audit_events(
+    found = audit_page(
         services.index,
         scope,
         kinds=(kind,) if kind else KINDS,
         names=names(services),
         limit=limit,
+        after=parse_page(page),
     )
-    return audit_bundle_of(events, int(time.time()))
+    more = found.next_after
+    next_url = str(request.url.include_query_params(page=page_of(more))) if more else None
+    return audit_bundle_of(found.events, int(time.time()), next_url)
