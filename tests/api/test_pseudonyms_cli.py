@@ -41,6 +41,9 @@ def test_pseudonym_consent_and_disclosure(cast: Cast, tmp_path: Path) -> None:
     granted = json.loads(run(args, **env))
     assert granted["patient"].lower() == wallet.address_at(clinic).lower()
     cast.h1_doctor.fetch(record["record_id"])
+    second = cast.clinic.upload(wallet.address_at(clinic), "lab", "h1.role:doctor", sealed)
+    cast.h1_doctor.fetch(second["record_id"])
+    both = [record["record_id"], second["record_id"]]
 
     regulator = cast.address("regulator")
     chain_id = cast.alliance.deployment.chain_id
@@ -82,8 +85,8 @@ def test_pseudonym_consent_and_disclosure(cast: Cast, tmp_path: Path) -> None:
             ALLIANCE_HOME=str(home),
         )
     )
-    assert [r["record_id"] for r in listed["records"]] == [record["record_id"]]
-    assert [a["record_id"] for a in listed["accesses"]] == [record["record_id"]]
+    assert [r["record_id"] for r in listed["records"]] == both
+    assert [a["record_id"] for a in listed["accesses"]] == both
     (entry,) = (home / "audit" / "disclosures.log").read_text().splitlines()
     assert json.loads(entry)["addresses"] == listed["addresses"]
 
@@ -105,10 +108,31 @@ def test_pseudonym_consent_and_disclosure(cast: Cast, tmp_path: Path) -> None:
     # The console's path: the regulator posts the same file to its gateway.
     shown = cast.regulator.json("POST", "/audit/disclosed", content=out.read_bytes())
     assert shown["addresses"] == listed["addresses"]
-    assert [r["record_id"] for r in shown["records"]] == [record["record_id"]]
-    assert [a["record_id"] for a in shown["accesses"]] == [record["record_id"]]
+    assert [r["record_id"] for r in shown["records"]] == both
+    assert [a["record_id"] for a in shown["accesses"]] == both
+    assert shown["next_record_after"] is None and shown["next_access_after"] is None
+    # In pages of one: the cursor continues each list; a list that ended stays empty.
+    first = cast.regulator.json(
+        "POST", "/audit/disclosed", content=out.read_bytes(), params={"limit": 1}
+    )
+    assert [r["record_id"] for r in first["records"]] == both[:1]
+    assert first["next_record_after"] == both[0]
+    assert first["next_access_after"] == first["accesses"][0]["access_id"]
+    rest = cast.regulator.json(
+        "POST",
+        "/audit/disclosed",
+        content=out.read_bytes(),
+        params={
+            "limit": 1,
+            "after_record": first["next_record_after"],
+            "after_access": first["next_access_after"],
+        },
+    )
+    assert [r["record_id"] for r in rest["records"]] == both[1:]
+    assert [a["record_id"] for a in rest["accesses"]] == both[1:]
+    assert rest["next_record_after"] is None and rest["next_access_after"] is None
     state = Path(settings.resolved_state_dir())
-    assert len((state / "audit" / "disclosures.log").read_text().splitlines()) == 1
+    assert len((state / "audit" / "disclosures.log").read_text().splitlines()) == 3
     # Another party's disclosure (names another regulator) is refused at the gateway too,
     # and a member cannot use one at all.
     foreign = json.loads(out.read_text())
@@ -125,4 +149,4 @@ def test_pseudonym_consent_and_disclosure(cast: Cast, tmp_path: Path) -> None:
         "/audit/disclosed", headers=cast.regulator._headers(), content=b" " * 40_000
     )
     assert huge.status_code == 413
-    assert len((state / "audit" / "disclosures.log").read_text().splitlines()) == 1
+    assert len((state / "audit" / "disclosures.log").read_text().splitlines()) == 3

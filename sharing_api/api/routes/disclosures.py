@@ -4,15 +4,17 @@
 Linking pseudonyms is what the chain withholds, so only the regulator the disclosure names
 may use it, and every use is logged in the gateway's state directory
 (``audit/disclosures.log``: when, which addresses, the document's digest, the counts).
+The answer comes in pages of ``limit`` records and accesses; ``next_record_after`` and
+``next_access_after`` continue them (with the same disclosure posted again).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
@@ -28,10 +30,16 @@ router = APIRouter(prefix="/audit", tags=["audit"])
 MAX_DISCLOSURE_BYTES = 32 * 1024
 
 
+MAX_PAGE = 10_000
+Cursor = Annotated[int | None, Query(ge=0, le=2**63 - 1, description="from a `next_*` field")]
+
+
 class DisclosedOut(BaseModel):
     addresses: list[str]
     records: list[RecordOut]
     accesses: list[AccessOut]
+    next_record_after: int | None = None  # more records: post again with after_record=this
+    next_access_after: int | None = None
 
 
 @router.post(
@@ -40,7 +48,12 @@ class DisclosedOut(BaseModel):
     summary="Verify a patient's pseudonym disclosure; their records and accesses across all",
 )
 async def disclosed(
-    request: Request, principal: Regulator, services: FreshServices
+    request: Request,
+    principal: Regulator,
+    services: FreshServices,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000,
+    after_record: Cursor = None,
+    after_access: Cursor = None,
 ) -> DisclosedOut:
     raw = b""
     async for chunk in request.stream():  # stop at the bound: never buffer a huge body
@@ -59,8 +72,11 @@ async def disclosed(
         raise ApiError(400, str(exc)) from None
 
     def gather() -> DisclosedOut:
-        records = services.index.records(patient=addresses)
-        accesses = services.index.accesses(patient=addresses)
+        # One more than a page: is there more?
+        records = services.index.records(patient=addresses, limit=limit + 1, after=after_record)
+        accesses = services.index.accesses(patient=addresses, limit=limit + 1, after=after_access)
+        more_records, more_accesses = len(records) > limit, len(accesses) > limit
+        records, accesses = records[:limit], accesses[:limit]
         log_use(
             principal.subject,
             addresses,
@@ -72,6 +88,8 @@ async def disclosed(
             addresses=addresses,
             records=[record_out(r) for r in records],
             accesses=[access_out(a) for a in accesses],
+            next_record_after=int(records[-1]["record_id"]) if more_records else None,
+            next_access_after=int(accesses[-1]["access_id"]) if more_accesses else None,
         )
 
     return await run_in_threadpool(gather)

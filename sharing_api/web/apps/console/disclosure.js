@@ -7,6 +7,29 @@ import { cell, fillTable, short, utc } from "./table.js";
 
 const $ = (id) => document.getElementById(id);
 let shown = null; // { found } or { error }: drawn again on a language switch
+const PAGE = 1000;
+const MAX_PAGES = 100; // 100,000 records and accesses: enough for a screen
+const ENDED = "9223372036854775807"; // a list that ended: nothing after this id
+
+// Every page of the gateway's answer (each a logged use of the same disclosure).
+async function disclosed(doc) {
+  let found = null;
+  let afterRecord = null;
+  let afterAccess = null;
+  for (let page = 0; page < MAX_PAGES; page += 1) {
+    const query = new URLSearchParams({ limit: String(PAGE) });
+    if (afterRecord !== null) query.set("after_record", afterRecord);
+    if (afterAccess !== null) query.set("after_access", afterAccess);
+    const got = await api(`/audit/disclosed?${query}`, { method: "POST", body: doc });
+    if (found === null) found = { addresses: got.addresses, records: [], accesses: [] };
+    found.records.push(...got.records);
+    found.accesses.push(...got.accesses);
+    if (got.next_record_after == null && got.next_access_after == null) break;
+    afterRecord = got.next_record_after == null ? ENDED : String(got.next_record_after);
+    afterAccess = got.next_access_after == null ? ENDED : String(got.next_access_after);
+  }
+  return found;
+}
 
 function draw(nameOf) {
   if (!shown) return;
@@ -55,7 +78,7 @@ async function check(nameOf) {
     } catch {
       throw new Error(t("disclosed.not-json", { name: file.name }));
     }
-    shown = { found: await api("/audit/disclosed", { method: "POST", body: doc }) };
+    shown = { found: await disclosed(doc) };
     draw(nameOf);
     box.dataset.state = "loaded";
   } catch (err) {
