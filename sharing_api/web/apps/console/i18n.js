@@ -2,6 +2,8 @@
 // does (wallet/i18n.js): a dictionary per language and t(key, params). No DOM here but
 // applyStatic(), so a test can import this module in Node and check both languages have the
 // same keys. Texts the API sends (error details, anomaly details) stay as the API wrote them.
+import { translator } from "../shared/i18n.js";
+
 export const LANGS = ["en", "zh-CN"];
 
 export const STRINGS = {
@@ -425,30 +427,7 @@ export const STRINGS = {
   },
 };
 
-const LANG_KEY = "alliance.console.lang";
-let current = "en";
-
-export function initialLang(storage = globalThis.localStorage, nav = globalThis.navigator) {
-  const saved = storage?.getItem(LANG_KEY);
-  if (LANGS.includes(saved)) return saved;
-  return nav?.language?.toLowerCase().startsWith("zh") ? "zh-CN" : "en";
-}
-
-export function setLang(lang, storage = globalThis.localStorage) {
-  if (!LANGS.includes(lang)) throw new Error(`unknown language ${lang}`);
-  current = lang;
-  storage?.setItem(LANG_KEY, lang);
-}
-
-export function lang() {
-  return current;
-}
-
-export function t(key, params = {}) {
-  const text = STRINGS[current][key] ?? STRINGS.en[key];
-  if (text === undefined) throw new Error(`no text for ${key}`);
-  return text.replace(/\{(\w+)\}/g, (_, name) => (name in params ? String(params[name]) : `{${name}}`));
-}
+export const { initialLang, setLang, lang, t } = translator(STRINGS, LANGS, "alliance.console.lang");
 
 // A label from the API (a purpose, basis, role, rule, ...) in the current language; the
 // label itself when the dictionary has none (a value newer than this page).
@@ -460,7 +439,7 @@ export function label(prefix, value) {
 // The page's fixed texts: elements marked data-i18n (text) or data-i18n-html (a dictionary
 // text with markup of ours, never data).
 export function applyStatic(root = document) {
-  document.documentElement.lang = current;
+  document.documentElement.lang = lang();
   document.title = t("app.title");
   for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
   for (const el of root.querySelectorAll("[data-i18n-html]")) el.innerHTML = t(el.dataset.i18nHtml);

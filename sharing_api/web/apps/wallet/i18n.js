@@ -1,6 +1,8 @@
 // Every string the wallet shows, in English and Simplified Chinese. No DOM here, so a test can
 // import this module in Node and check both languages have the same keys.
 // `{name}` placeholders are filled by t(key, {name: value}).
+import { translator } from "../shared/i18n.js";
+
 export const LANGS = ["en", "zh-CN"];
 
 export const STRINGS = {
@@ -354,30 +356,7 @@ export const STRINGS = {
   },
 };
 
-const LANG_KEY = "alliance.lang";
-let current = "en";
-
-export function initialLang(storage = globalThis.localStorage, nav = globalThis.navigator) {
-  const saved = storage?.getItem(LANG_KEY);
-  if (LANGS.includes(saved)) return saved;
-  return nav?.language?.toLowerCase().startsWith("zh") ? "zh-CN" : "en";
-}
-
-export function setLang(lang, storage = globalThis.localStorage) {
-  if (!LANGS.includes(lang)) throw new Error(`unknown language ${lang}`);
-  current = lang;
-  storage?.setItem(LANG_KEY, lang);
-}
-
-export function lang() {
-  return current;
-}
-
-export function t(key, params = {}) {
-  const text = STRINGS[current][key] ?? STRINGS.en[key];
-  if (text === undefined) throw new Error(`no text for ${key}`);
-  return text.replace(/\{(\w+)\}/g, (_, name) => (name in params ? String(params[name]) : `{${name}}`));
-}
+export const { initialLang, setLang, lang, t } = translator(STRINGS, LANGS, "alliance.lang");
 
 // "a, b and c" in the current language.
 export function joinList(items) {
