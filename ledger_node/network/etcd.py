@@ -30,6 +30,17 @@ class EtcdError(OSError):
     """etcd answered with an error (no quorum, request too large, ...)."""
 
 
+class EtcdOutcomeUnknown(EtcdUnavailable):
+    """A transaction was sent and no answer came (a timeout, a dropped connection, or
+    etcd's own "request timed out"): it may or may not have been applied. It is not tried
+    on another member: a retry of a compare-and-swap that did apply fails its compare and
+    reads as lost. The caller reads etcd to find out."""
+
+
+# Errors raised before a request left this process: safe to try on another member.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
@@ -139,7 +150,11 @@ class Etcd:
                 self._token = str(doc["token"])
             return {"Authorization": self._token}
 
-    async def call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def call(
+        self, path: str, body: dict[str, Any], idempotent: bool = True
+    ) -> dict[str, Any]:
+        """POST to the current member, turning to the next on failure; a call that is not
+        ``idempotent`` turns only while it surely was not applied (else EtcdOutcomeUnknown)."""
         last: Exception | None = None
         for i in range(len(self.endpoints)):
             idx = (self._current + i) % len(self.endpoints)
@@ -152,6 +167,11 @@ class Etcd:
                 # refused, reset, timeout, non-JSON; or a TLS alert after the handshake (TLS
                 # 1.3: a member refusing our certificate), which httpx does not wrap
                 except (httpx.HTTPError, ValueError, ssl.SSLError) as exc:
+                    if not idempotent and not isinstance(exc, _NOT_SENT):
+                        raise EtcdOutcomeUnknown(
+                            f"etcd {base}{path}: no answer ({type(exc).__name__}); "
+                            "it may have been applied"
+                        ) from exc
                     last = exc
                     break
                 try:
@@ -168,6 +188,8 @@ class Etcd:
                     last = EtcdError(f"etcd {base}: {msg}")
                     continue
                 if any(t in msg for t in _TRANSIENT):
+                    if not idempotent and "timed out" in msg:  # proposed, maybe applied
+                        raise EtcdOutcomeUnknown(f"etcd {base}{path}: {msg}")
                     last = EtcdError(f"etcd {base}: {msg}")
                     break
                 raise EtcdError(f"etcd {path}: {msg}")
@@ -211,9 +233,14 @@ class Etcd:
         compare: list[dict[str, Any]],
         success: list[dict[str, Any]],
         failure: list[dict[str, Any]] | None = None,
+        idempotent: bool = False,
     ) -> bool:
+        """``idempotent``: applying it twice does no harm (puts of fixed keys, no compare),
+        so it may be tried on another member after no answer."""
         doc = await self.call(
-            "/v3/kv/txn", {"compare": compare, "success": success, "failure": failure or []}
+            "/v3/kv/txn",
+            {"compare": compare, "success": success, "failure": failure or []},
+            idempotent=idempotent,
         )
         return bool(doc.get("succeeded", False))
 

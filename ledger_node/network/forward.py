@@ -141,6 +141,7 @@ class Forwarder(Node):
                 op_put(self.keys.pool_entry(self._stamp, self.node_id), encode_txs(raws)),
                 op_put(self.keys.tick_pool, self.node_id.encode()),
             ],
+            idempotent=True,  # the same entry under the same key: a second put changes nothing
         )
         self.net.forwarded.inc(len(raws))
 

@@ -10,6 +10,7 @@ import pytest
 
 from ledger_node.network.etcd import (
     Etcd,
+    EtcdOutcomeUnknown,
     EtcdUnavailable,
     cmp_absent,
     cmp_value,
@@ -19,7 +20,7 @@ from ledger_node.network.etcd import (
     prefix_end,
     watch_prefix,
 )
-from ledger_node.network.procs import EtcdCluster
+from ledger_node.network.procs import EtcdCluster, free_port
 from tests.support.etcd import etcd_cluster, requires_etcd
 
 pytestmark = [pytest.mark.integration, requires_etcd, pytest.mark.timeout(120)]
@@ -158,3 +159,62 @@ def test_pool_entries_landing_out_of_key_order_are_all_admitted(tmp_path: Path) 
     with etcd_cluster(1) as cluster:
         asyncio.run(scenario(cluster))
     chain.close()
+
+
+class AnswerDropper:
+    """A TCP proxy to one plain-HTTP etcd member that passes requests on and throws the
+    answers away: the member applies a transaction, the client hears nothing (a link that
+    breaks after the request went out)."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_r, up_w = await asyncio.open_connection("127.0.0.1", self.target_port)
+        try:
+            while data := await reader.read(65536):
+                up_w.write(data)
+                await up_w.drain()
+                await up_r.read(65536)  # the answer: dropped
+        finally:
+            up_w.close()
+            writer.close()
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+
+def test_a_transaction_without_an_answer_is_not_tried_on_another_member() -> None:
+    """A compare-and-swap that was applied but whose answer was lost must not be sent to the
+    next member: there its compare fails and the caller reads "lost" (a producer stepped
+    down after committing its block). It raises EtcdOutcomeUnknown; the caller reads etcd.
+    Reads and transactions that surely were not sent still turn to the next member."""
+
+    async def scenario(cluster: EtcdCluster) -> None:
+        first, second = cluster.members[0], cluster.members[1]
+        dropper = AnswerDropper(first.client_port)
+        through = await dropper.start()
+        etcd = Etcd([through, second.client_url], timeout=1)
+        closed = Etcd([f"http://127.0.0.1:{free_port()}", second.client_url], timeout=1)
+        try:
+            with pytest.raises(EtcdOutcomeUnknown):
+                await etcd.txn([cmp_absent(b"/u/blocks/1")], [op_put(b"/u/blocks/1", b"A")])
+            got = await etcd.get(b"/u/blocks/1")  # a read turns to the second member
+            assert got is not None and got.value == b"A"  # it had been applied
+            # refused before anything was sent: the next member takes it
+            assert await closed.txn([cmp_absent(b"/u/blocks/2")], [op_put(b"/u/blocks/2", b"B")])
+            # a transaction that may run twice says so
+            assert await etcd.txn([], [op_put(b"/u/pool/1", b"x")], idempotent=True)
+        finally:
+            await etcd.close()
+            await closed.close()
+            await dropper.close()
+
+    with etcd_cluster(3, tls=False) as cluster:
+        asyncio.run(scenario(cluster))
