@@ -33,7 +33,13 @@ from sharing_api.api.core.keys import LEDGER_KIND
 from sharing_api.chain import Category, Purpose
 from sharing_api.fhir import SAMPLE_KINDS, sample_bundle, validate_resource
 from sharing_api.sdk.client import ApiUnreachable, Download, SharingClient, check_address
-from sharing_api.sdk.label_cli import label_options, labels_from, precheck, seal_for
+from sharing_api.sdk.label_cli import (
+    label_options,
+    labels_for_new_version,
+    labels_from,
+    precheck,
+    seal_for,
+)
 
 DEFAULT_API = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT_S = 60.0
@@ -217,7 +223,7 @@ def record_put(
     patient: str,
     category: str,
     policy: str | None,
-    confidentiality: str,
+    confidentiality: str | None,
     sensitivity: tuple[str, ...],
     care_team: str | None,
     allow_wider: bool,
@@ -248,7 +254,10 @@ def record_put(
 @click.argument("record_id", type=int)
 @click.argument("fhir_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
-    "--policy", default=None, help=f"Of the new version. {_POLICY_HELP} Default: from the labels."
+    "--policy",
+    default=None,
+    help=f"Of the new version. {_POLICY_HELP} Default: the old version's (with --care-team "
+    "or labels given: from the labels).",
 )
 @label_options
 @_api_option
@@ -257,20 +266,27 @@ def record_supersede(
     record_id: int,
     fhir_file: Path,
     policy: str | None,
-    confidentiality: str,
+    confidentiality: str | None,
     sensitivity: tuple[str, ...],
     care_team: str | None,
     allow_wider: bool,
     api_url: str,
     key_file: Path | None,
 ) -> None:
-    """Publish a new version of a record you keep (validated, encrypted locally), with its
-    own labels (the old version's are not carried over)."""
+    """Publish a new version of a record you keep (validated, encrypted locally). It keeps
+    the old version's security labels unless --confidentiality or --sensitivity is given
+    (a less restrictive label is warned about), and its policy unless --policy or
+    --care-team is given."""
     document = validate_resource(fhir_file.read_bytes())
-    labels = labels_from(confidentiality, sensitivity)
     _check_policy(policy)
-    precheck(labels, policy, care_team)
     with _client(api_url, key_file) as client:
+        old = client.json("GET", f"/records/{record_id}")
+        labels, warning = labels_for_new_version(old, confidentiality, sensitivity)
+        if warning:
+            click.secho(warning, err=True, fg="yellow")
+        if policy is None and care_team is None and old.get("policy"):
+            policy = str(old["policy"])  # the old version's readers, no more
+        precheck(labels, policy, care_team)
         sealed, sealed_policy = seal_for(client, document, policy, labels, care_team, allow_wider)
         with _upload_bar(sealed) as bar:
             out = client.supersede(record_id, sealed_policy, _chunks(sealed, bar))

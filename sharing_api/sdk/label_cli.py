@@ -45,10 +45,10 @@ def label_options(command: F) -> F:
             click.option(
                 "--confidentiality",
                 type=Code(CONFIDENTIALITY, "N|R|V"),
-                default="N",
-                show_default=True,
+                default=None,
                 help=f"HL7 confidentiality, sealed in the record's header: {_CONF_HELP}. "
-                "Without --policy, R seals for your doctors and V for --care-team.",
+                "Without --policy, R seals for your doctors and V for --care-team. "
+                "Default: N for a new record; a new version keeps the old version's labels.",
             ),
             click.option(
                 "--sensitivity",
@@ -73,8 +73,35 @@ def label_options(command: F) -> F:
     return command
 
 
-def labels_from(confidentiality: str, sensitivity: tuple[str, ...]) -> SecurityLabels:
-    return SecurityLabels.of(confidentiality, sensitivity)
+def labels_from(confidentiality: str | None, sensitivity: tuple[str, ...]) -> SecurityLabels:
+    return SecurityLabels.of(confidentiality or "N", sensitivity)
+
+
+RANK = {code: i for i, code in enumerate(CONFIDENTIALITY)}  # N < R < V
+
+
+def labels_for_new_version(
+    old: dict[str, Any], confidentiality: str | None, sensitivity: tuple[str, ...]
+) -> tuple[SecurityLabels, str | None]:
+    """The labels of a record's new version: those given, or else the old version's (as the
+    gateway that received its header knows them; none known: N). Also a warning when the
+    given ones are less restrictive than the old version's."""
+    was = SecurityLabels.of(
+        str(old.get("confidentiality") or "N"), tuple(old.get("sensitivity") or ())
+    )
+    if confidentiality is None and not sensitivity:
+        return was, None
+    now = labels_from(confidentiality or was.confidentiality, sensitivity)
+    dropped = sorted(set(was.sensitivity) - set(now.sensitivity))
+    lower = RANK[now.confidentiality] < RANK[was.confidentiality]
+    if not (lower or dropped):
+        return now, None
+    what = []
+    if lower:
+        what.append(f"confidentiality {was.confidentiality} -> {now.confidentiality}")
+    if dropped:
+        what.append("sensitivity " + ",".join(dropped) + " dropped")
+    return now, f"warning: the new version is labelled less restrictively ({'; '.join(what)})"
 
 
 def precheck(labels: SecurityLabels, policy: str | None, care_team: str | None) -> None:

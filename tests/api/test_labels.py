@@ -97,6 +97,36 @@ def test_labelled_records_get_the_default_policy(
     assert mine[restricted["record_id"]]["confidentiality"] == "R"
 
 
+def test_a_new_version_keeps_the_labels_and_policy(
+    cast: Cast, put: tuple[list[str], LocalAccount], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`record supersede` without label options seals the new version as the old one was
+    (labels and policy): before, it fell back to N and the new version of a very restricted
+    record lost its labels. A less restrictive label is taken, with a warning."""
+    args, _ = put
+    v = ["--confidentiality", "V", "--sensitivity", "PSY", "--care-team", "psych-a"]
+    status, out, err = _main([*args, *v], capsys)
+    assert status == 0, err
+    first = json.loads(out)
+    bundle, key = args[2], args[-1]
+    again = ["record", "supersede", str(first["record_id"]), bundle, "--key-file", key]
+    status, out, err = _main(again, capsys)
+    assert status == 0, err
+    second = json.loads(out)
+    assert "labels: confidentiality V, sensitivity PSY" in err and "warning" not in err
+    header = read_container_header(io.BytesIO(_stored(cast, second)))
+    assert header.labels == SecurityLabels("V", ("PSY",))
+    assert second["policy"] == first["policy"] == "h1.team:psych-a"
+    assert (second["confidentiality"], second["sensitivity"]) == ("V", ["PSY"])
+
+    lower = ["record", "supersede", str(second["record_id"]), bundle, "--key-file", key]
+    status, out, err = _main([*lower, "--confidentiality", "R"], capsys)
+    assert status == 0, err
+    assert "labelled less restrictively (confidentiality V -> R; sensitivity PSY dropped)" in err
+    third = json.loads(out)
+    assert (third["confidentiality"], third["policy"]) == ("R", "h1.team:psych-a")
+
+
 @pytest.mark.usefixtures("unchanged")
 @pytest.mark.parametrize(
     ("extra", "error"),
