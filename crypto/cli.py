@@ -30,6 +30,7 @@ from crypto.files import atomic_output
 from crypto.header import ReaderKey, RecordHeader, rewrap
 from crypto.header_rw15 import Rw15Wrap
 from crypto.keystore import key_file_suite, read_key_file, write_key_file
+from crypto.labels import CONFIDENTIALITY, SENSITIVITY
 from crypto.records import (
     decrypt_record,
     encrypt_body,
@@ -478,6 +479,10 @@ def inspect(path: Path) -> None:
     click.echo(f"cipher suite: {header.suite.name} (format version {header.version})")
     click.echo(f"sealed on: {date_of(header.epoch).isoformat()} (epoch {header.epoch})")
     click.echo(f"header version {header.version}")
+    labels = header.labels
+    codes = ", ".join(f"{c} ({SENSITIVITY[c].en})" for c in labels.sensitivity) or "none"
+    conf = CONFIDENTIALITY[labels.confidentiality].en
+    click.echo(f"labels: confidentiality {labels.confidentiality} ({conf}), sensitivity {codes}")
     for wrap in header.wraps:
         if isinstance(wrap, Rw15Wrap):
             generations = ", ".join(f"{s.authority} {s.generation}" for s in wrap.sealed_for)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -157,3 +158,21 @@ def test_fhir_security_codings() -> None:
     assert codings[0]["system"] == "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
     assert codings[1]["system"] == "http://terminology.hl7.org/CodeSystem/v3-ActCode"
     assert codings[1]["display"] == "HIV/AIDS information sensitivity"
+
+
+def test_abe_inspect_shows_the_labels(
+    alliance: Alliance, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sharing_api.cli.main import main
+
+    body = io.BytesIO()
+    header = encrypt_record(io.BytesIO(b"note"), body, POLICY, [alliance.h1.params()], labels=HIV_V)
+    path = tmp_path / "note.alr"
+    with path.open("wb") as out:
+        write_container(header, out)
+        out.write(body.getvalue())
+    capsys.readouterr()
+    assert main(["abe", "inspect", str(path)]) == 0
+    shown = capsys.readouterr().out
+    assert "labels: confidentiality V (very restricted), sensitivity HIV (" in shown
+    assert ", PSY (" in shown
