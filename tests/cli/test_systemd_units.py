@@ -40,7 +40,9 @@ def _click_command(words: list[str]) -> click.Command:
     return command
 
 
-@pytest.mark.parametrize("name", ["alliance-node.service", "alliance-gateway.service"])
+@pytest.mark.parametrize(
+    "name", ["alliance-node.service", "alliance-gateway.service", "alliance-etcd-defrag.service"]
+)
 def test_our_units_pass_only_flags_the_command_takes(name: str) -> None:
     argv = _exec_start(UNITS / name)
     assert argv[0].endswith("/alliance")
@@ -59,3 +61,14 @@ def test_the_etcd_unit_passes_only_flags_etcd_takes() -> None:
     unknown = [f for f in _flags(argv) if f not in known]
     assert not unknown, f"etcd does not take {unknown}"
     assert all(u.startswith("https://") for u in argv if "://" in u)  # TLS everywhere
+
+
+def test_every_timer_starts_a_unit_that_exists() -> None:
+    timers = sorted(UNITS.glob("*.timer"))
+    assert timers  # etcd's defragmentation runs on a schedule
+    for timer in timers:
+        parser = configparser.ConfigParser(strict=False, interpolation=None)
+        parser.read_string(timer.read_text())
+        unit = parser["Timer"].get("Unit", timer.stem + ".service")
+        assert (UNITS / unit).exists(), f"{timer.name} starts {unit}, which is not in {UNITS}"
+        assert parser["Timer"].get("OnCalendar"), timer.name
