@@ -105,9 +105,9 @@ class LocalNetwork:
         the one after the members' (default: all on loopback)."""
         if members < 1:
             raise ValueError("--members must be at least 1")
-        places = hosts or [LOOPBACK] * (members + 1)
-        if len(places) < members + int(regulator) or etcd_size > members:
-            raise ValueError("hosts: one per member (and the regulator); etcd <= members")
+        if hosts is not None and (len(hosts) < members + int(regulator) or etcd_size > len(hosts)):
+            raise ValueError("hosts: one per member (and the regulator) and per etcd member")
+        places = hosts or [LOOPBACK] * (members + 1 + etcd_size)
         if (root / STATE_FILE).exists():
             raise ValueError(f"{root} already holds a network: `alliance network up` restarts it")
         root.mkdir(parents=True, exist_ok=True)
