@@ -22,6 +22,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass, field
+from itertools import islice
 
 from aiohttp import web
 
@@ -417,7 +418,7 @@ class ReplicaNode(Forwarder):
     def _spent(self, limit: int) -> list[bytes]:
         """Up to ``limit`` pool entries whose transactions are all in blocks or dropped."""
         spent = (k for k, e in self._pool.items() if not e.pending and not e.waiting)
-        return [k for k, _ in zip(spent, range(limit), strict=False)]
+        return list(islice(spent, limit))
 
     async def _drop_spent(self) -> bool:
         """Delete spent pool entries from etcd while there is no block to take them along
